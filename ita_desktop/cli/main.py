@@ -1,0 +1,50 @@
+"""Entry point of `ita`: builds the argument parser from the command modules and maps errors to exit codes.
+
+Each command module exposes ``register(subparsers)`` and sets ``func`` on its parser; a
+handler returns the exit code. Bad input (ItaError) prints one message on stderr, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from ita_desktop import __version__, log_setup
+from ita_desktop.domain.errors import ItaError
+from ita_desktop.paths import app_paths
+
+COMMAND_MODULES = ("ita_desktop.cli.data_cmd",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ita", description="ITA Desktop command line")
+    parser.add_argument("--version", action="version", version=f"ita {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to the console too")
+    sub = parser.add_subparsers(dest="command", required=True)
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    paths = app_paths().ensure()
+    log_setup.configure(paths.logs, console=args.verbose, level="DEBUG" if args.verbose else "INFO")
+    try:
+        return int(args.func(args) or 0)
+    except ItaError as exc:
+        logging.getLogger("ita.cli").warning("%s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

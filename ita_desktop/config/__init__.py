@@ -1,0 +1,111 @@
+"""Settings: defaults shipped with the package, deep-merged with the user's config.yaml."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from ita_desktop.domain.errors import InputError
+from ita_desktop.paths import AppPaths, app_paths
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSettings(_Section):
+    server_tz: str = "NY+7"
+    day_start: str = "18:00"
+
+
+class SessionSettings(_Section):
+    clock: str = "America/New_York"
+    windows: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    initial_balance: tuple[str, str] = ("09:30", "10:30")
+
+
+class MT5Settings(_Section):
+    terminal_path: str = ""
+    login: int = 0
+    server: str = ""
+    server_tz: str = "NY+7"
+    timeout_ms: int = 60000
+    reconnect_attempts: int = 5
+    reconnect_backoff_s: float = 1.0
+    history_chunk_days: int = 30
+
+
+class ModelSettings(_Section):
+    endpoint: str = "https://api.openai.com/v1"
+    name: str = "gpt-4o"
+    timeout_s: float = 60
+
+
+class UISettings(_Section):
+    theme: str = "dark"
+
+
+class LoggingSettings(_Section):
+    level: str = "INFO"
+
+
+class Settings(_Section):
+    data: DataSettings = Field(default_factory=DataSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
+    mt5: MT5Settings = Field(default_factory=MT5Settings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def defaults_dict() -> dict[str, Any]:
+    text = resources.files("ita_desktop.config").joinpath("defaults.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def load_settings(paths: AppPaths | None = None) -> Settings:
+    """Defaults merged with the user file; a broken user file is an InputError naming file and line."""
+    paths = paths or app_paths()
+    merged = defaults_dict()
+    user_file: Path = paths.user_config_file
+    if user_file.exists():
+        try:
+            user = yaml.safe_load(user_file.read_text(encoding="utf-8")) or {}
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            raise InputError(str(exc.problem), file=user_file, line=mark.line + 1 if mark else None,
+                             column=mark.column + 1 if mark else None) from exc
+        if not isinstance(user, dict):
+            raise InputError("expected a mapping of settings", file=user_file, line=1, column=1)
+        merged = _deep_merge(merged, user)
+    try:
+        return Settings.model_validate(merged)
+    except Exception as exc:  # pydantic.ValidationError: name the file, it is the user's
+        raise InputError(f"invalid settings: {exc}", file=user_file) from exc
+
+
+def save_user_settings(changes: dict[str, Any], paths: AppPaths | None = None) -> Path:
+    """Merge ``changes`` into the user's config.yaml (validated first, so a bad change writes nothing)."""
+    paths = (paths or app_paths()).ensure()
+    user_file = paths.user_config_file
+    current = yaml.safe_load(user_file.read_text(encoding="utf-8")) if user_file.exists() else {}
+    updated = _deep_merge(current or {}, changes)
+    Settings.model_validate(_deep_merge(defaults_dict(), updated))
+    tmp = user_file.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(updated, sort_keys=False), encoding="utf-8")
+    tmp.replace(user_file)
+    return user_file

@@ -1,0 +1,46 @@
+"""Shared fixtures: a throwaway ITA_HOME per test, the real data files, a test keyring, offscreen Qt."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import keyring
+import pytest
+
+from tests.support.file_keyring import JsonFileKeyring
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def ita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data folder for the test: store, config, logs and keyring all live under it."""
+    home = tmp_path / "ita_home"
+    home.mkdir()
+    monkeypatch.setenv("ITA_HOME", str(home))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(JsonFileKeyring(home / "test-keyring.json"))
+    yield home
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data beside the project; tests that need the real files skip without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real market data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def eurusd_csv(shared_data: Path) -> Path:
+    return shared_data / "EURUSD_M1.csv"
+
+
+@pytest.fixture(scope="session")
+def xauusd_csv(shared_data: Path) -> Path:
+    return shared_data / "XAUUSD_M1.csv"
