@@ -1,0 +1,37 @@
+"""Bars from the real shared CSV files, read with pandas, for tests that must not depend on the importer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ita_desktop.domain.bars import Bars
+from ita_desktop.domain.clock import ServerClock
+from ita_desktop.domain.timeframes import Timeframe
+
+EURUSD_SERVER_TZ = "NY+7"  # the app's default broker clock; SOURCES.md says the file's zone is not stated
+
+
+def eurusd_naive_seconds(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """Rows of EURUSD_M1.csv (each line quoted, tab-separated inside) and their naive server times."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = [line.strip().strip('"').split("\t") for line in lines[1:] if line.strip()]
+    frame = pd.DataFrame(rows, columns=["time", "open", "high", "low", "close", "volume"])
+    naive = pd.to_datetime(frame["time"]).to_numpy("datetime64[s]").astype(np.int64)
+    return naive, frame
+
+
+def eurusd_bars(path: Path) -> Bars:
+    naive, frame = eurusd_naive_seconds(path)
+    utc = ServerClock.parse(EURUSD_SERVER_TZ).to_utc(naive)
+    cols = {c: frame[c].astype(float).to_numpy() for c in ("open", "high", "low", "close")}
+    return Bars.from_columns("EURUSD", Timeframe.M1, {"time": utc, "tick_volume": frame["volume"].astype(np.int64).to_numpy(), **cols})
+
+
+def xauusd_bars(path: Path) -> Bars:
+    frame = pd.read_csv(path)
+    utc = pd.to_datetime(frame["time"], utc=True).to_numpy("datetime64[s]").astype(np.int64)
+    cols = {c: frame[c].to_numpy() for c in ("open", "high", "low", "close", "tick_volume", "spread")}
+    return Bars.from_columns("XAUUSD", Timeframe.M1, {"time": utc, **cols})
