@@ -1,0 +1,1 @@
+"""Stand-ins for far sides that cannot run here, following their documented contracts."""
