@@ -1,0 +1,143 @@
+"""Sniffing a CSV without being told what it is: encoding, line quoting, delimiter, columns.
+
+The header row decides everything: MT5 "Export Bars" / "Export Ticks" files name their
+columns ``<DATE> <TIME> ...``, copy_rates dumps use the numpy field names, and anything
+else is a generic OHLC file whose column names we match against common aliases.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ita_desktop.data.cleaning import PRICES
+from ita_desktop.domain.errors import InputError
+
+DELIMITERS = (",", ";", "\t")
+
+# Canonical column -> header names that mean it, best first (names are normalised, see _normalise).
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "datetime": ("datetime", "date_time", "timestamp", "time_stamp", "gmt_time", "local_time"),
+    "date": ("date", "day"),
+    "time": ("time", "hour"),
+    "open": ("open", "o", "open_price"),
+    "high": ("high", "h", "high_price"),
+    "low": ("low", "l", "low_price"),
+    "close": ("close", "c", "close_price"),
+    "tick_volume": ("tickvol", "tick_volume", "tick_vol", "ticks", "volume", "vol", "v"),
+    "spread": ("spread",),
+    "bid": ("bid",),
+    "ask": ("ask",),
+}
+_COPY_RATES = {"time", "open", "high", "low", "close", "tick_volume"}
+_WRAPPED_LINE = re.compile(r'^"([^"\n]*)"$', re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the header says: how to split rows and where each canonical column is (0-based)."""
+
+    source_format: str  # mt5_bars, mt5_ticks, mt5_copy_rates, generic_ohlc, generic_ticks
+    delimiter: str
+    header: tuple[str, ...]
+    columns: dict[str, int]
+
+    @property
+    def is_ticks(self) -> bool:
+        return "bid" in self.columns
+
+
+def decode_text(data: bytes, path: Path) -> str:
+    """Bytes to text with '\\n' line ends; binary or undecodable files are an InputError."""
+    if not data.strip():
+        raise InputError("file is empty", file=path, line=1)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # MT5 can save UTF-16
+        text = data.decode("utf-16")
+    else:
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise InputError("binary data (NUL byte): not a CSV text file", file=path, line=data.count(b"\n", 0, nul) + 1)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", file=path, line=line) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def unwrap_quoted_lines(text: str) -> str:
+    """Strip the quotes of files that wrap each whole line in one pair (the EURUSD export does).
+
+    Decided by the header line: only when it is one quoted string holding delimiters.
+    """
+    inner = _WRAPPED_LINE.fullmatch(text.split("\n", 1)[0])
+    if not inner or not any(d in inner.group(1) for d in DELIMITERS):
+        return text
+    return _WRAPPED_LINE.sub(r"\1", text)
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"\s+", "_", name.strip().strip('"').strip().strip("<>").strip().lower())
+
+
+def sniff_layout(text: str, path: Path) -> Layout:
+    """Read the header (line 1): delimiter, known columns, and which format this is."""
+    header_line = text.split("\n", 1)[0]
+    if not header_line.strip():
+        raise InputError("line 1 is blank: expected a header naming the columns", file=path, line=1)
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    delimiter = max(DELIMITERS, key=lambda d: counts[d])
+    if counts[delimiter] == 0:
+        raise InputError(
+            f"header has a single column {header_line[:60]!r}: fields must be separated by comma, semicolon or tab",
+            file=path, line=1,
+        )
+    raw = tuple(header_line.split(delimiter))
+    names = [_normalise(h) for h in raw]
+    columns: dict[str, int] = {}
+    for canonical, aliases in _ALIASES.items():
+        for alias in aliases:
+            if alias in names:
+                columns[canonical] = names.index(alias)
+                break
+    _settle_time_columns(columns)
+    if "datetime" not in columns and not any(c in columns for c in (*PRICES, "bid")):
+        raise InputError(
+            f"no recognisable header: line 1 is {header_line[:60]!r}; name the columns time, open, high, low, close",
+            file=path, line=1,
+        )
+    is_ticks = "bid" in columns and "open" not in columns
+    required = ("datetime", "bid", "ask") if is_ticks else ("datetime", *PRICES)
+    present = set(columns) | ({"datetime"} if "date" in columns else set())  # date + time stand for it
+    missing = [c for c in required if c not in present]
+    if missing:
+        shown = "date/time" if missing[0] == "datetime" else missing[0]
+        raise InputError(
+            f"no {shown!r} column in the header (found: {', '.join(h.strip() for h in raw)})", file=path, line=1
+        )
+    if not is_ticks:
+        columns.pop("bid", None)
+        columns.pop("ask", None)
+    mt5 = all(h.strip().startswith("<") for h in raw)
+    if is_ticks:
+        source_format = "mt5_ticks" if mt5 else "generic_ticks"
+    elif mt5:
+        source_format = "mt5_bars"
+    elif _COPY_RATES <= set(names):
+        source_format = "mt5_copy_rates"
+    else:
+        source_format = "generic_ohlc"
+    return Layout(source_format, delimiter, raw, columns)
+
+
+def _settle_time_columns(columns: dict[str, int]) -> None:
+    """Reduce date/time/datetime to either ``datetime`` alone or ``date`` + ``time`` (MT5 exports)."""
+    if "datetime" in columns:
+        columns.pop("date", None)
+        columns.pop("time", None)
+    elif "date" in columns and "time" not in columns:
+        columns["datetime"] = columns.pop("date")  # daily files: a date is the whole timestamp
+    elif "time" in columns and "date" not in columns:
+        columns["datetime"] = columns.pop("time")
