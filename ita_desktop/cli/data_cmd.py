@@ -1,4 +1,4 @@
-"""`ita data import | list | export`: bars into and out of the store from the command line."""
+"""`ita data import | mt5 | demo | list | export`: bars into and out of the store from the command line."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.ingest import import_file
+from ita_desktop.engine.ingest import download_mt5, import_file, store_demo
 from ita_desktop.storage import IngestSummary, Store
 from ita_desktop.storage.bar_store import utc_iso
 from ita_desktop.storage.models import Ingest
@@ -36,6 +36,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst = data_sub.add_parser("list", help="list stored series and ingests")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=_list)
+
+    mt5 = data_sub.add_parser("mt5", help="download history from the MetaTrader 5 terminal into the store")
+    mt5.add_argument("--symbol", required=True)
+    mt5.add_argument("--timeframe", required=True)
+    mt5.add_argument("--from", dest="start", required=True, help="first time, UTC ISO")
+    mt5.add_argument("--to", dest="end", help="end time, UTC ISO, exclusive (default: now)")
+    mt5.add_argument("--json", action="store_true")
+    mt5.set_defaults(func=_mt5)
+
+    demo = data_sub.add_parser("demo", help="store seeded demo bars (labelled .demo) to try the app without data")
+    demo.add_argument("--symbol", default="EURUSD", help="EURUSD, GBPUSD, USDJPY or XAUUSD")
+    demo.add_argument("--days", type=int, default=30)
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(func=_demo)
 
     exp = data_sub.add_parser("export", help="write stored bars to a CSV (times in UTC)")
     exp.add_argument("--symbol", required=True)
@@ -84,11 +98,41 @@ def _import(args: argparse.Namespace) -> int:
         summary = import_file(
             store, args.path, symbol=args.symbol, timeframe=timeframe, server_tz=args.server_tz, progress=progress
         )
-    if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
-    else:
-        _print_summary(summary)
+    _output(summary, args.json)
     return 0
+
+
+def _mt5(args: argparse.Namespace) -> int:
+    timeframe = _timeframe(args.timeframe)
+    start = _utc_seconds(args.start, "--from")
+    end = _utc_seconds(args.end, "--to") if args.end else int(datetime.now(timezone.utc).timestamp())
+
+    def progress(done: int, total: int) -> None:
+        print(f"downloading {args.symbol} {args.timeframe}: chunk {done}/{total}", file=sys.stderr, flush=True)
+
+    with Store.open() as store:
+        summary = download_mt5(store, args.symbol, timeframe, start, end, progress=progress)
+    _output(summary, args.json)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    with Store.open() as store:
+        summaries = store_demo(store, base=args.symbol.upper(), days=args.days,
+                               progress=_progress_on_stderr("demo data"))
+    _output(summaries, args.json)
+    return 0
+
+
+def _output(summaries: IngestSummary | list[IngestSummary], as_json: bool) -> None:
+    """One summary prints as one JSON object, several (demo: one per timeframe) as a list."""
+    many = summaries if isinstance(summaries, list) else [summaries]
+    if as_json:
+        payload = [s.to_dict() for s in many] if isinstance(summaries, list) else summaries.to_dict()
+        print(json.dumps(payload, indent=2))
+        return
+    for summary in many:
+        _print_summary(summary)
 
 
 def _print_summary(s: IngestSummary) -> None:
