@@ -9,6 +9,7 @@ import pandas as pd
 
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.clock import ServerClock
+from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
 
 EURUSD_SERVER_TZ = "NY+7"  # the app's default broker clock; SOURCES.md says the file's zone is not stated
@@ -35,3 +36,12 @@ def xauusd_bars(path: Path) -> Bars:
     utc = pd.to_datetime(frame["time"], utc=True).to_numpy("datetime64[s]").astype(np.int64)
     cols = {c: frame[c].to_numpy() for c in ("open", "high", "low", "close", "tick_volume", "spread")}
     return Bars.from_columns("XAUUSD", Timeframe.M1, {"time": utc, **cols})
+
+
+def store_bars(bars: Bars) -> None:
+    """Write ``bars`` into the store of the current ITA_HOME, as an import would."""
+    from ita_desktop.storage import Store
+
+    result = ImportResult(path="test", file_hash="", source_format="test", server_tz="UTC", bars=bars, rows_read=len(bars))
+    with Store.open() as store:
+        store.bars.write(result, symbol=bars.symbol, timeframe=bars.timeframe, source="csv")

@@ -1,0 +1,7 @@
+"""``python -m ita_desktop`` starts the window (the ``ita`` command is the CLI)."""
+
+import sys
+
+from ita_desktop.app import main
+
+sys.exit(main())

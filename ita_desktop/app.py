@@ -1,0 +1,98 @@
+"""Composition root: logging, settings, QApplication, theme and the main window.
+
+``--screenshot FILE.png`` opens the window on the stored data, waits for the explicit
+``ready`` signal (chart drawn, or the empty state shown), saves the whole window as a PNG
+and exits: how screenshots are taken for review under Xvfb or the offscreen platform.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from ita_desktop import __version__, log_setup
+from ita_desktop.config import load_settings
+from ita_desktop.domain.errors import ItaError
+from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.paths import APP_AUTHOR, APP_NAME, app_paths
+from ita_desktop.ui.main_window import MainWindow
+from ita_desktop.ui.theme import get_theme, resources_dir
+
+log = logging.getLogger(__name__)
+
+SCREENSHOT_SIZE = (1440, 900)
+SCREENSHOT_TIMEOUT_MS = 60_000  # a store that never answers must not hang a CI run
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ita-desktop", description="ITA Desktop: charts, detectors and backtests")
+    parser.add_argument("--screenshot", type=Path, metavar="FILE.png",
+                        help="open on the stored data, save a PNG of the window once drawn, and exit")
+    parser.add_argument("--symbol", help="symbol to show first (default: the last one shown)")
+    parser.add_argument("--timeframe", type=Timeframe.parse, help="timeframe to show first, e.g. M1 or H1")
+    parser.add_argument("--rule", help="rule to show in the status bar (its results are drawn once rules land)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def _save_screenshot(window: MainWindow, path: Path, app: QApplication, watchdog: QTimer) -> None:
+    watchdog.stop()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = window.grab().save(str(path), "PNG")
+    if saved:
+        log.info("screenshot saved to %s", path)
+    else:
+        log.error("could not write the screenshot to %s", path)
+    app.exit(0 if saved else 1)
+
+
+def _screenshot_timeout(app: QApplication) -> None:
+    log.error("the window did not finish drawing within %d s; no screenshot", SCREENSHOT_TIMEOUT_MS // 1000)
+    app.exit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    paths = app_paths().ensure()
+    log_setup.configure(paths.logs)
+    try:
+        settings = load_settings(paths)
+    except ItaError as exc:
+        log.error("%s", exc)
+        print(f"ita-desktop: {exc}", file=sys.stderr)
+        return 1
+    logging.getLogger().setLevel(settings.logging.level)
+    log.info("ITA Desktop %s starting; data in %s", __version__, paths.data)
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_AUTHOR)
+    app.setApplicationVersion(__version__)
+    icon = resources_dir() / "icons" / "app.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    window = MainWindow(settings, theme=get_theme(settings.ui.theme), symbol=args.symbol,
+                        timeframe=args.timeframe.value if args.timeframe else None, rule=args.rule)
+    if args.screenshot is not None:
+        window.resize(*SCREENSHOT_SIZE)
+        watchdog = QTimer(window, singleShot=True, interval=SCREENSHOT_TIMEOUT_MS)
+        watchdog.timeout.connect(lambda: _screenshot_timeout(app))
+        watchdog.start()
+        window.ready.connect(lambda: QTimer.singleShot(0, lambda: _save_screenshot(window, args.screenshot, app, watchdog)))
+    window.show()
+    code = app.exec()
+    if args.screenshot is not None:
+        # Closed after the loop: closing the last window inside it would post a Quit event that
+        # outlives this loop (and ends the next one, e.g. in tests).
+        window.close()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

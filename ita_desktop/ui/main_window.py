@@ -1,0 +1,463 @@
+"""The main window: symbol/timeframe switcher, the chart, docks, status bar and the empty state.
+
+Everything that touches the store runs on the JobRunner's pool; the window only starts jobs
+and applies their results. Layout (geometry, docks) persists in an INI file in the user
+config folder, so ITA_HOME moves it with everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView, QApplication, QComboBox, QDockWidget, QFileDialog, QInputDialog, QLabel, QListWidget,
+    QMainWindow, QMessageBox, QProgressDialog, QStackedWidget, QTableWidget, QTableWidgetItem, QToolBar, QWidget,
+)
+
+from ita_desktop.config import Settings, save_user_settings
+from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.paths import app_paths
+from ita_desktop.storage import IngestSummary, SeriesInfo, Store
+from ita_desktop.ui import store_jobs
+from ita_desktop.ui.chart import CandleChart
+from ita_desktop.ui.chart.chart_data import ChartData
+from ita_desktop.ui.empty_state import EmptyState
+from ita_desktop.ui.jobs import JobRunner
+from ita_desktop.ui.theme import Theme, apply_theme, get_theme
+
+log = logging.getLogger(__name__)
+
+WINDOW_TITLE = "ITA Desktop"
+SHUTDOWN_WAIT_MS = 5000
+
+
+def _utc_text(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def symbol_from_filename(path: str | Path) -> str:
+    """A guess for the import dialog: ``EURUSD_M1.csv`` -> ``EURUSD``."""
+    return Path(path).stem.split("_")[0].split(" ")[0].upper()
+
+
+class MainWindow(QMainWindow):
+    """The app's one window. ``ready`` fires once its first real state is on screen."""
+
+    ready = Signal()  # chart drawn, or the empty state / an error shown
+    series_listed = Signal(list)  # list[SeriesInfo] after each refresh
+    loaded = Signal(str, str)  # symbol, timeframe now on the chart
+    imported = Signal(object)  # IngestSummary of a finished CSV import
+    job_failed = Signal(str)
+
+    def __init__(
+        self,
+        settings: Settings,
+        theme: Theme | None = None,
+        store_path: Path | None = None,
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.theme = theme or get_theme(settings.ui.theme)
+        self.store: Store | None = None
+        self.store_path = store_path
+        self.rule = rule
+        self.series: list[SeriesInfo] = []
+        self._prefer = (symbol, Timeframe.parse(timeframe) if timeframe else None)
+        self._pending: tuple[str, Timeframe] | None = None
+        self._ready_sent = False
+        self._closed = False
+        self.layout_file = app_paths().ensure().config / "window.ini"
+        self.runner = JobRunner(self)
+
+        self.setWindowTitle(WINDOW_TITLE)
+        self.setObjectName("mainWindow")
+        self._apply_app_theme(self.theme)
+        self.chart = CandleChart(self.theme, settings.sessions.clock, dict(settings.sessions.windows))
+        self.empty_state = EmptyState()
+        self.opening = QLabel("Opening the store…")
+        self.opening.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pages = QStackedWidget()
+        for page in (self.opening, self.empty_state, self.chart):
+            self.pages.addWidget(page)
+        self.setCentralWidget(self.pages)
+        self._build_actions()
+        self._build_toolbar()
+        self._build_docks()
+        self._build_status_bar()
+
+        self.chart.drawn.connect(self._on_chart_drawn)
+        self.empty_state.demo_requested.connect(self.start_demo)
+        self.empty_state.import_requested.connect(self.ask_import)
+        self.runner.activity.connect(self.activity_label.setText)
+        self.restore_layout()
+        self.runner.start("Open store", lambda _p: (store_jobs.open_store(self.store_path), store_jobs.numba_cache_state()),
+                          self._on_store_opened, self._on_store_failed)
+
+    # -- building -----------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        self.import_action = QAction("Import CSV…", self, shortcut=QKeySequence("Ctrl+O"), triggered=self.ask_import)
+        self.demo_action = QAction("Try demo data", self, triggered=self.start_demo)
+        self.export_action = QAction("Export chart as PNG…", self, shortcut=QKeySequence("Ctrl+E"),
+                                     triggered=self.ask_export_png)
+        self.quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
+        self.reset_action = QAction("Reset chart view", self, shortcut=QKeySequence("Ctrl+0"),
+                                    triggered=self.chart.reset_view)
+        self.sessions_action = QAction("Session shading", self)
+        self.sessions_action.setCheckable(True)
+        self.sessions_action.setChecked(True)
+        self.sessions_action.toggled.connect(lambda on: self.chart.set_layer_visible("sessions", on))
+        self.dark_action = QAction("Dark theme", self)
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(self.theme.name == "dark")
+        self.dark_action.toggled.connect(lambda dark: self.set_theme(get_theme("dark" if dark else "light")))
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (self.import_action, self.demo_action, self.export_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        self.view_menu = self.menuBar().addMenu("&View")
+        for action in (self.reset_action, self.sessions_action, self.dark_action):
+            self.view_menu.addAction(action)
+        self.view_menu.addSeparator()
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Chart")
+        bar.setObjectName("chartToolbar")
+        bar.setMovable(False)
+        self.symbol_box = QComboBox()
+        self.symbol_box.setObjectName("symbolBox")
+        self.symbol_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.symbol_box.setMinimumContentsLength(10)
+        self.timeframe_box = QComboBox()
+        self.timeframe_box.setObjectName("timeframeBox")
+        self.symbol_box.currentIndexChanged.connect(self._on_symbol_chosen)
+        self.timeframe_box.currentIndexChanged.connect(self._on_timeframe_chosen)
+        bar.addWidget(QLabel(" Symbol "))
+        bar.addWidget(self.symbol_box)
+        bar.addWidget(QLabel("  Timeframe "))
+        bar.addWidget(self.timeframe_box)
+        bar.addSeparator()
+        for action in (self.reset_action, self.sessions_action, self.import_action, self.demo_action):
+            bar.addAction(action)
+        self.addToolBar(bar)
+
+    def _build_docks(self) -> None:
+        self.series_table = QTableWidget(0, 6)
+        self.series_table.setHorizontalHeaderLabels(["Symbol", "TF", "Bars", "From (UTC)", "To (UTC)", "Source"])
+        self.series_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.series_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.series_table.verticalHeader().setVisible(False)
+        self.series_table.cellDoubleClicked.connect(self._on_series_row_chosen)
+        self.activity_list = QListWidget()
+        self.series_dock = self._dock("Data", "seriesDock", self.series_table, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.activity_dock = self._dock("Activity", "activityDock", self.activity_list,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.series_dock, self.activity_dock)
+        self.series_dock.raise_()
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState keys docks by object name
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.demo_badge = QLabel(" DEMO ")
+        self.demo_badge.setObjectName("demoBadge")
+        self.demo_badge.setStyleSheet(self._badge_style())
+        self.demo_badge.setVisible(False)
+        self.source_label = QLabel("Store: opening…")
+        self.activity_label = QLabel("Idle")
+        self.numba_label = QLabel("numba cache: …")
+        for widget in (self.demo_badge, self.source_label, self.activity_label, self.numba_label):
+            status.addPermanentWidget(widget)
+        if self.rule:
+            self.rule_label = QLabel(f"Rule: {self.rule}")
+            status.addPermanentWidget(self.rule_label)
+
+    def _badge_style(self) -> str:
+        return f"background:{self.theme.demo}; color:white; font-weight:bold; border-radius:3px;"
+
+    # -- layout persistence -------------------------------------------------------------
+    def _qsettings(self) -> QSettings:
+        return QSettings(str(self.layout_file), QSettings.Format.IniFormat)
+
+    def restore_layout(self) -> None:
+        stored = self._qsettings()
+        geometry, state = stored.value("geometry"), stored.value("windowState")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        if state is not None:
+            self.restoreState(state)
+        else:
+            self.resizeDocks([self.series_dock], [170], Qt.Orientation.Vertical)
+        if self._prefer == (None, None):
+            last_symbol, last_tf = stored.value("symbol"), stored.value("timeframe")
+            if last_symbol and last_tf:
+                self._prefer = (str(last_symbol), Timeframe.parse(str(last_tf)))
+
+    def save_layout(self) -> None:
+        stored = self._qsettings()
+        stored.setValue("geometry", self.saveGeometry())
+        stored.setValue("windowState", self.saveState())
+        if self.chart.bars is not None:
+            stored.setValue("symbol", self.chart.bars.symbol)
+            stored.setValue("timeframe", self.chart.bars.timeframe.value)
+        stored.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
+        self.save_layout()
+        self.runner.wait(SHUTDOWN_WAIT_MS)
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        super().closeEvent(event)
+
+    # -- store and series ---------------------------------------------------------------
+    def _on_store_opened(self, result: tuple[tuple[Store, list[SeriesInfo]], str]) -> None:
+        (store, series), numba_state = result
+        if self._closed:  # the window went away while the store was opening
+            store.close()
+            return
+        self.store = store
+        self.source_label.setText(f"Store: {store.path}")
+        self.numba_label.setText(f"numba cache: {numba_state}")
+        self._note(f"Opened {store.path}")
+        self._apply_series(series)
+
+    def _on_store_failed(self, message: str) -> None:
+        self.source_label.setText("Store: unavailable")
+        self.empty_state.set_busy(True, f"Could not open the store: {message}")
+        self._show_page(self.empty_state)
+        self._fail(message)
+
+    def refresh_series(self, prefer: tuple[str | None, Timeframe | None] = (None, None)) -> None:
+        """List the stored series again (after an import) and show ``prefer`` if it is there."""
+        if self.store is None:
+            return
+        self._prefer = prefer
+        store = self.store
+        self.runner.start("List series", lambda _p: store.bars.series(), self._apply_series, self._fail)
+
+    def _apply_series(self, series: list[SeriesInfo]) -> None:
+        self.series = series
+        self._fill_series_table(series)
+        symbols = list(dict.fromkeys(s.symbol for s in series))
+        want_symbol, _ = self._prefer
+        self.symbol_box.blockSignals(True)
+        self.symbol_box.clear()
+        for symbol in symbols:
+            demo = any(s.is_demo for s in series if s.symbol == symbol)
+            self.symbol_box.addItem(f"{symbol}  (DEMO)" if demo else symbol, symbol)
+        self.symbol_box.blockSignals(False)
+        self.series_listed.emit(series)
+        if not series:
+            self.chart.set_data(None)
+            self._set_demo(False)
+            self.empty_state.set_busy(False)
+            self._show_page(self.empty_state)
+            return
+        index = symbols.index(want_symbol) if want_symbol in symbols else 0
+        if self.symbol_box.currentIndex() == index:
+            self._on_symbol_chosen(index)
+        else:
+            self.symbol_box.setCurrentIndex(index)  # fills the timeframes and loads
+
+    def _fill_series_table(self, series: list[SeriesInfo]) -> None:
+        self.series_table.setRowCount(len(series))
+        for row, s in enumerate(series):
+            cells = (s.symbol, s.timeframe.value, f"{s.bars:,}", _utc_text(s.first_utc), _utc_text(s.last_utc),
+                     "DEMO" if s.is_demo else "store")
+            for col, text in enumerate(cells):
+                self.series_table.setItem(row, col, QTableWidgetItem(text))
+        self.series_table.resizeColumnsToContents()
+
+    def _timeframes_of(self, symbol: str) -> list[Timeframe]:
+        return [s.timeframe for s in self.series if s.symbol == symbol]
+
+    def _on_symbol_chosen(self, index: int) -> None:
+        symbol = self.symbol_box.itemData(index)
+        if symbol is None:
+            return
+        timeframes = self._timeframes_of(symbol)
+        _, want_tf = self._prefer
+        current = Timeframe(self.timeframe_box.currentData()) if self.timeframe_box.count() else None
+        choice = want_tf if want_tf in timeframes else current if current in timeframes else timeframes[0]
+        self.timeframe_box.blockSignals(True)
+        self.timeframe_box.clear()
+        for tf in timeframes:
+            self.timeframe_box.addItem(tf.value, tf.value)  # Qt would turn the str-enum into a plain str
+        self.timeframe_box.setCurrentIndex(timeframes.index(choice))
+        self.timeframe_box.blockSignals(False)
+        self._prefer = (None, None)
+        self.load(symbol, choice)
+
+    def _on_timeframe_chosen(self, index: int) -> None:
+        symbol, timeframe = self.symbol_box.currentData(), self.timeframe_box.itemData(index)
+        if symbol is not None and timeframe is not None:
+            self.load(symbol, Timeframe(timeframe))
+
+    def _on_series_row_chosen(self, row: int, _col: int) -> None:
+        info = self.series[row]
+        self.select(info.symbol, info.timeframe)
+
+    def select(self, symbol: str, timeframe: Timeframe | str) -> None:
+        """Switch the chart to a stored series, as the toolbar does."""
+        timeframe = Timeframe.parse(timeframe) if isinstance(timeframe, str) else timeframe
+        self._prefer = (symbol, timeframe)
+        index = self.symbol_box.findData(symbol)
+        if index < 0:
+            raise KeyError(f"no stored series for {symbol}")
+        if index == self.symbol_box.currentIndex():
+            self._on_symbol_chosen(index)
+        else:
+            self.symbol_box.setCurrentIndex(index)
+
+    def load(self, symbol: str, timeframe: Timeframe) -> None:
+        """Load a series off the GUI thread; the newest request wins if several overlap."""
+        if self.store is None:
+            return
+        self._pending = (symbol, timeframe)
+        store, clock, windows = self.store, self.chart.session_clock, dict(self.chart.session_windows)
+        self.runner.start(f"Load {symbol} {timeframe.value}",
+                          lambda _p: store_jobs.load_chart_data(store, symbol, timeframe, clock, windows),
+                          self._on_loaded, self._fail)
+
+    def _on_loaded(self, data: ChartData) -> None:
+        bars = data.bars
+        if self._pending != (bars.symbol, bars.timeframe):
+            return  # the trader has already asked for something else
+        self.chart.set_prepared(data)
+        self._set_demo(bars.demo)
+        self._show_page(self.chart)
+        self.setWindowTitle(f"{bars.symbol} {bars.timeframe.value}{' DEMO' if bars.demo else ''} — {WINDOW_TITLE}")
+        self._note(f"Loaded {bars.symbol} {bars.timeframe.value}: {len(bars):,} bars")
+        self.loaded.emit(bars.symbol, bars.timeframe.value)
+
+    def _set_demo(self, demo: bool) -> None:
+        self.demo_badge.setVisible(demo)
+
+    # -- demo and import ----------------------------------------------------------------
+    def start_demo(self) -> None:
+        if self.store is None:
+            return
+        store = self.store
+        self.empty_state.set_busy(True, "Generating demo bars…")
+        self.runner.start("Demo data", lambda progress: store_jobs.store_demo(store, progress),
+                          self._on_demo_stored, self._on_demo_failed)
+
+    def _on_demo_stored(self, summaries: list[IngestSummary]) -> None:
+        first = summaries[0]
+        self._note(f"Stored demo bars: {', '.join(f'{s.symbol} {s.timeframe.value} {s.rows_stored:,}' for s in summaries)}")
+        self.refresh_series((first.symbol, first.timeframe))
+
+    def _on_demo_failed(self, message: str) -> None:
+        self.empty_state.set_busy(False, f"Demo data failed: {message}")
+        self._fail(message)
+
+    def ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import bars from CSV", "", "CSV files (*.csv *.txt);;All files (*)")
+        if not path:
+            return
+        symbol, ok = QInputDialog.getText(self, "Import CSV", f"Symbol for the bars in {Path(path).name}:",
+                                          text=symbol_from_filename(path))
+        if ok and symbol.strip():
+            self.import_csv(Path(path), symbol.strip())
+
+    def import_csv(self, path: Path, symbol: str) -> int:
+        """Import ``path`` as ``symbol`` off the GUI thread, with a cancellable progress dialog."""
+        if self.store is None:
+            raise RuntimeError("the store is not open yet")
+        from ita_desktop.engine.ingest import import_file
+
+        store = self.store
+        self.progress_dialog = QProgressDialog(f"Importing {path.name}…", "Cancel", 0, 1000, self)
+        self.progress_dialog.setWindowTitle("Import CSV")
+        self.progress_dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        self.progress_dialog.setMinimumDuration(300)
+        self.progress_dialog.setAutoClose(False)
+        self.progress_dialog.setAutoReset(False)
+        self.empty_state.set_busy(True, f"Importing {path.name}…")
+        job_id = self.runner.start(
+            f"Import {path.name}",
+            lambda progress: import_file(store, path, symbol=symbol, progress=progress),
+            self._on_imported, self._on_import_failed, self._on_import_progress,
+        )
+        self.progress_dialog.canceled.connect(lambda: self.runner.cancel(job_id))
+        return job_id
+
+    def _on_import_progress(self, fraction: float, stage: str) -> None:
+        self.progress_dialog.setValue(int(fraction * 1000))
+        self.progress_dialog.setLabelText(f"{stage}…")
+
+    def _on_imported(self, summary: IngestSummary) -> None:
+        self.progress_dialog.close()
+        self._note(f"Imported {summary.path}: {summary.rows_stored:,} bars of {summary.symbol} "
+                   f"{summary.timeframe.value} ({summary.new:,} new, {summary.rejected:,} rows rejected)")
+        self.imported.emit(summary)
+        self.refresh_series((summary.symbol, summary.timeframe))
+
+    def _on_import_failed(self, message: str) -> None:
+        self.progress_dialog.close()
+        self.empty_state.set_busy(False, message)
+        self.error_box = QMessageBox(QMessageBox.Icon.Warning, "Import failed", message, parent=self)
+        self.error_box.open()  # not exec(): the window keeps running while the message is shown
+        self._fail(message)
+
+    # -- look and export ----------------------------------------------------------------
+    def _apply_app_theme(self, theme: Theme) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self._apply_app_theme(theme)
+        self.chart.set_theme(theme)
+        self.demo_badge.setStyleSheet(self._badge_style())
+        self.runner.start("Save theme", lambda _p: save_user_settings({"ui": {"theme": theme.name}}),
+                          lambda _path: None, self._fail)
+
+    def ask_export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export chart", "chart.png", "PNG images (*.png)")
+        if path:
+            width, height = self.chart.export_png(path)
+            self._note(f"Exported the chart to {path} ({width}x{height})")
+
+    # -- status -------------------------------------------------------------------------
+    def _show_page(self, page: QWidget) -> None:
+        self.pages.setCurrentWidget(page)
+        if page is not self.chart and not self._ready_sent:
+            QTimer.singleShot(0, self._send_ready)
+
+    def _on_chart_drawn(self) -> None:
+        if self.pages.currentWidget() is self.chart:
+            self._send_ready()
+
+    def _send_ready(self) -> None:
+        if not self._ready_sent:
+            self._ready_sent = True
+            self.ready.emit()
+
+    def _note(self, message: str) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        self.activity_list.addItem(f"{stamp}  {message}")
+        self.activity_list.scrollToBottom()
+        self.statusBar().showMessage(message, 8000)
+
+    def _fail(self, message: str) -> None:
+        self._note(f"Error: {message}")
+        self.job_failed.emit(message)

@@ -1,0 +1,172 @@
+"""The main window offscreen on a real store: empty state, stored series, switching, demo, import, layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from ita_desktop.config import load_settings
+from ita_desktop.data.resample import resample
+from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.storage import Store
+from ita_desktop.ui.main_window import MainWindow, symbol_from_filename
+from tests.support.real_bars import eurusd_bars, store_bars, xauusd_bars
+
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def stored(ita_home, eurusd_csv, xauusd_csv):
+    """EURUSD M1 and H1 (resampled) and XAUUSD M1 from the real files, in the test's store."""
+    eurusd = eurusd_bars(eurusd_csv)
+    store_bars(eurusd)
+    store_bars(resample(eurusd, Timeframe.H1))
+    store_bars(xauusd_bars(xauusd_csv))
+    return ita_home
+
+
+def open_window(qtbot, **kwargs) -> MainWindow:
+    window = MainWindow(load_settings(), **kwargs)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+        window.show()
+    return window
+
+
+def close_window(qtbot, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+    window.close()
+
+
+def test_empty_store_shows_the_empty_state(qtbot, ita_home):
+    window = open_window(qtbot)
+    assert window.pages.currentWidget() is window.empty_state
+    assert window.empty_state.demo_button.isEnabled() and window.empty_state.import_button.isEnabled()
+    assert window.symbol_box.count() == 0
+    assert window.source_label.text() == f"Store: {ita_home / 'ita.sqlite3'}"
+    assert window.numba_label.text().startswith("numba cache: ")
+    close_window(qtbot, window)
+
+
+def test_stored_bars_are_charted_and_switchable(qtbot, stored):
+    window = open_window(qtbot)
+    assert window.pages.currentWidget() is window.chart
+    assert [window.symbol_box.itemData(i) for i in range(window.symbol_box.count())] == ["EURUSD", "XAUUSD"]
+    assert window.chart.bars.symbol == "EURUSD" and window.chart.bars.timeframe is Timeframe.M1
+    assert window.chart.count == 49_993 and window.chart.digits == 5
+    assert [window.timeframe_box.itemText(i) for i in range(window.timeframe_box.count())] == ["M1", "H1"]
+    assert window.series_table.rowCount() == 3
+    assert not window.demo_badge.isVisible()
+
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
+        window.timeframe_box.setCurrentIndex(1)
+    assert loaded.args == ["EURUSD", "H1"] and window.chart.bars.timeframe is Timeframe.H1
+
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
+        window.symbol_box.setCurrentIndex(1)
+    assert loaded.args == ["XAUUSD", "M1"]
+    assert window.chart.count == 4_676 and window.chart.digits == 2
+    first, stop = window.chart.visible_range()
+    assert stop == 4_676 and first < stop
+    close_window(qtbot, window)
+
+
+def test_requested_symbol_and_timeframe_open_first(qtbot, stored):
+    window = open_window(qtbot, symbol="EURUSD", timeframe="H1", rule="asia_sweep")
+    assert (window.chart.bars.symbol, window.chart.bars.timeframe) == ("EURUSD", Timeframe.H1)
+    assert window.rule_label.text() == "Rule: asia_sweep"
+    close_window(qtbot, window)
+
+
+def test_try_demo_data_stores_and_labels_demo_bars(qtbot, ita_home):
+    window = open_window(qtbot)
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
+        qtbot.mouseClick(window.empty_state.demo_button, Qt.MouseButton.LeftButton)
+    assert loaded.args == ["EURUSD.demo", "M1"]
+    assert window.chart.bars.demo and window.chart.count > 10_000
+    assert window.demo_badge.isVisible() and "DEMO" in window.windowTitle()
+    assert "DEMO" in window.chart.readout_text()
+    assert "(DEMO)" in window.symbol_box.currentText()
+    with Store.open() as store:
+        assert {(s.symbol, s.timeframe.value, s.is_demo) for s in store.bars.series()} == {
+            ("EURUSD.demo", "M1", True), ("EURUSD.demo", "M15", True), ("EURUSD.demo", "H1", True)}
+    close_window(qtbot, window)
+
+
+def test_import_csv_then_chart_it(qtbot, ita_home, xauusd_csv):
+    window = open_window(qtbot)
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
+        window.import_csv(xauusd_csv, "XAUUSD")
+    assert loaded.args == ["XAUUSD", "M1"]
+    assert window.chart.count == 4_676
+    assert any("Imported" in window.activity_list.item(i).text() for i in range(window.activity_list.count()))
+    close_window(qtbot, window)
+
+
+def test_bad_csv_shows_file_and_row_and_stores_nothing(qtbot, ita_home, tmp_path):
+    bad = tmp_path / "BROKEN_M1.csv"
+    bad.write_text("time,open,high,low,close\nnot a time,1.1,1.2,1.0,1.15\n", encoding="utf-8")
+    window = open_window(qtbot)
+    with qtbot.waitSignal(window.job_failed, timeout=WAIT_MS) as failed:
+        window.import_csv(bad, "BROKEN")
+    message = failed.args[0]
+    assert message.startswith(f"{bad}:2:1: ") and "not a time" in message  # file:row:column
+    assert window.error_box.text() == message
+    assert window.empty_state.message.text() == message
+    assert window.pages.currentWidget() is window.empty_state
+    window.error_box.close()
+    with Store.open() as store:
+        assert store.bars.series() == []
+    close_window(qtbot, window)
+
+
+def test_import_can_be_cancelled_and_stores_nothing(qtbot, ita_home, eurusd_csv):
+    window = open_window(qtbot)
+    with qtbot.waitSignal(window.job_failed, timeout=WAIT_MS) as failed:
+        job_id = window.import_csv(eurusd_csv, "EURUSD")
+        window.runner.cancel(job_id)
+    assert "cancelled" in failed.args[0]
+    with Store.open() as store:
+        assert store.bars.series() == []
+    close_window(qtbot, window)
+
+
+def test_layout_persists_between_sessions(qtbot, ita_home):
+    window = open_window(qtbot)
+    window.resize(700, 520)  # inside the offscreen screen (800x800): restoreGeometry clamps to it
+    window.activity_dock.hide()
+    close_window(qtbot, window)
+    assert (ita_home / "config" / "window.ini").is_file()
+
+    again = open_window(qtbot)
+    assert (again.width(), again.height()) == (700, 520)
+    assert not again.activity_dock.isVisible() and again.series_dock.isVisible()
+    close_window(qtbot, again)
+
+
+def test_last_series_is_reopened(qtbot, stored):
+    window = open_window(qtbot)
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS):
+        window.select("XAUUSD", "M1")
+    close_window(qtbot, window)
+    again = open_window(qtbot)
+    assert again.chart.bars.symbol == "XAUUSD"
+    close_window(qtbot, again)
+
+
+def test_sessions_toggle_and_theme_switch(qtbot, stored):
+    window = open_window(qtbot)
+    window.sessions_action.setChecked(False)
+    assert not window.chart.layer("sessions").isVisible()
+    window.dark_action.setChecked(False)
+    assert window.chart.theme.name == "light"
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+    assert load_settings().ui.theme == "light"
+    close_window(qtbot, window)
+
+
+def test_symbol_guess_from_file_name():
+    assert symbol_from_filename(Path("/x/EURUSD_M1.csv")) == "EURUSD"
+    assert symbol_from_filename("xauusd.csv") == "XAUUSD"

@@ -1,0 +1,89 @@
+"""Screenshots of the main views, saved to screenshots/ (gitignored) for a person to look at.
+
+Each test also checks that the picture is the window's size and not a blank frame, so a
+broken paint fails here rather than only looking wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from ita_desktop.config import load_settings
+from ita_desktop.data.resample import resample
+from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.ui.main_window import MainWindow
+from tests.conftest import PROJECT_ROOT
+from tests.support.real_bars import eurusd_bars, store_bars, xauusd_bars
+
+SHOTS = PROJECT_ROOT / "screenshots"
+SIZE = (1440, 900)
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def window_on(qtbot, ita_home):
+    def make(**kwargs) -> MainWindow:
+        window = MainWindow(load_settings(), **kwargs)
+        qtbot.addWidget(window)
+        window.resize(*SIZE)
+        with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+            window.show()
+        return window
+
+    yield make
+
+
+def save(widget, name: str) -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / name
+    assert widget.grab().save(str(path), "PNG")
+    image = QImage(str(path))
+    ratio = widget.devicePixelRatioF()
+    assert (image.width(), image.height()) == (round(widget.width() * ratio), round(widget.height() * ratio))
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 9) for y in range(0, image.height(), 9)}
+    assert len(colours) > 8, f"{name} looks blank"
+    return path
+
+
+def test_screenshot_empty_state(window_on):
+    window = window_on()
+    assert window.pages.currentWidget() is window.empty_state
+    save(window, "window_empty_state.png")
+
+
+def test_screenshot_eurusd_chart_views(qtbot, window_on, eurusd_csv, xauusd_csv):
+    eurusd = eurusd_bars(eurusd_csv)
+    store_bars(eurusd)
+    store_bars(resample(eurusd, Timeframe.H1))
+    store_bars(xauusd_bars(xauusd_csv))
+    window = window_on(symbol="EURUSD", timeframe="M1")
+    chart = window.chart
+    save(window, "window_eurusd_m1_latest.png")
+    chart.set_x_window(1_300, 4_300)  # two days with all four sessions
+    chart.scene().sigMouseMoved.emit(chart.view.sceneBoundingRect().center())  # crosshair and readout
+    save(window, "window_eurusd_m1_two_days_crosshair.png")
+    chart.set_x_window(-0.5, chart.count - 0.5)
+    save(window, "window_eurusd_m1_all.png")
+    chart.export_png(SHOTS / "chart_export_eurusd_m1_all.png")
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS):
+        window.select("EURUSD", "H1")
+    save(window, "window_eurusd_h1.png")
+    window.dark_action.setChecked(False)
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS):
+        window.select("XAUUSD", "M1")
+    save(window, "window_xauusd_m1_light.png")
+    window.dark_action.setChecked(True)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+
+
+def test_screenshot_demo(qtbot, window_on):
+    window = window_on()
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS):
+        qtbot.mouseClick(window.empty_state.demo_button, Qt.MouseButton.LeftButton)
+    window.chart.zoom(4.0)
+    save(window, "window_demo_eurusd_m1.png")
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
