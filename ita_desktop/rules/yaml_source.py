@@ -1,0 +1,125 @@
+"""YAML to plain data plus a map of where every key and value was written.
+
+PyYAML's ``compose`` gives nodes with ``start_mark`` (0-based line and column) for every key
+and value; walking them ourselves instead of calling ``safe_load`` keeps those positions and
+lets us fix YAML 1.1's traps for traders: an unquoted ``09:30`` would be the integer 570
+(base-60), the key ``on:`` would be the boolean True, and ``version: 1.10`` the float 1.1.
+Plain scalars that look like times, the words yes/no/on/off, and the version stay text.
+Duplicate keys, which PyYAML silently resolves to the last one, are reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ita_desktop.rules.errors import RuleIssue
+
+Path_ = tuple[Any, ...]  # keys (str) and list indexes (int) from the document root
+
+_TIME_LIKE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+_BOOL_WORDS = {"true", "false"}
+_RAW_PATHS = {("version",)}
+
+
+@dataclass(frozen=True)
+class Pos:
+    """A 1-based line and column."""
+
+    line: int
+    column: int
+
+
+@dataclass
+class SourceMap:
+    """Where each path's key and value start; lookups fall back to the nearest written ancestor."""
+
+    keys: dict[Path_, Pos] = field(default_factory=dict)
+    values: dict[Path_, Pos] = field(default_factory=dict)
+
+    def key(self, path: Path_) -> Pos:
+        """The key's position (a list item's own position), else the nearest ancestor's."""
+        for n in range(len(path), 0, -1):
+            p = tuple(path[:n])
+            if p in self.keys:
+                return self.keys[p]
+        return Pos(1, 1)
+
+    def value(self, path: Path_) -> Pos:
+        """The value's position, else the nearest ancestor's key."""
+        p = tuple(path)
+        if p in self.values:
+            return self.values[p]
+        return self.key(path)
+
+
+def describe_path(path: Path_) -> str:
+    """``("steps", 1, "within")`` -> ``steps[1].within`` (the root is "the rule"), for messages."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the rule"
+
+
+def _pos(mark: yaml.Mark) -> Pos:
+    return Pos(mark.line + 1, mark.column + 1)
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[RuleIssue]]:
+    """``(data, source_map, issues)``; on a syntax error data is None and the issue names the mark."""
+    smap = SourceMap()
+    issues: list[RuleIssue] = []
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, smap, [RuleIssue(1, 1, "the file is empty; expected a rule (a mapping of keys)", file)]
+        data = _build(node, (), smap, loader, issues, file)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _pos(mark) if mark else Pos(1, 1)
+        problem = exc.problem or "invalid YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        return None, smap, [RuleIssue(where.line, where.column, f"YAML syntax error: {problem}{context}", file)]
+    except yaml.YAMLError as exc:  # reader errors (bad bytes) carry a position but no mark
+        return None, smap, [RuleIssue(1, 1, f"YAML error: {exc}", file)]
+    finally:
+        loader.dispose()
+    return data, smap, issues
+
+
+def _build(node: yaml.Node, path: Path_, smap: SourceMap, loader: yaml.SafeLoader,
+           issues: list[RuleIssue], file: str) -> Any:
+    smap.values[path] = _pos(node.start_mark)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                p = _pos(key_node.start_mark)
+                issues.append(RuleIssue(p.line, p.column, "a key must be a plain word, not a list or mapping", file))
+                continue
+            key = key_node.value  # raw text: `on:` stays "on", not True
+            kp = path + (key,)
+            if key in out:
+                p, first = _pos(key_node.start_mark), smap.keys[kp]
+                issues.append(RuleIssue(p.line, p.column, f"duplicate key {key!r} (first written at line {first.line})", file))
+                continue
+            smap.keys[kp] = _pos(key_node.start_mark)
+            out[key] = _build(value_node, kp, smap, loader, issues, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            smap.keys[path + (i,)] = _pos(item.start_mark)
+            items.append(_build(item, path + (i,), smap, loader, issues, file))
+        return items
+    plain = node.style is None
+    if plain and (path in _RAW_PATHS or _TIME_LIKE.match(node.value)):
+        return node.value
+    value = loader.construct_object(node, deep=True)
+    if plain and isinstance(value, bool) and node.value.lower() not in _BOOL_WORDS:
+        return node.value  # yes/no/on/off: YAML 1.1 booleans, text to a trader
+    return value
