@@ -1,9 +1,6 @@
 """Chart speed on 1,000,000 M1 bars, offscreen: first paint and per-frame pan/zoom times.
 
-The bars are built by chaining the real EURUSD 1-minute file (../shared/data/EURUSD_M1.csv)
-end to end: each copy is rescaled to open where the previous one closed, and times continue
-with the file's own gaps, so the series has real minute-to-minute returns, flat minutes and
-weekends. A frame is "change the view, then render the widget" (QWidget.grab forces a real
+The bars are the real EURUSD file chained to length (benchmarks/chained_series.py). A frame is "change the view, then render the widget" (QWidget.grab forces a real
 paint of candles, shading, axes and grid). Budgets from DESIGN.md: first paint <= 300 ms,
 each pan or zoom frame <= 16 ms.
 
@@ -22,7 +19,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
-import pandas as pd
 from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,40 +26,14 @@ sys.path.insert(0, str(ROOT))
 
 from ita_desktop.config import load_settings  # noqa: E402
 from ita_desktop.domain.bars import Bars  # noqa: E402
-from ita_desktop.domain.timeframes import Timeframe  # noqa: E402
 from ita_desktop.ui.chart import CandleChart  # noqa: E402
 from ita_desktop.ui.chart.chart_data import prepare_chart_data  # noqa: E402
 
-EURUSD = ROOT.parent / "shared" / "data" / "EURUSD_M1.csv"
+from chained_series import EURUSD, chained_eurusd, describe  # noqa: E402
+
 FIRST_PAINT_BUDGET_MS = 300.0
 FRAME_BUDGET_MS = 16.0
 SIZE = (1600, 900)
-
-
-def read_eurusd(path: Path) -> pd.DataFrame:
-    """The file quotes every line and separates fields with tabs inside the quotes."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    rows = [line.strip().strip('"').split("\t") for line in lines[1:] if line.strip()]
-    frame = pd.DataFrame(rows, columns=["time", "open", "high", "low", "close", "volume"])
-    frame["time"] = pd.to_datetime(frame["time"]).to_numpy("datetime64[s]").astype(np.int64)
-    return frame.astype({c: float for c in ("open", "high", "low", "close")})
-
-
-def chained_bars(n: int) -> Bars:
-    src = read_eurusd(EURUSD)
-    o, h, l, c = (src[k].to_numpy() for k in ("open", "high", "low", "close"))
-    steps = np.diff(src["time"].to_numpy())
-    copies = -(-n // len(src))
-    scale = np.ones(copies)
-    for k in range(1, copies):  # each copy opens where the previous one closed
-        scale[k] = scale[k - 1] * c[-1] / o[0]
-    factor = np.repeat(scale, len(src))[:n]
-    tile = lambda a: np.tile(a, copies)[:n]  # noqa: E731
-    dt = np.tile(np.r_[steps, 60], copies)[: n - 1]
-    time_ = int(src["time"].iloc[0]) + np.r_[0, np.cumsum(dt)]
-    cols = {"time": time_, "open": (tile(o) * factor).round(5), "high": (tile(h) * factor).round(5),
-            "low": (tile(l) * factor).round(5), "close": (tile(c) * factor).round(5)}
-    return Bars.from_columns("EURUSD", Timeframe.M1, cols)
 
 
 def ms(seconds: float) -> float:
@@ -128,9 +98,8 @@ def main() -> int:
     app = QApplication.instance() or QApplication([])
     settings = load_settings()
     t0 = time.perf_counter()
-    bars = chained_bars(args.bars)
-    print(f"{len(bars):,} M1 bars built by chaining the real EURUSD_M1.csv ({EURUSD.name}, 49,993 rows) "
-          f"end to end in {ms(time.perf_counter() - t0):.0f} ms; widget {SIZE[0]}x{SIZE[1]}, "
+    bars = chained_eurusd(args.bars)
+    print(f"{describe(len(bars))}; built in {ms(time.perf_counter() - t0):.0f} ms; widget {SIZE[0]}x{SIZE[1]}, "
           f"platform {app.platformName()}")
 
     first_paint(settings, bars.slice(0, 1000), False)  # warm-up: imports, fonts, first QPainter

@@ -1,10 +1,6 @@
 """Store benchmark: write and load 1,000,000 M1 bars (budget: load in at most 100 ms).
 
-The bars are built from the real EURUSD M1 file in ../shared/data: its bar-to-bar ratios
-(open, high, low, close relative to the previous close) are chained again and again onto a
-continuing price path, on continuing minute timestamps that skip Saturdays and Sundays.
-The file is read with pandas here, not with the app's importer, so the benchmark measures
-the store alone.
+The bars are the real EURUSD file chained to length (benchmarks/chained_series.py).
 
 Run: uv run python benchmarks/store_bench.py [--bars N] [--repeat K]
 """
@@ -12,7 +8,6 @@ Run: uv run python benchmarks/store_bench.py [--bars N] [--repeat K]
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import sys
 import tempfile
@@ -20,41 +15,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.storage import Store
 
-EURUSD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "EURUSD_M1.csv"
-START = 1_483_315_200  # 2017-01-02 00:00 UTC, a Monday
-
-
-def weekday_minutes(n: int, start: int = START) -> np.ndarray:
-    """The first n minute stamps from ``start`` that fall Monday to Friday (UTC)."""
-    days_needed = n // 1440 * 7 // 5 + 14
-    minutes = start + 60 * np.arange(days_needed * 1440, dtype=np.int64)
-    weekday = (minutes // 86_400 + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    return minutes[weekday < 5][:n]
-
-
-def chained_bars(n: int) -> Bars:
-    text = EURUSD.read_text().replace('"', "")  # every line of the file is wrapped in quotes
-    frame = pd.read_csv(io.StringIO(text), sep="\t")
-    prev_close = frame["Close"].to_numpy()[:-1]
-    ratios = {c: frame[c.capitalize()].to_numpy()[1:] / prev_close for c in ("open", "high", "low", "close")}
-    volume = frame["Volume"].to_numpy()[1:]
-    reps = -(-n // len(prev_close))
-    growth = np.cumprod(np.tile(ratios["close"], reps)[:n])
-    prev = 1.10 * np.r_[1.0, growth[:-1]]
-    cols = {c: np.round(prev * np.tile(r, reps)[:n], 5) for c, r in ratios.items()}
-    cols["high"] = np.maximum.reduce([cols["high"], cols["open"], cols["close"]])
-    cols["low"] = np.minimum.reduce([cols["low"], cols["open"], cols["close"]])
-    cols["time"] = weekday_minutes(n)
-    cols["tick_volume"] = np.tile(volume, reps)[:n]
-    return Bars.from_columns("EURUSD", Timeframe.M1, cols)
-
+from chained_series import EURUSD, chained_eurusd, describe
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,9 +31,8 @@ def main() -> int:
         print(f"real data not found at {EURUSD}", file=sys.stderr)
         return 1
 
-    bars = chained_bars(args.bars)
-    print(f"data: {len(bars):,} M1 bars chained from the returns of {EURUSD.name} (real EURUSD 2022),")
-    print("      continuing prices and minute timestamps, weekends skipped; spread 0 (the file has none)")
+    bars = chained_eurusd(args.bars)
+    print(f"data: {describe(len(bars))}")
     result = ImportResult(str(EURUSD), "bench", "bench", "UTC", bars, rows_read=len(bars))
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,7 +13,7 @@ import pytest
 
 from ita_desktop.cli.main import main
 from ita_desktop.config import MT5Settings, save_user_settings
-from ita_desktop.domain.errors import InputError, SourceError
+from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.ingest import download_mt5, store_demo
 from ita_desktop.storage import Store
