@@ -40,6 +40,8 @@ _TIME_FORMATS = tuple(
 _EPOCH = "epoch"
 _MISSING = ("", "nan", "null", "none", "na", "n/a", "#n/a")
 _SAMPLE = 200
+SLICE = 20_000  # rows per pandas call: about 5 ms each, so a worker never holds the GIL for long
+_NAT = np.iinfo(np.int64).min  # what NaT becomes in int64 nanoseconds
 
 
 @dataclass
@@ -128,16 +130,23 @@ def _split_rows(text: str, layout: Layout, path: Path, report: Report) -> _Table
     report.reject(line_ok, n_fields != width, file_rows, "wrong_field_count",
                   f"number of fields differs from the header's {width} (truncated or split wrongly)")
     wanted = sorted(layout.columns.values())
-    frame = pd.read_csv(
+    chunks = pd.read_csv(
         io.StringIO(text), sep=layout.delimiter, header=0, index_col=False, usecols=wanted, dtype=str,
-        keep_default_na=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c",
+        keep_default_na=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", chunksize=SLICE,
     )
+    frame = pd.concat(list(chunks), ignore_index=True)
     if len(frame) != len(file_rows):  # with usecols pandas keeps one row per line, whatever its width
         raise InputError("rows could not be split consistently with the header", file=path, line=1)
     frame.columns = [name for _, name in sorted((i, name) for name, i in layout.columns.items())]
     if '"' in text:  # fields quoted one by one
         frame = frame.apply(lambda s: s.str.strip().str.strip('"'))
     return _Table(layout, frame, file_rows, line_ok)
+
+
+def sliced(convert: Callable[[pd.Series], np.ndarray], values: pd.Series) -> np.ndarray:
+    """``convert`` applied SLICE rows at a time and joined: each pandas call holds the GIL, so a
+    whole-column call on a big file would freeze the window for 100+ ms while an import job runs."""
+    return np.concatenate([convert(values.iloc[k : k + SLICE]) for k in range(0, max(len(values), 1), SLICE)])
 
 
 def _fields_per_line(text: str, delimiter: str) -> np.ndarray:
@@ -148,7 +157,10 @@ def _fields_per_line(text: str, delimiter: str) -> np.ndarray:
     if len(buf) and buf[-1] != ord("\n"):
         ends = np.r_[ends, len(buf)]  # last line without a line end
     starts = np.r_[0, ends[:-1] + 1]
-    line_of_delimiter = np.searchsorted(ends, np.flatnonzero(buf == ord(delimiter)))
+    delimiters = np.flatnonzero(buf == ord(delimiter))
+    line_of_delimiter = np.concatenate(
+        [np.searchsorted(ends, delimiters[k : k + SLICE]) for k in range(0, len(delimiters), SLICE)] or [delimiters]
+    )
     fields = np.bincount(line_of_delimiter, minlength=len(ends)) + 1
     fields[ends == starts] = 0
     return fields[1:]  # the header is not data
@@ -191,9 +203,10 @@ def _parse_times(table: _Table, path: Path, report: Report) -> tuple[np.ndarray,
         shown, aware = "epoch seconds", False
     else:
         aware = "%z" in best
-        parsed = pd.DatetimeIndex(pd.to_datetime(values, format=best, errors="coerce", utc=aware))
-        bad = parsed.isna()
-        ns = np.where(bad, 0, parsed.as_unit("ns").asi8)
+        parsed = sliced(lambda v: pd.DatetimeIndex(pd.to_datetime(v, format=best, errors="coerce", utc=aware))
+                        .as_unit("ns").asi8, values)
+        bad = parsed == _NAT
+        ns = np.where(bad, 0, parsed)
         shown = best
     report.reject(table.ok, bad, table.rows, "unparseable_time",
                   f"time does not match the file's format {shown!r}", column=column)
@@ -203,7 +216,7 @@ def _parse_times(table: _Table, path: Path, report: Report) -> tuple[np.ndarray,
 def _numbers(table: _Table, name: str, report: Report, *, empty_ok: bool = False) -> np.ndarray:
     """One column as float64; empty/NaN and non-numeric cells reject their row (unless ``empty_ok``)."""
     text = table.frame[name]
-    number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    number = sliced(lambda v: pd.to_numeric(v, errors="coerce").to_numpy(dtype=np.float64), text)
     unread = np.flatnonzero(~np.isfinite(number))  # usually few: look at their text only
     lowered = text.iloc[unread].str.strip().str.lower().to_numpy()
     blank = np.zeros(len(text), dtype=bool)

@@ -1,8 +1,8 @@
 """The main window: symbol/timeframe switcher, the chart, docks, status bar and the empty state.
 
-Everything that touches the store runs on the JobRunner's pool; the window only starts jobs
-and applies their results. Layout (geometry, docks) persists in an INI file in the user
-config folder, so ITA_HOME moves it with everything else.
+Everything that touches the store runs as a job on the job engine (through the Qt bridge in
+``ui/jobs.py``); the window only starts jobs and applies their results. Layout (geometry,
+docks) persists in an INI file in the user config folder, so ITA_HOME moves it with everything else.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from PySide6.QtWidgets import (
 
 from ita_desktop.config import Settings, save_user_settings
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.engine.jobs import JobAlreadyRunning
 from ita_desktop.paths import app_paths
 from ita_desktop.storage import IngestSummary, SeriesInfo, Store
 from ita_desktop.ui import store_jobs
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData
 from ita_desktop.ui.empty_state import EmptyState
-from ita_desktop.ui.jobs import JobRunner
+from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class MainWindow(QMainWindow):
         self._ready_sent = False
         self._closed = False
         self.layout_file = app_paths().ensure().config / "window.ini"
-        self.runner = JobRunner(self)
+        self.runner = JobBridge(self)
 
         self.setWindowTitle(WINDOW_TITLE)
         self.setObjectName("mainWindow")
@@ -97,7 +98,7 @@ class MainWindow(QMainWindow):
         self.empty_state.import_requested.connect(self.ask_import)
         self.runner.activity.connect(self.activity_label.setText)
         self.restore_layout()
-        self.runner.start("Open store", lambda _p: (store_jobs.open_store(self.store_path), store_jobs.numba_cache_state()),
+        self.runner.start("Open store", lambda _ctx: (store_jobs.open_store(self.store_path), store_jobs.numba_cache_state()),
                           self._on_store_opened, self._on_store_failed)
 
     # -- building -----------------------------------------------------------------------
@@ -220,7 +221,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
         self.save_layout()
-        self.runner.wait(SHUTDOWN_WAIT_MS)
+        self.runner.shutdown(SHUTDOWN_WAIT_MS)  # cancels running jobs: an import stores nothing
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -233,6 +234,7 @@ class MainWindow(QMainWindow):
             store.close()
             return
         self.store = store
+        self.runner.set_history(store.jobs)
         self.source_label.setText(f"Store: {store.path}")
         self.numba_label.setText(f"numba cache: {numba_state}")
         self._note(f"Opened {store.path}")
@@ -250,7 +252,7 @@ class MainWindow(QMainWindow):
             return
         self._prefer = prefer
         store = self.store
-        self.runner.start("List series", lambda _p: store.bars.series(), self._apply_series, self._fail)
+        self.runner.start("List series", lambda _ctx: store.bars.series(), self._apply_series, self._fail)
 
     def _apply_series(self, series: list[SeriesInfo]) -> None:
         self.series = series
@@ -333,7 +335,7 @@ class MainWindow(QMainWindow):
         self._pending = (symbol, timeframe)
         store, clock, windows = self.store, self.chart.session_clock, dict(self.chart.session_windows)
         self.runner.start(f"Load {symbol} {timeframe.value}",
-                          lambda _p: store_jobs.load_chart_data(store, symbol, timeframe, clock, windows),
+                          lambda _ctx: store_jobs.load_chart_data(store, symbol, timeframe, clock, windows),
                           self._on_loaded, self._fail)
 
     def _on_loaded(self, data: ChartData) -> None:
@@ -354,10 +356,16 @@ class MainWindow(QMainWindow):
     def start_demo(self) -> None:
         if self.store is None:
             return
+        from ita_desktop.engine.ingest import store_demo
+
         store = self.store
+        try:
+            self.runner.start("Demo data", lambda ctx: store_demo(store, progress=ctx.progress),
+                              self._on_demo_stored, self._on_demo_failed, key="demo-data")
+        except JobAlreadyRunning as exc:
+            self._note(str(exc))
+            return
         self.empty_state.set_busy(True, "Generating demo bars…")
-        self.runner.start("Demo data", lambda progress: store_jobs.store_demo(store, progress),
-                          self._on_demo_stored, self._on_demo_failed)
 
     def _on_demo_stored(self, summaries: list[IngestSummary]) -> None:
         first = summaries[0]
@@ -375,15 +383,27 @@ class MainWindow(QMainWindow):
         symbol, ok = QInputDialog.getText(self, "Import CSV", f"Symbol for the bars in {Path(path).name}:",
                                           text=symbol_from_filename(path))
         if ok and symbol.strip():
-            self.import_csv(Path(path), symbol.strip())
+            try:
+                self.import_csv(Path(path), symbol.strip())
+            except JobAlreadyRunning as exc:
+                self._fail(str(exc))
 
     def import_csv(self, path: Path, symbol: str) -> int:
-        """Import ``path`` as ``symbol`` off the GUI thread, with a cancellable progress dialog."""
+        """Import ``path`` as ``symbol`` off the GUI thread, with a cancellable progress dialog.
+
+        Raises JobAlreadyRunning while another import of ``symbol`` runs (two merges of one
+        series at once would race for the same monthly chunks).
+        """
         if self.store is None:
             raise RuntimeError("the store is not open yet")
         from ita_desktop.engine.ingest import import_file
 
         store = self.store
+        job_id = self.runner.start(
+            f"Import {path.name}",
+            lambda ctx: import_file(store, path, symbol=symbol, progress=ctx.progress),
+            self._on_imported, self._on_import_failed, self._on_import_progress, key=f"import:{symbol}",
+        )  # its callbacks are queued: the dialog below exists before the first one runs
         self.progress_dialog = QProgressDialog(f"Importing {path.name}…", "Cancel", 0, 1000, self)
         self.progress_dialog.setWindowTitle("Import CSV")
         self.progress_dialog.setWindowModality(Qt.WindowModality.WindowModal)
@@ -391,11 +411,6 @@ class MainWindow(QMainWindow):
         self.progress_dialog.setAutoClose(False)
         self.progress_dialog.setAutoReset(False)
         self.empty_state.set_busy(True, f"Importing {path.name}…")
-        job_id = self.runner.start(
-            f"Import {path.name}",
-            lambda progress: import_file(store, path, symbol=symbol, progress=progress),
-            self._on_imported, self._on_import_failed, self._on_import_progress,
-        )
         self.progress_dialog.canceled.connect(lambda: self.runner.cancel(job_id))
         return job_id
 
@@ -428,7 +443,7 @@ class MainWindow(QMainWindow):
         self._apply_app_theme(theme)
         self.chart.set_theme(theme)
         self.demo_badge.setStyleSheet(self._badge_style())
-        self.runner.start("Save theme", lambda _p: save_user_settings({"ui": {"theme": theme.name}}),
+        self.runner.start("Save theme", lambda _ctx: save_user_settings({"ui": {"theme": theme.name}}),
                           lambda _path: None, self._fail)
 
     def ask_export_png(self) -> None:

@@ -1,0 +1,263 @@
+"""The Qt bridge over the job engine, and the issue's measurement: the GUI thread is never blocked over 50 ms.
+
+The measurement is the one place a test looks at the clock, because the latency of the GUI's
+event loop IS the requirement: a 5 ms QTimer on the GUI thread records the gaps between its
+ticks while a long import (the real ``import_file``, again and again, with store writes) and a
+sweep-like job (a numba kernel per variant, checking ``ctx`` between variants) run on the
+engine's workers in the real window. The figure is printed; run with ``-s`` to see it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numba import njit
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+
+from ita_desktop.config import load_settings
+from ita_desktop.engine.ingest import import_file
+from ita_desktop.engine.jobs import JobAlreadyRunning, JobContext
+from ita_desktop.storage import Store
+from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.ui.main_window import MainWindow
+
+WAIT_MS = 30_000
+GUI_BUDGET_MS = 50.0  # DESIGN.md: "GUI thread blocked by any job: never over 50 ms"
+TICK_MS = 5
+MEASURE_MS = 4_000
+SWEEP_BARS = 100_000
+# A year of M1 rows is the case that once failed: data.csv_import then converted whole columns in one
+# pandas call each, holding the GIL for 90-190 ms; it now converts SLICE rows at a time.
+
+
+@pytest.fixture
+def bridge(qtbot, tmp_path):
+    store = Store.open(tmp_path / "bridge.sqlite3")
+    jobs = JobBridge(workers=2)
+    jobs.set_history(store.jobs)
+    yield jobs, store
+    jobs.shutdown(WAIT_MS)
+    store.close()
+
+
+def test_progress_arrives_in_order_on_the_gui_thread_then_the_result(qtbot, bridge):
+    jobs, _ = bridge
+    gui = threading.get_ident()
+    seen: list[tuple[str, float, int]] = []
+    jobs.progressed.connect(lambda job_id, f, m: seen.append(("signal", f, threading.get_ident())))
+
+    def steps(ctx: JobContext) -> int:
+        for k in range(200):
+            ctx.progress((k + 1) / 200, f"step {k + 1}")
+            threading.Event().wait(0.0005)  # a little work per step, so reports spread over time
+        return 200
+
+    with qtbot.waitSignal(jobs.finished, timeout=WAIT_MS) as done:
+        job_id = jobs.start("Steps", steps, on_done=lambda r: seen.append(("done", r, threading.get_ident())),
+                            on_progress=lambda f, m: seen.append(("callback", f, threading.get_ident())))
+    assert done.args == [job_id, 200]
+    assert seen[-1] == ("done", 200, gui)
+    signals = [f for kind, f, _ in seen if kind == "signal"]
+    callbacks = [f for kind, f, _ in seen if kind == "callback"]
+    assert signals == callbacks and len(signals) >= 2
+    assert signals == sorted(signals) and len(set(signals)) == len(signals) and signals[-1] == 1.0
+    assert {thread for *_, thread in seen} == {gui}
+    assert not jobs.busy
+
+
+def test_cancel_stops_the_job_within_one_chunk_and_the_history_says_cancelled(qtbot, bridge):
+    jobs, store = bridge
+    done: list[int] = []
+    resume = threading.Event()
+    messages: list[str] = []
+
+    def sweep(ctx: JobContext) -> None:
+        for k in range(100):
+            done.append(k)
+            ctx.progress((k + 1) / 100, f"variant {k + 1}/100")
+            if k == 3:
+                resume.wait(WAIT_MS / 1000)  # holds the job inside chunk 3 until the test has cancelled
+
+    job_id = jobs.start("Sweep", sweep, on_error=messages.append)
+    qtbot.waitUntil(lambda: len(done) == 4, timeout=WAIT_MS)
+    with qtbot.waitSignal(jobs.cancelled, timeout=WAIT_MS) as cancelled:
+        assert jobs.cancel(job_id)
+        resume.set()
+    assert cancelled.args == [job_id]
+    assert done == [0, 1, 2, 3, 4]  # the chunk under way finishes; the next report stops it
+    assert messages == ["Sweep: cancelled"]
+    (row,) = store.jobs.list()
+    assert (row.job_id, row.status, row.error) == (job_id, "cancelled", "Sweep: cancelled")
+    assert jobs.cancel(job_id) is False
+
+
+def test_two_starts_with_the_same_key_never_run_twice(qtbot, bridge):
+    jobs, store = bridge
+    gate, runs = threading.Event(), []
+    names: list[str] = []
+    jobs.started.connect(lambda job_id, name: names.append(name))
+
+    def refresh(ctx: JobContext) -> None:
+        runs.append(1)
+        while not gate.wait(0.01):
+            ctx.check()
+
+    first = jobs.start("Refresh EURUSD", refresh, key="refresh:EURUSD")
+    with pytest.raises(JobAlreadyRunning, match=rf"Refresh EURUSD is already running \(job {first}"):
+        jobs.start("Refresh EURUSD", refresh, key="refresh:EURUSD")
+    assert jobs.running_names() == ["Refresh EURUSD"]
+    with qtbot.waitSignal(jobs.finished, timeout=WAIT_MS):
+        gate.set()
+    assert runs == [1] and names == ["Refresh EURUSD"]
+    assert [r.status for r in store.jobs.list(key="refresh:EURUSD")] == ["finished"]
+
+
+def test_a_failing_job_reaches_the_failed_signal_and_the_history(qtbot, bridge):
+    jobs, store = bridge
+    errors: list[str] = []
+
+    def broken(ctx: JobContext) -> None:
+        ctx.progress(0.5, "half way")
+        raise ValueError("equity curve has no trades")
+
+    with qtbot.waitSignal(jobs.failed, timeout=WAIT_MS) as failed:
+        job_id = jobs.start("Backtest asia_sweep", broken, on_done=lambda r: errors.append("done?"),
+                            on_error=errors.append)
+    expected = "internal error in Backtest asia_sweep: ValueError: equity curve has no trades"
+    assert failed.args == [job_id, expected] and errors == [expected]
+    (row,) = store.jobs.list()
+    assert (row.status, row.error, row.summary) == ("failed", expected, None)
+
+
+# -- the measurement -------------------------------------------------------------------------
+@njit(cache=True)
+def _crossover_pnl(close: np.ndarray, fast: int, slow: int) -> float:
+    """One sweep variant: moving-average crossover P&L over all bars (holds the GIL, like the detectors)."""
+    fast_sum = slow_sum = pnl = 0.0
+    position = 0
+    for i in range(close.shape[0]):
+        fast_sum += close[i]
+        slow_sum += close[i]
+        if i >= fast:
+            fast_sum -= close[i - fast]
+        if i >= slow:
+            slow_sum -= close[i - slow]
+            want = 1 if fast_sum / fast > slow_sum / slow else -1
+            if i > 0:
+                pnl += position * (close[i] - close[i - 1])
+            position = want
+    return pnl
+
+
+def sweep_job(ctx: JobContext, close: np.ndarray, variants: int) -> float:
+    """Sweep-like load: one kernel call per parameter variant, a cancellation point between variants."""
+    best = -np.inf
+    for k in range(variants):
+        best = max(best, _crossover_pnl(close, 5 + k % 50, 60 + k % 200))
+        ctx.progress((k + 1) / variants, f"variant {k + 1}/{variants}")
+    return best
+
+
+def import_again_and_again(ctx: JobContext, store: Store, path: Path, completed: list[int]) -> None:
+    """The real importer over and over (parse, clean, merge and write the monthly chunks) until cancelled."""
+    while True:
+        ctx.check()
+        completed.append(import_file(store, path, symbol="EURUSD", server_tz="UTC", progress=ctx.progress).rows_stored)
+
+
+def runqueue_ms() -> float:
+    """Time this thread was runnable but waited for a CPU (Linux schedstat), to tell machine load from the GIL."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as stats:
+            return int(stats.read().split()[1]) / 1e6
+    except OSError:
+        return 0.0
+
+
+def write_csv(path: Path, rows: int) -> None:
+    """An MT5-style M1 export, random walk prices, ``rows`` lines."""
+    rng = np.random.default_rng(11)
+    close = 1.1 + np.cumsum(rng.normal(0, 1e-4, rows))
+    open_ = np.r_[close[0], close[:-1]]
+    high, low = np.maximum(open_, close) + 5e-5, np.minimum(open_, close) - 5e-5
+    stamps = (np.datetime64("2024-01-02T00:00") + np.arange(rows).astype("timedelta64[m]")).astype(str)
+    volume = rng.integers(1, 100, rows)
+    lines = [f"{t.replace('-', '.').replace('T', ' ')},{o:.5f},{h:.5f},{lo:.5f},{c:.5f},{v}"
+             for t, o, h, lo, c, v in zip(stamps, open_, high, low, close, volume)]
+    path.write_text("time,open,high,low,close,tick_volume\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("csv_rows", [pytest.param(45_000, id="a-month-of-M1"),
+                                      pytest.param(370_000, id="a-year-of-M1")])
+def test_the_gui_thread_is_never_blocked_over_50_ms_while_an_import_and_a_sweep_run(qtbot, ita_home, tmp_path,
+                                                                                     csv_rows):
+    csv = tmp_path / "EURUSD_M1.csv"
+    write_csv(csv, csv_rows)
+    close = np.cumsum(np.random.default_rng(3).normal(0, 1e-4, SWEEP_BARS)) + 1.1
+    _crossover_pnl(close, 5, 60)  # compile (or load from cache) before the clock starts
+    import ita_desktop.data.csv_import  # noqa: F401  (pandas: imported before, like in a warm app)
+
+    window = MainWindow(load_settings())
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+        window.show()
+    store = window.store
+    assert store is not None
+
+    gaps: list[float] = []
+    slow: list[tuple[int, int, list[str]]] = []
+    last_wait = [runqueue_ms()]
+    activity: list[str] = []
+    clock = QElapsedTimer()
+    timer = QTimer(window)
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(TICK_MS)
+
+    def tick() -> None:
+        gap = clock.nsecsElapsed() / 1e6
+        clock.restart()
+        gaps.append(gap)
+        waited = runqueue_ms()
+        if gap > GUI_BUDGET_MS / 2:
+            slow.append((round(gap), round(waited - last_wait[0]), [h.message for h in window.runner.engine.active()]))
+        last_wait[0] = waited
+        if not activity or activity[-1] != window.activity_label.text():
+            activity.append(window.activity_label.text())
+
+    timer.timeout.connect(tick)
+    completed: list[int] = []
+    imports = window.runner.start("Import EURUSD_M1.csv (repeated)",
+                                  lambda ctx: import_again_and_again(ctx, store, csv, completed), key="import:EURUSD")
+    sweep = window.runner.start("Sweep crossover", lambda ctx: sweep_job(ctx, close, 1_000_000))
+    clock.start()
+    timer.start()
+    started = time.perf_counter()
+    qtbot.wait(MEASURE_MS)
+    qtbot.waitUntil(lambda: len(completed) >= 1, timeout=WAIT_MS)  # a slow machine measures longer, never less
+    with qtbot.waitSignals([window.runner.cancelled, window.runner.cancelled], timeout=WAIT_MS):
+        window.runner.cancel(imports)
+        window.runner.cancel(sweep)
+    timer.stop()
+    measured_s = time.perf_counter() - started
+
+    worst, p99 = max(gaps), float(np.percentile(gaps, 99))
+    print(f"\nGUI event loop while importing {csv_rows:,} rows repeatedly and sweeping over {SWEEP_BARS:,} bars: "
+          f"{len(gaps)} ticks of {TICK_MS} ms over {measured_s:.1f} s, worst gap {worst:.1f} ms, p99 {p99:.1f} ms "
+          f"(budget {GUI_BUDGET_MS:.0f} ms)")
+    print("worst gaps over half the budget (ms, of which the OS kept the GUI thread off a CPU; job stages):",
+          sorted(slow, reverse=True)[:8])
+    assert len(gaps) > MEASURE_MS / TICK_MS / 4  # the loop really ran (ticks were not starved away)
+    assert worst < GUI_BUDGET_MS
+    assert any("Sweep crossover" in text and "%" in text for text in activity)  # the status bar showed the jobs
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+    assert window.activity_label.text() == "Idle"
+    rows = {row.job_id: row for row in store.jobs.list()}
+    assert rows[imports].status == rows[sweep].status == "cancelled"
+    with Store.open() as again:  # at least one whole import was stored while the clock ran
+        assert [(s.symbol, s.bars) for s in again.bars.series()] == [("EURUSD", csv_rows)]
+    assert completed[0] == csv_rows
+    window.close()
