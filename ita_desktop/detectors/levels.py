@@ -1,0 +1,585 @@
+"""Opening levels, previous day/week high/low, and the session-level detector that runs them all.
+
+One numba step kernel (:func:`session_levels_step`, with all its helpers in this one file, since
+numba's cache only notices edits to the cached function's own file) advances sessions (windows
+from ``sessions.py``), the initial balance, opening levels and PDH/PDL/PWH/PWL bar by bar over ``[i0, i1)`` on a saved
+state, so a full pass and bar-by-bar live updates write identical rows. It writes two tables:
+``sessions`` (SESSION rows) and ``levels`` (LEVEL rows, what the sweep detector watches).
+
+Every LEVEL row: ``price`` (= top = bottom), ``direction`` = liquidity side (+1 highs, -1 lows,
+0 two-sided opens/IB mid), ``confirmed_at`` = ``start`` = first bar it may be traded against,
+``end`` = the bar where the next level of the same kind takes over (-1 while live; the level
+is valid on bars ``start <= i < end``), ``touched_at`` = first bar after ``start`` whose range
+(widened to the previous close, so gaps count) reaches the price, and ``bar`` = its source bar.
+
+- PDH/PDL, PWH/PWL: high/low of the previous trading day / week (see ``session_clock``), with
+  ``bar`` = the bar of that extreme, confirmed at the first bar of the next day / week. A day or
+  week the data did not see begin (the series starts inside it) gives no level.
+- Opening levels take the open of the first bar at or after their time; a missing bar (a gap
+  over 00:00 NY) makes the next bar the opener and ``extra`` says how many minutes late it is
+  (0 when on time). A day with no bar at or after the time has no such level. MIDNIGHT_OPEN
+  (00:00), NY_OPEN (``ny_open``, 09:30 by default; 08:30 suits FX news), DAILY_OPEN (the trading
+  day start, 18:00 for FX) and WEEKLY_OPEN (the week's first trading-day start, Sunday 18:00).
+  With ``fold_weekend`` midnight and NY opens are not made on Saturdays and Sundays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from numba import njit
+
+from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, grow, rows_to_objects
+from ita_desktop.detectors.session_clock import DAY_MINUTES, SessionClock, parse_hhmm
+from ita_desktop.detectors.sessions import (
+    DEFAULT_INITIAL_BALANCE,
+    DEFAULT_WINDOWS,
+    Session,
+    SessionWindow,
+    decode_sessions,
+    session_windows,
+)
+
+# --- per-window state and row helpers ---------------------------------------------------------
+
+KIND_SESSION = int(Kind.SESSION)
+KIND_LEVEL = int(Kind.LEVEL)
+SUB_IB_MID = int(LevelKind.IB_MID)
+SUB_IB_EXT = int(LevelKind.IB_EXT)
+
+# Columns of the per-window integer state ``wi[w, :]``; floats ``wf[w, :]`` are open, high, low.
+W_STATUS, W_OCC, W_START, W_HBAR, W_LBAR, W_PREV_FIRST, W_PREV_COUNT, W_LAST_OCC, W_NEXT = range(9)
+W_INT_COLS = 9
+NONE = -(2**62)
+
+
+def window_state(n_windows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fresh per-window state: nothing running, no levels yet."""
+    wi = np.zeros((n_windows, W_INT_COLS), np.int64)
+    wi[:, W_PREV_FIRST] = -1
+    wi[:, W_LAST_OCC] = NONE
+    wi[:, W_NEXT] = NONE  # the first bar decides where each window stands
+    return wi, np.zeros((n_windows, 3), np.float64)
+
+
+def levels_per_window(window: SessionWindow, n_multiples: int) -> int:
+    return 3 + 2 * n_multiples if window.is_ib else 2
+
+
+@njit(cache=True)
+def put_row(out, k, kind, sub, direction, bar, start, confirmed_at, price, top, bottom, ref, extra):
+    """Write every field of row ``k`` (a new, live row)."""
+    r = out[k]
+    r.kind = kind
+    r.sub = sub
+    r.direction = direction
+    r.state = 0
+    r.bar = bar
+    r.start = start
+    r.end = -1
+    r.confirmed_at = confirmed_at
+    r.updated_at = confirmed_at
+    r.touched_at = -1
+    r.filled_at = -1
+    r.top = top
+    r.bottom = bottom
+    r.price = price
+    r.ref = ref
+    r.extra = extra
+
+
+@njit(cache=True)
+def watch_add(levels, watch, watch_price, gi, n_slot, row):
+    """Track a new live level for touches (``gi[n_slot]`` is the watch length; prices kept beside
+    the rows so the per-bar scan reads one small contiguous array)."""
+    watch[gi[n_slot]] = row
+    watch_price[gi[n_slot]] = levels[row].price
+    gi[n_slot] += 1
+
+
+@njit(cache=True)
+def retire_rows(levels, first, count, i, watch, watch_price, gi, n_slot):
+    """Levels replaced at bar ``i``: end them there and stop watching them."""
+    for r in range(first, first + count):
+        levels[r].end = i
+        levels[r].updated_at = i
+        n = gi[n_slot]
+        for k in range(n):
+            if watch[k] == r:
+                watch[k] = watch[n - 1]
+                watch_price[k] = watch_price[n - 1]
+                gi[n_slot] = n - 1
+                break
+
+
+@njit(cache=True)
+def complete_session(w, i, c, wi, wf, is_ib, hi_sub, lo_sub, ib_mults, sessions, levels, gi, ns_slot, nl_slot,
+                     watch, watch_price, nw_slot):
+    """Window ``w``'s occurrence ended with bar i - 1 (close ``c``): write its SESSION row and levels."""
+    s = gi[ns_slot]
+    l0 = gi[nl_slot]
+    o, hi, lo = wf[w, 0], wf[w, 1], wf[w, 2]
+    direction = 1 if c > o else (-1 if c < o else 0)
+    put_row(sessions, s, KIND_SESSION, w, direction, wi[w, W_HBAR], wi[w, W_START], i, o, hi, lo, l0, c)
+    sessions[s].end = i - 1
+    gi[ns_slot] = s + 1
+    if wi[w, W_PREV_FIRST] >= 0:
+        retire_rows(levels, wi[w, W_PREV_FIRST], wi[w, W_PREV_COUNT], i, watch, watch_price, gi, nw_slot)
+    nan = np.nan
+    k = l0
+    put_row(levels, k, KIND_LEVEL, hi_sub, 1, wi[w, W_HBAR], i, i, hi, hi, hi, s, nan)
+    k += 1
+    put_row(levels, k, KIND_LEVEL, lo_sub, -1, wi[w, W_LBAR], i, i, lo, lo, lo, s, nan)
+    k += 1
+    if is_ib:
+        mid = 0.5 * (hi + lo)
+        put_row(levels, k, KIND_LEVEL, SUB_IB_MID, 0, wi[w, W_START], i, i, mid, mid, mid, s, nan)
+        k += 1
+        rng = hi - lo
+        for m in ib_mults:
+            up = hi + m * rng
+            put_row(levels, k, KIND_LEVEL, SUB_IB_EXT, 1, wi[w, W_START], i, i, up, up, up, s, m)
+            k += 1
+            dn = lo - m * rng
+            put_row(levels, k, KIND_LEVEL, SUB_IB_EXT, -1, wi[w, W_START], i, i, dn, dn, dn, s, m)
+            k += 1
+    for r in range(l0, k):
+        watch_add(levels, watch, watch_price, gi, nw_slot, r)
+    wi[w, W_PREV_FIRST] = l0
+    wi[w, W_PREV_COUNT] = k - l0
+    gi[nl_slot] = k
+
+
+@njit(cache=True)
+def window_position(minute, day, s, e):
+    """(inside, occurrence day) of a bar at local ``minute`` of ``day`` for window [s, e) (scalars only:
+    the kernel calls this every bar, and array arguments would cost a refcount round trip each)."""
+    if e > s:
+        return s <= minute < e, day
+    if minute >= s:
+        return True, day
+    return minute < e, day - 1
+
+
+@njit(cache=True)
+def begin_occurrence(w, i, o, h, l, occ, prev_local, win_start, wi, wf):
+    """Bar ``i`` is the first of window ``w``'s occurrence ``occ`` (no occurrence is running)."""
+    if occ <= wi[w, W_LAST_OCC]:
+        return  # the repeated hour of a DST fall-back: this occurrence already ran
+    wi[w, W_LAST_OCC] = occ
+    wi[w, W_OCC] = occ
+    # Seen from its beginning only if the previous bar came before the window opened.
+    wi[w, W_STATUS] = 1 if prev_local < occ * DAY_MINUTES + win_start[w] else 2
+    wi[w, W_START] = i
+    wi[w, W_HBAR] = i
+    wi[w, W_LBAR] = i
+    wf[w, 0] = o
+    wf[w, 1] = h
+    wf[w, 2] = l
+
+
+# Slots of the integer state ``gi``; floats ``gf`` are day high, day low, week high, week low, and the
+# nearest watched level price above and below the last close.
+(G_NEXT, G_PREV_LOCAL, G_TDAY, G_WEEK, G_DHB, G_DLB, G_WHB, G_WLB, G_DAY_OK, G_WEEK_OK,
+ G_PDH, G_PWH, G_DOPEN, G_WOPEN, G_MOPEN, G_NYOPEN, G_NS, G_NL, G_NWATCH, G_NEXT_OPEN) = range(20)
+G_SIZE = 20
+_FIXED_LEVELS_PER_BAR = 8  # PDH, PDL, PWH, PWL and four opens
+
+SUB_PDH, SUB_PDL = int(LevelKind.PDH), int(LevelKind.PDL)
+SUB_PWH, SUB_PWL = int(LevelKind.PWH), int(LevelKind.PWL)
+SUB_MIDNIGHT, SUB_DAILY = int(LevelKind.MIDNIGHT_OPEN), int(LevelKind.DAILY_OPEN)
+SUB_WEEKLY, SUB_NY = int(LevelKind.WEEKLY_OPEN), int(LevelKind.NY_OPEN)
+
+
+@njit(cache=True)
+def _emit_pair(levels, gi, slot, hi_sub, lo_sub, hi, hb, lo, lb, i, watch, watch_price):
+    """Replace the live high/low pair kept in ``gi[slot]`` with a new one confirmed at bar i."""
+    if gi[slot] >= 0:
+        retire_rows(levels, gi[slot], 2, i, watch, watch_price, gi, G_NWATCH)
+    k = gi[G_NL]
+    put_row(levels, k, KIND_LEVEL, hi_sub, 1, hb, i, i, hi, hi, hi, -1, np.nan)
+    put_row(levels, k + 1, KIND_LEVEL, lo_sub, -1, lb, i, i, lo, lo, lo, -1, np.nan)
+    watch_add(levels, watch, watch_price, gi, G_NWATCH, k)
+    watch_add(levels, watch, watch_price, gi, G_NWATCH, k + 1)
+    gi[slot] = k
+    gi[G_NL] = k + 2
+
+
+@njit(cache=True)
+def _emit_open(levels, gi, slot, sub, price, i, late, watch, watch_price):
+    """Replace the live opening level kept in ``gi[slot]`` with the open of bar i."""
+    if gi[slot] >= 0:
+        retire_rows(levels, gi[slot], 1, i, watch, watch_price, gi, G_NWATCH)
+    k = gi[G_NL]
+    put_row(levels, k, KIND_LEVEL, sub, 0, i, i, i, price, price, price, -1, float(late))
+    watch_add(levels, watch, watch_price, gi, G_NWATCH, k)
+    gi[slot] = k
+    gi[G_NL] = k + 1
+
+
+@njit(cache=True)
+def _next_anchor(d, m, x):
+    """The first local minute of the form D*1440 + x after minute ``m`` of day ``d``."""
+    return d * DAY_MINUTES + x + (DAY_MINUTES if x <= m else 0)
+
+
+@njit(cache=True)
+def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1,
+                        win_start, win_end, win_hi_sub, win_lo_sub, win_ib, ib_mults,
+                        day_start_min, fold_weekend, ny_open_min, max_levels_per_bar,
+                        wi, wf, gi, gf, watch, watch_price, sessions, levels):
+    """Advance over bars [i0, i1) (i0 must equal ``gi[G_NEXT]``). Returns the next bar to do: less
+    than i1 when a table is too small for one more bar (grow it and call again from there).
+
+    Hot loop: most bars only extend running highs/lows and compare against a few thresholds;
+    helpers that take arrays run only on the rare bars that emit rows (a numba call costs a
+    refcount round trip per array argument)."""
+    label_shift = 1 if day_start_min >= DAY_MINUTES // 2 else 0
+    n_win = win_start.shape[0]
+    for i in range(i0, i1):
+        if gi[G_NS] + n_win > sessions.shape[0] or gi[G_NL] + max_levels_per_bar > levels.shape[0]:
+            return i
+        o, h, l, c = open_[i], high[i], low[i], close[i]
+        d = np.int64(day[i])
+        m = np.int64(minute[i])
+        td = np.int64(tday[i])
+        local = d * DAY_MINUTES + m
+        first = gi[G_NEXT] == 0
+        nl_before = gi[G_NL]
+        prev = local - 1 if first else gi[G_PREV_LOCAL]
+
+        # Previous day / week: known at the first bar of the next one. The week's extremes are
+        # folded in from each finished day, so the hot path tracks only the day's.
+        if first or td != gi[G_TDAY]:
+            wk = np.int64(week[i])
+            if not first and gi[G_DAY_OK] == 1:
+                _emit_pair(levels, gi, G_PDH, SUB_PDH, SUB_PDL, gf[0], gi[G_DHB], gf[1], gi[G_DLB], i,
+                           watch, watch_price)
+            if not first and gf[0] > gf[2]:
+                gf[2] = gf[0]
+                gi[G_WHB] = gi[G_DHB]
+            if not first and gf[1] < gf[3]:
+                gf[3] = gf[1]
+                gi[G_WLB] = gi[G_DLB]
+            if first or wk != gi[G_WEEK]:
+                if not first and gi[G_WEEK_OK] == 1:
+                    _emit_pair(levels, gi, G_PWH, SUB_PWH, SUB_PWL, gf[2], gi[G_WHB], gf[3], gi[G_WLB], i,
+                               watch, watch_price)
+                week_anchor = (wk * 7 - 3 - label_shift) * DAY_MINUTES + day_start_min
+                gi[G_WEEK_OK] = 1 if (not first or local <= week_anchor) else 0
+                gi[G_WEEK] = wk
+                gf[2] = -np.inf
+                gf[3] = np.inf
+            day_anchor = (td - label_shift) * DAY_MINUTES + day_start_min
+            gi[G_DAY_OK] = 1 if (not first or local <= day_anchor) else 0
+            gi[G_TDAY] = td
+            gf[0] = h
+            gf[1] = l
+            gi[G_DHB] = i
+            gi[G_DLB] = i
+        else:
+            if h > gf[0]:
+                gf[0] = h
+                gi[G_DHB] = i
+            if l < gf[1]:
+                gf[1] = l
+                gi[G_DLB] = i
+
+        # Opening levels: bar i opens an anchor that falls in (previous bar, this bar]. Every
+        # anchor is a day at 00:00, the NY open or the day start, so nothing can open before
+        # G_NEXT_OPEN, the first such minute after the previous bar.
+        if local >= gi[G_NEXT_OPEN] or first:
+            day_anchor = (td - label_shift) * DAY_MINUTES + day_start_min
+            if prev < day_anchor <= local:
+                _emit_open(levels, gi, G_DOPEN, SUB_DAILY, o, i, local - day_anchor, watch, watch_price)
+            wk = np.int64(week[i])
+            week_anchor = (wk * 7 - 3 - label_shift) * DAY_MINUTES + day_start_min
+            if prev < week_anchor <= local:
+                _emit_open(levels, gi, G_WOPEN, SUB_WEEKLY, o, i, local - week_anchor, watch, watch_price)
+            weekday_ok = (not fold_weekend) or (d + 3) % 7 < 5
+            midnight = d * DAY_MINUTES
+            if weekday_ok and prev < midnight <= local:
+                _emit_open(levels, gi, G_MOPEN, SUB_MIDNIGHT, o, i, local - midnight, watch, watch_price)
+            ny_anchor = midnight + ny_open_min
+            if weekday_ok and prev < ny_anchor <= local:
+                _emit_open(levels, gi, G_NYOPEN, SUB_NY, o, i, local - ny_anchor, watch, watch_price)
+            gi[G_NEXT_OPEN] = min(_next_anchor(d, m, 0), _next_anchor(d, m, ny_open_min),
+                                  _next_anchor(d, m, day_start_min))
+
+        # Sessions. ``wi[w, W_NEXT]`` is the local minute at which window w next opens or closes:
+        # until then a bar only extends the running occurrence.
+        for w in range(n_win):
+            if local < wi[w, W_NEXT]:
+                if wi[w, W_STATUS] != 0:
+                    if h > wf[w, 1]:
+                        wf[w, 1] = h
+                        wi[w, W_HBAR] = i
+                    if l < wf[w, 2]:
+                        wf[w, 2] = l
+                        wi[w, W_LBAR] = i
+                continue
+            if wi[w, W_STATUS] == 1:
+                complete_session(w, i, close[i - 1], wi, wf, win_ib[w] != 0, win_hi_sub[w], win_lo_sub[w],
+                                 ib_mults, sessions, levels, gi, G_NS, G_NL, watch, watch_price, G_NWATCH)
+            wi[w, W_STATUS] = 0
+            ws = win_start[w]
+            we = win_end[w]
+            inside, occ = window_position(m, d, ws, we)
+            if inside:
+                wi[w, W_NEXT] = occ * DAY_MINUTES + we + (DAY_MINUTES if we <= ws else 0)
+                begin_occurrence(w, i, o, h, l, occ, prev, win_start, wi, wf)
+            else:
+                wi[w, W_NEXT] = _next_anchor(d, m, ws)
+
+        # Touches: the first bar after a level's start whose range (widened to the previous
+        # close, so a gap through the price counts) reaches it. Untouched levels all lie outside
+        # the last bar's range, so only the nearest one above (gf[4]) and below (gf[5]) the last
+        # close can be reached: the full scan runs only when one of them is.
+        lo_reach = l
+        hi_reach = h
+        if not first:
+            lo_reach = min(l, close[i - 1])
+            hi_reach = max(h, close[i - 1])
+        scanned = hi_reach >= gf[4] or lo_reach <= gf[5]
+        if scanned:
+            _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach)
+        if scanned or gi[G_NL] != nl_before:
+            _nearest(watch_price, gi[G_NWATCH], c, gf)
+        gi[G_PREV_LOCAL] = local
+        gi[G_NEXT] = i + 1
+    return i1
+
+
+@njit(cache=True)
+def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
+    """Mark watched levels (started before bar i) whose price lies in [lo_reach, hi_reach] touched."""
+    k = 0
+    while k < gi[G_NWATCH]:
+        r = watch[k]
+        p = watch_price[k]
+        if lo_reach <= p <= hi_reach and levels[r].start < i:
+            levels[r].state = 1
+            levels[r].touched_at = i
+            levels[r].updated_at = i
+            last = gi[G_NWATCH] - 1
+            watch[k] = watch[last]
+            watch_price[k] = watch_price[last]
+            gi[G_NWATCH] = last
+        else:
+            k += 1
+
+
+@njit(cache=True)
+def _nearest(watch_price, n, close, gf):
+    """Nearest watched price above the close into gf[4], at or below it into gf[5]."""
+    gf[4] = np.inf
+    gf[5] = -np.inf
+    for k in range(n):
+        p = watch_price[k]
+        if p > close:
+            gf[4] = min(gf[4], p)
+        else:
+            gf[5] = max(gf[5], p)
+
+
+@dataclass(frozen=True)
+class SessionLevelParams:
+    """What to detect. Clock zone, trading-day start and weekend folding live in :class:`SessionClock`."""
+
+    windows: tuple[tuple[str, str, str], ...] = tuple((k, *v) for k, v in DEFAULT_WINDOWS.items())
+    initial_balance: tuple[str, str] | None = DEFAULT_INITIAL_BALANCE
+    ib_multiples: tuple[float, ...] = (0.5, 1.0, 2.0)
+    ny_open: str = "09:30"
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> "SessionLevelParams":
+        """Windows and initial balance from ``load_settings().sessions``; anything else by keyword."""
+        s = settings.sessions
+        base = {"windows": tuple((k, str(v[0]), str(v[1])) for k, v in s.windows.items()) or cls().windows,
+                "initial_balance": tuple(s.initial_balance)}
+        base.update(overrides)
+        return cls(**base)
+
+    def session_windows(self) -> tuple[SessionWindow, ...]:
+        return session_windows({name: (a, b) for name, a, b in self.windows}, self.initial_balance)
+
+
+@dataclass(frozen=True)
+class RunningSession:
+    """A session still in progress at the last bar: usable for drawing, not as a finished range."""
+
+    name: str
+    index: int
+    start: int
+    last: int
+    open: float
+    high: float
+    low: float
+    close: float
+    high_bar: int
+    low_bar: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class SessionLevelResult:
+    """Snapshot after ``n_bars`` bars: the ``sessions`` and ``levels`` tables (OBJECT_DTYPE copies)."""
+
+    sessions: np.ndarray
+    levels: np.ndarray
+    windows: tuple[SessionWindow, ...]
+    n_bars: int
+    running: tuple[RunningSession, ...] = field(default=())
+
+    @property
+    def tables(self) -> dict[str, np.ndarray]:
+        return {"sessions": self.sessions, "levels": self.levels}
+
+    def session_list(self) -> list[Session]:
+        return decode_sessions(self.sessions, self.levels, self.windows)
+
+    def level_objects(self, times: np.ndarray | None = None) -> list[DetectedObject]:
+        return rows_to_objects(self.levels, times)
+
+    def session_objects(self, times: np.ndarray | None = None) -> list[DetectedObject]:
+        return rows_to_objects(self.sessions, times)
+
+    def levels_of(self, kind: LevelKind) -> np.ndarray:
+        return self.levels[self.levels["sub"] == int(kind)]
+
+    def to_dict(self, times: np.ndarray | None = None) -> dict[str, Any]:
+        return {
+            "n_bars": self.n_bars,
+            "windows": [w.__dict__ for w in self.windows],
+            "sessions": [o.to_dict() | {"name": self.windows[o.sub].name} for o in self.session_objects(times)],
+            "levels": [o.to_dict() for o in self.level_objects(times)],
+            "running": [r.to_dict() for r in self.running],
+        }
+
+
+class SessionLevels:
+    """Incremental sessions + levels detector: ``run`` from bar 0, ``update`` for bars appended since.
+
+    The clock may be shared with other detectors; it is extended here when it is shorter than
+    the bars. Rows changed by bar n are those with ``updated_at == n`` (``changed(n)``).
+    """
+
+    def __init__(self, params: SessionLevelParams | None = None, clock: SessionClock | None = None, *,
+                 tz_name: str = "America/New_York", day_start: str = "18:00", fold_weekend: bool = True) -> None:
+        self.params = params or SessionLevelParams()
+        self.clock = clock if clock is not None else SessionClock(tz_name, day_start, fold_weekend)
+        self.windows = self.params.session_windows()
+        self._win_start = np.array([w.start_min for w in self.windows], np.int64)
+        self._win_end = np.array([w.end_min for w in self.windows], np.int64)
+        self._win_hi = np.array([int(w.level_kinds[0]) for w in self.windows], np.int64)
+        self._win_lo = np.array([int(w.level_kinds[1]) for w in self.windows], np.int64)
+        self._win_ib = np.array([1 if w.is_ib else 0 for w in self.windows], np.int64)
+        self._mults = np.array(self.params.ib_multiples, np.float64)
+        self._ny_open = parse_hhmm(self.params.ny_open) % DAY_MINUTES
+        per_window = [levels_per_window(w, len(self._mults)) for w in self.windows]
+        self._max_levels_per_bar = sum(per_window) + _FIXED_LEVELS_PER_BAR
+        self._watch_size = self._max_levels_per_bar  # at most one live generation per level slot
+        self.reset()
+
+    def reset(self) -> None:
+        self._wi, self._wf = window_state(len(self.windows))
+        self._gi = np.full(G_SIZE, -1, np.int64)
+        for slot in (G_NEXT, G_NS, G_NL, G_NWATCH, G_DAY_OK, G_WEEK_OK):
+            self._gi[slot] = 0
+        self._gf = np.array([0.0, 0.0, -np.inf, np.inf, np.inf, -np.inf])
+        self._watch = np.zeros(self._watch_size, np.int64)
+        self._watch_price = np.zeros(self._watch_size, np.float64)
+        self._sessions = empty_objects(64)
+        self._levels = empty_objects(256)
+        self._last_close = float("nan")
+
+    @property
+    def n_bars(self) -> int:
+        return int(self._gi[G_NEXT])
+
+    def run(self, bars: Any) -> SessionLevelResult:
+        """Full pass from bar 0 (state reset). ``bars`` needs time/open/high/low/close arrays; the clock
+        must describe the same bar times (it may run past them)."""
+        self.reset()
+        self.update(bars)
+        return self.result()
+
+    def update(self, bars: Any) -> dict[str, np.ndarray]:
+        """Process the bars after the last one seen (the earlier bars must be unchanged); returns the
+        indexes per table of the rows those bars created or changed (no copy: cheap for live ticks)."""
+        n = len(bars.time)
+        if n < self.n_bars:
+            raise ValueError(f"update got {n} bars but {self.n_bars} were already processed; call run()")
+        if len(self.clock) < n:
+            self.clock.extend(bars.time[len(self.clock):n])
+        clk = self.clock
+        i = i0 = self.n_bars
+        if n > i:
+            # Reserve roughly what this stretch needs up front, so long passes rarely regrow.
+            days = (n - i) // 1000 + 2
+            self._sessions = self._ensure(self._sessions, int(self._gi[G_NS]) + days * len(self.windows))
+            self._levels = self._ensure(self._levels, int(self._gi[G_NL]) + days * self._max_levels_per_bar)
+        while i < n:
+            i = session_levels_step(
+                bars.open, bars.high, bars.low, bars.close, clk.minute, clk.day, clk.tday, clk.week, i, n,
+                self._win_start, self._win_end, self._win_hi, self._win_lo, self._win_ib, self._mults,
+                clk.day_start_min, clk.fold_weekend, self._ny_open, self._max_levels_per_bar,
+                self._wi, self._wf, self._gi, self._gf, self._watch, self._watch_price,
+                self._sessions, self._levels)
+            if i < n:
+                self._sessions = grow(self._sessions, int(self._gi[G_NS]) + len(self.windows))
+                self._levels = grow(self._levels, int(self._gi[G_NL]) + self._max_levels_per_bar)
+        if n:
+            self._last_close = float(bars.close[n - 1])
+        return {"sessions": np.flatnonzero(self.sessions["updated_at"] >= i0),
+                "levels": np.flatnonzero(self.levels["updated_at"] >= i0)}
+
+    @staticmethod
+    def _ensure(buf: np.ndarray, size: int) -> np.ndarray:
+        return buf if len(buf) >= size else grow(buf, size)
+
+    @property
+    def sessions(self) -> np.ndarray:
+        """Live view of the SESSION rows (changes with later updates)."""
+        return self._sessions[: int(self._gi[G_NS])]
+
+    @property
+    def levels(self) -> np.ndarray:
+        """Live view of the LEVEL rows (changes with later updates)."""
+        return self._levels[: int(self._gi[G_NL])]
+
+    def result(self) -> SessionLevelResult:
+        return SessionLevelResult(self.sessions.copy(), self.levels.copy(), self.windows, self.n_bars,
+                                  self.running_sessions())
+
+    def changed(self, bar: int) -> dict[str, np.ndarray]:
+        """Row indexes per table whose ``updated_at`` is ``bar`` (what bar ``bar`` changed)."""
+        return {"sessions": np.flatnonzero(self.sessions["updated_at"] == bar),
+                "levels": np.flatnonzero(self.levels["updated_at"] == bar)}
+
+    def running_sessions(self) -> tuple[RunningSession, ...]:
+        out = []
+        for w, win in enumerate(self.windows):
+            if self._wi[w, W_STATUS] == 1:
+                o, h, lo = (float(x) for x in self._wf[w])
+                out.append(RunningSession(win.name, w, int(self._wi[w, W_START]), self.n_bars - 1, o, h, lo,
+                                          self._last_close,
+                                          int(self._wi[w, W_HBAR]), int(self._wi[w, W_LBAR])))
+        return tuple(out)
+
+
+def detect_session_levels(bars: Any, params: SessionLevelParams | None = None, clock: SessionClock | None = None,
+                          **clock_options: Any) -> SessionLevelResult:
+    """One full pass: sessions, initial balance, opening levels, PDH/PDL and PWH/PWL."""
+    if clock is None:
+        clock = SessionClock.build(bars.time, **clock_options)
+    return SessionLevels(params, clock).run(bars)
+
+
+def windows_from_mapping(windows: Mapping[str, Sequence[str]]) -> tuple[tuple[str, str, str], ...]:
+    """``{"asia": ["20:00", "00:00"]}`` as the ``windows`` tuple of :class:`SessionLevelParams`."""
+    return tuple((str(k), str(v[0]), str(v[1])) for k, v in windows.items())

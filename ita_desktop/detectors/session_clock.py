@@ -1,0 +1,154 @@
+"""Per-bar calendar arrays on the session clock, computed once per series for every detector.
+
+Sessions, opening levels and previous day/week levels all ask the same questions of each bar:
+what wall-clock minute is it in New York, which calendar day, which trading day (the FX day
+starts at 18:00 NY), which week. Answering them once here keeps the time-zone work out of the
+numba kernels (they only see small integer arrays) and makes DST exact: the conversion is
+``domain.clock.local_seconds``.
+
+Definitions (all on the session clock, e.g. America/New_York):
+
+- ``minute``: minute of the local day, 0..1439.
+- ``day``: local calendar day number (days since 1970-01-01 on the wall clock).
+- ``tday``: trading day label: the calendar day number of the date the trading day is named
+  after. A trading day runs from ``day_start`` to the next ``day_start``; when it starts at or
+  after noon (18:00 for FX) it is named after the date it ends on (Sunday 18:00 -> Monday 18:00
+  is Monday), otherwise after the date it starts on (00:00 -> the same date).
+- With ``fold_weekend`` (the default, right for FX and CFDs) a trading day named Saturday or
+  Sunday is folded into the following Monday: brokers that reopen at Sunday 17:00 NY would
+  otherwise make a one-hour "Sunday" day that becomes Monday's previous-day high/low.
+- ``week``: week number of the trading day, weeks starting on Monday's trading day, so for FX
+  a week starts Sunday 18:00 NY (with folding: at the first bar after Friday's day ended).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ita_desktop.domain.clock import local_seconds
+
+DAY_MINUTES = 1440
+
+
+def parse_hhmm(text: str) -> int:
+    """'09:30' -> 570 minutes; '24:00' is allowed as the end of a day. ValueError names the text."""
+    try:
+        hours, minutes = text.strip().split(":")
+        value = int(hours) * 60 + int(minutes)
+    except (AttributeError, ValueError) as exc:
+        raise ValueError(f"cannot read time of day {text!r}; expected HH:MM") from exc
+    if not (0 <= int(minutes) < 60 and 0 <= value <= DAY_MINUTES):
+        raise ValueError(f"time of day {text!r} is outside 00:00..24:00")
+    return value
+
+
+def day_label_shift(day_start_min: int) -> int:
+    """1 when trading days are named after the date they end on (start at or after noon), else 0."""
+    return 1 if day_start_min >= DAY_MINUTES // 2 else 0
+
+
+def trading_day_anchor(tday: int, day_start_min: int) -> int:
+    """Local minute (days*1440 + minute) at which trading day ``tday`` starts."""
+    return (tday - day_label_shift(day_start_min)) * DAY_MINUTES + day_start_min
+
+
+@njit(cache=True)
+def _fill_kernel(local, day_start_min, label_shift, fold_weekend, minute, day, tday, week):
+    """One pass over local wall-clock seconds; writes the four calendar arrays in place."""
+    for i in range(local.shape[0]):
+        lm = local[i] // 60  # local minutes since the epoch (floor, also before 1970)
+        d = lm // DAY_MINUTES
+        minute[i] = lm - d * DAY_MINUTES
+        day[i] = d
+        td = (lm - day_start_min) // DAY_MINUTES + label_shift
+        if fold_weekend:
+            wd = (td + 3) % 7  # Monday = 0
+            if wd >= 5:
+                td += 7 - wd
+        tday[i] = td
+        week[i] = (td + 3) // 7
+
+
+class SessionClock:
+    """Calendar arrays for a growing series of bar times (append-only, amortized growth).
+
+    ``minute`` (int16), ``day``, ``tday``, ``week`` (int32) are views of length ``len(self)``;
+    ``extend`` appends new bar times for live updates without recomputing the history.
+    """
+
+    def __init__(self, tz_name: str = "America/New_York", day_start: str = "18:00", fold_weekend: bool = True) -> None:
+        self.tz_name = tz_name
+        self.day_start = day_start
+        self.day_start_min = parse_hhmm(day_start) % DAY_MINUTES
+        self.fold_weekend = fold_weekend
+        self._n = 0
+        self._minute = np.empty(0, np.int16)
+        self._day = np.empty(0, np.int32)
+        self._tday = np.empty(0, np.int32)
+        self._week = np.empty(0, np.int32)
+        self._last_time: int | None = None
+
+    @classmethod
+    def build(cls, time: np.ndarray, tz_name: str = "America/New_York", day_start: str = "18:00",
+              fold_weekend: bool = True) -> "SessionClock":
+        """The clock for a whole series of UTC epoch seconds (sorted ascending)."""
+        clock = cls(tz_name, day_start, fold_weekend)
+        clock.extend(time)
+        return clock
+
+    @classmethod
+    def from_settings(cls, time: np.ndarray, settings) -> "SessionClock":
+        """Use the configured session clock zone and trading-day start (``load_settings()``)."""
+        return cls.build(time, settings.sessions.clock, settings.data.day_start)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def extend(self, time: np.ndarray) -> None:
+        """Append bars (UTC seconds, ascending, after the last one already here)."""
+        time = np.ascontiguousarray(time, dtype=np.int64)
+        k = time.shape[0]
+        if k == 0:
+            return
+        if self._last_time is not None and time[0] <= self._last_time:
+            raise ValueError("SessionClock.extend needs bar times after the last one it holds")
+        need = self._n + k
+        if need > self._minute.shape[0]:
+            cap = max(need, 2 * self._minute.shape[0], 1024)
+            self._minute = _grown(self._minute, cap, self._n)
+            self._day = _grown(self._day, cap, self._n)
+            self._tday = _grown(self._tday, cap, self._n)
+            self._week = _grown(self._week, cap, self._n)
+        sl = slice(self._n, need)
+        _fill_kernel(local_seconds(time, self.tz_name), self.day_start_min, day_label_shift(self.day_start_min),
+                     self.fold_weekend, self._minute[sl], self._day[sl], self._tday[sl], self._week[sl])
+        self._n = need
+        self._last_time = int(time[-1])
+
+    @property
+    def minute(self) -> np.ndarray:
+        return self._minute[: self._n]
+
+    @property
+    def day(self) -> np.ndarray:
+        return self._day[: self._n]
+
+    @property
+    def tday(self) -> np.ndarray:
+        return self._tday[: self._n]
+
+    @property
+    def week(self) -> np.ndarray:
+        return self._week[: self._n]
+
+    @property
+    def weekday(self) -> np.ndarray:
+        """Weekday of each bar's trading day, Monday = 0."""
+        return ((self.tday.astype(np.int64) + 3) % 7).astype(np.int8)
+
+
+def _grown(arr: np.ndarray, cap: int, n: int) -> np.ndarray:
+    out = np.empty(cap, arr.dtype)
+    out[:n] = arr[:n]
+    return out

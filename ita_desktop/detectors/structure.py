@@ -1,0 +1,124 @@
+"""Market structure: break of structure (BOS) and change of character (CHOCH).
+
+Consumes swing rows (in ``confirmed_at`` order). At bar i, once the swings confirmed at or
+before i are read, the *last confirmed swing high* is broken when ``close[i] > price``
+(``break_on="wick"``: ``high[i] > price``); the last swing low alike with ``close < price``
+(or ``low``). Each swing is broken at most once; a newer swing high replaces the older one
+as the level to watch whether or not the older one was broken.
+
+A break in the direction of the current structure (trend) is a BOS; against it, or with no
+structure yet (trend 0 at the start), it is a CHOCH and the trend flips to the break's
+direction. With ``break_on="wick"`` a bar can break both sides; the up-break is applied
+first, so the bar's trend ends on the down-break.
+
+Row: kind BOS/CHOCH, direction = break direction = trend after the event (also in
+``extra``), bar = end = confirmed_at = the breaking bar, start = the broken swing's bar,
+price = top = bottom = the swing price, ref = the swing's row (swings table), sub = the
+trend before the event (-1, 0, +1). The per-bar ``trend`` series (int8, trend after bar i)
+is written alongside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ita_desktop.detectors._core import CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, kernel, new_row, save_state
+from ita_desktop.detectors.base import BarContext, ObjectDetector
+from ita_desktop.detectors.objects import Kind, Table
+
+S_HROW = FIRST_FREE  # last confirmed swing high row (-1 none)
+S_HBROKEN = FIRST_FREE + 1
+S_LROW = FIRST_FREE + 2
+S_LBROKEN = FIRST_FREE + 3
+S_TREND = FIRST_FREE + 4
+
+BREAK_ON = {"close": 0, "wick": 1}
+K_BOS = int(Kind.BOS)
+K_CHOCH = int(Kind.CHOCH)
+K_SWING_HIGH = int(Kind.SWING_HIGH)
+
+
+@dataclass(frozen=True)
+class StructureParams:
+    break_on: str = "close"
+
+    def __post_init__(self) -> None:
+        if self.break_on not in BREAK_ON:
+            raise ValueError(f"structure break_on must be one of {sorted(BREAK_ON)}, got {self.break_on!r}")
+
+
+@kernel
+def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1, ist, out, chg):
+    cap = out.shape[0]
+    n_out = ist[N_OUT]
+    nchg = ist[N_CHG]
+    c = ist[CURSOR]
+    hrow, hbroken, lrow, lbroken, trend = ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND]
+    # the watched prices, +/-inf when there is nothing to break: one compare per side per bar
+    hp = swings[hrow].price if hrow >= 0 and hbroken == 0 else np.inf
+    lp = swings[lrow].price if lrow >= 0 and lbroken == 0 else -np.inf
+    next_conf = swings[c].confirmed_at if c < n_swings else -1
+    for i in range(i0, i1):
+        if n_out + 2 > cap:
+            ist[CURSOR] = c
+            ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND] = hrow, hbroken, lrow, lbroken, trend
+            save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i - 1)
+            return i
+        nchg = 0
+        while next_conf >= 0 and next_conf <= i:
+            if swings[c].kind == K_SWING_HIGH:
+                hrow = c
+                hbroken = 0
+                hp = swings[c].price
+            else:
+                lrow = c
+                lbroken = 0
+                lp = swings[c].price
+            c += 1
+            next_conf = swings[c].confirmed_at if c < n_swings else -1
+        xh = high[i] if wick else close[i]
+        if xh > hp:
+            kind = K_BOS if trend == 1 else K_CHOCH
+            new_row(out, chg, n_out, nchg, i, kind, trend, 1, i, swings[hrow].bar, i, hp, hp, hp, hrow, 1.0)
+            n_out += 1
+            nchg += 1
+            hbroken = 1
+            hp = np.inf
+            trend = 1
+        xl = low[i] if wick else close[i]
+        if xl < lp:
+            kind = K_BOS if trend == -1 else K_CHOCH
+            new_row(out, chg, n_out, nchg, i, kind, trend, -1, i, swings[lrow].bar, i, lp, lp, lp, lrow, -1.0)
+            n_out += 1
+            nchg += 1
+            lbroken = 1
+            lp = -np.inf
+            trend = -1
+        trend_out[i] = trend
+    ist[CURSOR] = c
+    ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND] = hrow, hbroken, lrow, lbroken, trend
+    save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i1 - 1)
+    return i1
+
+
+class Structure(ObjectDetector):
+    name = "structure"
+    table = Table.STRUCTURE
+    rows_per_1000_bars = 60
+
+    def __init__(self, swings: ObjectDetector, params: StructureParams = StructureParams(), n_hint: int = 0) -> None:
+        super().__init__(n_hint)
+        self.params = params
+        self.swings = swings
+        self.buf.ist[S_HROW] = -1
+        self.buf.ist[S_LROW] = -1
+
+    def _step(self, ctx: BarContext, i0: int, i1: int) -> int:
+        b = self.buf
+        sw = self.swings.buf
+        return structure_kernel(
+            ctx.high, ctx.low, ctx.close, sw.out, sw.n_out, BREAK_ON[self.params.break_on] == 1,
+            ctx.series["trend"], i0, i1, b.ist, b.out, b.chg,
+        )

@@ -1,0 +1,406 @@
+"""Liquidity sweeps (raids) of any level: swings, equal highs/lows, session-clock levels.
+
+Input is plain arrays, one entry per level (see :class:`LevelInput`): price, side (+1
+buy-side liquidity above a high, -1 sell-side below a low), valid_from (first bar it may be
+raided, >= the level's confirmed_at), valid_until (last bar it may START a raid, -1 = no
+limit), ref (the level's row in its own table), kind (a LevelKind; it also says which table
+``ref`` points into) and src (0 = plain, 1 = a levels.py LEVEL row whose ``end`` retires it,
+2 = an equal highs/lows row that retires when superseded).
+
+A high-side level L is raided at bar j when it is live and ``high[j] > L`` (the first such
+bar; a level is raided at most once). It is a sweep when a bar in ``j .. j + max_bars``
+closes back inside, ``close <= L`` (the first such bar is the confirmation bar); otherwise
+the level was simply broken and nothing is written. A level whose previous close is
+already beyond it when it becomes live is dropped (already broken, not resting liquidity).
+Low side mirrored (``low < L``, ``close >= L``).
+
+Row: kind SWEEP, sub = the LevelKind swept, direction = -side (a raid of highs is
+bearish), start = j (first bar beyond), bar = the bar that made the extreme, end =
+confirmed_at = the close-back bar, price = L, extra = the extreme (highest high / lowest low
+from j to the close-back bar), top/bottom = the raided span [L, extreme], ref = the level's
+row in its table. No life.
+
+Determinism: levels are appended in (confirmed_at, source, row) order; heaps order by
+(key, level index); so a full pass and bar-by-bar updates write the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ita_desktop.detectors._core import FIRST_FREE, INF, LAST, N_CHG, N_OUT, kernel, new_row, pq_push, qtop
+from ita_desktop.detectors.base import BarContext, ObjectDetector
+from ita_desktop.detectors.objects import OBJECT_DTYPE, Kind, LevelKind, Table
+
+K_SWEEP = int(Kind.SWEEP)
+SRC_PLAIN, SRC_LEVELS, SRC_EQUAL = 0, 1, 2
+P_PEND, P_HIGH, P_LOW = 0, 1, 2  # heaps: pending by valid_from, live highs by price, live lows by -price
+S_NPEND = FIRST_FREE
+S_NHIGH = FIRST_FREE + 1
+S_NLOW = FIRST_FREE + 2
+S_NRAID = FIRST_FREE + 3
+S_NLEV = FIRST_FREE + 4  # levels appended
+S_NPUSHED = FIRST_FREE + 5  # levels pushed into the pending queue
+S_PHEAD = FIRST_FREE + 6  # pending queue: ascending (valid_from, level) in [head, S_NPEND)
+
+SOURCES = ("swings", "equal", "levels")
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    max_bars: int = 3
+    sources: tuple[str, ...] = SOURCES
+
+    def __post_init__(self) -> None:
+        if self.max_bars < 0:
+            raise ValueError(f"sweep max_bars must be >= 0, got {self.max_bars}")
+        bad = [s for s in self.sources if s not in SOURCES]
+        if bad:
+            raise ValueError(f"unknown sweep sources {bad}; expected some of {list(SOURCES)}")
+        object.__setattr__(self, "sources", tuple(self.sources))
+
+
+@dataclass
+class LevelInput:
+    """Plain-array levels for :class:`Sweeps` (all arrays the same length)."""
+
+    price: np.ndarray
+    side: np.ndarray
+    valid_from: np.ndarray
+    valid_until: np.ndarray
+    ref: np.ndarray
+    kind: np.ndarray
+    src: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n = len(self.price)
+        self.price = np.asarray(self.price, np.float64)
+        self.side = np.asarray(self.side, np.int8)
+        self.valid_from = np.asarray(self.valid_from, np.int64)
+        self.valid_until = np.asarray(self.valid_until, np.int64)
+        self.ref = np.asarray(self.ref, np.int64)
+        self.kind = np.asarray(self.kind, np.int16)
+        self.src = np.zeros(n, np.int8) if self.src is None else np.asarray(self.src, np.int8)
+        for name in ("side", "valid_from", "valid_until", "ref", "kind", "src"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"LevelInput.{name} has {len(getattr(self, name))} entries, price has {n}")
+
+    def __len__(self) -> int:
+        return len(self.price)
+
+    @classmethod
+    def from_rows(cls, rows: np.ndarray, *, kind: np.ndarray | int | None = None, src: int = SRC_PLAIN,
+                  indexes: np.ndarray | None = None, side: np.ndarray | None = None) -> "LevelInput":
+        """Levels from OBJECT_DTYPE rows: price, side = direction (unless given), valid_from =
+        confirmed_at, no valid_until, ref = row index, kind = LevelKind (``sub`` unless given)."""
+        n = len(rows)
+        idx = np.arange(n, dtype=np.int64) if indexes is None else np.asarray(indexes, np.int64)
+        kinds = rows["sub"] if kind is None else np.broadcast_to(np.asarray(kind, np.int16), (n,))
+        return cls(
+            price=rows["price"], side=rows["direction"] if side is None else side,
+            valid_from=rows["confirmed_at"], valid_until=np.full(n, -1, np.int64), ref=idx, kind=kinds,
+            src=np.full(n, src, np.int8),
+        )
+
+
+@kernel
+def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref, lv_kind, lv_src,
+                  level_rows, equal_rows, max_bars, raid_lv, raid_start, raid_ext, raid_extbar,
+                  i0, i1, ist, out, chg, hk, hid):
+    # Room: each level yields at most one row and the Python side keeps capacity >= levels.
+    n_out = ist[N_OUT]
+    nchg = ist[N_CHG]
+    ph = ist[S_PHEAD]
+    pt = ist[S_NPEND]
+    nh = ist[S_NHIGH]
+    nl = ist[S_NLOW]
+    nr = ist[S_NRAID]
+    # queue levels appended since the last call, ascending (valid_from, level) in [ph, pt);
+    # they arrive nearly in valid_from order, so insertion from the tail is O(1) in practice
+    nlev = ist[S_NLEV]
+    for q in range(ist[S_NPUSHED], nlev):
+        key = float(lv_from[q])
+        j = pt
+        while j > ph and (hk[P_PEND, j - 1] > key or (hk[P_PEND, j - 1] == key and hid[P_PEND, j - 1] > q)):
+            hk[P_PEND, j] = hk[P_PEND, j - 1]
+            hid[P_PEND, j] = hid[P_PEND, j - 1]
+            j -= 1
+        hk[P_PEND, j] = key
+        hid[P_PEND, j] = q
+        pt += 1
+    ist[S_NPUSHED] = nlev
+    pnext = hk[P_PEND, ph] if ph < pt else INF
+    th = qtop(hk, P_HIGH, nh)  # lowest live high-side level (+inf: none)
+    tl = qtop(hk, P_LOW, nl)  # minus the highest live low-side level
+    for i in range(i0, i1):
+        nchg = 0
+        hi = high[i]
+        lo = low[i]
+        cl = close[i]
+        if pnext > i and nr == 0 and not th < hi and not tl < -lo:
+            continue  # nothing can happen on this bar
+        # 1. levels becoming live
+        while pnext <= i:
+            q = hid[P_PEND, ph]
+            ph += 1
+            pnext = hk[P_PEND, ph] if ph < pt else INF
+            side = lv_side[q]
+            if side == 0:
+                continue
+            if i > 0 and ((side > 0 and close[i - 1] > lv_price[q]) or (side < 0 and close[i - 1] < lv_price[q])):
+                continue  # already closed beyond when it became live: not resting liquidity
+            if side > 0:
+                nh = pq_push(hk, hid, P_HIGH, nh, lv_price[q], q)
+                th = hk[P_HIGH, nh - 1]
+            else:
+                nl = pq_push(hk, hid, P_LOW, nl, -lv_price[q], q)
+                tl = hk[P_LOW, nl - 1]
+        # 2. raids in progress: close back inside -> sweep; out of time -> broken
+        w = 0
+        for r in range(nr):
+            q = raid_lv[r]
+            L = lv_price[q]
+            side = lv_side[q]
+            if side > 0:
+                if hi > raid_ext[r]:
+                    raid_ext[r] = hi
+                    raid_extbar[r] = i
+                back = cl <= L
+            else:
+                if lo < raid_ext[r]:
+                    raid_ext[r] = lo
+                    raid_extbar[r] = i
+                back = cl >= L
+            if back:
+                ext = raid_ext[r]
+                top = ext if side > 0 else L
+                bottom = L if side > 0 else ext
+                new_row(out, chg, n_out, nchg, i, K_SWEEP, lv_kind[q], -side, raid_extbar[r], raid_start[r], i,
+                        top, bottom, L, lv_ref[q], ext)
+                n_out += 1
+                nchg += 1
+            elif i - raid_start[r] < max_bars:
+                raid_lv[w] = q
+                raid_start[w] = raid_start[r]
+                raid_ext[w] = raid_ext[r]
+                raid_extbar[w] = raid_extbar[r]
+                w += 1
+        nr = w
+        # 3. new raids: high side (lowest level first), then low side (highest level first)
+        for side in (1, -1):
+            while True:
+                if side > 0:
+                    if not th < hi:
+                        break
+                    nh -= 1
+                    q = hid[P_HIGH, nh]
+                    th = qtop(hk, P_HIGH, nh)
+                else:
+                    if not tl < -lo:
+                        break
+                    nl -= 1
+                    q = hid[P_LOW, nl]
+                    tl = qtop(hk, P_LOW, nl)
+                if lv_until[q] >= 0 and i > lv_until[q]:
+                    continue
+                src = lv_src[q]
+                if src == SRC_LEVELS:
+                    e = level_rows[lv_ref[q]].end
+                    if e >= 0 and e <= i:
+                        continue
+                elif src == SRC_EQUAL:
+                    row = equal_rows[lv_ref[q]]
+                    if row.state == 2 and row.filled_at == -1 and row.end >= 0 and row.end <= i:
+                        continue  # superseded by a larger cluster
+                L = lv_price[q]
+                ext = hi if side > 0 else lo
+                back = cl <= L if side > 0 else cl >= L
+                if back:
+                    top = ext if side > 0 else L
+                    bottom = L if side > 0 else ext
+                    new_row(out, chg, n_out, nchg, i, K_SWEEP, lv_kind[q], -side, i, i, i, top, bottom, L,
+                            lv_ref[q], ext)
+                    n_out += 1
+                    nchg += 1
+                elif max_bars > 0:
+                    raid_lv[nr] = q
+                    raid_start[nr] = i
+                    raid_ext[nr] = ext
+                    raid_extbar[nr] = i
+                    nr += 1
+    ist[S_PHEAD] = ph
+    ist[S_NPEND] = pt
+    ist[S_NHIGH] = nh
+    ist[S_NLOW] = nl
+    ist[S_NRAID] = nr
+    ist[N_OUT] = n_out
+    ist[N_CHG] = nchg
+    if i1 > i0:
+        ist[LAST] = i1 - 1
+    return i1
+
+
+@kernel
+def merge_levels(sw, sw0, sw1, eq, eq0, eq1, lvr, lv0, lv1, price, side, vfrom, vuntil, ref, kind, src, n0):
+    """Append swing / equal / LEVEL rows [x0, x1) of each source as levels, merged by
+    (confirmed_at, source, row). Swings: LevelKind SWING_HIGH/LOW, side = direction.
+    Equal: EQUAL_HIGHS/LOWS, src 2. LEVEL rows: kind = sub, side = direction, src 1."""
+    a, b, c = sw0, eq0, lv0
+    k = n0
+    big = np.int64(2**62)
+    while a < sw1 or b < eq1 or c < lv1:
+        ca = sw[a].confirmed_at if a < sw1 else big
+        cb = eq[b].confirmed_at if b < eq1 else big
+        cc = lvr[c].confirmed_at if c < lv1 else big
+        if ca <= cb and ca <= cc:
+            r = sw[a]
+            price[k] = r.price
+            side[k] = r.direction
+            kind[k] = LK_SWING_HIGH if r.kind == K_SWING_HIGH else LK_SWING_LOW
+            src[k] = SRC_PLAIN
+            ref[k] = a
+            a += 1
+        elif cb <= cc:
+            r = eq[b]
+            price[k] = r.price
+            side[k] = r.direction
+            kind[k] = LK_EQUAL_HIGHS if r.kind == K_EQUAL_HIGHS else LK_EQUAL_LOWS
+            src[k] = SRC_EQUAL
+            ref[k] = b
+            b += 1
+        else:
+            r = lvr[c]
+            price[k] = r.price
+            side[k] = r.direction
+            kind[k] = r.sub
+            src[k] = SRC_LEVELS
+            ref[k] = c
+            c += 1
+        vfrom[k] = r.confirmed_at
+        vuntil[k] = -1
+        k += 1
+    return k
+
+
+K_SWING_HIGH = int(Kind.SWING_HIGH)
+K_EQUAL_HIGHS = int(Kind.EQUAL_HIGHS)
+LK_SWING_HIGH, LK_SWING_LOW = int(LevelKind.SWING_HIGH), int(LevelKind.SWING_LOW)
+LK_EQUAL_HIGHS, LK_EQUAL_LOWS = int(LevelKind.EQUAL_HIGHS), int(LevelKind.EQUAL_LOWS)
+
+
+class Sweeps(ObjectDetector):
+    """Sweeps of levels pulled from producer tables (swings, equal, levels) and/or added by hand.
+
+    ``sources`` maps a source name to an object with ``.rows`` (an OBJECT_DTYPE array that
+    only grows, rows in confirmed_at order): ``swings`` (Swings), ``equal``
+    (EqualHighsLows), ``levels`` (anything with ``levels`` rows, e.g. levels.SessionLevels).
+    Levels given with :meth:`add_levels` are queued as they are (src 0).
+    """
+
+    name = "sweeps"
+    table = Table.SWEEPS
+    rows_per_1000_bars = 0
+
+    def __init__(self, params: SweepParams = SweepParams(), sources: dict | None = None, n_hint: int = 0) -> None:
+        super().__init__(n_hint)
+        self.buf = _sweep_buffers(max(64, n_hint // 5))
+        self.params = params
+        self.sources = dict(sources or {})
+        self._cursors = {name: 0 for name in self.sources}
+        cap = self.buf.capacity
+        self.lv = {name: np.empty(cap, dt) for name, dt in _LEVEL_COLUMNS.items()}
+        self.raid_lv = np.empty(cap, np.int64)
+        self.raid_start = np.empty(cap, np.int64)
+        self.raid_ext = np.empty(cap, np.float64)
+        self.raid_extbar = np.empty(cap, np.int64)
+        self._empty = np.zeros(0, OBJECT_DTYPE)
+
+    @property
+    def n_levels(self) -> int:
+        return int(self.buf.ist[S_NLEV])
+
+    def levels(self) -> LevelInput:
+        n = self.n_levels
+        return LevelInput(**{k: v[:n].copy() for k, v in self.lv.items()})
+
+    def _ensure(self, need: int) -> None:
+        if need <= self.buf.capacity:
+            return
+        self.buf.grow(need)
+        cap = self.buf.capacity
+        n_lev = self.n_levels
+        for name, arr in self.lv.items():
+            new = np.empty(cap, arr.dtype)
+            new[:n_lev] = arr[:n_lev]
+            self.lv[name] = new
+        n_raid = int(self.buf.ist[S_NRAID])
+        for name in ("raid_lv", "raid_start", "raid_ext", "raid_extbar"):
+            arr = getattr(self, name)
+            new = np.empty(cap, arr.dtype)
+            new[:n_raid] = arr[:n_raid]
+            setattr(self, name, new)
+
+    def add_levels(self, levels: LevelInput) -> None:
+        """Append levels (they are queued at the next run)."""
+        n0 = self.n_levels
+        m = len(levels)
+        if m == 0:
+            return
+        self._ensure(n0 + m)
+        for name in _LEVEL_COLUMNS:
+            self.lv[name][n0 : n0 + m] = getattr(levels, name)
+        self.buf.ist[S_NLEV] = n0 + m
+
+    def _source_rows(self, name: str) -> np.ndarray:
+        src = self.sources[name]
+        return src.levels if name == "levels" else src.rows
+
+    def _prepare(self, ctx: BarContext, i0: int, i1: int) -> None:
+        """Append the rows the sources added since the last run, merged in (confirmed_at,
+        source, row) order (a numba merge: each source's rows are already in that order)."""
+        empty = self._empty
+        srcs = []
+        total = 0
+        for name in SOURCES:
+            if name in self.sources and name in self.params.sources:
+                rows = self._source_rows(name)
+                start = self._cursors[name]
+                srcs.append((rows, start, len(rows)))
+                total += max(0, len(rows) - start)
+                self._cursors[name] = len(rows)
+            else:
+                srcs.append((empty, 0, 0))
+        if total == 0:
+            return
+        n0 = self.n_levels
+        self._ensure(n0 + total)
+        lv = self.lv
+        merge_levels(srcs[0][0], srcs[0][1], srcs[0][2], srcs[1][0], srcs[1][1], srcs[1][2],
+                     srcs[2][0], srcs[2][1], srcs[2][2], lv["price"], lv["side"], lv["valid_from"],
+                     lv["valid_until"], lv["ref"], lv["kind"], lv["src"], n0)
+        self.buf.ist[S_NLEV] = n0 + total
+
+    def _step(self, ctx: BarContext, i0: int, i1: int) -> int:
+        b = self.buf
+        lv = self.lv
+        level_rows = self._source_rows("levels") if "levels" in self.sources else self._empty
+        equal_rows = self.sources["equal"].rows if "equal" in self.sources else self._empty
+        return sweeps_kernel(
+            ctx.high, ctx.low, ctx.close, lv["price"], lv["side"], lv["valid_from"], lv["valid_until"], lv["ref"],
+            lv["kind"], lv["src"], level_rows, equal_rows, int(self.params.max_bars), self.raid_lv,
+            self.raid_start, self.raid_ext, self.raid_extbar, i0, i1, b.ist, b.out, b.chg, b.hk, b.hid,
+        )
+
+
+_LEVEL_COLUMNS = {
+    "price": np.float64, "side": np.int8, "valid_from": np.int64, "valid_until": np.int64,
+    "ref": np.int64, "kind": np.int16, "src": np.int8,
+}
+
+
+def _sweep_buffers(capacity: int):
+    from ita_desktop.detectors.base import ObjectBuffers
+
+    return ObjectBuffers(capacity, n_heaps=3, heap_slots=(S_NPEND, S_NHIGH, S_NLOW))

@@ -1,0 +1,163 @@
+"""Swing highs and lows (fractals) of length n.
+
+Swing high at bar p: ``high[p]`` is the highest of bars ``p-n .. p+n``; it is known at
+bar ``p+n`` (``confirmed_at``), never earlier. Ties (``ties="first"``, the default): the
+leftmost bar of a flat top wins, i.e. ``high[p] > high[j]`` for ``j`` in ``p-n..p-1`` and
+``high[p] >= high[j]`` for ``j`` in ``p+1..p+n``. ``ties="all"`` marks every bar equal to
+the window maximum (the raw rule smartmoneyconcepts starts from). A full window is
+required: no swing in the first or last n bars. Swing lows alike with lows.
+
+Row: kind SWING_HIGH (direction +1) / SWING_LOW (-1), bar = start = p, price = top =
+bottom = the swing price. Life (liquidity): touched when a later bar trades strictly
+beyond the price (touched_at, state 1, end = that bar), filled when a bar closes beyond it
+(filled_at, state 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ita_desktop.detectors._core import (
+    H0, H1, H2, H3, N_CHG, N_OUT, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
+)
+from ita_desktop.detectors.base import BarContext, ObjectDetector
+from ita_desktop.detectors.objects import Kind, Table
+
+TIES = {"first": 0, "all": 1}
+
+
+@dataclass(frozen=True)
+class SwingParams:
+    length: int = 5
+    ties: str = "first"
+
+    def __post_init__(self) -> None:
+        if self.length < 1:
+            raise ValueError(f"swing length must be >= 1, got {self.length}")
+        if self.ties not in TIES:
+            raise ValueError(f"swing ties must be one of {sorted(TIES)}, got {self.ties!r}")
+
+
+BLOCK = 1024
+
+
+@kernel
+def swing_flags(high, low, n, ties_all, b0, b1, scratch, flags):
+    """Flags for bars i in [b0, b1): bit 0 = bar i-n is a swing high, bit 1 = a swing low.
+
+    One sliding window of n bars serves both sides: the right window of bar p (p+1..p+n) is
+    the left window of bar p+n+1. Window extremes come from doubling (max of 1, 2, 4, ...
+    bars, then two overlapping windows), contiguous passes that LLVM vectorizes: about
+    log2(n)+1 max operations per bar and side, with no unpredictable branches.
+    """
+    m = b1 - b0
+    s = 2 * n - b0  # first t with i = b0 + t >= 2n (a full window on both sides)
+    if s < 0:
+        s = 0
+    for t in range(min(s, m)):
+        flags[t] = 0
+    if s >= m:
+        return
+    base = b0 - 2 * n  # scratch index t <-> bar base + t
+    T = m + 2 * n
+    A = scratch[0]  # window max of highs
+    B = scratch[1]  # window min of lows
+    for t in range(s, T):
+        A[t] = high[base + t]
+        B[t] = low[base + t]
+    a = 1
+    while 2 * a <= n:
+        for t in range(s, T - 2 * a + 1):
+            x = A[t + a]
+            A[t] = x if x > A[t] else A[t]
+            y = B[t + a]
+            B[t] = y if y < B[t] else B[t]
+        a *= 2
+    d = n - a
+    if d > 0:
+        for t in range(s, T - n + 1):
+            x = A[t + d]
+            A[t] = x if x > A[t] else A[t]
+            y = B[t + d]
+            B[t] = y if y < B[t] else B[t]
+    # now A[t] = max(high[base+t .. base+t+n-1]); for bar i = b0+t, p = i-n:
+    # left window = A[t], right window = A[t+n+1], the swing bar itself = base+t+n
+    for t in range(s, m):
+        hp = high[base + t + n]
+        lp = low[base + t + n]
+        lmx = A[t]
+        rmx = A[t + n + 1]
+        lmn = B[t]
+        rmn = B[t + n + 1]
+        # bitwise (not short-circuit) logic: no branches to mispredict
+        fh = (hp >= rmx) & ((hp > lmx) | (ties_all & (hp == lmx)))
+        fl = (lp <= rmn) & ((lp < lmn) | (ties_all & (lp == lmn)))
+        flags[t] = np.int8(fh) | (np.int8(fl) << np.int8(1))
+
+
+@kernel
+def swings_kernel(high, low, close, n, ties_all, i0, i1, ist, out, chg, hk, hid, scratch, flags):
+    cap = out.shape[0]
+    n_out = ist[N_OUT]
+    nchg = ist[N_CHG]
+    s0, s1, s2, s3 = ist[H0], ist[H1], ist[H2], ist[H3]
+    t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
+    b0 = i0
+    while b0 < i1:
+        b1 = min(b0 + BLOCK, i1)
+        swing_flags(high, low, n, ties_all, b0, b1, scratch, flags)
+        for i in range(b0, b1):
+            if n_out + 2 > cap:
+                save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
+                return i
+            nchg = 0
+            h = high[i]
+            lo = low[i]
+            c = close[i]
+            if life_due(t0, t1, t2, t3, h, lo, c):
+                s0, s1, s2, s3, nchg = life_step(out, i, h, lo, c, hk, hid, s0, s1, s2, s3, chg, nchg, True, True)
+                t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
+            f = flags[i - b0]
+            if f != 0:
+                p = i - n
+                if f & 1:
+                    hp = high[p]
+                    new_row(out, chg, n_out, nchg, i, 1, 0, 1, p, p, -1, hp, hp, hp, -1, np.nan)
+                    s2 = pq_push(hk, hid, 2, s2, hp, n_out)
+                    t2 = hk[2, s2 - 1]
+                    n_out += 1
+                    nchg += 1
+                if f & 2:
+                    lp = low[p]
+                    new_row(out, chg, n_out, nchg, i, 2, 0, -1, p, p, -1, lp, lp, lp, -1, np.nan)
+                    s0 = pq_push(hk, hid, 0, s0, -lp, n_out)
+                    t0 = hk[0, s0 - 1]
+                    n_out += 1
+                    nchg += 1
+        b0 = b1
+    save_state(ist, n_out, nchg, s0, s1, s2, s3, i1 - 1)
+    return i1
+
+
+class Swings(ObjectDetector):
+    name = "swings"
+    table = Table.SWINGS
+    rows_per_1000_bars = 150
+
+    def __init__(self, params: SwingParams = SwingParams(), n_hint: int = 0) -> None:
+        super().__init__(n_hint)
+        self.params = params
+        self._scratch = np.empty((2, BLOCK + 2 * params.length + 2), np.float64)
+        self._flags = np.empty(BLOCK, np.int8)
+
+    def _step(self, ctx: BarContext, i0: int, i1: int) -> int:
+        b = self.buf
+        return swings_kernel(
+            ctx.high, ctx.low, ctx.close, self.params.length, TIES[self.params.ties] == 1,
+            i0, i1, b.ist, b.out, b.chg, b.hk, b.hid, self._scratch, self._flags,
+        )
+
+
+assert Kind.SWING_HIGH == 1 and Kind.SWING_LOW == 2
