@@ -81,7 +81,7 @@ def test_a_new_store_is_created_in_the_data_folder_at_the_latest_version_in_wal_
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     assert app_paths().database.parent == ita_home
-    assert pragma(app_paths().database, "user_version") == migrations.LATEST == 2
+    assert pragma(app_paths().database, "user_version") == migrations.LATEST == 5
     assert pragma(app_paths().database, "journal_mode") == "wal"
 
 
@@ -120,7 +120,7 @@ def test_a_v1_file_made_by_hand_is_upgraded_on_open_and_keeps_its_data(tmp_path:
             _result_after(loaded), symbol="EURUSD", timeframe=Timeframe.M1, source="csv"
         )
         assert more.ingest_id == 2 and more.new == 3
-    assert pragma(path, "user_version") == 2
+    assert pragma(path, "user_version") == migrations.LATEST
     with sqlite3.connect(path) as conn:
         assert ("ix_ingests_symbol",) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
 
@@ -151,20 +151,22 @@ def test_a_failing_migration_step_rolls_back_to_the_previous_version(tmp_path: P
     path = tmp_path / "s.sqlite3"
     Store.open(path).close()
 
-    def broken_v3(conn) -> None:
-        conn.exec_driver_sql("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
-        conn.exec_driver_sql("ALTER TABLE ingests ADD COLUMN run_id INTEGER")
-        conn.exec_driver_sql("INSERT INTO runs (nonexistent) VALUES (1)")
+    latest = migrations.LATEST
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken_v3])
-    monkeypatch.setattr(migrations, "LATEST", 3)
+    def broken_next(conn) -> None:
+        conn.exec_driver_sql("CREATE TABLE broken_step (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("ALTER TABLE ingests ADD COLUMN run_id INTEGER")
+        conn.exec_driver_sql("INSERT INTO broken_step (nonexistent) VALUES (1)")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken_next])
+    monkeypatch.setattr(migrations, "LATEST", latest + 1)
     with pytest.raises(sqlalchemy.exc.OperationalError):
         Store.open(path)
-    assert pragma(path, "user_version") == 2
+    assert pragma(path, "user_version") == latest
     with sqlite3.connect(path) as conn:
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         columns = {row[1] for row in conn.execute("PRAGMA table_info(ingests)")}
-    assert "runs" not in tables and "run_id" not in columns
+    assert "broken_step" not in tables and "run_id" not in columns
 
 
 def test_foreign_keys_are_enforced(tmp_path: Path) -> None:

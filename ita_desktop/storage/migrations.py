@@ -85,7 +85,108 @@ def _v2_ingest_format(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_ingests_symbol ON ingests (symbol)")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format]
+def _v3_jobs(conn: Connection) -> None:
+    """Job history: one row per run of a job (import, backtest, sweep, refresh), written by the job engine.
+
+    ``id`` is the row's own key: the engine's ``job_id`` restarts at 1 with every app session.
+    """
+    conn.exec_driver_sql(
+        """CREATE TABLE jobs (
+            id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            job_id INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            "key" VARCHAR,
+            status VARCHAR NOT NULL,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            error VARCHAR,
+            summary_json VARCHAR
+        )"""
+    )
+    conn.exec_driver_sql('CREATE INDEX ix_jobs_key ON jobs ("key")')
+
+
+def _v4_backtest_runs(conn: Connection) -> None:
+    """Backtest runs (inputs, settings, statistics as JSON) and their trades, one row per trade."""
+    conn.exec_driver_sql(
+        """CREATE TABLE runs (
+            run_id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            rule_id VARCHAR NOT NULL,
+            rule_version VARCHAR NOT NULL,
+            label VARCHAR NOT NULL,
+            symbols VARCHAR NOT NULL,
+            timeframe VARCHAR NOT NULL,
+            first_utc INTEGER,
+            last_utc INTEGER,
+            ingest_ids_json VARCHAR NOT NULL,
+            settings_json VARCHAR NOT NULL,
+            stats_json VARCHAR NOT NULL,
+            inputs_hash VARCHAR NOT NULL,
+            n_trades INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_runs_rule_id ON runs (rule_id)")
+    conn.exec_driver_sql("CREATE INDEX ix_runs_inputs_hash ON runs (inputs_hash)")
+    conn.exec_driver_sql(
+        """CREATE TABLE trades (
+            id INTEGER NOT NULL PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (run_id),
+            symbol VARCHAR NOT NULL,
+            occurrence INTEGER NOT NULL,
+            rule_version INTEGER NOT NULL,
+            direction INTEGER NOT NULL,
+            entry_type INTEGER NOT NULL,
+            signal_bar INTEGER NOT NULL,
+            entry_bar INTEGER NOT NULL,
+            entry_time INTEGER NOT NULL,
+            entry_price FLOAT NOT NULL,
+            exit_bar INTEGER NOT NULL,
+            exit_time INTEGER NOT NULL,
+            exit_price FLOAT NOT NULL,
+            stop_price FLOAT NOT NULL,
+            target1 FLOAT,
+            target2 FLOAT,
+            target3 FLOAT,
+            lots FLOAT NOT NULL,
+            risk_money FLOAT NOT NULL,
+            r_multiple FLOAT NOT NULL,
+            pnl_money FLOAT NOT NULL,
+            pnl_points FLOAT NOT NULL,
+            commission FLOAT NOT NULL,
+            exit_reason VARCHAR NOT NULL,
+            targets_hit INTEGER NOT NULL,
+            mfe_price FLOAT NOT NULL,
+            mae_price FLOAT NOT NULL,
+            mfe_r FLOAT,
+            mae_r FLOAT
+        )"""
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_trades_run_id ON trades (run_id)")
+
+
+def _v5_rule_versions(conn: Connection) -> None:
+    """Rule versions: the exact text of each version of a setup rule when it was first used.
+
+    Results (runs, trades, signals) point at a version, so a version's text is only replaced
+    while nothing points at it; an edit after that is stored as a new version.
+    """
+    conn.exec_driver_sql(
+        """CREATE TABLE rule_versions (
+            id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            rule_id VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            text VARCHAR NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (rule_id, version)
+        )"""
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_rule_versions_rule_id ON rule_versions (rule_id)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
+                                                  _v5_rule_versions]
 LATEST = len(MIGRATIONS)
 
 

@@ -84,3 +84,112 @@ class BarChunk(SQLModel, table=True):
     tick_volume: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     spread: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     ingest_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Job(SQLModel, table=True):
+    """One run of a background job as the job engine saw it: what ran, how it ended, a gist of the result.
+
+    ``job_id`` is the engine's id within one app session (what the GUI's signals carry); ``id``
+    is the row's own key across sessions. ``status``: started, finished, failed or cancelled;
+    a row left at "started" belongs to a session that ended without the job finishing.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = {"sqlite_autoincrement": True}  # rows are never reused: a later run never takes an old id
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int
+    name: str
+    key: str | None = Field(default=None, index=True)
+    status: str
+    started_at: int  # UTC epoch seconds
+    finished_at: int | None = None
+    error: str | None = None
+    summary_json: str | None = None
+
+    @property
+    def summary(self) -> object:
+        """The result's gist as the engine summarised it (None for failed runs)."""
+        return None if self.summary_json is None else json.loads(self.summary_json)
+
+
+class Run(SQLModel, table=True):
+    """One backtest run: what was simulated (rule version, symbols, data, range, settings) and its statistics.
+
+    ``inputs_hash`` digests the bars, orders and settings: two runs with the same hash must have
+    the same trades, which is how re-runs are checked for determinism. ``ingest_ids_json`` lists
+    the ingests whose bars were used, so a run can be traced to the files it read.
+    """
+
+    __tablename__ = "runs"
+    __table_args__ = {"sqlite_autoincrement": True}  # trades point at run_id: never reuse one
+
+    run_id: int | None = Field(default=None, primary_key=True)
+    rule_id: str = Field(index=True)
+    rule_version: str
+    label: str = ""  # "", or a walk-forward part such as "wf1:in"
+    symbols: str  # comma-separated
+    timeframe: str
+    first_utc: int | None = None
+    last_utc: int | None = None
+    ingest_ids_json: str = "[]"
+    settings_json: str = "{}"
+    stats_json: str = "{}"
+    inputs_hash: str = Field(index=True)
+    n_trades: int = 0
+    created_at: int  # UTC epoch seconds
+
+
+class TradeRecord(SQLModel, table=True):
+    """One trade of a run (one row per filled order; partial exits are folded into its exit price)."""
+
+    __tablename__ = "trades"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="runs.run_id", index=True)
+    symbol: str
+    occurrence: int
+    rule_version: int
+    direction: int
+    entry_type: int
+    signal_bar: int
+    entry_bar: int
+    entry_time: int
+    entry_price: float
+    exit_bar: int
+    exit_time: int
+    exit_price: float
+    stop_price: float
+    target1: float | None = None
+    target2: float | None = None
+    target3: float | None = None
+    lots: float
+    risk_money: float
+    r_multiple: float
+    pnl_money: float
+    pnl_points: float
+    commission: float
+    exit_reason: str
+    targets_hit: int
+    mfe_price: float
+    mae_price: float
+    mfe_r: float | None = None
+    mae_r: float | None = None
+
+
+class RuleVersion(SQLModel, table=True):
+    """One version of a setup rule as first used: its text and hash (``storage.rule_versions``).
+
+    ``id`` is what results record (ORDER ``rule_version``, trades, signals); ``text`` is the
+    file as it was, comments included, because it is what explains those results.
+    """
+
+    __tablename__ = "rule_versions"
+    __table_args__ = (UniqueConstraint("rule_id", "version"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str = Field(index=True)
+    version: str
+    content_hash: str
+    text: str
+    created_at: int  # UTC epoch seconds

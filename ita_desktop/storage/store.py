@@ -17,6 +17,9 @@ from ita_desktop.storage.bar_store import BarStore
 from ita_desktop.storage.db import make_engine
 from ita_desktop.storage.ingest_log import Ingests
 from ita_desktop.storage.instruments import Instruments
+from ita_desktop.storage.job_history import JobHistory
+from ita_desktop.storage.rule_versions import RuleVersions
+from ita_desktop.storage.runs import Runs
 
 
 class Store:
@@ -26,6 +29,9 @@ class Store:
         self.bars = BarStore(engine)
         self.ingests = Ingests(engine)
         self.instruments = Instruments(engine)
+        self.jobs = JobHistory(engine)
+        self.runs = Runs(engine)
+        self.rule_versions = RuleVersions(engine)
 
     @classmethod
     def open(cls, path: Path | None = None) -> "Store":

@@ -1,0 +1,414 @@
+"""The numba trade simulation: bars + orders (as plain arrays) -> trade rows and order status.
+
+How a bar is read. Each bar is a PATH of price points: open -> first extreme -> second
+extreme -> close, where the order of the extremes is the intrabar policy (see costs.py);
+with a lower timeframe given, the path is the concatenation of the sub-bars' paths (each
+read the same way), so the real order of highs and lows decides. The step to each open is
+a GAP (a jump): a level crossed by a jump fills at the point reached (the open), a level
+crossed by a continuous move fills at the level. Positions and orders walk the same path,
+so fills, exits, break-even moves, MFE and MAE are all consistent with one price history.
+
+Prices on the path are bids; a buy compares ask = bid + spread (per bar, or per sub-bar).
+
+Order of events in bar t:
+  1. orders with signal_bar == t - 1 become active (never earlier: no look-ahead);
+  2. time exits at the open (time_exit_bar, entry_bar + max_bars);
+  3. open positions meet the open (gap stops and gap targets fill at the open);
+  4. orders in signal order: market orders fill at the open, limit/stop orders where the path
+     first reaches their price, while a slot is free (slots freed inside a bar are usable from
+     the next bar); expired orders are dropped; a filled position walks the rest of the bar;
+  5. positions open before this bar walk the rest of its path.
+After the last bar what is still open closes at the last close (end of data).
+
+Speed: a position whose stop, next target and break-even level all lie outside the bar's
+range skips the path walk (only MFE/MAE move, to the bar's extremes: the same result). Helper
+calls take few arrays on purpose: each array argument of a call costs reference counting.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# exit reasons
+STOP, TARGET1, TARGET2, TARGET3, BREAKEVEN, TIME, END = 1, 2, 3, 4, 5, 6, 7
+# order status
+NOT_ACTIVE, FILLED, EXPIRED, NO_SLOT, INVALID, OPEN_AT_END, TOO_SMALL = 0, 1, 2, 3, 4, 5, 6
+
+# trade float columns
+(F_ENTRY, F_EXIT, F_STOP, F_TP1, F_TP2, F_TP3, F_LOTS, F_RISK_MONEY, F_R, F_PNL, F_POINTS, F_COMMISSION,
+ F_MFE, F_MAE, F_EQUITY_BEFORE) = range(15)
+NF = 15
+# trade int columns
+I_ORDER, I_ENTRY_BAR, I_ENTRY_TIME, I_EXIT_BAR, I_EXIT_TIME, I_REASON, I_TARGETS_HIT = range(7)
+NI = 7
+
+# position state, float
+(P_ENTRY, P_STOP, P_TP0, P_TP1, P_TP2, P_FR0, P_FR1, P_FR2, P_BE, P_RISK, P_LOTS, P_REMAIN, P_PTS, P_EXITSUM,
+ P_MFE, P_MAE, P_INIT_STOP, P_EQUITY, P_COMM, P_MONEY) = range(20)
+NPF = 20
+# position state, int
+Q_ORDER, Q_DIR, Q_ENTRY_BAR, Q_ENTRY_TIME, Q_NEXT_TP, Q_BE_MOVED, Q_DEADLINE, Q_ACTIVE, Q_LAST_REASON = range(9)
+NPI = 9
+NEVER = np.int64(2**62)
+
+
+@njit(cache=True)
+def _first_low(policy, d, o, h, lo):
+    """True when the path visits the low before the high."""
+    if policy == 0:  # worst: against the position first
+        return d > 0
+    if policy == 1:  # best
+        return d < 0
+    return (o - lo) <= (h - o)  # open distance
+
+
+@njit(cache=True)
+def _append_bar(px, sp, jp, tm, di, k, policy, d, o, h, lo, c, s, t):
+    px[di, k] = o
+    jp[di, k] = True
+    if _first_low(policy, d, o, h, lo):
+        px[di, k + 1] = lo
+        px[di, k + 2] = h
+    else:
+        px[di, k + 1] = h
+        px[di, k + 2] = lo
+    px[di, k + 3] = c
+    for j in range(4):
+        sp[di, k + j] = s
+        tm[di, k + j] = t
+    jp[di, k + 1] = False
+    jp[di, k + 2] = False
+    jp[di, k + 3] = False
+    return k + 4
+
+
+@njit(cache=True)
+def _ltf_path(px, sp, jp, tm, di, t, d, policy, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end):
+    """Fill the path buffers for bar t from its lower-timeframe bars; returns the number of points.
+
+    Kept out of the per-bar fast path: passing a dozen arrays per bar costs more than the work."""
+    k = 0
+    for j in range(l_start[t], l_end[t]):
+        k = _append_bar(px, sp, jp, tm, di, k, policy, d, l_o[j], l_h[j], l_lo[j], l_c[j], l_spread[j], l_time[j])
+    return k
+
+
+@njit(cache=True)
+def _close_part(pf, pi, s, frac, price, reason, bar, t_exit, cs, comm, tf, ti, n_out, state):
+    """Close ``frac`` of the original size of slot s at ``price``; write the trade when nothing is left.
+
+    state[0] is the realised equity; returns the new trade count."""
+    d = pi[s, Q_DIR]
+    lots = pf[s, P_LOTS]
+    gross = frac * lots * d * (price - pf[s, P_ENTRY]) * cs
+    fee = frac * lots * comm
+    pf[s, P_MONEY] += gross - fee
+    pf[s, P_COMM] += fee
+    pf[s, P_PTS] += frac * d * (price - pf[s, P_ENTRY])
+    pf[s, P_EXITSUM] += frac * price
+    pf[s, P_REMAIN] -= frac
+    state[0] += gross - fee
+    pi[s, Q_LAST_REASON] = reason
+    if pf[s, P_REMAIN] > 1e-9:
+        return n_out
+    fav = d * (price - pf[s, P_ENTRY])  # the last fill is the furthest this position saw on its way out
+    pf[s, P_MFE] = max(pf[s, P_MFE], fav)
+    pf[s, P_MAE] = max(pf[s, P_MAE], -fav)
+    k = n_out
+    risk_money = lots * pf[s, P_RISK] * cs
+    tf[k, F_ENTRY] = pf[s, P_ENTRY]
+    tf[k, F_EXIT] = pf[s, P_EXITSUM]
+    tf[k, F_STOP] = pf[s, P_INIT_STOP]
+    tf[k, F_TP1] = pf[s, P_TP0]
+    tf[k, F_TP2] = pf[s, P_TP1]
+    tf[k, F_TP3] = pf[s, P_TP2]
+    tf[k, F_LOTS] = lots
+    tf[k, F_RISK_MONEY] = risk_money
+    tf[k, F_R] = pf[s, P_MONEY] / risk_money
+    tf[k, F_PNL] = pf[s, P_MONEY]
+    tf[k, F_POINTS] = pf[s, P_PTS]  # in price; the wrapper divides by the point
+    tf[k, F_COMMISSION] = pf[s, P_COMM]
+    tf[k, F_MFE] = pf[s, P_MFE]
+    tf[k, F_MAE] = pf[s, P_MAE]
+    tf[k, F_EQUITY_BEFORE] = pf[s, P_EQUITY]
+    ti[k, I_ORDER] = pi[s, Q_ORDER]
+    ti[k, I_ENTRY_BAR] = pi[s, Q_ENTRY_BAR]
+    ti[k, I_ENTRY_TIME] = pi[s, Q_ENTRY_TIME]
+    ti[k, I_EXIT_BAR] = bar
+    ti[k, I_EXIT_TIME] = t_exit
+    ti[k, I_REASON] = reason
+    ti[k, I_TARGETS_HIT] = pi[s, Q_NEXT_TP]
+    pi[s, Q_ACTIVE] = 0
+    return n_out + 1
+
+
+@njit(cache=True)
+def _walk(pf, pi, s, px, sp, jp, tm, di, k0, k1, bar, slip, cs, comm, tf, ti, n_out, state):
+    """Move slot s along path points [k0, k1): stop, targets (partials), break-even, MFE/MAE."""
+    d = pi[s, Q_DIR]
+    for k in range(k0, k1):
+        b = px[di, k] + (sp[di, k] if d < 0 else 0.0)
+        jump = jp[di, k]
+        if d * (b - pf[s, P_STOP]) <= 0.0:
+            fill = b if jump else pf[s, P_STOP]
+            fill -= d * slip
+            reason = BREAKEVEN if pi[s, Q_BE_MOVED] == 1 else STOP
+            n_out = _close_part(pf, pi, s, pf[s, P_REMAIN], fill, reason, bar, tm[di, k], cs, comm, tf, ti, n_out, state)
+        else:
+            while pi[s, Q_ACTIVE] == 1 and pi[s, Q_NEXT_TP] < 3:
+                j = pi[s, Q_NEXT_TP]
+                tp = pf[s, P_TP0 + j]
+                if math.isnan(tp) or d * (b - tp) < 0.0:
+                    break
+                fill = b if jump else tp
+                pi[s, Q_NEXT_TP] = j + 1
+                frac = pf[s, P_FR0 + j]
+                if j == 2 or math.isnan(pf[s, P_TP0 + j + 1]) or frac >= pf[s, P_REMAIN]:
+                    frac = pf[s, P_REMAIN]  # the last target takes the rest (no float crumbs left open)
+                n_out = _close_part(pf, pi, s, frac, fill, TARGET1 + j, bar, tm[di, k], cs, comm, tf, ti, n_out, state)
+            if pi[s, Q_ACTIVE] == 1 and pi[s, Q_BE_MOVED] == 0 and not math.isnan(pf[s, P_BE]):
+                if d * (b - pf[s, P_BE]) >= 0.0:
+                    pf[s, P_STOP] = pf[s, P_ENTRY]
+                    pi[s, Q_BE_MOVED] = 1
+        if pi[s, Q_ACTIVE] == 0:
+            break
+        fav = d * (b - pf[s, P_ENTRY])
+        if fav > pf[s, P_MFE]:
+            pf[s, P_MFE] = fav
+        if -fav > pf[s, P_MAE]:
+            pf[s, P_MAE] = -fav
+    return n_out
+
+
+@njit(cache=True)
+def _open(pf, pi, s, oi, d, fill, bar, t_fill, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be, o_texit,
+          o_maxbars, o_risk, o_lots, equity, cs, lot_step, min_lot):
+    """Start a position in slot s; returns an order status (FILLED, INVALID or TOO_SMALL)."""
+    stop = o_stop[oi]
+    if math.isnan(stop):
+        stop = fill - d * o_stopdist[oi]
+    risk = d * (fill - stop)
+    if not risk > 0.0:
+        return INVALID
+    lots = o_lots[oi]
+    if math.isnan(lots):
+        lots = equity * o_risk[oi] / 100.0 / (risk * cs)
+    if lot_step > 0.0:
+        lots = math.floor(lots / lot_step + 1e-9) * lot_step
+    if not lots > 0.0 or lots < min_lot:
+        return TOO_SMALL
+    pf[s, P_ENTRY] = fill
+    pf[s, P_STOP] = stop
+    pf[s, P_INIT_STOP] = stop
+    pf[s, P_RISK] = risk
+    pf[s, P_LOTS] = lots
+    pf[s, P_REMAIN] = 1.0
+    pf[s, P_PTS] = 0.0
+    pf[s, P_EXITSUM] = 0.0
+    pf[s, P_MONEY] = 0.0
+    pf[s, P_COMM] = 0.0
+    pf[s, P_MFE] = 0.0
+    pf[s, P_MAE] = 0.0
+    pf[s, P_EQUITY] = equity
+    for j in range(3):
+        tp = o_tp[oi, j]
+        if math.isnan(tp) and not math.isnan(o_tpr[oi, j]):
+            tp = fill + d * o_tpr[oi, j] * risk
+        pf[s, P_TP0 + j] = tp
+        pf[s, P_FR0 + j] = o_tpf[oi, j]
+    be = o_be[oi]
+    pf[s, P_BE] = fill + d * be * risk if not math.isnan(be) else np.nan
+    deadline = NEVER
+    if o_texit[oi] >= 0:
+        deadline = o_texit[oi]
+    if o_maxbars[oi] > 0 and bar + o_maxbars[oi] < deadline:
+        deadline = bar + o_maxbars[oi]
+    pi[s, Q_ORDER] = oi
+    pi[s, Q_DIR] = d
+    pi[s, Q_ENTRY_BAR] = bar
+    pi[s, Q_ENTRY_TIME] = t_fill
+    pi[s, Q_NEXT_TP] = 0
+    pi[s, Q_BE_MOVED] = 0
+    pi[s, Q_DEADLINE] = deadline
+    pi[s, Q_ACTIVE] = 1
+    pi[s, Q_LAST_REASON] = 0
+    return FILLED
+
+
+@njit(cache=True)
+def simulate_core(time, o, h, lo, c, spread,
+                  use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+                  o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be, o_texit,
+                  o_maxbars, o_risk, o_lots,
+                  initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
+                  tf, ti, status):
+    """Simulate sorted orders over the bars; fills tf/ti (one row per trade, in closing order) and
+    status (one per order). Returns the number of trades."""
+    n = len(time)
+    m = len(o_dir)
+    slots = max_pos if max_pos > 0 else max(m, 1)
+    pf = np.zeros((slots, NPF))
+    pi = np.zeros((slots, NPI), np.int64)
+    npts = 4 * max(max_sub, 1)
+    px = np.empty((2, npts))
+    sp = np.empty((2, npts))
+    jp = np.zeros((2, npts), np.bool_)
+    tm = np.zeros((2, npts), np.int64)
+    npath = np.zeros(2, np.int64)
+    carried = np.zeros(slots, np.bool_)
+    quiet = np.zeros(slots, np.bool_)
+    active = np.empty(max(m, 1), np.int64)
+    n_active = 0
+    n_open = 0
+    state = np.zeros(1)
+    state[0] = initial_equity
+    n_out = 0
+    nxt = 0
+    t = 0
+    if m > 0:
+        t = o_sig[0] + 1
+    while t < n and (nxt < m or n_active > 0 or n_open > 0):
+        while nxt < m and o_sig[nxt] + 1 <= t:
+            if o_sig[nxt] + 1 == t:
+                active[n_active] = nxt
+                n_active += 1
+            nxt += 1
+        for di in range(2):
+            d = 1 if di == 0 else -1
+            if use_ltf and l_end[t] > l_start[t]:
+                npath[di] = _ltf_path(px, sp, jp, tm, di, t, d, policy, l_time, l_o, l_h, l_lo, l_c, l_spread,
+                                      l_start, l_end)
+            else:
+                npath[di] = _append_bar(px, sp, jp, tm, di, 0, policy, d, o[t], h[t], lo[t], c[t], spread[t], time[t])
+        # time exits, then the open for positions carried into this bar
+        for s in range(slots):
+            quiet[s] = False
+            if pi[s, Q_ACTIVE] == 1:
+                di = 0 if pi[s, Q_DIR] > 0 else 1
+                if pi[s, Q_DEADLINE] > t and not (use_ltf and l_end[t] > l_start[t]):
+                    # the common case, decided from the bar's range: no stop, target or break-even level
+                    # inside it, so walking the path would only move MFE/MAE to the bar's extremes
+                    d = pi[s, Q_DIR]
+                    adj = spread[t] if d < 0 else 0.0
+                    worst = (lo[t] if d > 0 else h[t]) + adj
+                    best = (h[t] if d > 0 else lo[t]) + adj
+                    j = pi[s, Q_NEXT_TP]
+                    calm = d * (worst - pf[s, P_STOP]) > 0.0
+                    if calm and j < 3 and not math.isnan(pf[s, P_TP0 + j]):
+                        calm = d * (best - pf[s, P_TP0 + j]) < 0.0
+                    if calm and pi[s, Q_BE_MOVED] == 0 and not math.isnan(pf[s, P_BE]):
+                        calm = d * (best - pf[s, P_BE]) < 0.0
+                    if calm:
+                        quiet[s] = True
+                        pf[s, P_MFE] = max(pf[s, P_MFE], d * (best - pf[s, P_ENTRY]))
+                        pf[s, P_MAE] = max(pf[s, P_MAE], -d * (worst - pf[s, P_ENTRY]))
+                        continue
+                if pi[s, Q_DEADLINE] <= t:
+                    price = o[t] + (spread[t] if pi[s, Q_DIR] < 0 else 0.0)
+                    n_out = _close_part(pf, pi, s, pf[s, P_REMAIN], price, TIME, t, time[t], cs, comm, tf, ti, n_out,
+                                        state)
+                else:
+                    n_out = _walk(pf, pi, s, px, sp, jp, tm, di, 0, 1, t, slip, cs, comm, tf, ti, n_out,
+                                  state)
+                if pi[s, Q_ACTIVE] == 0:
+                    n_open -= 1
+        for s in range(slots):
+            carried[s] = pi[s, Q_ACTIVE] == 1
+        # orders, in signal order
+        keep = 0
+        for a in range(n_active):
+            oi = active[a]
+            d = o_dir[oi]
+            di = 0 if d > 0 else 1
+            done = False
+            if o_texit[oi] >= 0 and t >= o_texit[oi] or o_type[oi] != 0 and o_expiry[oi] >= 0 and t > o_expiry[oi]:
+                status[oi] = EXPIRED  # past its expiry, or the rule's exit time came before it could fill
+                done = True
+            elif o_type[oi] == 0:
+                done = True
+                if n_open >= slots:
+                    status[oi] = NO_SLOT
+                else:
+                    s = 0
+                    while pi[s, Q_ACTIVE] == 1:
+                        s += 1
+                    fill = px[di, 0] + (sp[di, 0] if d > 0 else 0.0)
+                    eq = state[0] if compound else initial_equity
+                    status[oi] = _open(pf, pi, s, oi, d, fill, t, tm[di, 0], o_stop, o_stopdist, o_tp,
+                                       o_tpr, o_tpf, o_be, o_texit, o_maxbars, o_risk, o_lots, eq, cs, lot_step, min_lot)
+                    if status[oi] == FILLED:
+                        n_open += 1
+                        n_out = _walk(pf, pi, s, px, sp, jp, tm, di, 1, npath[di], t, slip, cs, comm,
+                                      tf, ti, n_out, state)
+            elif n_open < slots:
+                level = o_price[oi]
+                for k in range(npath[di]):
+                    e = px[di, k] + (sp[di, k] if d > 0 else 0.0)
+                    hit = d * (e - level) <= 0.0 if o_type[oi] == 1 else d * (e - level) >= 0.0
+                    if not hit:
+                        continue
+                    fill = e if jp[di, k] else level
+                    if o_type[oi] == 2:
+                        fill += d * slip
+                    s = 0
+                    while pi[s, Q_ACTIVE] == 1:
+                        s += 1
+                    eq = state[0] if compound else initial_equity
+                    status[oi] = _open(pf, pi, s, oi, d, fill, t, tm[di, k], o_stop, o_stopdist,
+                                       o_tp, o_tpr, o_tpf, o_be, o_texit, o_maxbars, o_risk, o_lots, eq, cs, lot_step,
+                                       min_lot)
+                    done = True
+                    if status[oi] == FILLED:
+                        n_open += 1
+                        n_out = _walk(pf, pi, s, px, sp, jp, tm, di, k, npath[di], t, slip, cs, comm,
+                                      tf, ti, n_out, state)
+                    break
+            if not done:
+                active[keep] = oi
+                keep += 1
+        n_active = keep
+        # the rest of the bar for positions carried in
+        for s in range(slots):
+            if carried[s] and not quiet[s] and pi[s, Q_ACTIVE] == 1:
+                di = 0 if pi[s, Q_DIR] > 0 else 1
+                n_out = _walk(pf, pi, s, px, sp, jp, tm, di, 1, npath[di], t, slip, cs, comm, tf, ti,
+                              n_out, state)
+        n_open = 0
+        for s in range(slots):
+            n_open += pi[s, Q_ACTIVE]
+        if n_open == 0 and n_active == 0 and nxt < m:
+            t = max(t + 1, o_sig[nxt] + 1)
+        else:
+            t += 1
+    if n > 0:
+        for s in range(slots):
+            if pi[s, Q_ACTIVE] == 1:
+                price = c[n - 1] + (spread[n - 1] if pi[s, Q_DIR] < 0 else 0.0)
+                n_out = _close_part(pf, pi, s, pf[s, P_REMAIN], price, END, n - 1, time[n - 1], cs, comm, tf, ti,
+                                    n_out, state)
+    for a in range(n_active):
+        status[active[a]] = OPEN_AT_END
+    return n_out
+
+
+@njit(cache=True, parallel=True)
+def simulate_many(time, o, h, lo, c, spread,
+                  use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+                  offsets, o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be,
+                  o_texit, o_maxbars, o_risk, o_lots,
+                  initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
+                  tf, ti, status, counts):
+    """simulate_core for each variant v (its orders are rows offsets[v]:offsets[v+1]), in parallel.
+
+    Trade rows of variant v are written from row offsets[v]; counts[v] says how many."""
+    for v in prange(len(offsets) - 1):
+        a, b = offsets[v], offsets[v + 1]
+        counts[v] = simulate_core(
+            time, o, h, lo, c, spread, use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+            o_dir[a:b], o_sig[a:b], o_type[a:b], o_price[a:b], o_expiry[a:b], o_stop[a:b], o_stopdist[a:b],
+            o_tp[a:b], o_tpr[a:b], o_tpf[a:b], o_be[a:b], o_texit[a:b], o_maxbars[a:b], o_risk[a:b], o_lots[a:b],
+            initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
+            tf[a:b], ti[a:b], status[a:b])

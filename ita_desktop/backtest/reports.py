@@ -1,0 +1,146 @@
+"""Reports of a run: one self-contained HTML file (inline SVG, no scripts, no CDN), CSV and XLSX.
+
+Self-contained because the trader mails it or opens it offline; SVG because it is text,
+scales, and needs no plotting library in the app.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ita_desktop.backtest.runs import RunResult
+from ita_desktop.backtest.stats import Stats, r_histogram
+from ita_desktop.domain.clock import utc_iso
+
+TRADE_COLUMNS = ("symbol", "direction", "occurrence", "entry_iso", "entry_price", "exit_iso", "exit_price",
+                 "stop_price", "target1", "target2", "target3", "lots", "r_multiple", "pnl_money", "pnl_points",
+                 "commission", "exit_reason", "targets_hit", "mfe_r", "mae_r", "entry_bar", "exit_bar", "signal_bar")
+SUMMARY_LABELS = {
+    "trades": "Trades", "win_rate": "Win rate", "expectancy_r": "Expectancy (R)", "avg_win_r": "Average win (R)",
+    "avg_loss_r": "Average loss (R)", "profit_factor": "Profit factor", "net_pnl": "Net P/L",
+    "return_pct": "Return %", "max_drawdown": "Max drawdown", "max_drawdown_pct": "Max drawdown %",
+    "max_drawdown_r": "Max drawdown (R)", "longest_losing_streak": "Longest losing streak", "sharpe": "Sharpe (daily)",
+    "sortino": "Sortino (daily)", "sqn": "SQN", "exposure": "Exposure", "final_equity": "Final equity",
+}
+W, H, PAD = 720, 240, 40
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        if math.isinf(value):
+            return "∞"
+        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.2f}"
+    return html.escape(str(value))
+
+
+def equity_svg(stats: Stats, initial_equity: float) -> str:
+    """The closed-trade equity curve as an SVG polyline (x = trade number, so gaps do not stretch it)."""
+    values = np.concatenate([[initial_equity], stats.equity])
+    lo, hi = float(values.min()), float(values.max())
+    span = hi - lo or 1.0
+    xs = PAD + (W - 2 * PAD) * np.arange(len(values)) / max(len(values) - 1, 1)
+    ys = H - PAD - (H - 2 * PAD) * (values - lo) / span
+    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" role="img" aria-label="equity curve">'
+            f'<rect width="{W}" height="{H}" fill="#fff" stroke="#ccc"/>'
+            f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{points}"/>'
+            f'<text x="{PAD}" y="{PAD - 10}" font-size="12">{hi:,.2f}</text>'
+            f'<text x="{PAD}" y="{H - 10}" font-size="12">{lo:,.2f}</text>'
+            f'<text x="{W - PAD}" y="{H - 10}" font-size="12" text-anchor="end">{len(values) - 1} trades</text></svg>')
+
+
+def histogram_svg(r: np.ndarray, width: float = 0.5) -> str:
+    """Bars of R-multiple counts; losses red, wins green."""
+    counts, edges = r_histogram(r, width)
+    top = max(int(counts.max()) if len(counts) else 0, 1)
+    bw = (W - 2 * PAD) / max(len(counts), 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" role="img" aria-label="R histogram">',
+             f'<rect width="{W}" height="{H}" fill="#fff" stroke="#ccc"/>']
+    for i, count in enumerate(counts):
+        h = (H - 2 * PAD) * count / top
+        x = PAD + i * bw
+        color = "#2ca02c" if edges[i] >= 0 else "#d62728"
+        parts.append(f'<rect x="{x:.1f}" y="{H - PAD - h:.1f}" width="{max(bw - 2, 1):.1f}" height="{h:.1f}" '
+                     f'fill="{color}"><title>{edges[i]:g}R to {edges[i + 1]:g}R: {count}</title></rect>')
+        parts.append(f'<text x="{x + bw / 2:.1f}" y="{H - PAD + 14}" font-size="10" text-anchor="middle">'
+                     f'{edges[i]:g}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_report(result: RunResult) -> str:
+    stats = result.stats
+    settings = result.trades.settings
+    title = f"{result.rule_id} v{result.rule_version} on {result.symbol}"
+    rng = " – ".join(utc_iso(t) if t is not None else "…" for t in result.bars_range)
+    summary_rows = [{"statistic": SUMMARY_LABELS.get(k, k), "value": v} for k, v in stats.summary.items()]
+    sections = [f"<h1>{html.escape(title)}</h1>",
+                f"<p>Run {result.run_id if result.run_id is not None else '(not stored)'} · {html.escape(rng)} · "
+                f"inputs {result.inputs_hash[:12]}</p>"]
+    notes = [f.message for f in result.findings]
+    if notes:
+        sections.append("<div class='warn'>" + "".join(f"<p>{html.escape(n)}</p>" for n in notes) + "</div>")
+    sections += ["<h2>Equity</h2>", equity_svg(stats, settings.initial_equity),
+                 "<h2>R distribution</h2>", histogram_svg(stats.r_multiples),
+                 "<h2>Statistics</h2>", _table(summary_rows, ["statistic", "value"])]
+    cols = ["group", "trades", "win_rate", "expectancy_r", "profit_factor", "net_pnl", "total_r"]
+    for name, rows in stats.breakdowns.items():
+        sections += [f"<h2>By {html.escape(name)}</h2>", _table(rows, cols)]
+    sections += ["<h2>Trades</h2>", _table(result.trades.to_records(), list(TRADE_COLUMNS))]
+    style = ("body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}"
+             "td,th{border:1px solid #ddd;padding:3px 8px;text-align:right;font-size:13px}"
+             "th{background:#f4f4f4}.warn{background:#fff4e0;border:1px solid #f0b000;padding:4px 12px}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(sections)}</body></html>")
+
+
+def write_html(result: RunResult, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(html_report(result), encoding="utf-8")
+    return path
+
+
+def write_csv(result: RunResult, path: str | Path) -> Path:
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(TRADE_COLUMNS), extrasaction="ignore")
+        writer.writeheader()
+        for rec in result.trades.to_records():
+            writer.writerow({k: ("" if rec.get(k) is None else rec.get(k)) for k in TRADE_COLUMNS})
+    return path
+
+
+def write_xlsx(result: RunResult, path: str | Path) -> Path:
+    """A workbook with the trades and the summary on two sheets."""
+    from openpyxl import Workbook
+
+    path = Path(path)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Trades"
+    ws.append(list(TRADE_COLUMNS))
+    for rec in result.trades.to_records():
+        ws.append([rec.get(k) for k in TRADE_COLUMNS])
+    summary = wb.create_sheet("Summary")
+    summary.append(["statistic", "value"])
+    for key, value in result.stats.summary.items():
+        v = float(value) if isinstance(value, (float, np.floating)) else value
+        summary.append([SUMMARY_LABELS.get(key, key), v if not (isinstance(v, float) and not math.isfinite(v)) else None])
+    wb.save(path)
+    return path
