@@ -40,7 +40,8 @@ def test_asia_sweep_is_a_london_raid_of_asia_then_choch_against_then_fvg_entry()
     rule = _load("asia_sweep")
     sweep, choch, fvg = rule.steps
     assert (sweep.event, sweep.levels, sweep.session) == ("sweep", ["asia.high", "asia.low"], "london")
-    assert (choch.event, choch.against, rule.market.timeframe) == ("choch", "sweep", Timeframe.M5)
+    # a sweep of the high is bearish (docs/rules.md), so the CHOCH away from the raid is WITH the sweep
+    assert (choch.event, choch.with_, rule.market.timeframe) == ("choch", "sweep", Timeframe.M5)
     assert (fvg.event, fvg.formed_between) == ("fvg", ("sweep", "choch"))
     assert (rule.entry.order, rule.entry.zone, rule.stop.beyond) == ("limit", "fvg", "sweep")
     [target] = rule.targets
@@ -58,15 +59,16 @@ def test_ib_raid_enters_on_the_return_and_targets_the_mid_then_the_other_side() 
 def test_fvg_reversal_enters_at_the_ce_after_a_previous_day_sweep() -> None:
     rule = _load("fvg_reversal")
     assert rule.steps[0].levels == ["pdh", "pdl"]
-    assert (rule.steps[1].event, rule.steps[1].against) == ("displacement", "sweep")
+    assert (rule.steps[1].event, rule.steps[1].with_) == ("displacement", "sweep")
     assert (rule.entry.zone, rule.entry.at, rule.stop.beyond) == ("fvg", "ce", "sweep")
     assert rule.targets[0].first_of[0].r == 2
 
 
 def test_frank_raid_raids_the_prior_session_in_ny_am_and_retests_the_order_block() -> None:
     rule = _load("Frank_raid")
-    raid, bos, ob = rule.steps
-    assert (raid.session, bos.event, ob.event) == ("ny_am", "bos", "order_block")
+    raid, shift, ob = rule.steps
+    # the break the other way right after a raid is a CHOCH in the detectors' terms (see the rule)
+    assert (raid.session, shift.event, ob.event) == ("ny_am", "choch", "order_block")
     assert (rule.entry.order, rule.entry.zone, rule.management.close_at) == ("limit", "ob", "11:00")
     ref = resolve_level("prior_session.high", rule.market.windows())
     assert ref.latest_session and LevelKind.LONDON_HIGH in ref.kinds and ref.side == 1

@@ -1,0 +1,95 @@
+"""`ita scan RULE --symbol SYM [--timeframe TF] [--from ISO] [--to ISO] [--json]`: list a setup's occurrences.
+
+RULE is a rule file or a rule_id (its latest version under rules/). A bad rule prints every
+problem as ``file:line:col: message`` on stderr and exits 1, as ``ita rules validate`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ita_desktop.domain.errors import InputError
+from ita_desktop.engine.scan import ScanResult, scan
+from ita_desktop.rules.errors import RuleValidationError
+from ita_desktop.storage.store import Store
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("scan", help="find a setup rule's occurrences in the stored bars")
+    p.add_argument("rule", metavar="RULE", help="a rule file (rules/<id>/v<version>.yaml) or a rule_id (latest version)")
+    p.add_argument("--symbol", required=True, help="symbol whose stored bars are scanned (must be in the rule's market.symbols)")
+    p.add_argument("--timeframe", default=None, help="run the setup on this timeframe instead of the rule's")
+    p.add_argument("--from", dest="start", default=None, metavar="ISO", help="first time (UTC unless an offset is given)")
+    p.add_argument("--to", dest="end", default=None, metavar="ISO", help="end time, exclusive")
+    p.add_argument("--rules-dir", type=Path, default=None, help="folder of rules for a rule_id (default: rules/)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_scan)
+
+
+def _utc(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{flag} {text!r} is not an ISO date or time such as 2022-01-10 or 2022-01-10T14:00") from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())
+
+
+def _scan(args: argparse.Namespace) -> int:
+    start, end = _utc(args.start, "--from"), _utc(args.end, "--to")
+    try:
+        with Store.open() as store:
+            result = scan(store, args.rule, args.symbol, timeframe=args.timeframe, start_utc=start, end_utc=end,
+                          rules_dir=args.rules_dir)
+    except RuleValidationError as exc:
+        print(exc.located(), file=sys.stderr)
+        return 1
+    if result.version_action == "new_version":
+        print(f"note: {result.rule_id} changed since results were recorded; stored as version {result.rule_version} "
+              f"(save the file as rules/{result.rule_id}/v{result.rule_version}.yaml)", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(_table(result))
+    return 0
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6g}"
+
+
+def _times(t: int, tz: ZoneInfo) -> str:
+    dt = datetime.fromtimestamp(t, tz=timezone.utc)
+    return f"{dt:%Y-%m-%d %H:%M}Z ({dt.astimezone(tz):%H:%M} NY)" if tz.key == "America/New_York" else \
+        f"{dt:%Y-%m-%d %H:%M}Z ({dt.astimezone(tz):%H:%M} {tz.key})"
+
+
+def _table(r: ScanResult) -> str:
+    lines = [f"{r.rule_id} v{r.rule_version} (version id {r.rule_version_id}) on {r.symbol} {r.timeframe}: "
+             f"{len(r.occurrences)} occurrence(s), {len(r.orders)} order(s) over {r.n_bars} bars"]
+    for o in r.occurrences:
+        tz = ZoneInfo(o.clock)
+        side = "LONG" if o.direction > 0 else "SHORT"
+        lines.append(f"#{o.id} {side} signal {_times(o.signal_time, tz)}")
+        for s in o.steps:
+            lines.append(f"    {s.name:<12} {s.event:<12} {_times(s.time, tz)}  price {_fmt(s.price)}"
+                         + (f"  zone {_fmt(s.bottom)}-{_fmt(s.top)}" if not math.isnan(s.top) else ""))
+        if o.order is None:
+            lines.append(f"    skipped: {o.skipped}")
+            continue
+        p = o.order
+        targets = ", ".join((f"{t['r']}R" if "r" in t else _fmt(t["price"])) +
+                            (f" ({t['fraction'] * 100:.0f}%)" if "fraction" in t else "") for t in p.targets)
+        stop = _fmt(p.stop_price) if not math.isnan(p.stop_price) else f"{_fmt(p.stop_distance)} away"
+        lines.append(f"    entry {p.entry} {_fmt(p.entry_price) if p.entry != 'market' else 'at the next open'}"
+                     f"  stop {stop}  targets {targets}")
+    return "\n".join(lines)
