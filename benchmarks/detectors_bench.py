@@ -4,8 +4,8 @@ time in a fresh cache; live-update latency; smartmoneyconcepts on 100,000 bars f
     uv run python benchmarks/detectors_bench.py [--bars 1000000] [--runs 5] [--no-smc] [--no-jit]
 
 The 1,000,000 bars are SYNTHETIC-FROM-REAL: the real EURUSD M1 file (../shared/data) chained
-end to end, each copy rescaled so it opens where the previous copy closed (the real bar-to-bar
-returns and candle shapes, repeated), on consecutive minutes. Numbers are wall-clock on this
+end to end by benchmarks/chained_series.py (its returns, candle shapes and time steps repeated,
+weekend gaps kept), the series every benchmark here shares. Numbers are wall-clock on this
 machine; the budget (docs: all detectors over 1M M1 bars <= 100 ms) counts the session-clock
 detectors too, so this part aims at <= 60 ms.
 """
@@ -25,29 +25,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "EURUSD_M1.csv"
 
 
 def chained_bars(n: int):
-    from ita_desktop.data.csv_import import read_csv
-    from ita_desktop.domain.bars import Bars
+    """The benchmarks' shared series (benchmarks/chained_series.py) and its description."""
+    from benchmarks.chained_series import chained_eurusd, describe
 
-    src = read_csv(DATA, symbol="EURUSD").bars
-    m = len(src)
-    reps = -(-n // m)
-    o, h, lo, c = (np.empty(reps * m) for _ in range(4))
-    level = 1.0
-    for r in range(reps):
-        f = level / src.open[0] if r else 1.0
-        s = slice(r * m, (r + 1) * m)
-        o[s], h[s], lo[s], c[s] = src.open * f, src.high * f, src.low * f, src.close * f
-        level = c[s][-1]
-    t = int(src.time[0]) + 60 * np.arange(n, dtype=np.int64)
-    vol = np.tile(src.tick_volume, reps)[:n]
-    return Bars.from_columns("EURUSD-CHAINED", src.timeframe, {
-        "time": t, "open": o[:n], "high": h[:n], "low": lo[:n], "close": c[:n], "tick_volume": vol}), m
-
-
+    return chained_eurusd(n), describe(n)
 
 
 def timed(fn, runs: int) -> tuple[float, object]:
@@ -199,9 +183,8 @@ def main(argv=None) -> int:
 
     from ita_desktop.detectors.dispatcher import MY_KINDS, detect
 
-    bars, m = chained_bars(args.bars)
-    print(f"data: {len(bars):,} M1 bars built by chaining the real EURUSD M1 file ({m:,} bars, "
-          f"{DATA.name}) end to end, each copy rescaled to open at the previous close (synthetic-from-real)")
+    bars, what = chained_bars(args.bars)
+    print(f"data (synthetic-from-real): {what}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start, numba cache "
           f"{os.environ.get('NUMBA_CACHE_DIR')}; times: median of {args.runs} runs (best run in brackets)")

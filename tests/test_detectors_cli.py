@@ -68,3 +68,14 @@ def test_parse_params():
                          "atr_length=21", "sweeps.sources=swings,equal"]) == {
         "swings": {"length": 3}, "structure": {"break_on": "wick"}, "fvg": {"middle_confirms": True},
         "atr_length": 21, "sweeps": {"sources": ["swings", "equal"]}}
+
+
+def test_detect_on_m15_builds_the_bars_from_stored_m1(stored_xauusd, capsys):
+    from ita_desktop.data.resample import resample
+
+    assert main(["detect", "--symbol", "XAUUSD", "--timeframe", "M15", "--kinds", "fvg", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    m15 = resample(stored_xauusd, Timeframe.M15)
+    ref = detect(m15, ["fvg"])
+    assert out["timeframe"] == "M15" and out["bars"] == len(m15)
+    assert [g["bar"] for g in out["tables"]["fvg"]] == ref.tables["fvg"]["bar"].tolist()

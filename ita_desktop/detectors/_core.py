@@ -1,10 +1,10 @@
-"""Numba building blocks shared by the step kernels: heaps, row life, the change log.
+"""Numba building blocks shared by the step kernels: life queues, row life, the change log.
 
 Conventions every object kernel here follows (see also objects.py):
 
 * ``ist`` is the kernel's int64 state vector. Slots 0..7 are common:
   ``N_OUT`` rows written, ``N_CHG`` entries in the change log, ``H0..H3`` sizes of the
-  four life heaps, ``CURSOR`` the next unread row of the producer table the kernel
+  four life queues, ``CURSOR`` the next unread row of the producer table the kernel
   consumes (swings for structure, structure for order blocks, ...), ``LAST`` the last bar
   processed (-1 before any). Detector-specific slots start at ``FIRST_FREE``.
 * A kernel processes bars ``[i0, i1)`` and returns the bar where it stopped. It checks room

@@ -1,6 +1,6 @@
 """Python side of the step kernels: growable buffers and the run-until-done loop.
 
-A detector object owns its state (``ist``/``fst`` vectors, the row buffer, its life heaps
+A detector object owns its state (``ist``/``fst`` vectors, the row buffer, its life queues
 and change log). ``run(ctx, i0, i1)`` advances it over bars ``[i0, i1)``; when the kernel
 reports its buffer full (returns a bar before ``i1``), the buffers are doubled and the
 kernel continues from that bar, so no object is ever dropped. A full pass is
@@ -34,7 +34,7 @@ class BarContext:
 
 
 class ObjectBuffers:
-    """Row buffer + change log + life heaps, all sized to the same capacity.
+    """Row buffer + change log + life queues, all sized to the same capacity.
 
     Allocated with ``np.empty``: the kernels write every field of a row they add, and only the
     used prefixes are copied when the buffers grow, so untouched capacity costs no time (the
@@ -50,7 +50,7 @@ class ObjectBuffers:
         self.ist = np.zeros(_core.IST_SIZE, dtype=np.int64)
         self.ist[_core.LAST] = -1
         self.fst = np.zeros(8, dtype=np.float64)
-        # ist slots holding each heap's size (to copy only the used part on growth)
+        # ist slots holding each queue's size (to copy only the used part on growth)
         self.heap_slots = heap_slots or (_core.H0, _core.H1, _core.H2, _core.H3)[:n_heaps]
 
     @property

@@ -13,7 +13,7 @@ close in the gap's direction, as smartmoneyconcepts requires).
 Life, from bar i+1 on: bullish gap touched when ``low <= top`` (price re-entered;
 touched_at, state 1), filled when ``close < bottom`` (closed through the far edge;
 filled_at, state 2, end). Bearish: ``high >= bottom`` / ``close > top``. Only open gaps
-are watched, in price-ordered heaps, so each bar costs O(changes x log(open gaps)).
+are watched, in price-ordered queues, and a bar costs work only when a gap changes.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ confirmed_at = the close-back bar, price = L, extra = the extreme (highest high 
 from j to the close-back bar), top/bottom = the raided span [L, extreme], ref = the level's
 row in its table. No life.
 
-Determinism: levels are appended in (confirmed_at, source, row) order; heaps order by
+Determinism: levels are appended in (confirmed_at, source, row) order; queues order by
 (key, level index); so a full pass and bar-by-bar updates write the same rows.
 """
 
@@ -36,7 +36,7 @@ from ita_desktop.detectors.objects import OBJECT_DTYPE, Kind, LevelKind, Table
 
 K_SWEEP = int(Kind.SWEEP)
 SRC_PLAIN, SRC_LEVELS, SRC_EQUAL = 0, 1, 2
-P_PEND, P_HIGH, P_LOW = 0, 1, 2  # heaps: pending by valid_from, live highs by price, live lows by -price
+P_PEND, P_HIGH, P_LOW = 0, 1, 2  # queues: pending by valid_from, live highs by price, live lows by -price
 S_NPEND = FIRST_FREE
 S_NHIGH = FIRST_FREE + 1
 S_NLOW = FIRST_FREE + 2
