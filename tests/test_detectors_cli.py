@@ -60,7 +60,7 @@ def test_detect_bad_input_is_one_clear_error(stored_xauusd, capsys):
     assert main(["detect", "--symbol", "XAUUSD", "--timeframe", "M1", "--param", "swings.len=3"]) == 1
     assert "unknown swings parameter" in capsys.readouterr().err
     assert main(["detect", "--symbol", "EURUSD", "--timeframe", "M1"]) == 1
-    assert "no EURUSD M1 bars stored" in capsys.readouterr().err
+    assert "no EURUSD M1 bars (or finer ones to build them from) stored" in capsys.readouterr().err
 
 
 def test_parse_params():
