@@ -87,3 +87,20 @@ def test_screenshot_demo(qtbot, window_on):
     window.chart.zoom(4.0)
     save(window, "window_demo_eurusd_m1.png")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+
+
+def test_screenshot_overlays(qtbot, window_on, eurusd_csv):
+    from ita_desktop.data.csv_import import read_csv
+    from ita_desktop.ui.chart.overlays import series_key
+
+    store_bars(read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars)  # the file's true server clock
+    window = window_on(symbol="EURUSD", timeframe="M1")
+    assert window.overlays.key == series_key(window.chart.bars)  # ready waited for the overlays
+    save(window, "window_eurusd_m1_overlays.png")
+    window.chart.set_x_window(20_000, 21_400)  # about one trading day
+    save(window, "window_eurusd_m1_overlays_day.png")
+    for name in ("ib_ext", "swing_sweeps"):
+        window.legend.set_checked(name, True)
+    window.chart.set_x_window(20_500, 20_800)
+    save(window, "window_eurusd_m1_overlays_all_layers.png")
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

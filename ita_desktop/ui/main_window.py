@@ -26,8 +26,12 @@ from ita_desktop.storage import IngestSummary, SeriesInfo, Store
 from ita_desktop.ui import store_jobs
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData
+from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, compute_overlays, detector_params, series_key
 from ita_desktop.ui.empty_state import EmptyState
+from ita_desktop.ui.first_run import FirstRunDialog
 from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.ui.legend import LegendPanel
+from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,10 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self._apply_app_theme(self.theme)
         self.chart = CandleChart(self.theme, settings.sessions.clock, dict(settings.sessions.windows))
+        self.overlays = OverlaySet(self.chart, self.theme, self)
+        self.first_run: FirstRunDialog | None = None
+        self._overlay_error_key: tuple[str, str, int] | None = None
+        self.offer_first_run = True  # tests that drive the empty state itself may turn the dialog off
         self.empty_state = EmptyState()
         self.opening = QLabel("Opening the store…")
         self.opening.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -94,6 +102,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
 
         self.chart.drawn.connect(self._on_chart_drawn)
+        self.overlays.drawn.connect(self._on_chart_drawn)
         self.empty_state.demo_requested.connect(self.start_demo)
         self.empty_state.import_requested.connect(self.ask_import)
         self.runner.activity.connect(self.activity_label.setText)
@@ -108,12 +117,13 @@ class MainWindow(QMainWindow):
         self.export_action = QAction("Export chart as PNG…", self, shortcut=QKeySequence("Ctrl+E"),
                                      triggered=self.ask_export_png)
         self.quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
+        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence("Ctrl+,"), triggered=self.open_settings)
         self.reset_action = QAction("Reset chart view", self, shortcut=QKeySequence("Ctrl+0"),
                                     triggered=self.chart.reset_view)
         self.sessions_action = QAction("Session shading", self)
         self.sessions_action.setCheckable(True)
         self.sessions_action.setChecked(True)
-        self.sessions_action.toggled.connect(lambda on: self.chart.set_layer_visible("sessions", on))
+        self.sessions_action.toggled.connect(lambda on: self.legend.set_checked("sessions", on))
         self.dark_action = QAction("Dark theme", self)
         self.dark_action.setCheckable(True)
         self.dark_action.setChecked(self.theme.name == "dark")
@@ -121,6 +131,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         for action in (self.import_action, self.demo_action, self.export_action):
             file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self.view_menu = self.menuBar().addMenu("&View")
@@ -162,6 +174,9 @@ class MainWindow(QMainWindow):
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.series_dock, self.activity_dock)
         self.series_dock.raise_()
+        self.legend = LegendPanel(self.overlays)
+        self.legend_dock = self._dock("Overlays", "overlaysDock", self.legend, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.legend.toggled.connect(self._on_legend_toggled)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -271,7 +286,10 @@ class MainWindow(QMainWindow):
             self._set_demo(False)
             self.empty_state.set_busy(False)
             self._show_page(self.empty_state)
+            self._offer_first_run()
             return
+        if self.first_run is not None:
+            self.first_run.close()
         index = symbols.index(want_symbol) if want_symbol in symbols else 0
         if self.symbol_box.currentIndex() == index:
             self._on_symbol_chosen(index)
@@ -343,11 +361,58 @@ class MainWindow(QMainWindow):
         if self._pending != (bars.symbol, bars.timeframe):
             return  # the trader has already asked for something else
         self.chart.set_prepared(data)
+        self.overlays.clear()
+        self.legend.set_counts({})
+        self._detect(data)
         self._set_demo(bars.demo)
         self._show_page(self.chart)
         self.setWindowTitle(f"{bars.symbol} {bars.timeframe.value}{' DEMO' if bars.demo else ''} — {WINDOW_TITLE}")
         self._note(f"Loaded {bars.symbol} {bars.timeframe.value}: {len(bars):,} bars")
         self.loaded.emit(bars.symbol, bars.timeframe.value)
+
+    # -- overlays ------------------------------------------------------------------------
+    def _detect(self, data: ChartData) -> None:
+        """Run the detectors over the loaded series on a worker; the overlays follow by signal."""
+        bars, settings = data.bars, self.settings
+        key = series_key(bars)
+        self.runner.start(f"Detect {bars.symbol} {bars.timeframe.value}",
+                          lambda _ctx: compute_overlays(bars, detector_params(settings)),
+                          self._on_detected, lambda message: self._on_detect_failed(key, message))
+
+    def _on_detected(self, data: OverlayData) -> None:
+        if self.chart.bars is None or data.key != series_key(self.chart.bars):
+            return  # the chart has moved on to another series
+        self.overlays.set_layers(data.layers, data.key)
+        self.legend.set_counts(data.counts)
+
+    def _on_detect_failed(self, key: tuple[str, str, int], message: str) -> None:
+        self._overlay_error_key = key
+        self._fail(f"Detectors: {message}")
+        self._on_chart_drawn()
+
+    def _on_legend_toggled(self, name: str, on: bool) -> None:
+        if name == "sessions":
+            self.sessions_action.setChecked(on)
+
+    # -- settings and first run ----------------------------------------------------------
+    def open_settings(self) -> SettingsDialog:
+        self.settings_dialog = SettingsDialog(self.settings, self)
+        self.settings_dialog.saved.connect(self._on_settings_saved)
+        self.settings_dialog.open()
+        return self.settings_dialog
+
+    def _on_settings_saved(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dark_action.setChecked(settings.ui.theme == "dark")
+        self._note("Settings saved (session clock and windows apply from the next start)")
+
+    def _offer_first_run(self) -> None:
+        """The first-run dialog over the empty state (not modal: the empty state stays usable)."""
+        if not self.offer_first_run or self.store is None or (self.first_run is not None and self.first_run.isVisible()):
+            return
+        self.first_run = FirstRunDialog(self.store, self.runner, self.settings, self)
+        self.first_run.data_added.connect(lambda symbol, tf: self.refresh_series((symbol, Timeframe.parse(tf))))
+        self.first_run.show()
 
     def _set_demo(self, demo: bool) -> None:
         self.demo_badge.setVisible(demo)
@@ -442,6 +507,7 @@ class MainWindow(QMainWindow):
         self.theme = theme
         self._apply_app_theme(theme)
         self.chart.set_theme(theme)
+        self.overlays.set_theme(theme)
         self.demo_badge.setStyleSheet(self._badge_style())
         self.runner.start("Save theme", lambda _ctx: save_user_settings({"ui": {"theme": theme.name}}),
                           lambda _path: None, self._fail)
@@ -459,7 +525,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._send_ready)
 
     def _on_chart_drawn(self) -> None:
-        if self.pages.currentWidget() is self.chart:
+        """Ready once the chart AND the overlays of the series on it are painted (or detection failed)."""
+        bars = self.chart.bars
+        settled = bars is None or series_key(bars) in (self.overlays.key, self._overlay_error_key)
+        if self.pages.currentWidget() is self.chart and settled:
             self._send_ready()
 
     def _send_ready(self) -> None:

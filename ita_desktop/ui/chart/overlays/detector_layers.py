@@ -1,0 +1,222 @@
+"""Detector tables -> overlay layers (plain arrays; runs on the detection worker, no Qt).
+
+One function per legend entry. Each reads the OBJECT_DTYPE rows of ``DetectionResult.tables``
+(field meanings: detectors/objects.py and docs/detector_definitions.md) and draws a thing where
+its row says it lives: a zone from its ``bar`` to the bar that ended it (``end``: FVG filled,
+order block closed through), a level from its ``start`` to its ``end`` (exclusive; the next
+level of its kind takes over there), anything still alive to the chart's right edge.
+
+A bar's slot is [i - 0.5, i + 0.5], so a box "from bar a to bar b" spans [a - 0.5, b + 0.5].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ita_desktop.detectors.objects import TABLE_NAMES, Kind, LevelKind, State, Table, empty_objects, table_of_level_kind
+from ita_desktop.ui.chart.overlays.shapes import Boxes, LayerShapes, Markers, Segments, Style
+
+RIGHT_EDGE_BARS = 8  # live things reach this far past the last bar (the chart's right margin)
+SWEEP_TAIL_BARS = 30  # a sweep's level line starts at most this far before the raid
+
+
+@dataclass(frozen=True)
+class OverlayOptions:
+    """Display filters (not detector parameters: the rules keep their own).
+
+    ``fvg_min_atr`` hides gaps smaller than this many ATRs: on M1 the detector finds a gap every
+    few bars, most a fraction of a pip and filled within minutes, which buries the ones a trader
+    watches. NaN sizes (no ATR yet at the series start) count as too small when filtering.
+    """
+
+    fvg_min_atr: float = 1.0
+
+
+OPEN_LABELS = {
+    LevelKind.MIDNIGHT_OPEN: "Midnight open", LevelKind.DAILY_OPEN: "Daily open",
+    LevelKind.WEEKLY_OPEN: "Weekly open", LevelKind.NY_OPEN: "NY open",
+}
+IB_LABELS = {LevelKind.IB_HIGH: "IB high", LevelKind.IB_LOW: "IB low", LevelKind.IB_MID: "IB mid"}
+LIQUIDITY_LABELS = {
+    LevelKind.PDH: "PDH", LevelKind.PDL: "PDL", LevelKind.PWH: "PWH", LevelKind.PWL: "PWL",
+    LevelKind.ASIA_HIGH: "Asia H", LevelKind.ASIA_LOW: "Asia L", LevelKind.LONDON_HIGH: "London H",
+    LevelKind.LONDON_LOW: "London L", LevelKind.NY_AM_HIGH: "NY AM H", LevelKind.NY_AM_LOW: "NY AM L",
+    LevelKind.NY_PM_HIGH: "NY PM H", LevelKind.NY_PM_LOW: "NY PM L", LevelKind.SESSION_HIGH: "Session H",
+    LevelKind.SESSION_LOW: "Session L",
+}
+SWEEP_LABELS = {**LIQUIDITY_LABELS, **OPEN_LABELS, **IB_LABELS, LevelKind.IB_EXT: "IB ext",
+                LevelKind.EQUAL_HIGHS: "EQH", LevelKind.EQUAL_LOWS: "EQL",
+                LevelKind.SWING_HIGH: "swing H", LevelKind.SWING_LOW: "swing L"}
+SWING_SWEEPS = (int(LevelKind.SWING_HIGH), int(LevelKind.SWING_LOW))
+
+
+def _ends(end: np.ndarray, n_bars: int, exclusive: bool) -> np.ndarray:
+    """Right x of spans whose last bar is ``end`` (or, ``exclusive``, whose end bar is not in them)."""
+    edge = n_bars - 0.5 + RIGHT_EDGE_BARS
+    stop = end - 0.5 if exclusive else end + 0.5
+    return np.where(end >= 0, stop, edge).astype(np.float64)
+
+
+def _level_lines(rows: np.ndarray, labels: dict[LevelKind, str], n_bars: int, style: Style,
+                 text=None) -> Segments:
+    x0 = rows["start"] - 0.5
+    x1 = np.maximum(_ends(rows["end"], n_bars, exclusive=True), x0 + 1.0)
+    texts = [text(r) if text else labels[LevelKind(int(r["sub"]))] for r in rows] if len(rows) else []
+    return Segments(x0, x1, rows["price"], rows["price"], style, texts)
+
+
+def _levels_of(levels: np.ndarray, kinds) -> np.ndarray:
+    return levels[np.isin(levels["sub"], [int(k) for k in kinds])]
+
+
+def opening_levels(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
+    layer = LayerShapes("opens")
+    rows = _levels_of(tables.get("levels", _EMPTY), OPEN_LABELS)
+    layer.add(_level_lines(rows, OPEN_LABELS, n_bars, Style("opens", dash=True)))
+    layer.objects = len(rows)
+    return layer
+
+
+def initial_balance(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
+    layer = LayerShapes("ib")
+    levels = tables.get("levels", _EMPTY)
+    layer.add(_level_lines(_levels_of(levels, (LevelKind.IB_HIGH, LevelKind.IB_LOW)), IB_LABELS, n_bars, Style("ib")))
+    layer.add(_level_lines(_levels_of(levels, (LevelKind.IB_MID,)), IB_LABELS, n_bars, Style("ib", dash=True)))
+    layer.objects = layer.count()
+    return layer
+
+
+def ib_extensions(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
+    layer = LayerShapes("ib_ext")
+    rows = _levels_of(tables.get("levels", _EMPTY), (LevelKind.IB_EXT,))
+    label = lambda r: f"IB {'+' if r['direction'] >= 0 else '−'}{float(r['extra']):g}×"  # noqa: E731
+    layer.add(_level_lines(rows, {}, n_bars, Style("ib", dash=True, line_alpha=150), text=label))
+    layer.objects = len(rows)
+    return layer
+
+
+def liquidity(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
+    """PDH/PDL/PWH/PWL, session highs and lows, and equal highs/lows (superseded clusters left out:
+    the cluster that replaced one covers the same swings)."""
+    layer = LayerShapes("liquidity")
+    levels = tables.get("levels", _EMPTY)
+    for side, role in ((1, "buyside"), (-1, "sellside")):
+        rows = _levels_of(levels, [k for k in LIQUIDITY_LABELS if _side(k) == side])
+        daily = np.isin(rows["sub"], [int(k) for k in (LevelKind.PDH, LevelKind.PDL, LevelKind.PWH, LevelKind.PWL)])
+        layer.add(_level_lines(rows[daily], LIQUIDITY_LABELS, n_bars, Style(role, width=1.5)))
+        layer.add(_level_lines(rows[~daily], LIQUIDITY_LABELS, n_bars, Style(role, dash=True, line_alpha=200)))
+    equal = tables.get("equal", _EMPTY)
+    live = equal[~((equal["state"] == State.FILLED) & (equal["filled_at"] < 0))]
+    for kind, role, text in ((Kind.EQUAL_HIGHS, "buyside", "EQH"), (Kind.EQUAL_LOWS, "sellside", "EQL")):
+        rows = live[live["kind"] == kind]
+        x0 = rows["start"] - 0.5
+        layer.add(Segments(x0, _ends(rows["end"], n_bars, exclusive=False), rows["price"], rows["price"],
+                           Style(role, width=1.0), [text] * len(rows)))
+    layer.objects = layer.count()
+    return layer
+
+
+def _side(kind: LevelKind) -> int:
+    return 1 if kind.name.endswith("_HIGH") or kind in (LevelKind.PDH, LevelKind.PWH) else -1
+
+
+def sweeps(tables: dict[str, np.ndarray], n_bars: int, *, of_swings: bool) -> LayerShapes:
+    """A triangle beyond the raid's extreme at the bar that made it, and a short line at the swept
+    level from where that level came from (at most SWEEP_TAIL_BARS back) to the close back inside."""
+    layer = LayerShapes("swing_sweeps" if of_swings else "sweeps")
+    rows = tables.get("sweeps", _EMPTY)
+    rows = rows[np.isin(rows["sub"], SWING_SWEEPS) == of_swings]
+    origin = _sweep_origins(rows, tables)
+    x0 = np.maximum(origin, rows["start"] - SWEEP_TAIL_BARS) - 0.5
+    texts = [SWEEP_LABELS.get(LevelKind(int(s)), "level") for s in rows["sub"]] if len(rows) else []
+    for direction, role, shape in ((-1, "bear", "down"), (1, "bull", "up")):
+        pick = rows["direction"] == direction
+        r = rows[pick]
+        layer.add(Segments(x0[pick], r["end"] + 0.5, r["price"], r["price"], Style("sweep", dash=True)))
+        labels = None if of_swings else [f"Sweep {t}" for t, p in zip(texts, pick) if p]
+        layer.add(Markers(r["bar"], r["extra"], shape, Style(role, fill_alpha=255, size=9.0), labels))
+    layer.objects = len(rows)
+    return layer
+
+
+def _sweep_origins(rows: np.ndarray, tables: dict[str, np.ndarray]) -> np.ndarray:
+    """The bar each swept level came from: the swing, the newest swing of an equal cluster, a level's start."""
+    origin = rows["start"].astype(np.int64).copy()
+    table_of = {int(k): table_of_level_kind(int(k)) for k in np.unique(rows["sub"])}
+    for sub, table in table_of.items():
+        source = tables.get(TABLE_NAMES[table])
+        if source is None:
+            continue
+        pick = np.flatnonzero((rows["sub"] == sub) & (rows["ref"] >= 0) & (rows["ref"] < len(source)))
+        column = "start" if table == Table.LEVELS else "bar"
+        origin[pick] = source[column][rows["ref"][pick]]
+    return origin
+
+
+def fair_value_gaps(tables: dict[str, np.ndarray], n_bars: int, options: OverlayOptions) -> LayerShapes:
+    """Boxes from the middle candle to the bar that closed through the gap, CE as a dashed midline;
+    gaps already entered (touched) are fainter than untouched ones."""
+    layer = LayerShapes("fvg")
+    rows = tables.get("fvg", _EMPTY)
+    if options.fvg_min_atr > 0:
+        rows = rows[rows["extra"] >= options.fvg_min_atr]
+    for direction, role in ((1, "bull"), (-1, "bear")):
+        r = rows[rows["direction"] == direction]
+        x0, x1 = r["bar"] - 0.5, _ends(r["end"], n_bars, exclusive=False)
+        fresh = r["touched_at"] < 0
+        layer.add(Boxes(x0[fresh], x1[fresh], r["bottom"][fresh], r["top"][fresh], Style(role, fill_alpha=70, line_alpha=0)))
+        layer.add(Boxes(x0[~fresh], x1[~fresh], r["bottom"][~fresh], r["top"][~fresh],
+                        Style(role, fill_alpha=38, line_alpha=0)))
+        layer.add(Segments(x0, x1, r["price"], r["price"], Style("ce", dash=True)))
+    layer.objects = len(rows)
+    return layer
+
+
+def order_blocks(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
+    """Order-block boxes from the OB candle to the close through them. One that became a breaker
+    (a close through it) is drawn dashed in the opposite colour, the side it now works for."""
+    layer = LayerShapes("order_blocks")
+    rows = tables.get("order_blocks", _EMPTY)
+    for direction, role, flipped in ((1, "ob_bull", "ob_bear"), (-1, "ob_bear", "ob_bull")):
+        r = rows[rows["direction"] == direction]
+        x0, x1 = r["bar"] - 0.5, _ends(r["end"], n_bars, exclusive=False)
+        breaker = r["state"] == State.FILLED
+        live = ~breaker
+        layer.add(Boxes(x0[live], x1[live], r["bottom"][live], r["top"][live], Style(role, fill_alpha=60, width=1.0)))
+        layer.add(Boxes(x0[breaker], x1[breaker], r["bottom"][breaker], r["top"][breaker],
+                        Style(flipped, fill_alpha=18, dash=True)))
+    layer.objects = len(rows)
+    return layer
+
+
+def structure(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
+    """BOS / CHOCH: a line at the broken swing's price from the swing to the breaking bar, labelled
+    in the middle, and a dot on the break."""
+    layer = LayerShapes("structure")
+    rows = tables.get("structure", _EMPTY)
+    for direction, role in ((1, "bull"), (-1, "bear")):
+        for kind, text, dash in ((Kind.BOS, "BOS", False), (Kind.CHOCH, "CHoCH", True)):
+            r = rows[(rows["direction"] == direction) & (rows["kind"] == kind)]
+            layer.add(Segments(r["start"].astype(np.float64), r["bar"].astype(np.float64), r["price"], r["price"],
+                               Style(role, dash=dash, label_at="mid"), [text] * len(r)))
+        r = rows[rows["direction"] == direction]
+        layer.add(Markers(r["bar"], r["price"], "dot", Style(role, fill_alpha=255, size=5.0)))
+    layer.objects = len(rows)
+    return layer
+
+
+_EMPTY = empty_objects(0)
+
+
+def detector_layers(tables: dict[str, np.ndarray], n_bars: int, options: OverlayOptions | None = None
+                    ) -> dict[str, LayerShapes]:
+    """Every detector layer the legend lists (session shading is the chart's own layer)."""
+    options = options or OverlayOptions()
+    layers = [
+        opening_levels(tables, n_bars), initial_balance(tables, n_bars), ib_extensions(tables, n_bars),
+        liquidity(tables, n_bars), sweeps(tables, n_bars, of_swings=False), sweeps(tables, n_bars, of_swings=True),
+        fair_value_gaps(tables, n_bars, options), order_blocks(tables, n_bars), structure(tables, n_bars),
+    ]
+    return {layer.name: layer for layer in layers}

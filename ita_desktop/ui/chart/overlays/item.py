@@ -1,0 +1,229 @@
+"""OverlayItem: paints one layer's batches, only what meets the view, in a few batched calls.
+
+Shapes are stored in data coordinates (x = bar index, y = price) but drawn in device pixels:
+each frame maps the visible shapes with numpy (x' = sx·x + dx, y' = sy·y + dy), so markers and
+labels keep their pixel size at every zoom, dashes do not stretch with the x scale, and long
+lines are clipped to the viewport before Qt sees them. One pen/brush per batch, one
+drawRects / drawLines / drawPath call per batch: no pyqtgraph item per object.
+
+When zoomed far out a layer may meet tens of thousands of shapes. A frame then drops boxes and
+lines under MIN_PIXELS wide (a zone one pixel wide tells nothing), shares LAYER_BUDGET shapes
+among the layer's batches keeping the longest (the long-lived zones and levels are what a wide
+view is for), skips markers above MAX_MARKERS, and labels only when few enough to read
+(MAX_LABELS). That bounds a frame's cost whatever the series length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+
+from ita_desktop.ui.chart.overlays.shapes import Boxes, LayerShapes, Markers, Segments, Style
+
+LAYER_BUDGET = 350  # boxes + lines per layer and frame
+MIN_BATCH_BUDGET = 60
+MIN_PIXELS = 3.0
+MAX_MARKERS = 150  # per batch; more means zoomed out too far to tell markers apart
+MAX_LABELS = 40
+PIXEL_PAD = 12.0  # drawn beyond the viewport edge so clipped lines end off screen
+LABEL_POINT_SIZE = 8
+
+
+class OverlayItem(pg.GraphicsObject):
+    """One legend entry on the chart. ``painted`` fires after each paint (used for "drawn")."""
+
+    painted = Signal()
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.shapes = LayerShapes(name)
+        self._bounds = QRectF()
+        self._palette: dict[str, str] = {}
+        self._tools: dict[Style, tuple[QPen, QBrush]] = {}
+        self._font = QFont()
+        self._font.setPointSize(LABEL_POINT_SIZE)
+        self._metrics = QFontMetricsF(self._font)
+        self.last_drawn = 0  # shapes drawn by the last paint (tests and the benchmark read it)
+        self._placed: list[QRectF] = []  # label rectangles drawn in the current paint
+
+    # -- data -------------------------------------------------------------------------
+    def set_shapes(self, shapes: LayerShapes | None, n_bars: int, low: float, high: float) -> None:
+        """Show ``shapes`` over a series of ``n_bars`` bars with prices in [low, high].
+
+        The bounds cover the whole series (and beyond in price), so the item is asked to paint
+        whenever the chart is: shapes outside them are not lost, only the view decides."""
+        self.prepareGeometryChange()
+        self.shapes = shapes or LayerShapes(self.name)
+        span = max(high - low, 1e-9)
+        self._bounds = QRectF(-0.5, low - span, float(max(n_bars, 1)) + 16, 3 * span) if n_bars else QRectF()
+        self.update()
+
+    def set_palette(self, palette: dict[str, str]) -> None:
+        self._palette = dict(palette)
+        self._tools.clear()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    # -- paint ------------------------------------------------------------------------
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        view = self.viewRect()
+        if view is None or not self.shapes.batches:
+            self.last_drawn = 0
+            self.painted.emit()
+            return
+        t = painter.worldTransform()
+        sx, sy, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
+        xa, xb = sorted((sx * view.left() + dx, sx * view.right() + dx))
+        ya, yb = sorted((sy * view.top() + dy, sy * view.bottom() + dy))
+        frame = _Frame(sx, sy, dx, dy, xa - PIXEL_PAD, xb + PIXEL_PAD, ya - PIXEL_PAD, yb + PIXEL_PAD)
+        margin = PIXEL_PAD / abs(sx) if sx else 0.0
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(self._font)
+        self._placed: list[QRectF] = []
+        visible = [(b, b.index.visible(view.left() - margin, view.right() + margin)) for b in self.shapes.batches]
+        spans = [(b, self._wide_enough(b, ids, abs(sx))) for b, ids in visible if len(ids) and not isinstance(b, Markers)]
+        budget = max(LAYER_BUDGET // max(len(spans), 1), MIN_BATCH_BUDGET)
+        drawn = 0
+        for batch, ids in spans:
+            if len(ids):
+                ids = self._longest(batch, ids, budget)
+                draw = self._boxes if isinstance(batch, Boxes) else self._segments
+                drawn += draw(painter, batch, ids, frame)
+        for batch, ids in visible:
+            if isinstance(batch, Markers) and 0 < len(ids) <= MAX_MARKERS:
+                drawn += self._markers(painter, batch, ids, frame)
+        painter.restore()
+        self.last_drawn = drawn
+        self.painted.emit()
+
+    @staticmethod
+    def _wide_enough(batch: Boxes | Segments, ids: np.ndarray, px_per_bar: float) -> np.ndarray:
+        """Drop shapes under MIN_PIXELS wide unless they are tall (a sloped line is never dropped)."""
+        wide = np.abs(batch.x1[ids] - batch.x0[ids]) * px_per_bar >= MIN_PIXELS
+        if isinstance(batch, Segments):
+            wide |= batch.y1[ids] != batch.y0[ids]
+        return ids[wide]
+
+    @staticmethod
+    def _longest(batch: Boxes | Segments, ids: np.ndarray, budget: int) -> np.ndarray:
+        if len(ids) <= budget:
+            return ids
+        length = np.abs(batch.x1[ids] - batch.x0[ids])
+        return ids[np.argpartition(-length, budget)[:budget]]
+
+    def _tools_for(self, style: Style) -> tuple[QPen, QBrush]:
+        tools = self._tools.get(style)
+        if tools is None:
+            color = QColor(self._palette.get(style.role, "#ff00ff"))  # magenta: a role nobody coloured
+            line = QColor(color)
+            line.setAlpha(style.line_alpha)
+            pen = QPen(line) if style.line_alpha else QPen(Qt.PenStyle.NoPen)
+            pen.setWidthF(style.width)
+            pen.setCosmetic(True)
+            if style.dash and style.line_alpha:
+                pen.setDashPattern([4.0, 3.0])
+            fill = QColor(color)
+            fill.setAlpha(style.fill_alpha)
+            brush = QBrush(fill) if style.fill_alpha else QBrush(Qt.BrushStyle.NoBrush)
+            tools = self._tools[style] = (pen, brush)
+        return tools
+
+    def _boxes(self, painter: QPainter, b: Boxes, ids: np.ndarray, f: "_Frame") -> int:
+        x0, x1 = f.x(b.x0[ids]), f.x(b.x1[ids])
+        y0, y1 = f.y(b.y0[ids]), f.y(b.y1[ids])
+        left, top = np.minimum(x0, x1), np.minimum(y0, y1)
+        width, height = np.maximum(np.abs(x1 - x0), 1.0), np.maximum(np.abs(y1 - y0), 1.0)
+        pen, brush = self._tools_for(b.style)
+        painter.setPen(pen)
+        painter.setBrush(brush)
+        painter.drawRects([QRectF(*r) for r in zip(left.tolist(), top.tolist(), width.tolist(), height.tolist())])
+        return len(ids)
+
+    def _segments(self, painter: QPainter, s: Segments, ids: np.ndarray, f: "_Frame") -> int:
+        x0, x1 = f.x(s.x0[ids]), f.x(s.x1[ids])
+        y0, y1 = f.y(s.y0[ids]), f.y(s.y1[ids])
+        pen, _ = self._tools_for(s.style)
+        painter.setPen(pen)
+        painter.drawLines([QLineF(*p) for p in zip(x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist())])
+        if s.labels is not None and len(ids) <= MAX_LABELS:
+            below = s.style.role in ("bear", "sellside")
+            self._set_label_pen(painter, s.style)
+            for k, xa, xb, ya, yb in zip(ids.tolist(), x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist()):
+                text = s.labels[k]
+                w = self._metrics.horizontalAdvance(text)
+                if s.style.label_at == "mid":
+                    if abs(xb - xa) < w:  # a label longer than its line would float over other bars
+                        continue
+                    x = (xa + xb) / 2 - w / 2
+                else:  # right end of the visible part, inside the line
+                    x = min(xb, f.right - PIXEL_PAD) - w - 3
+                y = (ya + yb) / 2 + (self._metrics.ascent() + 1 if below else -3)
+                self._label(painter, x, y, w, text)
+        return len(ids)
+
+    def _markers(self, painter: QPainter, m: Markers, ids: np.ndarray, f: "_Frame") -> int:
+        xs, ys = f.x(m.x[ids]).tolist(), f.y(m.y[ids]).tolist()
+        r = m.style.size / 2
+        path = QPainterPath()
+        for x, y in zip(xs, ys):
+            if m.shape == "up":  # below the point, pointing at it
+                path.addPolygon(QPolygonF([QPointF(x, y + 3), QPointF(x - r, y + 3 + 2 * r), QPointF(x + r, y + 3 + 2 * r)]))
+                path.closeSubpath()
+            elif m.shape == "down":
+                path.addPolygon(QPolygonF([QPointF(x, y - 3), QPointF(x - r, y - 3 - 2 * r), QPointF(x + r, y - 3 - 2 * r)]))
+                path.closeSubpath()
+            elif m.shape == "dot":
+                path.addEllipse(QPointF(x, y), r, r)
+            else:  # cross
+                path.moveTo(x - r, y - r)
+                path.lineTo(x + r, y + r)
+                path.moveTo(x - r, y + r)
+                path.lineTo(x + r, y - r)
+        pen, brush = self._tools_for(m.style)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(pen if m.shape == "cross" else QPen(Qt.PenStyle.NoPen))
+        painter.setBrush(brush if m.shape != "cross" else QBrush(Qt.BrushStyle.NoBrush))
+        painter.drawPath(path)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        if m.labels is not None and len(ids) <= MAX_LABELS:
+            self._set_label_pen(painter, m.style)
+            for k, x, y in zip(ids.tolist(), xs, ys):
+                dy = {"up": 3 + 2 * r + self._metrics.ascent(), "down": -3 - 2 * r - 2}.get(m.shape, -r - 2)
+                w = self._metrics.horizontalAdvance(m.labels[k])
+                self._label(painter, x - w / 2, y + dy, w, m.labels[k])
+        return len(ids)
+
+    def _label(self, painter: QPainter, x: float, y: float, width: float, text: str) -> None:
+        """Draw a label unless it would overlap one this layer already drew in this frame."""
+        rect = QRectF(x, y - self._metrics.ascent(), width, self._metrics.height())
+        if any(rect.intersects(other) for other in self._placed):
+            return
+        self._placed.append(rect)
+        painter.drawText(QPointF(x, y), text)
+
+    def _set_label_pen(self, painter: QPainter, style: Style) -> None:
+        painter.setPen(QPen(QColor(self._palette.get(style.role, self._palette.get("label", "#ffffff")))))
+        painter.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+
+
+class _Frame:
+    """Data -> device mapping of one paint, with coordinates clipped to just beyond the viewport."""
+
+    __slots__ = ("sx", "sy", "dx", "dy", "left", "right", "top", "bottom")
+
+    def __init__(self, sx: float, sy: float, dx: float, dy: float, left: float, right: float, top: float,
+                 bottom: float) -> None:
+        self.sx, self.sy, self.dx, self.dy = sx, sy, dx, dy
+        self.left, self.right, self.top, self.bottom = left, right, top, bottom
+
+    def x(self, values: np.ndarray) -> np.ndarray:
+        return np.clip(self.sx * values + self.dx, self.left, self.right)
+
+    def y(self, values: np.ndarray) -> np.ndarray:
+        return np.clip(self.sy * values + self.dy, self.top - 4000.0, self.bottom + 4000.0)

@@ -1,0 +1,160 @@
+"""What an overlay layer draws, as plain numpy arrays: boxes, segments, markers (no Qt here).
+
+Builders turn detector tables (or trades, setup occurrences) into these batches on a worker
+thread; the GUI thread only hands the finished arrays to an OverlayItem. Coordinates are the
+chart's: x in bar indexes (bar i is centred on x = i), y in price. A batch has one style, so
+one pen and one brush serve all its shapes and the item draws it with one batched call.
+
+Each batch keeps a :class:`SpanIndex` so a frame finds the shapes that meet the view without
+scanning every object of a million-bar series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SHORT_QUANTILE = 99.0  # spans longer than this quantile are "long" and scanned on their own
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a batch looks. ``role`` names a colour of the overlay palette (see overlays/palette.py),
+    so a theme switch recolours every layer without rebuilding it."""
+
+    role: str
+    width: float = 1.0
+    dash: bool = False
+    fill_alpha: int = 0  # 0: outline only
+    line_alpha: int = 255
+    size: float = 8.0  # marker size in pixels
+    label_at: str = "end"  # segments: "end" (right end of the visible part, levels) or "mid" (BOS/CHOCH)
+
+
+class SpanIndex:
+    """Which spans [x0, x1] meet [left, right], in about O(log n + visible).
+
+    Spans are sorted by x0; every "short" span is at most ``max_short`` long, so candidates are
+    those with x0 in [left - max_short, right]. The few long spans (a zone still open after
+    20,000 bars) are checked directly: a long span would otherwise widen every window.
+    """
+
+    def __init__(self, x0: np.ndarray, x1: np.ndarray) -> None:
+        length = x1 - x0
+        n = len(x0)
+        self.max_short = float(np.percentile(length, SHORT_QUANTILE)) if n else 0.0
+        long = length > self.max_short
+        short_ids = np.flatnonzero(~long)
+        order = np.argsort(x0[short_ids], kind="stable")
+        self.short_ids = short_ids[order]
+        self.short_x0 = x0[self.short_ids]
+        self.short_x1 = x1[self.short_ids]
+        self.long_ids = np.flatnonzero(long)
+        self.long_x0 = x0[self.long_ids]
+        self.long_x1 = x1[self.long_ids]
+
+    def visible(self, left: float, right: float) -> np.ndarray:
+        a = int(np.searchsorted(self.short_x0, left - self.max_short, side="left"))
+        b = int(np.searchsorted(self.short_x0, right, side="right"))
+        ids = self.short_ids[a:b][self.short_x1[a:b] >= left]
+        if len(self.long_ids):
+            keep = (self.long_x0 <= right) & (self.long_x1 >= left)
+            if keep.any():
+                ids = np.concatenate((ids, self.long_ids[keep]))
+        return ids
+
+
+def _f64(values) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+@dataclass
+class Boxes:
+    """Rectangles [x0, x1] x [y0, y1] (zones: FVGs, order blocks, trade stop/target boxes)."""
+
+    x0: np.ndarray
+    x1: np.ndarray
+    y0: np.ndarray
+    y1: np.ndarray
+    style: Style
+    index: SpanIndex = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.x0, self.x1, self.y0, self.y1 = map(_f64, (self.x0, self.x1, self.y0, self.y1))
+        self.index = SpanIndex(self.x0, self.x1)
+
+    def __len__(self) -> int:
+        return len(self.x0)
+
+
+@dataclass
+class Segments:
+    """Lines from (x0, y0) to (x1, y1) with optional labels (levels, BOS/CHOCH, CE midlines)."""
+
+    x0: np.ndarray
+    x1: np.ndarray
+    y0: np.ndarray
+    y1: np.ndarray
+    style: Style
+    labels: list[str] | None = None
+    index: SpanIndex = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.x0, self.x1, self.y0, self.y1 = map(_f64, (self.x0, self.x1, self.y0, self.y1))
+        if self.labels is not None and len(self.labels) != len(self.x0):
+            raise ValueError(f"{len(self.labels)} labels for {len(self.x0)} segments")
+        self.index = SpanIndex(np.minimum(self.x0, self.x1), np.maximum(self.x0, self.x1))
+
+    def __len__(self) -> int:
+        return len(self.x0)
+
+
+MARKER_SHAPES = ("up", "down", "dot", "cross")
+
+
+@dataclass
+class Markers:
+    """Fixed-size pixel markers at (x, y): sweep bars, exits, setup steps. ``shape`` is one of
+    MARKER_SHAPES; a triangle "up" sits below its point, "down" above it, so neither hides the wick."""
+
+    x: np.ndarray
+    y: np.ndarray
+    shape: str
+    style: Style
+    labels: list[str] | None = None
+    index: SpanIndex = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.shape not in MARKER_SHAPES:
+            raise ValueError(f"unknown marker shape {self.shape!r}; expected one of {MARKER_SHAPES}")
+        self.x, self.y = _f64(self.x), _f64(self.y)
+        if self.labels is not None and len(self.labels) != len(self.x):
+            raise ValueError(f"{len(self.labels)} labels for {len(self.x)} markers")
+        self.index = SpanIndex(self.x, self.x)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+Batch = Boxes | Segments | Markers
+
+
+@dataclass
+class LayerShapes:
+    """Everything one legend entry draws, in paint order (first is lowest)."""
+
+    name: str
+    batches: list[Batch] = field(default_factory=list)
+    objects: int = 0  # things drawn (an FVG is one object: its box and its CE line)
+
+    def add(self, batch: Batch) -> None:
+        if len(batch):
+            self.batches.append(batch)
+
+    def count(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    def of_role(self, role: str) -> list[Batch]:
+        """The batches drawn in ``role`` (tests and the legend's counts look shapes up this way)."""
+        return [b for b in self.batches if b.style.role == role]

@@ -1,0 +1,293 @@
+"""File > Settings…: everything in config.yaml a trader changes by hand, plus the secret fields.
+
+Two doors, never crossed: ordinary settings go through ``save_user_settings`` (validated
+before anything is written: a bad value is shown in the dialog and the file is unchanged);
+secrets go through ``ita_desktop.secrets`` into the OS keyring only. A secret field is never
+filled with the stored value: it shows "set" / "not set", an empty field keeps what is stored,
+and "Clear" removes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+    QLineEdit, QMessageBox, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from ita_desktop import secrets
+from ita_desktop.config import Settings, load_settings, save_user_settings
+from ita_desktop.detectors.session_clock import parse_hhmm
+from ita_desktop.domain.clock import ServerClock
+from ita_desktop.paths import app_paths
+from ita_desktop.ui.theme import THEMES
+
+log = logging.getLogger(__name__)
+
+SECRET_FIELDS = (
+    ("openai_api_key", "OpenAI API key"),
+    ("telegram_bot_token", "Telegram bot token"),
+    ("notion_token", "Notion token"),
+    ("mt5_password", "MT5 password"),
+)
+ERROR_STYLE = "color: #ef5350;"
+
+
+class SettingsError(ValueError):
+    """A field's value is not valid; ``field`` names it so the dialog can point at it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class SecretField(QWidget):
+    """A masked entry for one keyring secret with its "set"/"not set" state and a Clear box."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.edit = QLineEdit()
+        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.edit.setObjectName(f"secret_{name}")
+        self.state = QLabel()
+        self.clear = QCheckBox("Clear")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.state)
+        layout.addWidget(self.clear)
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            stored = secrets.has_secret(self.name)
+        except secrets.SecretStoreError as exc:
+            self.state.setText("keyring unavailable")
+            self.state.setToolTip(str(exc))
+            self.edit.setEnabled(False)
+            return
+        self.state.setText("set" if stored else "not set")
+        self.edit.setPlaceholderText("stored — type to replace" if stored else "not set")
+        self.clear.setEnabled(stored)
+
+    def apply(self) -> str | None:
+        """Write the change, if any, to the keyring; returns "saved"/"cleared"/None."""
+        value = self.edit.text()
+        if value:
+            secrets.set_secret(self.name, value)
+            action = "saved"
+        elif self.clear.isChecked():
+            secrets.delete_secret(self.name)
+            action = "cleared"
+        else:
+            return None
+        self.edit.clear()
+        self.clear.setChecked(False)
+        self.refresh()
+        return action
+
+
+def _check_zone(field: str, text: str) -> str:
+    try:
+        ServerClock.parse(text)
+    except Exception as exc:  # ServerClock says what forms it accepts
+        raise SettingsError(field, f"{field}: {exc}") from exc
+    return text.strip()
+
+
+class SettingsDialog(QDialog):
+    """``saved(Settings)`` fires after a successful save with the settings as now on disk."""
+
+    saved = Signal(object)
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setObjectName("settingsDialog")
+        self.settings = settings
+        self.error = QLabel("")
+        self.error.setObjectName("settingsError")
+        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setWordWrap(True)
+        tabs = QTabWidget()
+        tabs.addTab(self._general_tab(), "General")
+        tabs.addTab(self._mt5_tab(), "MetaTrader 5")
+        tabs.addTab(self._sessions_tab(), "Sessions")
+        tabs.addTab(self._secrets_tab(), "Keys and tokens")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(620, 460)
+
+    # -- tabs ---------------------------------------------------------------------------
+    def _general_tab(self) -> QWidget:
+        s = self.settings
+        page = QWidget()
+        form = QFormLayout(page)
+        paths = app_paths()
+        self.data_folder = QLineEdit(str(paths.data))
+        self.data_folder.setReadOnly(True)
+        change = QPushButton("Change…")
+        change.clicked.connect(self._explain_data_folder)
+        row = QHBoxLayout()
+        row.addWidget(self.data_folder, 1)
+        row.addWidget(change)
+        form.addRow("Data folder", row)
+        self.data_server_tz = QLineEdit(s.data.server_tz)
+        form.addRow("CSV server time zone", self.data_server_tz)
+        self.model_endpoint = QLineEdit(s.model.endpoint)
+        self.model_name = QLineEdit(s.model.name)
+        form.addRow("Model endpoint", self.model_endpoint)
+        form.addRow("Model name", self.model_name)
+        self.theme = QComboBox()
+        self.theme.addItems(list(THEMES))
+        self.theme.setCurrentText(s.ui.theme)
+        form.addRow("Theme", self.theme)
+        return page
+
+    def _mt5_tab(self) -> QWidget:
+        m = self.settings.mt5
+        page = QWidget()
+        form = QFormLayout(page)
+        self.mt5_path = QLineEdit(m.terminal_path)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_terminal)
+        row = QHBoxLayout()
+        row.addWidget(self.mt5_path, 1)
+        row.addWidget(browse)
+        form.addRow("Terminal path", row)
+        self.mt5_login = QLineEdit(str(m.login) if m.login else "")
+        self.mt5_login.setPlaceholderText("account number")
+        self.mt5_server = QLineEdit(m.server)
+        self.mt5_server_tz = QLineEdit(m.server_tz)
+        self.mt5_server_tz.setToolTip('"+03:00", an IANA zone like "Europe/Athens", or "NY+7" (New York + 7 h)')
+        self.mt5_tz_error = QLabel("")
+        self.mt5_tz_error.setStyleSheet(ERROR_STYLE)
+        self.mt5_server_tz.textChanged.connect(lambda text: self._show_zone_error(text, self.mt5_tz_error))
+        form.addRow("Login", self.mt5_login)
+        form.addRow("Server", self.mt5_server)
+        form.addRow("Server time zone", self.mt5_server_tz)
+        form.addRow("", self.mt5_tz_error)
+        form.addRow(QLabel("The MT5 password is under Keys and tokens (kept in the OS keyring)."))
+        return page
+
+    def _sessions_tab(self) -> QWidget:
+        s = self.settings.sessions
+        page = QWidget()
+        form = QFormLayout(page)
+        self.clock = QLineEdit(s.clock)
+        form.addRow("Session clock", self.clock)
+        self.windows: dict[str, tuple[QLineEdit, QLineEdit]] = {}
+        for name, (start, end) in s.windows.items():
+            a, b = QLineEdit(start), QLineEdit(end)
+            for edit in (a, b):
+                edit.setInputMask("99:99")
+                edit.setMaximumWidth(70)
+            row = QHBoxLayout()
+            row.addWidget(a)
+            row.addWidget(QLabel("to"))
+            row.addWidget(b)
+            row.addStretch(1)
+            form.addRow(name, row)
+            self.windows[name] = (a, b)
+        form.addRow(QLabel("Times are on the session clock. Session changes apply to the next chart load."))
+        return page
+
+    def _secrets_tab(self) -> QWidget:
+        page = QGroupBox("Stored in the OS keyring only, never in config.yaml or the logs")
+        form = QFormLayout(page)
+        self.secret_fields: dict[str, SecretField] = {}
+        for name, label in SECRET_FIELDS:
+            field = SecretField(name)
+            form.addRow(label, field)
+            self.secret_fields[name] = field
+        return page
+
+    # -- actions ------------------------------------------------------------------------
+    def _explain_data_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a data folder", self.data_folder.text())
+        if not folder:
+            return
+        self.folder_note = QMessageBox(
+            QMessageBox.Icon.Information, "Data folder",
+            f"The data folder is chosen when the app starts. To use\n{folder}\nset the environment "
+            f"variable ITA_HOME to it (for example in the shortcut that starts the app) and restart. "
+            f"Copy the existing folder there first to keep your data.", parent=self)
+        self.folder_note.open()
+
+    def _browse_terminal(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "MetaTrader 5 terminal", self.mt5_path.text(),
+                                              "terminal64.exe (terminal64.exe);;All files (*)")
+        if path:
+            self.mt5_path.setText(path)
+
+    def _show_zone_error(self, text: str, label: QLabel) -> None:
+        try:
+            ServerClock.parse(text)
+            label.setText("")
+        except Exception as exc:
+            label.setText(str(exc))
+
+    def changes(self) -> dict[str, Any]:
+        """The non-secret settings as entered; raises SettingsError naming a bad field."""
+        login_text = self.mt5_login.text().strip()
+        if login_text and not login_text.isdigit():
+            raise SettingsError("mt5.login", "MT5 login must be the account number (digits only)")
+        clock = self.clock.text().strip()
+        try:
+            ZoneInfo(clock)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError("sessions.clock", f"sessions.clock: unknown time zone {clock!r}") from exc
+        windows = {}
+        for name, (a, b) in self.windows.items():
+            for edit in (a, b):
+                try:
+                    parse_hhmm(edit.text())
+                except Exception as exc:
+                    raise SettingsError(f"sessions.windows.{name}",
+                                        f"session {name}: {edit.text()!r} is not a time HH:MM") from exc
+            windows[name] = [a.text(), b.text()]
+        return {
+            "data": {"server_tz": _check_zone("data.server_tz", self.data_server_tz.text())},
+            "mt5": {"terminal_path": self.mt5_path.text().strip(), "login": int(login_text or 0),
+                    "server": self.mt5_server.text().strip(),
+                    "server_tz": _check_zone("mt5.server_tz", self.mt5_server_tz.text())},
+            "sessions": {"clock": clock, "windows": windows},
+            "model": {"endpoint": self.model_endpoint.text().strip(), "name": self.model_name.text().strip()},
+            "ui": {"theme": self.theme.currentText()},
+        }
+
+    def save(self) -> bool:
+        """Validate and write; on any error show it here, write nothing, keep the dialog open."""
+        try:
+            changes = self.changes()
+            save_user_settings(changes)
+        except SettingsError as exc:
+            self.error.setText(str(exc))
+            return False
+        except Exception as exc:  # pydantic's validation error or a file error: say what it was
+            self.error.setText(f"Not saved: {exc}")
+            return False
+        try:
+            done = {name: f.apply() for name, f in self.secret_fields.items()}
+        except secrets.SecretStoreError as exc:
+            self.error.setText(f"Settings saved, but a secret was not: {exc}")
+            return False
+        changed = [name for name, action in done.items() if action]
+        if changed:
+            log.info("secrets updated in the keyring: %s", ", ".join(changed))  # names only, never values
+        self.error.setText("")
+        self.settings = load_settings()
+        self.saved.emit(self.settings)
+        self.accept()
+        return True
