@@ -1,11 +1,14 @@
-"""Backtest benchmark: one rule over 1,000,000 M1 bars (detectors included), a 1,000-variant sweep
+"""Backtest benchmark: one rule over 1,000,000 M1 bars (detectors included), 1,000-variant sweeps
 over 100,000 bars, and backtesting.py on the same simple FVG strategy over 100,000 bars.
 
-    uv run python benchmarks/backtest_bench.py [--bars 1000000] [--runs 5] [--no-bt]
+    uv run python benchmarks/backtest_bench.py [--bars 1000000] [--runs 5] [--no-bt] [--no-rule-sweep]
 
-The bars are SYNTHETIC-FROM-REAL: the real EURUSD M1 file (../shared/data, read with its
--03:30 server clock) chained end to end, each copy rescaled to open where the previous one
-closed (real returns and candle shapes, repeated) on consecutive minutes, spread 0.
+Bars: chained_series.chained_eurusd (the real EURUSD M1 file's returns and time steps chained
+end to end, spread 2 points). "One rule" is measured twice: the "every FVG" order stream (a
+limit at each gap) and REAL seed rules (fvg_reversal and asia_sweep run on M1: detectors,
+setup engine, orders, simulation, statistics). Sweeps: the every-FVG stream built as
+ORDER_DTYPE rows per variant and as shared order columns, and a real rule (asia_sweep on M5
+built from M1, M1 inside each bar) over 1,000 rule-field variants.
 Figures are wall-clock medians on this machine after a warm-up run (numba cache warm).
 Budgets (docs): one rule over 1M bars <= 300 ms with detectors; 1,000 variants over 100k
 bars <= 20 s on 2 cores.
@@ -24,32 +27,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "EURUSD_M1.csv"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from chained_series import chained_eurusd, describe  # noqa: E402
 
 from ita_desktop.backtest.costs import SimSettings  # noqa: E402
 from ita_desktop.backtest.orders import empty_orders  # noqa: E402
 from ita_desktop.backtest.simulator import simulate  # noqa: E402
+from ita_desktop.backtest.stats import compute_stats  # noqa: E402
 from ita_desktop.backtest.sweep import sweep  # noqa: E402
 from ita_desktop.domain.bars import Bars  # noqa: E402
-
-
-def chained_bars(n: int) -> Bars:
-    from ita_desktop.data.csv_import import read_csv
-
-    src = read_csv(DATA, symbol="EURUSD", server_tz="-03:30").bars
-    m = len(src)
-    reps = -(-n // m)
-    o, h, lo, c = (np.empty(reps * m) for _ in range(4))
-    level = float(src.open[0])
-    for r in range(reps):
-        f = level / src.open[0]
-        s = slice(r * m, (r + 1) * m)
-        o[s], h[s], lo[s], c[s] = src.open * f, src.high * f, src.low * f, src.close * f
-        level = c[s][-1]
-    t = int(src.time[0]) + 60 * np.arange(n, dtype=np.int64)
-    return Bars.from_columns("EURUSD-CHAINED", src.timeframe, {
-        "time": t, "open": o[:n], "high": h[:n], "low": lo[:n], "close": c[:n],
-        "tick_volume": np.tile(src.tick_volume, reps)[:n]})
+from ita_desktop.domain.timeframes import Timeframe  # noqa: E402
 
 
 def fvg_table(bars: Bars) -> np.ndarray:
@@ -75,6 +63,30 @@ def fvg_orders(bars: Bars, fvg: np.ndarray, r: float = 2.0, buffer: float = 0.00
     return out  # the FVG table is in confirmation order already (sort_orders checks, and would sort)
 
 
+def fvg_columns(bars: Bars, fvg: np.ndarray):
+    """fvg_orders as shared order COLUMNS: a function (r, buffer, expiry) -> columns that builds
+    only the columns a parameter changes and hands back the same arrays for the rest."""
+    fvg = fvg[fvg["confirmed_at"] < len(bars) - 1]
+    d = fvg["direction"].astype(np.int64)
+    sig = fvg["confirmed_at"].astype(np.int64)
+    top, bottom = fvg["top"].astype(np.float64), fvg["bottom"].astype(np.float64)
+    m = len(fvg)
+    base = {"occurrence": np.arange(m), "direction": d, "signal_bar": sig, "entry_type": np.ones(m, np.int64),
+            "entry_price": np.where(d > 0, top, bottom), "target_fraction": np.tile([1.0, np.nan, np.nan], (m, 1))}
+    by_r, by_buffer, by_expiry = {}, {}, {}
+
+    def columns(r: float, buffer: float, expiry: int) -> dict[str, np.ndarray]:
+        if r not in by_r:
+            by_r[r] = np.tile([r, np.nan, np.nan], (m, 1))
+        if buffer not in by_buffer:
+            by_buffer[buffer] = np.where(d > 0, bottom - buffer, top + buffer)
+        if expiry not in by_expiry:
+            by_expiry[expiry] = sig + expiry
+        return {**base, "target_r": by_r[r], "stop_price": by_buffer[buffer], "expiry_bar": by_expiry[expiry]}
+
+    return columns
+
+
 def timed(fn, runs: int):
     fn()  # warm-up (numba cache, allocators)
     times, out = [], None
@@ -85,40 +97,86 @@ def timed(fn, runs: int):
     return statistics.median(times), out
 
 
+def rule_on_m1(rule_id: str):
+    from ita_desktop.engine.backtest import with_timeframe
+    from ita_desktop.engine.scan import resolve_rule
+    from ita_desktop.rules.engine import compile_rule
+
+    return compile_rule(with_timeframe(resolve_rule(rule_id).rule, Timeframe.M1), "EURUSD")
+
+
+def backtest_seed_rule(bars: Bars, compiled, settings: SimSettings):
+    """What ``ita backtest`` computes (without the store): setup engine with detectors, simulation, statistics."""
+    from ita_desktop.rules.engine import run_setup
+
+    run = run_setup(compiled, bars)
+    trades = simulate(run.bars, run.orders, settings)
+    return trades, compute_stats(trades)
+
+
+def rule_sweep(bars: Bars, progress=None):
+    """asia_sweep (M5 from M1, M1 inside each bar) over 1,000 variants of three rule fields."""
+    from ita_desktop.engine.backtest import RuleSweeper, instrument_settings, sweep_variants
+    from ita_desktop.engine.scan import resolve_rule
+
+    loaded = resolve_rule("asia_sweep")
+    sweeper = RuleSweeper(loaded, "EURUSD", bars)
+    grid = {"targets.0.first_of.1.r": [1.0 + 0.25 * i for i in range(10)],
+            "stop.buffer.pips": [0.5 * i for i in range(10)],
+            "management.break_even_at_r": [None] + [0.5 + 0.25 * i for i in range(9)]}
+    settings = instrument_settings(sweeper.compiled_for({}))
+    t0 = time.perf_counter()
+    result = sweep_variants(sweeper, grid, settings, lower=bars, chunk=100, progress=progress)
+    return time.perf_counter() - t0, result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-bt", action="store_true", help="skip backtesting.py")
+    ap.add_argument("--no-rule-sweep", action="store_true", help="skip the 1,000-variant real-rule sweep")
     args = ap.parse_args()
     settings = SimSettings(spread_points=0)
-    print(f"bars: {args.bars:,} M1, SYNTHETIC-FROM-REAL (real EURUSD M1 returns chained end to end)")
-    big = chained_bars(args.bars)
+    print(f"bars: {describe(args.bars)}")
+    big = chained_eurusd(args.bars)
 
     t_det, fvg = timed(lambda: fvg_table(big), args.runs)
     t_ord, orders = timed(lambda: fvg_orders(big, fvg), args.runs)
     t_sim, trades = timed(lambda: simulate(big, orders, settings), args.runs)
     t_all, _ = timed(lambda: simulate(big, fvg_orders(big, fvg_table(big)), settings), args.runs)
-    print(f"one rule over {len(big):,} bars: detectors {t_det * 1e3:.1f} ms + orders {t_ord * 1e3:.1f} ms "
+    print(f"every-FVG stream over {len(big):,} bars: detectors {t_det * 1e3:.1f} ms + orders {t_ord * 1e3:.1f} ms "
           f"+ simulation {t_sim * 1e3:.1f} ms; end to end {t_all * 1e3:.1f} ms (budget 300 ms) "
           f"[{len(orders):,} orders, {len(trades):,} trades]")
+    for rule_id in ("fvg_reversal", "asia_sweep"):
+        compiled = rule_on_m1(rule_id)
+        eur = SimSettings(point=compiled.point, contract_size=compiled.point_value / compiled.point)
+        t_rule, (rule_trades, _) = timed(lambda: backtest_seed_rule(big, compiled, eur), args.runs)
+        print(f"seed rule {rule_id} on M1 over {len(big):,} bars (detectors, setup, orders, simulation, stats): "
+              f"{t_rule * 1e3:.1f} ms (budget 300 ms) [{len(rule_trades):,} trades]")
 
-    small = big.slice(0, 100_000)
+    small = chained_eurusd(100_000)
     fvg_small = fvg_table(small)
     grid = {"r": [1.0 + 0.25 * i for i in range(10)], "buffer": [0.00005 * i for i in range(10)],
             "expiry": [5 * (i + 1) for i in range(10)]}
-
-    def orders_for(bars, p):
-        return fvg_orders(bars, fvg_small, p["r"], p["buffer"], p["expiry"])
-
-    sweep(small, orders_for, {"r": [2.0], "buffer": [0.0], "expiry": [5]}, settings)  # warm the parallel kernel
-    t0 = time.perf_counter()
-    result = sweep(small, orders_for, grid, settings, statistic="expectancy_r", chunk=100)
-    t_sweep = time.perf_counter() - t0
-    best = result.best()
-    print(f"sweep of {len(result.rows):,} variants over {len(small):,} bars: {t_sweep:.2f} s (budget 20 s); "
-          f"best expectancy {best['expectancy_r']:.3f} R at r={best['r']}, buffer={best['buffer']:.5f}, "
-          f"expiry={best['expiry']}")
+    columns = fvg_columns(small, fvg_small)
+    for label, orders_for in (
+            ("ORDER_DTYPE rows", lambda bars, p: fvg_orders(bars, fvg_small, p["r"], p["buffer"], p["expiry"])),
+            ("shared columns", lambda bars, p: columns(p["r"], p["buffer"], p["expiry"]))):
+        sweep(small, orders_for, {"r": [2.0], "buffer": [0.0], "expiry": [5]}, settings)  # warm the parallel kernel
+        t0 = time.perf_counter()
+        result = sweep(small, orders_for, grid, settings, statistic="expectancy_r", chunk=100)
+        t_sweep = time.perf_counter() - t0
+        best = result.best()
+        print(f"every-FVG sweep ({label}) of {len(result.rows):,} variants over {len(small):,} bars: {t_sweep:.2f} s "
+              f"(budget 20 s); best expectancy {best['expectancy_r']:.3f} R at r={best['r']}, "
+              f"buffer={best['buffer']:.5f}, expiry={best['expiry']}")
+    if not args.no_rule_sweep:
+        t_rs, rs = rule_sweep(small)
+        best = rs.best()
+        print(f"asia_sweep rule sweep of {len(rs.rows):,} variants over {len(small):,} M1 bars: {t_rs:.2f} s "
+              f"(budget 20 s; detectors run {rs.meta['detector_runs']}x); best expectancy "
+              f"{best['expectancy_r']:.3f} R over {best['trades']} trades")
 
     if args.no_bt:
         return

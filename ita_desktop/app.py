@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="open on the stored data, save a PNG of the window once drawn, and exit")
     parser.add_argument("--symbol", help="symbol to show first (default: the last one shown)")
     parser.add_argument("--timeframe", type=Timeframe.parse, help="timeframe to show first, e.g. M1 or H1")
-    parser.add_argument("--rule", help="rule to show in the status bar (its results are drawn once rules land)")
+    parser.add_argument("--rule", help="backtest this rule (a rule_id) on the symbol shown and show its results and trades")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         watchdog = QTimer(window, singleShot=True, interval=SCREENSHOT_TIMEOUT_MS)
         watchdog.timeout.connect(lambda: _screenshot_timeout(app))
         watchdog.start()
-        window.ready.connect(lambda: QTimer.singleShot(0, lambda: _save_screenshot(window, args.screenshot, app, watchdog)))
+        # with --rule, the picture waits until the rule's backtest is shown and its first trade drawn
+        done = window.workbench.settled if args.rule else window.ready
+        done.connect(lambda: QTimer.singleShot(0, lambda: _save_screenshot(window, args.screenshot, app, watchdog)))
     window.show()
     code = app.exec()
     if args.screenshot is not None:

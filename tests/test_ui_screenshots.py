@@ -104,3 +104,30 @@ def test_screenshot_overlays(qtbot, window_on, eurusd_csv):
     window.chart.set_x_window(20_500, 20_800)
     save(window, "window_eurusd_m1_overlays_all_layers.png")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+
+
+def test_screenshot_backtest_results(qtbot, window_on, eurusd_csv):
+    """The trader's workflow: backtest settings, then results with a clicked trade, equity and a sweep."""
+    from ita_desktop.data.csv_import import read_csv
+
+    store_bars(read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars)
+    window = window_on(symbol="EURUSD", timeframe="M1")
+    bench = window.workbench
+    qtbot.waitUntil(lambda: bench.backtest.rules_list.count() > 0, timeout=WAIT_MS)
+    assert bench.backtest.select_rule("ib_raid")
+    save(window, "window_backtest_settings.png")
+    with qtbot.waitSignal(bench.backtest.backtested, timeout=WAIT_MS):
+        qtbot.mouseClick(bench.backtest.run_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(bench.trade_shown, timeout=WAIT_MS):
+        bench.results.choose_trade(3)
+    with qtbot.waitSignal(window.overlays.drawn, timeout=WAIT_MS):
+        window.chart.update()
+    save(window, "window_results_trade.png")
+    bench.results.tabs.setCurrentWidget(bench.results.equity)
+    save(window, "window_results_equity.png")
+    bench.backtest.set_grid([("stop.buffer.pips", "0.5, 1, 2, 3"), ("management.break_even_at_r", "0.5, 1, 2")])
+    with qtbot.waitSignal(bench.backtest.swept, timeout=WAIT_MS):
+        qtbot.mouseClick(bench.backtest.sweep_button, Qt.MouseButton.LeftButton)
+    assert bench.results.heatmap.matrix.shape == (3, 4)
+    save(window, "window_results_sweep.png")
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

@@ -53,6 +53,9 @@ NPF = 20
 Q_ORDER, Q_DIR, Q_ENTRY_BAR, Q_ENTRY_TIME, Q_NEXT_TP, Q_BE_MOVED, Q_DEADLINE, Q_ACTIVE, Q_LAST_REASON = range(9)
 NPI = 9
 NEVER = np.int64(2**62)
+#: A stop closer to the fill than this fraction of the price is float rounding, not a stop: the
+#: order is refused as INVALID (sizing on it made R multiples of 10^11 in sweeps).
+RISK_EPS = 1e-9
 
 
 @njit(cache=True)
@@ -191,8 +194,8 @@ def _open(pf, pi, s, oi, d, fill, bar, t_fill, o_stop, o_stopdist, o_tp, o_tpr, 
     if math.isnan(stop):
         stop = fill - d * o_stopdist[oi]
     risk = d * (fill - stop)
-    if not risk > 0.0:
-        return INVALID
+    if not risk > RISK_EPS * abs(fill):
+        return INVALID  # no stop distance (a gap opened at the stop: 2e-16 of "risk" sized 10^13 lots)
     lots = o_lots[oi]
     if math.isnan(lots):
         lots = equity * o_risk[oi] / 100.0 / (risk * cs)
@@ -238,7 +241,7 @@ def _open(pf, pi, s, oi, d, fill, bar, t_fill, o_stop, o_stopdist, o_tp, o_tpr, 
     return FILLED
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: a long simulation on a job thread must not freeze the GUI thread
 def simulate_core(time, o, h, lo, c, spread,
                   use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
                   o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be, o_texit,
@@ -394,7 +397,7 @@ def simulate_core(time, o, h, lo, c, spread,
     return n_out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def simulate_many(time, o, h, lo, c, spread,
                   use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
                   offsets, o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be,
@@ -412,3 +415,149 @@ def simulate_many(time, o, h, lo, c, spread,
             o_tp[a:b], o_tpr[a:b], o_tpf[a:b], o_be[a:b], o_texit[a:b], o_maxbars[a:b], o_risk[a:b], o_lots[a:b],
             initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
             tf[a:b], ti[a:b], status[a:b])
+
+
+# -- sweeps: many order sets at once, summarised in the kernel (see _sweep_kernel.py, variants.py) --
+# Kept in THIS file on purpose: numba's cache checks only the defining file, so a kernel calling
+# simulate_core from another module kept running the old simulate_core after it changed.
+
+#: The statistics ``simulate_pooled`` computes per variant (``light_stats``), in the column order of its ``stats`` output.
+STAT_NAMES = ("trades", "win_rate", "expectancy_r", "avg_win_r", "avg_loss_r", "profit_factor", "net_pnl",
+              "total_r", "max_drawdown", "max_drawdown_pct", "max_drawdown_r", "longest_losing_streak", "sqn",
+              "exposure", "final_equity", "return_pct")
+NSTAT = len(STAT_NAMES)
+
+
+@njit(cache=True)
+def light_stats(tf, ti, n, initial_equity, n_bars, out):
+    """The STAT_NAMES of one variant's ``n`` kernel trade rows (closing order) into ``out``."""
+    if n == 0:
+        for j in range(NSTAT):
+            out[j] = np.nan
+        out[0] = 0.0
+        out[8] = 0.0
+        out[9] = 0.0
+        out[10] = 0.0
+        out[11] = 0.0
+        out[6] = 0.0
+        out[7] = 0.0
+        out[13] = 0.0
+        out[14] = initial_equity
+        out[15] = 0.0
+        return
+    # compute_stats' order: exit time, then entry time, then order index (three stable sorts)
+    idx = np.argsort(ti[:n, I_ORDER], kind="mergesort")
+    idx = idx[np.argsort(ti[idx, I_ENTRY_TIME], kind="mergesort")]
+    idx = idx[np.argsort(ti[idx, I_EXIT_TIME], kind="mergesort")]
+    wins = 0
+    sum_r = 0.0
+    win_r = 0.0
+    loss_r = 0.0
+    gross_win = 0.0
+    gross_loss = 0.0
+    net = 0.0
+    equity = initial_equity
+    peak = initial_equity
+    dd = 0.0
+    dd_pct = 0.0
+    cum_r = 0.0
+    peak_r = 0.0
+    dd_r = 0.0
+    streak = 0
+    worst_streak = 0
+    for q in range(n):
+        k = idx[q]
+        r = tf[k, F_R]
+        pnl = tf[k, F_PNL]
+        sum_r += r
+        if pnl > 0:
+            wins += 1
+            win_r += r
+            gross_win += pnl
+            streak = 0
+        else:
+            loss_r += r
+            gross_loss -= pnl
+            streak += 1
+            worst_streak = max(worst_streak, streak)
+        net += pnl
+        equity += pnl
+        peak = max(peak, equity)
+        dd = max(dd, peak - equity)
+        if peak > 0:
+            dd_pct = max(dd_pct, (peak - equity) / peak * 100.0)
+        cum_r += r
+        peak_r = max(peak_r, cum_r)
+        dd_r = max(dd_r, peak_r - cum_r)
+    mean = sum_r / n
+    out[0] = n
+    out[1] = wins / n
+    out[2] = mean
+    out[3] = win_r / wins if wins > 0 else np.nan
+    out[4] = loss_r / (n - wins) if n - wins > 0 else np.nan
+    if gross_loss > 0:
+        out[5] = gross_win / gross_loss
+    else:
+        out[5] = np.inf if gross_win > 0 else np.nan
+    out[6] = net
+    out[7] = sum_r
+    out[8] = dd
+    out[9] = dd_pct
+    out[10] = dd_r
+    out[11] = worst_streak
+    out[12] = np.nan
+    if n > 1:
+        var = 0.0  # two passes, as numpy's std: no cancellation between large sums
+        for q in range(n):
+            var += (tf[q, F_R] - mean) ** 2
+        var /= n - 1
+        if var > 0:
+            out[12] = math.sqrt(n) * mean / math.sqrt(var)
+    out[13] = _exposure(ti, n, n_bars)
+    out[14] = initial_equity + net
+    out[15] = net / initial_equity * 100.0
+
+
+@njit(cache=True)
+def _exposure(ti, n, n_bars):
+    """Share of bars inside any trade's [entry bar, exit bar] (a union: overlaps count once)."""
+    if n_bars <= 0:
+        return 0.0
+    order = np.argsort(ti[:n, I_ENTRY_BAR], kind="mergesort")
+    covered = 0
+    end = -1
+    for q in range(n):
+        a = ti[order[q], I_ENTRY_BAR]
+        b = min(ti[order[q], I_EXIT_BAR], n_bars - 1)
+        if b <= end:
+            continue
+        covered += b - max(a, end + 1) + 1
+        end = b
+    return covered / n_bars
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def simulate_pooled(time, o, h, lo, c, spread,
+                    use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+                    m, starts, p_dir, p_sig, p_type, p_price, p_expiry, p_stop, p_stopdist, p_tp, p_tpr, p_tpf, p_be,
+                    p_texit, p_maxbars, p_risk, p_lots,
+                    initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
+                    out_off, tf, ti, status, counts, stats):
+    """Simulate every variant (its orders: pool slices, see check_pooled) and summarise it.
+
+    Variant v writes its trade rows and order status from row ``out_off[v]`` (room for m[v]);
+    ``counts[v]`` trades; ``stats[v]`` the STAT_NAMES."""
+    n_bars = len(time)
+    for v in prange(len(m)):
+        k = m[v]
+        s = starts[v]
+        a = out_off[v]
+        counts[v] = simulate_core(
+            time, o, h, lo, c, spread, use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+            p_dir[s[0]:s[0] + k], p_sig[s[1]:s[1] + k], p_type[s[2]:s[2] + k], p_price[s[3]:s[3] + k],
+            p_expiry[s[4]:s[4] + k], p_stop[s[5]:s[5] + k], p_stopdist[s[6]:s[6] + k], p_tp[s[7]:s[7] + k],
+            p_tpr[s[8]:s[8] + k], p_tpf[s[9]:s[9] + k], p_be[s[10]:s[10] + k], p_texit[s[11]:s[11] + k],
+            p_maxbars[s[12]:s[12] + k], p_risk[s[13]:s[13] + k], p_lots[s[14]:s[14] + k],
+            initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
+            tf[a:a + k], ti[a:a + k], status[a:a + k])
+        light_stats(tf[a:a + k], ti[a:a + k], counts[v], initial_equity, n_bars, stats[v])

@@ -47,10 +47,13 @@ class RunResult:
     ingest_ids: list[int] = field(default_factory=list)
     run_id: int | None = None
     label: str = ""
+    #: Row id of the rule's stored text (storage.rule_versions); None for ad-hoc orders.
+    rule_version_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the CLI prints: run_id, rule_id, rule_version, stats and trades."""
         return {"run_id": self.run_id, "rule_id": self.rule_id, "rule_version": self.rule_version,
+                "rule_version_id": self.rule_version_id, "ingest_ids": list(self.ingest_ids),
                 "symbol": self.symbol, "label": self.label, "range": list(self.bars_range),
                 "settings": self.trades.settings.to_dict(), "stats": self.stats.to_dict(),
                 "findings": [f.to_dict() for f in self.findings], "trades": self.trades.to_records()}
@@ -70,7 +73,8 @@ def inputs_hash(bars: Bars, orders: np.ndarray, settings: SimSettings, lower: Ba
 
 def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettings | None = None, *,
                  rule_id: str = "adhoc", rule_version: str = "0", store: Any = None, lower: Bars | None = None,
-                 start_utc: int | None = None, end_utc: int | None = None, label: str = "") -> RunResult:
+                 start_utc: int | None = None, end_utc: int | None = None, label: str = "",
+                 rule_version_id: int | None = None) -> RunResult:
     """Simulate, compute statistics, validate and (with ``store``) store one run.
 
     ``orders`` is an ORDER_DTYPE array built on ``bars`` or a function bars -> orders; with
@@ -87,12 +91,15 @@ def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettin
     stats = compute_stats(trades)
     findings = validate(trades, bars)
     digest = inputs_hash(bars, trades.orders, settings, lower)
-    ingest_ids = sorted(int(i) for i in np.unique(bars.ingest_id) if i > 0)
+    used = [bars.ingest_id] + ([lower.ingest_id] if lower is not None else [])
+    ingest_ids = sorted(int(i) for i in np.unique(np.concatenate(used)) if i > 0)
     result = RunResult(rule_id, str(rule_version), bars.symbol, (bars.first_time, bars.last_time), trades, stats,
-                       findings, digest, ingest_ids, label=label)
+                       findings, digest, ingest_ids, label=label, rule_version_id=rule_version_id)
     if store is not None:
         stats_json = stats.to_dict()
         stats_json["findings"] = [f.to_dict() for f in findings]
+        if rule_version_id is not None:  # the runs table has no column for it: kept with the run's statistics
+            stats_json["rule_version_id"] = int(rule_version_id)
         run = store.runs.add(rule_id=rule_id, rule_version=str(rule_version), symbols=[bars.symbol],
                              timeframe=bars.timeframe.value, first_utc=bars.first_time, last_utc=bars.last_time,
                              ingest_ids=ingest_ids, settings=settings.to_dict(), stats=stats_json,

@@ -2,9 +2,11 @@
 
 The rule side gives ``orders_for(bars, params) -> ORDER_DTYPE`` where ``params`` maps dotted
 paths ("stop.buffer_points") to values (``set_path`` applies them to a nested rule dict).
-Orders are built per variant in Python; the simulations then run in chunks through one
-numba kernel that spreads the variants of a chunk over the cores (``prange``). Progress is
-reported and ``cancel()`` checked between chunks, so a long sweep stays responsive.
+Orders are built per variant in Python (ORDER_DTYPE rows, or order columns that share the
+unchanged arrays between variants); each chunk of variants then runs through one numba
+kernel that checks, simulates and summarises them spread over the cores (``prange``, see
+variants.py and _sweep_kernel.py), so no per-trade Python runs unless trades are kept.
+Progress is reported and ``cancel()`` checked between chunks, so a long sweep stays responsive.
 
 Paths starting with ``settings.`` change the simulation settings (``settings.max_positions``)
 instead of the orders; variants are grouped by their settings for the parallel kernel.
@@ -21,15 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from ita_desktop.backtest import _kernel as K
+from ita_desktop.backtest._sweep_kernel import STAT_NAMES
 from ita_desktop.backtest.costs import SimSettings
-from ita_desktop.backtest.orders import check_orders, order_columns, sort_orders
 from ita_desktop.backtest.runs import BacktestCancelled, Progress
-from ita_desktop.backtest.simulator import Trades, bar_arrays, order_arrays, rows_to_trades, settings_args
+from ita_desktop.backtest.simulator import Trades, _lower_index
 from ita_desktop.backtest.stats import compute_stats
+from ita_desktop.backtest.variants import OrderColumns, VariantBatch, summary_dict
 from ita_desktop.domain.bars import Bars
 
-SweepOrders = Callable[[Bars, dict[str, Any]], np.ndarray]
+SweepOrders = Callable[[Bars, dict[str, Any]], "np.ndarray | OrderColumns"]
 LOWER_IS_BETTER = {"max_drawdown", "max_drawdown_pct", "max_drawdown_r", "longest_losing_streak"}
 
 
@@ -91,6 +93,17 @@ class SweepResult:
     statistic: str
     rows: list[dict[str, Any]]
     trades: list[Trades] = field(default_factory=list, repr=False)
+    #: What was swept, for callers that report it (engine.backtest: rule, version, symbol, grid, detector runs).
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the statistic, every row, the best row (NaN/inf as None) and ``meta``."""
+        def clean(row: dict[str, Any]) -> dict[str, Any]:
+            return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+        best = self.best()
+        return {**self.meta, "statistic": self.statistic, "rows": [clean(r) for r in self.rows],
+                "best": clean(best) if best is not None else None}
 
     def best(self) -> dict[str, Any] | None:
         ranked = self.ranked()
@@ -111,46 +124,54 @@ def _settings_of(base: SimSettings, params: Mapping[str, Any]) -> SimSettings:
     return SimSettings.from_dict({**base.to_dict(), **over}) if over else base
 
 
-def simulate_variants(bars: Bars, order_sets: Sequence[np.ndarray], settings: SimSettings,
+def simulate_variants(bars: Bars, order_sets: Sequence[np.ndarray | OrderColumns], settings: SimSettings,
                       lower: Bars | None = None) -> list[Trades]:
     """Simulate several order sets on the same bars and settings in one parallel kernel call."""
-    sets = [sort_orders(np.asarray(o)) for o in order_sets]
-    columns = []
-    for o in sets:
-        cols = order_columns(o)
-        check_orders(o, len(bars), cols)
-        columns.append(cols)
-    offsets = np.zeros(len(sets) + 1, np.int64)
-    offsets[1:] = np.cumsum([len(o) for o in sets])
-    total = int(offsets[-1])
-    # np.empty: a variant writes only its trades' rows, so untouched pages of this (large) buffer cost nothing
-    tf = np.empty((total, K.NF))
-    ti = np.empty((total, K.NI), np.int64)
-    status = np.zeros(total, np.int8)
-    counts = np.zeros(len(sets), np.int64)
-    if len(sets):
-        joined = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
-        K.simulate_many(*bar_arrays(bars, settings, lower), offsets, *order_arrays(sets[0], joined),
-                        *settings_args(settings), tf, ti, status, counts)
-    out = []
-    for v, o in enumerate(sets):
-        a = int(offsets[v])
-        n = int(counts[v])
-        rows = rows_to_trades(tf[a:a + n], ti[a:a + n], o, settings)
-        out.append(Trades(rows, status[a:a + len(o)].copy(), bars.symbol, settings, bars.time, o))
-    return out
+    batch = VariantBatch(bars, settings, lower)
+    for orders in order_sets:
+        batch.add(orders)
+    batch.run()
+    return [batch.trades(k) for k in range(len(batch))]
 
 
 SUMMARY_COLUMNS = ("trades", "win_rate", "expectancy_r", "profit_factor", "net_pnl", "max_drawdown_pct", "sqn")
+#: Statistics that need the full ``compute_stats`` (calendar days): slower, used only when asked for.
+FULL_ONLY_STATISTICS = ("sharpe", "sortino")
+STATISTICS = STAT_NAMES + FULL_ONLY_STATISTICS
+
+
+def check_statistic(statistic: str) -> None:
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {statistic!r}; expected one of {', '.join(sorted(STATISTICS))}")
 
 
 def sweep(bars: Bars, orders_for: SweepOrders, grid: Mapping[str, Sequence[Any]] | Iterable[str],
           settings: SimSettings | None = None, *, statistic: str = "expectancy_r", lower: Bars | None = None,
           progress: Progress | None = None, cancel: Callable[[], bool] | None = None, chunk: int = 64,
           keep_trades: bool = False) -> SweepResult:
-    """Run every variant of ``grid``; rows hold the params, ``statistic`` and SUMMARY_COLUMNS."""
+    """Run every variant of ``grid``; rows hold the params, ``statistic`` and SUMMARY_COLUMNS.
+
+    ``orders_for(bars, params)`` returns ORDER_DTYPE rows or order columns (see variants.py:
+    columns shared between variants are stored once, the fast form for big sweeps)."""
     settings = settings or SimSettings()
-    combos = variants(parse_grid(grid))
+    check_statistic(statistic)
+    rows, kept = run_variants(bars, orders_for, variants(parse_grid(grid)), settings, statistic=statistic, lower=lower,
+                              progress=progress, cancel=cancel, chunk=chunk, keep_trades=keep_trades)
+    return SweepResult(statistic, rows, kept)
+
+
+def run_variants(bars: Bars, orders_for: SweepOrders, combos: Sequence[dict[str, Any]], settings: SimSettings, *,
+                 statistic: str, lower: Bars | None = None, progress: Progress | None = None,
+                 cancel: Callable[[], bool] | None = None, chunk: int = 64,
+                 keep_trades: bool = False) -> tuple[list[dict[str, Any]], list[Trades]]:
+    """The work of :func:`sweep` for an explicit list of variants (callers that group variants,
+    e.g. by timeframe, run each group on its own bars): one row per variant, in order."""
+    check_statistic(statistic)
+    for params in combos:
+        _settings_of(settings, params)  # a bad settings.* value fails before any work
+    lower_index = _lower_index(bars, lower) if lower is not None else None
+    full = keep_trades or statistic in FULL_ONLY_STATISTICS
+    scratch: dict[str, np.ndarray] = {}  # buffers reused by every batch of this sweep
     rows: list[dict[str, Any]] = []
     kept: list[Trades] = []
     done = 0
@@ -161,26 +182,28 @@ def sweep(bars: Bars, orders_for: SweepOrders, grid: Mapping[str, Sequence[Any]]
         groups: dict[str, list[int]] = {}
         for i, params in enumerate(part):
             groups.setdefault(repr(sorted(_settings_of(settings, params).to_dict().items())), []).append(i)
-        results: list[Trades | None] = [None] * len(part)
+        summaries: list[dict[str, Any]] = [{}] * len(part)
+        trades: list[Trades | None] = [None] * len(part)
         for idx in groups.values():
-            s = _settings_of(settings, part[idx[0]])
-            order_sets = [orders_for(bars, {k: v for k, v in part[i].items() if not k.startswith("settings.")})
-                          for i in idx]
-            for i, trades in zip(idx, simulate_variants(bars, order_sets, s, lower)):
-                results[i] = trades
-        for params, trades in zip(part, results):
-            assert trades is not None
-            summary = compute_stats(trades, breakdowns=False).summary
-            if statistic not in summary:
-                raise ValueError(f"unknown statistic {statistic!r}; expected one of {sorted(summary)}")
+            batch = VariantBatch(bars, _settings_of(settings, part[idx[0]]), lower, lower_index, scratch)
+            for i in idx:
+                batch.add(orders_for(bars, {k: v for k, v in part[i].items() if not k.startswith("settings.")}))
+            stats = batch.run()
+            for k, i in enumerate(idx):
+                summaries[i] = summary_dict(stats[k])
+                if full:
+                    trades[i] = batch.trades(k)
+                    if statistic in FULL_ONLY_STATISTICS:
+                        summaries[i] = compute_stats(trades[i], breakdowns=False).summary
+        for params, summary, tr in zip(part, summaries, trades):
             rows.append({**params, statistic: summary[statistic],
                          **{c: summary[c] for c in SUMMARY_COLUMNS if c != statistic}})
-            if keep_trades:
-                kept.append(trades)
+            if keep_trades and tr is not None:
+                kept.append(tr)
         done += len(part)
         if progress is not None:
             progress(done / len(combos), f"{done} of {len(combos)} variants")
-    return SweepResult(statistic, rows, kept)
+    return rows, kept
 
 
 def walk_forward(bars: Bars, orders_for: SweepOrders, grid: Mapping[str, Sequence[Any]] | Iterable[str],

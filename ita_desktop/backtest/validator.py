@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ita_desktop.backtest._kernel import RISK_EPS
 from ita_desktop.backtest.simulator import Trades
 from ita_desktop.backtest.stats import MIN_TRADES
 from ita_desktop.domain.bars import Bars
@@ -68,7 +69,8 @@ def validate(trades: Trades, bars: Bars) -> list[Finding]:
             out.append(Finding("error", "fill_outside_bar",
                                f"{int(bad.sum())} trade(s) filled at a price outside the bar's range",
                                tuple(np.flatnonzero(bad).tolist())))
-        zero = np.flatnonzero(~(np.abs(rows["entry_price"] - rows["stop_price"]) > 0) | ~(rows["risk_money"] > 0))
+        eps = RISK_EPS * np.abs(rows["entry_price"])  # the simulator's own "no distance" bound
+        zero = np.flatnonzero(~(np.abs(rows["entry_price"] - rows["stop_price"]) > eps) | ~(rows["risk_money"] > 0))
         if len(zero):
             out.append(Finding("error", "zero_risk", f"{len(zero)} trade(s) with no distance to the stop",
                                tuple(zero.tolist())))

@@ -15,7 +15,7 @@ from ita_desktop import __version__, log_setup
 from ita_desktop.domain.errors import ItaError
 from ita_desktop.paths import app_paths
 
-COMMAND_MODULES = ("ita_desktop.cli.config_cmd", "ita_desktop.cli.data_cmd", "ita_desktop.cli.rules_cmd", "ita_desktop.cli.detect_cmd", "ita_desktop.cli.scan_cmd")
+COMMAND_MODULES = ("ita_desktop.cli.config_cmd", "ita_desktop.cli.data_cmd", "ita_desktop.cli.rules_cmd", "ita_desktop.cli.detect_cmd", "ita_desktop.cli.scan_cmd", "ita_desktop.cli.backtest_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,7 +51,7 @@ class Layout:
 
 def decode_text(data: bytes, path: Path) -> str:
     """Bytes to text with '\\n' line ends; binary or undecodable files are an InputError."""
-    if not data.strip():
+    if not data or data.isspace():  # no copy of a big file (strip() would make one while holding the GIL)
         raise InputError("file is empty", file=path, line=1)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # MT5 can save UTF-16
         text = data.decode("utf-16")
@@ -64,7 +64,7 @@ def decode_text(data: bytes, path: Path) -> str:
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
             raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", file=path, line=line) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def unwrap_quoted_lines(text: str) -> str:

@@ -40,7 +40,7 @@ _TIME_FORMATS = tuple(
 _EPOCH = "epoch"
 _MISSING = ("", "nan", "null", "none", "na", "n/a", "#n/a")
 _SAMPLE = 200
-SLICE = 20_000  # rows per pandas call: about 5 ms each, so a worker never holds the GIL for long
+SLICE = 10_000  # rows per pandas call: a few ms each, so an import job never holds the GIL for long
 _NAT = np.iinfo(np.int64).min  # what NaT becomes in int64 nanoseconds
 
 
@@ -169,7 +169,8 @@ def _fields_per_line(text: str, delimiter: str) -> np.ndarray:
 def _time_strings(table: _Table) -> pd.Series:
     frame = table.frame
     if "date" in frame:
-        return frame["date"] + " " + frame["time"]
+        joined = sliced(lambda part: (part + " " + frame["time"].loc[part.index]).to_numpy(), frame["date"])
+        return pd.Series(joined, index=frame.index, dtype=frame["date"].dtype)
     return frame["datetime"]
 
 

@@ -31,6 +31,7 @@ from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.first_run import FirstRunDialog
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.legend import LegendPanel
+from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
 
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_toolbar()
         self._build_docks()
+        self.workbench = Workbench(self)  # Rules, Backtest and Results docks: before restore_layout
         self._build_status_bar()
 
         self.chart.drawn.connect(self._on_chart_drawn)
@@ -218,7 +220,7 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
         else:
-            self.resizeDocks([self.series_dock], [170], Qt.Orientation.Vertical)
+            self.resizeDocks([self.series_dock], [300], Qt.Orientation.Vertical)  # shared with Backtest/Results
         if self._prefer == (None, None):
             last_symbol, last_tf = stored.value("symbol"), stored.value("timeframe")
             if last_symbol and last_tf:

@@ -17,7 +17,14 @@ from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
 
 
 def open_store(path: Path | None) -> tuple[Store, list[SeriesInfo]]:
-    """Open (create, migrate) the store and list its series in one trip off the GUI thread."""
+    """Open (create, migrate) the store and list its series in one trip off the GUI thread.
+
+    pandas is loaded here too, while the window is still starting: its C modules hold the GIL
+    while they initialise (100+ ms), which would stall the window in the middle of the trader's
+    first CSV import if it were loaded then.
+    """
+    import ita_desktop.data.csv_import  # noqa: F401  (loads pandas)
+
     store = Store.open(path)
     try:
         return store, store.bars.series()

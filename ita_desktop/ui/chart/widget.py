@@ -146,6 +146,13 @@ class CandleChart(pg.GraphicsLayoutWidget):
     def set_x_window(self, left: float, right: float) -> None:
         self.view.setXRange(left, right, padding=0)
 
+    def show_range(self, first_bar: int, last_bar: int, context: float = 0.5, min_context: int = 30) -> None:
+        """Jump to bars first_bar..last_bar (inclusive), with ``context`` of their width (at least
+        ``min_context`` bars) on each side: a trade is read against the bars that led to it."""
+        first, last = sorted((int(first_bar), int(last_bar)))
+        pad = max((last - first + 1) * context, min_context)
+        self.set_x_window(first - 0.5 - pad, last + 0.5 + pad)
+
     def reset_view(self) -> None:
         n = self.count
         if not n:

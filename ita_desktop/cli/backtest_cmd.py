@@ -1,0 +1,195 @@
+"""`ita backtest` and `ita sweep`: a rule on the stored bars -> a stored run (table, JSON, reports) or a grid.
+
+    ita backtest RULE --symbol SYM [--timeframe TF] [--from ISO] [--to ISO] [--json]
+                 [--report FILE.html] [--csv FILE.csv] [--xlsx FILE.xlsx] [--spread POINTS] ...
+    ita sweep RULE --symbol SYM --set path=v1,v2,... [--set ...] [--statistic NAME] [--json]
+
+RULE is a rule file or a rule_id, as for ``ita scan``. Paths are the rule file's own fields
+(``targets.0.r``, ``stop.buffer.pips``, ``detectors.swings.length``) or ``settings.<name>`` for
+the simulation (``settings.spread_points``). A bad rule, path or value exits 1 with a message
+naming it; progress goes to stderr; Ctrl-C stops cleanly (exit 130, nothing half-stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from ita_desktop.backtest.reports import write_csv, write_html, write_xlsx
+from ita_desktop.backtest.runs import BacktestCancelled, RunResult
+from ita_desktop.backtest.sweep import SUMMARY_COLUMNS, SweepResult
+from ita_desktop.cli.scan_cmd import _utc
+from ita_desktop.domain.clock import utc_iso
+from ita_desktop.engine.backtest import backtest_rule, sweep_rule
+from ita_desktop.rules.errors import RuleValidationError
+from ita_desktop.storage.store import Store
+
+SUMMARY_SHOWN = ("trades", "win_rate", "expectancy_r", "avg_win_r", "avg_loss_r", "profit_factor", "net_pnl",
+                 "return_pct", "max_drawdown", "max_drawdown_pct", "max_drawdown_r", "longest_losing_streak",
+                 "sharpe", "sortino", "sqn", "exposure")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    b = subparsers.add_parser("backtest", help="backtest a setup rule on the stored bars and store the run")
+    _common(b)
+    b.add_argument("--report", type=Path, default=None, metavar="FILE.html", help="write a self-contained HTML report")
+    b.add_argument("--csv", type=Path, default=None, metavar="FILE.csv", help="write the trades as CSV")
+    b.add_argument("--xlsx", type=Path, default=None, metavar="FILE.xlsx", help="write trades and summary as Excel")
+    b.set_defaults(func=_backtest)
+    s = subparsers.add_parser("sweep", help="backtest every combination of rule/settings values (nothing stored)")
+    _common(s)
+    s.add_argument("--set", dest="grid", action="append", required=True, metavar="PATH=V1,V2,...",
+                   help="a dotted rule path (targets.0.r) or settings.<name>, and its values; repeat for a grid")
+    s.add_argument("--statistic", default="expectancy_r", help="statistic to rank the variants by (default expectancy_r)")
+    s.set_defaults(func=_sweep)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("rule", metavar="RULE", help="a rule file (rules/<id>/v<version>.yaml) or a rule_id (latest version)")
+    p.add_argument("--symbol", required=True, help="symbol whose stored bars are used (listed in the rule's market.symbols)")
+    p.add_argument("--timeframe", default=None, help="run the setup on this timeframe instead of the rule's")
+    p.add_argument("--from", dest="start", default=None, metavar="ISO", help="first time (UTC unless an offset is given)")
+    p.add_argument("--to", dest="end", default=None, metavar="ISO", help="end time, exclusive")
+    p.add_argument("--rules-dir", type=Path, default=None, help="folder of rules for a rule_id (default: rules/)")
+    p.add_argument("--spread", type=float, default=None, metavar="POINTS",
+                   help="fixed spread in points (default: the bars' own spread column)")
+    p.add_argument("--commission", type=float, default=None, metavar="MONEY", help="commission per lot per round trip")
+    p.add_argument("--slippage", type=float, default=None, metavar="POINTS", help="slippage on stop fills, in points")
+    p.add_argument("--equity", type=float, default=None, help="initial equity (default 10,000)")
+    p.add_argument("--intrabar", default=None, choices=("worst", "best", "open_distance"),
+                   help="stop-or-target policy for a bar without lower-timeframe data (default worst)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"spread_points": args.spread, "commission_per_lot": args.commission, "slippage_points": args.slippage,
+            "initial_equity": args.equity, "intrabar": args.intrabar}
+
+
+_open_line = [False]  # a progress line without its newline yet (an error must start on a fresh line)
+
+
+def _progress(fraction: float, message: str) -> None:
+    _open_line[0] = fraction < 1
+    print(f"\r[{fraction * 100:5.1f}%] {message:<60}", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
+
+
+def _end_line() -> None:
+    if _open_line[0]:
+        print(file=sys.stderr)
+        _open_line[0] = False
+
+
+def _run(args: argparse.Namespace, work) -> Any:
+    """The work's result, or the exit code: 1 for a bad rule (every problem located), 130 when cancelled."""
+    start, end = _utc(args.start, "--from"), _utc(args.end, "--to")
+    try:
+        with Store.open() as store:
+            return work(store, start, end)
+    except RuleValidationError as exc:
+        _end_line()
+        print(exc.located(), file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, BacktestCancelled):
+        _end_line()
+        print("cancelled: nothing was stored", file=sys.stderr)
+        return 130
+    except Exception:
+        _end_line()  # main prints the message (InputError: exit 1)
+        raise
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    def work(store: Store, start: int | None, end: int | None) -> RunResult:
+        return backtest_rule(store, args.rule, args.symbol, timeframe=args.timeframe, start_utc=start, end_utc=end,
+                             rules_dir=args.rules_dir, progress=_progress, **_overrides(args))
+
+    result = _run(args, work)
+    if isinstance(result, int):
+        return result
+    for path, writer in ((args.report, write_html), (args.csv, write_csv), (args.xlsx, write_xlsx)):
+        if path is not None:
+            writer(result, path)
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(backtest_table(result))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    def work(store: Store, start: int | None, end: int | None) -> SweepResult:
+        return sweep_rule(store, args.rule, args.symbol, args.grid, statistic=args.statistic, timeframe=args.timeframe,
+                          start_utc=start, end_utc=end, rules_dir=args.rules_dir, progress=_progress,
+                          **_overrides(args))
+
+    result = _run(args, work)
+    if isinstance(result, int):
+        return result
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(sweep_table(result))
+    return 0
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "-"
+        if math.isinf(x):
+            return "inf"
+        return f"{x:,.4f}" if abs(x) < 10 else f"{x:,.2f}"
+    return str(x)
+
+
+def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+
+
+def backtest_table(r: RunResult) -> str:
+    """Summary, validator findings and the trades, for the terminal."""
+    first, last = (utc_iso(t) if t is not None else "…" for t in r.bars_range)
+    lines = [f"{r.rule_id} v{r.rule_version} (version id {r.rule_version_id}) on {r.symbol}: run {r.run_id}, "
+             f"{len(r.trades)} trade(s), {first} .. {last}"]
+    s = r.stats.summary
+    lines += [f"  {name:<22} {_fmt(s.get(name))}" for name in SUMMARY_SHOWN if name in s]
+    for f in r.findings:
+        lines.append(f"  {f.level}: {f.message}")
+    if len(r.trades):
+        digits = max(0, round(-math.log10(r.trades.settings.point)))
+
+        def px(x: float | None) -> str:
+            return "-" if x is None else f"{x:.{digits}f}"
+
+        header = ["#", "side", "entry (UTC)", "entry", "exit (UTC)", "exit", "stop", "R", "P/L", "reason"]
+        rows = [[str(i), t["direction"], t["entry_iso"][:16], px(t["entry_price"]), t["exit_iso"][:16],
+                 px(t["exit_price"]), px(t["stop_price"]), f"{t['r_multiple']:+.2f}", _fmt(t["pnl_money"]),
+                 t["exit_reason"]] for i, t in enumerate(r.trades.to_records())]
+        lines += [""] + _grid(header, rows)
+    return "\n".join(lines)
+
+
+def sweep_table(result: SweepResult) -> str:
+    """Every variant (grid order) with the chosen statistic first, then the best settings."""
+    meta = result.meta
+    params = list(meta.get("grid", {}))
+    stat = result.statistic
+    cols = [stat] + [c for c in SUMMARY_COLUMNS if c != stat]
+    lines = [f"{meta.get('rule_id')} v{meta.get('rule_version')} on {meta.get('symbol')} {meta.get('timeframe')}: "
+             f"{len(result.rows)} variant(s), detectors run {meta.get('detector_runs')} time(s)"]
+    rows = [[_fmt(row[p]) for p in params] + [_fmt(row.get(c)) for c in cols] for row in result.rows]
+    lines += _grid(params + cols, rows)
+    best = result.best()
+    if best is not None:
+        lines.append(f"best {stat} {_fmt(best[stat])}: " + ", ".join(f"{p}={best[p]}" for p in params))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Dock panels of the trader's daily workflow: Rules list, Backtest (run and sweep) and Results."""

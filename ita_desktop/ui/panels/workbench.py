@@ -1,0 +1,199 @@
+"""The trader's backtest workflow in the main window: Rules, Backtest and Results docks, linked to the chart.
+
+Kept out of main_window.py so the window stays about data and the chart: the window creates one
+Workbench, which adds its docks (before the window restores its saved layout, so they persist
+like the others) and listens to the window's signals (series listed, series loaded).
+
+Clicking a trade switches the chart to the run's symbol (and the rule's timeframe when it is
+stored; otherwise the chart's own timeframe, the trade placed by time) and jumps to it with the
+run's trades and setup steps drawn as the overlay layers "trades" and "setups".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea
+
+from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.rules.loader import repo_rules_dir
+from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, VersionEntry, stored_timeframes
+from ita_desktop.ui.panels.backtest_panel import BacktestPanel
+from ita_desktop.ui.panels.results_panel import ResultsPanel
+from ita_desktop.ui.panels.rules_panel import RulesPanel
+from ita_desktop.ui.panels.trade_drawing import TradeSpan, setup_shapes, trade_shapes, trade_spans
+
+if TYPE_CHECKING:
+    from ita_desktop.ui.main_window import MainWindow
+
+RESULTS_HEIGHT = 300  # px: the results need more room than the Data list they share the bottom with
+
+
+class Workbench(QObject):
+    """``trade_shown(outcome, trade)`` once a clicked trade is on the chart; ``settled`` once the start-up
+    rule (``window.rule``) has run and its first trade is drawn, or it failed (the screenshot waits on it)."""
+
+    trade_shown = Signal(object, int)
+    settled = Signal()
+
+    def __init__(self, window: MainWindow, rules_dir: Path | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.rules = RulesPanel(window.runner, rules_dir or repo_rules_dir())
+        self.backtest = BacktestPanel(window.runner)
+        self.results = ResultsPanel(window.runner, window.theme, window.settings.sessions.clock)
+        scroll = QScrollArea()  # the form is tall: scrolling lets the window keep its size on small screens
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.backtest)
+        self.backtest_dock = self._dock("Backtest", "backtestDock", scroll, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.results_dock = self._dock("Results", "resultsDock", self.results, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.rules_dock = self._dock("Rules", "rulesDock", self.rules, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # the bottom tabs, like MT5's toolbox: Backtest settings, Results, Rules (a wide table of versions
+        # and their results), then the window's Data and Activity; the chart keeps the full width above
+        window.tabifyDockWidget(self.backtest_dock, self.results_dock)
+        window.tabifyDockWidget(self.results_dock, self.rules_dock)
+        window.tabifyDockWidget(self.rules_dock, window.series_dock)
+        window.tabifyDockWidget(window.series_dock, window.activity_dock)
+        self.backtest_dock.raise_()
+        window.resizeDocks([window.legend_dock], [200], Qt.Orientation.Horizontal)  # else squeezed by the tabs' width
+        self._pending: tuple[BacktestOutcome, int] | None = None  # a trade waiting for its series to load
+        self._shown: tuple[BacktestOutcome, int] | None = None  # the trade on the chart (redrawn after a reload)
+        self._start_rule = window.rule
+        self._rules_listed = False
+        self._window_ready = False
+        self._awaiting_start = False  # the start-up rule's backtest is running
+        self._settled = False
+
+        window.series_listed.connect(self._on_series)
+        window.loaded.connect(self._on_loaded)
+        window.ready.connect(self._on_window_ready)
+        self.rules.listed.connect(self._on_rules_listed)
+        self.rules.rule_chosen.connect(self.backtest.select_rule)
+        self.rules.rule_activated.connect(lambda _choice: self.backtest_dock.raise_())
+        self.backtest.backtested.connect(self._on_backtested)
+        self.backtest.swept.connect(self._on_swept)
+        self.backtest.failed.connect(self._on_failed)
+        self.results.trade_chosen.connect(self.show_trade)
+
+    def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self.window)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.window.addDockWidget(area, dock)
+        self.window.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    # -- window events ------------------------------------------------------------------
+    def _on_series(self, series: list) -> None:
+        self.backtest.set_store(self.window.store, series)
+        if self.rules.store is not self.window.store or not self._rules_listed:
+            self.rules.set_store(self.window.store)
+
+    def _on_rules_listed(self, entries: list[VersionEntry]) -> None:
+        self.backtest.set_rules(entries)
+        self._rules_listed = True
+        self._maybe_run_start_rule()
+
+    def _on_window_ready(self) -> None:
+        self._window_ready = True
+        self._maybe_run_start_rule()
+
+    def _maybe_run_start_rule(self) -> None:
+        """``--rule RULE``: once the rules are listed and the chart is up, backtest RULE on the chart's symbol."""
+        if self._start_rule is None or not (self._rules_listed and self._window_ready):
+            return
+        rule, self._start_rule = self._start_rule, None
+        bars = self.window.chart.bars
+        if bars is None or not self.backtest.select_rule(rule):
+            self.backtest.say(f"--rule {rule}: no such valid rule, or no data to test it on", error=True)
+            self._settle()
+            return
+        self.rules.select(rule, emit=False)
+        self.backtest.select_symbols([bars.symbol])
+        self._awaiting_start = self.backtest.run() is not None
+        if not self._awaiting_start:
+            self._settle()
+
+    # -- results ------------------------------------------------------------------------
+    def _on_backtested(self, outcomes: list[BacktestOutcome]) -> None:
+        self.results.show_outcomes(outcomes)
+        self.results_dock.raise_()
+        if self.results_dock.height() < RESULTS_HEIGHT:
+            self.window.resizeDocks([self.results_dock], [RESULTS_HEIGHT], Qt.Orientation.Vertical)
+        self.rules.refresh()  # the versions' latest-run columns
+        if self._awaiting_start:
+            self._awaiting_start = False
+            if outcomes and len(outcomes[0].result.trades):
+                self.trade_shown.connect(self._settle_after_paint, Qt.ConnectionType.SingleShotConnection)
+                self.results.choose_trade(0)
+            else:
+                self._settle()
+
+    def _on_swept(self, outcome) -> None:
+        self.results.show_sweep(outcome)
+        self.results_dock.raise_()
+
+    def _on_failed(self, _message: str) -> None:
+        if self._awaiting_start:
+            self._awaiting_start = False
+            self._settle()
+
+    # -- trades on the chart --------------------------------------------------------------
+    def _chart_timeframe(self, outcome: BacktestOutcome) -> Timeframe:
+        """The rule's timeframe when stored, else the chart's (same symbol), else the finest stored."""
+        stored = stored_timeframes(self.window.series, outcome.symbol)
+        rule_tf = Timeframe(outcome.timeframe)
+        bars = self.window.chart.bars
+        if rule_tf in stored or not stored:
+            return rule_tf
+        if bars is not None and bars.symbol == outcome.symbol and bars.timeframe in stored:
+            return bars.timeframe
+        return stored[0]
+
+    def show_trade(self, outcome: BacktestOutcome, trade: int) -> None:
+        """Put the run's trades and setups on the chart and jump to ``trade`` (loading its series first if needed)."""
+        want = (outcome.symbol, self._chart_timeframe(outcome))
+        bars = self.window.chart.bars
+        if bars is None or (bars.symbol, bars.timeframe) != want:
+            self._pending = (outcome, trade)
+            try:
+                self.window.select(*want)
+            except KeyError as exc:
+                self._pending = None
+                self.results.title.setText(f"Cannot show the trade: {exc}")
+            return
+        self._draw(outcome, trade)
+
+    def _on_loaded(self, symbol: str, timeframe: str) -> None:
+        target = self._pending or self._shown
+        if target is not None and target[0].symbol == symbol:
+            self._pending = None
+            self._draw(*target, jump=target is not self._shown)
+        else:
+            self._shown = None
+
+    def _draw(self, outcome: BacktestOutcome, trade: int, jump: bool = True) -> None:
+        time = self.window.chart.bars.time
+        overlays = self.window.overlays
+        overlays.set_layers({"trades": trade_shapes(outcome, time), "setups": setup_shapes(outcome, time)})
+        for name in ("trades", "setups"):
+            self.window.legend.set_checked(name, True)
+        self._shown = (outcome, trade)
+        if jump:
+            span: TradeSpan = trade_spans(outcome, time)[trade]
+            self.window.chart.show_range(span.first_bar, span.last_bar)
+        self.trade_shown.emit(outcome, trade)
+
+    # -- start-up rule --------------------------------------------------------------------
+    def _settle_after_paint(self, *_args) -> None:
+        """After the chart has painted the trade (overlays' next ``drawn``), with a fallback for no paint."""
+        self.window.overlays.drawn.connect(self._settle, Qt.ConnectionType.SingleShotConnection)
+        QTimer.singleShot(2000, self._settle)
+
+    def _settle(self) -> None:
+        if not self._settled:
+            self._settled = True
+            self.settled.emit()
