@@ -50,26 +50,29 @@ def test_empty_store_shows_the_empty_state(qtbot, ita_home):
     close_window(qtbot, window)
 
 
-def test_stored_bars_are_charted_and_switchable(qtbot, stored):
+def test_stored_bars_are_charted_and_switchable(qtbot, stored, xauusd_csv):
     window = open_window(qtbot)
     assert window.pages.currentWidget() is window.chart
     assert [window.symbol_box.itemData(i) for i in range(window.symbol_box.count())] == ["EURUSD", "XAUUSD"]
     assert window.chart.bars.symbol == "EURUSD" and window.chart.bars.timeframe is Timeframe.M1
     assert window.chart.count == 49_993 and window.chart.digits == 5
-    assert [window.timeframe_box.itemText(i) for i in range(window.timeframe_box.count())] == ["M1", "H1"]
+    # M1 and H1 are stored; every higher timeframe is offered, built from M1 when it is not stored
+    assert [window.timeframe_box.itemText(i) for i in range(window.timeframe_box.count())] == [tf.value for tf in Timeframe]
     assert window.series_table.rowCount() == 3
     assert not window.demo_badge.isVisible()
 
     with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
-        window.timeframe_box.setCurrentIndex(1)
+        window.timeframe_box.setCurrentIndex(window.timeframe_box.findData("H1"))
     assert loaded.args == ["EURUSD", "H1"] and window.chart.bars.timeframe is Timeframe.H1
 
     with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
         window.symbol_box.setCurrentIndex(1)
-    assert loaded.args == ["XAUUSD", "M1"]
-    assert window.chart.count == 4_676 and window.chart.digits == 2
+    # the timeframe is kept across symbols: XAUUSD has only M1 stored, so its H1 is built from it
+    assert loaded.args == ["XAUUSD", "H1"]
+    h1 = len(resample(xauusd_bars(xauusd_csv), Timeframe.H1))
+    assert window.chart.count == h1 and window.chart.digits == 2
     first, stop = window.chart.visible_range()
-    assert stop == 4_676 and first < stop
+    assert stop == h1 and first < stop
     close_window(qtbot, window)
 
 
@@ -170,3 +173,20 @@ def test_sessions_toggle_and_theme_switch(qtbot, stored):
 def test_symbol_guess_from_file_name():
     assert symbol_from_filename(Path("/x/EURUSD_M1.csv")) == "EURUSD"
     assert symbol_from_filename("xauusd.csv") == "XAUUSD"
+
+
+def test_higher_timeframes_are_offered_and_built_from_stored_m1(qtbot, ita_home, xauusd_csv):
+    from ita_desktop.engine.ingest import import_file
+    from ita_desktop.data.resample import resample
+
+    with Store.open() as store:
+        import_file(store, xauusd_csv, symbol="XAUUSD")
+        m1 = store.bars.load("XAUUSD", Timeframe.M1)
+    window = MainWindow(load_settings(), symbol="XAUUSD", timeframe="M15")
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.loaded, timeout=30_000):
+        window.show()
+    offered = [window.timeframe_box.itemData(i) for i in range(window.timeframe_box.count())]
+    assert offered == [tf.value for tf in Timeframe]
+    assert window.timeframe_box.currentData() == "M15"
+    assert len(window.chart.bars) == len(resample(m1, Timeframe.M15))

@@ -308,7 +308,10 @@ class MainWindow(QMainWindow):
         self.series_table.resizeColumnsToContents()
 
     def _timeframes_of(self, symbol: str) -> list[Timeframe]:
-        return [s.timeframe for s in self.series if s.symbol == symbol]
+        """Stored timeframes and every higher one that can be built from the finest stored (M1 -> M5 ... MN1)."""
+        stored = {s.timeframe for s in self.series if s.symbol == symbol}
+        finest = min(tf.minutes for tf in stored)
+        return [tf for tf in Timeframe if tf in stored or (tf.minutes > finest and tf.minutes % finest == 0)]
 
     def _on_symbol_chosen(self, index: int) -> None:
         symbol = self.symbol_box.itemData(index)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ita_desktop.domain.errors import ItaError
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.engine.bars import load_bars
 from ita_desktop.paths import app_paths
 from ita_desktop.storage import SeriesInfo, Store
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
@@ -35,10 +36,10 @@ def open_store(path: Path | None) -> tuple[Store, list[SeriesInfo]]:
 
 def load_chart_data(store: Store, symbol: str, timeframe: Timeframe, clock: str,
                     windows: dict[str, tuple[str, str]]) -> ChartData:
-    """Load a stored series and prepare it for the chart, digits from the instruments table when known."""
-    bars = store.bars.load(symbol, timeframe)
+    """Load a series (stored, or built from a finer stored one) and prepare it for the chart."""
+    bars = load_bars(store, symbol, timeframe, clock=clock)
     if not len(bars):
-        raise ItaError(f"no {symbol} {timeframe.value} bars are stored")
+        raise ItaError(f"no {symbol} {timeframe.value} bars are stored, nor finer ones to build them from")
     instrument = store.instruments.get(symbol)
     return prepare_chart_data(bars, clock, windows, instrument.digits if instrument is not None else None)
 
