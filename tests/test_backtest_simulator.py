@@ -260,3 +260,17 @@ def test_orders_are_checked_and_named_by_row() -> None:
     with pytest.raises(ValueError, match="fractions"):
         make_orders([{**LONG_M, "targets": [{"price": 1.01, "fraction": 0.7}, {"price": 1.02, "fraction": 0.6}]}])
     assert make_orders([]).dtype == ORDER_DTYPE
+
+
+def test_half_at_target_then_break_even_is_not_flagged_as_a_fill_outside_the_bar():
+    """Found on ib_raid: the averaged exit of a partial then a break-even lies outside the exit bar."""
+    from ita_desktop.backtest.validator import validate
+
+    rows = [(1.0000, 1.0060, 0.9990, 1.0040), (1.0005, 1.0010, 0.9995, 0.9998)]
+    order = {"targets": [{"price": 1.0050, "fraction": 0.5}, {"price": 1.0100}], "breakeven_at_r": 1.0}
+    trades = run(rows, order)
+    (t,) = trades.rows
+    assert trades.reasons() == ["breakeven"] and t["targets_hit"] == 1
+    assert t["exit_price"] == pytest.approx(1.0025)  # half at 1.0050, half at the entry 1.0000
+    assert t["exit_price"] > rows[1][1]  # above the exit bar's high: only the span from entry to exit holds it
+    assert [f.code for f in validate(trades, make_bars([SIGNAL, *rows]))] == ["too_few_trades"]

@@ -56,7 +56,7 @@ def validate(trades: Trades, bars: Bars) -> list[Finding]:
         bad = _outside(rows["entry_price"], rows["entry_bar"], bars, spread, tol) | \
             _outside(rows["exit_price"], rows["exit_bar"], bars, spread, tol)
         # a partial exit's average price may fall between bars; check it against the span instead
-        partial = rows["targets_hit"] > 1
+        partial = rows["targets_hit"] >= 1  # a target closed part: the rest may exit elsewhere (break-even, stop)
         if partial.any():
             idx = np.flatnonzero(partial)
             span_lo = np.array([bars.low[a:b + 1].min() for a, b in zip(rows["entry_bar"][idx], rows["exit_bar"][idx])])
