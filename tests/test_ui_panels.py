@@ -126,7 +126,7 @@ def test_backtest_through_the_panel_then_click_a_trade(qtbot, eurusd_store):
         qtbot.mouseClick(results.trades.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert shown.args[1] == best
     chart = window.chart
-    assert (chart.bars.symbol, chart.bars.timeframe.value) == ("EURUSD", "M1")  # M5 is not stored: placed by time
+    assert (chart.bars.symbol, chart.bars.timeframe.value) == ("EURUSD", "M5")  # the rule's timeframe, built from M1
     span = trade_spans(outcome, chart.bars.time)[best]
     assert chart.bars.time[span.first_bar] == trades["entry_time"][best]
     first, stop = chart.visible_range()

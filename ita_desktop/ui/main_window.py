@@ -307,9 +307,11 @@ class MainWindow(QMainWindow):
                 self.series_table.setItem(row, col, QTableWidgetItem(text))
         self.series_table.resizeColumnsToContents()
 
-    def _timeframes_of(self, symbol: str) -> list[Timeframe]:
+    def timeframes_of(self, symbol: str) -> list[Timeframe]:
         """Stored timeframes and every higher one that can be built from the finest stored (M1 -> M5 ... MN1)."""
         stored = {s.timeframe for s in self.series if s.symbol == symbol}
+        if not stored:
+            return []
         finest = min(tf.minutes for tf in stored)
         return [tf for tf in Timeframe if tf in stored or (tf.minutes > finest and tf.minutes % finest == 0)]
 
@@ -317,7 +319,7 @@ class MainWindow(QMainWindow):
         symbol = self.symbol_box.itemData(index)
         if symbol is None:
             return
-        timeframes = self._timeframes_of(symbol)
+        timeframes = self.timeframes_of(symbol)
         _, want_tf = self._prefer
         current = Timeframe(self.timeframe_box.currentData()) if self.timeframe_box.count() else None
         choice = want_tf if want_tf in timeframes else current if current in timeframes else timeframes[0]

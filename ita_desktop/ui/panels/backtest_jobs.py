@@ -13,14 +13,13 @@ carries the occurrence id.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ita_desktop.backtest.runs import RunResult
 from ita_desktop.backtest.sweep import SweepResult
-from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.occurrences import Occurrence
 from ita_desktop.rules.loader import rule_files, validate_file
 from ita_desktop.rules.versions import version_from_path, version_key
@@ -233,7 +232,3 @@ def list_rules(rules_dir: Path, store: Store | None) -> list[VersionEntry]:
                     entry.stats = {k: summary.get(k) for k in ("trades", "win_rate", "expectancy_r", "net_pnl")}
     return [e for rule_id in sorted(by_rule, key=str.lower) for e in by_rule[rule_id]]
 
-
-def stored_timeframes(series: Sequence[Any], symbol: str) -> list[Timeframe]:
-    """The timeframes stored for ``symbol`` (SeriesInfo rows), finest first."""
-    return sorted({s.timeframe for s in series if s.symbol == symbol}, key=lambda tf: tf.seconds)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.loader import repo_rules_dir
-from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, VersionEntry, stored_timeframes
+from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, VersionEntry
 from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
@@ -143,15 +143,10 @@ class Workbench(QObject):
 
     # -- trades on the chart --------------------------------------------------------------
     def _chart_timeframe(self, outcome: BacktestOutcome) -> Timeframe:
-        """The rule's timeframe when stored, else the chart's (same symbol), else the finest stored."""
-        stored = stored_timeframes(self.window.series, outcome.symbol)
+        """The rule's timeframe when the chart can show it (stored, or built from finer bars), else the finest."""
+        offered = self.window.timeframes_of(outcome.symbol)
         rule_tf = Timeframe(outcome.timeframe)
-        bars = self.window.chart.bars
-        if rule_tf in stored or not stored:
-            return rule_tf
-        if bars is not None and bars.symbol == outcome.symbol and bars.timeframe in stored:
-            return bars.timeframe
-        return stored[0]
+        return rule_tf if rule_tf in offered or not offered else offered[0]
 
     def show_trade(self, outcome: BacktestOutcome, trade: int) -> None:
         """Put the run's trades and setups on the chart and jump to ``trade`` (loading its series first if needed)."""
