@@ -22,7 +22,7 @@ from typing import Any
 from ita_desktop.backtest.reports import write_csv, write_html, write_xlsx
 from ita_desktop.backtest.runs import BacktestCancelled, RunResult
 from ita_desktop.backtest.sweep import SUMMARY_COLUMNS, SweepResult
-from ita_desktop.cli.scan_cmd import _utc
+from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.clock import utc_iso
 from ita_desktop.engine.backtest import backtest_rule, sweep_rule
 from ita_desktop.rules.errors import RuleValidationError
@@ -86,7 +86,7 @@ def _end_line() -> None:
 
 def _run(args: argparse.Namespace, work) -> Any:
     """The work's result, or the exit code: 1 for a bad rule (every problem located), 130 when cancelled."""
-    start, end = _utc(args.start, "--from"), _utc(args.end, "--to")
+    start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
     try:
         with Store.open() as store:
             return work(store, start, end)

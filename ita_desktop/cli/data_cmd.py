@@ -13,6 +13,7 @@ import numpy as np
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.cli.options import utc_seconds
 from ita_desktop.engine.ingest import download_mt5, import_file, store_demo
 from ita_desktop.storage import IngestSummary, Store
 from ita_desktop.storage.bar_store import utc_iso
@@ -69,19 +70,6 @@ def _timeframe(text: str | None) -> Timeframe | None:
         raise InputError(str(exc), column="--timeframe") from None
 
 
-def _utc_seconds(text: str | None, option: str) -> int | None:
-    """ISO time to epoch seconds; a time without an offset is UTC."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"not an ISO time: {text!r} (expected e.g. 2022-01-05T08:00)", column=option) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())
-
-
 def _progress_on_stderr(label: str):
     """The importer's ``progress(fraction, stage)`` as lines on stderr, so stdout stays the summary alone."""
 
@@ -104,8 +92,8 @@ def _import(args: argparse.Namespace) -> int:
 
 def _mt5(args: argparse.Namespace) -> int:
     timeframe = _timeframe(args.timeframe)
-    start = _utc_seconds(args.start, "--from")
-    end = _utc_seconds(args.end, "--to") if args.end else int(datetime.now(timezone.utc).timestamp())
+    start = utc_seconds(args.start, "--from")
+    end = utc_seconds(args.end, "--to") if args.end else int(datetime.now(timezone.utc).timestamp())
 
     def progress(done: int, total: int) -> None:
         print(f"downloading {args.symbol} {args.timeframe}: chunk {done}/{total}", file=sys.stderr, flush=True)
@@ -184,7 +172,7 @@ def _list(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     timeframe = _timeframe(args.timeframe)
     assert timeframe is not None
-    start, end = _utc_seconds(args.start, "--from"), _utc_seconds(args.end, "--to")
+    start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
     with Store.open() as store:
         bars = store.bars.load(args.symbol, timeframe, start, end)
     if not len(bars):

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 
@@ -41,18 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=20, help="rows shown per table, latest first (table output; 0 = all)")
     p.add_argument("--json", action="store_true", help="print every object as JSON")
     p.set_defaults(func=_detect)
-
-
-def _utc_seconds(text: str | None, option: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"not an ISO time: {text!r} (expected e.g. 2022-01-05T08:00)", column=option) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())
 
 
 def _value(text: str) -> Any:
@@ -103,7 +92,7 @@ def _detect(args: argparse.Namespace) -> int:
         raise InputError(str(exc), column="--kinds" if "kind" in str(exc) else "--param") from None
     if args.warmup < 0:
         raise InputError("--warmup must be >= 0", column="--warmup")
-    start, end = _utc_seconds(args.start, "--from"), _utc_seconds(args.end, "--to")
+    start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
 
     with Store.open() as store:
         window = load_bars(store, args.symbol, timeframe, start, end)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ita_desktop.domain.errors import InputError
+from ita_desktop.cli.options import utc_seconds
 from ita_desktop.engine.scan import ScanResult, scan
 from ita_desktop.rules.errors import RuleValidationError
 from ita_desktop.storage.store import Store
@@ -32,20 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_scan)
 
 
-def _utc(text: str | None, flag: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError(f"{flag} {text!r} is not an ISO date or time such as 2022-01-10 or 2022-01-10T14:00") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp())
-
-
 def _scan(args: argparse.Namespace) -> int:
-    start, end = _utc(args.start, "--from"), _utc(args.end, "--to")
+    start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
     try:
         with Store.open() as store:
             result = scan(store, args.rule, args.symbol, timeframe=args.timeframe, start_utc=start, end_utc=end,
