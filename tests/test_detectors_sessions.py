@@ -263,3 +263,13 @@ def test_tables_decode_to_objects_with_iso_times(eur: Bars):
     assert d["sessions"][0]["kind"] == "SESSION" and d["sessions"][0]["name"] == "asia"
     assert d["levels"][0]["sub_name"] in {k.name for k in LevelKind} and d["levels"][0]["time"].endswith("Z")
     assert all(o.kind == Kind.LEVEL for o in result.level_objects())
+
+
+def test_detector_default_windows_are_the_shipped_config_defaults():
+    """The detectors keep their own literal (no YAML read in the numba layer); it must not drift from defaults.yaml."""
+    from ita_desktop.config import defaults_dict
+    from ita_desktop.detectors.sessions import DEFAULT_INITIAL_BALANCE, DEFAULT_WINDOWS
+
+    shipped = defaults_dict()["sessions"]
+    assert {k: tuple(v) for k, v in shipped["windows"].items()} == DEFAULT_WINDOWS
+    assert tuple(shipped["initial_balance"]) == DEFAULT_INITIAL_BALANCE

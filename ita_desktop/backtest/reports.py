@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ita_desktop.backtest.runs import RunResult
-from ita_desktop.backtest.stats import Stats, r_histogram
+from ita_desktop.backtest.stats import Stats, format_stat, r_histogram
 from ita_desktop.domain.clock import utc_iso
 
 TRADE_COLUMNS = ("symbol", "direction", "occurrence", "entry_iso", "entry_price", "exit_iso", "exit_price",
@@ -32,15 +32,7 @@ W, H, PAD = 720, 240, 40
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "–"
-        if math.isinf(value):
-            return "∞"
-        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.2f}"
-    return html.escape(str(value))
+    return html.escape(format_stat(value))
 
 
 def equity_svg(stats: Stats, initial_equity: float) -> str:

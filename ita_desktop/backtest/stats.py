@@ -234,3 +234,20 @@ def r_histogram(r: np.ndarray, width: float = 0.5) -> tuple[np.ndarray, np.ndarr
     edges = np.arange(lo, hi + width / 2, width)
     counts, edges = np.histogram(r, bins=edges)
     return counts, edges
+
+
+def format_stat(value: Any, *, digits: int | None = None, missing: str = "–", infinite: str = "∞") -> str:
+    """A statistic as text for reports, the terminal and the GUI: None/NaN -> ``missing``, ±inf -> ``infinite``.
+
+    ``digits`` None means 4 decimals below 10 (ratios, R) and 2 above (money), with thousands separators.
+    """
+    if value is None:
+        return missing
+    if isinstance(value, float):
+        if math.isnan(value):
+            return missing
+        if math.isinf(value):
+            return infinite
+        places = digits if digits is not None else (4 if abs(value) < 10 else 2)
+        return f"{value:,.{places}f}"
+    return str(value)

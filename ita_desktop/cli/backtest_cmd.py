@@ -21,6 +21,7 @@ from typing import Any
 
 from ita_desktop.backtest.reports import write_csv, write_html, write_xlsx
 from ita_desktop.backtest.runs import BacktestCancelled, RunResult
+from ita_desktop.backtest.stats import format_stat
 from ita_desktop.backtest.sweep import SUMMARY_COLUMNS, SweepResult
 from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.clock import utc_iso
@@ -139,15 +140,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _fmt(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "-"
-        if math.isinf(x):
-            return "inf"
-        return f"{x:,.4f}" if abs(x) < 10 else f"{x:,.2f}"
-    return str(x)
+    return format_stat(x, missing="-", infinite="inf")  # plain ASCII for any terminal
 
 
 def _grid(header: list[str], rows: list[list[str]]) -> list[str]:

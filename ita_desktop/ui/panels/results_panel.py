@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ita_desktop.backtest import reports
 from ita_desktop.backtest.reports import SUMMARY_LABELS
 from ita_desktop.backtest.simulator import EXIT_REASONS
+from ita_desktop.backtest.stats import format_stat
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, SweepOutcome
 from ita_desktop.ui.panels.result_charts import EquityChart, RHistogram, SweepHeatmap
@@ -58,15 +59,7 @@ class _Item(QTableWidgetItem):
 
 
 def fmt(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "–"
-        if math.isinf(value):
-            return "∞"
-        return f"{value:,.{digits}f}"
-    return str(value)
+    return format_stat(value, digits=digits)
 
 
 def _num(value: Any) -> float:
