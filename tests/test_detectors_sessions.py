@@ -1,8 +1,8 @@
 """Session clock and sessions against brute-force pandas, across DST, with no look-ahead.
 
 EURUSD_M1.csv's server zone is not stated. Its weeks run Friday 18:29 -> Sunday 18:30 server
-time, which is the FX week (Friday 17:00 -> Sunday 17:00 New York) only at UTC-03:30, so these
-tests read it at -03:30: sessions then fall where a trader sees them. January and February 2022
+time, which is the FX week (Friday 17:00 -> Sunday 17:00 New York) only at UTC-03:30, so it is
+read at -03:30 (tests/support/real_bars.py): sessions then fall where a trader sees them. January and February 2022
 are all EST. The brute-force checks hold for any server zone; the zone only makes them realistic.
 """
 
@@ -19,18 +19,11 @@ from ita_desktop.detectors.objects import FIXED_FIELDS, Kind, LevelKind
 from ita_desktop.detectors.session_clock import SessionClock, parse_hhmm
 from ita_desktop.detectors.sessions import SessionWindow, session_windows
 from ita_desktop.domain.bars import Bars
-from ita_desktop.domain.clock import ServerClock
 from ita_desktop.domain.timeframes import Timeframe
-from tests.support.real_bars import eurusd_naive_seconds, xauusd_bars
+from tests.support.real_bars import eurusd_bars as eurusd
+from tests.support.real_bars import xauusd_bars
 
 NY = "America/New_York"
-EURUSD_SERVER_TZ = "-03:30"
-
-
-def eurusd(path: Path) -> Bars:
-    naive, frame = eurusd_naive_seconds(path)
-    cols = {c: frame[c].astype(float).to_numpy() for c in ("open", "high", "low", "close")}
-    return Bars.from_columns("EURUSD", Timeframe.M1, {"time": ServerClock.parse(EURUSD_SERVER_TZ).to_utc(naive), **cols})
 
 
 def ny_frame(bars: Bars) -> pd.DataFrame:

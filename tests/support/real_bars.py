@@ -12,7 +12,7 @@ from ita_desktop.domain.clock import ServerClock
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
 
-EURUSD_SERVER_TZ = "NY+7"  # the app's default broker clock; SOURCES.md says the file's zone is not stated
+EURUSD_SERVER_TZ = "-03:30"  # the file's weekly gap lands on Fri/Sun 17:00 New York only at this offset (see test_csv_import_realdata)
 
 
 def eurusd_naive_seconds(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
