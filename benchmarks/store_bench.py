@@ -18,7 +18,7 @@ import numpy as np
 
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 
 from chained_series import EURUSD, chained_eurusd, describe
 

@@ -7,22 +7,26 @@ and exits: how screenshots are taken for review under Xvfb or the offscreen plat
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
-from pathlib import Path
+import time
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+STARTED = time.perf_counter()  # before the imports below: the start-up timings count them
 
-from ita_desktop import __version__, log_setup
-from ita_desktop.config import load_settings
-from ita_desktop.domain.errors import ItaError
-from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.paths import APP_AUTHOR, APP_NAME, app_paths
-from ita_desktop.ui.main_window import MainWindow
-from ita_desktop.ui.theme import get_theme, resources_dir
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtGui import QIcon  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from ita_desktop import __version__, log_setup  # noqa: E402
+from ita_desktop.config import load_settings  # noqa: E402
+from ita_desktop.domain.errors import ItaError  # noqa: E402
+from ita_desktop.domain.timeframes import Timeframe  # noqa: E402
+from ita_desktop.paths import APP_AUTHOR, APP_NAME, app_paths  # noqa: E402
+from ita_desktop.ui.main_window import MainWindow  # noqa: E402
+from ita_desktop.ui.theme import get_theme, resources_dir  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +56,39 @@ def _save_screenshot(window: MainWindow, path: Path, app: QApplication, watchdog
     app.exit(0 if saved else 1)
 
 
+class StartupTimes:
+    """Seconds from the start of this module's import to each start-up milestone, logged once ready.
+
+    ``imports`` done, window ``shown``, first ``chart`` painted (the window is interactive), ``ready``:
+    the chart with its overlays, or the empty state. benchmarks/startup_bench.py reads the line.
+    """
+
+    def __init__(self) -> None:
+        self.marks: dict[str, float] = {}
+        self.mark("imports")
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, time.perf_counter() - STARTED)
+
+    def watch(self, window: MainWindow) -> None:
+        window.chart.drawn.connect(lambda: self.mark("chart"), Qt.ConnectionType.SingleShotConnection)
+        window.ready.connect(lambda: self._on_ready(window), Qt.ConnectionType.SingleShotConnection)
+
+    def _on_ready(self, window: MainWindow) -> None:
+        if window.chart.bars is not None:
+            self.mark("chart")  # drawn in the same frame as its overlays: the window saw it first
+        self.mark("ready")
+        log.info("start-up: %s seconds after launch",
+                 ", ".join(f"{name} {seconds:.2f}" for name, seconds in self.marks.items()))
+
+
 def _screenshot_timeout(app: QApplication) -> None:
     log.error("the window did not finish drawing within %d s; no screenshot", SCREENSHOT_TIMEOUT_MS // 1000)
     app.exit(2)
 
 
 def main(argv: list[str] | None = None) -> int:
+    times = StartupTimes()
     args = parse_args(argv)
     paths = app_paths().ensure()
     log_setup.configure(paths.logs)
@@ -79,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow(settings, theme=get_theme(settings.ui.theme), symbol=args.symbol,
                         timeframe=args.timeframe.value if args.timeframe else None, rule=args.rule)
+    times.watch(window)
     if args.screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
         watchdog = QTimer(window, singleShot=True, interval=SCREENSHOT_TIMEOUT_MS)
@@ -88,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         done = window.workbench.settled if args.rule else window.ready
         done.connect(lambda: QTimer.singleShot(0, lambda: _save_screenshot(window, args.screenshot, app, watchdog)))
     window.show()
+    QTimer.singleShot(0, lambda: times.mark("shown"))
     code = app.exec()
     if args.screenshot is not None:
         # Closed after the loop: closing the last window inside it would post a Quit event that

@@ -19,7 +19,7 @@ from ita_desktop.backtest.sweep import parse_grid, set_path, sweep, variants, wa
 from ita_desktop.backtest.validator import validate
 from ita_desktop.data.csv_import import read_csv
 from ita_desktop.detectors.dispatcher import detect
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 
 pytestmark = pytest.mark.realdata
 

@@ -16,7 +16,7 @@ from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.ingest import import_file
 from ita_desktop.paths import app_paths
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 
 MT5_HEADER = "time,open,high,low,close,tick_volume,spread\n"
 T0 = 1_641_168_000  # 2022-01-03 00:00 UTC

@@ -10,7 +10,7 @@ from ita_desktop.cli.detect_cmd import parse_params
 from ita_desktop.cli.main import main
 from ita_desktop.detectors.dispatcher import detect
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 
 pytestmark = pytest.mark.realdata
 

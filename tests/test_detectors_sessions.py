@@ -16,9 +16,10 @@ import pytest
 
 from ita_desktop.detectors.levels import SessionLevelParams, SessionLevels, detect_session_levels
 from ita_desktop.detectors.objects import FIXED_FIELDS, Kind, LevelKind
-from ita_desktop.detectors.session_clock import SessionClock, parse_hhmm
+from ita_desktop.detectors.session_clock import SessionClock
 from ita_desktop.detectors.sessions import SessionWindow, session_windows
 from ita_desktop.domain.bars import Bars
+from ita_desktop.domain.clock import parse_hhmm
 from ita_desktop.domain.timeframes import Timeframe
 from tests.support.real_bars import eurusd_bars as eurusd
 from tests.support.real_bars import xauusd_bars

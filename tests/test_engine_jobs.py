@@ -19,7 +19,7 @@ from ita_desktop.engine.ingest import download_mt5, import_file
 from ita_desktop.engine.jobs import (
     JobAlreadyRunning, JobCancelled, JobContext, JobEngine, JobListener, summarize,
 )
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 
 WAIT_S = 30  # only a bound for a hung test; every wait returns as soon as its event fires
 

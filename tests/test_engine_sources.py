@@ -16,7 +16,7 @@ from ita_desktop.config import MT5Settings, save_user_settings
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.ingest import download_mt5, store_demo
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 from tests.standins import mt5_module as standin
 from tests.support.real_bars import xauusd_bars
 

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from ita_desktop.domain.bars import Bars
-from ita_desktop.domain.errors import InputError
+from ita_desktop.domain.errors import InputError, ItaError
 from ita_desktop.domain.ingest import Finding, ImportResult
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.storage import Store, bar_store
+from ita_desktop.storage import bar_store, migrations
+from ita_desktop.storage.bar_reader import BarReader
 from ita_desktop.storage.bar_store import merge_columns, month_keys
+from ita_desktop.storage.store import Store
 from tests.support.real_bars import xauusd_bars
 
 JAN_31_2022 = 1_643_587_200  # 2022-01-31 00:00 UTC
@@ -277,3 +279,42 @@ def test_an_instrument_can_be_corrected_after_its_grid_was_inferred(store: Store
     store.bars.write(result_of(gold), symbol="XAUUSD", timeframe=Timeframe.M1, source="mt5")  # does not re-infer
     (gold_row,) = store.instruments.list()
     assert (gold_row.digits, gold_row.point, gold_row.pip_size, gold_row.is_demo) == (2, 0.01, 0.1, False)
+
+
+def test_the_plain_sql_reader_sees_what_the_store_sees_without_writing_to_the_file(store: Store) -> None:
+    """The window's start-up path (BarReader on sqlite3) and the ORM store read the same bars."""
+    m1 = minute_bars(JAN_31_2022, 3000)
+    store.bars.write(result_of(m1), symbol="EURUSD", timeframe=Timeframe.M1, source="csv")
+    store.bars.write(result_of(minute_bars(JAN_31_2022, 10, symbol="DEMO1")), symbol="DEMO1", timeframe=Timeframe.M1,
+                     source="demo")
+    before = dump(store.path)
+
+    reader = BarReader.at_schema(store.path, migrations.LATEST)
+    assert reader is not None
+    assert reader.series() == store.bars.series()
+    assert [(s.symbol, s.is_demo) for s in reader.series()] == [("DEMO1", True), ("EURUSD", False)]
+    assert_same_bars(reader.load("EURUSD", Timeframe.M1), m1)
+    assert_same_bars(reader.load("EURUSD", Timeframe.M1, m1.time[1430], m1.time[1450]), m1.slice(1430, 1450))
+    assert reader.load("DEMO1", Timeframe.M1).demo and not reader.load("EURUSD", Timeframe.M1).demo
+    assert len(reader.load("EURUSD", Timeframe.M5)) == 0
+    assert (reader.digits("EURUSD"), reader.digits("GBPUSD")) == (store.instruments.get("EURUSD").digits, None)
+    assert dump(store.path) == before
+
+
+def test_the_reader_is_only_offered_for_an_existing_file_at_the_current_schema(tmp_path: Path) -> None:
+    """A missing or older file must go through Store.open, which creates or migrates it."""
+    path = tmp_path / "store.sqlite3"
+    assert BarReader.at_schema(path, migrations.LATEST) is None
+    assert not path.exists()  # looking did not create the file
+    Store.open(path).close()
+    assert BarReader.at_schema(path, migrations.LATEST) is not None
+    assert BarReader.at_schema(path, migrations.LATEST + 1) is None
+
+
+def test_a_chunk_in_an_unknown_codec_is_refused_by_name(store: Store) -> None:
+    store.bars.write(result_of(minute_bars(JAN_31_2022, 100)), symbol="EURUSD", timeframe=Timeframe.M1, source="csv")
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE bar_chunks SET codec = 'zstd'")
+    with pytest.raises(ItaError, match="EURUSD M1 202201 uses unknown codec 'zstd'"):
+        store.bars.load("EURUSD", Timeframe.M1)
+

@@ -14,7 +14,8 @@ from sqlmodel import SQLModel
 from ita_desktop.domain.errors import ItaError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.paths import app_paths
-from ita_desktop.storage import Store, migrations
+from ita_desktop.storage import migrations
+from ita_desktop.storage.store import Store
 from ita_desktop.storage.db import write_session
 from ita_desktop.storage.models import Ingest
 

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ita_desktop.config import load_settings
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 from ita_desktop.ui.first_run import mt5_available
 from ita_desktop.ui.main_window import MainWindow
 

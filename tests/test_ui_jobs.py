@@ -21,7 +21,7 @@ from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from ita_desktop.config import load_settings
 from ita_desktop.engine.ingest import import_file
 from ita_desktop.engine.jobs import JobAlreadyRunning, JobContext
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.main_window import MainWindow
 

@@ -10,7 +10,9 @@ from PySide6.QtCore import Qt
 from ita_desktop.config import load_settings
 from ita_desktop.data.resample import resample
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.storage import Store
+from ita_desktop.storage.bar_reader import BarReader
+from ita_desktop.storage.bar_store import BarStore
+from ita_desktop.storage.store import Store
 from ita_desktop.ui.main_window import MainWindow, symbol_from_filename
 from tests.support.real_bars import eurusd_bars, store_bars, xauusd_bars
 
@@ -73,6 +75,35 @@ def test_stored_bars_are_charted_and_switchable(qtbot, stored, xauusd_csv):
     assert window.chart.count == h1 and window.chart.digits == 2
     first, stop = window.chart.visible_range()
     assert stop == h1 and first < stop
+    close_window(qtbot, window)
+
+
+def test_the_first_chart_is_read_without_the_store_which_opens_once_the_window_is_ready(qtbot, stored):
+    """Start-up: the chart comes from the plain-SQL reader; the writable store (ORM) opens after it."""
+    window = MainWindow(load_settings())
+    qtbot.addWidget(window)
+    store_when_drawn = []
+    window.chart.drawn.connect(lambda: store_when_drawn.append(window.store))
+    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+        window.show()
+    assert store_when_drawn[0] is None
+    assert type(window.reader) is BarReader or window.store is not None
+    qtbot.waitUntil(lambda: window.store is not None, timeout=WAIT_MS)
+    assert isinstance(window.reader, BarStore) and window.reader is window.store.bars
+    assert window.import_action.isEnabled() and window.demo_action.isEnabled()
+    assert window.workbench.backtest.store is window.store  # the panels got the store without a reload
+    assert window.chart.bars.symbol == "EURUSD" and window.chart.count == 49_993
+    close_window(qtbot, window)
+
+
+def test_import_and_demo_wait_for_the_store(qtbot, stored):
+    window = MainWindow(load_settings())
+    qtbot.addWidget(window)
+    assert not window.import_action.isEnabled() and not window.demo_action.isEnabled()
+    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+        window.show()
+    qtbot.waitUntil(window.import_action.isEnabled, timeout=WAIT_MS)
+    assert window.demo_action.isEnabled()
     close_window(qtbot, window)
 
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 
 from ita_desktop.config import load_settings
 from ita_desktop.rules.loader import repo_rules_dir
-from ita_desktop.storage import Store
+from ita_desktop.storage.store import Store
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.main_window import MainWindow
 from ita_desktop.ui.panels.backtest_jobs import list_rules

@@ -10,13 +10,15 @@ import csv
 import html
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ita_desktop.backtest.runs import RunResult
 from ita_desktop.backtest.stats import Stats, format_stat, r_histogram
 from ita_desktop.domain.clock import utc_iso
+
+if TYPE_CHECKING:
+    from ita_desktop.backtest.runs import RunResult
 
 TRADE_COLUMNS = ("symbol", "direction", "occurrence", "entry_iso", "entry_price", "exit_iso", "exit_price",
                  "stop_price", "target1", "target2", "target3", "lots", "r_multiple", "pnl_money", "pnl_points",

@@ -38,6 +38,8 @@ SESSIONS: tuple[tuple[str, int, int], ...] = (
 )
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MIN_TRADES = 30
+#: statistics where the smallest value ranks first (a sweep's best variant, the heatmap's colour scale)
+LOWER_IS_BETTER = {"max_drawdown", "max_drawdown_pct", "max_drawdown_r", "longest_losing_streak"}
 
 
 @dataclass

@@ -27,12 +27,11 @@ from ita_desktop.backtest._sweep_kernel import STAT_NAMES
 from ita_desktop.backtest.costs import SimSettings
 from ita_desktop.backtest.runs import BacktestCancelled, Progress
 from ita_desktop.backtest.simulator import Trades, _lower_index
-from ita_desktop.backtest.stats import compute_stats
+from ita_desktop.backtest.stats import LOWER_IS_BETTER, compute_stats
 from ita_desktop.backtest.variants import OrderColumns, VariantBatch, summary_dict
 from ita_desktop.domain.bars import Bars
 
 SweepOrders = Callable[[Bars, dict[str, Any]], "np.ndarray | OrderColumns"]
-LOWER_IS_BETTER = {"max_drawdown", "max_drawdown_pct", "max_drawdown_r", "longest_losing_streak"}
 
 
 def parse_value(text: str) -> Any:

@@ -15,9 +15,10 @@ from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.cli.options import utc_seconds
 from ita_desktop.engine.ingest import download_mt5, import_file, store_demo
-from ita_desktop.storage import IngestSummary, Store
-from ita_desktop.storage.bar_store import utc_iso
+from ita_desktop.storage.bar_reader import utc_iso
+from ita_desktop.storage.bar_store import IngestSummary
 from ita_desktop.storage.models import Ingest
+from ita_desktop.storage.store import Store
 
 EXPORT_COLUMNS = ("time", "open", "high", "low", "close", "tick_volume", "spread")
 

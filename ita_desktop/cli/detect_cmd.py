@@ -79,7 +79,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 def _detect(args: argparse.Namespace) -> int:
     from ita_desktop.detectors.dispatcher import DetectorParams, detect, normalize_kinds
     from ita_desktop.engine.bars import load_bars
-    from ita_desktop.storage import Store
+    from ita_desktop.storage.store import Store
 
     try:
         timeframe = Timeframe.parse(args.timeframe)
@@ -95,13 +95,13 @@ def _detect(args: argparse.Namespace) -> int:
     start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
 
     with Store.open() as store:
-        window = load_bars(store, args.symbol, timeframe, start, end)
+        window = load_bars(store.bars, args.symbol, timeframe, start, end)
         if not len(window):
             raise InputError(f"no {args.symbol} {timeframe.value} bars (or finer ones to build them from) "
                              "stored in that range (see `ita data list`)")
         bars = window
         if start is not None and args.warmup:
-            before = load_bars(store, args.symbol, timeframe, None, start)
+            before = load_bars(store.bars, args.symbol, timeframe, None, start)
             if len(before):
                 bars = type(window).concat([before.slice(max(0, len(before) - args.warmup), len(before)), window])
     first = len(bars) - len(window)  # first bar of the requested window

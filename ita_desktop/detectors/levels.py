@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, grow, rows_to_objects
-from ita_desktop.detectors.session_clock import DAY_MINUTES, SessionClock, parse_hhmm
+from ita_desktop.detectors.session_clock import SessionClock
 from ita_desktop.detectors.sessions import (
     DEFAULT_INITIAL_BALANCE,
     DEFAULT_WINDOWS,
@@ -41,6 +41,7 @@ from ita_desktop.detectors.sessions import (
     decode_sessions,
     session_windows,
 )
+from ita_desktop.domain.clock import DAY_MINUTES, parse_hhmm
 
 # --- per-window state and row helpers ---------------------------------------------------------
 

@@ -26,21 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ita_desktop.domain.clock import local_seconds
-
-DAY_MINUTES = 1440
-
-
-def parse_hhmm(text: str) -> int:
-    """'09:30' -> 570 minutes; '24:00' is allowed as the end of a day. ValueError names the text."""
-    try:
-        hours, minutes = text.strip().split(":")
-        value = int(hours) * 60 + int(minutes)
-    except (AttributeError, ValueError) as exc:
-        raise ValueError(f"cannot read time of day {text!r}; expected HH:MM") from exc
-    if not (0 <= int(minutes) < 60 and 0 <= value <= DAY_MINUTES):
-        raise ValueError(f"time of day {text!r} is outside 00:00..24:00")
-    return value
+from ita_desktop.domain.clock import DAY_MINUTES, local_seconds, parse_hhmm
 
 
 def day_label_shift(day_start_min: int) -> int:

@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from ita_desktop.detectors.objects import LevelKind
-from ita_desktop.detectors.session_clock import DAY_MINUTES, parse_hhmm
+from ita_desktop.domain.clock import DAY_MINUTES, parse_hhmm
 
 #: The defaults of DESIGN.md (and config/defaults.yaml), New York time.
 DEFAULT_WINDOWS: dict[str, tuple[str, str]] = {

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 DAY = 86_400
+DAY_MINUTES = 1440
 ALIASES = {"NY": "America/New_York", "NEWYORK": "America/New_York"}
 _FIXED = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _SHIFTED = re.compile(r"^([A-Za-z_/]+?)\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
@@ -141,3 +142,15 @@ def _signed(sign: str, hours: str, minutes: str | None) -> int:
 def utc_iso(seconds: int) -> str:
     """ISO-8601 UTC text for an epoch second, as the CLI and JSON print times."""
     return datetime.fromtimestamp(int(seconds), timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_hhmm(text: str) -> int:
+    """'09:30' -> 570 minutes; '24:00' is allowed as the end of a day. ValueError names the text."""
+    try:
+        hours, minutes = text.strip().split(":")
+        value = int(hours) * 60 + int(minutes)
+    except (AttributeError, ValueError) as exc:
+        raise ValueError(f"cannot read time of day {text!r}; expected HH:MM") from exc
+    if not (0 <= int(minutes) < 60 and 0 <= value <= DAY_MINUTES):
+        raise ValueError(f"time of day {text!r} is outside 00:00..24:00")
+    return value

@@ -9,20 +9,23 @@ from __future__ import annotations
 from ita_desktop.data.resample import resample
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.storage import Store
+from ita_desktop.storage.bar_reader import BarReader
 
 
-def load_bars(store: Store, symbol: str, timeframe: Timeframe, start_utc: int | None = None,
+def load_bars(reader: BarReader, symbol: str, timeframe: Timeframe, start_utc: int | None = None,
               end_utc: int | None = None, *, clock: str = "America/New_York") -> Bars:
-    """Bars with start_utc <= time < end_utc; empty Bars when neither the timeframe nor a finer one is stored."""
-    bars = store.bars.load(symbol, timeframe, start_utc, end_utc)
+    """Bars with start_utc <= time < end_utc; empty Bars when neither the timeframe nor a finer one is stored.
+
+    ``reader`` is a store's ``store.bars``, or a plain BarReader (the window's start-up path).
+    """
+    bars = reader.load(symbol, timeframe, start_utc, end_utc)
     if len(bars):
         return bars
-    finer = sorted((s.timeframe for s in store.bars.series()
+    finer = sorted((s.timeframe for s in reader.series()
                     if s.symbol == symbol and s.timeframe.minutes < timeframe.minutes
                     and timeframe.minutes % s.timeframe.minutes == 0), key=lambda tf: tf.minutes)
     for source in finer:
-        base = store.bars.load(symbol, source, start_utc, end_utc)
+        base = reader.load(symbol, source, start_utc, end_utc)
         if len(base):
             return resample(base, timeframe, clock=clock)
     return bars

@@ -20,7 +20,8 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.storage import IngestSummary, Store
+from ita_desktop.storage.bar_store import IngestSummary
+from ita_desktop.storage.store import Store
 
 DAY = 86_400
 

@@ -1,6 +1,5 @@
-"""storage layer: the only code that speaks SQL. Open it with ``Store.open()``."""
+"""storage layer: the only code that speaks SQL. Open it with ``storage.store.Store.open()``.
 
-from ita_desktop.storage.bar_store import IngestSummary, SeriesInfo
-from ita_desktop.storage.store import Store
-
-__all__ = ["IngestSummary", "SeriesInfo", "Store"]
+Nothing is imported here on purpose: ``storage.bar_reader`` must stay loadable without
+SQLAlchemy (the window's start-up path), so callers import the module they need.
+"""

@@ -8,41 +8,39 @@ which is what keeps a million M1 bars under the 100 ms budget (zlib and zstd dec
 Writing an ingest merges it into the chunks it touches: the union by time, where the new
 bars win on timestamps that exist already. A bar whose values are identical is counted
 "unchanged" and keeps the ingest_id it had, so every bar traces to the ingest that last
-changed it. The whole write is one transaction.
+changed it. The whole write is one transaction. Loading (concatenating a series' chunks) is
+``bar_reader.BarReader``'s, shared with the window's ORM-free start-up path.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time as _time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from ita_desktop.domain.bars import COLUMNS, DTYPES, Bars
 from ita_desktop.domain.errors import InputError, ItaError
 from ita_desktop.domain.ingest import Finding, ImportResult
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.storage.db import read_session, write_session
+from ita_desktop.storage.bar_reader import CODEC, LITTLE_ENDIAN, BarReader, utc_iso
+from ita_desktop.storage.db import write_session
 from ita_desktop.storage.instruments import Instruments
-from ita_desktop.storage.models import BarChunk, Ingest, Instrument
+from ita_desktop.storage.models import BarChunk, Ingest
 
 log = logging.getLogger("ita.storage")
 
 SOURCES = ("csv", "mt5", "demo", "replay")
-CODEC = "raw-le"
-LITTLE_ENDIAN = {c: DTYPES[c].newbyteorder("<") for c in COLUMNS}
 VALUE_COLUMNS = ("open", "high", "low", "close", "tick_volume", "spread")
 MAX_FINDING_ROWS = 1000
-
-
-def utc_iso(t: int | None) -> str | None:
-    """``2022-01-04T18:00:00+00:00`` for epoch seconds; None stays None."""
-    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()
 
 
 @dataclass
@@ -85,30 +83,6 @@ class IngestSummary:
             "first_utc_iso": utc_iso(self.first_utc),
             "last_utc_iso": utc_iso(self.last_utc),
             "findings": [f.to_dict() for f in self.findings],
-        }
-
-
-@dataclass(frozen=True)
-class SeriesInfo:
-    """One stored series, as listed by ``ita data list`` and the GUI's data panel."""
-
-    symbol: str
-    timeframe: Timeframe
-    bars: int
-    first_utc: int
-    last_utc: int
-    is_demo: bool
-
-    def to_dict(self) -> dict:
-        return {
-            "symbol": self.symbol,
-            "timeframe": self.timeframe.value,
-            "bars": self.bars,
-            "first_utc": self.first_utc,
-            "last_utc": self.last_utc,
-            "first_utc_iso": utc_iso(self.first_utc),
-            "last_utc_iso": utc_iso(self.last_utc),
-            "is_demo": self.is_demo,
         }
 
 
@@ -170,9 +144,20 @@ def _check_bars(bars: Bars, timeframe: Timeframe, path: str) -> None:
             raise InputError(f"bar {int(bad[0])} has a non-finite {c}", file=path, column=c)
 
 
-class BarStore:
+class BarStore(BarReader):
+    """Writes ingests into the chunks; reads (``load``, ``series``, ``digits``) are BarReader's, on the engine's connections."""
+
     def __init__(self, engine: Engine) -> None:
+        super().__init__(Path(engine.url.database or ""))
         self._engine = engine
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        pooled = self._engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        finally:
+            pooled.close()
 
     def write(self, result: ImportResult, *, symbol: str, timeframe: Timeframe, source: str) -> IngestSummary:
         """Record the ingest and merge its bars, all in one transaction (nothing changes if anything fails)."""
@@ -271,49 +256,3 @@ class BarStore:
                 session.add(chunk)
                 session.flush()  # each chunk goes to SQLite as it is merged; the commit still takes all or none
         return int(totals[0]), int(totals[1]), int(totals[2])
-
-    def load(self, symbol: str, timeframe: Timeframe, start_utc: int | None = None, end_utc: int | None = None) -> Bars:
-        """Bars with start_utc <= time < end_utc (None = open side); empty Bars if nothing is stored."""
-        timeframe = Timeframe(timeframe)
-        # int(): a numpy integer would bind as a BLOB, and SQLite orders every integer below every blob
-        start_utc = None if start_utc is None else int(start_utc)
-        end_utc = None if end_utc is None else int(end_utc)
-        query = (
-            select(*(getattr(BarChunk, c) for c in COLUMNS))
-            .where(BarChunk.symbol == symbol, BarChunk.timeframe == timeframe.value)
-            .order_by(BarChunk.month)
-        )
-        if start_utc is not None:
-            query = query.where(BarChunk.last_utc >= start_utc)
-        if end_utc is not None:
-            query = query.where(BarChunk.first_utc < end_utc)
-        with read_session(self._engine) as session:
-            rows = session.exec(query).all()
-            is_demo = bool(session.exec(select(Instrument.is_demo).where(Instrument.symbol == symbol)).first())
-        if not rows:
-            return Bars.empty(symbol, timeframe)
-        columns = {
-            c: np.concatenate([np.frombuffer(row[i], dtype=LITTLE_ENDIAN[c]) for row in rows])
-            for i, c in enumerate(COLUMNS)
-        }
-        bars = Bars(symbol, timeframe, demo=is_demo, **columns)
-        return bars if start_utc is None and end_utc is None else bars.between(start_utc, end_utc)
-
-    def series(self) -> list[SeriesInfo]:
-        """Every stored (symbol, timeframe) with its bar count and range, by symbol then timeframe length."""
-        query = (
-            select(
-                BarChunk.symbol,
-                BarChunk.timeframe,
-                func.sum(BarChunk.n_bars),
-                func.min(BarChunk.first_utc),
-                func.max(BarChunk.last_utc),
-                Instrument.is_demo,
-            )
-            .join(Instrument, Instrument.symbol == BarChunk.symbol)  # type: ignore[arg-type]
-            .group_by(BarChunk.symbol, BarChunk.timeframe)
-        )
-        with read_session(self._engine) as session:
-            rows = session.exec(query).all()
-        infos = [SeriesInfo(s, Timeframe(tf), int(n), int(lo), int(hi), bool(demo)) for s, tf, n, lo, hi, demo in rows]
-        return sorted(infos, key=lambda i: (i.symbol, i.timeframe.minutes))

@@ -7,27 +7,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from ita_desktop.domain.bars import Bars
+from ita_desktop.domain.prices import SAMPLE, infer_digits, pip_size_for
 from ita_desktop.storage.db import read_session, write_session
 from ita_desktop.storage.models import Instrument
-
-MAX_DIGITS = 8
-_SAMPLE = 20_000
-
-
-def infer_digits(prices: np.ndarray) -> int:
-    """The fewest decimals that represent every sampled price (MT5 quotes sit on a 10**-digits grid)."""
-    sample = np.asarray(prices[:_SAMPLE], dtype=np.float64)
-    for digits in range(MAX_DIGITS + 1):
-        scaled = sample * 10.0**digits
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled)) + 1e-9):
-            return digits
-    return MAX_DIGITS
-
-
-def pip_size_for(digits: int) -> float:
-    """FX convention: on 5- and 3-digit quotes a pip is ten points, otherwise one point."""
-    point = 10.0**-digits
-    return 10 * point if digits in (3, 5) else point
 
 
 class Instruments:
@@ -59,7 +41,7 @@ class Instruments:
         """The symbol's row, created from ``bars`` if new, inside the caller's write transaction."""
         row = session.get(Instrument, symbol)
         if row is None:
-            prices = np.concatenate([bars.open[:_SAMPLE], bars.close[:_SAMPLE]])
+            prices = np.concatenate([bars.open[:SAMPLE], bars.close[:SAMPLE]])
             digits = infer_digits(prices) if len(prices) else 5
             row = Instrument(symbol=symbol, digits=digits, point=10.0**-digits, pip_size=pip_size_for(digits), is_demo=is_demo)
             session.add(row)

@@ -12,10 +12,12 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-
-from sqlalchemy import Connection, Engine
+from typing import TYPE_CHECKING
 
 from ita_desktop.domain.errors import ItaError
+
+if TYPE_CHECKING:  # LATEST is read on the window's start-up path, before SQLAlchemy is loaded
+    from sqlalchemy import Connection, Engine
 
 log = logging.getLogger("ita.storage")
 

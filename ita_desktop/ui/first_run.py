@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,7 +24,10 @@ from ita_desktop.config import Settings
 from ita_desktop.domain.clock import ServerClock
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.jobs import JobAlreadyRunning, JobContext
-from ita_desktop.storage import IngestSummary, Store
+
+if TYPE_CHECKING:  # shown only over an open store; the window loads the ORM after its first chart
+    from ita_desktop.storage.bar_store import IngestSummary
+    from ita_desktop.storage.store import Store
 
 MT5_PACKAGE = "MetaTrader5"
 

@@ -11,6 +11,7 @@ import gc
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -23,7 +24,7 @@ from ita_desktop.config import Settings, save_user_settings
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.jobs import JobAlreadyRunning
 from ita_desktop.paths import app_paths
-from ita_desktop.storage import IngestSummary, SeriesInfo, Store
+from ita_desktop.storage.bar_reader import BarReader, SeriesInfo
 from ita_desktop.ui import store_jobs
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData
@@ -35,6 +36,10 @@ from ita_desktop.ui.legend import LegendPanel
 from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
+
+if TYPE_CHECKING:  # the ORM-backed store loads after the first chart is drawn (see store_jobs)
+    from ita_desktop.storage.bar_store import IngestSummary
+    from ita_desktop.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,16 @@ def _utc_text(seconds: int) -> str:
 def symbol_from_filename(path: str | Path) -> str:
     """A guess for the import dialog: ``EURUSD_M1.csv`` -> ``EURUSD``."""
     return Path(path).stem.split("_")[0].split(" ")[0].upper()
+
+
+def _freeze_startup_objects() -> None:
+    """Move every object alive now out of the garbage collector's reach.
+
+    Start-up objects (Qt wrappers, numba's type system, SQLAlchemy, pandas) live for the whole
+    session: frozen, a full collection no longer walks them. Unfrozen, one such collection took
+    100-280 ms with the GIL held, on whichever thread allocated, the GUI's included.
+    """
+    gc.freeze()
 
 
 class MainWindow(QMainWindow):
@@ -72,7 +87,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.theme = theme or get_theme(settings.ui.theme)
-        self.store: Store | None = None
+        self.store: Store | None = None  # the full, writable store, opened once the window is ready
+        self.reader: BarReader | None = None  # where charts load from: a plain reader until the store opens
+        self._store_opening = False
         self.store_path = store_path
         self.rule = rule
         self.series: list[SeriesInfo] = []
@@ -99,6 +116,8 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page)
         self.setCentralWidget(self.pages)
         self._build_actions()
+        for action in (self.import_action, self.demo_action):
+            action.setEnabled(False)  # both write to the store: enabled once it is open
         self._build_toolbar()
         self._build_docks()
         self.workbench = Workbench(self)  # Rules, Backtest and Results docks: before restore_layout
@@ -110,8 +129,8 @@ class MainWindow(QMainWindow):
         self.empty_state.import_requested.connect(self.ask_import)
         self.runner.activity.connect(self.activity_label.setText)
         self.restore_layout()
-        self.runner.start("Open store", lambda _ctx: (store_jobs.open_store(self.store_path), store_jobs.numba_cache_state()),
-                          self._on_store_opened, self._on_store_failed)
+        self.runner.start("Read store", lambda _ctx: store_jobs.read_store(self.store_path),
+                          self._on_store_read, self._on_store_failed)
 
     # -- building -----------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -246,17 +265,40 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     # -- store and series ---------------------------------------------------------------
+    def _on_store_read(self, result: tuple[BarReader | None, list[SeriesInfo]]) -> None:
+        reader, series = result
+        if reader is None:  # a new, empty or older store: only the full store can create or migrate it
+            self._open_store()
+            return
+        self.reader = reader
+        self.source_label.setText(f"Store: {reader.path}")
+        self._apply_series(series)  # the chart loads now; the full store opens once it and its overlays are drawn
+
+    def _open_store(self) -> None:
+        if self.store is not None or self._store_opening or self._closed:
+            return
+        self._store_opening = True
+        self.runner.start("Open store", lambda _ctx: (store_jobs.open_store(self.store_path), store_jobs.numba_cache_state()),
+                          self._on_store_opened, self._on_store_failed)
+
     def _on_store_opened(self, result: tuple[tuple[Store, list[SeriesInfo]], str]) -> None:
         (store, series), numba_state = result
+        self._store_opening = False
         if self._closed:  # the window went away while the store was opening
             store.close()
             return
-        self.store = store
+        self.store, self.reader = store, store.bars
+        _freeze_startup_objects()  # the ORM's and pandas' own, loaded with the store
+        for action in (self.import_action, self.demo_action):
+            action.setEnabled(True)
         self.runner.set_history(store.jobs)
         self.source_label.setText(f"Store: {store.path}")
         self.numba_label.setText(f"numba cache: {numba_state}")
         self._note(f"Opened {store.path}")
-        self._apply_series(series)
+        if series and series == self.series:
+            self.series_listed.emit(series)  # already on the chart: the panels only needed the store
+        else:
+            self._apply_series(series)
 
     def _on_store_failed(self, message: str) -> None:
         self.source_label.setText("Store: unavailable")
@@ -356,12 +398,12 @@ class MainWindow(QMainWindow):
 
     def load(self, symbol: str, timeframe: Timeframe) -> None:
         """Load a series off the GUI thread; the newest request wins if several overlap."""
-        if self.store is None:
+        if self.reader is None:
             return
         self._pending = (symbol, timeframe)
-        store, clock, windows = self.store, self.chart.session_clock, dict(self.chart.session_windows)
+        reader, clock, windows = self.reader, self.chart.session_clock, dict(self.chart.session_windows)
         self.runner.start(f"Load {symbol} {timeframe.value}",
-                          lambda _ctx: store_jobs.load_chart_data(store, symbol, timeframe, clock, windows),
+                          lambda _ctx: store_jobs.load_chart_data(reader, symbol, timeframe, clock, windows),
                           self._on_loaded, self._fail)
 
     def _on_loaded(self, data: ChartData) -> None:
@@ -542,10 +584,8 @@ class MainWindow(QMainWindow):
     def _send_ready(self) -> None:
         if not self._ready_sent:
             self._ready_sent = True
-            # Start-up objects (Qt wrappers, numba's type system, pandas) live for the whole session:
-            # frozen, a full garbage collection no longer walks them. Unfrozen, one such collection
-            # took 100-280 ms with the GIL held, on whichever thread allocated, the GUI's included.
-            gc.freeze()
+            self._open_store()  # after the chart's start-up reader: now the full store (ORM, pandas) may load
+            _freeze_startup_objects()
             self.ready.emit()
 
     def _note(self, message: str) -> None:

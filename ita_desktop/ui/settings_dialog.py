@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
 
 from ita_desktop import secrets
 from ita_desktop.config import Settings, load_settings, save_user_settings
-from ita_desktop.detectors.session_clock import parse_hhmm
-from ita_desktop.domain.clock import ServerClock
+from ita_desktop.domain.clock import ServerClock, parse_hhmm
 from ita_desktop.paths import app_paths
 from ita_desktop.ui.theme import THEMES
 

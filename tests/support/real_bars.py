@@ -40,7 +40,7 @@ def xauusd_bars(path: Path) -> Bars:
 
 def store_bars(bars: Bars) -> None:
     """Write ``bars`` into the store of the current ITA_HOME, as an import would."""
-    from ita_desktop.storage import Store
+    from ita_desktop.storage.store import Store
 
     result = ImportResult(path="test", file_hash="", source_format="test", server_tz="UTC", bars=bars, rows_read=len(bars))
     with Store.open() as store:

@@ -16,7 +16,7 @@ from typing import Any
 from ita_desktop.detectors.dispatcher import DetectorParams
 from ita_desktop.detectors.levels import SessionLevelParams
 from ita_desktop.detectors.objects import LevelKind
-from ita_desktop.detectors.session_clock import DAY_MINUTES, parse_hhmm
+from ita_desktop.domain.clock import DAY_MINUTES, parse_hhmm
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.schema import Distance, Rule, Size

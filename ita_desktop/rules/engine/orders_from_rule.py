@@ -20,8 +20,7 @@ import numpy as np
 
 from ita_desktop.backtest.orders import empty_orders, make_orders
 from ita_desktop.detectors.objects import Kind, LevelKind
-from ita_desktop.detectors.session_clock import DAY_MINUTES, parse_hhmm
-from ita_desktop.domain.clock import local_seconds, local_to_utc
+from ita_desktop.domain.clock import DAY_MINUTES, local_seconds, local_to_utc, parse_hhmm
 from ita_desktop.rules.engine.compiler import CompiledRule, in_window
 from ita_desktop.rules.engine.occurrences import OrderPlan, StepHit
 from ita_desktop.rules.schema import TargetPrice

@@ -12,7 +12,7 @@ import numpy as np
 
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.clock import local_seconds
-from ita_desktop.storage.instruments import infer_digits
+from ita_desktop.domain.prices import infer_digits
 from ita_desktop.ui.chart.downsample import Pyramid
 from ita_desktop.ui.chart.sessions import session_runs
 

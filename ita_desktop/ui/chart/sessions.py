@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPainter
 
-from ita_desktop.detectors.session_clock import DAY_MINUTES, parse_hhmm
+from ita_desktop.domain.clock import DAY_MINUTES, parse_hhmm
 
 MIN_RUN_PIXELS = 8.0  # narrower bands (zoomed far out) are only stripes: they are not drawn
 

@@ -16,14 +16,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ita_desktop.backtest.runs import RunResult
-from ita_desktop.backtest.sweep import SweepResult
-from ita_desktop.rules.engine.occurrences import Occurrence
 from ita_desktop.rules.loader import rule_files, validate_file
 from ita_desktop.rules.versions import version_from_path, version_key
-from ita_desktop.storage.store import Store
+
+if TYPE_CHECKING:  # the backtest engine (numba) and the ORM load when a job first needs them, not with the window
+    from ita_desktop.backtest.runs import RunResult
+    from ita_desktop.backtest.sweep import SweepResult
+    from ita_desktop.rules.engine.occurrences import Occurrence
+    from ita_desktop.storage.store import Store
 
 #: Dotted paths a trader sweeps most; the grid editor offers them (any other path can be typed).
 COMMON_SWEEP_PATHS = (

@@ -9,6 +9,7 @@ and share one Cancel button; the GUI thread only builds the request and receives
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone, Signal
 from PySide6.QtWidgets import (
@@ -19,12 +20,14 @@ from PySide6.QtWidgets import (
 
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.jobs import JobAlreadyRunning
-from ita_desktop.storage.store import Store
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.panels.backtest_jobs import (
     COMMON_SWEEP_PATHS, RANK_STATISTICS, BacktestOutcome, BacktestRequest, Costs, RuleChoice, SweepOutcome,
     SweepRequest, VersionEntry, run_backtests, run_sweep,
 )
+
+if TYPE_CHECKING:
+    from ita_desktop.storage.store import Store
 
 RULE_TIMEFRAME = "Rule's own"
 INTRABAR = {"worst": "Worst case (stop first)", "best": "Best case (target first)",

@@ -14,8 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
-from ita_desktop.backtest.stats import Stats, r_histogram
-from ita_desktop.backtest.sweep import LOWER_IS_BETTER
+from ita_desktop.backtest.stats import LOWER_IS_BETTER, Stats, r_histogram
 from ita_desktop.ui.theme import Theme
 
 LOSS, WIN = "#ef5350", "#26a69a"

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 
 from ita_desktop.backtest import reports
 from ita_desktop.backtest.reports import SUMMARY_LABELS
-from ita_desktop.backtest.simulator import EXIT_REASONS
 from ita_desktop.backtest.stats import format_stat
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, SweepOutcome
@@ -221,7 +220,7 @@ class ResultsPanel(QWidget):
         return datetime.fromtimestamp(int(t), self.clock).strftime("%Y-%m-%d %H:%M")
 
     def _fill_trades(self, outcome: BacktestOutcome) -> None:
-        rows = outcome.result.trades.rows
+        rows, reasons = outcome.result.trades.rows, outcome.result.trades.reasons()
         self.trades.setSortingEnabled(False)
         self.trades.clearContents()
         self.trades.setRowCount(len(rows))
@@ -233,7 +232,7 @@ class ResultsPanel(QWidget):
                 _Item(self._local(t["exit_time"]), int(t["exit_time"])), _Item(fmt(t["exit_price"], 5), float(t["exit_price"])),
                 _Item(fmt(t["stop_price"], 5), float(t["stop_price"])), _Item(fmt(t["target1"], 5), float(t["target1"])),
                 _Item(fmt(t["lots"]), float(t["lots"])), _Item(fmt(t["r_multiple"]), float(t["r_multiple"])),
-                _Item(fmt(t["pnl_money"]), float(t["pnl_money"])), _Item(EXIT_REASONS[int(t["exit_reason"])]),
+                _Item(fmt(t["pnl_money"]), float(t["pnl_money"])), _Item(reasons[i]),
                 _Item(fmt(t["mfe_r"]), float(t["mfe_r"])), _Item(fmt(t["mae_r"]), float(t["mae_r"])),
             ]
             color = "#26a69a" if t["pnl_money"] > 0 else "#ef5350"

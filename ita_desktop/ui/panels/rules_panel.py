@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -17,9 +18,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from ita_desktop.storage.store import Store
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.panels.backtest_jobs import RuleChoice, VersionEntry, list_rules
+
+if TYPE_CHECKING:
+    from ita_desktop.storage.store import Store
 
 COLUMNS = ("Rule / version", "Status", "Trades", "Win %", "Exp. R", "Net P/L")
 BROKEN = "#ef5350"

@@ -88,6 +88,8 @@ class Workbench(QObject):
 
     # -- window events ------------------------------------------------------------------
     def _on_series(self, series: list) -> None:
+        if self.window.store is None:
+            return  # listed from the start-up reader; the panels follow once the full store is open
         self.backtest.set_store(self.window.store, series)
         if self.rules.store is not self.window.store or not self._rules_listed:
             self.rules.set_store(self.window.store)

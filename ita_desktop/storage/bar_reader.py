@@ -1,0 +1,139 @@
+"""Reading stored bars and the list of series with plain SQL on sqlite3, without the ORM.
+
+The window's first chart must not wait for SQLAlchemy and SQLModel to import (about half a
+second of the 2 s start-up budget): at start-up it reads through a ``BarReader`` on its own
+sqlite3 connections while the full ``Store`` opens behind it. ``BarStore`` inherits these
+methods and runs them on its engine's connections, so there is one read path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ita_desktop.domain.bars import COLUMNS, DTYPES, Bars
+from ita_desktop.domain.errors import ItaError
+from ita_desktop.domain.timeframes import Timeframe
+
+CODEC = "raw-le"
+LITTLE_ENDIAN = {c: DTYPES[c].newbyteorder("<") for c in COLUMNS}
+
+_SERIES_SQL = """
+    SELECT c.symbol, c.timeframe, SUM(c.n_bars), MIN(c.first_utc), MAX(c.last_utc), i.is_demo
+    FROM bar_chunks c JOIN instruments i ON i.symbol = c.symbol
+    GROUP BY c.symbol, c.timeframe
+"""
+_CHUNKS_SQL = f"SELECT month, codec, {', '.join(COLUMNS)} FROM bar_chunks WHERE symbol = ? AND timeframe = ?"
+
+
+def utc_iso(t: int | None) -> str | None:
+    """``2022-01-04T18:00:00+00:00`` for epoch seconds; None stays None."""
+    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One stored series, as listed by ``ita data list`` and the GUI's data panel."""
+
+    symbol: str
+    timeframe: Timeframe
+    bars: int
+    first_utc: int
+    last_utc: int
+    is_demo: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "symbol": self.symbol,
+            "timeframe": self.timeframe.value,
+            "bars": self.bars,
+            "first_utc": self.first_utc,
+            "last_utc": self.last_utc,
+            "first_utc_iso": utc_iso(self.first_utc),
+            "last_utc_iso": utc_iso(self.last_utc),
+            "is_demo": self.is_demo,
+        }
+
+
+class BarReader:
+    """Read-only access to the bars of the store file at ``path``; safe to share across threads.
+
+    Every call opens its own short-lived connection (well under a millisecond) and reads in one
+    transaction, so it sees one consistent snapshot while a writer commits (WAL).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def at_schema(cls, path: Path, version: int) -> BarReader | None:
+        """A reader for ``path`` if the file exists at schema ``version``; None if it must be created or migrated."""
+        if not path.is_file():
+            return None
+        reader = cls(path)
+        with reader._connection() as conn:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+        return reader if found == version else None
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    def series(self) -> list[SeriesInfo]:
+        """Every stored (symbol, timeframe) with its bar count and range, by symbol then timeframe length."""
+        with self._snapshot() as conn:
+            rows = conn.execute(_SERIES_SQL).fetchall()
+        infos = [SeriesInfo(s, Timeframe(tf), int(n), int(lo), int(hi), bool(demo)) for s, tf, n, lo, hi, demo in rows]
+        return sorted(infos, key=lambda i: (i.symbol, i.timeframe.minutes))
+
+    def load(self, symbol: str, timeframe: Timeframe, start_utc: int | None = None, end_utc: int | None = None) -> Bars:
+        """Bars with start_utc <= time < end_utc (None = open side); empty Bars if nothing is stored."""
+        timeframe = Timeframe(timeframe)
+        # int(): a numpy integer would bind as a BLOB, and SQLite orders every integer below every blob
+        start_utc = None if start_utc is None else int(start_utc)
+        end_utc = None if end_utc is None else int(end_utc)
+        sql, params = _CHUNKS_SQL, [symbol, timeframe.value]
+        if start_utc is not None:
+            sql, params = sql + " AND last_utc >= ?", params + [start_utc]
+        if end_utc is not None:
+            sql, params = sql + " AND first_utc < ?", params + [end_utc]
+        with self._snapshot() as conn:
+            rows = conn.execute(sql + " ORDER BY month", params).fetchall()
+            demo = conn.execute("SELECT is_demo FROM instruments WHERE symbol = ?", (symbol,)).fetchone()
+        if not rows:
+            return Bars.empty(symbol, timeframe)
+        for month, codec, *_ in rows:
+            if codec != CODEC:
+                raise ItaError(f"bar chunk {symbol} {timeframe.value} {month} uses unknown codec {codec!r}")
+        columns = {
+            c: np.concatenate([np.frombuffer(row[2 + i], dtype=LITTLE_ENDIAN[c]) for row in rows])
+            for i, c in enumerate(COLUMNS)
+        }
+        bars = Bars(symbol, timeframe, demo=bool(demo and demo[0]), **columns)
+        return bars if start_utc is None and end_utc is None else bars.between(start_utc, end_utc)
+
+    def digits(self, symbol: str) -> int | None:
+        """Decimals of ``symbol``'s quotes as stored with its first bars; None for an unknown symbol."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT digits FROM instruments WHERE symbol = ?", (symbol,)).fetchone()
+        return None if row is None else int(row[0])
