@@ -59,7 +59,7 @@ def test_import_prints_what_was_stored_and_progress_on_stderr(ita_home: Path, tm
     assert f"ingest 1: EURUSD M1 from {path}" in out
     assert "rows read 90, stored 90, rejected 0" in out
     assert "bars new 90, replaced 0, unchanged 0" in out
-    assert "first 2022-01-03T00:00:00+00:00  last 2022-01-03T01:29:00+00:00" in out
+    assert "first 2022-01-03T00:00:00Z  last 2022-01-03T01:29:00Z" in out
     assert "importing EURUSD_M1.csv: 100%" in err
     with Store.open() as store:
         assert len(store.bars.load("EURUSD", Timeframe.M1)) == 90
@@ -75,7 +75,7 @@ def test_import_json_reports_merge_counts_of_an_overlapping_file(ita_home: Path,
     assert (first["ingest_id"], first["new"]) == (1, 60)
     assert (second["ingest_id"], second["new"], second["replaced"], second["unchanged"]) == (2, 30, 30, 0)
     assert second["source_format"] and second["timeframe"] == "M1"
-    assert second["first_utc_iso"] == "2022-01-03T00:30:00+00:00"
+    assert second["first_utc_iso"] == "2022-01-03T00:30:00Z"
     with Store.open() as store:
         assert len(store.bars.load("EURUSD", Timeframe.M1)) == 90
 
@@ -130,7 +130,7 @@ def test_list_shows_series_and_ingests(ita_home: Path, capsys) -> None:
 
     assert main(["data", "list"]) == 0
     out = capsys.readouterr().out
-    assert "EURUSD       M1          100  2022-01-03T00:00:00+00:00  2022-01-03T01:39:00+00:00" in out
+    assert "EURUSD       M1          100  2022-01-03T00:00:00Z  2022-01-03T01:39:00Z" in out
     assert "GBPUSD       M1           10" in out
     assert "2 ingests:" in out
 
@@ -190,7 +190,7 @@ def test_real_eurusd_file_imports_through_the_cli(ita_home: Path, eurusd_csv: Pa
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows_read"] == 49_993
     assert summary["new"] + summary["rejected"] <= 49_993 and summary["new"] > 49_000
-    assert summary["first_utc_iso"] == "2022-01-04T16:00:00+00:00"  # 18:00 at GMT+2
+    assert summary["first_utc_iso"] == "2022-01-04T16:00:00Z"  # 18:00 at GMT+2
     assert main(["data", "import", str(eurusd_csv), "--symbol", "EURUSD", "--server-tz", "+02:00", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert (again["new"], again["replaced"], again["unchanged"]) == (0, 0, summary["new"])

@@ -15,7 +15,7 @@ from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.cli.options import utc_seconds
 from ita_desktop.engine.ingest import download_mt5, import_file, store_demo
-from ita_desktop.storage.bar_reader import utc_iso
+from ita_desktop.storage.bar_reader import optional_utc_iso
 from ita_desktop.storage.bar_store import IngestSummary
 from ita_desktop.storage.models import Ingest
 from ita_desktop.storage.store import Store
@@ -128,7 +128,7 @@ def _print_summary(s: IngestSummary) -> None:
     print(f"ingest {s.ingest_id}: {s.symbol} {s.timeframe.value} from {s.path} ({s.source_format or s.source})")
     print(f"  rows read {s.rows_read:,}, stored {s.rows_stored:,}, rejected {s.rejected:,}")
     print(f"  bars new {s.new:,}, replaced {s.replaced:,}, unchanged {s.unchanged:,}")
-    print(f"  first {utc_iso(s.first_utc) or '-'}  last {utc_iso(s.last_utc) or '-'}")
+    print(f"  first {optional_utc_iso(s.first_utc) or '-'}  last {optional_utc_iso(s.last_utc) or '-'}")
     if not s.findings:
         print("  findings: none")
     for f in s.findings:
@@ -157,10 +157,10 @@ def _list(args: argparse.Namespace) -> int:
     if not series:
         print("the store is empty; add bars with `ita data import PATH --symbol SYM`")
         return 0
-    print(f"{'symbol':12} {'tf':4} {'bars':>10}  {'first (UTC)':25}  {'last (UTC)':25}")
+    print(f"{'symbol':12} {'tf':4} {'bars':>10}  {'first (UTC)':20}  {'last (UTC)':20}")
     for s in series:
         demo = "  demo" if s.is_demo else ""
-        print(f"{s.symbol:12} {s.timeframe.value:4} {s.bars:>10,}  {utc_iso(s.first_utc):25}  {utc_iso(s.last_utc):25}{demo}")
+        print(f"{s.symbol:12} {s.timeframe.value:4} {s.bars:>10,}  {optional_utc_iso(s.first_utc):20}  {optional_utc_iso(s.last_utc):20}{demo}")
     print(f"\n{len(ingests)} ingests:")
     for i in ingests:
         print(

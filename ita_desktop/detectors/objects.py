@@ -42,11 +42,12 @@ Use :func:`empty_objects` to allocate (all integer "not yet" fields are -1, floa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from enum import IntEnum
 from typing import Any
 
 import numpy as np
+
+from ita_desktop.domain.clock import utc_iso
 
 OBJECT_DTYPE = np.dtype(
     [
@@ -213,7 +214,7 @@ def grow(buf: np.ndarray, min_size: int | None = None) -> np.ndarray:
 def _iso(times: np.ndarray | None, index: int) -> str | None:
     if times is None or index < 0 or index >= len(times):
         return None
-    return datetime.fromtimestamp(int(times[index]), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return utc_iso(int(times[index]))
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from ita_desktop.domain.bars import COLUMNS, DTYPES, Bars
+from ita_desktop.domain.clock import utc_iso
 from ita_desktop.domain.errors import ItaError
 from ita_desktop.domain.timeframes import Timeframe
 
@@ -32,9 +32,9 @@ _SERIES_SQL = """
 _CHUNKS_SQL = f"SELECT month, codec, {', '.join(COLUMNS)} FROM bar_chunks WHERE symbol = ? AND timeframe = ?"
 
 
-def utc_iso(t: int | None) -> str | None:
-    """``2022-01-04T18:00:00+00:00`` for epoch seconds; None stays None."""
-    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()
+def optional_utc_iso(t: int | None) -> str | None:
+    """``2022-01-04T18:00:00Z`` for epoch seconds, as every command prints times; None stays None."""
+    return None if t is None else utc_iso(t)
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class SeriesInfo:
             "bars": self.bars,
             "first_utc": self.first_utc,
             "last_utc": self.last_utc,
-            "first_utc_iso": utc_iso(self.first_utc),
-            "last_utc_iso": utc_iso(self.last_utc),
+            "first_utc_iso": optional_utc_iso(self.first_utc),
+            "last_utc_iso": optional_utc_iso(self.last_utc),
             "is_demo": self.is_demo,
         }
 

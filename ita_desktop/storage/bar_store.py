@@ -31,7 +31,7 @@ from ita_desktop.domain.bars import COLUMNS, DTYPES, Bars
 from ita_desktop.domain.errors import InputError, ItaError
 from ita_desktop.domain.ingest import Finding, ImportResult
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.storage.bar_reader import CODEC, LITTLE_ENDIAN, BarReader, utc_iso
+from ita_desktop.storage.bar_reader import CODEC, LITTLE_ENDIAN, BarReader, optional_utc_iso
 from ita_desktop.storage.db import write_session
 from ita_desktop.storage.instruments import Instruments
 from ita_desktop.storage.models import BarChunk, Ingest
@@ -80,8 +80,8 @@ class IngestSummary:
             "rejected": self.rejected,
             "first_utc": self.first_utc,
             "last_utc": self.last_utc,
-            "first_utc_iso": utc_iso(self.first_utc),
-            "last_utc_iso": utc_iso(self.last_utc),
+            "first_utc_iso": optional_utc_iso(self.first_utc),
+            "last_utc_iso": optional_utc_iso(self.last_utc),
             "findings": [f.to_dict() for f in self.findings],
         }
 

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ita_desktop.domain.clock import utc_iso
+
 
 @dataclass(frozen=True)
 class StepHit:
@@ -79,8 +81,7 @@ class Occurrence:
 
 
 def _iso(t: int, tz: ZoneInfo) -> tuple[str, str]:
-    dt = datetime.fromtimestamp(int(t), tz=timezone.utc)
-    return dt.isoformat().replace("+00:00", "Z"), dt.astimezone(tz).isoformat()
+    return utc_iso(int(t)), datetime.fromtimestamp(int(t), tz=timezone.utc).astimezone(tz).isoformat()
 
 
 def _clean(v: Any) -> Any:
