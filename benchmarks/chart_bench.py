@@ -65,25 +65,32 @@ def first_paint(settings, bars: Bars, full_view: bool) -> tuple[float, float]:
     return ms(t2 - t0), ms(t2 - t1)
 
 
-def frames(chart: CandleChart, width: int, count: int, rng: np.random.Generator) -> tuple[list[float], list[float]]:
-    """Pan and zoom frames around a random place at ``width`` bars wide."""
+def frames(chart: CandleChart, width: int, count: int, rng: np.random.Generator,
+           cpu: list[float] | None = None) -> tuple[list[float], list[float]]:
+    """Pan and zoom frames (wall-clock ms) around a random place at ``width`` bars wide.
+
+    ``cpu``, if given, gets each frame's GUI-thread CPU time in the same order (pans, then zooms):
+    a frame far longer in wall time than in CPU time waited for a core the machine gave elsewhere."""
     n = chart.count
     left = float(rng.integers(0, max(1, n - width)))
     chart.set_x_window(left - 0.5, left + width - 0.5)
     chart.grab()
     pans, zooms = [], []
+
+    def frame(change, out: list[float]) -> None:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        change()
+        chart.grab()
+        out.append(ms(time.perf_counter() - t0))
+        if cpu is not None:
+            cpu.append(ms(time.thread_time() - c0))
+
     for i in range(count):
         direction = -1 if (i // 10) % 2 else 1
-        t0 = time.perf_counter()
-        chart.pan(0.05 * direction)
-        chart.grab()
-        pans.append(ms(time.perf_counter() - t0))
+        frame(lambda: chart.pan(0.05 * direction), pans)
     for i in range(count):
         factor = 1.25 if (i // 5) % 2 else 0.8  # five steps in, five out: crosses aggregation levels
-        t0 = time.perf_counter()
-        chart.zoom(factor)
-        chart.grab()
-        zooms.append(ms(time.perf_counter() - t0))
+        frame(lambda: chart.zoom(factor), zooms)
     return pans, zooms
 
 

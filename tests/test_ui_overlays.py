@@ -2,14 +2,15 @@
 
 The detector rows are the reference: a zone box must start at its row's bar and end at the bar
 that ended it, a level line must sit at its row's price, in the layer arrays and on screen.
+The painting tests at the end check what OverlayItem's batched calls put on the pixels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QPolygonF, QTransform
 
 from ita_desktop.config import load_settings
 from ita_desktop.data.csv_import import read_csv
@@ -17,11 +18,15 @@ from ita_desktop.detectors.dispatcher import detect
 from ita_desktop.detectors.objects import LevelKind
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.overlays import (
-    LAYERS, Boxes, OverlaySet, Segments, compute_overlays, detector_params, series_key, setup_layer, trade_layer,
+    LAYERS, Boxes, LayerShapes, Markers, OverlaySet, Segments, Style, compute_overlays, detector_params, series_key,
+    setup_layer, trade_layer,
 )
+from ita_desktop.ui.chart.overlays import item as item_module
 from ita_desktop.ui.chart.overlays.detector_layers import RIGHT_EDGE_BARS, OverlayOptions
+from ita_desktop.ui.chart.overlays.item import OverlayItem, _LabelSpace
 from ita_desktop.ui.chart.overlays.palette import overlay_palette
 from ita_desktop.ui.main_window import MainWindow
+from ita_desktop.ui.theme import get_theme
 from tests.support.real_bars import store_bars
 
 WAIT_MS = 60_000
@@ -198,3 +203,183 @@ def test_trade_and_setup_layers_draw_from_plain_arrays(chart_with_overlays):
     assert overlays.items["trades"].last_drawn > 0 and overlays.items["setups"].last_drawn > 0
     with pytest.raises(KeyError, match="no overlay layer"):
         overlays.set_layers({"trade": trades})
+
+
+# -- painting: what OverlayItem hands the painter ---------------------------------------------
+# A known layer is painted straight into an image through OverlayItem.paint, with a fixed
+# data -> pixel transform, and compared pixel for pixel with the same shapes drawn the plain way
+# (a QRectF / QLineF per shape, drawText per label, one QPainterPath of all markers).
+
+SX, DX, SY, DY = 10.0, 5.0, -5.0, 550.0  # x' = 10 x + 5, y' = 550 - 5 y: exact for the values below
+VIEW = QRectF(0.0, 0.0, 100.0, 100.0)
+
+
+def _px(x: float) -> float:
+    return SX * x + DX
+
+
+def _py(y: float) -> float:
+    return SY * y + DY
+
+
+def _image(draw) -> QImage:
+    image = QImage(1100, 600, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(QColor("#101010"))
+    painter = QPainter(image)
+    draw(painter)
+    painter.end()
+    return image
+
+
+def _paint_item(monkeypatch, layer: LayerShapes) -> tuple[QImage, OverlayItem]:
+    item = OverlayItem(layer.name)
+    item.set_palette(overlay_palette(get_theme("dark")))
+    item.set_shapes(layer, 100, 0.0, 100.0)
+    monkeypatch.setattr(item, "viewRect", lambda: VIEW)
+
+    def draw(painter: QPainter) -> None:
+        painter.setTransform(QTransform(SX, 0, 0, SY, DX, DY))
+        item.paint(painter, None)
+
+    return _image(draw), item
+
+
+def _tools(style: Style) -> tuple[QPen, QBrush]:
+    color = QColor(overlay_palette(get_theme("dark"))[style.role])
+    line, fill = QColor(color), QColor(color)
+    line.setAlpha(style.line_alpha)
+    fill.setAlpha(style.fill_alpha)
+    pen = QPen(line) if style.line_alpha else QPen(Qt.PenStyle.NoPen)
+    pen.setWidthF(style.width)
+    pen.setCosmetic(True)
+    if style.dash and style.line_alpha:
+        pen.setDashPattern([4.0, 3.0])
+    return pen, QBrush(fill) if style.fill_alpha else QBrush(Qt.BrushStyle.NoBrush)
+
+
+def _boxes(painter: QPainter, style: Style, boxes) -> None:
+    pen, brush = _tools(style)
+    painter.setPen(pen)
+    painter.setBrush(brush)
+    painter.drawRects([QRectF(_px(x0), _py(y1), _px(x1) - _px(x0), _py(y0) - _py(y1)) for x0, x1, y0, y1 in boxes])
+
+
+def _lines(painter: QPainter, style: Style, lines) -> None:
+    painter.setPen(_tools(style)[0])
+    painter.drawLines([QLineF(_px(x0), _py(y0), _px(x1), _py(y1)) for x0, x1, y0, y1 in lines])
+
+
+def _text(painter: QPainter, role: str, x: float, y: float, text: str) -> None:
+    painter.setPen(QPen(QColor(overlay_palette(get_theme("dark"))[role])))
+    painter.drawText(QPointF(x, y), text)
+
+
+def test_a_layer_paints_the_shapes_and_labels_where_its_rows_say(qapp, monkeypatch):
+    fvg, ob = Style("bull", fill_alpha=70, line_alpha=0), Style("ob_bull", fill_alpha=60)
+    level, bos = Style("buyside", width=1.5), Style("bear", dash=True, label_at="mid")
+    layer = LayerShapes("known")
+    layer.add(Boxes([10, 50], [20, 70], [30, 60], [40, 80], fvg))
+    layer.add(Boxes([75], [95], [5], [15], ob))
+    # two levels close in price: the second label would cover the first, so it is not drawn
+    layer.add(Segments([5, 5], [45, 45], [60, 60.5], [60, 60.5], level, ["PDH", "PWH"]))
+    # a BOS labelled under its middle (bear), and one too short for its label
+    layer.add(Segments([60, 92], [90, 93], [20, 10], [20, 10], bos, ["BOS", "CHoCH"]))
+    up, cross = Style("bull", fill_alpha=255, size=9.0), Style("exit", width=2.0, size=9.0)
+    layer.add(Markers([20], [10], "up", up, ["Sweep PDL"]))
+    layer.add(Markers([40, 70], [90, 50], "dot", Style("bear", fill_alpha=255, size=5.0)))
+    layer.add(Markers([85], [70], "cross", cross))
+    image, item = _paint_item(monkeypatch, layer)
+    assert item.last_drawn == 2 + 1 + 2 + 2 + 1 + 2 + 1
+
+    font = QFont()
+    font.setPointSize(8)
+    metrics = QFontMetricsF(font)
+    width = metrics.horizontalAdvance
+
+    def expected(painter: QPainter) -> None:
+        painter.setFont(font)
+        _boxes(painter, fvg, [(10, 20, 30, 40), (50, 70, 60, 80)])
+        _boxes(painter, ob, [(75, 95, 5, 15)])
+        _lines(painter, level, [(5, 45, 60, 60), (5, 45, 60.5, 60.5)])
+        _text(painter, "buyside", _px(45) - width("PDH") - 3, _py(60) - 3, "PDH")
+        _lines(painter, bos, [(60, 90, 20, 20), (92, 93, 10, 10)])
+        _text(painter, "bear", (_px(60) + _px(90)) / 2 - width("BOS") / 2, _py(20) + metrics.ascent() + 1, "BOS")
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        x, y, r = _px(20), _py(10), 4.5
+        path = QPainterPath()
+        path.addPolygon(QPolygonF([QPointF(x, y + 3), QPointF(x - r, y + 3 + 2 * r), QPointF(x + r, y + 3 + 2 * r)]))
+        path.closeSubpath()
+        painter.setPen(QPen(Qt.PenStyle.NoPen))
+        painter.setBrush(_tools(up)[1])
+        painter.drawPath(path)
+        path = QPainterPath()
+        for x, y in ((40, 90), (70, 50)):
+            path.addEllipse(QPointF(_px(x), _py(y)), 2.5, 2.5)
+        painter.setBrush(_tools(Style("bear", fill_alpha=255))[1])
+        painter.drawPath(path)
+        x, y = _px(85), _py(70)
+        path = QPainterPath()
+        path.moveTo(x - r, y - r)
+        path.lineTo(x + r, y + r)
+        path.moveTo(x - r, y + r)
+        path.lineTo(x + r, y - r)
+        painter.setPen(_tools(cross)[0])
+        painter.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+        painter.drawPath(path)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        x, y = _px(20), _py(10)
+        _text(painter, "bull", x - width("Sweep PDL") / 2, y + 3 + 2 * r + metrics.ascent(), "Sweep PDL")
+
+    assert image == _image(expected)
+
+
+def test_a_frame_draws_the_longest_shapes_within_the_budget_and_none_too_narrow(qapp, monkeypatch):
+    monkeypatch.setattr(item_module, "LAYER_BUDGET", 3)
+    monkeypatch.setattr(item_module, "MIN_BATCH_BUDGET", 1)
+    style = Style("bull", fill_alpha=90, line_alpha=0)
+    x0 = np.array([2.0, 12.0, 22.0, 42.0, 62.0, 80.0, 90.0])
+    length = np.array([6.0, 9.0, 2.0, 15.0, 0.2, 4.0, 0.25])  # 0.2 and 0.25 bars are 2 and 2.5 pixels wide
+    layer = LayerShapes("budget")
+    layer.add(Boxes(x0, x0 + length, np.full(7, 20.0), np.full(7, 60.0), style))
+    image, item = _paint_item(monkeypatch, layer)
+    assert item.last_drawn == 3
+    kept = [(x0[k], x0[k] + length[k], 20.0, 60.0) for k in (0, 1, 3)]
+    assert image == _image(lambda p: _boxes(p, style, kept))
+
+    monkeypatch.setattr(item_module, "LAYER_BUDGET", 10)  # room for all: the narrow ones still are not drawn
+    image, item = _paint_item(monkeypatch, layer)
+    assert item.last_drawn == 5
+    kept = [(x0[k], x0[k] + length[k], 20.0, 60.0) for k in (0, 1, 2, 3, 5)]
+    assert image == _image(lambda p: _boxes(p, style, kept))
+
+
+def test_labels_skip_only_those_overlapping_a_label_already_drawn(qapp):
+    """The banded look-up decides like comparing each label with every one drawn before."""
+    rng = np.random.default_rng(8)
+    space = _LabelSpace(12.8)
+    drawn: list[QRectF] = []
+    for left, top, width, height in zip(rng.uniform(0, 600, 3000).round(1), rng.uniform(-30, 400, 3000).round(1),
+                                         rng.choice([0.0, 12.8, 25.6, 40.0], 3000), rng.choice([12.8, 6.4], 3000)):
+        rect = QRectF(left, top, width, height)
+        free = width > 0 and not any(rect.intersects(other) for other in drawn)
+        assert space.take(left, top, left + width, top + height) == free, rect
+        if free:
+            drawn.append(rect)
+    assert 50 < len(drawn) < 2000
+
+
+def test_markers_at_one_point_draw_one_filled_marker(qapp, monkeypatch):
+    """Two levels swept on one bar give two markers at one point: still a solid triangle, not the
+    hole an even-odd fill of one shared path would leave."""
+    style = Style("bear", fill_alpha=255, size=9.0)
+    twice, once = LayerShapes("twice"), LayerShapes("once")
+    twice.add(Markers([30, 30, 60], [50, 50, 40], "down", style))
+    once.add(Markers([30, 60], [50, 40], "down", style))
+    image, item = _paint_item(monkeypatch, twice)
+    single = _paint_item(monkeypatch, once)[0]
+    assert item.last_drawn == 3
+    fill = QColor(overlay_palette(get_theme("dark"))["bear"])
+    x, y = round(_px(30)), round(_py(50) - 3 - 4.5)  # inside the triangle above the point
+    for dx, dy in ((0, 0), (-1, -2), (1, -2), (0, 2)):
+        assert image.pixelColor(x + dx, y + dy) == single.pixelColor(x + dx, y + dy) == fill
+    assert image.pixelColor(round(_px(60)), y - 10) == single.pixelColor(round(_px(60)), y - 10)

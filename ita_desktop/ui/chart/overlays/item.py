@@ -3,8 +3,12 @@
 Shapes are stored in data coordinates (x = bar index, y = price) but drawn in device pixels:
 each frame maps the visible shapes with numpy (x' = sx·x + dx, y' = sy·y + dy), so markers and
 labels keep their pixel size at every zoom, dashes do not stretch with the x scale, and long
-lines are clipped to the viewport before Qt sees them. One pen/brush per batch, one
-drawRects / drawLines / drawPath call per batch: no pyqtgraph item per object.
+lines are clipped to the viewport before Qt sees them. One pen/brush per batch and one
+drawRects / drawLines call per batch, handed the numpy rows as they are (ui/chart/batched.py):
+no pyqtgraph item, and no Python object, per box or line. A marker is its shape's path, built
+once at the origin and drawn at each point: one antialiased path of every marker, spanning the
+view, took three times as long to fill, and left a hole where two markers met (even-odd fill).
+Labels are QStaticText laid out once per text.
 
 When zoomed far out a layer may meet tens of thousands of shapes. A frame then drops boxes and
 lines under MIN_PIXELS wide (a zone one pixel wide tells nothing), shares LAYER_BUDGET shapes
@@ -15,11 +19,16 @@ view is for), skips markers above MAX_MARKERS, and labels only when few enough t
 
 from __future__ import annotations
 
+from math import floor
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF, QStaticText, QTransform,
+)
 
+from ita_desktop.ui.chart.batched import draw_lines, draw_rects
 from ita_desktop.ui.chart.overlays.shapes import Boxes, LayerShapes, Markers, Segments, Style
 
 LAYER_BUDGET = 350  # boxes + lines per layer and frame
@@ -43,11 +52,14 @@ class OverlayItem(pg.GraphicsObject):
         self._bounds = QRectF()
         self._palette: dict[str, str] = {}
         self._tools: dict[Style, tuple[QPen, QBrush]] = {}
+        self._label_pens: dict[str, QPen] = {}
+        self._marker_paths: dict[tuple[str, float], QPainterPath] = {}
         self._font = QFont()
         self._font.setPointSize(LABEL_POINT_SIZE)
         self._metrics = QFontMetricsF(self._font)
+        self._texts: dict[str, tuple[QStaticText, float]] = {}  # label text -> (laid out, advance)
+        self._placed = _LabelSpace(self._metrics.height())  # labels drawn in the current paint
         self.last_drawn = 0  # shapes drawn by the last paint (tests and the benchmark read it)
-        self._placed: list[QRectF] = []  # label rectangles drawn in the current paint
 
     # -- data -------------------------------------------------------------------------
     def set_shapes(self, shapes: LayerShapes | None, n_bars: int, low: float, high: float) -> None:
@@ -57,6 +69,7 @@ class OverlayItem(pg.GraphicsObject):
         whenever the chart is: shapes outside them are not lost, only the view decides."""
         self.prepareGeometryChange()
         self.shapes = shapes or LayerShapes(self.name)
+        self._texts.clear()  # laid-out labels of the previous shapes would only pile up
         span = max(high - low, 1e-9)
         self._bounds = QRectF(-0.5, low - span, float(max(n_bars, 1)) + 16, 3 * span) if n_bars else QRectF()
         self.update()
@@ -64,6 +77,7 @@ class OverlayItem(pg.GraphicsObject):
     def set_palette(self, palette: dict[str, str]) -> None:
         self._palette = dict(palette)
         self._tools.clear()
+        self._label_pens.clear()
         self.update()
 
     def boundingRect(self) -> QRectF:
@@ -85,7 +99,7 @@ class OverlayItem(pg.GraphicsObject):
         painter.save()
         painter.resetTransform()
         painter.setFont(self._font)
-        self._placed: list[QRectF] = []
+        self._placed.clear()
         visible = [(b, b.index.visible(view.left() - margin, view.right() + margin)) for b in self.shapes.batches]
         spans = [(b, self._wide_enough(b, ids, abs(sx))) for b, ids in visible if len(ids) and not isinstance(b, Markers)]
         budget = max(LAYER_BUDGET // max(len(spans), 1), MIN_BATCH_BUDGET)
@@ -137,12 +151,12 @@ class OverlayItem(pg.GraphicsObject):
     def _boxes(self, painter: QPainter, b: Boxes, ids: np.ndarray, f: "_Frame") -> int:
         x0, x1 = f.x(b.x0[ids]), f.x(b.x1[ids])
         y0, y1 = f.y(b.y0[ids]), f.y(b.y1[ids])
-        left, top = np.minimum(x0, x1), np.minimum(y0, y1)
-        width, height = np.maximum(np.abs(x1 - x0), 1.0), np.maximum(np.abs(y1 - y0), 1.0)
+        rects = np.column_stack((np.minimum(x0, x1), np.minimum(y0, y1),
+                                 np.maximum(np.abs(x1 - x0), 1.0), np.maximum(np.abs(y1 - y0), 1.0)))
         pen, brush = self._tools_for(b.style)
         painter.setPen(pen)
         painter.setBrush(brush)
-        painter.drawRects([QRectF(*r) for r in zip(left.tolist(), top.tolist(), width.tolist(), height.tolist())])
+        draw_rects(painter, rects)
         return len(ids)
 
     def _segments(self, painter: QPainter, s: Segments, ids: np.ndarray, f: "_Frame") -> int:
@@ -150,66 +164,116 @@ class OverlayItem(pg.GraphicsObject):
         y0, y1 = f.y(s.y0[ids]), f.y(s.y1[ids])
         pen, _ = self._tools_for(s.style)
         painter.setPen(pen)
-        painter.drawLines([QLineF(*p) for p in zip(x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist())])
+        draw_lines(painter, np.column_stack((x0, y0, x1, y1)))
         if s.labels is not None and len(ids) <= MAX_LABELS:
             below = s.style.role in ("bear", "sellside")
+            dy = self._metrics.ascent() + 1 if below else -3.0
             self._set_label_pen(painter, s.style)
             for k, xa, xb, ya, yb in zip(ids.tolist(), x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist()):
                 text = s.labels[k]
-                w = self._metrics.horizontalAdvance(text)
+                static, w = self._text(text)
                 if s.style.label_at == "mid":
                     if abs(xb - xa) < w:  # a label longer than its line would float over other bars
                         continue
                     x = (xa + xb) / 2 - w / 2
                 else:  # right end of the visible part, inside the line
                     x = min(xb, f.right - PIXEL_PAD) - w - 3
-                y = (ya + yb) / 2 + (self._metrics.ascent() + 1 if below else -3)
-                self._label(painter, x, y, w, text)
+                self._label(painter, x, (ya + yb) / 2 + dy, w, static)
         return len(ids)
 
     def _markers(self, painter: QPainter, m: Markers, ids: np.ndarray, f: "_Frame") -> int:
         xs, ys = f.x(m.x[ids]).tolist(), f.y(m.y[ids]).tolist()
-        r = m.style.size / 2
-        path = QPainterPath()
-        for x, y in zip(xs, ys):
-            if m.shape == "up":  # below the point, pointing at it
-                path.addPolygon(QPolygonF([QPointF(x, y + 3), QPointF(x - r, y + 3 + 2 * r), QPointF(x + r, y + 3 + 2 * r)]))
-                path.closeSubpath()
-            elif m.shape == "down":
-                path.addPolygon(QPolygonF([QPointF(x, y - 3), QPointF(x - r, y - 3 - 2 * r), QPointF(x + r, y - 3 - 2 * r)]))
-                path.closeSubpath()
-            elif m.shape == "dot":
-                path.addEllipse(QPointF(x, y), r, r)
-            else:  # cross
-                path.moveTo(x - r, y - r)
-                path.lineTo(x + r, y + r)
-                path.moveTo(x - r, y + r)
-                path.lineTo(x + r, y - r)
+        path = self._marker_path(m.shape, m.style.size)
         pen, brush = self._tools_for(m.style)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(pen if m.shape == "cross" else QPen(Qt.PenStyle.NoPen))
         painter.setBrush(brush if m.shape != "cross" else QBrush(Qt.BrushStyle.NoBrush))
-        painter.drawPath(path)
+        for x, y in zip(xs, ys):  # the transform is the identity here (paint reset it)
+            painter.translate(x, y)
+            painter.drawPath(path)
+            painter.translate(-x, -y)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         if m.labels is not None and len(ids) <= MAX_LABELS:
+            r = m.style.size / 2
+            dy = {"up": 3 + 2 * r + self._metrics.ascent(), "down": -3 - 2 * r - 2}.get(m.shape, -r - 2)
             self._set_label_pen(painter, m.style)
             for k, x, y in zip(ids.tolist(), xs, ys):
-                dy = {"up": 3 + 2 * r + self._metrics.ascent(), "down": -3 - 2 * r - 2}.get(m.shape, -r - 2)
-                w = self._metrics.horizontalAdvance(m.labels[k])
-                self._label(painter, x - w / 2, y + dy, w, m.labels[k])
+                static, w = self._text(m.labels[k])
+                self._label(painter, x - w / 2, y + dy, w, static)
         return len(ids)
 
-    def _label(self, painter: QPainter, x: float, y: float, width: float, text: str) -> None:
-        """Draw a label unless it would overlap one this layer already drew in this frame."""
-        rect = QRectF(x, y - self._metrics.ascent(), width, self._metrics.height())
-        if any(rect.intersects(other) for other in self._placed):
-            return
-        self._placed.append(rect)
-        painter.drawText(QPointF(x, y), text)
+    def _marker_path(self, shape: str, size: float) -> QPainterPath:
+        """The marker's outline around a point at the origin (triangles sit beside it, off the wick)."""
+        key = (shape, size)
+        path = self._marker_paths.get(key)
+        if path is None:
+            r = size / 2
+            path = self._marker_paths[key] = QPainterPath()
+            if shape in ("up", "down"):  # "up" below the point, pointing at it; "down" above it
+                s = 1.0 if shape == "up" else -1.0
+                path.addPolygon(QPolygonF([QPointF(0, s * 3), QPointF(-r, s * (3 + 2 * r)), QPointF(r, s * (3 + 2 * r))]))
+                path.closeSubpath()
+            elif shape == "dot":
+                path.addEllipse(QPointF(0, 0), r, r)
+            else:  # cross
+                path.moveTo(-r, -r)
+                path.lineTo(r, r)
+                path.moveTo(-r, r)
+                path.lineTo(r, -r)
+        return path
+
+    def _text(self, text: str) -> tuple[QStaticText, float]:
+        """``text`` laid out once for the label font, and its advance width."""
+        cached = self._texts.get(text)
+        if cached is None:
+            static = QStaticText(text)
+            static.setTextFormat(Qt.TextFormat.PlainText)
+            static.prepare(QTransform(), self._font)
+            cached = self._texts[text] = (static, self._metrics.horizontalAdvance(text))
+        return cached
+
+    def _label(self, painter: QPainter, x: float, y: float, width: float, text: QStaticText) -> None:
+        """Draw a label with its baseline at ``y`` unless it would overlap one this layer already
+        drew in this frame."""
+        top = y - self._metrics.ascent()
+        if self._placed.take(x, top, x + width, top + self._metrics.height()):
+            painter.drawStaticText(QPointF(x, top), text)
 
     def _set_label_pen(self, painter: QPainter, style: Style) -> None:
-        painter.setPen(QPen(QColor(self._palette.get(style.role, self._palette.get("label", "#ffffff")))))
+        pen = self._label_pens.get(style.role)
+        if pen is None:
+            pen = self._label_pens[style.role] = QPen(
+                QColor(self._palette.get(style.role, self._palette.get("label", "#ffffff"))))
+        painter.setPen(pen)
         painter.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+
+
+class _LabelSpace:
+    """The label rectangles drawn so far in one paint, filed by horizontal band of ``band`` pixels,
+    so checking a new label looks at the few labels of its own rows rather than at all of them."""
+
+    __slots__ = ("band", "rows")
+
+    def __init__(self, band: float) -> None:
+        self.band = band
+        self.rows: dict[int, list[tuple[float, float, float, float]]] = {}
+
+    def clear(self) -> None:
+        self.rows.clear()
+
+    def take(self, left: float, top: float, right: float, bottom: float) -> bool:
+        """Claim the rectangle unless it overlaps one claimed before (interiors meet, as in
+        QRectF.intersects); False means "do not draw". An empty one claims nothing (draws nothing)."""
+        if right <= left or bottom <= top:
+            return False
+        keys = range(floor(top / self.band), floor(bottom / self.band) + 1)
+        for key in keys:
+            for x0, y0, x1, y1 in self.rows.get(key, ()):
+                if left < x1 and x0 < right and top < y1 and y0 < bottom:
+                    return False
+        for key in keys:
+            self.rows.setdefault(key, []).append((left, top, right, bottom))
+        return True
 
 
 class _Frame:
