@@ -97,12 +97,17 @@ def timed(fn, runs: int):
     return statistics.median(times), out
 
 
-def rule_on_m1(rule_id: str):
+def rule_on_m1(rule_id: str, bias: Timeframe | None = None):
+    """A seed rule run on M1, optionally with a higher-timeframe bias (trade with its trend)."""
     from ita_desktop.engine.backtest import with_timeframe
     from ita_desktop.engine.scan import resolve_rule
     from ita_desktop.rules.engine import compile_rule
+    from ita_desktop.rules.schema import Bias
 
-    return compile_rule(with_timeframe(resolve_rule(rule_id).rule, Timeframe.M1), "EURUSD")
+    rule = with_timeframe(resolve_rule(rule_id).rule, Timeframe.M1)
+    if bias is not None:
+        rule = rule.model_copy(update={"market": rule.market.model_copy(update={"bias": Bias(timeframe=bias)})})
+    return compile_rule(rule, "EURUSD")
 
 
 def backtest_seed_rule(bars: Bars, compiled, settings: SimSettings):
@@ -148,11 +153,12 @@ def main() -> None:
     print(f"every-FVG stream over {len(big):,} bars: detectors {t_det * 1e3:.1f} ms + orders {t_ord * 1e3:.1f} ms "
           f"+ simulation {t_sim * 1e3:.1f} ms; end to end {t_all * 1e3:.1f} ms (budget 300 ms) "
           f"[{len(orders):,} orders, {len(trades):,} trades]")
-    for rule_id in ("fvg_reversal", "asia_sweep"):
-        compiled = rule_on_m1(rule_id)
+    for rule_id, bias in (("fvg_reversal", None), ("asia_sweep", None), ("asia_sweep", Timeframe.H4)):
+        compiled = rule_on_m1(rule_id, bias)
         eur = SimSettings(point=compiled.point, contract_size=compiled.point_value / compiled.point)
         t_rule, (rule_trades, _) = timed(lambda: backtest_seed_rule(big, compiled, eur), args.runs)
-        print(f"seed rule {rule_id} on M1 over {len(big):,} bars (detectors, setup, orders, simulation, stats): "
+        label = f"{rule_id} with an {bias.value} bias" if bias else rule_id
+        print(f"seed rule {label} on M1 over {len(big):,} bars (detectors, setup, orders, simulation, stats): "
               f"{t_rule * 1e3:.1f} ms (budget 300 ms) [{len(rule_trades):,} trades]")
 
     small = chained_eurusd(100_000)

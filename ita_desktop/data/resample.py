@@ -39,9 +39,14 @@ def parse_day_start(text: str) -> int:
 
 
 def bucket_starts(
-    time: np.ndarray, timeframe: Timeframe, *, clock: str = "America/New_York", day_start: str = "18:00"
+    time: np.ndarray, timeframe: Timeframe, *, clock: str = "America/New_York", day_start: str = "18:00",
+    in_order: bool = True,
 ) -> np.ndarray:
-    """UTC start of the bucket holding each time (int64 seconds, sorted input -> non-decreasing output)."""
+    """UTC start of the bucket holding each time (int64 seconds, sorted input -> non-decreasing output).
+
+    ``in_order=False`` gives each time's own bucket, with no running maximum across the array: what
+    one time alone gives, so a caller fed one bar at a time can keep the same maximum itself.
+    """
     t = np.asarray(time, dtype=np.int64)
     if timeframe in UTC_ALIGNED:
         return t - t % timeframe.seconds
@@ -59,7 +64,7 @@ def bucket_starts(
         local_start = (month_first - evening) * DAY + ds
     starts = local_to_utc(local_start, clock)
     # On the night clocks fall back an hour repeats; keep buckets in time order regardless.
-    return np.maximum.accumulate(starts) if len(starts) else starts
+    return np.maximum.accumulate(starts) if in_order and len(starts) else starts
 
 
 def aggregate(starts: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
