@@ -1,4 +1,7 @@
-"""The main window offscreen on a real store: empty state, stored series, switching, demo, import, layout."""
+"""The main window offscreen on a real store: empty state, stored series, switching, demo, import, layout.
+
+Demo data and imports go through the Add data dialog, opened from the empty state's buttons as a trader would.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.storage.bar_reader import BarReader
 from ita_desktop.storage.bar_store import BarStore
 from ita_desktop.storage.store import Store
-from ita_desktop.ui.main_window import MainWindow, symbol_from_filename
+from ita_desktop.ui.add_data import AddDataDialog, mt5_available
+from ita_desktop.ui.main_window import MainWindow
+from ita_desktop.ui.settings_dialog import ERROR_STYLE
 from tests.support.real_bars import eurusd_bars, store_bars, xauusd_bars
 
 WAIT_MS = 30_000
@@ -37,6 +42,19 @@ def open_window(qtbot, **kwargs) -> MainWindow:
     return window
 
 
+def click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def import_page(qtbot, window: MainWindow, path: Path) -> AddDataDialog:
+    """The empty state's Import CSV… button, then the file typed in (the symbol is guessed from its name)."""
+    click(qtbot, window.empty_state.import_button)
+    dialog = window.add_data_dialog
+    assert dialog.isVisible() and dialog.pages.currentWidget() is dialog.import_page
+    qtbot.keyClicks(dialog.csv_path, str(path))
+    return dialog
+
+
 def close_window(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
     window.close()
@@ -45,10 +63,14 @@ def close_window(qtbot, window: MainWindow) -> None:
 def test_empty_store_shows_the_empty_state(qtbot, ita_home):
     window = open_window(qtbot)
     assert window.pages.currentWidget() is window.empty_state
-    assert window.empty_state.demo_button.isEnabled() and window.empty_state.import_button.isEnabled()
+    empty = window.empty_state
+    assert empty.demo_button.isEnabled() and empty.import_button.isEnabled() and empty.mt5_button.isEnabled()
     assert window.symbol_box.count() == 0
     assert window.source_label.text() == f"Store: {ita_home / 'ita.sqlite3'}"
     assert window.numba_label.text().startswith("numba cache: ")
+    click(qtbot, empty.mt5_button)
+    dialog = window.add_data_dialog
+    assert dialog.isVisible() and dialog.pages.currentWidget() is (dialog.mt5_page if mt5_available() else dialog.no_mt5)
     close_window(qtbot, window)
 
 
@@ -90,7 +112,7 @@ def test_the_first_chart_is_read_without_the_store_which_opens_once_the_window_i
     assert type(window.reader) is BarReader or window.store is not None
     qtbot.waitUntil(lambda: window.store is not None, timeout=WAIT_MS)
     assert isinstance(window.reader, BarStore) and window.reader is window.store.bars
-    assert window.import_action.isEnabled() and window.demo_action.isEnabled()
+    assert all(action.isEnabled() for action in window.store_actions)
     assert window.workbench.backtest.store is window.store  # the panels got the store without a reload
     assert window.chart.bars.symbol == "EURUSD" and window.chart.count == 49_993
     close_window(qtbot, window)
@@ -99,11 +121,14 @@ def test_the_first_chart_is_read_without_the_store_which_opens_once_the_window_i
 def test_import_and_demo_wait_for_the_store(qtbot, stored):
     window = MainWindow(load_settings())
     qtbot.addWidget(window)
-    assert not window.import_action.isEnabled() and not window.demo_action.isEnabled()
+    assert [action.text() for action in window.store_actions] == ["Import CSV…", "Download from MT5…", "Try demo data"]
+    assert not any(action.isEnabled() for action in window.store_actions)
+    window.add_data("import")  # what the empty state's buttons call: nothing before the store is open
+    assert window.add_data_dialog is None
     with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
         window.show()
     qtbot.waitUntil(window.import_action.isEnabled, timeout=WAIT_MS)
-    assert window.demo_action.isEnabled()
+    assert window.mt5_action.isEnabled() and window.demo_action.isEnabled()
     close_window(qtbot, window)
 
 
@@ -117,7 +142,8 @@ def test_requested_symbol_and_timeframe_open_first(qtbot, stored):
 def test_try_demo_data_stores_and_labels_demo_bars(qtbot, ita_home):
     window = open_window(qtbot)
     with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
-        qtbot.mouseClick(window.empty_state.demo_button, Qt.MouseButton.LeftButton)
+        click(qtbot, window.empty_state.demo_button)
+        assert window.add_data_dialog.progress.isVisible()  # its progress and Cancel are in the dialog
     assert loaded.args == ["EURUSD.demo", "M1"]
     assert window.chart.bars.demo and window.chart.count > 10_000
     assert window.demo_badge.isVisible() and "DEMO" in window.windowTitle()
@@ -131,11 +157,16 @@ def test_try_demo_data_stores_and_labels_demo_bars(qtbot, ita_home):
 
 def test_import_csv_then_chart_it(qtbot, ita_home, xauusd_csv):
     window = open_window(qtbot)
-    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
-        window.import_csv(xauusd_csv, "XAUUSD")
+    dialog = import_page(qtbot, window, xauusd_csv)
+    assert dialog.csv_symbol.text() == "XAUUSD"
+    with qtbot.waitSignal(window.imported, timeout=WAIT_MS) as imported, \
+            qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
+        click(qtbot, dialog.import_go)
+    assert imported.args[0].symbol == "XAUUSD" and imported.args[0].rows_stored == 4_676
     assert loaded.args == ["XAUUSD", "M1"]
-    assert window.chart.count == 4_676
-    assert any("Imported" in window.activity_list.item(i).text() for i in range(window.activity_list.count()))
+    assert window.chart.count == 4_676 and not dialog.isVisible()
+    notes = [window.activity_list.item(i).text() for i in range(window.activity_list.count())]
+    assert any(f"Added 4,676 bars of XAUUSD M1 from {xauusd_csv}" in note for note in notes)
     close_window(qtbot, window)
 
 
@@ -143,14 +174,14 @@ def test_bad_csv_shows_file_and_row_and_stores_nothing(qtbot, ita_home, tmp_path
     bad = tmp_path / "BROKEN_M1.csv"
     bad.write_text("time,open,high,low,close\nnot a time,1.1,1.2,1.0,1.15\n", encoding="utf-8")
     window = open_window(qtbot)
+    dialog = import_page(qtbot, window, bad)
     with qtbot.waitSignal(window.job_failed, timeout=WAIT_MS) as failed:
-        window.import_csv(bad, "BROKEN")
+        click(qtbot, dialog.import_go)
     message = failed.args[0]
     assert message.startswith(f"{bad}:2:1: ") and "not a time" in message  # file:row:column
-    assert window.error_box.text() == message
-    assert window.empty_state.message.text() == message
+    assert dialog.isVisible() and dialog.status.text() == message and dialog.status.styleSheet() == ERROR_STYLE
+    assert not dialog.progress.isVisible() and dialog.import_go.isEnabled()  # fix the file, import again
     assert window.pages.currentWidget() is window.empty_state
-    window.error_box.close()
     with Store.open() as store:
         assert store.bars.series() == []
     close_window(qtbot, window)
@@ -158,12 +189,33 @@ def test_bad_csv_shows_file_and_row_and_stores_nothing(qtbot, ita_home, tmp_path
 
 def test_import_can_be_cancelled_and_stores_nothing(qtbot, ita_home, eurusd_csv):
     window = open_window(qtbot)
+    dialog = import_page(qtbot, window, eurusd_csv)
     with qtbot.waitSignal(window.job_failed, timeout=WAIT_MS) as failed:
-        job_id = window.import_csv(eurusd_csv, "EURUSD")
-        window.runner.cancel(job_id)
-    assert "cancelled" in failed.args[0]
+        click(qtbot, dialog.import_go)
+        click(qtbot, dialog.cancel_button)
+    assert "cancelled" in failed.args[0] and dialog.status.text() == failed.args[0]
     with Store.open() as store:
         assert store.bars.series() == []
+    close_window(qtbot, window)
+
+
+def test_file_menu_adds_data_through_the_same_dialog(qtbot, stored):
+    window = open_window(qtbot)
+    qtbot.waitUntil(window.demo_action.isEnabled, timeout=WAIT_MS)
+    file_menu = window.menuBar().actions()[0].menu()
+    assert file_menu.actions()[:3] == list(window.store_actions)
+    assert window.import_action.shortcut().toString() == "Ctrl+O"
+    window.mt5_action.trigger()  # File > Download from MT5…
+    dialog = window.add_data_dialog
+    assert dialog.isVisible() and dialog.windowTitle() == "Add data"  # data is stored: no welcome
+    assert dialog.pages.currentWidget() is (dialog.mt5_page if mt5_available() else dialog.no_mt5)
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
+        window.demo_action.trigger()  # File > Try demo data: runs in the dialog
+        assert dialog.busy and dialog.progress.isVisible() and dialog.cancel_button.isVisible()
+        window.import_action.trigger()  # while a job runs, the dialog only comes forward
+        assert dialog.busy and dialog.pages.currentWidget() is not dialog.import_page
+    assert loaded.args == ["EURUSD.demo", "M1"] and window.demo_badge.isVisible() and not dialog.isVisible()
+    assert [window.symbol_box.itemData(i) for i in range(window.symbol_box.count())] == ["EURUSD", "EURUSD.demo", "XAUUSD"]
     close_window(qtbot, window)
 
 
@@ -199,11 +251,6 @@ def test_sessions_toggle_and_theme_switch(qtbot, stored):
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
     assert load_settings().ui.theme == "light"
     close_window(qtbot, window)
-
-
-def test_symbol_guess_from_file_name():
-    assert symbol_from_filename(Path("/x/EURUSD_M1.csv")) == "EURUSD"
-    assert symbol_from_filename("xauusd.csv") == "XAUUSD"
 
 
 def test_higher_timeframes_are_offered_and_built_from_stored_m1(qtbot, ita_home, xauusd_csv):

@@ -49,10 +49,14 @@ def save(widget, name: str) -> Path:
     return path
 
 
-def test_screenshot_empty_state(window_on):
+def test_screenshot_empty_state(qtbot, window_on):
     window = window_on()
     assert window.pages.currentWidget() is window.empty_state
     save(window, "window_empty_state.png")
+    qtbot.waitUntil(lambda: window.add_data_dialog is not None and window.add_data_dialog.isVisible(), timeout=WAIT_MS)
+    save(window.add_data_dialog, "add_data_welcome.png")  # a window of its own: not in the window's picture
+    window.import_action.trigger()
+    save(window.add_data_dialog, "add_data_import.png")
 
 
 def test_screenshot_eurusd_chart_views(qtbot, window_on, eurusd_csv, xauusd_csv):

@@ -7,10 +7,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 
 class EmptyState(QWidget):
-    """Offers demo data and a CSV import; ``set_message`` shows progress or what went wrong."""
+    """Three buttons into the window's Add data dialog; ``requested`` names its page ("import", "mt5", "demo")."""
 
-    demo_requested = Signal()
-    import_requested = Signal()
+    requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -19,26 +18,30 @@ class EmptyState(QWidget):
         self.title = QLabel("No market data yet")
         self.title.setObjectName("emptyTitle")
         self.text = QLabel(
-            "Import a CSV export from MetaTrader 5 (or any OHLC file), or try the app on made-up\n"
-            "demo bars. Demo data is labelled DEMO everywhere so it is never mistaken for a feed."
+            "Import a CSV export from MetaTrader 5 (or any OHLC file), download bars from an MT5\n"
+            "terminal, or try the app on made-up demo bars. Demo data is labelled DEMO everywhere\n"
+            "so it is never mistaken for a feed."
         )
         self.text.setObjectName("emptyText")
-        self.demo_button = QPushButton("Try demo data")
-        self.demo_button.setObjectName("demoButton")
         self.import_button = QPushButton("Import CSV…")
         self.import_button.setObjectName("importButton")
         self.import_button.setDefault(True)
+        self.mt5_button = QPushButton("Connect MT5")
+        self.mt5_button.setObjectName("mt5Button")
+        self.demo_button = QPushButton("Try demo data")
+        self.demo_button.setObjectName("demoButton")
         self.message = QLabel("")
         self.message.setObjectName("emptyMessage")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.demo_button.clicked.connect(self.demo_requested)
-        self.import_button.clicked.connect(self.import_requested)
+        self.import_button.clicked.connect(lambda: self.requested.emit("import"))
+        self.mt5_button.clicked.connect(lambda: self.requested.emit("mt5"))
+        self.demo_button.clicked.connect(lambda: self.requested.emit("demo"))
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        buttons.addWidget(self.import_button)
-        buttons.addWidget(self.demo_button)
+        for button in (self.import_button, self.mt5_button, self.demo_button):
+            buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(2)
@@ -52,7 +55,8 @@ class EmptyState(QWidget):
         layout.addWidget(self.message)
         layout.addStretch(3)
 
-    def set_busy(self, busy: bool, message: str = "") -> None:
-        self.demo_button.setEnabled(not busy)
-        self.import_button.setEnabled(not busy)
+    def set_unavailable(self, message: str) -> None:
+        """The store could not be opened: nothing can be added, and ``message`` says why."""
+        for button in (self.import_button, self.mt5_button, self.demo_button):
+            button.setEnabled(False)
         self.message.setText(message)

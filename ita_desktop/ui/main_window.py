@@ -16,21 +16,20 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QComboBox, QDockWidget, QFileDialog, QInputDialog, QLabel, QListWidget,
-    QMainWindow, QMessageBox, QProgressDialog, QStackedWidget, QTableWidget, QTableWidgetItem, QToolBar, QWidget,
+    QAbstractItemView, QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QListWidget, QMainWindow,
+    QStackedWidget, QTableWidget, QTableWidgetItem, QToolBar, QWidget,
 )
 
 from ita_desktop.config import Settings, save_user_settings
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.jobs import JobAlreadyRunning
 from ita_desktop.paths import app_paths
 from ita_desktop.storage.bar_reader import BarReader, SeriesInfo
 from ita_desktop.ui import store_jobs
+from ita_desktop.ui.add_data import AddDataDialog, Page
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData
 from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, compute_overlays, detector_params, series_key
 from ita_desktop.ui.empty_state import EmptyState
-from ita_desktop.ui.first_run import FirstRunDialog
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.legend import LegendPanel
 from ita_desktop.ui.panels.workbench import Workbench
@@ -51,11 +50,6 @@ def _utc_text(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
-def symbol_from_filename(path: str | Path) -> str:
-    """A guess for the import dialog: ``EURUSD_M1.csv`` -> ``EURUSD``."""
-    return Path(path).stem.split("_")[0].split(" ")[0].upper()
-
-
 def _freeze_startup_objects() -> None:
     """Move every object alive now out of the garbage collector's reach.
 
@@ -72,7 +66,7 @@ class MainWindow(QMainWindow):
     ready = Signal()  # chart drawn, or the empty state / an error shown
     series_listed = Signal(list)  # list[SeriesInfo] after each refresh
     loaded = Signal(str, str)  # symbol, timeframe now on the chart
-    imported = Signal(object)  # IngestSummary of a finished CSV import
+    imported = Signal(object)  # IngestSummary of a finished CSV import (from the Add data dialog)
     job_failed = Signal(str)
 
     def __init__(
@@ -105,9 +99,9 @@ class MainWindow(QMainWindow):
         self._apply_app_theme(self.theme)
         self.chart = CandleChart(self.theme, settings.sessions.clock, dict(settings.sessions.windows))
         self.overlays = OverlaySet(self.chart, self.theme, self)
-        self.first_run: FirstRunDialog | None = None
+        self.add_data_dialog: AddDataDialog | None = None  # made once the store is open, then kept
         self._overlay_error_key: tuple[str, str, int] | None = None
-        self.offer_first_run = True  # tests that drive the empty state itself may turn the dialog off
+        self.offer_first_run = True  # False: an empty store shows the empty state without the welcome dialog
         self.empty_state = EmptyState()
         self.opening = QLabel("Opening the store…")
         self.opening.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -116,8 +110,8 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page)
         self.setCentralWidget(self.pages)
         self._build_actions()
-        for action in (self.import_action, self.demo_action):
-            action.setEnabled(False)  # both write to the store: enabled once it is open
+        for action in self.store_actions:
+            action.setEnabled(False)  # they write to the store: enabled once it is open
         self._build_toolbar()
         self._build_docks()
         self.workbench = Workbench(self)  # Rules, Backtest and Results docks: before restore_layout
@@ -125,8 +119,7 @@ class MainWindow(QMainWindow):
 
         self.chart.drawn.connect(self._on_chart_drawn)
         self.overlays.drawn.connect(self._on_chart_drawn)
-        self.empty_state.demo_requested.connect(self.start_demo)
-        self.empty_state.import_requested.connect(self.ask_import)
+        self.empty_state.requested.connect(self.add_data)
         self.runner.activity.connect(self.activity_label.setText)
         self.restore_layout()
         self.runner.start("Read store", lambda _ctx: store_jobs.read_store(self.store_path),
@@ -134,8 +127,11 @@ class MainWindow(QMainWindow):
 
     # -- building -----------------------------------------------------------------------
     def _build_actions(self) -> None:
-        self.import_action = QAction("Import CSV…", self, shortcut=QKeySequence("Ctrl+O"), triggered=self.ask_import)
-        self.demo_action = QAction("Try demo data", self, triggered=self.start_demo)
+        self.import_action = QAction("Import CSV…", self, shortcut=QKeySequence("Ctrl+O"),
+                                     triggered=lambda: self.add_data("import"))
+        self.mt5_action = QAction("Download from MT5…", self, triggered=lambda: self.add_data("mt5"))
+        self.demo_action = QAction("Try demo data", self, triggered=lambda: self.add_data("demo"))
+        self.store_actions = (self.import_action, self.mt5_action, self.demo_action)
         self.export_action = QAction("Export chart as PNG…", self, shortcut=QKeySequence("Ctrl+E"),
                                      triggered=self.ask_export_png)
         self.quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
@@ -151,7 +147,7 @@ class MainWindow(QMainWindow):
         self.dark_action.setChecked(self.theme.name == "dark")
         self.dark_action.toggled.connect(lambda dark: self.set_theme(get_theme("dark" if dark else "light")))
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.import_action, self.demo_action, self.export_action):
+        for action in (*self.store_actions, self.export_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
@@ -289,7 +285,7 @@ class MainWindow(QMainWindow):
             return
         self.store, self.reader = store, store.bars
         _freeze_startup_objects()  # the ORM's and pandas' own, loaded with the store
-        for action in (self.import_action, self.demo_action):
+        for action in self.store_actions:
             action.setEnabled(True)
         self.runner.set_history(store.jobs)
         self.source_label.setText(f"Store: {store.path}")
@@ -302,7 +298,7 @@ class MainWindow(QMainWindow):
 
     def _on_store_failed(self, message: str) -> None:
         self.source_label.setText("Store: unavailable")
-        self.empty_state.set_busy(True, f"Could not open the store: {message}")
+        self.empty_state.set_unavailable(f"Could not open the store: {message}")
         self._show_page(self.empty_state)
         self._fail(message)
 
@@ -329,12 +325,9 @@ class MainWindow(QMainWindow):
         if not series:
             self.chart.set_data(None)
             self._set_demo(False)
-            self.empty_state.set_busy(False)
             self._show_page(self.empty_state)
             self._offer_first_run()
             return
-        if self.first_run is not None:
-            self.first_run.close()
         index = symbols.index(want_symbol) if want_symbol in symbols else 0
         if self.symbol_box.currentIndex() == index:
             self._on_symbol_chosen(index)
@@ -444,7 +437,7 @@ class MainWindow(QMainWindow):
         if name == "sessions":
             self.sessions_action.setChecked(on)
 
-    # -- settings and first run ----------------------------------------------------------
+    # -- settings -----------------------------------------------------------------------
     def open_settings(self) -> SettingsDialog:
         self.settings_dialog = SettingsDialog(self.settings, self)
         self.settings_dialog.saved.connect(self._on_settings_saved)
@@ -454,98 +447,50 @@ class MainWindow(QMainWindow):
     def _on_settings_saved(self, settings: Settings) -> None:
         self.settings = settings
         self.dark_action.setChecked(settings.ui.theme == "dark")
+        if self.add_data_dialog is not None:
+            self.add_data_dialog.set_settings(settings)
         self._note("Settings saved (session clock and windows apply from the next start)")
-
-    def _offer_first_run(self) -> None:
-        """The first-run dialog over the empty state (not modal: the empty state stays usable)."""
-        if not self.offer_first_run or self.store is None or (self.first_run is not None and self.first_run.isVisible()):
-            return
-        self.first_run = FirstRunDialog(self.store, self.runner, self.settings, self)
-        self.first_run.data_added.connect(lambda symbol, tf: self.refresh_series((symbol, Timeframe.parse(tf))))
-        self.first_run.show()
 
     def _set_demo(self, demo: bool) -> None:
         self.demo_badge.setVisible(demo)
 
-    # -- demo and import ----------------------------------------------------------------
-    def start_demo(self) -> None:
-        if self.store is None:
-            return
-        from ita_desktop.engine.ingest import store_demo
+    # -- adding data ---------------------------------------------------------------------
+    def add_data(self, page: Page = "choose") -> None:
+        """The Add data dialog on ``page`` ("demo" starts demo data in it); nothing until the store is open.
 
-        store = self.store
-        try:
-            self.runner.start("Demo data", lambda ctx: store_demo(store, progress=ctx.progress),
-                              self._on_demo_stored, self._on_demo_failed, key="demo-data")
-        except JobAlreadyRunning as exc:
-            self._note(str(exc))
-            return
-        self.empty_state.set_busy(True, "Generating demo bars…")
-
-    def _on_demo_stored(self, summaries: list[IngestSummary]) -> None:
-        first = summaries[0]
-        self._note(f"Stored demo bars: {', '.join(f'{s.symbol} {s.timeframe.value} {s.rows_stored:,}' for s in summaries)}")
-        self.refresh_series((first.symbol, first.timeframe))
-
-    def _on_demo_failed(self, message: str) -> None:
-        self.empty_state.set_busy(False, f"Demo data failed: {message}")
-        self._fail(message)
-
-    def ask_import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import bars from CSV", "", "CSV files (*.csv *.txt);;All files (*)")
-        if not path:
-            return
-        symbol, ok = QInputDialog.getText(self, "Import CSV", f"Symbol for the bars in {Path(path).name}:",
-                                          text=symbol_from_filename(path))
-        if ok and symbol.strip():
-            try:
-                self.import_csv(Path(path), symbol.strip())
-            except JobAlreadyRunning as exc:
-                self._fail(str(exc))
-
-    def import_csv(self, path: Path, symbol: str) -> int:
-        """Import ``path`` as ``symbol`` off the GUI thread, with a cancellable progress dialog.
-
-        Raises JobAlreadyRunning while another import of ``symbol`` runs (two merges of one
-        series at once would race for the same monthly chunks).
+        One dialog serves the empty state, the File menu and the first-run welcome, so a job
+        started from any of them shows its progress, Cancel and errors in the same place.
         """
         if self.store is None:
-            raise RuntimeError("the store is not open yet")
-        from ita_desktop.engine.ingest import import_file
+            return
+        if self.add_data_dialog is None:
+            self.add_data_dialog = AddDataDialog(self.store, self.runner, self.settings, self)
+            self.add_data_dialog.added.connect(self._on_data_added)
+            self.add_data_dialog.failed.connect(self._fail)
+            self._place_over_content(self.add_data_dialog)  # once: where the trader moves it, it stays
+        self.add_data_dialog.set_welcome(not self.series)
+        self.add_data_dialog.open_on(page)
 
-        store = self.store
-        job_id = self.runner.start(
-            f"Import {path.name}",
-            lambda ctx: import_file(store, path, symbol=symbol, progress=ctx.progress),
-            self._on_imported, self._on_import_failed, self._on_import_progress, key=f"import:{symbol}",
-        )  # its callbacks are queued: the dialog below exists before the first one runs
-        self.progress_dialog = QProgressDialog(f"Importing {path.name}…", "Cancel", 0, 1000, self)
-        self.progress_dialog.setWindowTitle("Import CSV")
-        self.progress_dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        self.progress_dialog.setMinimumDuration(300)
-        self.progress_dialog.setAutoClose(False)
-        self.progress_dialog.setAutoReset(False)
-        self.empty_state.set_busy(True, f"Importing {path.name}…")
-        self.progress_dialog.canceled.connect(lambda: self.runner.cancel(job_id))
-        return job_id
+    def _place_over_content(self, dialog: QWidget) -> None:
+        """Centred on the empty state's words and buttons, so it covers them whole rather than cutting
+        through them (it offers the same choices); centred on the chart otherwise."""
+        shown = self.pages.currentWidget()
+        area = shown.childrenRect() if shown is self.empty_state else shown.rect()
+        dialog.move(shown.mapToGlobal(area.center()) - dialog.rect().center())
 
-    def _on_import_progress(self, fraction: float, stage: str) -> None:
-        self.progress_dialog.setValue(int(fraction * 1000))
-        self.progress_dialog.setLabelText(f"{stage}…")
+    def _offer_first_run(self) -> None:
+        """The Add data dialog, welcoming, over the empty state (not modal: the empty state stays usable)."""
+        if self.offer_first_run and not (self.add_data_dialog is not None and self.add_data_dialog.isVisible()):
+            self.add_data("choose")
 
-    def _on_imported(self, summary: IngestSummary) -> None:
-        self.progress_dialog.close()
-        self._note(f"Imported {summary.path}: {summary.rows_stored:,} bars of {summary.symbol} "
-                   f"{summary.timeframe.value} ({summary.new:,} new, {summary.rejected:,} rows rejected)")
-        self.imported.emit(summary)
-        self.refresh_series((summary.symbol, summary.timeframe))
-
-    def _on_import_failed(self, message: str) -> None:
-        self.progress_dialog.close()
-        self.empty_state.set_busy(False, message)
-        self.error_box = QMessageBox(QMessageBox.Icon.Warning, "Import failed", message, parent=self)
-        self.error_box.open()  # not exec(): the window keeps running while the message is shown
-        self._fail(message)
+    def _on_data_added(self, summaries: list[IngestSummary]) -> None:
+        for s in summaries:
+            self._note(f"Added {s.rows_stored:,} bars of {s.symbol} {s.timeframe.value} from {s.path} "
+                       f"({s.new:,} new, {s.rejected:,} rows rejected)")
+            if s.source == "csv":
+                self.imported.emit(s)
+        first = summaries[0]
+        self.refresh_series((first.symbol, first.timeframe))
 
     # -- look and export ----------------------------------------------------------------
     def _apply_app_theme(self, theme: Theme) -> None:
