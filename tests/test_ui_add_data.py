@@ -79,6 +79,22 @@ def test_the_welcome_imports_a_csv_with_its_server_time_zone(qtbot, window, euru
     assert ingest.server_tz == "-03:30"
 
 
+def test_a_file_too_short_to_tell_its_timeframe_imports_once_the_timeframe_is_given(qtbot, window, tmp_path):
+    one_bar = tmp_path / "GBPUSD_H1.csv"
+    one_bar.write_text("time,open,high,low,close\n2024.03.04 10:00,1.2650,1.2660,1.2640,1.2655\n", encoding="utf-8")
+    dialog = welcome(qtbot, window)
+    click(qtbot, dialog.import_button)
+    qtbot.keyClicks(dialog.csv_path, str(one_bar))
+    assert dialog.csv_timeframe.currentData() is None  # detect, by default
+    with qtbot.waitSignal(dialog.failed, timeout=WAIT_MS):
+        click(qtbot, dialog.import_go)
+    assert "timeframe" in dialog.status.text()
+    dialog.csv_timeframe.setCurrentIndex(dialog.csv_timeframe.findData("H1"))
+    with qtbot.waitSignal(window.loaded, timeout=WAIT_MS) as loaded:
+        click(qtbot, dialog.import_go)
+    assert loaded.args == ["GBPUSD", "H1"]
+
+
 def test_file_import_csv_offers_the_server_time_zone_and_imports_with_it(qtbot, ita_home, xauusd_csv, eurusd_csv):
     store_bars(xauusd_bars(xauusd_csv))  # data already there: the menu, not the welcome, opens the dialog
     window = opened(qtbot)

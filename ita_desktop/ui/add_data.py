@@ -183,11 +183,17 @@ class AddDataDialog(QDialog):
         self.csv_tz = QLineEdit()
         self.csv_tz.setPlaceholderText(f"default {self.settings.data.server_tz}")
         self.csv_tz.setToolTip("The broker's server clock the file's times are in, e.g. -03:30, +02:00 or Europe/Athens")
+        self.csv_timeframe = QComboBox()
+        self.csv_timeframe.addItem("Detect from the bar spacing", None)
+        for tf in Timeframe:
+            self.csv_timeframe.addItem(tf.value, tf.value)
+        self.csv_timeframe.setToolTip("Say it when the file has too few bars to tell (or gaps that mislead)")
         self.import_go = QPushButton("Import")
         self.import_go.clicked.connect(self.start_import)
         form.addRow("File", row)
         form.addRow("Symbol", self.csv_symbol)
         form.addRow("Server time zone", self.csv_tz)
+        form.addRow("Timeframe", self.csv_timeframe)
         form.addRow("", self.import_go)
         return page
 
@@ -277,8 +283,11 @@ class AddDataDialog(QDialog):
                 self._say(f"Server time zone: {exc}", error=True)
                 return
         store = self.store
+        chosen = self.csv_timeframe.currentData()
+        timeframe = Timeframe(chosen) if chosen else None
         self._run(f"Import {Path(path).name}",
-                  lambda ctx: import_file(store, path, symbol=symbol, server_tz=tz or None, progress=ctx.progress),
+                  lambda ctx: import_file(store, path, symbol=symbol, timeframe=timeframe, server_tz=tz or None,
+                                          progress=ctx.progress),
                   key=f"import:{symbol}")
 
     def start_mt5(self) -> None:
