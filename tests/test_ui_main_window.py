@@ -118,6 +118,24 @@ def test_the_first_chart_is_read_without_the_store_which_opens_once_the_window_i
     close_window(qtbot, window)
 
 
+def test_garbage_collection_waits_until_the_window_is_ready(qtbot, stored):
+    """Start-up objects are frozen before collection resumes (full collections of them stalled the GUI)."""
+    import gc
+
+    assert gc.isenabled()
+    window = MainWindow(load_settings())
+    qtbot.addWidget(window)
+    assert not gc.isenabled()
+    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+        window.show()
+    assert gc.isenabled() and gc.get_freeze_count() > 0
+    close_window(qtbot, window)
+    early = MainWindow(load_settings())
+    qtbot.addWidget(early)
+    early.close()  # closed before it was ready: collection is back on all the same
+    assert gc.isenabled()
+
+
 def test_import_and_demo_wait_for_the_store(qtbot, stored):
     window = MainWindow(load_settings())
     qtbot.addWidget(window)

@@ -79,6 +79,12 @@ class MainWindow(QMainWindow):
         rule: str | None = None,
     ) -> None:
         super().__init__()
+        # No cyclic garbage collection until the window is ready: numba's import on the detect job
+        # made full collections of 35-50 ms with the GIL held (nothing to collect: start-up objects
+        # all live on), stalling the chart the trader can already use. ``_send_ready`` freezes them
+        # and turns collection back on (as it was); so does closing before then.
+        self._gc_held = gc.isenabled()
+        gc.disable()
         self.settings = settings
         self.theme = theme or get_theme(settings.ui.theme)
         self.store: Store | None = None  # the full, writable store, opened once the window is ready
@@ -253,6 +259,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
+        self._release_gc()
         self.save_layout()
         self.runner.shutdown(SHUTDOWN_WAIT_MS)  # cancels running jobs: an import stores nothing
         if self.store is not None:
@@ -263,6 +270,8 @@ class MainWindow(QMainWindow):
     # -- store and series ---------------------------------------------------------------
     def _on_store_read(self, result: tuple[BarReader | None, list[SeriesInfo]]) -> None:
         reader, series = result
+        if self._closed:  # closed while the store was being read: start nothing more
+            return
         if reader is None:  # a new, empty or older store: only the full store can create or migrate it
             self._open_store()
             return
@@ -401,8 +410,8 @@ class MainWindow(QMainWindow):
 
     def _on_loaded(self, data: ChartData) -> None:
         bars = data.bars
-        if self._pending != (bars.symbol, bars.timeframe):
-            return  # the trader has already asked for something else
+        if self._closed or self._pending != (bars.symbol, bars.timeframe):
+            return  # the window closed, or the trader has already asked for something else
         self.chart.set_prepared(data)
         self.overlays.clear()
         self.legend.set_counts({})
@@ -531,7 +540,13 @@ class MainWindow(QMainWindow):
             self._ready_sent = True
             self._open_store()  # after the chart's start-up reader: now the full store (ORM, pandas) may load
             _freeze_startup_objects()
+            self._release_gc()
             self.ready.emit()
+
+    def _release_gc(self) -> None:
+        if self._gc_held:
+            self._gc_held = False
+            gc.enable()
 
     def _note(self, message: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
