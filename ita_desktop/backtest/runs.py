@@ -1,7 +1,9 @@
 """Running backtests: one rule on one symbol and range, many of them, each stored as a run.
 
 The rule side supplies ``orders_for(bars) -> ORDER_DTYPE``; orders are built on exactly the
-bars simulated (a date range is cut from the bars first), so bar indexes always agree.
+bars simulated (a date range is cut from the bars first), so bar indexes always agree. A rule
+run from a start T (engine.backtest) builds its orders on bars that begin before T, so its
+detectors are warm, and hands over only the range from T: ``warmup`` says what came before.
 
 Determinism: a run's ``inputs_hash`` digests the bars (every column the simulation reads),
 the orders and the settings. The simulation has no randomness and no clock, so equal
@@ -49,12 +51,16 @@ class RunResult:
     label: str = ""
     #: Row id of the rule's stored text (storage.rule_versions); None for ad-hoc orders.
     rule_version_id: int | None = None
+    #: Setup bars before ``bars_range`` the detectors ran over (not simulated), and the first time loaded for them.
+    warmup_bars: int = 0
+    warmup_from_utc: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the CLI prints: run_id, rule_id, rule_version, stats and trades."""
         return {"run_id": self.run_id, "rule_id": self.rule_id, "rule_version": self.rule_version,
                 "rule_version_id": self.rule_version_id, "ingest_ids": list(self.ingest_ids),
                 "symbol": self.symbol, "label": self.label, "range": list(self.bars_range),
+                "warmup_bars": self.warmup_bars, "warmup_from_utc": self.warmup_from_utc,
                 "settings": self.trades.settings.to_dict(), "stats": self.stats.to_dict(),
                 "findings": [f.to_dict() for f in self.findings], "trades": self.trades.to_records()}
 
@@ -74,11 +80,13 @@ def inputs_hash(bars: Bars, orders: np.ndarray, settings: SimSettings, lower: Ba
 def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettings | None = None, *,
                  rule_id: str = "adhoc", rule_version: str = "0", store: Any = None, lower: Bars | None = None,
                  start_utc: int | None = None, end_utc: int | None = None, label: str = "",
-                 rule_version_id: int | None = None) -> RunResult:
+                 rule_version_id: int | None = None, warmup: Bars | None = None, warmup_bars: int = 0) -> RunResult:
     """Simulate, compute statistics, validate and (with ``store``) store one run.
 
     ``orders`` is an ORDER_DTYPE array built on ``bars`` or a function bars -> orders; with
-    ``start_utc``/``end_utc`` the bars are cut first, which needs the function form."""
+    ``start_utc``/``end_utc`` the bars are cut first, which needs the function form.
+    ``warmup``: the stored bars read before ``bars`` to build the orders (not simulated; their
+    ingests are the run's too), making ``warmup_bars`` bars of ``bars``' timeframe."""
     settings = settings or SimSettings()
     if start_utc is not None or end_utc is not None:
         if not callable(orders):
@@ -91,15 +99,19 @@ def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettin
     stats = compute_stats(trades)
     findings = validate(trades, bars)
     digest = inputs_hash(bars, trades.orders, settings, lower)
-    used = [bars.ingest_id] + ([lower.ingest_id] if lower is not None else [])
+    used = [b.ingest_id for b in (bars, lower, warmup) if b is not None]
     ingest_ids = sorted(int(i) for i in np.unique(np.concatenate(used)) if i > 0)
+    warmup_from = warmup.first_time if warmup is not None and warmup_bars else None
     result = RunResult(rule_id, str(rule_version), bars.symbol, (bars.first_time, bars.last_time), trades, stats,
-                       findings, digest, ingest_ids, label=label, rule_version_id=rule_version_id)
+                       findings, digest, ingest_ids, label=label, rule_version_id=rule_version_id,
+                       warmup_bars=warmup_bars, warmup_from_utc=warmup_from)
     if store is not None:
         stats_json = stats.to_dict()
         stats_json["findings"] = [f.to_dict() for f in findings]
         if rule_version_id is not None:  # the runs table has no column for it: kept with the run's statistics
             stats_json["rule_version_id"] = int(rule_version_id)
+        if warmup_bars:  # nor for the warm-up: the stored range is the run's own
+            stats_json["warmup"] = {"bars": int(warmup_bars), "from_utc": warmup_from}
         run = store.runs.add(rule_id=rule_id, rule_version=str(rule_version), symbols=[bars.symbol],
                              timeframe=bars.timeframe.value, first_utc=bars.first_time, last_utc=bars.last_time,
                              ingest_ids=ingest_ids, settings=settings.to_dict(), stats=stats_json,

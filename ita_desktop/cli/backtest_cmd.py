@@ -4,7 +4,9 @@
                  [--report FILE.html] [--csv FILE.csv] [--xlsx FILE.xlsx] [--spread POINTS] ...
     ita sweep RULE --symbol SYM --set path=v1,v2,... [--set ...] [--statistic NAME] [--json]
 
-RULE is a rule file or a rule_id, as for ``ita scan``. Paths are the rule file's own fields
+RULE is a rule file or a rule_id, as for ``ita scan``; with ``--from`` the detectors are warmed on
+the history before it and the header says on how many bars (the range shown, the statistics and
+the stored run are the range asked for). Paths are the rule file's own fields
 (``targets.0.r``, ``stop.buffer.pips``, ``detectors.swings.length``) or ``settings.<name>`` for
 the simulation (``settings.spread_points``). A bad rule, path or value exits 1 with a message
 naming it; progress goes to stderr; Ctrl-C stops cleanly (exit 130, nothing half-stored).
@@ -24,7 +26,7 @@ from ita_desktop.backtest.runs import BacktestCancelled, RunResult
 from ita_desktop.backtest.stats import format_stat
 from ita_desktop.backtest.sweep import SUMMARY_COLUMNS, SweepResult
 from ita_desktop.cli.options import utc_seconds
-from ita_desktop.domain.clock import utc_iso
+from ita_desktop.cli.scan_cmd import range_text
 from ita_desktop.engine.backtest import backtest_rule, sweep_rule
 from ita_desktop.rules.errors import RuleValidationError
 from ita_desktop.storage.store import Store
@@ -151,9 +153,8 @@ def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def backtest_table(r: RunResult) -> str:
     """Summary, validator findings and the trades, for the terminal."""
-    first, last = (utc_iso(t) if t is not None else "…" for t in r.bars_range)
     lines = [f"{r.rule_id} v{r.rule_version} (version id {r.rule_version_id}) on {r.symbol}: run {r.run_id}, "
-             f"{len(r.trades)} trade(s), {first} .. {last}"]
+             f"{len(r.trades)} trade(s), " + range_text(*r.bars_range, r.warmup_bars, r.warmup_from_utc)]
     s = r.stats.summary
     lines += [f"  {name:<22} {_fmt(s.get(name))}" for name in SUMMARY_SHOWN if name in s]
     for f in r.findings:
@@ -179,7 +180,9 @@ def sweep_table(result: SweepResult) -> str:
     stat = result.statistic
     cols = [stat] + [c for c in SUMMARY_COLUMNS if c != stat]
     lines = [f"{meta.get('rule_id')} v{meta.get('rule_version')} on {meta.get('symbol')} {meta.get('timeframe')}: "
-             f"{len(result.rows)} variant(s), detectors run {meta.get('detector_runs')} time(s)"]
+             f"{len(result.rows)} variant(s), detectors run {meta.get('detector_runs')} time(s), "
+             + range_text(meta.get("first_utc"), meta.get("last_utc"), meta.get("warmup_bars", 0),
+                          meta.get("warmup_from_utc"), f"{meta.get('timeframe')} bars")]
     rows = [[_fmt(row[p]) for p in params] + [_fmt(row.get(c)) for c in cols] for row in result.rows]
     lines += _grid(params + cols, rows)
     best = result.best()

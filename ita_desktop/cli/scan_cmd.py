@@ -2,6 +2,8 @@
 
 RULE is a rule file or a rule_id (its latest version under rules/). A bad rule prints every
 problem as ``file:line:col: message`` on stderr and exits 1, as ``ita rules validate`` does.
+With ``--from`` the detectors are warmed on the history before it (engine.scan) and the header
+says on how many bars; the range shown is the one asked for.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ita_desktop.cli.options import utc_seconds
+from ita_desktop.domain.clock import utc_iso
 from ita_desktop.engine.scan import ScanResult, scan
 from ita_desktop.rules.errors import RuleValidationError
 from ita_desktop.storage.store import Store
@@ -61,9 +64,21 @@ def _times(t: int, tz: ZoneInfo) -> str:
         f"{dt:%Y-%m-%d %H:%M}Z ({dt.astimezone(tz):%H:%M} {tz.key})"
 
 
+def range_text(first_utc: int | None, last_utc: int | None, warmup_bars: int, warmup_from_utc: int | None,
+               what: str = "setup bars") -> str:
+    """'FIRST .. LAST' of a run's range, and on how many ``what`` before it the detectors were warmed."""
+    first, last = (utc_iso(t) if t is not None else "…" for t in (first_utc, last_utc))
+    text = f"{first} .. {last}"
+    if warmup_bars:
+        text += f"; detectors warmed on {warmup_bars:,} {what} before {first}"
+        text += f" (from {utc_iso(warmup_from_utc)})" if warmup_from_utc is not None else ""
+    return text
+
+
 def _table(r: ScanResult) -> str:
     lines = [f"{r.rule_id} v{r.rule_version} (version id {r.rule_version_id}) on {r.symbol} {r.timeframe}: "
-             f"{len(r.occurrences)} occurrence(s), {len(r.orders)} order(s) over {r.n_bars} bars"]
+             f"{len(r.occurrences)} occurrence(s), {len(r.orders)} order(s) over {r.n_bars} bars, "
+             + range_text(r.first_utc, r.last_utc, r.warmup_bars, r.warmup_from_utc, f"{r.timeframe} bars")]
     for o in r.occurrences:
         tz = ZoneInfo(o.clock)
         side = "LONG" if o.direction > 0 else "SHORT"

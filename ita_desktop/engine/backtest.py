@@ -13,6 +13,11 @@ vary order fields, so :class:`RuleSweeper` keeps one DetectionResult per (timefr
 kinds, detector params): variants that change only entries, stops, targets or management
 reuse it; variants that change detector params detect once per distinct combination.
 
+A range from T is run as ``engine.scan`` runs it: the bars load with the warm-up the rule's
+detectors need before T (a sweep: the most any variant needs), only occurrences signalled at
+or after T make orders, and the simulation, the statistics and the stored run cover the range
+alone (the M1 bars read inside each setup bar too); a trade never fills before T.
+
 Both take ``progress(fraction, message)`` and ``cancel() -> bool`` (a JobContext's
 ``progress`` and ``lambda: ctx.cancelled`` fit), and stop with BacktestCancelled between
 stages; nothing is stored by a cancelled run.
@@ -39,7 +44,7 @@ from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.scan import load_setup_bars, resolve_rule
 from ita_desktop.rules.checks import check_rule
 from ita_desktop.rules.engine import CompiledRule, compile_rule, run_setup
-from ita_desktop.rules.engine.runner import setup_bars
+from ita_desktop.rules.engine.runner import setup_bars, warmup_for
 from ita_desktop.rules.loader import LoadedRule, validate_text
 from ita_desktop.rules.schema import Rule
 from ita_desktop.rules.yaml_source import SourceMap, parse_yaml
@@ -98,26 +103,56 @@ class Prepared:
     version_id: int
     version: str
     version_action: str
-    bars: Bars  # as loaded: the setup timeframe, or the data timeframe it is built from
+    bars: Bars  # as loaded: the setup timeframe, or the data timeframe it is built from; warm-up included
     source_timeframe: str
-    lower: Bars | None  # the data timeframe's bars inside each setup bar (None: not stored / same timeframe)
+    lower: Bars | None  # the data timeframe's bars inside each setup bar of the range (None: not stored / same timeframe)
+    start_utc: int | None = None  # the range's start (bars before it are warm-up)
+
+    def warmup(self, first_range_utc: int | None) -> Bars | None:
+        """The loaded bars before the range's first setup bar (None without a start)."""
+        if self.start_utc is None:
+            return None
+        return self.bars.between(None, first_range_utc if first_range_utc is not None else self.start_utc)
 
 
 def prepare(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timeframe | str | None = None,
             start_utc: int | None = None, end_utc: int | None = None, rules_dir: Path | None = None,
-            use_lower: bool = True) -> Prepared:
-    """Resolve the rule, record its version, load its bars (engine.scan's loading) and the lower timeframe."""
+            use_lower: bool = True, grid: Mapping[str, Sequence[Any]] | None = None) -> Prepared:
+    """Resolve the rule, record its version, load its bars (engine.scan's loading: with a start, the
+    warm-up before it; with a sweep's ``grid``, the most any variant needs) and the lower timeframe."""
     loaded = resolve_rule(rule_ref, rules_dir)
     rule = with_timeframe(loaded.rule, timeframe)
     compiled = compile_rule(rule, symbol)
     recorded = store.rule_versions.record(loaded.version)
     data_tf = rule.market.data_timeframe
-    bars, source_tf = load_setup_bars(store, symbol, compiled.timeframe, data_tf, start_utc, end_utc)
+    warm_for = [compiled]
+    if grid and start_utc is not None:
+        warm_for = _variant_rules(loaded, symbol, grid, timeframe) or warm_for
+    bars, source_tf = load_setup_bars(store, symbol, compiled.timeframe, data_tf, start_utc, end_utc,
+                                      warm_for=warm_for)
     lower = None
     if use_lower and compiled.timeframe != data_tf:
         lower = bars if source_tf == data_tf.value else store.bars.load(symbol, data_tf, start_utc, end_utc)
+        lower = lower.between(start_utc, None) if start_utc is not None else lower
         lower = lower if len(lower) else None
-    return Prepared(loaded, rule, compiled, recorded.id, recorded.version, recorded.action, bars, source_tf, lower)
+    return Prepared(loaded, rule, compiled, recorded.id, recorded.version, recorded.action, bars, source_tf, lower,
+                    start_utc)
+
+
+def _variant_rules(loaded: LoadedRule, symbol: str, grid: Mapping[str, Sequence[Any]],
+                   timeframe: Timeframe | str | None) -> list[CompiledRule]:
+    """Every variant of the grid's rule paths, compiled, one per distinct warm-up (settings.* change
+    none). Invalid values are left to the sweep, which names them."""
+    rules = RuleSweeper(loaded, symbol, Bars.empty(symbol, loaded.rule.market.data_timeframe), timeframe=timeframe)
+    paths = {p: v for p, v in grid.items() if not p.startswith(SETTINGS_PREFIX)}
+    out: dict[Any, CompiledRule] = {}
+    try:
+        for params in variants(paths) if paths else [{}]:
+            compiled = rules.compiled_for(params)
+            out.setdefault(warmup_for(compiled), compiled)
+    except InputError:
+        return []
+    return list(out.values())
 
 
 def backtest_rule(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timeframe | str | None = None,
@@ -134,10 +169,11 @@ def backtest_rule(store: Store, rule_ref: str | Path, symbol: str, *, timeframe:
                    rules_dir=rules_dir, use_lower=use_lower)
     sim = instrument_settings(prep.compiled, settings, **overrides)
     stage(0.2, f"detectors and setup on {len(prep.bars):,} {prep.source_timeframe} bars")
-    run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id)
+    run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id, start_utc=start_utc)
     stage(0.6, f"simulating {len(run.orders):,} orders")
     result = run_backtest(run.bars, run.orders, sim, rule_id=prep.rule.rule_id, rule_version=prep.version,
-                          store=store, lower=prep.lower, rule_version_id=prep.version_id)
+                          store=store, lower=prep.lower, rule_version_id=prep.version_id,
+                          warmup=prep.warmup(run.bars.first_time), warmup_bars=run.warmup_bars)
     stage(1.0, f"run {result.run_id}: {len(result.trades)} trades")
     return result
 
@@ -147,10 +183,11 @@ class RuleSweeper:
 
     ``base`` is the rule's YAML data as written (so paths are the file's own: ``targets.0.r``),
     with the timeframe override applied. ``detector_runs`` counts actual detections (tests and
-    the report use it)."""
+    the report use it). With ``start_utc`` the bars before it are warm-up: detectors run over
+    them, orders come from occurrences signalled at or after it and index :meth:`range_bars_for`."""
 
     def __init__(self, loaded: LoadedRule, symbol: str, bars: Bars, *, timeframe: Timeframe | str | None = None,
-                 rule_version_id: int = 0) -> None:
+                 rule_version_id: int = 0, start_utc: int | None = None) -> None:
         data, _, issues = parse_yaml(loaded.version.text, str(loaded.path))
         if data is None or issues:
             raise InputError(f"{loaded.path}: cannot re-read the rule for a sweep")
@@ -161,6 +198,7 @@ class RuleSweeper:
         self.symbol = symbol
         self.bars = bars
         self.rule_version_id = rule_version_id
+        self.start_utc = start_utc
         self.detector_runs = 0
         self._sbars: dict[str, Bars] = {}
         self._detections: dict[tuple, DetectionResult] = {}
@@ -230,10 +268,15 @@ class RuleSweeper:
     # -- bars, detections, orders -----------------------------------------------------------
 
     def setup_bars_for(self, compiled: CompiledRule) -> Bars:
+        """The compiled rule's setup bars, warm-up included (what the detectors run over)."""
         key = compiled.timeframe.value
         if key not in self._sbars:
             self._sbars[key] = setup_bars(self.bars, compiled)
         return self._sbars[key]
+
+    def range_bars_for(self, compiled: CompiledRule) -> Bars:
+        """The setup bars from ``start_utc`` on: what the orders index and the simulation runs on."""
+        return self.setup_bars_for(compiled).between(self.start_utc, None)
 
     def detection_for(self, compiled: CompiledRule) -> DetectionResult:
         """The cached DetectionResult for the compiled rule's timeframe, kinds and params."""
@@ -246,10 +289,11 @@ class RuleSweeper:
         return det
 
     def orders_for(self, params: Mapping[str, Any]) -> np.ndarray:
-        """ORDER_DTYPE rows of the variant ``params`` on its setup bars (detections cached)."""
+        """ORDER_DTYPE rows of the variant ``params`` on its range bars (detections cached)."""
         compiled = self.compiled_for(params)
         sbars = self.setup_bars_for(compiled)
-        run = run_setup(compiled, sbars, rule_version_id=self.rule_version_id, detection=self.detection_for(compiled))
+        run = run_setup(compiled, sbars, rule_version_id=self.rule_version_id, detection=self.detection_for(compiled),
+                        start_utc=self.start_utc)
         return run.orders
 
     def timeframe_of(self, params: Mapping[str, Any]) -> str:
@@ -290,14 +334,18 @@ def sweep_rule(store: Store, rule_ref: str | Path, symbol: str, grid: Sequence[s
     stage = _Stages(progress, cancel, "sweep")
     stage(0.0, "loading the rule and the bars")
     prep = prepare(store, rule_ref, symbol, timeframe=timeframe, start_utc=start_utc, end_utc=end_utc,
-                   rules_dir=rules_dir, use_lower=use_lower)
+                   rules_dir=rules_dir, use_lower=use_lower, grid=parsed)
     sim = instrument_settings(prep.compiled, settings, **overrides)
-    sweeper = RuleSweeper(prep.loaded, symbol, prep.bars, timeframe=timeframe, rule_version_id=prep.version_id)
+    sweeper = RuleSweeper(prep.loaded, symbol, prep.bars, timeframe=timeframe, rule_version_id=prep.version_id,
+                          start_utc=start_utc)
     result = sweep_variants(sweeper, parsed, sim, statistic=statistic, lower=prep.lower, chunk=chunk,
                             progress=lambda f, m: stage(0.05 + 0.95 * f, m), cancel=cancel)
+    ranged = sweeper.range_bars_for(prep.compiled)
+    warmup = len(sweeper.setup_bars_for(prep.compiled)) - len(ranged)
     result.meta.update({"rule_id": prep.rule.rule_id, "rule_version": prep.version,
                         "rule_version_id": prep.version_id, "symbol": symbol, "timeframe": prep.compiled.timeframe.value,
-                        "bars": len(prep.bars), "first_utc": prep.bars.first_time, "last_utc": prep.bars.last_time})
+                        "bars": len(ranged), "first_utc": ranged.first_time, "last_utc": ranged.last_time,
+                        "warmup_bars": warmup, "warmup_from_utc": prep.bars.first_time if warmup else None})
     return result
 
 
@@ -305,7 +353,8 @@ def sweep_variants(sweeper: RuleSweeper, grid: Mapping[str, Sequence[Any]], sett
                    statistic: str = "expectancy_r", lower: Bars | None = None, chunk: int = 64,
                    progress: Progress | None = None, cancel: Cancel | None = None) -> SweepResult:
     """The sweep itself on the sweeper's bars (no store): variants grouped by timeframe, each group
-    simulated on its own setup bars, rows returned in grid order."""
+    simulated on its own setup bars of the sweeper's range, rows returned in grid order. ``lower``
+    covers that range (prepare cuts it there)."""
     sweeper.check_grid(grid)
     combos = variants(grid)
     groups: dict[str, list[int]] = {}
@@ -315,7 +364,7 @@ def sweep_variants(sweeper: RuleSweeper, grid: Mapping[str, Sequence[Any]], sett
     done = 0
     for tf, idx in groups.items():
         params0 = {k: v for k, v in combos[idx[0]].items() if not k.startswith(SETTINGS_PREFIX)}
-        sbars = sweeper.setup_bars_for(sweeper.compiled_for(params0))
+        sbars = sweeper.range_bars_for(sweeper.compiled_for(params0))
         sub_lower = lower if lower is not None and tf != lower.timeframe.value else None
 
         def orders_for(_bars: Bars, params: dict[str, Any]) -> np.ndarray:

@@ -4,10 +4,16 @@ The same function serves ``ita scan``, the scheduler and the GUI. It records the
 it used (so whatever is made of the result can point at the exact text), loads the stored
 bars of the rule's timeframe, or builds them from the finer stored data (M1) when that
 timeframe is not stored, and runs the engine over them.
+
+A range that starts at T is loaded with the history before T that the rule's detectors need
+(``rules.engine.runner.warmup_for``), so a run from T finds on its first days exactly what a
+run over all the history finds on them; only occurrences signalled at or after T are reported,
+and the reported range (bars, first/last time) is the requested one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +23,8 @@ import numpy as np
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.rules.engine import Occurrence, compile_rule, run_setup
-from ita_desktop.rules.engine.runner import setup_bars
+from ita_desktop.rules.engine import CompiledRule, Occurrence, compile_rule, run_setup
+from ita_desktop.rules.engine.runner import Warmup, warmup_for
 from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir
 from ita_desktop.rules.versions import version_key
 from ita_desktop.storage.store import Store
@@ -38,12 +44,16 @@ class ScanResult:
     last_utc: int | None
     occurrences: list[Occurrence]
     orders: np.ndarray
+    #: setup bars before the range the detectors ran over, and the time of the first bar loaded for them
+    warmup_bars: int = 0
+    warmup_from_utc: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule_id": self.rule_id, "rule_version": self.rule_version, "rule_version_id": self.rule_version_id,
             "symbol": self.symbol, "timeframe": self.timeframe, "source_timeframe": self.source_timeframe,
             "bars": self.n_bars, "first_utc": self.first_utc, "last_utc": self.last_utc,
+            "warmup_bars": self.warmup_bars, "warmup_from_utc": self.warmup_from_utc,
             "occurrences": [o.to_dict() for o in self.occurrences], "orders": len(self.orders),
         }
 
@@ -69,21 +79,47 @@ def _is_version(text: str) -> bool:
 
 
 def load_setup_bars(store: Store, symbol: str, timeframe: Timeframe, data_timeframe: Timeframe,
-                    start_utc: int | None, end_utc: int | None) -> tuple[Bars, str]:
-    """Stored bars of ``timeframe``, else resampled from the stored ``data_timeframe`` (and which was used)."""
-    bars = store.bars.load(symbol, timeframe, start_utc, end_utc)
-    if len(bars):
-        return bars, timeframe.value
-    base = store.bars.load(symbol, data_timeframe, start_utc, end_utc)
-    if not len(base):
-        raise InputError(f"no stored {symbol} bars ({timeframe.value} or {data_timeframe.value}); "
-                         f"import some first: ita data import FILE --symbol {symbol}")
-    return base, data_timeframe.value
+                    start_utc: int | None, end_utc: int | None, *,
+                    warm_for: Sequence[CompiledRule] = ()) -> tuple[Bars, str]:
+    """Stored bars of ``timeframe`` in [start_utc, end_utc), else those of ``data_timeframe`` it is
+    built from (and which was used). With ``warm_for`` and a start, the bars before it that every
+    one of those rules needs are loaded too (``warmup_for``): all stored history when one needs
+    that, what there is when the store starts later."""
+    for tf in dict.fromkeys((timeframe, data_timeframe)):
+        bars = store.bars.load(symbol, tf, start_utc, end_utc)
+        if not len(bars):
+            continue
+        if start_utc is None or not warm_for:
+            return bars, tf.value
+        before = _history_before(store, symbol, tf, start_utc, [warmup_for(c) for c in warm_for])
+        return (Bars.concat([before, bars]) if len(before) else bars), tf.value
+    raise InputError(f"no stored {symbol} bars ({timeframe.value} or {data_timeframe.value})"
+                     + (" in the range asked" if start_utc is not None or end_utc is not None else "")
+                     + f"; import some first: ita data import FILE --symbol {symbol}")
+
+
+def _history_before(store: Store, symbol: str, tf: Timeframe, start_utc: int, warmups: list[Warmup | None]) -> Bars:
+    """The stored ``tf`` bars before ``start_utc`` that meet every warm-up: first a calendar guess,
+    then twice as far back each time until the bars are there or the store has nothing earlier."""
+    if any(w is None for w in warmups):
+        return store.bars.load(symbol, tf, None, start_utc)
+    needs = [w for w in warmups if w is not None]
+    first_stored = next((s.first_utc for s in store.bars.series() if s.symbol == symbol and s.timeframe == tf),
+                        start_utc)
+    loaded_from = start_utc - max(w.guess_seconds() for w in needs)
+    before = store.bars.load(symbol, tf, loaded_from, start_utc)
+    while loaded_from > first_stored and not all(w.met_by(before, loaded_from, start_utc) for w in needs):
+        earlier = start_utc - 2 * (start_utc - loaded_from)
+        more = store.bars.load(symbol, tf, earlier, loaded_from)
+        before = Bars.concat([more, before]) if len(more) else before
+        loaded_from = earlier
+    return before
 
 
 def scan(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timeframe | str | None = None,
          start_utc: int | None = None, end_utc: int | None = None, rules_dir: Path | None = None) -> ScanResult:
-    """Occurrences of the rule on the stored bars of ``symbol`` in [start_utc, end_utc)."""
+    """Occurrences of the rule signalled on the stored bars of ``symbol`` in [start_utc, end_utc), the
+    detectors warmed on the history before start_utc."""
     loaded = resolve_rule(rule_ref, rules_dir)
     rule = loaded.rule
     if timeframe is not None:
@@ -91,8 +127,9 @@ def scan(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timefram
         rule = rule.model_copy(update={"market": rule.market.model_copy(update={"timeframe": tf})})
     recorded = store.rule_versions.record(loaded.version)
     compiled = compile_rule(rule, symbol)
-    bars, source_tf = load_setup_bars(store, symbol, compiled.timeframe, rule.market.data_timeframe, start_utc, end_utc)
-    sbars = setup_bars(bars, compiled)
-    run = run_setup(compiled, sbars, rule_version_id=recorded.id)
+    bars, source_tf = load_setup_bars(store, symbol, compiled.timeframe, rule.market.data_timeframe, start_utc, end_utc,
+                                      warm_for=[compiled])
+    run = run_setup(compiled, bars, rule_version_id=recorded.id, start_utc=start_utc)
     return ScanResult(rule.rule_id, recorded.version, recorded.id, recorded.action, symbol, compiled.timeframe.value,
-                      source_tf, len(sbars), sbars.first_time, sbars.last_time, run.occurrences, run.orders)
+                      source_tf, len(run.bars), run.bars.first_time, run.bars.last_time, run.occurrences, run.orders,
+                      run.warmup_bars, bars.first_time if run.warmup_bars else None)

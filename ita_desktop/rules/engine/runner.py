@@ -6,22 +6,30 @@ re-matches only the first-step events that could still end on the new bar (the r
 occurrence horizon) and reports the occurrences signalled on it; because every stream and
 every match uses only what was known at its bars, this equals the full pass (tested on the
 real data for every seed rule).
+
+A ranged run (``run_setup(..., start_utc=T)``) gets bars from before T too: the detectors run
+over that warm-up and the range, and only occurrences signalled at or after T count, so the
+range's first days agree with the same days of a full pass. How much history is enough is
+decided in one place, :func:`warmup_for`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from ita_desktop.data.resample import resample
+from ita_desktop.data.resample import bucket_starts, resample
 from ita_desktop.detectors.dispatcher import DetectionResult, detect
+from ita_desktop.detectors.objects import LevelKind
 from ita_desktop.domain.bars import Bars
+from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.bias import BiasTracker
 from ita_desktop.rules.engine.compiler import CompiledRule, compile_rule, occurrence_horizon
 from ita_desktop.rules.engine.matcher import match
-from ita_desktop.rules.engine.occurrences import Occurrence, StepHit
+from ita_desktop.rules.engine.occurrences import Occurrence, OrderPlan, StepHit
 from ita_desktop.rules.engine.orders_from_rule import (
     SignalContext, check_filters, plan_order, to_order_rows, trade_direction,
 )
@@ -31,7 +39,11 @@ from ita_desktop.rules.schema import Rule
 
 @dataclass
 class SetupRun:
-    """A full pass: the occurrences (signal order) and the ORDER rows of those not skipped."""
+    """A full pass: the occurrences (signal order) and the ORDER rows of those not skipped.
+
+    ``bars`` are the run's range on the setup timeframe; occurrences and orders index them. The
+    detectors also read the ``warmup_bars`` setup bars before it (so ``detection``'s bar indexes
+    are ``warmup_bars`` ahead of these)."""
 
     compiled: CompiledRule
     bars: Bars
@@ -40,6 +52,7 @@ class SetupRun:
     orders: np.ndarray
     rule_version_id: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    warmup_bars: int = 0
 
 
 def setup_bars(bars: Bars, compiled: CompiledRule) -> Bars:
@@ -49,25 +62,153 @@ def setup_bars(bars: Bars, compiled: CompiledRule) -> Bars:
     return resample(bars, compiled.timeframe, clock=compiled.clock)
 
 
+# -- warm-up: the history before a range's start that its detectors need -------------------------
+
+#: Calendar time the session-clock levels look back from a bar: the previous week's high/low live
+#: at it come from the trading week before its own, which began less than 14 days earlier, and
+#: exist only if the data saw that week begin; one more day reaches a bar before it (the Friday
+#: before a Sunday open). Counted from the earliest first step an occurrence in the range can have.
+LEVELS_WARMUP_SECONDS = 15 * 86_400
+#: Setup bars per ATR length. Wilder's ATR carries the difference between two starting points
+#: forward, shrinking by (length - 1) / length a bar: below float64's last bit after ~37 x length
+#: bars (on the real EURUSD, two starts agreed to the bit after at most 41 x length).
+ATR_SETTLE_PER_LENGTH = 50
+#: Bars per swing length for a structure trend (setup or bias timeframe) to forget its start: it
+#: needs a swing high, a swing low and a break seen from the same start (the real EURUSD H1 and H4
+#: needed at most 16 x length).
+STRUCTURE_SETTLE_PER_SWING = 40
+#: Calendar time per bar when a bar count becomes a first guess of what to load: a 24-hour market
+#: trades 5 days of 7 (1.4), plus holidays. Only a guess: the loader reaches further if it is short.
+CALENDAR_PER_BAR = 1.5
+#: Added to the guess for an occurrence's span: a span of a few bars may cross a weekend.
+WEEKEND_SECONDS = 3 * 86_400
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """What a run from T must read before T for its detectors to stand at T where a full pass has
+    them: ``bars`` setup bars (ATR, swings, structure, order blocks, plus an occurrence's ``span``,
+    since an occurrence signalled at T may have begun ``span`` bars earlier), ``bias_bars`` bars of
+    the bias timeframe, and :data:`LEVELS_WARMUP_SECONDS` before the earliest such first step."""
+
+    bars: int
+    span: int
+    timeframe: Timeframe
+    clock: str
+    bias_bars: int = 0
+    bias_timeframe: Timeframe | None = None
+
+    def guess_seconds(self) -> int:
+        """Calendar time before T that likely holds it all (the loader checks with :meth:`met_by`)."""
+        span = math.ceil(CALENDAR_PER_BAR * self.span * self.timeframe.seconds) + (WEEKEND_SECONDS if self.span else 0)
+        bars = CALENDAR_PER_BAR * self.bars * self.timeframe.seconds
+        bias = CALENDAR_PER_BAR * self.bias_bars * self.bias_timeframe.seconds if self.bias_timeframe else 0.0
+        return max(LEVELS_WARMUP_SECONDS + span, math.ceil(max(bars, bias)))
+
+    def met_by(self, before: Bars, loaded_from: int, start_utc: int) -> bool:
+        """Do ``before`` (the bars loaded from ``loaded_from`` up to T = ``start_utc``; the setup
+        timeframe or one it is built from) hold the setup and bias bars and reach back far enough
+        for the levels?"""
+        setup = _bucket_starts(before.time, self.timeframe, self.clock)
+        if len(setup) < self.bars:
+            return False
+        earliest_step = int(setup[-self.span]) if self.span else start_utc
+        if loaded_from > earliest_step - LEVELS_WARMUP_SECONDS:
+            return False
+        return self.bias_timeframe is None or \
+            len(_bucket_starts(before.time, self.bias_timeframe, self.clock)) > self.bias_bars
+
+
+def _bucket_starts(time: np.ndarray, timeframe: Timeframe, clock: str) -> np.ndarray:
+    """The distinct bars of ``timeframe`` that bars at ``time`` make (as setup_bars/resample builds them)."""
+    starts = bucket_starts(time, timeframe, clock=clock)
+    return starts[np.r_[True, starts[1:] != starts[:-1]]] if len(starts) else starts
+
+
+def warmup_for(compiled: CompiledRule) -> Warmup | None:
+    """The history a run of ``compiled`` from T needs before T; None: nothing short of all stored history.
+
+    None when the rule reads something that can be any age: a sweep of swing or equal highs/lows
+    (a level stays raidable until it is raided), an equal highs/lows target (clusters chain on),
+    or steps that put no bound on an occurrence's span (:func:`occurrence_span`)."""
+    p = compiled.params
+    span = occurrence_span(compiled)
+    unbounded = {LevelKind.SWING_HIGH, LevelKind.SWING_LOW, LevelKind.EQUAL_HIGHS, LevelKind.EQUAL_LOWS}
+    if span is None or "equal" in compiled.kinds or \
+            any(ref.kinds[0] in unbounded for plan in compiled.steps for ref in plan.levels):
+        return None
+    settle = max(ATR_SETTLE_PER_LENGTH * p.atr_length, STRUCTURE_SETTLE_PER_SWING * p.swings.length,
+                 p.order_blocks.lookback)
+    bias = STRUCTURE_SETTLE_PER_SWING * p.swings.length if compiled.bias_timeframe is not None else 0
+    return Warmup(settle + span, span, compiled.timeframe, compiled.clock, bias, compiled.bias_timeframe)
+
+
+def occurrence_span(compiled: CompiledRule) -> int | None:
+    """The most setup bars from an occurrence's first step to its signal; None when the rule sets no bound.
+
+    ``within`` bounds a step by the step it counts from; ``formed_between: [A, B]`` by B plus the
+    bars a zone is known after its candle (an FVG 1, an order block at most its ``lookback``; an
+    ``extreme`` candle can be any age); a time step by one day of bars. A retest or any other step
+    without ``within`` can come any time later. (compiler.occurrence_horizon, for live mode, is
+    stricter: it treats formed_between and time steps as unbounded.)"""
+    p = compiled.params
+    span = [0] * len(compiled.steps)
+    for plan in compiled.steps[1:]:
+        i = plan.index
+        if plan.within_bars >= 0:
+            span[i] = span[plan.within_ref] + plan.within_bars
+        elif plan.formed_b >= 0 and plan.event == "fvg":
+            span[i] = max(span[i - 1], span[plan.formed_b] + 1)
+        elif plan.formed_b >= 0 and plan.event == "order_block" and p.order_blocks.candle == "last_opposite":
+            span[i] = max(span[i - 1], span[plan.formed_b] + p.order_blocks.lookback)
+        elif plan.event == "time":
+            span[i] = span[i - 1] + math.ceil(86_400 / compiled.timeframe.seconds)
+        else:
+            return None
+    return max(span)
+
+
 def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, *,
-              rule_version_id: int = 0, detection: DetectionResult | None = None) -> SetupRun:
+              rule_version_id: int = 0, detection: DetectionResult | None = None,
+              start_utc: int | None = None) -> SetupRun:
     """Every occurrence of ``rule`` in ``bars`` (any timeframe at or below the rule's) and its orders.
 
     ``detection``: a full-pass DetectionResult of the same setup bars, kinds and params, reused
     instead of detecting again (a parameter sweep varies order fields far more often than
-    detector params; see engine.backtest's detection cache)."""
+    detector params; see engine.backtest's detection cache).
+
+    ``start_utc``: the range starts at the first setup bar opening at or after it; the bars before
+    are warm-up (give at least :func:`warmup_for`'s worth): detectors and matcher run over them,
+    but only occurrences signalled in the range count, ids start at 0, and every bar index
+    (occurrences, orders, ``SetupRun.bars``) counts from the range's first bar (a step before the
+    range has a negative bar)."""
     compiled = rule if isinstance(rule, CompiledRule) else compile_rule(rule, symbol or bars.symbol or None)
     sbars = setup_bars(bars, compiled)
     det = detection if detection is not None else detect(sbars, kinds=compiled.kinds, params=compiled.params)
     if det.n_bars != len(sbars):
         raise ValueError(f"the detection given covers {det.n_bars} bars, the setup bars are {len(sbars)}")
+    first = 0 if start_utc is None else int(np.searchsorted(sbars.time, start_utc, side="left"))
     bias = _bias_full(compiled, sbars)
     engine = _Engine(compiled, det, _columns(sbars), bias)
-    occs = engine.occurrences(first_from=0, only_signal_from=0, id_start=0)
+    occs = engine.occurrences(first_from=0, only_signal_from=first, id_start=0)
+    if first:
+        occs = [_shifted(o, first) for o in occs]
+        sbars = sbars.slice(first, len(sbars))
     orders = to_order_rows([(o.id, o.direction, o.signal_bar, o.order) for o in occs if o.order is not None],
                            rule_version_id)
     counts = {"occurrences": len(occs), "orders": len(orders), "skipped": sum(o.skipped is not None for o in occs)}
-    return SetupRun(compiled, sbars, det, occs, orders, rule_version_id, counts)
+    return SetupRun(compiled, sbars, det, occs, orders, rule_version_id, counts, first)
+
+
+def _shifted(o: Occurrence, k: int) -> Occurrence:
+    """``o`` with its bar indexes counted from bar ``k`` (-1 "none" stays -1)."""
+    steps = tuple(replace(s, bar=s.bar - k, obj_bar=s.obj_bar - k, row=s.row - k if s.event == "time" else s.row)
+                  for s in o.steps)
+    plan: OrderPlan | None = o.order
+    if plan is not None:
+        plan = replace(plan, expiry_bar=plan.expiry_bar - k if plan.expiry_bar >= 0 else -1,
+                       time_exit_bar=plan.time_exit_bar - k if plan.time_exit_bar >= 0 else -1)
+    return replace(o, signal_bar=o.signal_bar - k, steps=steps, order=plan)
 
 
 def _bias_full(compiled: CompiledRule, sbars: Bars) -> BiasTracker | None:
