@@ -64,7 +64,7 @@ def test_backtest_stores_the_run_writes_reports_and_reruns_identically(ita_home,
     with Store.open() as store:
         run = store.runs.get(first["run_id"])
         assert run is not None and run.rule_id == "asia_sweep" and run.timeframe == "M5" and run.n_trades == len(trades)
-        assert json.loads(run.stats_json)["rule_version_id"] == first["rule_version_id"]
+        assert run.rule_version_id == first["rule_version_id"]
         assert json.loads(run.ingest_ids_json) == first["ingest_ids"] and first["ingest_ids"]
         assert [v.version for v in store.rule_versions.list("asia_sweep")] == ["1"]
         assert len(store.runs.trades(first["run_id"])) == len(trades)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def test_a_new_store_is_created_in_the_data_folder_at_the_latest_version_in_wal_
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     assert app_paths().database.parent == ita_home
-    assert pragma(app_paths().database, "user_version") == migrations.LATEST == 5
+    assert pragma(app_paths().database, "user_version") == migrations.LATEST == 6
     assert pragma(app_paths().database, "journal_mode") == "wal"
 
 
@@ -124,6 +125,33 @@ def test_a_v1_file_made_by_hand_is_upgraded_on_open_and_keeps_its_data(tmp_path:
     assert pragma(path, "user_version") == migrations.LATEST
     with sqlite3.connect(path) as conn:
         assert ("ix_ingests_symbol",) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+
+
+def test_v6_moves_a_runs_rule_version_and_warm_up_out_of_its_statistics(tmp_path: Path, monkeypatch) -> None:
+    """A v5 file kept them inside stats_json; v6 makes them columns and leaves the statistics alone."""
+    path = tmp_path / "v5.sqlite3"
+    make_v1_file(path)
+    with monkeypatch.context() as patch:  # bring the file to v5 exactly as a v5 app left it
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
+        patch.setattr(migrations, "LATEST", 5)
+        Store.open(path).close()
+    assert pragma(path, "user_version") == 5
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO rule_versions (id, rule_id, version, content_hash, text, created_at) "
+                     "VALUES (7, 'asia_sweep', '1', 'h', 'rule', 0)")
+        insert = ("INSERT INTO runs (rule_id, rule_version, label, symbols, timeframe, ingest_ids_json, settings_json, "
+                  "stats_json, inputs_hash, n_trades, created_at) VALUES ('asia_sweep', '1', '', 'EURUSD', 'M5', '[]', "
+                  "'{}', ?, 'x', 0, 0)")
+        conn.execute(insert, ('{"summary": {"trades": 3}, "rule_version_id": 7, '
+                              '"warmup": {"bars": 120, "from_utc": 1643000000}}',))
+        conn.execute(insert, ('{"summary": {"trades": 1}}',))
+
+    with Store.open(path) as store:
+        ranged, plain = store.runs.list("asia_sweep")
+    assert (ranged.rule_version_id, ranged.warmup_bars, ranged.warmup_from_utc) == (7, 120, 1643000000)
+    assert (plain.rule_version_id, plain.warmup_bars, plain.warmup_from_utc) == (None, 0, None)
+    assert json.loads(ranged.stats_json) == {"summary": {"trades": 3}}
+    assert json.loads(plain.stats_json) == {"summary": {"trades": 1}}
 
 
 def _result_after(bars):

@@ -108,14 +108,12 @@ def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettin
     if store is not None:
         stats_json = stats.to_dict()
         stats_json["findings"] = [f.to_dict() for f in findings]
-        if rule_version_id is not None:  # the runs table has no column for it: kept with the run's statistics
-            stats_json["rule_version_id"] = int(rule_version_id)
-        if warmup_bars:  # nor for the warm-up: the stored range is the run's own
-            stats_json["warmup"] = {"bars": int(warmup_bars), "from_utc": warmup_from}
         run = store.runs.add(rule_id=rule_id, rule_version=str(rule_version), symbols=[bars.symbol],
                              timeframe=bars.timeframe.value, first_utc=bars.first_time, last_utc=bars.last_time,
                              ingest_ids=ingest_ids, settings=settings.to_dict(), stats=stats_json,
-                             inputs_hash=digest, trades=_records_for_store(trades), label=label)
+                             inputs_hash=digest, trades=_records_for_store(trades), label=label,
+                             rule_version_id=None if rule_version_id is None else int(rule_version_id),
+                             warmup_bars=warmup_bars, warmup_from_utc=warmup_from)
         result.run_id = run.run_id
     return result
 

@@ -187,8 +187,24 @@ def _v5_rule_versions(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_rule_versions_rule_id ON rule_versions (rule_id)")
 
 
+def _v6_run_columns(conn: Connection) -> None:
+    """A run's rule version and warm-up as columns (they were kept inside stats_json): runs of a
+    version are then one indexed query, and the statistics hold statistics only."""
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN rule_version_id INTEGER REFERENCES rule_versions (id)")
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN warmup_bars INTEGER NOT NULL DEFAULT 0")
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN warmup_from_utc INTEGER")
+    conn.exec_driver_sql(
+        """UPDATE runs SET
+            rule_version_id = json_extract(stats_json, '$.rule_version_id'),
+            warmup_bars = coalesce(json_extract(stats_json, '$.warmup.bars'), 0),
+            warmup_from_utc = json_extract(stats_json, '$.warmup.from_utc'),
+            stats_json = json_remove(stats_json, '$.rule_version_id', '$.warmup')"""
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_runs_rule_version_id ON runs (rule_version_id)")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
-                                                  _v5_rule_versions]
+                                                  _v5_rule_versions, _v6_run_columns]
 LATEST = len(MIGRATIONS)
 
 

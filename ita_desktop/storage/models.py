@@ -138,6 +138,9 @@ class Run(SQLModel, table=True):
     inputs_hash: str = Field(index=True)
     n_trades: int = 0
     created_at: int  # UTC epoch seconds
+    rule_version_id: int | None = Field(default=None, foreign_key="rule_versions.id", index=True)
+    warmup_bars: int = 0  # bars read before first_utc to warm the detectors (a ranged run)
+    warmup_from_utc: int | None = None
 
 
 class TradeRecord(SQLModel, table=True):

@@ -28,9 +28,11 @@ class Runs:
 
     def add(self, *, rule_id: str, rule_version: str, symbols: Sequence[str], timeframe: str,
             first_utc: int | None, last_utc: int | None, ingest_ids: Sequence[int], settings: dict[str, Any],
-            stats: dict[str, Any], inputs_hash: str, trades: Sequence[dict[str, Any]], label: str = "") -> Run:
+            stats: dict[str, Any], inputs_hash: str, trades: Sequence[dict[str, Any]], label: str = "",
+            rule_version_id: int | None = None, warmup_bars: int = 0, warmup_from_utc: int | None = None) -> Run:
         """Write a run and all its trades; nothing is written if any row fails."""
         run = Run(rule_id=rule_id, rule_version=str(rule_version), label=label, symbols=",".join(symbols),
+                  rule_version_id=rule_version_id, warmup_bars=int(warmup_bars), warmup_from_utc=warmup_from_utc,
                   timeframe=timeframe, first_utc=first_utc, last_utc=last_utc,
                   ingest_ids_json=json.dumps(sorted(int(i) for i in ingest_ids)),
                   settings_json=json.dumps(settings, sort_keys=True), stats_json=json.dumps(stats, sort_keys=True),
