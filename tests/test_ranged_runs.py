@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ita_desktop.backtest.reports import html_report
+from ita_desktop.backtest.simulator import EXIT_REASONS
 from ita_desktop.cli.main import main
 from ita_desktop.domain.clock import utc_iso
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.backtest import RuleSweeper, backtest_rule, sweep_rule
 from ita_desktop.engine.scan import ScanResult, resolve_rule, scan
 from ita_desktop.rules.engine import compile_rule, run_setup
-from ita_desktop.backtest.simulator import EXIT_REASONS
 from ita_desktop.rules.engine.runner import LEVELS_WARMUP_SECONDS, warmup_for
 from ita_desktop.rules.loader import repo_rules_dir, validate_text
 from ita_desktop.storage.store import Store
@@ -268,6 +269,8 @@ def test_a_backtest_from_t_trades_as_the_full_run_does_from_t(store, home) -> No
         assert (stored.first_utc, stored.last_utc) == ranged.bars_range
         assert (stored.warmup_bars, stored.warmup_from_utc) == (ranged.warmup_bars, ranged.warmup_from_utc)
         assert stored.rule_version_id == ranged.rule_version_id and "warmup" not in json.loads(stored.stats_json)
+        assert f"detectors warmed on {ranged.warmup_bars:,} bars before from {utc_iso(ranged.warmup_from_utc)}" \
+            in html_report(ranged)
         # the GUI draws each trade with the scan's occurrence of the same id: same ids, same signals
         found = {o.id: o for o in scan(store, "ib_raid", "EURUSD", start_utc=t).occurrences}
         signal = ranged.trades.bar_times[ranged.trades.rows["signal_bar"]]

@@ -83,6 +83,9 @@ def html_report(result: RunResult) -> str:
     settings = result.trades.settings
     title = f"{result.rule_id} v{result.rule_version} on {result.symbol}"
     rng = " – ".join(utc_iso(t) if t is not None else "…" for t in result.bars_range)
+    if result.warmup_bars:  # a ranged run: say what the detectors read before the range
+        since = f" from {utc_iso(result.warmup_from_utc)}" if result.warmup_from_utc is not None else ""
+        rng += f" (detectors warmed on {result.warmup_bars:,} bars before{since})"
     summary_rows = [{"statistic": SUMMARY_LABELS.get(k, k), "value": v} for k, v in stats.summary.items()]
     sections = [f"<h1>{html.escape(title)}</h1>",
                 f"<p>Run {result.run_id if result.run_id is not None else '(not stored)'} · {html.escape(rng)} · "
