@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ita_desktop.cli.detect_cmd import parse_params
+from ita_desktop.cli.detect_cmd import MIN_WARMUP_BARS, parse_params
 from ita_desktop.cli.main import main
 from ita_desktop.detectors.dispatcher import detect
 from ita_desktop.domain.timeframes import Timeframe
@@ -43,7 +43,10 @@ def test_detect_window_with_warmup_table(stored_xauusd, capsys):
     assert main(["detect", "--symbol", "XAUUSD", "--timeframe", "M1", "--from", "2026-06-30",
                  "--to", "2026-07-01", "--kinds", "bos,sweeps", "--limit", "3"]) == 0
     text = capsys.readouterr().out
-    assert "(+1,000 warm-up bars before)" in text
+    # by default the levels' look-back (15 days): here every stored bar before the window
+    with Store.open() as store:
+        before = store.bars.load("XAUUSD", Timeframe.M1, None, 1_782_777_600)  # 2026-06-30T00:00Z
+    assert len(before) > MIN_WARMUP_BARS and f"(+{len(before):,} warm-up bars before)" in text
     assert "\nstructure: " in text and "\nsweeps: " in text
     assert "CHOCH" in text or "BOS" in text
     # only objects confirmed inside the window are listed, with times inside it
@@ -52,6 +55,15 @@ def test_detect_window_with_warmup_table(stored_xauusd, capsys):
     out = json.loads(capsys.readouterr().out)
     times = [r["confirmed_time"] for r in out["tables"]["structure"]]
     assert times and all("2026-06-30T" in t for t in times)
+
+
+def test_detect_warmup_can_be_given_in_bars(stored_xauusd, capsys):
+    assert main(["detect", "--symbol", "XAUUSD", "--timeframe", "M1", "--from", "2026-06-30", "--to", "2026-07-01",
+                 "--kinds", "fvg", "--warmup", "300"]) == 0
+    assert "(+300 warm-up bars before)" in capsys.readouterr().out
+    assert main(["detect", "--symbol", "XAUUSD", "--timeframe", "M1", "--from", "2026-06-30", "--to", "2026-07-01",
+                 "--kinds", "fvg", "--warmup", "0"]) == 0
+    assert "warm-up" not in capsys.readouterr().out
 
 
 def test_detect_bad_input_is_one_clear_error(stored_xauusd, capsys):

@@ -3,9 +3,11 @@
     ita detect --symbol EURUSD --timeframe M1 --from 2022-01-10 --to 2022-01-11 --kinds fvg,ob
     ita detect --symbol EURUSD --timeframe M1 --kinds sweeps --param sweeps.max_bars=5 --json
 
-Bars before ``--from`` (``--warmup`` of them, 1,000 by default) are loaded too, so ATR, swings
-and structure are settled when the window starts; only objects confirmed inside the window
-are printed (their life, e.g. an FVG filled later, is as of the last bar loaded).
+Bars before ``--from`` are loaded too, so ATR, swings, structure and the previous day's and
+week's levels are settled when the window starts: by default the same calendar look-back as a
+ranged scan or backtest (rules.engine.runner.LEVELS_WARMUP_SECONDS) and at least 1,000 bars;
+``--warmup N`` loads exactly N bars instead. Only objects confirmed inside the window are printed
+(their life, e.g. an FVG filled later, is as of the last bar loaded).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 
-DEFAULT_WARMUP = 1000
+MIN_WARMUP_BARS = 1000
 TABLE_ORDER = ("structure", "swings", "equal", "fvg", "order_blocks", "sweeps", "displacement", "levels", "sessions")
 
 
@@ -38,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", action="append", default=[], metavar="GROUP.NAME=VALUE",
                    help="a detector parameter, e.g. swings.length=3, fvg.min_atr=0.5, structure.break_on=wick, "
                         "atr_length=21 (repeatable)")
-    p.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="bars loaded before --from (default 1000)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="bars loaded before --from (default: 15 days of them, at least 1000)")
     p.add_argument("--limit", type=int, default=20, help="rows shown per table, latest first (table output; 0 = all)")
     p.add_argument("--json", action="store_true", help="print every object as JSON")
     p.set_defaults(func=_detect)
@@ -90,7 +93,7 @@ def _detect(args: argparse.Namespace) -> int:
         params = DetectorParams.from_dict(parse_params(args.param))
     except (ValueError, TypeError) as exc:
         raise InputError(str(exc), column="--kinds" if "kind" in str(exc) else "--param") from None
-    if args.warmup < 0:
+    if args.warmup is not None and args.warmup < 0:
         raise InputError("--warmup must be >= 0", column="--warmup")
     start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
 
@@ -100,10 +103,17 @@ def _detect(args: argparse.Namespace) -> int:
             raise InputError(f"no {args.symbol} {timeframe.value} bars (or finer ones to build them from) "
                              "stored in that range (see `ita data list`)")
         bars = window
-        if start is not None and args.warmup:
+        if start is not None and args.warmup != 0:
             before = load_bars(store.bars, args.symbol, timeframe, None, start)
+            if args.warmup is None:
+                from ita_desktop.rules.engine.runner import LEVELS_WARMUP_SECONDS
+
+                in_reach = len(before) - int(np.searchsorted(before.time, start - LEVELS_WARMUP_SECONDS))
+                count = max(in_reach, MIN_WARMUP_BARS)
+            else:
+                count = args.warmup
             if len(before):
-                bars = type(window).concat([before.slice(max(0, len(before) - args.warmup), len(before)), window])
+                bars = type(window).concat([before.slice(max(0, len(before) - count), len(before)), window])
     first = len(bars) - len(window)  # first bar of the requested window
 
     result = detect(bars, kinds, params)
