@@ -208,18 +208,3 @@ def _source_of(ref: LevelRef) -> str:
         return "equal"
     return "levels"
 
-
-def occurrence_horizon(compiled: CompiledRule) -> int | None:
-    """The most bars an occurrence can span (first step to last), or None when unbounded.
-
-    Live mode re-matches only first-step events this recent, which keeps a live update cheap
-    and gives the same answer as a full pass (an older first step cannot complete now).
-    Bounded when every later step has ``within`` (a retest or formed_between step without it
-    is unbounded: a zone may be retested any time later).
-    """
-    span = [0] * len(compiled.steps)
-    for p in compiled.steps[1:]:
-        if p.within_bars < 0:
-            return None
-        span[p.index] = span[p.within_ref] + p.within_bars
-    return max(span)

@@ -1,11 +1,14 @@
 """Run a compiled rule over bars: a full pass (backtests, scans) or live, one bar at a time.
 
 Both paths are the same code: the detectors (one ``detect`` request; live: its ``update``),
-the step streams built from the tables, the numba matcher, the order builder. Live mode
-re-matches only the first-step events that could still end on the new bar (the rule's
-occurrence horizon) and reports the occurrences signalled on it; because every stream and
-every match uses only what was known at its bars, this equals the full pass (tested on the
-real data for every seed rule).
+the step streams, the numba matcher, the order builder. Live mode keeps the streams current
+(streams.LiveStreams: a bar appends the events of the rows confirmed on it and re-times the
+retests of zones touched on it) and re-runs only the step-1 searches still open (matcher: those
+that stopped where an event still to come could change them) plus the new step-1 events, and
+only on bars that brought an event; it reports the occurrences signalled on the new bar. So an
+update costs what the new bar and the pending setups cost, not the history, and reports what a
+full pass over the bars so far signals on that bar (tested on the real data for every seed rule
+and for stress rules, and on made-up tables).
 
 A ranged run (``run_setup(..., start_utc=T)``) gets bars from before T too: the detectors run
 over that warm-up and the range, and only occurrences signalled at or after T count, so the
@@ -27,13 +30,13 @@ from ita_desktop.detectors.objects import LevelKind
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.bias import BiasTracker
-from ita_desktop.rules.engine.compiler import CompiledRule, compile_rule, occurrence_horizon
-from ita_desktop.rules.engine.matcher import match
+from ita_desktop.rules.engine.compiler import CompiledRule, compile_rule
+from ita_desktop.rules.engine.matcher import match, one_per_end, run_kernel
 from ita_desktop.rules.engine.occurrences import Occurrence, OrderPlan, StepHit
 from ita_desktop.rules.engine.orders_from_rule import (
     SignalContext, check_filters, plan_order, to_order_rows, trade_direction,
 )
-from ita_desktop.rules.engine.streams import BarView, build_streams
+from ita_desktop.rules.engine.streams import BarView, LiveStreams, Stream, build_streams
 from ita_desktop.rules.schema import Rule
 
 
@@ -149,8 +152,7 @@ def occurrence_span(compiled: CompiledRule) -> int | None:
     ``within`` bounds a step by the step it counts from; ``formed_between: [A, B]`` by B plus the
     bars a zone is known after its candle (an FVG 1, an order block at most its ``lookback``; an
     ``extreme`` candle can be any age); a time step by one day of bars. A retest or any other step
-    without ``within`` can come any time later. (compiler.occurrence_horizon, for live mode, is
-    stricter: it treats formed_between and time steps as unbounded.)"""
+    without ``within`` can come any time later."""
     p = compiled.params
     span = [0] * len(compiled.steps)
     for plan in compiled.steps[1:]:
@@ -190,7 +192,10 @@ def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, 
     first = 0 if start_utc is None else int(np.searchsorted(sbars.time, start_utc, side="left"))
     bias = _bias_full(compiled, sbars)
     engine = _Engine(compiled, det, _columns(sbars), bias)
-    occs = engine.occurrences(first_from=0, only_signal_from=first, id_start=0)
+    bv, ctx = engine.view()
+    streams = build_streams(compiled, det.tables, bv)
+    off, ev, times = match(streams, compiled.steps)
+    occs = engine.occurrences(streams, off, ev, times, ctx, only_signal_from=first, id_start=0)
     if first:
         occs = [_shifted(o, first) for o in occs]
         sbars = sbars.slice(first, len(sbars))
@@ -220,7 +225,7 @@ def _bias_full(compiled: CompiledRule, sbars: Bars) -> BiasTracker | None:
 
 
 class _Engine:
-    """Streams + matcher + orders over a DetectionResult as it stands (full or live)."""
+    """Matcher output -> occurrences and orders, over a DetectionResult as it stands (full or live)."""
 
     def __init__(self, compiled: CompiledRule, det: DetectionResult, cols: dict[str, np.ndarray],
                  bias: BiasTracker | None) -> None:
@@ -234,17 +239,18 @@ class _Engine:
         n = det.n_bars
         cols = self.cols
         clock = det.detectors["session_levels"].clock
-        atr = det.series.get("atr", np.full(n, np.nan))
+        series = det.series
+        atr = series["atr"] if "atr" in series else np.full(n, np.nan)
         bv = BarView(cols["open"][:n], cols["high"][:n], cols["low"][:n], cols["close"][:n], clock.minute[:n], atr)
         ctx = SignalContext(cols["time"][:n], cols["close"][:n], cols["spread"][:n], atr, clock.minute[:n],
                             clock.day[:n], det.tables, self.compiled.timeframe.seconds)
         return bv, ctx
 
-    def occurrences(self, first_from: int, only_signal_from: int, id_start: int) -> list[Occurrence]:
+    def occurrences(self, streams: list[Stream], off: np.ndarray, ev: np.ndarray, times: np.ndarray,
+                    ctx: SignalContext, only_signal_from: int, id_start: int) -> list[Occurrence]:
+        """The matches (``ev[i, s] - off[s]`` is a position in ``streams[s]``) signalled at or after
+        ``only_signal_from``, in signal order (step-1 order within a bar), ids from ``id_start``."""
         compiled = self.compiled
-        bv, ctx = self.view()
-        streams = build_streams(compiled, self.det.tables, bv)
-        off, ev, times = match(streams, compiled.steps, first_from)
         order = np.lexsort((np.arange(len(times)), times[:, -1])) if len(times) else np.zeros(0, int)
         out: list[Occurrence] = []
         rule = compiled.rule
@@ -294,6 +300,46 @@ def _columns(bars: Bars, capacity: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
+class LiveMatcher:
+    """Matching in live mode: the step streams kept current (streams.LiveStreams) and the step-1
+    searches still open (matcher), so a bar costs what its new events and the pending setups cost."""
+
+    def __init__(self, compiled: CompiledRule, tables: dict[str, np.ndarray], bars: BarView) -> None:
+        self.streams = LiveStreams(compiled, tables, bars)
+        #: positions in step 1's stream of the events whose search is still open
+        self.open = np.zeros(0, np.int64)
+
+    def all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every occurrence in the bars so far, as :func:`matcher.match` finds them (events, times)."""
+        return self._search(np.arange(self.streams.n[0], dtype=np.int64), self.streams.bars_read)
+
+    def bar(self, tables: dict[str, np.ndarray], bars: BarView, changed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Take in the bar just detected (LiveStreams.advance); the occurrences signalled on it."""
+        st = self.streams
+        first_before = int(st.n[0])
+        new_event, lag_grew = st.advance(tables, bars, changed)
+        if not new_event:  # an occurrence signalled on this bar has an event on it
+            return np.zeros((0, len(st.n)), np.int64), np.zeros((0, len(st.n)), np.int64)
+        if lag_grew:  # searches closed by the old lag may find more now (matcher)
+            starts = np.arange(st.n[0], dtype=np.int64)
+        else:
+            starts = np.r_[self.open, np.arange(first_before, st.n[0], dtype=np.int64)]
+        ev, times = self._search(starts, bars.n)
+        keep = times[:, -1] == bars.n - 1
+        return ev[keep], times[keep]
+
+    def stream_views(self) -> list[Stream]:
+        return [self.streams.stream(s) for s in range(len(self.streams.n))]
+
+    def _search(self, starts: np.ndarray, now: int) -> tuple[np.ndarray, np.ndarray]:
+        """Search from step-1 positions ``starts`` (ascending) with bars before ``now`` known; keep the open ones."""
+        st = self.streams
+        ev, times, is_open = run_kernel(st.plan, st.lo, st.hi, st.buf["time"], st.buf["direction"], st.buf["obj_bar"],
+                                        st.buf["ok"], st.fb_lag, st.lo[0] + starts, now)
+        self.open = starts[is_open]
+        return one_per_end(ev, times, st.buf["row"])
+
+
 class LiveSetup:
     """The engine in live mode: a full pass over the history, then ``update`` one bar at a time.
 
@@ -311,14 +357,16 @@ class LiveSetup:
             buf = np.zeros(len(self.cols["time"]), np.int8)
             buf[: len(sbars)] = self.bias.trend
             self.bias.trend = buf
-        self.horizon = occurrence_horizon(self.compiled)
         self.engine = _Engine(self.compiled, self.det, self.cols, self.bias)
-        self.occurrences = self.engine.occurrences(0, 0, 0)
+        bv, ctx = self.engine.view()
+        self.matcher = LiveMatcher(self.compiled, self.det.tables, bv)
+        ev, times = self.matcher.all()
+        self.occurrences: list[Occurrence] = self._occurrences(ev, times, ctx, 0)
 
     def update(self, bar: Any) -> list[Occurrence]:
         """Append one setup-timeframe bar: a mapping with time, open, high, low, close (spread optional)."""
         n0 = self.det.n_bars
-        self.det.update({k: bar[k] for k in ("time", "open", "high", "low", "close")})
+        changes = self.det.update({k: bar[k] for k in ("time", "open", "high", "low", "close")})
         if n0 >= len(self.cols["time"]):
             self._grow()
         for k in ("time", "open", "high", "low", "close"):
@@ -327,10 +375,16 @@ class LiveSetup:
         if self.bias is not None:
             self.bias.trend[n0] = self.bias.update(int(bar["time"]), float(bar["open"]), float(bar["high"]),
                                                    float(bar["low"]), float(bar["close"]))
-        first_from = 0 if self.horizon is None else max(0, n0 - self.horizon)
-        new = self.engine.occurrences(first_from, n0, len(self.occurrences))
+        bv, ctx = self.engine.view()
+        ev, times = self.matcher.bar(self.det.tables, bv, changes.index)
+        if not len(ev):
+            return []
+        new = self._occurrences(ev, times, ctx, len(self.occurrences))
         self.occurrences += new
         return new
+
+    def _occurrences(self, ev: np.ndarray, times: np.ndarray, ctx: SignalContext, id_start: int) -> list[Occurrence]:
+        return self.engine.occurrences(self.matcher.stream_views(), self.matcher.streams.lo, ev, times, ctx, 0, id_start)
 
     def _grow(self) -> None:
         for k, arr in self.cols.items():
