@@ -5,9 +5,9 @@ bars after it formed (its row's ``touched_at`` changes long after confirmation),
 ``within`` (searches stay open), a time step, ``formed_between`` with an order block (its lag grows
 while live), and the streams themselves against a rebuild from every row.
 
-(For rules with a retest step the final full pass can differ from live: a zone chosen earlier may be
-retested after a later zone was, which moves the full pass's chain; see docs/Decision_Log.md. So
-the reference here is the full pass over the bars seen so far, which is what live mode answers.)
+The reference is the full pass over the bars seen so far, which is what live mode answers; and the
+full pass over ALL bars agrees with it (an occurrence is the chain that completes first, so later
+bars cannot move it: tested below with the late-retest rule, which once broke that).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ita_desktop.data.csv_import import read_csv
 from ita_desktop.detectors.objects import Kind, LevelKind, empty_objects
 from ita_desktop.domain.bars import Bars
 from ita_desktop.rules.engine import LiveSetup, compile_rule, run_setup
-from ita_desktop.rules.engine.matcher import fb_lags, match
+from ita_desktop.rules.engine.matcher import NEVER, fb_lags, match
 from ita_desktop.rules.engine.runner import LiveMatcher, setup_bars
 from ita_desktop.rules.engine.streams import FIELDS, BarView, LiveStreams, build_streams
 from ita_desktop.rules.loader import validate_text
@@ -256,12 +256,13 @@ def test_every_update_equals_a_full_pass_over_the_bars_so_far(rule_id, symbol, s
     _assert_streams_match_a_rebuild(live)
     assert [o.id for o in live.occurrences] == list(range(len(live.occurrences)))
     if symbol == "EURUSD":  # what the rule is here to stress did happen
-        assert signalled >= 3, signalled
+        assert signalled >= 2, signalled
         if rule_id == "no_within":
             assert most_open >= 1
-        if rule_id == "time_ob":
-            gaps = [o.steps[4].bar - o.steps[3].bar for o in live.occurrences]
-            assert max(gaps) >= 1000, gaps  # a block retested days after it was confirmed
+        if rule_id == "time_ob":  # a block retested days after it was confirmed reached the live streams
+            zones, retests = live.matcher.streams.stream(3), live.matcher.streams.stream(4)
+            touched = retests.time < NEVER
+            assert (retests.time[touched] - zones.time[touched]).max() >= 1000
 
 
 def test_live_equals_the_full_pass_for_a_rule_without_within(shared_data) -> None:
@@ -275,6 +276,18 @@ def test_live_equals_the_full_pass_for_a_rule_without_within(shared_data) -> Non
             assert all(o.signal_bar == i for o in live.update({c: a[i] for c, a in cols.items()}))
         assert [_fields(o) for o in live.occurrences] == [_fields(o) for o in full.occurrences]
         assert [o.id for o in live.occurrences] == [o.id for o in full.occurrences]
+
+
+@pytest.mark.parametrize("rule_id", ["late_retest", "time_ob"])
+def test_no_look_ahead_with_a_retest_the_full_pass_before_a_bar_is_the_full_pass_cut_there(rule_id, shared_data):
+    """A zone tried first but retested late must not move an occurrence: the full pass over all bars,
+    up to any bar, is the full pass over the bars up to it (live mode's answer)."""
+    compiled, sbars = _setup(rule_id, "EURUSD", shared_data)
+    whole = run_setup(compiled, sbars).occurrences
+    assert len(whole) >= 3
+    for cut in np.linspace(1000, len(sbars), 12).astype(int):
+        part = run_setup(compiled, sbars.slice(0, int(cut))).occurrences
+        assert [_fields(o) for o in part] == [_fields(o) for o in whole if o.signal_bar < cut], f"cut at {cut}"
 
 
 def test_a_row_confirmed_before_its_streams_end_is_refused(shared_data) -> None:

@@ -59,6 +59,23 @@ def test_a_retest_is_the_first_touch_of_the_chosen_zone_after_the_previous_step(
     assert times.tolist() == [[1, 4, 9]]  # zone 7 cannot be retested: backtrack to zone 8
 
 
+def test_the_occurrence_is_the_chain_that_completes_first_not_the_first_zone_tried() -> None:
+    """Zone 7 forms first but is retested at bar 30, zone 8 forms later and is retested at bar 9: the
+    setup is complete at bar 9 (all a trader could know then), and bars after 9 must not move it."""
+    zones = stream([3, 4], [1, 1], rows=[7, 8])
+    retest = stream([30, 9], [1, 1], rows=[7, 8])
+    s0 = stream([1], [1])
+    plans = [plan(0), plan(1, "fvg"), plan(2, "retest", link=1)]
+    _, ev, times = match([s0, zones, retest], plans)
+    assert times.tolist() == [[1, 4, 9]]
+    # the same signal from the bars up to 9 alone, where zone 7 was never retested
+    _, _, cut = match([s0, zones, stream([NEVER, 9], [1, 1], rows=[7, 8])], plans)
+    assert cut.tolist() == times.tolist()
+    # two chains completing on one bar: the first in candidate order (zone 7) is the one
+    _, ev, times = match([s0, zones, stream([9, 9], [1, 1], rows=[7, 8])], plans)
+    assert times.tolist() == [[1, 3, 9]]
+
+
 def test_only_events_that_pass_their_own_conditions_start_or_continue() -> None:
     s0 = stream([0, 2], [1, 1], ok=[False, True])
     s1 = stream([1, 3], [1, 1], ok=[True, False])

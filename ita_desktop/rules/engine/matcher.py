@@ -3,17 +3,17 @@
 Semantics (docs/rules.md, "How the engine matches"):
 
 - Every event of step 1 that passes its conditions starts a search, in time order.
-- Step k+1 is the EARLIEST event at or after step k's time that passes its conditions
-  (direction with/against an earlier step, ``within`` N bars of an earlier step,
-  ``formed_between`` two earlier steps' object bars) and lets the remaining steps complete:
-  a depth-first search that backtracks to the next candidate of a step when the later steps
-  cannot be found. So the occurrence found is the lexicographically earliest chain, and
-  because a chain's events are all at or before its last step, data after that step can
-  neither add nor remove it (no look-ahead, and live = full pass), except while an earlier
-  candidate of the search can still complete (an open search, below; typically a zone tried
-  first but not yet retested): the full pass then takes that candidate's later chain
-  (docs/Decision_Log.md, 2026-11-24). Live mode reports what a full pass over the bars so far
-  finds on the new bar.
+- Step k+1 is an event at or after step k's time that passes its conditions (direction
+  with/against an earlier step, ``within`` N bars of an earlier step, ``formed_between`` two
+  earlier steps' object bars). Of all chains from a step-1 event, the occurrence is the one that
+  COMPLETES FIRST (the earliest last step); of those completing on the same bar, the
+  lexicographically earliest. A depth-first search in candidate order finds it: a chain found
+  bounds the rest of the search (a candidate at or after its last step cannot complete sooner).
+  Both choices use only events at or before the occurrence's last step, so data after it can
+  neither add, remove nor change it: no look-ahead, and live = full pass. (The first chain found
+  in candidate order is not enough: a zone tried first but retested late would then win over a
+  later zone already retested, and a full pass would move the signal to a later bar that live
+  mode could not know of; docs/Decision_Log.md, 2026-11-24.)
 - ``formed_between`` steps look back: any zone whose object bar lies between the two steps'
   object bars qualifies, and counts as happening at max(its confirmed_at, previous step).
 - A retest step has one candidate: the first touch of the zone chosen for its zone step.
@@ -67,7 +67,8 @@ def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_
                  single, starts, now, out_ev, out_time, out_open):
     """Search from each step-1 event in ``starts`` (global indexes, ascending); fill ``out_ev``/``out_time``
     (rows = occurrences, columns = steps) and ``out_open[j]`` (is the search from ``starts[j]`` open,
-    see the module docstring); returns the number of occurrences.
+    see the module docstring; a search that found its occurrence is closed: no event still to come,
+    at or after ``now``, can complete before it); returns the number of occurrences.
 
     ``single[s]``: step s takes only its first candidate (time steps).
     ``fb_lag[s]``: the most bars any usable event of a ``formed_between`` step s is confirmed after
@@ -79,6 +80,8 @@ def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_
     chosen = np.empty(n_steps, np.int64)
     ctime = np.empty(n_steps, np.int64)
     cursor = np.empty(n_steps, np.int64)
+    best = np.empty(n_steps, np.int64)
+    btime = np.empty(n_steps, np.int64)
     n_out = 0
     for j in range(starts.shape[0]):
         e1 = starts[j]
@@ -93,6 +96,7 @@ def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_
             n_out += 1
             continue
         is_open = False
+        best_end = NEVER  # the last step's time of the best chain so far (none yet)
         s = 1
         cursor[1] = _start(1, lo, hi, ev_time, ev_obj, chosen, ctime, fb_a, link)
         while s >= 1:
@@ -114,6 +118,8 @@ def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_
                 eff = t
                 if fb_a[s] >= 0 and eff < ctime[s - 1]:
                     eff = ctime[s - 1]
+                if eff >= best_end:
+                    break  # a chain through here ends at or after the best one: it cannot win
                 if eff > bound:
                     break
                 if fb_a[s] >= 0 and t - fb_lag[s] > ev_obj[chosen[fb_b[s]]]:
@@ -138,15 +144,23 @@ def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_
                 eff = ctime[s - 1]
             ctime[s] = eff
             cursor[s] = found
-            if s == n_steps - 1:
+            if s == n_steps - 1:  # a chain: the best so far (found in candidate order, and it ends sooner)
+                best_end = eff
                 for i in range(n_steps):
-                    out_ev[n_out, i] = chosen[i]
-                    out_time[n_out, i] = ctime[i]
-                n_out += 1
-                break
+                    best[i] = chosen[i]
+                    btime[i] = ctime[i]
+                cursor[s] = found + 1  # go on looking for one that ends sooner (bounded by best_end)
+                if single[s] or link[s] >= 0:
+                    cursor[s] = -1
+                continue
             s += 1
             cursor[s] = _start(s, lo, hi, ev_time, ev_obj, chosen, ctime, fb_a, link)
-        out_open[j] = is_open
+        if best_end < NEVER:
+            for i in range(n_steps):
+                out_ev[n_out, i] = best[i]
+                out_time[n_out, i] = btime[i]
+            n_out += 1
+        out_open[j] = is_open and best_end >= NEVER
     return n_out
 
 
