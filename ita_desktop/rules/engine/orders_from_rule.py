@@ -14,7 +14,8 @@ filtered occurrence is kept, with ``skipped`` saying why, but places no order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,6 +42,24 @@ class SignalContext:
     day: np.ndarray  # calendar day number on the session clock
     tables: dict[str, np.ndarray]
     tf_seconds: int
+    _latest_rows: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def latest(self, key: tuple, rows: np.ndarray, mask: Callable[[], np.ndarray], s: int) -> int:
+        """Index of the latest row of ``mask`` (rows of one kind) confirmed at or before bar s (-1: none;
+        among rows confirmed on the same bar, the last written).
+
+        A full pass asks this once per target per occurrence: the rows of each ``key`` are sorted
+        by confirmation once per context, so each answer is a binary search, not a scan of every
+        row (fvg_reversal over 1M M15 bars took 21 s in such scans)."""
+        found = self._latest_rows.get(key)
+        if found is None:
+            conf = rows["confirmed_at"]
+            idx = np.flatnonzero(mask() & (conf >= 0))
+            order = np.lexsort((idx, conf[idx]))
+            found = self._latest_rows[key] = (conf[idx][order], idx[order])
+        confirmed, index = found
+        k = int(np.searchsorted(confirmed, s, side="right")) - 1
+        return int(index[k]) if k >= 0 else -1
 
 
 def trade_direction(compiled: CompiledRule, steps: tuple[StepHit, ...]) -> int:
@@ -168,36 +187,31 @@ def _target(compiled: CompiledRule, options: list[TargetPrice], by_name: dict[st
     return None if best is None else best[1]
 
 
-def _latest(rows: np.ndarray, mask: np.ndarray, s: int) -> int:
-    """Index of the latest row in ``mask`` confirmed at or before bar s (-1: none)."""
-    idx = np.flatnonzero(mask & (rows["confirmed_at"] >= 0) & (rows["confirmed_at"] <= s))
-    if len(idx) == 0:
-        return -1
-    conf = rows["confirmed_at"][idx]
-    return int(idx[np.flatnonzero(conf == conf.max())[-1]])
-
-
 def _level_price(compiled: CompiledRule, name: str, ctx: SignalContext, s: int) -> float | None:
     """The named level's price as known at bar s (the latest of its kind confirmed by then)."""
     ref = resolve_level(name, compiled.rule.market.windows())
-    kinds = [int(k) for k in ref.kinds]
     if ref.kinds[0] in (LevelKind.SWING_HIGH, LevelKind.SWING_LOW):
         rows = ctx.tables["swings"]
-        mask = rows["kind"] == (Kind.SWING_HIGH if ref.side > 0 else Kind.SWING_LOW)
+        k = ctx.latest(("swings", ref.side), rows,
+                       lambda: rows["kind"] == (Kind.SWING_HIGH if ref.side > 0 else Kind.SWING_LOW), s)
     elif ref.kinds[0] in (LevelKind.EQUAL_HIGHS, LevelKind.EQUAL_LOWS):
         rows = ctx.tables["equal"]
-        mask = rows["kind"] == (Kind.EQUAL_HIGHS if ref.side > 0 else Kind.EQUAL_LOWS)
+        k = ctx.latest(("equal", ref.side), rows,
+                       lambda: rows["kind"] == (Kind.EQUAL_HIGHS if ref.side > 0 else Kind.EQUAL_LOWS), s)
     else:
         rows = ctx.tables["levels"]
-        mask = np.isin(rows["sub"], kinds)
-        if ref.window is not None:
-            sess = ctx.tables["sessions"]
-            w = compiled.window_index[ref.window]
-            srow = rows["ref"]
-            good = (srow >= 0) & (srow < len(sess))
-            mask &= good
-            mask[good] &= sess["sub"][srow[good]] == w
-    k = _latest(rows, mask, s)
+
+        def mask() -> np.ndarray:
+            of_kind = np.isin(rows["sub"], [int(k) for k in ref.kinds])
+            if ref.window is not None:
+                sess = ctx.tables["sessions"]
+                srow = rows["ref"]
+                good = (srow >= 0) & (srow < len(sess))
+                of_kind &= good
+                of_kind[good] &= sess["sub"][srow[good]] == compiled.window_index[ref.window]
+            return of_kind
+
+        k = ctx.latest(("levels", name), rows, mask, s)
     return None if k < 0 else float(rows["price"][k])
 
 
@@ -213,7 +227,7 @@ def _opposite_price(compiled: CompiledRule, sweep: StepHit, ctx: SignalContext, 
         rows = ctx.tables[table]
         want = {("swings", True): Kind.SWING_LOW, ("swings", False): Kind.SWING_HIGH,
                 ("equal", True): Kind.EQUAL_LOWS, ("equal", False): Kind.EQUAL_HIGHS}[(table, high)]
-        k = _latest(rows, rows["kind"] == want, s)
+        k = ctx.latest((table, int(want)), rows, lambda: rows["kind"] == want, s)
         return None if k < 0 else float(rows["price"][k])
     levels = ctx.tables["levels"]
     pair = lref + 1 if high else lref - 1
