@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 MAX_WORKERS = 4  # 2-4 threads: the detectors and backtests are numba kernels, more threads only queue on the GIL
 SUMMARY_ITEMS = 50  # a result list longer than this is summarised by its head and count
+HANDOVER_WAIT_S = 1.0  # at shutdown: the scheduler thread hands a due job to the pool within milliseconds
 
 QUEUED, STARTED, FINISHED, FAILED, CANCELLED = "queued", "started", "finished", "failed", "cancelled"
 
@@ -340,8 +341,16 @@ class JobEngine:
         deadline = None if timeout is None else time.monotonic() + timeout
         ended = all(h.wait(None if deadline is None else max(0.0, deadline - time.monotonic())) for h in handles)
         if self._scheduler.running:
+            self._await_handover(HANDOVER_WAIT_S)
             self._scheduler.shutdown(wait=False)
         return ended
+
+    def _await_handover(self, limit: float) -> None:
+        """Let the scheduler thread finish handing its due one-off jobs to the pool: it removes each from
+        its store right after, and a scheduler stopped in between raises JobLookupError in its thread."""
+        deadline = time.monotonic() + limit
+        while any(job.id.startswith("job-") for job in self._scheduler.get_jobs()) and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     # -- internals ------------------------------------------------------------------------
     def _ensure_running(self) -> None:
