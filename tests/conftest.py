@@ -44,3 +44,13 @@ def eurusd_csv(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def xauusd_csv(shared_data: Path) -> Path:
     return shared_data / "XAUUSD_M1.csv"
+
+
+@pytest.fixture
+def eurusd_store(ita_home: Path, eurusd_csv: Path) -> Path:
+    """The test's store holding the real EURUSD M1, imported with the file's true server clock (-03:30)."""
+    from ita_desktop.data.csv_import import read_csv
+    from tests.support.real_bars import store_bars
+
+    store_bars(read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars)
+    return ita_home

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ita_desktop.data import csv_formats
 from ita_desktop.data.csv_import import read_csv
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
@@ -208,3 +209,33 @@ def test_ticks_to_daily_bars_follow_the_session_settings(tmp_path: Path, ita_hom
     bars = read_csv(path, symbol="EURUSD", server_tz="UTC", timeframe=Timeframe.D1).bars
     assert bars.time.tolist() == [utc("2024-01-07 23:00"), utc("2024-01-08 23:00")]
     assert bars.tick_volume.tolist() == [2, 1]
+
+
+BLOCK_TEXT = ('"Time\tOpen\tHigh\tLow\tClose\tVolume\tComment"\r\n'
+              '"2022-01-04 18:00:00\t1.12834\t1.1284\t1.12834\t1.12838\t24\tZürich €"\r\n'
+              '"2022-01-04 18:01:00\t1.1284\t1.1284\t1.12837\t1.12837\t6\t東京"\r\n'
+              '"2022-01-04 18:02:00\t1.12837\t1.1285\t1.12837\t1.1284\t7\tok"')  # no line end at the end
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 7, 64, 1 << 18])
+def test_text_is_converted_in_blocks_with_the_same_result_at_every_block_size(monkeypatch, encoding, block):
+    """The importer decodes, normalises line ends and unwraps quoted lines a block at a time (so a
+    big file never holds the GIL in one call): characters, \\r\\n pairs and lines split across blocks."""
+    monkeypatch.setattr(csv_formats, "BLOCK", block)
+    expected = BLOCK_TEXT.replace("\r\n", "\n").replace('"', "").encode("utf-8")
+    assert csv_formats.normalised_utf8(BLOCK_TEXT.encode(encoding), Path("f.csv")) == expected
+
+
+@pytest.mark.parametrize("block", [3, 1 << 18])
+def test_undecodable_bytes_name_their_line_whatever_the_block_size(monkeypatch, block):
+    monkeypatch.setattr(csv_formats, "BLOCK", block)
+    data = BLOCK_TEXT.encode("utf-8")
+    broken = data.replace("東".encode(), b"\xff\xfe\xfd")
+    with pytest.raises(InputError) as caught:
+        csv_formats.normalised_utf8(broken, Path("f.csv"))
+    assert (caught.value.line, caught.value.message) == (3, "not UTF-8 text (byte 0xff)")
+    truncated = BLOCK_TEXT.encode("utf-16")[:-1]
+    with pytest.raises(InputError) as caught:
+        csv_formats.normalised_utf8(truncated, Path("f.csv"))
+    assert (caught.value.line, caught.value.message) == (4, "not UTF-16 text (truncated or broken character)")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,11 @@ from numba import njit
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
 from ita_desktop.config import load_settings
+from ita_desktop.engine.backtest import backtest_job, backtest_rule, sweep_rule
+from ita_desktop.engine.backtest import sweep_job as sweep_rule_job
 from ita_desktop.engine.ingest import import_file
 from ita_desktop.engine.jobs import JobAlreadyRunning, JobContext
+from ita_desktop.rules.loader import repo_rules_dir
 from ita_desktop.storage.store import Store
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.main_window import MainWindow
@@ -30,11 +35,12 @@ GUI_BUDGET_MS = 50.0  # DESIGN.md: "GUI thread blocked by any job: never over 50
 TICK_MS = 5
 MEASURE_MS = 4_000
 SWEEP_BARS = 100_000
-# A year of M1 rows: the importer converts SLICE rows at a time (it once held the GIL 90-190 ms per
-# whole-column call). Run alone or first it stays at 20-40 ms; late in the full suite it sometimes
-# stalls 150-200 ms in "splitting rows" with the GUI thread on a CPU (a GIL holder we have not yet
-# pinned down; full garbage collections were one, fixed by gc.freeze() in MainWindow). Known defect,
-# reported in the issue note: not strict, so a pass is the normal outcome and a stall is visible as XFAIL.
+SEED_RULES = ("asia_sweep", "fvg_reversal", "ib_raid", "Frank_raid")
+# The year of M1 is the hard case: the importer's numpy and pandas calls release and retake the GIL
+# hundreds of times a second, which kept the GUI thread waiting 70-120 ms (with 2 ms of its own work)
+# until the importer paused between them (ita_desktop.gil). The printed gaps say where time went.
+
+
 @pytest.fixture
 def bridge(qtbot, tmp_path):
     store = Store.open(tmp_path / "bridge.sqlite3")
@@ -192,6 +198,75 @@ def write_csv(path: Path, rows: int) -> None:
     path.write_text("time,open,high,low,close,tick_volume\n" + "\n".join(lines) + "\n", encoding="utf-8")
 
 
+@dataclass
+class Gaps:
+    """What the GUI's 5 ms timer saw while jobs ran: the gaps between its ticks and the status texts."""
+
+    gaps: list[float]
+    slow: list[tuple[int, int, int, list[str]]]  # gap, waited for a CPU, GUI thread's own work (ms); job stages
+    activity: list[str]
+    seconds: float
+
+    def report(self, what: str) -> float:
+        """Print the figures (run with -s to see them) and return the worst gap."""
+        worst, p99 = max(self.gaps), float(np.percentile(self.gaps, 99))
+        print(f"\nGUI event loop while {what}: {len(self.gaps)} ticks of {TICK_MS} ms over {self.seconds:.1f} s, "
+              f"worst gap {worst:.1f} ms, p99 {p99:.1f} ms (budget {GUI_BUDGET_MS:.0f} ms)")
+        print("worst gaps over half the budget (ms; of which the GUI thread waited for a CPU, of which it ran; "
+              "job stages):", sorted(self.slow, reverse=True)[:8])
+        assert len(self.gaps) > MEASURE_MS / TICK_MS / 4  # the loop really ran (ticks were not starved away)
+        return worst
+
+
+def measure_gaps(qtbot, window: MainWindow, jobs: list[int], enough: Callable[[], bool]) -> Gaps:
+    """Tick a 5 ms timer on the GUI thread for MEASURE_MS (and until ``enough()``), then cancel ``jobs``."""
+    result = Gaps([], [], [], 0.0)
+    last_wait, last_cpu = [runqueue_ms()], [time.thread_time()]
+    clock = QElapsedTimer()
+    timer = QTimer(window)
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(TICK_MS)
+
+    def tick() -> None:
+        gap = clock.nsecsElapsed() / 1e6
+        clock.restart()
+        result.gaps.append(gap)
+        waited, cpu = runqueue_ms(), time.thread_time()
+        if gap > GUI_BUDGET_MS / 2:
+            result.slow.append((round(gap), round(waited - last_wait[0]), round((cpu - last_cpu[0]) * 1000),
+                                [h.message for h in window.runner.engine.active()]))
+        last_wait[0], last_cpu[0] = waited, cpu
+        if not result.activity or result.activity[-1] != window.activity_label.text():
+            result.activity.append(window.activity_label.text())
+
+    timer.timeout.connect(tick)
+    clock.start()
+    timer.start()
+    started = time.perf_counter()
+    qtbot.wait(MEASURE_MS)
+    qtbot.waitUntil(enough, timeout=WAIT_MS)  # a slow machine measures longer, never less
+    with qtbot.waitSignals([window.runner.cancelled] * len(jobs), timeout=WAIT_MS):
+        for job in jobs:
+            window.runner.cancel(job)
+    timer.stop()
+    result.seconds = time.perf_counter() - started
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+    assert window.activity_label.text() == "Idle"
+    assert window.store is not None
+    rows = {row.job_id: row for row in window.store.jobs.list()}
+    assert [rows[job].status for job in jobs] == ["cancelled"] * len(jobs)
+    return result
+
+
+def open_ready_window(qtbot, **kwargs: str) -> MainWindow:
+    window = MainWindow(load_settings(), **kwargs)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+        window.show()
+    qtbot.waitUntil(lambda: window.store is not None and not window.runner.busy, timeout=WAIT_MS)  # start-up jobs done
+    return window
+
+
 @pytest.mark.parametrize("csv_rows", [pytest.param(45_000, id="a-month-of-M1"),
                                       pytest.param(370_000, id="a-year-of-M1")])
 def test_the_gui_thread_is_never_blocked_over_50_ms_while_an_import_and_a_sweep_run(qtbot, ita_home, tmp_path,
@@ -206,64 +281,59 @@ def test_the_gui_thread_is_never_blocked_over_50_ms_while_an_import_and_a_sweep_
     # happens before the clock starts; the re-imports below then change nothing on screen.
     with Store.open() as seed:
         import_file(seed, csv, symbol="EURUSD", server_tz="UTC")
-    window = MainWindow(load_settings())
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
-        window.show()
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)  # start-up jobs (detection, rules list) done
+    window = open_ready_window(qtbot)
     store = window.store
-    assert store is not None
-
-    gaps: list[float] = []
-    slow: list[tuple[int, int, list[str]]] = []
-    last_wait = [runqueue_ms()]
-    activity: list[str] = []
-    clock = QElapsedTimer()
-    timer = QTimer(window)
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(TICK_MS)
-
-    def tick() -> None:
-        gap = clock.nsecsElapsed() / 1e6
-        clock.restart()
-        gaps.append(gap)
-        waited = runqueue_ms()
-        if gap > GUI_BUDGET_MS / 2:
-            slow.append((round(gap), round(waited - last_wait[0]), [h.message for h in window.runner.engine.active()]))
-        last_wait[0] = waited
-        if not activity or activity[-1] != window.activity_label.text():
-            activity.append(window.activity_label.text())
-
-    timer.timeout.connect(tick)
     completed: list[int] = []
-    imports = window.runner.start("Import EURUSD_M1.csv (repeated)",
-                                  lambda ctx: import_again_and_again(ctx, store, csv, completed), key="import:EURUSD")
-    sweep = window.runner.start("Sweep crossover", lambda ctx: sweep_job(ctx, close, 1_000_000))
-    clock.start()
-    timer.start()
-    started = time.perf_counter()
-    qtbot.wait(MEASURE_MS)
-    qtbot.waitUntil(lambda: len(completed) >= 1, timeout=WAIT_MS)  # a slow machine measures longer, never less
-    with qtbot.waitSignals([window.runner.cancelled, window.runner.cancelled], timeout=WAIT_MS):
-        window.runner.cancel(imports)
-        window.runner.cancel(sweep)
-    timer.stop()
-    measured_s = time.perf_counter() - started
+    jobs = [window.runner.start("Import EURUSD_M1.csv (repeated)",
+                                lambda ctx: import_again_and_again(ctx, store, csv, completed), key="import:EURUSD"),
+            window.runner.start("Sweep crossover", lambda ctx: sweep_job(ctx, close, 1_000_000))]
+    seen = measure_gaps(qtbot, window, jobs, lambda: len(completed) >= 1)
 
-    worst, p99 = max(gaps), float(np.percentile(gaps, 99))
-    print(f"\nGUI event loop while importing {csv_rows:,} rows repeatedly and sweeping over {SWEEP_BARS:,} bars: "
-          f"{len(gaps)} ticks of {TICK_MS} ms over {measured_s:.1f} s, worst gap {worst:.1f} ms, p99 {p99:.1f} ms "
-          f"(budget {GUI_BUDGET_MS:.0f} ms)")
-    print("worst gaps over half the budget (ms, of which the OS kept the GUI thread off a CPU; job stages):",
-          sorted(slow, reverse=True)[:8])
-    assert len(gaps) > MEASURE_MS / TICK_MS / 4  # the loop really ran (ticks were not starved away)
+    worst = seen.report(f"importing {csv_rows:,} rows repeatedly and sweeping over {SWEEP_BARS:,} bars")
     assert worst < GUI_BUDGET_MS
-    assert any("Sweep crossover" in text and "%" in text for text in activity)  # the status bar showed the jobs
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
-    assert window.activity_label.text() == "Idle"
-    rows = {row.job_id: row for row in store.jobs.list()}
-    assert rows[imports].status == rows[sweep].status == "cancelled"
+    assert any("Sweep crossover" in text and "%" in text for text in seen.activity)  # the status bar showed the jobs
     with Store.open() as again:  # at least one whole import was stored while the clock ran
         assert [(s.symbol, s.bars) for s in again.bars.series()] == [("EURUSD", csv_rows)]
     assert completed[0] == csv_rows
+    window.close()
+
+
+def again_and_again(ctx: JobContext, runs: list[Callable[[], object]], completed: list[int]) -> None:
+    """Each of ``runs`` in turn, over and over until cancelled: a slow machine and a fast one both
+    measure whole runs for the full MEASURE_MS."""
+    while True:
+        for run in runs:
+            run()
+            ctx.check()
+            completed.append(1)
+
+
+def test_the_gui_thread_is_never_blocked_over_50_ms_while_backtests_and_a_rule_sweep_run(qtbot, eurusd_store):
+    """The issue's own case: real backtests (detectors, setup engine, simulator, stored runs) and a
+    real sweep over the real EURUSD M1, the engine's job functions the Backtest panel runs, next to the chart."""
+    window = open_ready_window(qtbot, symbol="EURUSD", timeframe="M1")
+    store = window.store
+    rules = repo_rules_dir()
+    grid = ["stop.buffer.pips=" + ",".join(str(v / 4) for v in range(1, 201)), "management.break_even_at_r=0.5,1,1.5,2,3"]
+    for rule in SEED_RULES:  # kernels compiled (or loaded from the numba cache) before the clock starts
+        backtest_rule(store, rule, "EURUSD", rules_dir=rules)
+    sweep_rule(store, "ib_raid", "EURUSD", ["stop.buffer.pips=1,2"], rules_dir=rules)
+    backtests: list[int] = []
+    sweeps: list[int] = []
+
+    def backtest_each(ctx: JobContext) -> None:
+        again_and_again(ctx, [lambda r=rule: backtest_job(ctx, store, r, "EURUSD", rules_dir=rules) for r in SEED_RULES],
+                        backtests)
+
+    def sweep(ctx: JobContext) -> None:
+        again_and_again(ctx, [lambda: sweep_rule_job(ctx, store, "ib_raid", "EURUSD", grid, rules_dir=rules)], sweeps)
+
+    jobs = [window.runner.start("Backtest seed rules (repeated)", backtest_each, key="backtest-panel"),
+            window.runner.start("Sweep ib_raid (repeated)", sweep)]
+    seen = measure_gaps(qtbot, window, jobs, lambda: len(backtests) >= len(SEED_RULES) and len(sweeps) >= 1)
+
+    worst = seen.report(f"backtesting the seed rules ({len(backtests)} runs) and sweeping ib_raid over 1,000 variants "
+                        f"({len(sweeps)} sweeps), EURUSD M1")
+    assert worst < GUI_BUDGET_MS
+    assert any("Sweep ib_raid" in text and "%" in text for text in seen.activity)
     window.close()

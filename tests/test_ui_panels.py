@@ -24,18 +24,9 @@ from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
 from ita_desktop.ui.panels.trade_drawing import trade_spans
 from ita_desktop.ui.theme import get_theme
-from tests.support.real_bars import store_bars
 
 WAIT_MS = 120_000  # the first backtest compiles the rule engine's kernels on a cold numba cache
 SEED_RULES = {"Frank_raid": "1.2", "asia_sweep": "1", "fvg_reversal": "2", "ib_raid": "1"}
-
-
-@pytest.fixture
-def eurusd_store(ita_home, eurusd_csv):
-    from ita_desktop.data.csv_import import read_csv
-
-    store_bars(read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars)
-    return ita_home
 
 
 @pytest.fixture

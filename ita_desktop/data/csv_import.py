@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from ita_desktop.data.cleaning import PRICES, Report, check_duplicates, check_order, check_prices
-from ita_desktop.data.csv_formats import Layout, decode_text, sniff_layout, unwrap_quoted_lines
+from ita_desktop.data.csv_formats import Layout, header_line, normalised_utf8, sniff_layout
 from ita_desktop.data.resample import UTC_ALIGNED, aggregate, bucket_starts
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.clock import DAY, ServerClock
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.gil import let_others_run
 
 Progress = Callable[[float, str], None]
 """``progress(fraction_done, stage)``; an exception raised from it cancels the import."""
@@ -74,11 +75,11 @@ def read_csv(
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", file=path) from None
     step(0.05, "sniffing format")
-    text = unwrap_quoted_lines(decode_text(data, path))
-    layout = sniff_layout(text, path)
+    encoded = normalised_utf8(data, path)
+    layout = sniff_layout(header_line(encoded), path)
     report = Report()
     step(0.15, "splitting rows")
-    table = _split_rows(text, layout, path, report)
+    table = _split_rows(encoded, layout, path, report)
     step(0.35, "parsing times")
     ns, aware = _parse_times(table, path, report)
     if aware:
@@ -118,15 +119,14 @@ def _settings():
     return load_settings()
 
 
-def _split_rows(text: str, layout: Layout, path: Path, report: Report) -> _Table:
+def _split_rows(encoded: bytes, layout: Layout, path: Path, report: Report) -> _Table:
     """Split with pandas; lines with the wrong number of fields (or none) are rejected here.
 
-    pandas reads the UTF-8 bytes, not a StringIO of the text: a StringIO copies a big text into a
+    pandas reads UTF-8 bytes, not a StringIO of text: a StringIO copies a big text into a
     4-bytes-per-character buffer on its first read (~90 MB for a year of M1, 30 ms with the GIL
-    held), and the reader would encode it back to UTF-8 anyway. ``low_memory=False``: each SLICE
-    of rows in one pass, not in smaller pieces joined again with the GIL held.
+    held). ``low_memory=False``: each SLICE of rows in one pass, not in smaller pieces joined
+    again with the GIL held; a pause for other threads after each (see ita_desktop.gil).
     """
-    encoded = text.encode("utf-8")
     n_fields = _fields_per_line(encoded, layout.delimiter)
     if len(n_fields) == 0:
         raise InputError("header only: no data rows", file=path, line=1)
@@ -142,19 +142,29 @@ def _split_rows(text: str, layout: Layout, path: Path, report: Report) -> _Table
         dtype=str, keep_default_na=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c",
         chunksize=SLICE, low_memory=False,
     )
-    frame = pd.concat(list(chunks), ignore_index=True)
+    parts = []
+    for chunk in chunks:
+        parts.append(chunk)
+        let_others_run()
+    frame = pd.concat(parts, ignore_index=True)
     if len(frame) != len(file_rows):  # with usecols pandas keeps one row per line, whatever its width
         raise InputError("rows could not be split consistently with the header", file=path, line=1)
     frame.columns = [name for _, name in sorted((i, name) for name, i in layout.columns.items())]
-    if '"' in text:  # fields quoted one by one
-        frame = frame.apply(lambda s: s.str.strip().str.strip('"'))
+    if b'"' in encoded:  # fields quoted one by one
+        for name in frame:
+            frame[name] = sliced(lambda part: part.str.strip().str.strip('"').to_numpy(), frame[name])
     return _Table(layout, frame, file_rows, line_ok)
 
 
 def sliced(convert: Callable[[pd.Series], np.ndarray], values: pd.Series) -> np.ndarray:
     """``convert`` applied SLICE rows at a time and joined: each pandas call holds the GIL, so a
-    whole-column call on a big file would freeze the window for 100+ ms while an import job runs."""
-    return np.concatenate([convert(values.iloc[k : k + SLICE]) for k in range(0, max(len(values), 1), SLICE)])
+    whole-column call on a big file would freeze the window for 100+ ms while an import job runs.
+    Short calls alone are not enough: see ita_desktop.gil for the pause between them."""
+    parts = []
+    for k in range(0, max(len(values), 1), SLICE):
+        parts.append(convert(values.iloc[k : k + SLICE]))
+        let_others_run()
+    return np.concatenate(parts)
 
 
 def _fields_per_line(encoded: bytes, delimiter: str) -> np.ndarray:

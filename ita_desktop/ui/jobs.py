@@ -13,7 +13,8 @@ i.e. the GUI process, shortens it to GIL_SWITCH_INTERVAL_S: measured with a swee
 the worst GUI gap fell from 30 ms to 11 ms. The engine does not do this itself: the CLI keeps the
 default, which favours throughput. A single C call that holds the GIL (a numba kernel without
 ``nogil``, a pandas conversion of a whole column) still blocks the GUI for its whole length, so
-long work must come in chunks.
+long work must come in chunks, and chunks whose calls release and retake the GIL need a pause
+between them (``ita_desktop.gil``).
 """
 
 from __future__ import annotations
