@@ -41,6 +41,7 @@ def window(qtbot, ita_home):
 
 def welcome(qtbot, window: MainWindow) -> AddDataDialog:
     qtbot.waitUntil(lambda: window.add_data_dialog is not None and window.add_data_dialog.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)  # start-up jobs (the rules list) done
     return window.add_data_dialog
 
 

@@ -38,7 +38,7 @@ SWEEP_BARS = 100_000
 SEED_RULES = ("asia_sweep", "fvg_reversal", "ib_raid", "Frank_raid")
 # The year of M1 is the hard case: the importer's numpy and pandas calls release and retake the GIL
 # hundreds of times a second, which kept the GUI thread waiting 70-120 ms (with 2 ms of its own work)
-# until the importer paused between them (ita_desktop.gil). The printed gaps say where time went.
+# at a 1 ms switch interval (ui/jobs.py has the figures). The printed gaps say where time went.
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ita_desktop.data.cleaning import PRICES
 from ita_desktop.domain.errors import InputError
-from ita_desktop.gil import let_others_run
 
 DELIMITERS = (",", ";", "\t")
 
@@ -54,9 +53,9 @@ class Layout:
 def normalised_utf8(data: bytes, path: Path) -> bytes:
     """The file as UTF-8 with '\\n' line ends, whole-line quotes stripped (see ``_is_wrapped``).
 
-    Converted BLOCK bytes at a time with a pause for other threads between blocks: one decode,
-    replace or regex call over a year of M1 holds the GIL for 10-50 ms, and an import job runs
-    next to the GUI. Binary or undecodable files are an InputError naming the line.
+    Converted BLOCK bytes at a time: one decode, replace or regex call over a year of M1 holds the
+    GIL for 10-50 ms, and an import job runs next to the GUI; a block takes 1-5 ms. Binary or
+    undecodable files are an InputError naming the line.
     """
     if not data or data.isspace():  # no copy of a big file (strip() would make one while holding the GIL)
         raise InputError("file is empty", file=path, line=1)
@@ -85,7 +84,6 @@ def normalised_utf8(data: bytes, path: Path) -> bytes:
         if unwrap:
             piece = _WRAPPED_LINE.sub(r"\1", piece)
         pieces.append(piece.encode("utf-8"))
-        let_others_run()
     return b"".join(pieces)
 
 

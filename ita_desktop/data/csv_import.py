@@ -27,7 +27,6 @@ from ita_desktop.domain.clock import DAY, ServerClock
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.gil import let_others_run
 
 Progress = Callable[[float, str], None]
 """``progress(fraction_done, stage)``; an exception raised from it cancels the import."""
@@ -125,7 +124,7 @@ def _split_rows(encoded: bytes, layout: Layout, path: Path, report: Report) -> _
     pandas reads UTF-8 bytes, not a StringIO of text: a StringIO copies a big text into a
     4-bytes-per-character buffer on its first read (~90 MB for a year of M1, 30 ms with the GIL
     held). ``low_memory=False``: each SLICE of rows in one pass, not in smaller pieces joined
-    again with the GIL held; a pause for other threads after each (see ita_desktop.gil).
+    again with the GIL held.
     """
     n_fields = _fields_per_line(encoded, layout.delimiter)
     if len(n_fields) == 0:
@@ -142,11 +141,7 @@ def _split_rows(encoded: bytes, layout: Layout, path: Path, report: Report) -> _
         dtype=str, keep_default_na=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c",
         chunksize=SLICE, low_memory=False,
     )
-    parts = []
-    for chunk in chunks:
-        parts.append(chunk)
-        let_others_run()
-    frame = pd.concat(parts, ignore_index=True)
+    frame = pd.concat(list(chunks), ignore_index=True)
     if len(frame) != len(file_rows):  # with usecols pandas keeps one row per line, whatever its width
         raise InputError("rows could not be split consistently with the header", file=path, line=1)
     frame.columns = [name for _, name in sorted((i, name) for name, i in layout.columns.items())]
@@ -158,13 +153,8 @@ def _split_rows(encoded: bytes, layout: Layout, path: Path, report: Report) -> _
 
 def sliced(convert: Callable[[pd.Series], np.ndarray], values: pd.Series) -> np.ndarray:
     """``convert`` applied SLICE rows at a time and joined: each pandas call holds the GIL, so a
-    whole-column call on a big file would freeze the window for 100+ ms while an import job runs.
-    Short calls alone are not enough: see ita_desktop.gil for the pause between them."""
-    parts = []
-    for k in range(0, max(len(values), 1), SLICE):
-        parts.append(convert(values.iloc[k : k + SLICE]))
-        let_others_run()
-    return np.concatenate(parts)
+    whole-column call on a big file would freeze the window for 100+ ms while an import job runs."""
+    return np.concatenate([convert(values.iloc[k : k + SLICE]) for k in range(0, max(len(values), 1), SLICE)])
 
 
 def _fields_per_line(encoded: bytes, delimiter: str) -> np.ndarray:

@@ -7,14 +7,15 @@ on the GUI thread whatever connection type its receiver asks for. Progress is th
 one report per job every PROGRESS_INTERVAL_S (the last one, 100 %, always passes): a job reporting
 every chunk must not flood the event loop the trader is waiting on.
 
-Workers and the GUI thread share one GIL. A thread that wants it waits until the holder's
-switch interval ends (5 ms by default, longer when two workers take turns), so the bridge,
-i.e. the GUI process, shortens it to GIL_SWITCH_INTERVAL_S: measured with a sweep running,
-the worst GUI gap fell from 30 ms to 11 ms. The engine does not do this itself: the CLI keeps the
-default, which favours throughput. A single C call that holds the GIL (a numba kernel without
+Workers and the GUI thread share one GIL. A thread that wants it asks the holder to let go
+only after a switch interval passes with no switch, and numpy and pandas calls on a worker
+release and retake the GIL all the time, each retake restarting that wait. So the bridge, i.e.
+the GUI process, shortens the interval to GIL_SWITCH_INTERVAL_S (the CLI keeps the default 5 ms,
+which favours throughput). Worst GUI gap in tests/test_ui_jobs.py with two busy workers: 30 ms at
+5 ms, 28-50 ms at 1 ms (95-120 ms at times with a year-of-M1 import), 15-24 ms at 0.2 ms, with
+no loss of throughput (more backtests done in the same 4 s, not fewer). A single C call that holds the GIL (a numba kernel without
 ``nogil``, a pandas conversion of a whole column) still blocks the GUI for its whole length, so
-long work must come in chunks, and chunks whose calls release and retake the GIL need a pause
-between them (``ita_desktop.gil``).
+long work must come in chunks.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from ita_desktop.engine.jobs import HistorySink, JobContext, JobEngine, JobHandle, JobListener
 
 PROGRESS_INTERVAL_S = 0.04  # 25 updates a second per job: smooth for a progress bar, cheap for the loop
-GIL_SWITCH_INTERVAL_S = 0.001
+GIL_SWITCH_INTERVAL_S = 0.0002  # see the module docstring
 
 JobFunction = Callable[[JobContext], Any]
 
