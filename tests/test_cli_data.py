@@ -194,3 +194,11 @@ def test_real_eurusd_file_imports_through_the_cli(ita_home: Path, eurusd_csv: Pa
     assert main(["data", "import", str(eurusd_csv), "--symbol", "EURUSD", "--server-tz", "+02:00", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert (again["new"], again["replaced"], again["unchanged"]) == (0, 0, summary["new"])
+
+
+@pytest.mark.realdata
+def test_a_clock_west_of_utc_is_typed_as_is(ita_home: Path, eurusd_csv: Path, capsys) -> None:
+    """The EURUSD export's own clock, -03:30, written the way a trader types it: argparse alone would
+    take "-03:30" for an option and stop with "expected one argument"."""
+    assert main(["data", "import", str(eurusd_csv), "--symbol", "EURUSD", "--server-tz", "-03:30", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["first_utc_iso"] == "2022-01-04T21:30:00Z"  # 18:00 at -03:30

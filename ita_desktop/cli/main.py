@@ -8,12 +8,29 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
 from ita_desktop import __version__, log_setup
 from ita_desktop.domain.errors import ItaError
 from ita_desktop.paths import app_paths
+
+_UTC_OFFSET = re.compile(r"-\d{1,2}(:?\d{2})?")
+VALUE_OPTIONS_WITH_OFFSETS = ("--server-tz",)
+
+
+def offsets_attached(argv: Sequence[str]) -> list[str]:
+    """``--server-tz -03:30`` as ``--server-tz=-03:30``: argparse reads a value that starts with '-'
+    and is not a plain number as the next option, and a broker clock west of UTC is written so."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] in VALUE_OPTIONS_WITH_OFFSETS and _UTC_OFFSET.fullmatch(token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
 
 COMMAND_MODULES = ("ita_desktop.cli.config_cmd", "ita_desktop.cli.data_cmd", "ita_desktop.cli.rules_cmd", "ita_desktop.cli.detect_cmd", "ita_desktop.cli.scan_cmd", "ita_desktop.cli.backtest_cmd")
 
@@ -32,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(offsets_attached(sys.argv[1:] if argv is None else argv))
     paths = app_paths().ensure()
     log_setup.configure(paths.logs, console=args.verbose, level="DEBUG" if args.verbose else "INFO")
     try:
