@@ -41,7 +41,7 @@ from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.scan import load_setup_bars, resolve_rule
+from ita_desktop.engine.scan import load_setup_bars, resolve_rule, with_timeframe
 from ita_desktop.rules.checks import check_rule
 from ita_desktop.rules.engine import CompiledRule, compile_rule, run_setup
 from ita_desktop.rules.engine.runner import setup_bars, warmup_for
@@ -66,13 +66,6 @@ class _Stages:
             raise BacktestCancelled(f"{self.what} cancelled before: {message}")
         if self.progress is not None:
             self.progress(fraction, message)
-
-
-def with_timeframe(rule: Rule, timeframe: Timeframe | str | None) -> Rule:
-    """The rule run on ``timeframe`` instead of its own (as ``ita scan --timeframe`` does)."""
-    if timeframe is None:
-        return rule
-    return rule.model_copy(update={"market": rule.market.model_copy(update={"timeframe": Timeframe(timeframe)})})
 
 
 def instrument_settings(compiled: CompiledRule, settings: SimSettings | Mapping[str, Any] | None = None,

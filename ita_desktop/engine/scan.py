@@ -26,6 +26,7 @@ from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine import CompiledRule, Occurrence, compile_rule, run_setup
 from ita_desktop.rules.engine.runner import Warmup, warmup_for
 from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir
+from ita_desktop.rules.schema import Rule
 from ita_desktop.rules.versions import version_key
 from ita_desktop.storage.store import Store
 
@@ -116,15 +117,19 @@ def _history_before(store: Store, symbol: str, tf: Timeframe, start_utc: int, wa
     return before
 
 
+def with_timeframe(rule: Rule, timeframe: Timeframe | str | None) -> Rule:
+    """The rule run on ``timeframe`` instead of its own (``--timeframe`` of scan, backtest and sweep)."""
+    if timeframe is None:
+        return rule
+    return rule.model_copy(update={"market": rule.market.model_copy(update={"timeframe": Timeframe(timeframe)})})
+
+
 def scan(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timeframe | str | None = None,
          start_utc: int | None = None, end_utc: int | None = None, rules_dir: Path | None = None) -> ScanResult:
     """Occurrences of the rule signalled on the stored bars of ``symbol`` in [start_utc, end_utc), the
     detectors warmed on the history before start_utc."""
     loaded = resolve_rule(rule_ref, rules_dir)
-    rule = loaded.rule
-    if timeframe is not None:
-        tf = Timeframe(timeframe)
-        rule = rule.model_copy(update={"market": rule.market.model_copy(update={"timeframe": tf})})
+    rule = with_timeframe(loaded.rule, timeframe)
     recorded = store.rule_versions.record(loaded.version)
     compiled = compile_rule(rule, symbol)
     bars, source_tf = load_setup_bars(store, symbol, compiled.timeframe, rule.market.data_timeframe, start_utc, end_utc,

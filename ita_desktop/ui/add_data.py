@@ -10,7 +10,6 @@ dialog is not modal, so the window behind stays usable. Over an empty store it w
 from __future__ import annotations
 
 import importlib.util
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -24,6 +23,7 @@ from ita_desktop.config import Settings
 from ita_desktop.domain.clock import ServerClock
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.jobs import JobAlreadyRunning, JobContext
+from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.settings_dialog import ERROR_STYLE
 
 if TYPE_CHECKING:  # shown only over an open store; the window loads the ORM after its first chart
@@ -295,8 +295,7 @@ class AddDataDialog(QDialog):
 
         symbol = self.mt5_symbol.text().strip()
         timeframe = Timeframe(self.mt5_timeframe.currentData())
-        start = _utc_seconds(self.mt5_from.date())
-        end = _utc_seconds(self.mt5_to.date()) + 86_400
+        start, end = utc_day_range(self.mt5_from.date(), self.mt5_to.date())
         if not symbol or end <= start:
             self._say("Enter a symbol and a range whose end is after its start.", error=True)
             return
@@ -354,10 +353,6 @@ class AddDataDialog(QDialog):
         if busy:
             self.progress.setValue(0)
         self._say(message, error)
-
-
-def _utc_seconds(date: QDate) -> int:
-    return int(datetime(date.year(), date.month(), date.day(), tzinfo=timezone.utc).timestamp())
 
 
 __all__ = ["AddDataDialog", "Page", "mt5_available", "symbol_guess"]

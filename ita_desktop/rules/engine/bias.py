@@ -2,7 +2,8 @@
 
 A higher-timeframe bar is used only once it is complete: at the setup bar whose close
 reaches the bucket's end (the next bucket's start, so a 23- or 25-hour D1 on a DST day ends
-where it really ends), or (when the data has a gap) at the first setup bar of a later bucket. Its trend is the structure detector's trend after that bar. The full pass (array
+where it really ends), or (when the data has a gap) at the first setup bar of a later bucket.
+Its trend is the structure detector's trend after that bar. The full pass (array
 operations and one detector pass) and the live tracker (one setup bar at a time) build the same
 higher-timeframe bars and mark them known at the same setup bar; a test holds them equal.
 Buckets never go back in time (as in ``data.resample``): on the night clocks fall back, the

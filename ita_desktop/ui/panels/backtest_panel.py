@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
     QHeaderView, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.jobs import JobAlreadyRunning
+from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.panels.backtest_jobs import (
     COMMON_SWEEP_PATHS, RANK_STATISTICS, BacktestOutcome, BacktestRequest, Costs, RuleChoice, SweepOutcome,
@@ -38,10 +39,6 @@ DEFAULT_GRID = (("targets.0.r", "1, 1.5, 2, 3"), ("stop.buffer.pips", "0, 1, 2")
 def _checked(widget: QListWidget) -> list:
     return [widget.item(i).data(Qt.ItemDataRole.UserRole) for i in range(widget.count())
             if widget.item(i).checkState() == Qt.CheckState.Checked]
-
-
-def _utc_seconds(date: QDate) -> int:
-    return int(QDateTime(date, QTime(0, 0), QTimeZone.utc()).toSecsSinceEpoch())
 
 
 class BacktestPanel(QWidget):
@@ -283,8 +280,7 @@ class BacktestPanel(QWidget):
     def _range(self) -> tuple[int | None, int | None]:
         if self.all_data.isChecked():
             return None, None
-        start = _utc_seconds(self.start_date.date())
-        return start, _utc_seconds(self.end_date.date().addDays(1))  # the end day is included
+        return utc_day_range(self.start_date.date(), self.end_date.date())
 
     def request(self) -> BacktestRequest:
         start, end = self._range()
