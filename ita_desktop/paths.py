@@ -28,6 +28,11 @@ class AppPaths:
         return self.config / "config.yaml"
 
     @property
+    def user_rules(self) -> Path:
+        """The trader's own rules (saved, edited, new): rules/<rule_id>/v<version>.yaml; the shipped ones stay read-only."""
+        return self.data / "rules"
+
+    @property
     def numba_cache(self) -> Path:
         return self.cache / "numba"
 

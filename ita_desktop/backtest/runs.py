@@ -54,6 +54,10 @@ class RunResult:
     #: Setup bars before ``bars_range`` the detectors ran over (not simulated), and the first time loaded for them.
     warmup_bars: int = 0
     warmup_from_utc: int | None = None
+    #: The setup occurrences the orders came from (a rule's run; empty for ad-hoc orders), so whoever
+    #: shows the run draws its setups from the same trip that made its trades; and their timeframe.
+    occurrences: list[Any] = field(default_factory=list)
+    timeframe: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the CLI prints: run_id, rule_id, rule_version, stats and trades."""
@@ -104,7 +108,7 @@ def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettin
     warmup_from = warmup.first_time if warmup is not None and warmup_bars else None
     result = RunResult(rule_id, str(rule_version), bars.symbol, (bars.first_time, bars.last_time), trades, stats,
                        findings, digest, ingest_ids, label=label, rule_version_id=rule_version_id,
-                       warmup_bars=warmup_bars, warmup_from_utc=warmup_from)
+                       warmup_bars=warmup_bars, warmup_from_utc=warmup_from, timeframe=bars.timeframe.value)
     if store is not None:
         stats_json = stats.to_dict()
         stats_json["findings"] = [f.to_dict() for f in findings]

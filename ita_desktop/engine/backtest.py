@@ -167,6 +167,7 @@ def backtest_rule(store: Store, rule_ref: str | Path, symbol: str, *, timeframe:
     result = run_backtest(run.bars, run.orders, sim, rule_id=prep.rule.rule_id, rule_version=prep.version,
                           store=store, lower=prep.lower, rule_version_id=prep.version_id,
                           warmup=prep.warmup(run.bars.first_time), warmup_bars=run.warmup_bars)
+    result.occurrences = run.occurrences  # one trip: whoever shows the run draws its setups without a second scan
     stage(1.0, f"run {result.run_id}: {len(result.trades)} trades")
     return result
 

@@ -19,6 +19,7 @@ from ita_desktop.storage.ingest_log import Ingests
 from ita_desktop.storage.instruments import Instruments
 from ita_desktop.storage.job_history import JobHistory
 from ita_desktop.storage.rule_versions import RuleVersions
+from ita_desktop.storage.run_artifacts import RunArtifacts
 from ita_desktop.storage.runs import Runs
 
 
@@ -32,6 +33,7 @@ class Store:
         self.jobs = JobHistory(engine)
         self.runs = Runs(engine)
         self.rule_versions = RuleVersions(engine)
+        self.run_artifacts = RunArtifacts(path.parent / "runs")
 
     @classmethod
     def open(cls, path: Path | None = None) -> "Store":

@@ -1,29 +1,26 @@
-"""The work behind the Backtest, Results and Rules panels, as plain functions over the store (no Qt).
+"""Backtests and sweeps as the core's use case: which rules, symbols, range and costs in; runs out.
 
-The panels hand these to the window's job bridge, so they run on a worker thread with the job's
-``ctx`` (progress and cancel); tests and the CLI can call them the same way. Backtests and sweeps
-go through ``engine.backtest`` (``backtest_rule`` / ``sweep_rule``): the engine owns how a rule
-becomes orders and trades, the panels only say which rule, symbol, range and costs.
-
-A backtest also keeps the rule's setup occurrences (from ``engine.scan``), because the Results
-panel draws a trade together with the steps of the setup that produced it, and a RunResult only
-carries the occurrence id.
+The Backtest panel builds a request and hands ``core.backtests.run`` / ``sweep`` to a job (a
+worker thread with the job's ``ctx``: progress and cancel); the CLI and tests call the same.
+Rules become orders and trades in ``engine.backtest`` (``backtest_rule`` / ``sweep_rule``), in
+one trip: the RunResult carries the setup occurrences its orders came from, so the Results
+panel draws a trade with its setup steps without running detection and matching again.
+Each stored run is announced on the bus (``RunStored``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ita_desktop.rules.loader import rule_files, validate_file
-from ita_desktop.rules.versions import version_from_path, version_key
+from ita_desktop.bus.events import RunStored
+from ita_desktop.core.rules_service import RuleChoice
 
 if TYPE_CHECKING:  # the backtest engine (numba) and the ORM load when a job first needs them, not with the window
     from ita_desktop.backtest.runs import RunResult
     from ita_desktop.backtest.sweep import SweepResult
+    from ita_desktop.core.app_core import Core
     from ita_desktop.rules.engine.occurrences import Occurrence
     from ita_desktop.storage.store import Store
 
@@ -65,19 +62,6 @@ class Costs:
 
 
 @dataclass(frozen=True)
-class RuleChoice:
-    """One rule version picked in the panel: its id, version and file (the file is what runs)."""
-
-    rule_id: str
-    version: str
-    path: Path
-
-    @property
-    def title(self) -> str:
-        return f"{self.rule_id} v{self.version}"
-
-
-@dataclass(frozen=True)
 class BacktestRequest:
     rules: tuple[RuleChoice, ...]
     symbols: tuple[str, ...]
@@ -100,6 +84,7 @@ class BacktestOutcome:
     timeframe: str  # the setup timeframe the trades' bar indexes refer to
     result: RunResult
     occurrences: list[Occurrence] = field(default_factory=list)
+    reopened: bool = False  # read back from the store (core.runs.reopen), not computed now
 
     @property
     def title(self) -> str:
@@ -135,9 +120,10 @@ def _stage(ctx: _Context, base: float, share: float) -> Callable[[float, str], N
 
 
 def run_backtests(store: Store, request: BacktestRequest, ctx: _Context) -> list[BacktestOutcome]:
-    """Every chosen rule version on every chosen symbol, stored as runs; progress over the whole batch."""
+    """Every chosen rule version on every chosen symbol, stored as runs; progress over the whole batch.
+
+    One trip per rule and symbol: the run's own occurrences come with it (no second scan)."""
     from ita_desktop.engine.backtest import backtest_rule
-    from ita_desktop.engine.scan import scan
 
     if not request.rules or not request.symbols:
         raise ValueError("choose at least one rule and one symbol")
@@ -147,10 +133,8 @@ def run_backtests(store: Store, request: BacktestRequest, ctx: _Context) -> list
         ctx.progress(i * share, f"{rule.title} on {symbol}")
         result = backtest_rule(store, rule.path, symbol, timeframe=request.timeframe, start_utc=request.start_utc,
                                end_utc=request.end_utc, settings=request.costs.settings(),
-                               progress=_stage(ctx, i * share, share * 0.9), cancel=lambda: ctx.cancelled)
-        found = scan(store, rule.path, symbol, timeframe=request.timeframe, start_utc=request.start_utc,
-                     end_utc=request.end_utc)
-        outcomes.append(BacktestOutcome(rule, symbol, found.timeframe, result, found.occurrences))
+                               progress=_stage(ctx, i * share, share), cancel=lambda: ctx.cancelled)
+        outcomes.append(BacktestOutcome(rule, symbol, result.timeframe, result, list(result.occurrences)))
     ctx.progress(1.0, f"{len(outcomes)} run(s) done")
     return outcomes
 
@@ -168,69 +152,21 @@ def run_sweep(store: Store, request: SweepRequest, ctx: _Context) -> SweepOutcom
     return SweepOutcome(request, result)
 
 
-# -- the rules list ----------------------------------------------------------------------------
+class BacktestService:
+    """``run`` and ``sweep`` over the core's store; each stored run is published as ``RunStored``."""
 
-@dataclass
-class VersionEntry:
-    """One rule file: valid (with its latest stored run's key stats) or broken (with its located issues)."""
+    def __init__(self, core: Core) -> None:
+        self._core = core
 
-    rule_id: str
-    version: str
-    path: Path
-    latest: bool = False
-    problems: list[str] = field(default_factory=list)  # "file:line:col: message"
-    name: str = ""
-    timeframe: str = ""
-    run_id: int | None = None
-    stats: dict[str, Any] = field(default_factory=dict)  # trades, win_rate, expectancy_r, net_pnl
+    def run(self, request: BacktestRequest, ctx: _Context) -> list[BacktestOutcome]:
+        outcomes = run_backtests(self._core.store, request, ctx)
+        for o in outcomes:
+            if o.result.run_id is not None:
+                self._core.runs.keep(o)
+                self._core.bus.publish(RunStored(run_id=o.result.run_id, rule_id=o.rule.rule_id,
+                                                 rule_version=o.rule.version, symbol=o.symbol,
+                                                 timeframe=o.timeframe, trades=len(o.result.trades)))
+        return outcomes
 
-    @property
-    def valid(self) -> bool:
-        return not self.problems
-
-    @property
-    def choice(self) -> RuleChoice:
-        return RuleChoice(self.rule_id, self.version, self.path)
-
-
-def _version_sort_key(version: str) -> tuple[int, ...]:
-    try:
-        return version_key(version)
-    except ValueError:
-        return (-1,)
-
-
-def list_rules(rules_dir: Path, store: Store | None) -> list[VersionEntry]:
-    """Every rule file under ``rules_dir`` (rules/<rule_id>/v<version>.yaml), validated, newest version
-    of each rule marked, with the key stats of the latest stored run of that version.
-
-    A broken file is listed with every problem located (file:line:col), never raised: one typo
-    must not hide the other rules."""
-    entries: list[VersionEntry] = []
-    for path in rule_files([rules_dir]) if rules_dir.is_dir() else []:
-        where = version_from_path(path)
-        rule_id, version = where if where is not None else (path.stem, "?")
-        rule, issues = validate_file(path)
-        entry = VersionEntry(rule_id, version, path, problems=[i.located() for i in issues])
-        if rule is not None:
-            entry.rule_id, entry.version = rule.rule_id, rule.version
-            entry.name, entry.timeframe = rule.name or "", rule.market.timeframe.value
-        entries.append(entry)
-    by_rule: dict[str, list[VersionEntry]] = {}
-    for entry in entries:
-        by_rule.setdefault(entry.rule_id, []).append(entry)
-    for versions in by_rule.values():
-        versions.sort(key=lambda e: _version_sort_key(e.version), reverse=True)
-        versions[0].latest = True
-    if store is not None:
-        for rule_id, versions in by_rule.items():
-            runs = store.runs.list(rule_id)
-            for entry in versions:
-                mine = [r for r in runs if r.rule_version == entry.version and not r.label]
-                if mine:
-                    last = mine[-1]
-                    summary = json.loads(last.stats_json or "{}").get("summary", {})
-                    entry.run_id = last.run_id
-                    entry.stats = {k: summary.get(k) for k in ("trades", "win_rate", "expectancy_r", "net_pnl")}
-    return [e for rule_id in sorted(by_rule, key=str.lower) for e in by_rule[rule_id]]
-
+    def sweep(self, request: SweepRequest, ctx: _Context) -> SweepOutcome:
+        return run_sweep(self._core.store, request, ctx)
