@@ -35,7 +35,9 @@ sys.path.insert(0, str(ROOT))
 from ita_desktop.config import load_settings  # noqa: E402
 from ita_desktop.ui.chart import CandleChart  # noqa: E402
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data  # noqa: E402
-from ita_desktop.ui.chart.overlays import LAYERS, OverlayData, OverlaySet, compute_overlays, detector_params  # noqa: E402
+from ita_desktop.core.detection_service import detector_params  # noqa: E402
+from ita_desktop.detectors.dispatcher import detect  # noqa: E402
+from ita_desktop.ui.chart.overlays import LAYERS, OverlayData, OverlaySet, overlay_data as build_overlays  # noqa: E402
 
 from chained_series import EURUSD, chained_eurusd, describe  # noqa: E402
 from chart_bench import frames, ms  # noqa: E402
@@ -81,9 +83,10 @@ def main() -> int:
     bars = chained_eurusd(args.bars)
     print(f"{describe(len(bars))}; widget {SIZE[0]}x{SIZE[1]}, platform {app.platformName()}")
     params = detector_params(settings)
-    compute_overlays(bars.slice(0, 5000), params)  # warm the numba cache
+    warm = bars.slice(0, 5000)
+    build_overlays(warm, detect(warm, params=params))  # warm the numba cache
     t0 = time.perf_counter()
-    overlay_data = compute_overlays(bars, params)
+    overlay_data = build_overlays(bars, detect(bars, params=params))
     print(f"worker: detect + build layers {ms(time.perf_counter() - t0):.0f} ms; objects per layer: "
           + ", ".join(f"{k} {v:,}" for k, v in overlay_data.counts.items()))
 

@@ -95,10 +95,13 @@ def probe(timeframe: str) -> None:
     from PySide6.QtWidgets import QApplication
 
     from ita_desktop.config import load_settings
+    from ita_desktop.core.app_core import Core
+    from ita_desktop.paths import app_paths
     from ita_desktop.ui.main_window import MainWindow
 
     app = QApplication([])
-    window = MainWindow(load_settings(), symbol="EURUSD", timeframe=timeframe)
+    paths = app_paths().ensure()
+    window = MainWindow(Core(load_settings(paths), paths), symbol="EURUSD", timeframe=timeframe)
     ticks: list[float] = []
     marks: dict[str, float] = {}
     timer = QTimer(interval=PROBE_MS)

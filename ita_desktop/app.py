@@ -1,4 +1,4 @@
-"""Composition root: logging, settings, QApplication, theme and the main window.
+"""Composition root of the window: logging, settings, the headless Core, QApplication, theme and the main window.
 
 ``--screenshot FILE.png`` opens the window on the stored data, waits for the explicit
 ``ready`` signal (chart drawn, or the empty state shown), saves the whole window as a PNG
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from ita_desktop import __version__, log_setup  # noqa: E402
 from ita_desktop.config import load_settings  # noqa: E402
+from ita_desktop.core.app_core import Core  # noqa: E402
 from ita_desktop.domain.errors import ItaError  # noqa: E402
 from ita_desktop.domain.timeframes import Timeframe  # noqa: E402
 from ita_desktop.paths import APP_AUTHOR, APP_NAME, app_paths  # noqa: E402
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     icon = resources_dir() / "icons" / "app.svg"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-    window = MainWindow(settings, theme=get_theme(settings.ui.theme), symbol=args.symbol,
+    core = Core(settings, paths)  # the window closes it when it closes
+    window = MainWindow(core, theme=get_theme(settings.ui.theme), symbol=args.symbol,
                         timeframe=args.timeframe.value if args.timeframe else None, rule=args.rule)
     times.watch(window)
     if args.screenshot is not None:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ita_desktop.cli.detect_cmd import MIN_WARMUP_BARS, parse_params
+from ita_desktop.cli.detect_cmd import parse_params
+from ita_desktop.core.detection_service import MIN_WARMUP_BARS
 from ita_desktop.cli.main import main
 from ita_desktop.detectors.dispatcher import detect
 from ita_desktop.domain.timeframes import Timeframe

@@ -14,6 +14,7 @@ from ita_desktop.storage.store import Store
 from ita_desktop.ui.add_data import AddDataDialog, mt5_available, symbol_guess
 from ita_desktop.ui.main_window import MainWindow
 from tests.support.real_bars import store_bars, xauusd_bars
+from tests.support.cores import new_core
 
 WAIT_MS = 60_000
 
@@ -23,7 +24,7 @@ def click(qtbot, button) -> None:
 
 
 def opened(qtbot) -> MainWindow:
-    window = MainWindow(load_settings())
+    window = MainWindow(new_core())
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
         window.show()

@@ -20,7 +20,6 @@ import pytest
 from numba import njit
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-from ita_desktop.config import load_settings
 from ita_desktop.engine.backtest import backtest_job, backtest_rule, sweep_rule
 from ita_desktop.engine.backtest import sweep_job as sweep_rule_job
 from ita_desktop.engine.ingest import import_file
@@ -29,6 +28,7 @@ from ita_desktop.rules.loader import repo_rules_dir
 from ita_desktop.storage.store import Store
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.main_window import MainWindow
+from tests.support.cores import new_core
 
 WAIT_MS = 30_000
 GUI_BUDGET_MS = 50.0  # DESIGN.md: "GUI thread blocked by any job: never over 50 ms"
@@ -44,7 +44,7 @@ SEED_RULES = ("asia_sweep", "fvg_reversal", "ib_raid", "Frank_raid")
 @pytest.fixture
 def bridge(qtbot, tmp_path):
     store = Store.open(tmp_path / "bridge.sqlite3")
-    jobs = JobBridge(workers=2)
+    jobs = JobBridge(JobEngine(2))
     jobs.set_history(store.jobs)
     yield jobs, store
     jobs.shutdown(WAIT_MS)
@@ -259,7 +259,7 @@ def measure_gaps(qtbot, window: MainWindow, jobs: list[int], enough: Callable[[]
 
 
 def open_ready_window(qtbot, **kwargs: str) -> MainWindow:
-    window = MainWindow(load_settings(), **kwargs)
+    window = MainWindow(new_core(), **kwargs)
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
         window.show()

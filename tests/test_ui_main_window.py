@@ -20,6 +20,7 @@ from ita_desktop.ui.add_data import AddDataDialog, mt5_available
 from ita_desktop.ui.main_window import MainWindow
 from ita_desktop.ui.settings_dialog import ERROR_STYLE
 from tests.support.real_bars import eurusd_bars, store_bars, xauusd_bars
+from tests.support.cores import new_core
 
 WAIT_MS = 30_000
 
@@ -35,7 +36,7 @@ def stored(ita_home, eurusd_csv, xauusd_csv):
 
 
 def open_window(qtbot, **kwargs) -> MainWindow:
-    window = MainWindow(load_settings(), **kwargs)
+    window = MainWindow(new_core(), **kwargs)
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
         window.show()
@@ -102,7 +103,7 @@ def test_stored_bars_are_charted_and_switchable(qtbot, stored, xauusd_csv):
 
 def test_the_first_chart_is_read_without_the_store_which_opens_once_the_window_is_ready(qtbot, stored):
     """Start-up: the chart comes from the plain-SQL reader; the writable store (ORM) opens after it."""
-    window = MainWindow(load_settings())
+    window = MainWindow(new_core())
     qtbot.addWidget(window)
     store_when_drawn = []
     window.chart.drawn.connect(lambda: store_when_drawn.append(window.store))
@@ -113,7 +114,7 @@ def test_the_first_chart_is_read_without_the_store_which_opens_once_the_window_i
     qtbot.waitUntil(lambda: window.store is not None, timeout=WAIT_MS)
     assert isinstance(window.reader, BarStore) and window.reader is window.store.bars
     assert all(action.isEnabled() for action in window.store_actions)
-    assert window.workbench.backtest.store is window.store  # the panels got the store without a reload
+    assert window.workbench.backtest.store_open and window.core.store is window.store  # the panels got the store without a reload
     assert window.chart.bars.symbol == "EURUSD" and window.chart.count == 49_993
     close_window(qtbot, window)
 
@@ -123,21 +124,21 @@ def test_garbage_collection_waits_until_the_window_is_ready(qtbot, stored):
     import gc
 
     assert gc.isenabled()
-    window = MainWindow(load_settings())
+    window = MainWindow(new_core())
     qtbot.addWidget(window)
     assert not gc.isenabled()
     with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
         window.show()
     assert gc.isenabled() and gc.get_freeze_count() > 0
     close_window(qtbot, window)
-    early = MainWindow(load_settings())
+    early = MainWindow(new_core())
     qtbot.addWidget(early)
     early.close()  # closed before it was ready: collection is back on all the same
     assert gc.isenabled()
 
 
 def test_import_and_demo_wait_for_the_store(qtbot, stored):
-    window = MainWindow(load_settings())
+    window = MainWindow(new_core())
     qtbot.addWidget(window)
     assert [action.text() for action in window.store_actions] == ["Import CSV…", "Download from MT5…", "Try demo data"]
     assert not any(action.isEnabled() for action in window.store_actions)
@@ -278,7 +279,7 @@ def test_higher_timeframes_are_offered_and_built_from_stored_m1(qtbot, ita_home,
     with Store.open() as store:
         import_file(store, xauusd_csv, symbol="XAUUSD")
         m1 = store.bars.load("XAUUSD", Timeframe.M1)
-    window = MainWindow(load_settings(), symbol="XAUUSD", timeframe="M15")
+    window = MainWindow(new_core(), symbol="XAUUSD", timeframe="M15")
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.loaded, timeout=30_000):
         window.show()

@@ -13,13 +13,13 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QPolygonF, QTransform
 
 from ita_desktop.config import load_settings
+from ita_desktop.core.detection_service import detector_params
 from ita_desktop.data.csv_import import read_csv
 from ita_desktop.detectors.dispatcher import detect
 from ita_desktop.detectors.objects import LevelKind
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.overlays import (
-    LAYERS, Boxes, LayerShapes, Markers, OverlaySet, Segments, Style, compute_overlays, detector_params, series_key,
-    setup_layer, trade_layer,
+    LAYERS, Boxes, LayerShapes, Markers, OverlaySet, Segments, Style, overlay_data, series_key, setup_layer, trade_layer,
 )
 from ita_desktop.ui.chart.overlays import item as item_module
 from ita_desktop.ui.chart.overlays.detector_layers import RIGHT_EDGE_BARS, OverlayOptions
@@ -28,6 +28,7 @@ from ita_desktop.ui.chart.overlays.palette import overlay_palette
 from ita_desktop.ui.main_window import MainWindow
 from ita_desktop.ui.theme import get_theme
 from tests.support.real_bars import store_bars
+from tests.support.cores import new_core
 
 WAIT_MS = 60_000
 
@@ -41,7 +42,8 @@ def eurusd(eurusd_csv):
 def detected(eurusd):
     settings = load_settings()
     params = detector_params(settings)
-    return detect(eurusd, params=params), compute_overlays(eurusd, params)
+    result = detect(eurusd, params=params)
+    return result, overlay_data(eurusd, result)
 
 
 @pytest.fixture
@@ -158,7 +160,7 @@ def test_level_layers_follow_their_rows(detected, eurusd):
 
 def test_overlays_are_drawn_and_toggled_from_the_legend(qtbot, ita_home, eurusd):
     store_bars(eurusd)
-    window = MainWindow(load_settings())
+    window = MainWindow(new_core())
     qtbot.addWidget(window)
     window.offer_first_run = False
     with qtbot.waitSignal(window.ready, timeout=WAIT_MS):

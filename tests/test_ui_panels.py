@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from ita_desktop.config import load_settings
 from ita_desktop.rules.loader import repo_rules_dir
 from ita_desktop.storage.store import Store
+from ita_desktop.engine.jobs import JobEngine
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.main_window import MainWindow
-from ita_desktop.ui.panels.backtest_jobs import list_rules
 from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
 from ita_desktop.ui.panels.trade_drawing import trade_spans
 from ita_desktop.ui.theme import get_theme
+from tests.support.cores import new_core
 
 WAIT_MS = 120_000  # the first backtest compiles the rule engine's kernels on a cold numba cache
 SEED_RULES = {"Frank_raid": "1.2", "asia_sweep": "1", "fvg_reversal": "2", "ib_raid": "1"}
@@ -31,7 +31,7 @@ SEED_RULES = {"Frank_raid": "1.2", "asia_sweep": "1", "fvg_reversal": "2", "ib_r
 
 @pytest.fixture
 def bridge(qtbot):
-    runner = JobBridge()
+    runner = JobBridge(JobEngine(2))
     yield runner
     qtbot.waitUntil(lambda: not runner.busy, timeout=WAIT_MS)
     runner.shutdown(5000)
@@ -48,8 +48,9 @@ def rules_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def test_rules_panel_lists_versions_and_locates_a_broken_rule(qtbot, bridge, rules_dir):
-    panel = RulesPanel(bridge, rules_dir)
+def test_rules_panel_lists_versions_and_locates_a_broken_rule(qtbot, bridge, rules_dir, ita_home):
+    core = new_core(rules_dir=rules_dir)
+    panel = RulesPanel(bridge, core.rules)
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.listed, timeout=WAIT_MS) as listed:
         panel.refresh()
@@ -70,10 +71,11 @@ def test_rules_panel_lists_versions_and_locates_a_broken_rule(qtbot, bridge, rul
     with qtbot.waitSignal(panel.rule_chosen) as chosen:
         panel.select("ib_raid", "1")
     assert (chosen.args[0].rule_id, chosen.args[0].version) == ("ib_raid", "1")
+    core.close()
 
 
 def open_window(qtbot, **kwargs) -> MainWindow:
-    window = MainWindow(load_settings(), **kwargs)
+    window = MainWindow(new_core(), **kwargs)
     qtbot.addWidget(window)
     window.resize(1440, 900)
     with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
@@ -138,15 +140,15 @@ def test_backtest_through_the_panel_then_click_a_trade(qtbot, eurusd_store):
 
 @pytest.fixture
 def sweep_panel(qtbot, bridge, eurusd_store):
-    store = Store.open()
-    panel = BacktestPanel(bridge)
+    core = new_core()
+    panel = BacktestPanel(bridge, core.backtests)
     qtbot.addWidget(panel)
-    panel.set_store(store, store.bars.series())
-    panel.set_rules(list_rules(repo_rules_dir(), store))
+    panel.set_series(core.store.bars.series())
+    panel.set_rules(core.rules.list())
     assert panel.select_rule("ib_raid")
     yield panel
     qtbot.waitUntil(lambda: not bridge.busy, timeout=WAIT_MS)
-    store.close()
+    core.close()
 
 
 def test_sweep_shows_a_heatmap_of_the_grid(qtbot, bridge, sweep_panel):

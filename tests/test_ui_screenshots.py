@@ -12,12 +12,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from ita_desktop.config import load_settings
 from ita_desktop.data.resample import resample
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.ui.main_window import MainWindow
 from tests.conftest import PROJECT_ROOT
 from tests.support.real_bars import eurusd_bars, store_bars, xauusd_bars
+from tests.support.cores import new_core
 
 SHOTS = PROJECT_ROOT / "screenshots"
 SIZE = (1440, 900)
@@ -27,7 +27,7 @@ WAIT_MS = 30_000
 @pytest.fixture
 def window_on(qtbot, ita_home):
     def make(**kwargs) -> MainWindow:
-        window = MainWindow(load_settings(), **kwargs)
+        window = MainWindow(new_core(), **kwargs)
         qtbot.addWidget(window)
         window.resize(*SIZE)
         with qtbot.waitSignal(window.ready, timeout=WAIT_MS):

@@ -3,11 +3,11 @@
     ita detect --symbol EURUSD --timeframe M1 --from 2022-01-10 --to 2022-01-11 --kinds fvg,ob
     ita detect --symbol EURUSD --timeframe M1 --kinds sweeps --param sweeps.max_bars=5 --json
 
-Bars before ``--from`` are loaded too, so ATR, swings, structure and the previous day's and
-week's levels are settled when the window starts: by default the same calendar look-back as a
-ranged scan or backtest (rules.engine.runner.LEVELS_WARMUP_SECONDS) and at least 1,000 bars;
-``--warmup N`` loads exactly N bars instead. Only objects confirmed inside the window are printed
-(their life, e.g. an FVG filled later, is as of the last bar loaded).
+Parses the options and prints; the detection is the core's (``core.detection.detect_window``):
+the settings' detector parameters under ``--param``, and the one warm-up policy (bars before
+``--from``: the rules' calendar look-back and at least 1,000 bars; ``--warmup N`` exactly N).
+Only objects confirmed inside the window are printed (their life, e.g. an FVG filled later, is
+as of the last bar loaded).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 
-MIN_WARMUP_BARS = 1000
 TABLE_ORDER = ("structure", "swings", "equal", "fvg", "order_blocks", "sweeps", "displacement", "levels", "sessions")
 
 
@@ -80,45 +79,20 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    from ita_desktop.detectors.dispatcher import DetectorParams, detect, normalize_kinds
-    from ita_desktop.engine.bars import load_bars
-    from ita_desktop.storage.store import Store
+    from ita_desktop.cli.core_factory import build_core
 
     try:
         timeframe = Timeframe.parse(args.timeframe)
     except ValueError as exc:
         raise InputError(str(exc), column="--timeframe") from None
-    try:
-        kinds = normalize_kinds(args.kinds)
-        params = DetectorParams.from_dict(parse_params(args.param))
-    except (ValueError, TypeError) as exc:
-        raise InputError(str(exc), column="--kinds" if "kind" in str(exc) else "--param") from None
-    if args.warmup is not None and args.warmup < 0:
-        raise InputError("--warmup must be >= 0", column="--warmup")
+    overrides = parse_params(args.param)
     start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
-
-    with Store.open() as store:
-        window = load_bars(store.bars, args.symbol, timeframe, start, end)
-        if not len(window):
-            raise InputError(f"no {args.symbol} {timeframe.value} bars (or finer ones to build them from) "
-                             "stored in that range (see `ita data list`)")
-        bars = window
-        if start is not None and args.warmup != 0:
-            before = load_bars(store.bars, args.symbol, timeframe, None, start)
-            if args.warmup is None:
-                from ita_desktop.rules.engine.runner import LEVELS_WARMUP_SECONDS
-
-                in_reach = len(before) - int(np.searchsorted(before.time, start - LEVELS_WARMUP_SECONDS))
-                count = max(in_reach, MIN_WARMUP_BARS)
-            else:
-                count = args.warmup
-            if len(before):
-                bars = type(window).concat([before.slice(max(0, len(before) - count), len(before)), window])
-    first = len(bars) - len(window)  # first bar of the requested window
-
-    result = detect(bars, kinds, params)
-    shown = {name: rows for name, rows in result.tables.items() if name in kinds}
-    keep = {name: np.flatnonzero(rows["confirmed_at"] >= first) for name, rows in shown.items()}
+    with build_core() as core:
+        found = core.detection.detect_window(args.symbol, timeframe, start, end, kinds=args.kinds,
+                                             overrides=overrides, warmup=args.warmup)
+    bars, window, first, result, params = found.bars, found.window, found.first, found.result, found.params
+    shown = {name: rows for name, rows in result.tables.items() if name in found.kinds}
+    keep = {name: found.kept(name) for name in shown}
 
     if args.json:
         tables = {}

@@ -27,8 +27,8 @@ from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.settings_dialog import ERROR_STYLE
 
 if TYPE_CHECKING:  # shown only over an open store; the window loads the ORM after its first chart
+    from ita_desktop.core.app_core import Core
     from ita_desktop.storage.bar_store import IngestSummary
-    from ita_desktop.storage.store import Store
 
 MT5_PACKAGE = "MetaTrader5"
 CSV_FILTER = "CSV files (*.csv *.txt);;All files (*)"
@@ -68,12 +68,12 @@ class AddDataDialog(QDialog):
     added = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, store: Store, runner, settings: Settings, parent: QWidget | None = None,
+    def __init__(self, core: Core, runner, parent: QWidget | None = None,
                  mt5_check: Callable[[], bool] = mt5_available) -> None:
         super().__init__(parent)
         self.setObjectName("addDataDialog")
         self.setModal(False)
-        self.store, self.runner, self.settings = store, runner, settings
+        self.core, self.runner, self.settings = core, runner, core.settings
         self.mt5_check = mt5_check
         self.job_id: int | None = None
         self.file_chooser: QFileDialog | None = None
@@ -261,14 +261,10 @@ class AddDataDialog(QDialog):
 
     # -- jobs -----------------------------------------------------------------------------
     def start_demo(self) -> None:
-        from ita_desktop.engine.ingest import store_demo
-
-        store = self.store
-        self._run("Demo data", lambda ctx: store_demo(store, progress=ctx.progress), key="demo-data")
+        ingest = self.core.ingest
+        self._run("Demo data", lambda ctx: ingest.store_demo(progress=ctx.progress), key="demo-data")
 
     def start_import(self) -> None:
-        from ita_desktop.engine.ingest import import_file
-
         path, symbol, tz = self.csv_path.text().strip(), self.csv_symbol.text().strip(), self.csv_tz.text().strip()
         if not path or not Path(path).is_file():
             self._say(f"Choose a CSV file to import{f' ({path} does not exist)' if path else ''}.", error=True)
@@ -282,29 +278,27 @@ class AddDataDialog(QDialog):
             except Exception as exc:
                 self._say(f"Server time zone: {exc}", error=True)
                 return
-        store = self.store
+        ingest = self.core.ingest
         chosen = self.csv_timeframe.currentData()
         timeframe = Timeframe(chosen) if chosen else None
         self._run(f"Import {Path(path).name}",
-                  lambda ctx: import_file(store, path, symbol=symbol, timeframe=timeframe, server_tz=tz or None,
-                                          progress=ctx.progress),
+                  lambda ctx: ingest.import_file(path, symbol=symbol, timeframe=timeframe, server_tz=tz or None,
+                                                 progress=ctx.progress),
                   key=f"import:{symbol}")
 
     def start_mt5(self) -> None:
-        from ita_desktop.engine.ingest import download_mt5
-
         symbol = self.mt5_symbol.text().strip()
         timeframe = Timeframe(self.mt5_timeframe.currentData())
         start, end = utc_day_range(self.mt5_from.date(), self.mt5_to.date())
         if not symbol or end <= start:
             self._say("Enter a symbol and a range whose end is after its start.", error=True)
             return
-        store, settings = self.store, self.settings.mt5
+        ingest = self.core.ingest
 
         def job(ctx: JobContext) -> IngestSummary:
-            return download_mt5(store, symbol, timeframe, start, end, settings=settings,
-                                progress=lambda done, total: ctx.progress(done / max(total, 1), "downloading"),
-                                cancel=lambda: ctx.cancelled)
+            return ingest.download_mt5(symbol, timeframe, start, end,
+                                       progress=lambda done, total: ctx.progress(done / max(total, 1), "downloading"),
+                                       cancel=lambda: ctx.cancelled)
 
         self._run(f"Download {symbol} {timeframe.value}", job, key=f"import:{symbol}")
 

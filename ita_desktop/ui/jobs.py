@@ -1,4 +1,6 @@
-"""The Qt side of the job engine: engine events as signals on the GUI thread, and the window's ``start``.
+"""The Qt side of the core's job engine: engine events as signals on the GUI thread, and the window's ``start``.
+
+The engine is the core's (``core.jobs``): the bridge only listens to it and re-emits.
 
 The engine calls its listeners on worker threads. The bridge turns each call into a private
 signal delivered with a queued connection, and re-emits the public signal from the GUI thread,
@@ -28,7 +30,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from ita_desktop.engine.jobs import HistorySink, JobContext, JobEngine, JobHandle, JobListener
+from ita_desktop.engine.jobs import HistorySink, JobContext, JobEngine, JobHandle, JobListener  # noqa: F401
 
 PROGRESS_INTERVAL_S = 0.04  # 25 updates a second per job: smooth for a progress bar, cheap for the loop
 GIL_SWITCH_INTERVAL_S = 0.0002  # see the module docstring
@@ -46,7 +48,7 @@ class _Callbacks:
 
 
 class JobBridge(QObject):
-    """Owns a JobEngine; its signals carry the engine's job id. ``activity`` is the status-bar text."""
+    """Listens to a JobEngine (the core's); its signals carry the engine's job id. ``activity`` is the status-bar text."""
 
     started = Signal(int, str)
     progressed = Signal(int, float, str)
@@ -62,10 +64,10 @@ class JobBridge(QObject):
     _raw_failed = Signal(int, str)
     _raw_cancelled = Signal(int)
 
-    def __init__(self, parent: QObject | None = None, *, workers: int = 2) -> None:
+    def __init__(self, engine: JobEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
-        self.engine = JobEngine(workers)
+        self.engine = engine
         self._jobs: dict[int, _Callbacks] = {}  # submitted through this bridge and not yet ended (GUI thread only)
         self._last_progress: dict[int, float] = {}  # worker side: when each job's last progress went out
         queued = Qt.ConnectionType.QueuedConnection
@@ -125,8 +127,12 @@ class JobBridge(QObject):
         Returns False if some job was still running at the deadline; it ends on its own, unheard.
         """
         ended = self.engine.shutdown(cancel=True, timeout=timeout_ms / 1000)
-        self.engine.remove_listener(self._listener)
+        self.detach()
         return ended
+
+    def detach(self) -> None:
+        """Stop listening to the engine (it may go on serving other faces)."""
+        self.engine.remove_listener(self._listener)
 
     # -- worker side ----------------------------------------------------------------------
     def _forward_progress(self, handle: JobHandle, fraction: float, message: str) -> None:

@@ -1,8 +1,10 @@
-"""The main window: symbol/timeframe switcher, the chart, docks, status bar and the empty state.
+"""The main window: a face over the core (symbol/timeframe switcher, the chart, docks, status bar, empty state).
 
-Everything that touches the store runs as a job on the job engine (through the Qt bridge in
-``ui/jobs.py``); the window only starts jobs and applies their results. Layout (geometry,
-docks) persists in an INI file in the user config folder, so ITA_HOME moves it with everything else.
+``MainWindow(core)``: the store, the job engine, the bus and the use cases are the core's.
+Everything that touches the store runs as a job on the core's job engine (through the Qt bridge
+in ``ui/jobs.py``); bus events arrive through ``ui/bus_bridge.py`` on the GUI thread. The window
+only starts jobs and applies their results, and closes the core when it closes. Layout
+(geometry, docks) persists in an INI file in the user config folder, so ITA_HOME moves it with everything else.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import gc
 import logging
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -21,14 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from ita_desktop.config import Settings, save_user_settings
+from ita_desktop.domain.errors import ItaError
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.paths import app_paths
-from ita_desktop.storage.bar_reader import BarReader, SeriesInfo
-from ita_desktop.ui import store_jobs
 from ita_desktop.ui.add_data import AddDataDialog, Page
+from ita_desktop.ui.bus_bridge import QtBusBridge
 from ita_desktop.ui.chart import CandleChart
-from ita_desktop.ui.chart.chart_data import ChartData
-from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, compute_overlays, detector_params, series_key
+from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
+from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, overlay_data, series_key
 from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.legend import LegendPanel
@@ -36,7 +36,10 @@ from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
 
-if TYPE_CHECKING:  # the ORM-backed store loads after the first chart is drawn (see store_jobs)
+if TYPE_CHECKING:  # the ORM-backed store loads after the first chart is drawn (Core.open_store)
+    from ita_desktop.core.app_core import Core
+    from ita_desktop.core.series_service import SeriesService
+    from ita_desktop.storage.bar_reader import BarReader, SeriesInfo
     from ita_desktop.storage.bar_store import IngestSummary
     from ita_desktop.storage.store import Store
 
@@ -48,6 +51,15 @@ SHUTDOWN_WAIT_MS = 5000
 
 def _utc_text(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def load_chart_data(series: SeriesService, symbol: str, timeframe: Timeframe, clock: str,
+                    windows: dict[str, tuple[str, str]]) -> ChartData:
+    """Load a series through the core (stored, or built from a finer stored one) and prepare it for the chart."""
+    bars = series.load(symbol, timeframe)
+    if not len(bars):
+        raise ItaError(f"no {symbol} {timeframe.value} bars are stored, nor finer ones to build them from")
+    return prepare_chart_data(bars, clock, windows, series.digits(symbol))
 
 
 def _freeze_startup_objects() -> None:
@@ -71,9 +83,8 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        settings: Settings,
+        core: Core,
         theme: Theme | None = None,
-        store_path: Path | None = None,
         symbol: str | None = None,
         timeframe: str | None = None,
         rule: str | None = None,
@@ -85,20 +96,21 @@ class MainWindow(QMainWindow):
         # and turns collection back on (as it was); so does closing before then.
         self._gc_held = gc.isenabled()
         gc.disable()
-        self.settings = settings
+        self.core = core
+        settings = self.settings = core.settings
         self.theme = theme or get_theme(settings.ui.theme)
-        self.store: Store | None = None  # the full, writable store, opened once the window is ready
-        self.reader: BarReader | None = None  # where charts load from: a plain reader until the store opens
+        self.store: Store | None = None  # the core's full, writable store, once it has opened (after the first chart)
+        self.reader: BarReader | None = None  # set once the start-up reader (or the store) can serve the chart
         self._store_opening = False
-        self.store_path = store_path
         self.rule = rule
         self.series: list[SeriesInfo] = []
         self._prefer = (symbol, Timeframe.parse(timeframe) if timeframe else None)
         self._pending: tuple[str, Timeframe] | None = None
         self._ready_sent = False
         self._closed = False
-        self.layout_file = app_paths().ensure().config / "window.ini"
-        self.runner = JobBridge(self)
+        self.layout_file = core.paths.ensure().config / "window.ini"
+        self.runner = JobBridge(core.jobs, self)
+        self.events = QtBusBridge(core.bus, self)
 
         self.setWindowTitle(WINDOW_TITLE)
         self.setObjectName("mainWindow")
@@ -120,7 +132,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(False)  # they write to the store: enabled once it is open
         self._build_toolbar()
         self._build_docks()
-        self.workbench = Workbench(self)  # Rules, Backtest and Results docks: before restore_layout
+        self.workbench = Workbench(self, core)  # Rules, Backtest and Results docks: before restore_layout
         self._build_status_bar()
 
         self.chart.drawn.connect(self._on_chart_drawn)
@@ -128,8 +140,7 @@ class MainWindow(QMainWindow):
         self.empty_state.requested.connect(self.add_data)
         self.runner.activity.connect(self.activity_label.setText)
         self.restore_layout()
-        self.runner.start("Read store", lambda _ctx: store_jobs.read_store(self.store_path),
-                          self._on_store_read, self._on_store_failed)
+        self.runner.start("Read store", lambda _ctx: core.read_store(), self._on_store_read, self._on_store_failed)
 
     # -- building -----------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -261,10 +272,10 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._release_gc()
         self.save_layout()
-        self.runner.shutdown(SHUTDOWN_WAIT_MS)  # cancels running jobs: an import stores nothing
-        if self.store is not None:
-            self.store.close()
-            self.store = None
+        self.events.close()
+        self.core.close(SHUTDOWN_WAIT_MS / 1000)  # cancels running jobs (an import stores nothing), closes the store
+        self.runner.detach()
+        self.store = None
         super().closeEvent(event)
 
     # -- store and series ---------------------------------------------------------------
@@ -283,20 +294,19 @@ class MainWindow(QMainWindow):
         if self.store is not None or self._store_opening or self._closed:
             return
         self._store_opening = True
-        self.runner.start("Open store", lambda _ctx: (store_jobs.open_store(self.store_path), store_jobs.numba_cache_state()),
+        core = self.core
+        self.runner.start("Open store", lambda _ctx: (core.open_store(), core.numba_cache_state()),
                           self._on_store_opened, self._on_store_failed)
 
     def _on_store_opened(self, result: tuple[tuple[Store, list[SeriesInfo]], str]) -> None:
         (store, series), numba_state = result
         self._store_opening = False
-        if self._closed:  # the window went away while the store was opening
-            store.close()
+        if self._closed:  # the window went away while the store was opening (the core closes it)
             return
         self.store, self.reader = store, store.bars
         _freeze_startup_objects()  # the ORM's and pandas' own, loaded with the store
         for action in self.store_actions:
             action.setEnabled(True)
-        self.runner.set_history(store.jobs)
         self.source_label.setText(f"Store: {store.path}")
         self.numba_label.setText(f"numba cache: {numba_state}")
         self._note(f"Opened {store.path}")
@@ -353,12 +363,8 @@ class MainWindow(QMainWindow):
         self.series_table.resizeColumnsToContents()
 
     def timeframes_of(self, symbol: str) -> list[Timeframe]:
-        """Stored timeframes and every higher one that can be built from the finest stored (M1 -> M5 ... MN1)."""
-        stored = {s.timeframe for s in self.series if s.symbol == symbol}
-        if not stored:
-            return []
-        finest = min(tf.minutes for tf in stored)
-        return [tf for tf in Timeframe if tf in stored or (tf.minutes > finest and tf.minutes % finest == 0)]
+        """What the timeframe box offers: the core's one rule (stored, or buildable from finer stored bars)."""
+        return self.core.series.timeframes_of(symbol, self.series)
 
     def _on_symbol_chosen(self, index: int) -> None:
         symbol = self.symbol_box.itemData(index)
@@ -403,9 +409,9 @@ class MainWindow(QMainWindow):
         if self.reader is None:
             return
         self._pending = (symbol, timeframe)
-        reader, clock, windows = self.reader, self.chart.session_clock, dict(self.chart.session_windows)
+        series, clock, windows = self.core.series, self.chart.session_clock, dict(self.chart.session_windows)
         self.runner.start(f"Load {symbol} {timeframe.value}",
-                          lambda _ctx: store_jobs.load_chart_data(reader, symbol, timeframe, clock, windows),
+                          lambda _ctx: load_chart_data(series, symbol, timeframe, clock, windows),
                           self._on_loaded, self._fail)
 
     def _on_loaded(self, data: ChartData) -> None:
@@ -425,10 +431,10 @@ class MainWindow(QMainWindow):
     # -- overlays ------------------------------------------------------------------------
     def _detect(self, data: ChartData) -> None:
         """Run the detectors over the loaded series on a worker; the overlays follow by signal."""
-        bars, settings = data.bars, self.settings
+        bars, detection = data.bars, self.core.detection
         key = series_key(bars)
         self.runner.start(f"Detect {bars.symbol} {bars.timeframe.value}",
-                          lambda _ctx: compute_overlays(bars, detector_params(settings)),
+                          lambda _ctx: overlay_data(bars, detection.detect(bars)),
                           self._on_detected, lambda message: self._on_detect_failed(key, message))
 
     def _on_detected(self, data: OverlayData) -> None:
@@ -454,7 +460,7 @@ class MainWindow(QMainWindow):
         return self.settings_dialog
 
     def _on_settings_saved(self, settings: Settings) -> None:
-        self.settings = settings
+        self.settings = self.core.settings = settings
         self.dark_action.setChecked(settings.ui.theme == "dark")
         if self.add_data_dialog is not None:
             self.add_data_dialog.set_settings(settings)
@@ -473,7 +479,7 @@ class MainWindow(QMainWindow):
         if self.store is None:
             return
         if self.add_data_dialog is None:
-            self.add_data_dialog = AddDataDialog(self.store, self.runner, self.settings, self)
+            self.add_data_dialog = AddDataDialog(self.core, self.runner, self)
             self.add_data_dialog.added.connect(self._on_data_added)
             self.add_data_dialog.failed.connect(self._fail)
             self._place_over_content(self.add_data_dialog)  # once: where the trader moves it, it stays
@@ -513,7 +519,8 @@ class MainWindow(QMainWindow):
         self.chart.set_theme(theme)
         self.overlays.set_theme(theme)
         self.demo_badge.setStyleSheet(self._badge_style())
-        self.runner.start("Save theme", lambda _ctx: save_user_settings({"ui": {"theme": theme.name}}),
+        paths = self.core.paths
+        self.runner.start("Save theme", lambda _ctx: save_user_settings({"ui": {"theme": theme.name}}, paths),
                           lambda _path: None, self._fail)
 
     def ask_export_png(self) -> None:

@@ -22,13 +22,13 @@ from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.jobs import JobAlreadyRunning
 from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.jobs import JobBridge
-from ita_desktop.ui.panels.backtest_jobs import (
-    COMMON_SWEEP_PATHS, RANK_STATISTICS, BacktestOutcome, BacktestRequest, Costs, RuleChoice, SweepOutcome,
-    SweepRequest, VersionEntry, run_backtests, run_sweep,
+from ita_desktop.core.backtest_service import (
+    COMMON_SWEEP_PATHS, RANK_STATISTICS, BacktestOutcome, BacktestRequest, Costs, SweepOutcome, SweepRequest,
 )
+from ita_desktop.core.rules_service import RuleChoice, VersionEntry
 
 if TYPE_CHECKING:
-    from ita_desktop.storage.store import Store
+    from ita_desktop.core.backtest_service import BacktestService
 
 RULE_TIMEFRAME = "Rule's own"
 INTRABAR = {"worst": "Worst case (stop first)", "best": "Best case (target first)",
@@ -49,11 +49,12 @@ class BacktestPanel(QWidget):
     failed = Signal(str)
     job_started = Signal(int)
 
-    def __init__(self, runner: JobBridge, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobBridge, backtests: BacktestService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("backtestPanel")
         self.runner = runner
-        self.store: Store | None = None
+        self.backtests = backtests
+        self.store_open = False  # runs need the full store: set_series is called once it is open
         self.job_id: int | None = None
         self._build()
         self._set_running(None)
@@ -211,9 +212,9 @@ class BacktestPanel(QWidget):
         return items
 
     # -- inputs from the window ---------------------------------------------------------
-    def set_store(self, store: Store | None, series: list) -> None:
-        """The store and its series (SeriesInfo): symbols to choose and the date range they cover."""
-        self.store = store
+    def set_series(self, series: list) -> None:
+        """The open store's series (SeriesInfo): symbols to choose and the date range they cover."""
+        self.store_open = True
         checked = set(_checked(self.symbols_list))
         self.symbols_list.clear()
         symbols = list(dict.fromkeys(s.symbol for s in series))
@@ -303,7 +304,8 @@ class BacktestPanel(QWidget):
             self.say("Check at least one rule and one symbol.", error=True)
             return None
         names = ", ".join(r.title for r in request.rules)
-        return self._start(f"Backtest {names}", lambda ctx: run_backtests(self.store, request, ctx),
+        backtests = self.backtests
+        return self._start(f"Backtest {names}", lambda ctx: backtests.run(request, ctx),
                            self._on_backtested)
 
     def sweep(self) -> int | None:
@@ -316,11 +318,12 @@ class BacktestPanel(QWidget):
         if not request.grid:
             self.say("Fill at least one grid row: a path and its values.", error=True)
             return None
+        backtests = self.backtests
         return self._start(f"Sweep {request.rule.title} on {request.symbol}",
-                           lambda ctx: run_sweep(self.store, request, ctx), self._on_swept)
+                           lambda ctx: backtests.sweep(request, ctx), self._on_swept)
 
     def _start(self, name: str, fn, on_done) -> int | None:
-        if self.store is None:
+        if not self.store_open:
             self.say("The store is not open yet.", error=True)
             return None
         try:
@@ -363,8 +366,8 @@ class BacktestPanel(QWidget):
     def _set_running(self, job_id: int | None) -> None:
         self.job_id = job_id
         running = job_id is not None
-        self.run_button.setEnabled(not running and self.store is not None)
-        self.sweep_button.setEnabled(not running and self.store is not None)
+        self.run_button.setEnabled(not running and self.store_open)
+        self.sweep_button.setEnabled(not running and self.store_open)
         self.cancel_button.setEnabled(running)
         self.progress.setVisible(running)
         if running:

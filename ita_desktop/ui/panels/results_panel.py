@@ -3,6 +3,8 @@
 Laid out like MT5's tester report squeezed into a dock: the summary stays on the left while the
 tabs on the right switch between the trades (sortable; a click asks the chart to show that
 trade), the pictures and the breakdown tables. Exports go through ``backtest.reports`` in a job.
+"Stored runs" lists every earlier run in the store; Open shows one again (``run_requested``), read
+back by the core without recomputing it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from PySide6.QtWidgets import (
 from ita_desktop.backtest import reports
 from ita_desktop.backtest.reports import SUMMARY_LABELS
 from ita_desktop.backtest.stats import format_stat
+from ita_desktop.core.backtest_service import BacktestOutcome, SweepOutcome
 from ita_desktop.ui.jobs import JobBridge
-from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, SweepOutcome
 from ita_desktop.ui.panels.result_charts import EquityChart, RHistogram, SweepHeatmap
 from ita_desktop.ui.theme import Theme
 
@@ -83,6 +85,7 @@ class ResultsPanel(QWidget):
     trade_chosen = Signal(object, int)
     shown = Signal(object)
     exported = Signal(str)
+    run_requested = Signal(int)  # "Open" on a stored run: its run_id
 
     def __init__(self, runner: JobBridge, theme: Theme, clock: str = "America/New_York",
                  parent: QWidget | None = None) -> None:
@@ -104,6 +107,17 @@ class ResultsPanel(QWidget):
         self.title.setMinimumWidth(40)  # long warnings are cut (full text in the tooltip), never widen the window
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.export_buttons: dict[str, QPushButton] = {}
+        self.stored_box = QComboBox()
+        self.stored_box.setObjectName("storedRuns")
+        self.stored_box.setToolTip("earlier runs in the store")
+        # never widens the dock: titles are cut (the list pops up at full width)
+        self.stored_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.stored_box.setMinimumContentsLength(4)
+        self.stored_box.setPlaceholderText("Stored runs")
+        self.open_stored_button = QPushButton("Open run")
+        self.open_stored_button.setToolTip("show the stored run chosen beside (read back from the store, nothing recomputed)")
+        self.open_stored_button.setEnabled(False)
+        self.open_stored_button.clicked.connect(self._request_stored)
         top = QHBoxLayout()
         top.addWidget(self.run_box)
         top.addWidget(self.title, 1)
@@ -144,8 +158,14 @@ class ResultsPanel(QWidget):
         self.tabs.addTab(breakdowns, "Breakdowns")
         self.tabs.addTab(sweep, "Sweep")
         self.sweep_tab = sweep
+        left = QWidget()  # the summary, and under it the store's earlier runs to open again
+        column = QVBoxLayout(left)  # one control a row: the dock keeps its narrow minimum width
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.summary, 1)
+        column.addWidget(self.stored_box)
+        column.addWidget(self.open_stored_button)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.summary)
+        split.addWidget(left)
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 1)
         split.setSizes([250, 900])
@@ -320,3 +340,20 @@ class ResultsPanel(QWidget):
         result, write = self.outcome.result, EXPORTS[kind][2]
         return self.runner.start(f"Export {kind.upper()}", lambda _ctx: str(write(result, path)),
                                  self.exported.emit, lambda message: self.title.setText(f"Export failed: {message}"))
+
+    # -- stored runs ----------------------------------------------------------------------
+    def set_stored_runs(self, runs: list) -> None:
+        """The store's runs (``core.runs.list()``: StoredRun), newest first; only reopenable ones can be opened."""
+        chosen = self.stored_box.currentData()
+        self.stored_box.clear()
+        for run in sorted(runs, key=lambda r: r.run_id, reverse=True):
+            if run.reopenable:
+                self.stored_box.addItem(run.title, run.run_id)
+        index = self.stored_box.findData(chosen)
+        self.stored_box.setCurrentIndex(max(index, 0))
+        self.open_stored_button.setEnabled(self.stored_box.count() > 0)
+
+    def _request_stored(self) -> None:
+        run_id = self.stored_box.currentData()
+        if run_id is not None:
+            self.run_requested.emit(int(run_id))

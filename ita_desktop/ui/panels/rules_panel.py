@@ -1,4 +1,5 @@
-"""The Rules list: each rule of the rules folder, its versions (latest marked) and their latest results.
+"""The Rules list: each rule of the shipped and the user rules folders, its versions (latest marked, origin
+shown) and their latest results; "Open run" reopens a version's latest stored run without recomputing it.
 
 Reading and validating the files and the stored runs happens in a job (a rules folder on a
 network drive, or a big runs table, must not freeze the window). A broken file is a row like
@@ -9,7 +10,6 @@ list when selected: the trader sees what to fix instead of a missing rule.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
+from ita_desktop.core.rules_service import RuleChoice, VersionEntry
 from ita_desktop.ui.jobs import JobBridge
-from ita_desktop.ui.panels.backtest_jobs import RuleChoice, VersionEntry, list_rules
 
 if TYPE_CHECKING:
-    from ita_desktop.storage.store import Store
+    from ita_desktop.core.rules_service import RulesService
 
 COLUMNS = ("Rule / version", "Status", "Trades", "Win %", "Exp. R", "Net P/L")
 BROKEN = "#ef5350"
@@ -40,13 +40,13 @@ class RulesPanel(QWidget):
     rule_chosen = Signal(object)
     rule_activated = Signal(object)  # double-click: the trader wants to test it now
     listed = Signal(list)  # list[VersionEntry]
+    run_requested = Signal(int)  # "Open run": the run_id of the selected version's latest stored run
 
-    def __init__(self, runner: JobBridge, rules_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobBridge, rules: RulesService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("rulesPanel")
         self.runner = runner
-        self.rules_dir = rules_dir
-        self.store: Store | None = None
+        self.rules = rules
         self.entries: list[VersionEntry] = []
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(list(COLUMNS))
@@ -60,8 +60,12 @@ class RulesPanel(QWidget):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
-        self.folder_label = QLabel(str(rules_dir))
-        self.folder_label.setToolTip("rules folder")
+        self.open_run_button = QPushButton("Open run")
+        self.open_run_button.setToolTip("show the selected version's latest stored run (statistics, trades, chart)")
+        self.open_run_button.setEnabled(False)
+        self.open_run_button.clicked.connect(self._request_run)
+        self.folder_label = QLabel(f"shipped: {rules.shipped_dir}   ·   yours: {rules.user_dir}")
+        self.folder_label.setToolTip("rules folders: the shipped examples (read-only) and your own")
         self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
         top.addWidget(self.folder_label, 1)
@@ -71,16 +75,18 @@ class RulesPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.details)
-
-    def set_store(self, store: Store | None) -> None:
-        self.store = store
-        self.refresh()
+        layout.addWidget(self.open_run_button, 0, Qt.AlignmentFlag.AlignLeft)
 
     def refresh(self) -> None:
-        """List the rules folder again, with the stored runs' stats (a job)."""
-        store, folder = self.store, self.rules_dir
+        """List both rules folders again, with the stored runs' stats once the store is open (a job)."""
+        rules = self.rules
         self.refresh_button.setEnabled(False)
-        self.runner.start("List rules", lambda _ctx: list_rules(folder, store), self._show, self._failed)
+        self.runner.start("List rules", lambda _ctx: rules.list(), self._show, self._failed)
+
+    def _request_run(self) -> None:
+        entry = self.selected()
+        if entry is not None and entry.run_id is not None:
+            self.run_requested.emit(entry.run_id)
 
     def _failed(self, message: str) -> None:
         self.refresh_button.setEnabled(True)
@@ -113,7 +119,7 @@ class RulesPanel(QWidget):
         self.listed.emit(entries)
 
     def _row(self, entry: VersionEntry) -> QTreeWidgetItem:
-        title = f"v{entry.version}" + ("  (latest)" if entry.latest else "")
+        title = f"v{entry.version}" + ("  (latest)" if entry.latest else "") + ("  · yours" if entry.origin == "user" else "")
         if entry.valid:
             status = f"ok · {entry.timeframe}" + (f" · run {entry.run_id}" if entry.run_id is not None else "")
         else:
@@ -176,10 +182,12 @@ class RulesPanel(QWidget):
             self.rule_activated.emit(entry.choice)
 
     def _describe(self, entry: VersionEntry | None) -> None:
+        self.open_run_button.setEnabled(entry is not None and entry.run_id is not None)
         if entry is None:
             self.details.clear()
         elif entry.valid:
-            self.details.setText(f"<b>{entry.rule_id} v{entry.version}</b> — {entry.name}<br>{entry.path}")
+            origin = "yours" if entry.origin == "user" else "shipped (read-only)"
+            self.details.setText(f"<b>{entry.rule_id} v{entry.version}</b> — {entry.name}<br>{entry.path} · {origin}")
         else:
             lines = "<br>".join(p.replace("&", "&amp;").replace("<", "&lt;") for p in entry.problems)
             self.details.setText(f"<span style='color:{BROKEN}'><b>{entry.rule_id} v{entry.version} is broken"

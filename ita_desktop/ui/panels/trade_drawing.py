@@ -15,7 +15,7 @@ import numpy as np
 
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.ui.chart.overlays import LayerShapes, setup_layer, trade_layer
-from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome
+from ita_desktop.core.backtest_service import BacktestOutcome
 
 
 @dataclass(frozen=True)

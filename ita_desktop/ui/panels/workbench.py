@@ -1,8 +1,13 @@
 """The trader's backtest workflow in the main window: Rules, Backtest and Results docks, linked to the chart.
 
 Kept out of main_window.py so the window stays about data and the chart: the window creates one
-Workbench, which adds its docks (before the window restores its saved layout, so they persist
-like the others) and listens to the window's signals (series listed, series loaded).
+Workbench with the core, which adds its docks (before the window restores its saved layout, so
+they persist like the others) and listens to the window's signals (series listed, series loaded).
+It knows the window only as a :class:`ChartHost` (what it uses of it), so this module does not
+import the window's and there is no import circle.
+
+Earlier runs come back from the Results panel's "Stored runs" and the Rules panel's "Open run":
+``core.runs.reopen`` reads them from the store (statistics, trades, setups), nothing is recomputed.
 
 Clicking a trade switches the chart to the run's symbol (and the rule's timeframe when it is
 stored; otherwise the chart's own timeframe, the trade placed by time) and jumps to it with the
@@ -11,22 +16,56 @@ run's trades and setup steps drawn as the overlay layers "trades" and "setups".
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, SignalInstance
+from PySide6.QtWidgets import QDockWidget, QFrame, QMenu, QScrollArea
 
+from ita_desktop.bus.events import RunStored
+from ita_desktop.core.backtest_service import BacktestOutcome
+from ita_desktop.core.rules_service import VersionEntry
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.rules.loader import repo_rules_dir
-from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, VersionEntry
 from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
 from ita_desktop.ui.panels.trade_drawing import TradeSpan, setup_shapes, trade_shapes, trade_spans
 
 if TYPE_CHECKING:
-    from ita_desktop.ui.main_window import MainWindow
+    from ita_desktop.core.app_core import Core
+    from ita_desktop.ui.bus_bridge import QtBusBridge
+    from ita_desktop.ui.chart import CandleChart
+    from ita_desktop.ui.chart.overlays import OverlaySet
+    from ita_desktop.ui.jobs import JobBridge
+    from ita_desktop.ui.legend import LegendPanel
+    from ita_desktop.ui.theme import Theme
+
+
+class ChartHost(Protocol):
+    """What the Workbench uses of the window it lives in (the main window is one)."""
+
+    runner: JobBridge
+    events: QtBusBridge
+    theme: Theme
+    rule: str | None
+    series: list
+    chart: CandleChart
+    overlays: OverlaySet
+    legend: LegendPanel
+    view_menu: QMenu
+    series_dock: QDockWidget
+    activity_dock: QDockWidget
+    legend_dock: QDockWidget
+    series_listed: SignalInstance
+    loaded: SignalInstance
+    ready: SignalInstance
+
+    def select(self, symbol: str, timeframe: Timeframe | str) -> None: ...
+
+    def addDockWidget(self, area: Qt.DockWidgetArea, dock: QDockWidget) -> None: ...  # noqa: N802 (Qt's name)
+
+    def tabifyDockWidget(self, first: QDockWidget, second: QDockWidget) -> None: ...  # noqa: N802
+
+    def resizeDocks(self, docks: list, sizes: list, orientation: Qt.Orientation) -> None: ...  # noqa: N802
 
 RESULTS_HEIGHT = 300  # px: the results need more room than the Data list they share the bottom with
 
@@ -37,13 +76,15 @@ class Workbench(QObject):
 
     trade_shown = Signal(object, int)
     settled = Signal()
+    reopened = Signal(object)  # a stored run shown again (BacktestOutcome, ``reopened`` True)
 
-    def __init__(self, window: MainWindow, rules_dir: Path | None = None) -> None:
-        super().__init__(window)
+    def __init__(self, window: ChartHost, core: Core) -> None:
+        super().__init__(window)  # type: ignore[arg-type]  (the host is a QObject: the main window)
         self.window = window
-        self.rules = RulesPanel(window.runner, rules_dir or repo_rules_dir())
-        self.backtest = BacktestPanel(window.runner)
-        self.results = ResultsPanel(window.runner, window.theme, window.settings.sessions.clock)
+        self.core = core
+        self.rules = RulesPanel(window.runner, core.rules)
+        self.backtest = BacktestPanel(window.runner, core.backtests)
+        self.results = ResultsPanel(window.runner, window.theme, core.settings.sessions.clock)
         scroll = QScrollArea()  # the form is tall: scrolling lets the window keep its size on small screens
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -77,6 +118,9 @@ class Workbench(QObject):
         self.backtest.swept.connect(self._on_swept)
         self.backtest.failed.connect(self._on_failed)
         self.results.trade_chosen.connect(self.show_trade)
+        self.results.run_requested.connect(self.reopen_run)
+        self.rules.run_requested.connect(self.reopen_run)
+        window.events.register(RunStored, lambda _event: self._list_stored_runs())
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -88,11 +132,32 @@ class Workbench(QObject):
 
     # -- window events ------------------------------------------------------------------
     def _on_series(self, series: list) -> None:
-        if self.window.store is None:
+        if self.core.store_if_open is None:
             return  # listed from the start-up reader; the panels follow once the full store is open
-        self.backtest.set_store(self.window.store, series)
-        if self.rules.store is not self.window.store or not self._rules_listed:
-            self.rules.set_store(self.window.store)
+        first = not self.backtest.store_open
+        self.backtest.set_series(series)
+        if first or not self._rules_listed:
+            self.rules.refresh()  # now with the stored runs' statistics
+            self._list_stored_runs()
+
+    def _list_stored_runs(self) -> None:
+        runs = self.core.runs
+        self.window.runner.start("List runs", lambda _ctx: runs.list(), self.results.set_stored_runs,
+                                 lambda message: self.results.title.setText(f"Could not list the runs: {message}"))
+
+    # -- stored runs ------------------------------------------------------------------------
+    def reopen_run(self, run_id: int) -> None:
+        """Show an earlier run (from the Results or the Rules panel) as it was, read back from the store."""
+        runs = self.core.runs
+        self.window.runner.start(f"Open run {run_id}", lambda _ctx: runs.reopen(run_id), self._on_reopened,
+                                 lambda message: self.results.title.setText(f"Cannot open run {run_id}: {message}"))
+
+    def _on_reopened(self, outcome: BacktestOutcome) -> None:
+        self.results.show_outcomes([outcome])
+        self.results_dock.raise_()
+        self.reopened.emit(outcome)
+        if len(outcome.result.trades):
+            self.results.choose_trade(0)
 
     def _on_rules_listed(self, entries: list[VersionEntry]) -> None:
         self.backtest.set_rules(entries)
@@ -146,7 +211,7 @@ class Workbench(QObject):
     # -- trades on the chart --------------------------------------------------------------
     def _chart_timeframe(self, outcome: BacktestOutcome) -> Timeframe:
         """The rule's timeframe when the chart can show it (stored, or built from finer bars), else the finest."""
-        offered = self.window.timeframes_of(outcome.symbol)
+        offered = self.core.series.timeframes_of(outcome.symbol, self.window.series)
         rule_tf = Timeframe(outcome.timeframe)
         return rule_tf if rule_tf in offered or not offered else offered[0]
 

@@ -1,20 +1,17 @@
-"""The overlay layers the legend lists, and the one call the detection worker makes.
+"""The overlay layers the legend lists, and the set of them on a chart.
 
-``compute_overlays`` runs the detectors over a series and turns their tables into layer shapes,
-all off the GUI thread; ``OverlaySet`` puts the finished layers on a CandleChart as named chart
-layers (one OverlayItem each) and remembers which are switched on.
+Detection is the core's (``core.detection``); ``overlay_data.overlay_data`` turns its tables into
+layer shapes off the GUI thread; ``OverlaySet`` puts the finished layers on a CandleChart as named
+chart layers (one OverlayItem each) and remembers which are switched on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ita_desktop.domain.bars import Bars
-from ita_desktop.ui.chart.overlays.detector_layers import OverlayOptions, detector_layers
 from ita_desktop.ui.chart.overlays.item import OverlayItem
 from ita_desktop.ui.chart.overlays.palette import overlay_palette
 from ita_desktop.ui.chart.overlays.shapes import LayerShapes
@@ -47,40 +44,6 @@ LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec("trades", "Trades", True, 50),
 )
 SPECS = {spec.name: spec for spec in LAYERS}
-
-
-@dataclass
-class OverlayData:
-    """Layers for one series, as computed on a worker; ``key`` names the series they belong to."""
-
-    key: tuple[str, str, int]
-    layers: dict[str, LayerShapes]
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def series_key(bars: Bars) -> tuple[str, str, int]:
-    """Identifies the series a result belongs to (symbol, timeframe, last bar time)."""
-    return (bars.symbol, bars.timeframe.value, int(bars.time[-1]) if len(bars) else 0)
-
-
-def compute_overlays(bars: Bars, params: Mapping[str, Any] | Any = None,
-                     options: OverlayOptions | None = None) -> OverlayData:
-    """Run every detector over ``bars`` and build the detector layers (worker thread: seconds of
-    numba compile on a cold cache, ~100 ms per million bars warm)."""
-    from ita_desktop.detectors.dispatcher import detect
-
-    result = detect(bars, params=params)
-    layers = detector_layers(result.tables, len(bars), options)
-    return OverlayData(series_key(bars), layers, {name: layer.objects for name, layer in layers.items()})
-
-
-def detector_params(settings: Any) -> dict[str, Any]:
-    """Detector parameters that follow the user's settings: the session clock, trading-day start and
-    session windows, so the levels drawn match the shading."""
-    from ita_desktop.detectors.levels import SessionLevelParams
-
-    return {"session_tz": settings.sessions.clock, "day_start": settings.data.day_start,
-            "session_levels": SessionLevelParams.from_settings(settings)}
 
 
 class OverlaySet(QObject):

@@ -1,0 +1,49 @@
+"""The Qt adapter of the event bus: bus events re-emitted as a Qt signal on the GUI thread.
+
+vn.py style: ``bridge.register(RunStored, self.on_run_stored)``. One bus subscription per
+event type; its dispatcher thread emits a private signal, which a queued connection delivers
+on the GUI thread, where the registered slots run. Widgets never touch the bus's threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from ita_desktop.bus.event_bus import EventBus, Subscription
+from ita_desktop.bus.events import Event
+
+
+class QtBusBridge(QObject):
+    """``event(object)`` fires on the GUI thread for every registered type's events."""
+
+    event = Signal(object)
+    _raw = Signal(object, object)  # (registered type, event): emitted on the bus's dispatcher threads only
+
+    def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bus = bus
+        self._slots: dict[type[Event], list[Callable[[Any], None]]] = {}
+        self._subscriptions: dict[type[Event], Subscription] = {}
+        self._raw.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    def register(self, event_type: type[Event], slot: Callable[[Any], None]) -> None:
+        """Call ``slot(event)`` on the GUI thread for every ``event_type`` published on the bus."""
+        self._slots.setdefault(event_type, []).append(slot)
+        if event_type not in self._subscriptions:
+            self._subscriptions[event_type] = self.bus.subscribe(
+                event_type, lambda e, t=event_type: self._raw.emit(t, e), name=f"qt:{event_type.__name__}")
+
+    def _deliver(self, event_type: type[Event], event: Event) -> None:
+        self.event.emit(event)
+        for slot in list(self._slots.get(event_type, ())):
+            slot(event)
+
+    def close(self) -> None:
+        """Stop listening (the window closes; the bus may serve other faces)."""
+        for sub in self._subscriptions.values():
+            self.bus.unsubscribe(sub, timeout=0.5)
+        self._subscriptions.clear()
+        self._slots.clear()
