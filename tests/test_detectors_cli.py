@@ -84,7 +84,7 @@ def test_parse_params():
 
 
 def test_detect_on_m15_builds_the_bars_from_stored_m1(stored_xauusd, capsys):
-    from ita_desktop.data.resample import resample
+    from ita_desktop.domain.resample import resample
 
     assert main(["detect", "--symbol", "XAUUSD", "--timeframe", "M15", "--kinds", "fvg", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

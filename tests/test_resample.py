@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ita_desktop.data.csv_import import read_csv
-from ita_desktop.data.resample import bucket_starts, parse_day_start, resample
+from ita_desktop.domain.resample import bucket_starts, parse_day_start, resample
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe
 

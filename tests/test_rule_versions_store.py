@@ -1,4 +1,4 @@
-"""Rule versions in SQLite follow rules.versions.decide_version: reuse, store, replace, or a new version
+"""Rule versions in SQLite follow domain.versioning.decide_version: reuse, store, replace, or a new version
 when the edited version already has results (a stored backtest run)."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ita_desktop.data.resample import bucket_starts
+from ita_desktop.domain.resample import bucket_starts
 from ita_desktop.detectors.dispatcher import DetectorParams
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.bias import BiasTracker

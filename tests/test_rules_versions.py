@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ita_desktop.rules.loader import validate_text
-from ita_desktop.rules.versions import (
+from ita_desktop.domain.versioning import (
     StoredVersion,
     content_hash,
     decide_version,

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ita_desktop.config import load_settings
-from ita_desktop.data.resample import resample
+from ita_desktop.domain.resample import resample
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.storage.bar_reader import BarReader
 from ita_desktop.storage.bar_store import BarStore
@@ -274,7 +274,7 @@ def test_sessions_toggle_and_theme_switch(qtbot, stored):
 
 def test_higher_timeframes_are_offered_and_built_from_stored_m1(qtbot, ita_home, xauusd_csv):
     from ita_desktop.engine.ingest import import_file
-    from ita_desktop.data.resample import resample
+    from ita_desktop.domain.resample import resample
 
     with Store.open() as store:
         import_file(store, xauusd_csv, symbol="XAUUSD")

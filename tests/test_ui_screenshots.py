@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from ita_desktop.data.resample import resample
+from ita_desktop.domain.resample import resample
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.ui.main_window import MainWindow
 from tests.conftest import PROJECT_ROOT

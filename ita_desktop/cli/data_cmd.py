@@ -14,7 +14,7 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.cli.options import utc_seconds
-from ita_desktop.engine.ingest import download_mt5, import_file, store_demo
+from ita_desktop.engine.ingest import import_file, store_demo
 from ita_desktop.storage.bar_reader import optional_utc_iso
 from ita_desktop.storage.bar_store import IngestSummary
 from ita_desktop.storage.models import Ingest
@@ -99,8 +99,10 @@ def _mt5(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"downloading {args.symbol} {args.timeframe}: chunk {done}/{total}", file=sys.stderr, flush=True)
 
-    with Store.open() as store:
-        summary = download_mt5(store, args.symbol, timeframe, start, end, progress=progress)
+    from ita_desktop.cli.core_factory import build_core
+
+    with build_core() as core:  # the MT5 settings are the core's (config.yaml), not read down in the engine
+        summary = core.ingest.download_mt5(args.symbol, timeframe, start, end, progress=progress)
     _output(summary, args.json)
     return 0
 

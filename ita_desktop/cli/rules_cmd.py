@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ita_desktop.rules.json_schema import rule_json_schema, write_json_schema
 from ita_desktop.rules.loader import repo_rules_dir, rule_files, validate_file
-from ita_desktop.rules.versions import version_from_path, version_key
+from ita_desktop.domain.versioning import version_from_path, version_key
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

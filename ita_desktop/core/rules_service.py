@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ita_desktop.domain.errors import InputError
 from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir, rule_files, validate_file, validate_text
-from ita_desktop.rules.versions import next_version, normalise_text, version_from_path, version_key, with_version
+from ita_desktop.domain.versioning import next_version, normalise_text, version_from_path, version_key, with_version
 
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core

@@ -2,7 +2,7 @@
 
 The one place that decides which timeframes can be built: a stored timeframe, or any higher
 one whose length is a whole multiple of a finer stored series' (M1 -> M5 ... MN1), resampled
-on the session clock with ``data.resample``'s alignment. The chart's timeframe box, the
+on the session clock with ``domain.resample``'s alignment. The chart's timeframe box, the
 Workbench, ``ita detect`` and the rules all ask here, so they never disagree.
 """
 
@@ -50,7 +50,7 @@ def load_bars(reader: BarSource, symbol: str, timeframe: Timeframe, start_utc: i
     for source in finer:
         base = reader.load(symbol, source, start_utc, end_utc)
         if len(base):
-            from ita_desktop.data.resample import resample
+            from ita_desktop.domain.resample import resample
 
             return resample(base, timeframe, clock=clock)
     return bars

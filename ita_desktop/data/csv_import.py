@@ -21,7 +21,7 @@ import pandas as pd
 
 from ita_desktop.data.cleaning import PRICES, Report, check_duplicates, check_order, check_prices
 from ita_desktop.data.csv_formats import Layout, header_line, normalised_utf8, sniff_layout
-from ita_desktop.data.resample import UTC_ALIGNED, aggregate, bucket_starts
+from ita_desktop.domain.resample import UTC_ALIGNED, aggregate, bucket_starts
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.clock import DAY, ServerClock
 from ita_desktop.domain.errors import InputError

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ita_desktop.data.resample import resample
+from ita_desktop.domain.resample import resample
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.clock import DAY, local_seconds
 from ita_desktop.domain.errors import InputError

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ita_desktop.config import MT5Settings, load_settings
+from ita_desktop.config import MT5Settings
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.ingest import ImportResult
@@ -76,19 +76,19 @@ def download_mt5(
     start_utc: int,
     end_utc: int,
     *,
-    settings: MT5Settings | None = None,
+    settings: MT5Settings,
     module: ModuleType | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> IngestSummary:
     """Download [start_utc, end_utc) from the MT5 terminal and store it as one ingest.
 
-    ``module`` is the MetaTrader5 module or a drop-in (mt5linux); None imports MetaTrader5.
+    ``settings`` are the caller's (the core's ``settings.mt5``: no layer below the faces reads the
+    settings file). ``module`` is the MetaTrader5 module or a drop-in (mt5linux); None imports MetaTrader5.
     A cancelled or failed download stores nothing.
     """
     from ita_desktop.data.mt5_source import MT5Source
 
-    settings = settings or load_settings().mt5
     with MT5Source(settings, module=module) as source:
         bars = source.fetch_bars(symbol, timeframe, start_utc, end_utc, progress=progress, cancel=cancel)
     if not len(bars):

@@ -27,7 +27,7 @@ from ita_desktop.rules.engine import CompiledRule, Occurrence, compile_rule, run
 from ita_desktop.rules.engine.runner import Warmup, warmup_for
 from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir
 from ita_desktop.rules.schema import Rule
-from ita_desktop.rules.versions import version_key
+from ita_desktop.domain.versioning import version_key
 from ita_desktop.storage.store import Store
 
 

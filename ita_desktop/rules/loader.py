@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from ita_desktop.rules.checks import check_rule
 from ita_desktop.rules.errors import RuleIssue, RuleValidationError, sort_issues
 from ita_desktop.rules.schema import STEP_MODELS, Rule
-from ita_desktop.rules.versions import RuleVersion, content_hash, version_from_path
+from ita_desktop.domain.versioning import RuleVersion, content_hash, version_from_path
 from ita_desktop.rules.vocabulary import did_you_mean
 from ita_desktop.rules.yaml_source import Path_, SourceMap, describe_path as _where, parse_yaml
 

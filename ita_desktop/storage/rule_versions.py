@@ -1,4 +1,4 @@
-"""Rule versions in SQLite: store each version when first used, following ``rules.versions.decide_version``.
+"""Rule versions in SQLite: store each version when first used, following ``domain.versioning.decide_version``.
 
 Results hang on a version (runs by rule_id + version, trades and signals by the version's
 row id), so its text never changes under them: an edited file whose version already has
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import select
 
-from ita_desktop.rules.versions import RuleVersion as VersionText
-from ita_desktop.rules.versions import StoredVersion, content_hash, decide_version, with_version
+from ita_desktop.domain.versioning import RuleVersion as VersionText
+from ita_desktop.domain.versioning import StoredVersion, content_hash, decide_version, with_version
 from ita_desktop.storage.db import read_session, write_session
 from ita_desktop.storage.models import RuleVersion
 

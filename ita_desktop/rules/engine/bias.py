@@ -6,7 +6,7 @@ where it really ends), or (when the data has a gap) at the first setup bar of a 
 Its trend is the structure detector's trend after that bar. The full pass (array
 operations and one detector pass) and the live tracker (one setup bar at a time) build the same
 higher-timeframe bars and mark them known at the same setup bar; a test holds them equal.
-Buckets never go back in time (as in ``data.resample``): on the night clocks fall back, the
+Buckets never go back in time (as in ``domain.resample``): on the night clocks fall back, the
 repeated hour stays in the bucket it started in.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ita_desktop.data.resample import bucket_starts
+from ita_desktop.domain.resample import bucket_starts
 from ita_desktop.detectors.dispatcher import DetectionResult, DetectorParams, detect
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ita_desktop.data.resample import bucket_starts, resample
+from ita_desktop.domain.resample import bucket_starts, resample
 from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.detectors.objects import LevelKind
 from ita_desktop.domain.bars import Bars
