@@ -189,3 +189,62 @@ def test_a_running_sweep_can_be_cancelled(qtbot, bridge, sweep_panel):
         qtbot.mouseClick(sweep_panel.cancel_button, Qt.MouseButton.LeftButton)
     assert failed.args[0].endswith("cancelled")
     assert not sweep_panel.running and sweep_panel.sweep_button.isEnabled() and not sweep_panel.progress.isVisible()
+
+
+def _summary(results) -> dict[str, str]:
+    return {results.summary.item(r, 0).text(): results.summary.item(r, 1).text()
+            for r in range(results.summary.rowCount())}
+
+
+def test_an_earlier_run_reopens_after_a_restart_without_recomputing(qtbot, eurusd_store, monkeypatch):
+    """Run a backtest, close the window; a new window on the same ITA_HOME shows that run again from the
+    Results panel and from the Rules panel: statistics, trades and the chart drawing, nothing recomputed."""
+    window = open_window(qtbot, symbol="EURUSD", timeframe="M5")
+    panel = window.workbench.backtest
+    assert panel.select_rule("ib_raid")
+    panel.select_symbols(["EURUSD"])
+    with qtbot.waitSignal(panel.backtested, timeout=WAIT_MS) as done:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    made = done.args[0][0]
+    shown_then = _summary(window.workbench.results)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+    window.close()
+
+    import ita_desktop.backtest.runs as backtest_runs
+    import ita_desktop.engine.backtest as engine_backtest
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the stored run was recomputed")
+
+    for module, name in ((engine_backtest, "run_setup"), (engine_backtest, "backtest_rule"),
+                         (backtest_runs, "simulate"), (backtest_runs, "compute_stats")):
+        monkeypatch.setattr(module, name, refuse)
+
+    again = open_window(qtbot, symbol="EURUSD", timeframe="M5")
+    bench, results = again.workbench, again.workbench.results
+    qtbot.waitUntil(lambda: results.stored_box.count() == 1, timeout=WAIT_MS)
+    assert results.stored_box.currentData() == made.result.run_id and results.open_stored_button.isEnabled()
+    with qtbot.waitSignal(bench.reopened, timeout=WAIT_MS) as reopened, \
+            qtbot.waitSignal(bench.trade_shown, timeout=WAIT_MS):
+        qtbot.mouseClick(results.open_stored_button, Qt.MouseButton.LeftButton)
+    outcome = reopened.args[0]
+    assert outcome.reopened and outcome.result.run_id == made.result.run_id
+    assert _summary(results) == shown_then
+    trades = made.result.trades.rows
+    assert results.trades.rowCount() == len(trades) and results.equity.points() == len(trades) + 1
+    layer = again.overlays.shapes("trades")
+    assert len(layer.of_role("stop")[0]) == len(trades)
+    steps = again.overlays.shapes("setups").of_role("step")
+    assert steps and any(len(b) for b in steps)
+
+    results.show_outcomes([])  # then from the Rules panel: the version's latest run
+    qtbot.waitUntil(lambda: bench.rules.item_of("ib_raid", "1") is not None
+                    and bench.rules.item_of("ib_raid", "1").text(2) == str(len(trades)), timeout=WAIT_MS)
+    bench.rules.select("ib_raid", "1")
+    assert bench.rules.open_run_button.isEnabled()
+    with qtbot.waitSignal(bench.reopened, timeout=WAIT_MS) as reopened:
+        qtbot.mouseClick(bench.rules.open_run_button, Qt.MouseButton.LeftButton)
+    assert reopened.args[0].result.run_id == made.result.run_id
+    assert _summary(results) == shown_then
+    qtbot.waitUntil(lambda: not again.runner.busy, timeout=WAIT_MS)
+    again.close()
