@@ -99,8 +99,8 @@ def timed(fn, runs: int):
 
 def rule_on_m1(rule_id: str, bias: Timeframe | None = None):
     """A seed rule run on M1, optionally with a higher-timeframe bias (trade with its trend)."""
-    from ita_desktop.engine.backtest import with_timeframe
-    from ita_desktop.engine.scan import resolve_rule
+    from ita_desktop.workflows.rule_backtest import with_timeframe
+    from ita_desktop.workflows.rule_scan import resolve_rule
     from ita_desktop.rules.engine import compile_rule
     from ita_desktop.rules.schema import Bias
 
@@ -121,8 +121,8 @@ def backtest_seed_rule(bars: Bars, compiled, settings: SimSettings):
 
 def rule_sweep(bars: Bars, progress=None):
     """asia_sweep (M5 from M1, M1 inside each bar) over 1,000 variants of three rule fields."""
-    from ita_desktop.engine.backtest import RuleSweeper, instrument_settings, sweep_variants
-    from ita_desktop.engine.scan import resolve_rule
+    from ita_desktop.workflows.rule_backtest import RuleSweeper, instrument_settings, sweep_variants
+    from ita_desktop.workflows.rule_scan import resolve_rule
 
     loaded = resolve_rule("asia_sweep")
     sweeper = RuleSweeper(loaded, "EURUSD", bars)

@@ -43,7 +43,7 @@ def fill_store(home: Path, bars: int) -> str:
     from chained_series import EURUSD, SERVER_TZ, chained_eurusd, describe
 
     from ita_desktop.domain.ingest import ImportResult
-    from ita_desktop.engine.ingest import import_file
+    from ita_desktop.workflows.bar_ingest import import_file
     from ita_desktop.storage.store import Store
 
     with Store.open() as store:

@@ -1,4 +1,4 @@
-"""`ita backtest` / `ita sweep` and engine.backtest on the real EURUSD file imported into a fresh store.
+"""`ita backtest` / `ita sweep` and workflows.rule_backtest on the real EURUSD file imported into a fresh store.
 
 asia_sweep runs on M5 built from the stored M1 (which the simulator also reads inside each
 M5 bar). Checked: the run is stored with its rule version and ingest, entries come after
@@ -18,8 +18,8 @@ import pytest
 
 from ita_desktop.backtest.runs import BacktestCancelled
 from ita_desktop.cli.main import main
-from ita_desktop.engine import backtest as engine_backtest
-from ita_desktop.engine.jobs import JobEngine
+from ita_desktop.workflows import rule_backtest as engine_backtest
+from ita_desktop.core.job_engine import JobEngine
 from ita_desktop.storage.store import Store
 
 pytestmark = pytest.mark.realdata

@@ -14,7 +14,7 @@ from ita_desktop.cli.main import main
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.ingest import import_file
+from ita_desktop.workflows.bar_ingest import import_file
 from ita_desktop.paths import app_paths
 from ita_desktop.storage.store import Store
 

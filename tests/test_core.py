@@ -67,8 +67,8 @@ def test_buildable_timeframes_is_the_one_rule() -> None:
 
 
 def test_a_backtest_runs_detection_and_matching_once_per_rule_and_symbol(eurusd_store, monkeypatch) -> None:
-    import ita_desktop.engine.backtest as engine_backtest
-    import ita_desktop.engine.scan as engine_scan
+    import ita_desktop.workflows.rule_backtest as engine_backtest
+    import ita_desktop.workflows.rule_scan as engine_scan
 
     calls: list[str] = []
     real = engine_backtest.run_setup
@@ -102,7 +102,7 @@ def test_a_stored_run_reopens_without_recomputing(eurusd_store, monkeypatch) -> 
 
     import ita_desktop.backtest.runs as backtest_runs
     import ita_desktop.backtest.stats as backtest_stats
-    import ita_desktop.engine.backtest as engine_backtest
+    import ita_desktop.workflows.rule_backtest as engine_backtest
 
     def refuse(*_a, **_k):
         raise AssertionError("reopening recomputed the run")

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from ita_desktop.domain.errors import InputError, ItaError
-from ita_desktop.engine.ingest import download_mt5, import_file
-from ita_desktop.engine.jobs import (
+from ita_desktop.workflows.bar_ingest import download_mt5, import_file
+from ita_desktop.core.job_engine import (
     JobAlreadyRunning, JobCancelled, JobContext, JobEngine, JobListener, summarize,
 )
 from ita_desktop.storage.store import Store
@@ -185,7 +185,7 @@ def test_errors_ita_messages_as_they_are_bugs_as_internal_errors_with_a_logged_t
     def refused(ctx: JobContext) -> None:
         raise ItaError("MT5 terminal not found at C:/MT5/terminal64.exe")
 
-    with caplog.at_level(logging.ERROR, logger="ita_desktop.engine.jobs"):
+    with caplog.at_level(logging.ERROR, logger="ita_desktop.core.job_engine"):
         bug = engine.submit("Backtest asia_sweep", broken)
         assert bug.wait(WAIT_S)
     assert bug.status == "failed"
@@ -212,7 +212,7 @@ def test_a_broken_listener_or_history_never_breaks_the_job(tmp_path, caplog):
     engine.add_listener(JobListener(started=lambda h: 1 / 0, progressed=lambda h, f, m: 1 / 0))
     recorder = Recorder()
     engine.add_listener(recorder.listener)
-    with caplog.at_level(logging.ERROR, logger="ita_desktop.engine.jobs"):
+    with caplog.at_level(logging.ERROR, logger="ita_desktop.core.job_engine"):
         handle = engine.submit("Chunks", chunks, n=2)
         assert handle.wait(WAIT_S)
     assert handle.status == "finished" and handle.history_id is None
@@ -270,7 +270,7 @@ def test_a_scheduled_run_is_skipped_while_its_key_is_busy(engine, caplog):
     manual = engine.submit("Manual refresh", blocking, key="refresh", gate=gate, entered=entered)
     assert entered.wait(WAIT_S)
     ran: list[int] = []
-    with caplog.at_level(logging.INFO, logger="ita_desktop.engine.jobs"):
+    with caplog.at_level(logging.INFO, logger="ita_desktop.core.job_engine"):
         schedule_id = engine.schedule_interval("Scheduled refresh", lambda ctx: ran.append(1), 3600, key="refresh",
                                                run_now=True)
         wait_until(lambda: logged(caplog, "scheduled Scheduled refresh skipped"), "the scheduled run skipped")

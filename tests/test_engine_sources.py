@@ -15,7 +15,7 @@ from ita_desktop.cli.main import main
 from ita_desktop.config import MT5Settings, save_user_settings
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.ingest import download_mt5, store_demo
+from ita_desktop.workflows.bar_ingest import download_mt5, store_demo
 from ita_desktop.storage.store import Store
 from tests.standins import mt5_module as standin
 from tests.support.real_bars import xauusd_bars

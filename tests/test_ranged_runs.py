@@ -23,8 +23,8 @@ from ita_desktop.backtest.simulator import EXIT_REASONS
 from ita_desktop.cli.main import main
 from ita_desktop.domain.clock import utc_iso
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.backtest import RuleSweeper, backtest_rule, sweep_rule
-from ita_desktop.engine.scan import ScanResult, resolve_rule, scan
+from ita_desktop.workflows.rule_backtest import RuleSweeper, backtest_rule, sweep_rule
+from ita_desktop.workflows.rule_scan import ScanResult, resolve_rule, scan
 from ita_desktop.rules.engine import compile_rule, run_setup
 from ita_desktop.rules.engine.runner import LEVELS_WARMUP_SECONDS, warmup_for
 from ita_desktop.rules.loader import repo_rules_dir, validate_text

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ita_desktop.rules.errors import RuleValidationError
+from ita_desktop.rules.rule_issues import RuleValidationError
 from ita_desktop.rules.loader import load_rule, rule_files, validate_file
 
 CORPUS = Path(__file__).parent / "data" / "broken_rules"

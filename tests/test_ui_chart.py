@@ -16,7 +16,7 @@ from ita_desktop.config import load_settings
 from ita_desktop.domain.bars import Bars
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.downsample import OHLC, Pyramid, aggregate_ohlc, level_for
-from ita_desktop.ui.chart.sessions import session_runs
+from ita_desktop.ui.chart.session_shading import session_runs
 from ita_desktop.ui.chart.widget import DEFAULT_BARS
 from tests.support.real_bars import eurusd_bars
 

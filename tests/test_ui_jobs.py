@@ -20,13 +20,13 @@ import pytest
 from numba import njit
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-from ita_desktop.engine.backtest import backtest_job, backtest_rule, sweep_rule
-from ita_desktop.engine.backtest import sweep_job as sweep_rule_job
-from ita_desktop.engine.ingest import import_file
-from ita_desktop.engine.jobs import JobAlreadyRunning, JobContext
+from ita_desktop.workflows.rule_backtest import backtest_job, backtest_rule, sweep_rule
+from ita_desktop.workflows.rule_backtest import sweep_job as sweep_rule_job
+from ita_desktop.workflows.bar_ingest import import_file
+from ita_desktop.core.job_engine import JobAlreadyRunning, JobContext, JobEngine
 from ita_desktop.rules.loader import repo_rules_dir
 from ita_desktop.storage.store import Store
-from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.main_window import MainWindow
 from tests.support.cores import new_core
 
@@ -38,7 +38,7 @@ SWEEP_BARS = 100_000
 SEED_RULES = ("asia_sweep", "fvg_reversal", "ib_raid", "Frank_raid")
 # The year of M1 is the hard case: the importer's numpy and pandas calls release and retake the GIL
 # hundreds of times a second, which kept the GUI thread waiting 70-120 ms (with 2 ms of its own work)
-# at a 1 ms switch interval (ui/jobs.py has the figures). The printed gaps say where time went.
+# at a 1 ms switch interval (ui/job_bridge.py has the figures). The printed gaps say where time went.
 
 
 @pytest.fixture

@@ -273,7 +273,7 @@ def test_sessions_toggle_and_theme_switch(qtbot, stored):
 
 
 def test_higher_timeframes_are_offered_and_built_from_stored_m1(qtbot, ita_home, xauusd_csv):
-    from ita_desktop.engine.ingest import import_file
+    from ita_desktop.workflows.bar_ingest import import_file
     from ita_desktop.domain.resample import resample
 
     with Store.open() as store:

@@ -1,7 +1,7 @@
 """The Rules, Backtest and Results panels driven offscreen on the real EURUSD data.
 
 The store holds EURUSD M1 imported with the file's true server clock (-03:30); backtests and
-sweeps run through the real ``engine.backtest`` as jobs on the window's bridge.
+sweeps run through the real ``workflows.rule_backtest`` as jobs on the window's bridge.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt
 
 from ita_desktop.rules.loader import repo_rules_dir
 from ita_desktop.storage.store import Store
-from ita_desktop.engine.jobs import JobEngine
-from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.core.job_engine import JobEngine
+from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.main_window import MainWindow
 from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
@@ -211,7 +211,7 @@ def test_an_earlier_run_reopens_after_a_restart_without_recomputing(qtbot, eurus
     window.close()
 
     import ita_desktop.backtest.runs as backtest_runs
-    import ita_desktop.engine.backtest as engine_backtest
+    import ita_desktop.workflows.rule_backtest as engine_backtest
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("the stored run was recomputed")

@@ -2,7 +2,7 @@
 
 The rule side supplies ``orders_for(bars) -> ORDER_DTYPE``; orders are built on exactly the
 bars simulated (a date range is cut from the bars first), so bar indexes always agree. A rule
-run from a start T (engine.backtest) builds its orders on bars that begin before T, so its
+run from a start T (workflows.rule_backtest) builds its orders on bars that begin before T, so its
 detectors are warm, and hands over only the range from T: ``warmup`` says what came before.
 
 Determinism: a run's ``inputs_hash`` digests the bars (every column the simulation reads),

@@ -92,7 +92,7 @@ class SweepResult:
     statistic: str
     rows: list[dict[str, Any]]
     trades: list[Trades] = field(default_factory=list, repr=False)
-    #: What was swept, for callers that report it (engine.backtest: rule, version, symbol, grid, detector runs).
+    #: What was swept, for callers that report it (workflows.rule_backtest: rule, version, symbol, grid, detector runs).
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

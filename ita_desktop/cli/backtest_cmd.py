@@ -27,8 +27,8 @@ from ita_desktop.backtest.stats import format_stat
 from ita_desktop.backtest.sweep import SUMMARY_COLUMNS, SweepResult
 from ita_desktop.cli.options import utc_seconds
 from ita_desktop.cli.scan_cmd import range_text
-from ita_desktop.engine.backtest import backtest_rule, sweep_rule
-from ita_desktop.rules.errors import RuleValidationError
+from ita_desktop.workflows.rule_backtest import backtest_rule, sweep_rule
+from ita_desktop.rules.rule_issues import RuleValidationError
 from ita_desktop.storage.store import Store
 
 SUMMARY_SHOWN = ("trades", "win_rate", "expectancy_r", "avg_win_r", "avg_loss_r", "profit_factor", "net_pnl",

@@ -14,7 +14,7 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.cli.options import utc_seconds
-from ita_desktop.engine.ingest import import_file, store_demo
+from ita_desktop.workflows.bar_ingest import import_file, store_demo
 from ita_desktop.storage.bar_reader import optional_utc_iso
 from ita_desktop.storage.bar_store import IngestSummary
 from ita_desktop.storage.models import Ingest

@@ -2,7 +2,7 @@
 
 RULE is a rule file or a rule_id (its latest version under rules/). A bad rule prints every
 problem as ``file:line:col: message`` on stderr and exits 1, as ``ita rules validate`` does.
-With ``--from`` the detectors are warmed on the history before it (engine.scan) and the header
+With ``--from`` the detectors are warmed on the history before it (workflows.rule_scan) and the header
 says on how many bars; the range shown is the one asked for.
 """
 
@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.clock import utc_iso
-from ita_desktop.engine.scan import ScanResult, scan
-from ita_desktop.rules.errors import RuleValidationError
+from ita_desktop.workflows.rule_scan import ScanResult, scan
+from ita_desktop.rules.rule_issues import RuleValidationError
 from ita_desktop.storage.store import Store
 
 

@@ -33,7 +33,7 @@ from ita_desktop.paths import AppPaths
 
 if TYPE_CHECKING:
     from ita_desktop.config import Settings
-    from ita_desktop.engine.jobs import JobEngine
+    from ita_desktop.core.job_engine import JobEngine
     from ita_desktop.storage.bar_reader import BarReader, SeriesInfo
     from ita_desktop.storage.store import Store
 
@@ -70,7 +70,7 @@ class Core:
         """The one job engine (started on first use); its events go out on the bus as Job* events."""
         with self._lock:
             if self._jobs is None:
-                from ita_desktop.engine.jobs import JobEngine, JobListener
+                from ita_desktop.core.job_engine import JobEngine, JobListener
 
                 engine = JobEngine(self.workers)
                 publish = self.bus.publish

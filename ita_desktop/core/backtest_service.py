@@ -2,7 +2,7 @@
 
 The Backtest panel builds a request and hands ``core.backtests.run`` / ``sweep`` to a job (a
 worker thread with the job's ``ctx``: progress and cancel); the CLI and tests call the same.
-Rules become orders and trades in ``engine.backtest`` (``backtest_rule`` / ``sweep_rule``), in
+Rules become orders and trades in ``workflows.rule_backtest`` (``backtest_rule`` / ``sweep_rule``), in
 one trip: the RunResult carries the setup occurrences its orders came from, so the Results
 panel draws a trade with its setup steps without running detection and matching again.
 Each stored run is announced on the bus (``RunStored``).
@@ -123,7 +123,7 @@ def run_backtests(store: Store, request: BacktestRequest, ctx: _Context) -> list
     """Every chosen rule version on every chosen symbol, stored as runs; progress over the whole batch.
 
     One trip per rule and symbol: the run's own occurrences come with it (no second scan)."""
-    from ita_desktop.engine.backtest import backtest_rule
+    from ita_desktop.workflows.rule_backtest import backtest_rule
 
     if not request.rules or not request.symbols:
         raise ValueError("choose at least one rule and one symbol")
@@ -141,7 +141,7 @@ def run_backtests(store: Store, request: BacktestRequest, ctx: _Context) -> list
 
 def run_sweep(store: Store, request: SweepRequest, ctx: _Context) -> SweepOutcome:
     """The grid of one rule version on one symbol, ranked by the chosen statistic."""
-    from ita_desktop.engine.backtest import sweep_rule
+    from ita_desktop.workflows.rule_backtest import sweep_rule
 
     if not request.grid:
         raise ValueError("add at least one row to the grid (a dotted path and its values)")

@@ -1,6 +1,6 @@
 """Ingest as the core's use case: bars from a CSV file, the MT5 terminal or demo data into the store.
 
-The work is ``engine.ingest``'s (one transaction per ingest, nothing stored on bad input); the
+The work is ``workflows.bar_ingest``'s (one transaction per ingest, nothing stored on bad input); the
 service runs it on the core's store with the core's settings (no layer below reads the
 settings file itself) and announces every write on the bus (``BarsStored``).
 """
@@ -27,7 +27,7 @@ class IngestService:
 
     def import_file(self, path: Path | str, *, symbol: str, timeframe: Timeframe | None = None,
                     server_tz: str | None = None, progress: Progress | None = None) -> IngestSummary:
-        from ita_desktop.engine.ingest import import_file
+        from ita_desktop.workflows.bar_ingest import import_file
 
         summary = import_file(self._core.store, path, symbol=symbol, timeframe=timeframe, server_tz=server_tz,
                               progress=progress)
@@ -36,14 +36,14 @@ class IngestService:
     def download_mt5(self, symbol: str, timeframe: Timeframe, start_utc: int, end_utc: int, *, module=None,
                      progress: Callable[[int, int], None] | None = None,
                      cancel: Callable[[], bool] | None = None) -> IngestSummary:
-        from ita_desktop.engine.ingest import download_mt5
+        from ita_desktop.workflows.bar_ingest import download_mt5
 
         summary = download_mt5(self._core.store, symbol, timeframe, start_utc, end_utc,
                                settings=self._core.settings.mt5, module=module, progress=progress, cancel=cancel)
         return self._announce([summary])[0]
 
     def store_demo(self, *, progress: Progress | None = None, **kwargs) -> list[IngestSummary]:
-        from ita_desktop.engine.ingest import store_demo
+        from ita_desktop.workflows.bar_ingest import store_demo
 
         return self._announce(store_demo(self._core.store, progress=progress, **kwargs))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.rules.errors import RuleIssue
+from ita_desktop.rules.rule_issues import RuleIssue
 from ita_desktop.rules.schema import STEP_MODELS
 from ita_desktop.rules.vocabulary import (
     DEFAULT_SESSION_WINDOWS,

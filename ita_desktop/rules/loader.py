@@ -19,7 +19,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from ita_desktop.rules.checks import check_rule
-from ita_desktop.rules.errors import RuleIssue, RuleValidationError, sort_issues
+from ita_desktop.rules.rule_issues import RuleIssue, RuleValidationError, sort_issues
 from ita_desktop.rules.schema import STEP_MODELS, Rule
 from ita_desktop.domain.versioning import RuleVersion, content_hash, version_from_path
 from ita_desktop.rules.vocabulary import did_you_mean

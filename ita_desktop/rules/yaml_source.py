@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ita_desktop.rules.errors import RuleIssue
+from ita_desktop.rules.rule_issues import RuleIssue
 
 Path_ = tuple[Any, ...]  # keys (str) and list indexes (int) from the document root
 

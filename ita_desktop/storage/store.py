@@ -20,7 +20,7 @@ from ita_desktop.storage.instruments import Instruments
 from ita_desktop.storage.job_history import JobHistory
 from ita_desktop.storage.rule_versions import RuleVersions
 from ita_desktop.storage.run_artifacts import RunArtifacts
-from ita_desktop.storage.runs import Runs
+from ita_desktop.storage.run_records import Runs
 
 
 class Store:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from ita_desktop.config import Settings
 from ita_desktop.domain.clock import ServerClock
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.jobs import JobAlreadyRunning, JobContext
+from ita_desktop.core.job_engine import JobAlreadyRunning, JobContext
 from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.settings_dialog import ERROR_STYLE
 

@@ -2,7 +2,7 @@
 
 ``MainWindow(core)``: the store, the job engine, the bus and the use cases are the core's.
 Everything that touches the store runs as a job on the core's job engine (through the Qt bridge
-in ``ui/jobs.py``); bus events arrive through ``ui/bus_bridge.py`` on the GUI thread. The window
+in ``ui/job_bridge.py``); bus events arrive through ``ui/bus_bridge.py`` on the GUI thread. The window
 only starts jobs and applies their results, and closes the core when it closes. Layout
 (geometry, docks) persists in an INI file in the user config folder, so ITA_HOME moves it with everything else.
 """
@@ -30,7 +30,7 @@ from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
 from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, overlay_data, series_key
 from ita_desktop.ui.empty_state import EmptyState
-from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.legend import LegendPanel
 from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog

@@ -177,7 +177,7 @@ def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, 
 
     ``detection``: a full-pass DetectionResult of the same setup bars, kinds and params, reused
     instead of detecting again (a parameter sweep varies order fields far more often than
-    detector params; see engine.backtest's detection cache).
+    detector params; see workflows.rule_backtest's detection cache).
 
     ``start_utc``: the range starts at the first setup bar opening at or after it; the bars before
     are warm-up (give at least :func:`warmup_for`'s worth): detectors and matcher run over them,

@@ -14,7 +14,7 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.clock import local_seconds
 from ita_desktop.domain.prices import infer_digits
 from ita_desktop.ui.chart.downsample import Pyramid
-from ita_desktop.ui.chart.sessions import session_runs
+from ita_desktop.ui.chart.session_shading import session_runs
 
 
 @dataclass(frozen=True)

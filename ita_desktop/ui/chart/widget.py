@@ -20,7 +20,7 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.ui.chart.axes import PriceAxis, TimeAxis, wall_time
 from ita_desktop.ui.chart.candles import CandleItem
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
-from ita_desktop.ui.chart.sessions import SessionShadingItem, session_at
+from ita_desktop.ui.chart.session_shading import SessionShadingItem, session_at
 from ita_desktop.ui.theme import SESSION_ALPHA, Theme, get_theme
 
 DEFAULT_BARS = 300  # bars shown after loading or a reset: a few hours of M1, like a trading terminal

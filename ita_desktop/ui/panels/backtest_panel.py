@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.jobs import JobAlreadyRunning
+from ita_desktop.core.job_engine import JobAlreadyRunning
 from ita_desktop.ui.dates import utc_day_range
-from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.core.backtest_service import (
     COMMON_SWEEP_PATHS, RANK_STATISTICS, BacktestOutcome, BacktestRequest, Costs, SweepOutcome, SweepRequest,
 )

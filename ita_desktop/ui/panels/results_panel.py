@@ -26,7 +26,7 @@ from ita_desktop.backtest import reports
 from ita_desktop.backtest.reports import SUMMARY_LABELS
 from ita_desktop.backtest.stats import format_stat
 from ita_desktop.core.backtest_service import BacktestOutcome, SweepOutcome
-from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.panels.result_charts import EquityChart, RHistogram, SweepHeatmap
 from ita_desktop.ui.theme import Theme
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ita_desktop.core.rules_service import RuleChoice, VersionEntry
-from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.ui.job_bridge import JobBridge
 
 if TYPE_CHECKING:
     from ita_desktop.core.rules_service import RulesService

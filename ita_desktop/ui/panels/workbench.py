@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ita_desktop.ui.bus_bridge import QtBusBridge
     from ita_desktop.ui.chart import CandleChart
     from ita_desktop.ui.chart.overlays import OverlaySet
-    from ita_desktop.ui.jobs import JobBridge
+    from ita_desktop.ui.job_bridge import JobBridge
     from ita_desktop.ui.legend import LegendPanel
     from ita_desktop.ui.theme import Theme
 

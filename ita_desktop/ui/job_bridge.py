@@ -30,7 +30,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from ita_desktop.engine.jobs import HistorySink, JobContext, JobEngine, JobHandle, JobListener  # noqa: F401
+from ita_desktop.core.job_engine import HistorySink, JobContext, JobEngine, JobHandle, JobListener  # noqa: F401
 
 PROGRESS_INTERVAL_S = 0.04  # 25 updates a second per job: smooth for a progress bar, cheap for the loop
 GIL_SWITCH_INTERVAL_S = 0.0002  # see the module docstring

@@ -1,6 +1,6 @@
 """Backtest and sweep a rule on the stored bars: the functions ``ita backtest``/``ita sweep``, the jobs and the GUI call.
 
-``backtest_rule`` resolves the rule and loads the bars as ``engine.scan`` does (and records
+``backtest_rule`` resolves the rule and loads the bars as ``workflows.rule_scan`` does (and records
 the rule version), runs the setup engine, simulates with the instrument of the rule's
 ``market.symbols`` (point, and money per price from ``point_value``), reads the M1 bars
 inside each bar when the rule runs on a higher timeframe and M1 is stored (so a bar that
@@ -13,7 +13,7 @@ vary order fields, so :class:`RuleSweeper` keeps one DetectionResult per (timefr
 kinds, detector params): variants that change only entries, stops, targets or management
 reuse it; variants that change detector params detect once per distinct combination.
 
-A range from T is run as ``engine.scan`` runs it: the bars load with the warm-up the rule's
+A range from T is run as ``workflows.rule_scan`` runs it: the bars load with the warm-up the rule's
 detectors need before T (a sweep: the most any variant needs), only occurrences signalled at
 or after T make orders, and the simulation, the statistics and the stored run cover the range
 alone (the M1 bars read inside each setup bar too); a trade never fills before T.
@@ -41,7 +41,7 @@ from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.engine.scan import load_setup_bars, resolve_rule, with_timeframe
+from ita_desktop.workflows.rule_scan import load_setup_bars, resolve_rule, with_timeframe
 from ita_desktop.rules.checks import check_rule
 from ita_desktop.rules.engine import CompiledRule, compile_rule, run_setup
 from ita_desktop.rules.engine.runner import setup_bars, warmup_for
@@ -111,7 +111,7 @@ class Prepared:
 def prepare(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timeframe | str | None = None,
             start_utc: int | None = None, end_utc: int | None = None, rules_dir: Path | None = None,
             use_lower: bool = True, grid: Mapping[str, Sequence[Any]] | None = None) -> Prepared:
-    """Resolve the rule, record its version, load its bars (engine.scan's loading: with a start, the
+    """Resolve the rule, record its version, load its bars (workflows.rule_scan's loading: with a start, the
     warm-up before it; with a sweep's ``grid``, the most any variant needs) and the lower timeframe."""
     loaded = resolve_rule(rule_ref, rules_dir)
     rule = with_timeframe(loaded.rule, timeframe)
