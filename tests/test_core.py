@@ -175,3 +175,20 @@ def test_detection_follows_the_settings_for_chart_and_cli_alike(eurusd_store) ->
         assert np.array_equal(kept["bar"] + offset, full_in["bar"])
         with pytest.raises(InputError):
             core.detection.detect_window("EURUSD", Timeframe.M5, start, None, warmup=-1)
+
+
+def test_the_cli_lists_shipped_and_user_rules_and_runs_a_user_rule_by_id(eurusd_store, capsys) -> None:
+    from ita_desktop.cli.main import main
+
+    with Core(load_settings(), app_paths().ensure()) as core:
+        text = (repo_rules_dir() / "ib_raid" / "v1.yaml").read_text()
+        mine = core.rules.save(text + "\n# my copy\n")
+    assert main(["rules", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "ib_raid: v1, v2" in out and "  v2 [yours]:" in out and "  v1 [shipped]:" in out
+    assert main(["backtest", "ib_raid", "--symbol", "EURUSD", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["rule_id"], printed["rule_version"]) == ("ib_raid", "2")  # the user's newer version
+    with Core(load_settings(), app_paths().ensure()) as core:
+        again = core.runs.reopen(printed["run_id"])  # a CLI run reopens in the window too
+    assert again.rule.path == mine and len(again.result.trades) == len(printed["trades"])

@@ -32,3 +32,12 @@ def test_only_the_faces_read_the_settings_file() -> None:
                 callers.append(rel)
     assert callers, "the check found no caller at all: it no longer looks at the right thing"
     assert [c for c in callers if not c.startswith(SETTINGS_READERS)] == []
+
+
+def test_no_two_modules_share_a_file_name() -> None:
+    """A newcomer must not mix up two ``jobs.py`` (or ``runs.py``, ``errors.py`` ...) in different layers."""
+    names: dict[str, list[str]] = {}
+    for path in (PROJECT_ROOT / "ita_desktop").rglob("*.py"):
+        if path.name != "__init__.py":
+            names.setdefault(path.name, []).append(path.relative_to(PROJECT_ROOT).as_posix())
+    assert {n: p for n, p in names.items() if len(p) > 1} == {}

@@ -27,9 +27,8 @@ from ita_desktop.backtest.stats import format_stat
 from ita_desktop.backtest.sweep import SUMMARY_COLUMNS, SweepResult
 from ita_desktop.cli.options import utc_seconds
 from ita_desktop.cli.scan_cmd import range_text
-from ita_desktop.workflows.rule_backtest import backtest_rule, sweep_rule
+from ita_desktop.cli.core_factory import build_core
 from ita_desktop.rules.rule_issues import RuleValidationError
-from ita_desktop.storage.store import Store
 
 SUMMARY_SHOWN = ("trades", "win_rate", "expectancy_r", "avg_win_r", "avg_loss_r", "profit_factor", "net_pnl",
                  "return_pct", "max_drawdown", "max_drawdown_pct", "max_drawdown_r", "longest_losing_streak",
@@ -91,8 +90,8 @@ def _run(args: argparse.Namespace, work) -> Any:
     """The work's result, or the exit code: 1 for a bad rule (every problem located), 130 when cancelled."""
     start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
     try:
-        with Store.open() as store:
-            return work(store, start, end)
+        with build_core() as core:
+            return work(core, start, end)
     except RuleValidationError as exc:
         _end_line()
         print(exc.located(), file=sys.stderr)
@@ -107,9 +106,9 @@ def _run(args: argparse.Namespace, work) -> Any:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    def work(store: Store, start: int | None, end: int | None) -> RunResult:
-        return backtest_rule(store, args.rule, args.symbol, timeframe=args.timeframe, start_utc=start, end_utc=end,
-                             rules_dir=args.rules_dir, progress=_progress, **_overrides(args))
+    def work(core, start: int | None, end: int | None) -> RunResult:
+        return core.backtests.backtest(args.rule, args.symbol, timeframe=args.timeframe, start_utc=start, end_utc=end,
+                                       rules_dir=args.rules_dir, progress=_progress, **_overrides(args))
 
     result = _run(args, work)
     if isinstance(result, int):
@@ -126,10 +125,10 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    def work(store: Store, start: int | None, end: int | None) -> SweepResult:
-        return sweep_rule(store, args.rule, args.symbol, args.grid, statistic=args.statistic, timeframe=args.timeframe,
-                          start_utc=start, end_utc=end, rules_dir=args.rules_dir, progress=_progress,
-                          **_overrides(args))
+    def work(core, start: int | None, end: int | None) -> SweepResult:
+        return core.backtests.sweep_rule(args.rule, args.symbol, args.grid, statistic=args.statistic,
+                                         timeframe=args.timeframe, start_utc=start, end_utc=end,
+                                         rules_dir=args.rules_dir, progress=_progress, **_overrides(args))
 
     result = _run(args, work)
     if isinstance(result, int):

@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     schema.set_defaults(func=_schema)
 
     listing = sub.add_parser("list", help="rules and their versions under a rules folder")
-    listing.add_argument("--dir", type=Path, default=None, help=f"rules folder (default: {repo_rules_dir()})")
+    listing.add_argument("--dir", type=Path, default=None,
+                         help=f"one rules folder (default: the shipped {repo_rules_dir()} and your own, with where each comes from)")
     listing.set_defaults(func=_list)
 
 
@@ -62,7 +63,9 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    folder: Path = args.dir or repo_rules_dir()
+    if args.dir is None:
+        return _list_both()
+    folder: Path = args.dir
     if not folder.is_dir():
         print(f"error: rules folder not found: {folder}", file=sys.stderr)
         return 1
@@ -82,4 +85,26 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{rule_id}: " + ", ".join(f"v{v}" for v, _ in versions))
         for version, status in versions:
             print(f"  v{version}: {status}")
+    return 0
+
+
+def _list_both() -> int:
+    """The core's listing: the shipped rules (read-only) and the user's own folder, each version's origin said."""
+    from ita_desktop.cli.core_factory import build_core
+
+    with build_core() as core:
+        entries = core.rules.list()
+        folders = f"shipped: {core.rules.shipped_dir}; yours: {core.rules.user_dir}"
+    if not entries:
+        print(f"no rules ({folders})")
+        return 0
+    print(folders)
+    by_rule: dict[str, list] = defaultdict(list)
+    for entry in entries:
+        by_rule[entry.rule_id].append(entry)
+    for rule_id, versions in by_rule.items():
+        print(f"{rule_id}: " + ", ".join(f"v{e.version}" for e in reversed(versions)))
+        for e in reversed(versions):
+            status = e.name if e.valid else f"INVALID ({len(e.problems)} error(s); run ita rules validate {e.path})"
+            print(f"  v{e.version} [{'yours' if e.origin == 'user' else 'shipped'}]: {status}")
     return 0

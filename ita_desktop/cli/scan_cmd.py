@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.clock import utc_iso
-from ita_desktop.workflows.rule_scan import ScanResult, scan
+from ita_desktop.cli.core_factory import build_core
 from ita_desktop.rules.rule_issues import RuleValidationError
-from ita_desktop.storage.store import Store
+from ita_desktop.workflows.rule_scan import ScanResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--timeframe", default=None, help="run the setup on this timeframe instead of the rule's")
     p.add_argument("--from", dest="start", default=None, metavar="ISO", help="first time (UTC unless an offset is given)")
     p.add_argument("--to", dest="end", default=None, metavar="ISO", help="end time, exclusive")
-    p.add_argument("--rules-dir", type=Path, default=None, help="folder of rules for a rule_id (default: rules/)")
+    p.add_argument("--rules-dir", type=Path, default=None, help="folder of rules for a rule_id (default: the shipped rules and yours, the latest version)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_scan)
 
@@ -38,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _scan(args: argparse.Namespace) -> int:
     start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
     try:
-        with Store.open() as store:
-            result = scan(store, args.rule, args.symbol, timeframe=args.timeframe, start_utc=start, end_utc=end,
-                          rules_dir=args.rules_dir)
+        with build_core() as core:
+            result = core.backtests.scan(args.rule, args.symbol, timeframe=args.timeframe, start_utc=start,
+                                         end_utc=end, rules_dir=args.rules_dir)
     except RuleValidationError as exc:
         print(exc.located(), file=sys.stderr)
         return 1

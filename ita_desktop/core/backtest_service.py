@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ita_desktop.bus.events import RunStored
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # the backtest engine (numba) and the ORM load when a job fir
     from ita_desktop.core.app_core import Core
     from ita_desktop.rules.engine.occurrences import Occurrence
     from ita_desktop.storage.store import Store
+    from ita_desktop.workflows.rule_scan import ScanResult
 
 #: Dotted paths a trader sweeps most; the grid editor offers them (any other path can be typed).
 COMMON_SWEEP_PATHS = (
@@ -153,7 +155,12 @@ def run_sweep(store: Store, request: SweepRequest, ctx: _Context) -> SweepOutcom
 
 
 class BacktestService:
-    """``run`` and ``sweep`` over the core's store; each stored run is published as ``RunStored``."""
+    """Backtests, sweeps and scans over the core's store.
+
+    ``run``/``sweep`` take the panel's requests; ``backtest``/``sweep_rule``/``scan`` take a rule
+    reference as the CLI gives it (a file, or a rule_id resolved over the shipped and the user
+    rules folders, or under ``rules_dir`` when one is given). Every stored run keeps what
+    reopening it needs and is published as ``RunStored``."""
 
     def __init__(self, core: Core) -> None:
         self._core = core
@@ -161,12 +168,42 @@ class BacktestService:
     def run(self, request: BacktestRequest, ctx: _Context) -> list[BacktestOutcome]:
         outcomes = run_backtests(self._core.store, request, ctx)
         for o in outcomes:
-            if o.result.run_id is not None:
-                self._core.runs.keep(o)
-                self._core.bus.publish(RunStored(run_id=o.result.run_id, rule_id=o.rule.rule_id,
-                                                 rule_version=o.rule.version, symbol=o.symbol,
-                                                 timeframe=o.timeframe, trades=len(o.result.trades)))
+            self._stored(o)
         return outcomes
+
+    def backtest(self, rule_ref: str | Path, symbol: str, *, rules_dir: Path | None = None, **kwargs: Any) -> RunResult:
+        """One rule on one symbol (``workflows.rule_backtest.backtest_rule``'s options), stored as a run."""
+        from ita_desktop.workflows.rule_backtest import backtest_rule
+
+        path = self._path(rule_ref, rules_dir)
+        result = backtest_rule(self._core.store, path, symbol, rules_dir=rules_dir, **kwargs)
+        choice = RuleChoice(result.rule_id, result.rule_version, Path(path))
+        self._stored(BacktestOutcome(choice, symbol, result.timeframe, result, list(result.occurrences)))
+        return result
+
+    def sweep_rule(self, rule_ref: str | Path, symbol: str, grid: list[str], *, rules_dir: Path | None = None,
+                   **kwargs: Any) -> SweepResult:
+        from ita_desktop.workflows.rule_backtest import sweep_rule
+
+        return sweep_rule(self._core.store, self._path(rule_ref, rules_dir), symbol, grid, rules_dir=rules_dir,
+                          **kwargs)
+
+    def scan(self, rule_ref: str | Path, symbol: str, *, rules_dir: Path | None = None, **kwargs: Any) -> ScanResult:
+        """The rule's occurrences on the stored bars (``workflows.rule_scan.scan``'s options)."""
+        from ita_desktop.workflows.rule_scan import scan
+
+        return scan(self._core.store, self._path(rule_ref, rules_dir), symbol, rules_dir=rules_dir, **kwargs)
+
+    def _path(self, rule_ref: str | Path, rules_dir: Path | None) -> str | Path:
+        """A rule_id as the file of its latest version in either rules folder (``rules_dir``: left to the workflow)."""
+        return rule_ref if rules_dir is not None else self._core.rules.resolve(rule_ref).path
+
+    def _stored(self, o: BacktestOutcome) -> None:
+        if o.result.run_id is None:
+            return
+        self._core.runs.keep(o)
+        self._core.bus.publish(RunStored(run_id=o.result.run_id, rule_id=o.rule.rule_id, rule_version=o.rule.version,
+                                         symbol=o.symbol, timeframe=o.timeframe, trades=len(o.result.trades)))
 
     def sweep(self, request: SweepRequest, ctx: _Context) -> SweepOutcome:
         return run_sweep(self._core.store, request, ctx)
