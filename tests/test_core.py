@@ -192,3 +192,29 @@ def test_the_cli_lists_shipped_and_user_rules_and_runs_a_user_rule_by_id(eurusd_
     with Core(load_settings(), app_paths().ensure()) as core:
         again = core.runs.reopen(printed["run_id"])  # a CLI run reopens in the window too
     assert again.rule.path == mine and len(again.result.trades) == len(printed["trades"])
+
+
+def test_the_core_job_engine_reports_on_the_bus(core: Core) -> None:
+    from ita_desktop.bus import Event, JobFailed, JobFinished, JobProgressed, JobStarted
+
+    seen: list[Event] = []
+    core.bus.subscribe(Event, seen.append)
+
+    def work(ctx) -> int:
+        for i in range(200):
+            ctx.progress(i / 200, f"step {i}")
+        ctx.progress(1.0, "done")
+        return 7
+
+    def broken(_ctx) -> None:
+        raise InputError("bad row", file="x.csv", line=3)
+
+    assert core.jobs.submit("Work", work).wait(10)
+    assert core.jobs.submit("Broken", broken).wait(10)
+    assert core.bus.wait_idle(5)
+    kinds = [type(e) for e in seen]
+    assert kinds[0] is JobStarted and JobFinished in kinds and JobFailed in kinds
+    progress = [e for e in seen if isinstance(e, JobProgressed)]
+    assert 1 <= len(progress) < 200 and progress[-1].fraction == 1.0  # thinned, the last always sent
+    failed = next(e for e in seen if isinstance(e, JobFailed))
+    assert failed.name == "Broken" and "x.csv:3: bad row" in failed.error

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 2
+PROGRESS_INTERVAL_S = 0.04  # as the Qt bridge: 25 progress events a second per job at most
 
 
 class Core:
@@ -57,6 +59,7 @@ class Core:
         self._store: Store | None = None
         self._reader: BarReader | None = None
         self._closed = False
+        self._progress_sent: dict[int, float] = {}  # job id -> when its last JobProgressed went out
         self.series = SeriesService(self)
         self.detection = DetectionService(self)
         self.rules = RulesService(self, rules_dir)
@@ -76,8 +79,7 @@ class Core:
                 publish = self.bus.publish
                 engine.add_listener(JobListener(
                     started=lambda h: publish(JobStarted(job_id=h.job_id, name=h.name)),
-                    progressed=lambda h, f, m: publish(JobProgressed(job_id=h.job_id, name=h.name, fraction=f,
-                                                                     message=m)),
+                    progressed=self._publish_progress,
                     finished=lambda h, _r: publish(JobFinished(job_id=h.job_id, name=h.name)),
                     failed=lambda h, e: publish(JobFailed(job_id=h.job_id, name=h.name, error=e)),
                     cancelled=lambda h: publish(JobCancelled(job_id=h.job_id, name=h.name)),
@@ -86,6 +88,18 @@ class Core:
                     engine.set_history(self._store.jobs)
                 self._jobs = engine
             return self._jobs
+
+    def _publish_progress(self, handle: Any, fraction: float, message: str) -> None:
+        """At most one JobProgressed per job every PROGRESS_INTERVAL_S (the last, 100 %, always): a job reporting
+        every chunk must not flood the bus's subscribers."""
+        now = time.monotonic()
+        last = self._progress_sent.get(handle.job_id)
+        if fraction < 1.0 and last is not None and now - last < PROGRESS_INTERVAL_S:
+            return
+        self._progress_sent[handle.job_id] = now
+        if fraction >= 1.0:
+            self._progress_sent.pop(handle.job_id, None)
+        self.bus.publish(JobProgressed(job_id=handle.job_id, name=handle.name, fraction=fraction, message=message))
 
     # -- the store, in two phases -------------------------------------------------------------
     def read_store(self) -> tuple[BarReader | None, list[SeriesInfo]]:
