@@ -62,7 +62,7 @@ def test_screenshot_of_an_empty_store(qtbot, ita_home, tmp_path):
 
 def test_the_window_module_loads_without_numba_the_orm_or_pandas():
     """Start-up budget (2 s to an interactive window): these take ~1.5 s to import, so they load on
-    workers after the first chart is drawn (ui/store_jobs.py), never with the window's own modules."""
+    workers after the first chart is drawn (Core.open_store), never with the window's own modules."""
     heavy = ("numba", "llvmlite", "sqlalchemy", "sqlmodel", "pandas")
     code = f"import sys, ita_desktop.app; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
