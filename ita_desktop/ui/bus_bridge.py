@@ -17,9 +17,8 @@ from ita_desktop.bus.events import Event
 
 
 class QtBusBridge(QObject):
-    """``event(object)`` fires on the GUI thread for every registered type's events."""
+    """``register(EventType, slot)``; slots run on the GUI thread, once per event and registration."""
 
-    event = Signal(object)
     _raw = Signal(object, object)  # (registered type, event): emitted on the bus's dispatcher threads only
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
@@ -37,7 +36,6 @@ class QtBusBridge(QObject):
                 event_type, lambda e, t=event_type: self._raw.emit(t, e), name=f"qt:{event_type.__name__}")
 
     def _deliver(self, event_type: type[Event], event: Event) -> None:
-        self.event.emit(event)
         for slot in list(self._slots.get(event_type, ())):
             slot(event)
 
