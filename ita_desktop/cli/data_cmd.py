@@ -13,12 +13,11 @@ import numpy as np
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.cli.core_factory import build_core
 from ita_desktop.cli.options import utc_seconds
-from ita_desktop.workflows.bar_ingest import import_file, store_demo
 from ita_desktop.storage.bar_reader import optional_utc_iso
 from ita_desktop.storage.bar_store import IngestSummary
 from ita_desktop.storage.models import Ingest
-from ita_desktop.storage.store import Store
 
 EXPORT_COLUMNS = ("time", "open", "high", "low", "close", "tick_volume", "spread")
 
@@ -83,10 +82,9 @@ def _progress_on_stderr(label: str):
 def _import(args: argparse.Namespace) -> int:
     timeframe = _timeframe(args.timeframe)
     progress = _progress_on_stderr(f"importing {args.path.name}")
-    with Store.open() as store:
-        summary = import_file(
-            store, args.path, symbol=args.symbol, timeframe=timeframe, server_tz=args.server_tz, progress=progress
-        )
+    with build_core() as core:
+        summary = core.ingest.import_file(args.path, symbol=args.symbol, timeframe=timeframe,
+                                          server_tz=args.server_tz, progress=progress)
     _output(summary, args.json)
     return 0
 
@@ -99,8 +97,6 @@ def _mt5(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"downloading {args.symbol} {args.timeframe}: chunk {done}/{total}", file=sys.stderr, flush=True)
 
-    from ita_desktop.cli.core_factory import build_core
-
     with build_core() as core:  # the MT5 settings are the core's (config.yaml), not read down in the engine
         summary = core.ingest.download_mt5(args.symbol, timeframe, start, end, progress=progress)
     _output(summary, args.json)
@@ -108,9 +104,9 @@ def _mt5(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    with Store.open() as store:
-        summaries = store_demo(store, base=args.symbol.upper(), days=args.days,
-                               progress=_progress_on_stderr("demo data"))
+    with build_core() as core:
+        summaries = core.ingest.store_demo(base=args.symbol.upper(), days=args.days,
+                                           progress=_progress_on_stderr("demo data"))
     _output(summaries, args.json)
     return 0
 
@@ -143,9 +139,9 @@ def _print_summary(s: IngestSummary) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with Store.open() as store:
-        series = store.bars.series()
-        ingests = store.ingests.list()
+    with build_core() as core:
+        series = core.store.bars.series()
+        ingests = core.store.ingests.list()
     if args.json:
         payload = {
             "series": [s.to_dict() for s in series],
@@ -176,8 +172,8 @@ def _export(args: argparse.Namespace) -> int:
     timeframe = _timeframe(args.timeframe)
     assert timeframe is not None
     start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
-    with Store.open() as store:
-        bars = store.bars.load(args.symbol, timeframe, start, end)
+    with build_core() as core:
+        bars = core.store.bars.load(args.symbol, timeframe, start, end)
     if not len(bars):
         raise InputError(f"no {args.symbol} {timeframe.value} bars stored in that range (see `ita data list`)")
     write_csv(bars, args.out)
