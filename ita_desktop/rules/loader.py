@@ -156,7 +156,8 @@ def _plain(kind: str, err: dict[str, Any], value: Any) -> str:
     got = _kind(value)
     simple = {
         "int_type": "expected a whole number", "int_parsing": "expected a whole number",
-        "int_from_float": "expected a whole number", "float_type": "expected a number",
+        "int_from_float": "expected a whole number", "int_parsing_size": "expected a whole number of a sensible size",
+        "float_type": "expected a number", "finite_number": "expected a finite number",
         "float_parsing": "expected a number", "string_type": "expected text", "bool_type": "expected true or false",
         "bool_parsing": "expected true or false", "list_type": "expected a list", "tuple_type": "expected a list",
         "dict_type": "expected a mapping of keys", "model_type": "expected a mapping of keys",
