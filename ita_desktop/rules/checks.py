@@ -200,13 +200,13 @@ class _Checker:
                 self.at_value(("steps", i, "name"), f"duplicate step name {name!r} (also step {first + 1})")
                 continue
             self.steps.index[name] = i
-            self.steps.event[name] = event if event in STEP_MODELS else "?"  # "?": reported by the schema
+            self.steps.event[name] = event if isinstance(event, str) and event in STEP_MODELS else "?"  # "?": reported by the schema
             self.steps.names.append(name)
 
     def step(self, i: int, step: dict[str, Any]) -> None:
         base: Path_ = ("steps", i)
         event = step.get("event")
-        if event not in STEP_MODELS:
+        if not isinstance(event, str) or event not in STEP_MODELS:
             return
         role = f"steps[{i}]"
         given = self.one_of(base, ("direction", "with", "against"), required=False)
