@@ -179,3 +179,15 @@ def test_placement_of_a_nonfolding_zone_matches_the_clock_conversion():
     placed = place_in_utc([clock.to_server(utc)], clock)
     np.testing.assert_array_equal(placed.utc, utc)
     assert placed.keep.all() and placed.findings == []
+
+
+def test_a_tick_chunk_answered_empty_with_code_ok_is_asked_again():
+    bars = m1_bars(MONDAY, 2 * 1440)
+    msc = bars.time * 1000 + 500
+    ticks = standin.ticks_array({"time_msc": msc, "bid": bars.close, "ask": bars.close + 2e-5})
+    terminal = standin.Terminal(ticks={"EURUSD": ticks}, symbols={"EURUSD": standin.symbol("EURUSD", digits=5)},
+                                short_answers=["empty"])
+    with source(terminal, "UTC") as src:
+        got = src.fetch_ticks("EURUSD", MONDAY, MONDAY + 2 * 86_400)
+    assert len(got) == 2 * 1440 and src.findings == []
+    assert len(terminal.calls_to("copy_ticks_range")) == 3

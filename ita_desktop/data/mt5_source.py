@@ -394,18 +394,30 @@ class MT5Source:
         self._prepare(symbol)
         flags = getattr(self.mt5, "COPY_TICKS_ALL", COPY_TICKS_ALL)
 
-        def fetch(a: int, b: int) -> np.ndarray | None:
+        def ask(a: int, b: int) -> np.ndarray:
             ticks = self._call(f"copy_ticks_range({symbol})", "copy_ticks_range",
                                symbol, _server_datetime(a), _server_datetime(b), flags)
             if ticks is None or not len(ticks):
-                return None
+                return np.empty(0, TICKS_DTYPE)
             ticks = _conform(ticks, TICKS_DTYPE, "copy_ticks_range")
             msc = ticks["time_msc"]
             return ticks[(msc >= a * 1000) & (msc < b * 1000)]
 
+        gaps: list[Gap] = []
+
+        def fetch(a: int, b: int) -> np.ndarray | None:
+            ticks = self._ask_until_complete(ask, a, b, Timeframe.M1, gaps)  # judged as the M1 bars they make
+            return ticks if len(ticks) else None
+
+        self.findings = []
         parts = self._download(f"{symbol} ticks", chunks, fetch, self._ticks_to_utc, progress, cancel)
         ticks = self._ticks_to_utc(parts)
         keep = (ticks["time_msc"] >= start_utc * 1000) & (ticks["time_msc"] < end_utc * 1000)
+        finding = missing_finding([g for g in gaps if g.end > start_utc and g.start < end_utc], "tick (as M1)",
+                                  CHUNK_REASKS)
+        if finding is not None:
+            log.warning("MT5 %s ticks: %s", symbol, finding.message)
+            self.findings.append(finding)
         return ticks[keep]
 
     def _ticks_to_utc(self, parts: list[np.ndarray]) -> np.ndarray:
