@@ -11,10 +11,14 @@ Duplicate keys, which PyYAML silently resolves to the last one, are reported.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from ita_desktop.rules.errors import RuleIssue
 
@@ -78,10 +82,11 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[RuleIssue]]:
     issues: list[RuleIssue] = []
     loader = None
     try:
-        refused = screen_events(text, file)  # bounded before anything is built: depth, aliases, tags
+        events: list[yaml.Event] = []  # parsed once, screened as they come (stopping early), then composed
+        refused = screen_events(yaml.parse(text, Loader=yaml.SafeLoader), file, events)
         if refused is not None:
             return None, smap, [refused]
-        loader = yaml.SafeLoader(text)
+        loader = _EventLoader(events)
         node = loader.get_single_node()
         if node is None:
             return None, smap, [RuleIssue(1, 1, "the file is empty; expected a rule (a mapping of keys)", file)]
@@ -110,14 +115,44 @@ def _offset_pos(text: str, offset: int) -> Pos:
     return Pos(before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
 
 
-def screen_events(text: str, file: str) -> RuleIssue | None:
+class _EventLoader(Composer, SafeConstructor, Resolver):
+    """PyYAML's composer and safe constructor fed from events already parsed (and screened), so a
+    rule is scanned once: the pure-Python scanner is most of a validation's time."""
+
+    def __init__(self, events: list[yaml.Event]) -> None:
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._events, self._next = events, 0
+
+    def check_event(self, *choices: type) -> bool:
+        if self._next >= len(self._events):
+            return False
+        return not choices or isinstance(self._events[self._next], choices)
+
+    def peek_event(self) -> yaml.Event | None:
+        return self._events[self._next] if self._next < len(self._events) else None
+
+    def get_event(self) -> yaml.Event | None:
+        event = self.peek_event()
+        self._next += 1
+        return event
+
+    def dispose(self) -> None:
+        self._events = []
+
+
+def screen_events(stream: Iterable[yaml.Event], file: str, kept: list[yaml.Event]) -> RuleIssue | None:
     """Refuse, from PyYAML's event stream (read without recursion), what would hang or crash the
     build: nesting deeper than MAX_DEPTH, an alias to an anchor still open (recursive), aliases
     that expand the document past MAX_EXPANDED values (a "billion laughs"), and tags other than
-    YAML's plain ones (``!!python/object/apply`` on a list or map would be ignored silently)."""
+    YAML's plain ones (``!!python/object/apply`` on a list or map would be ignored silently).
+    Events read are appended to ``kept``; reading stops at the first refusal (PyYAML's scanner
+    slows quadratically with flow depth, so a 10,000-deep file must not be read to its end)."""
     sizes: dict[str, int] = {}
     stack: list[list[Any]] = [[None, 0]]  # [anchor, values so far] per open collection
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in stream:
+        kept.append(event)
         if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
             tag = event.tag
             if tag is not None and tag != "!" and tag not in _PLAIN_TAGS:
@@ -156,7 +191,7 @@ def screen_events(text: str, file: str) -> RuleIssue | None:
     return None
 
 
-def _build(node: yaml.Node, path: Path_, smap: SourceMap, loader: yaml.SafeLoader,
+def _build(node: yaml.Node, path: Path_, smap: SourceMap, loader: _EventLoader,
            issues: list[RuleIssue], file: str) -> Any:
     smap.values[path] = _pos(node.start_mark)
     if isinstance(node, yaml.MappingNode):
