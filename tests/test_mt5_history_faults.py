@@ -191,3 +191,15 @@ def test_a_tick_chunk_answered_empty_with_code_ok_is_asked_again():
         got = src.fetch_ticks("EURUSD", MONDAY, MONDAY + 2 * 86_400)
     assert len(got) == 2 * 1440 and src.findings == []
     assert len(terminal.calls_to("copy_ticks_range")) == 3
+
+
+def test_a_price_no_market_quotes_from_the_terminal_is_rejected_with_its_row(ita_home):
+    bars, terminal = three_days()
+    rates = terminal.rates[("EURUSD", M1)]
+    rates["high"][5] = 1e308
+    with Store.open() as store:
+        summary = download_mt5(store, "EURUSD", Timeframe.M1, MONDAY, MONDAY + 86_400,
+                               settings=MT5Settings(server_tz="UTC", history_chunk_days=1),
+                               module=standin.new_module(terminal))
+    assert [(f.kind, f.rows) for f in summary.findings] == [("implausible_value", [6])]
+    assert summary.new == 1439

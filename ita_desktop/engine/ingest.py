@@ -60,11 +60,13 @@ def store_bars(
     ``findings`` are the source's own (bars it could not place, history it did not give); bars they
     reject were never in ``bars`` and count as read.
     """
-    from ita_desktop.data.cleaning import Report, check_prices
+    from ita_desktop.data.cleaning import PRICES, Report, check_price_magnitudes, check_prices
 
     report = Report()
     ok = np.ones(len(bars), dtype=bool)
-    check_prices(bars.columns(), np.arange(1, len(bars) + 1), ok, report)
+    rows = np.arange(1, len(bars) + 1)
+    check_price_magnitudes(bars.columns(), PRICES, rows, ok, report)  # a bridge can hand back 1e308
+    check_prices(bars.columns(), rows, ok, report)
     kept = bars if ok.all() else bars.take(ok)
     digest = hashlib.sha256(b"".join(c.tobytes() for c in bars.columns().values())).hexdigest()
     result = ImportResult(path=origin, file_hash=digest, source_format=source_format, server_tz=server_tz,
