@@ -24,8 +24,8 @@ class SecretStoreError(ItaError):
 def no_keyring_message() -> str:
     """One line: what is missing and how to get it, for this OS."""
     if sys.platform.startswith("linux"):
-        how = ("a Secret Service keyring (GNOME Keyring or KWallet) running in a Linux desktop session; "
-               "a headless machine has none")
+        how = ("the Secret Service of a Linux desktop session (GNOME Keyring or KWallet, running and unlocked), "
+               "which a headless machine lacks")
     elif sys.platform == "darwin":
         how = "the macOS Keychain of a logged-in user"
     else:
