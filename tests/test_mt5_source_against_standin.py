@@ -229,7 +229,10 @@ def test_empty_range_is_not_an_error():
         nothing = source.fetch_bars("EURUSD", Timeframe.M1, bars.first_time, bars.first_time)
     assert len(later) == 0 and later.symbol == "EURUSD" and later.timeframe is Timeframe.M1
     assert len(nothing) == 0
-    assert len(terminal.calls_to("copy_rates_range")) == 2  # the zero-length range asked nothing
+    # two open-market days answered empty: each asked twice (the same answer twice ends it), reported as missing;
+    # the zero-length range asked nothing
+    assert len(terminal.calls_to("copy_rates_range")) == 4
+    assert [f.kind for f in source.findings] == []  # findings belong to the last fetch (the empty range)
 
 
 def test_reversed_range_is_bad_input_found_before_connecting():

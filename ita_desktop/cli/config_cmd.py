@@ -45,11 +45,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _secret_set(args: argparse.Namespace) -> int:
-    value = getpass.getpass(f"{args.name}: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-    if not value:
-        print("error: empty value, nothing stored", file=sys.stderr)
-        return 1
-    secrets.set_secret(args.name, value)
+    value = getpass.getpass(f"{args.name}: ") if sys.stdin.isatty() else sys.stdin.readline()
+    secrets.set_secret(args.name, value)  # strips the line end (\n or \r\n); blank or no keyring: SecretStoreError
     print(f"{args.name} stored in the OS keyring")
     return 0
 

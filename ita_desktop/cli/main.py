@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -53,7 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = app_paths().ensure()
     log_setup.configure(paths.logs, console=args.verbose, level="DEBUG" if args.verbose else "INFO")
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that went away (`| head -3`) shows here, not at exit
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 1
     except ItaError as exc:
         logging.getLogger("ita.cli").warning("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
@@ -61,6 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return 130
+
+
+def _stdout_to_devnull() -> None:
+    """After the reader of stdout closed it: send what is left nowhere, so the interpreter's own
+    flush at exit does not print a second BrokenPipeError (Python's documented recipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

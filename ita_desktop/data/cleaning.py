@@ -14,6 +14,8 @@ import numpy as np
 from ita_desktop.domain.ingest import Finding
 
 PRICES = ("open", "high", "low", "close")
+MAX_PRICE = 1e9  # no quoted instrument comes near: a bigger price is a broken cell (1e308), not a market
+MAX_COUNT = 1e12  # tick volume or spread beyond this does not fit a bar (and 1e30 would wrap in int64)
 
 
 @dataclass
@@ -42,6 +44,15 @@ class Report:
             if finding.rejected and finding.rows and (best is None or finding.rows[0] < best[0]):
                 best = (finding.rows[0], finding, column)
         return best
+
+
+def check_price_magnitudes(cols: dict[str, np.ndarray], names: tuple[str, ...], rows: np.ndarray, ok: np.ndarray,
+                           report: Report) -> None:
+    """Reject rows with a price above MAX_PRICE: finite, but no market quotes it."""
+    big = np.zeros(len(rows), dtype=bool)
+    for name in names:
+        big |= np.abs(cols[name]) > MAX_PRICE
+    report.reject(ok, big, rows, "implausible_value", f"price above {MAX_PRICE:.0e}")
 
 
 def check_prices(cols: dict[str, np.ndarray], rows: np.ndarray, ok: np.ndarray, report: Report) -> None:

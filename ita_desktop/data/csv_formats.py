@@ -50,6 +50,23 @@ class Layout:
         return "bid" in self.columns
 
 
+QUOTE_LIMIT = 40
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A cell quoted for a message, cut to ``limit`` characters: a 5,000,000-digit cell must not
+    be echoed whole into a finding, the stored ingest and ``data list``."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text):,} characters)"
+
+
+def cut(text: str, limit: int) -> str:
+    """Unquoted text for a message, cut like ``quoted``."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
 def normalised_utf8(data: bytes, path: Path) -> bytes:
     """The file as UTF-8 with '\\n' line ends, whole-line quotes stripped (see ``_is_wrapped``).
 
@@ -124,7 +141,7 @@ def sniff_layout(header_line: str, path: Path) -> Layout:
     delimiter = max(DELIMITERS, key=lambda d: counts[d])
     if counts[delimiter] == 0:
         raise InputError(
-            f"header has a single column {header_line[:60]!r}: fields must be separated by comma, semicolon or tab",
+            f"header has a single column {quoted(header_line, 60)}: fields must be separated by comma, semicolon or tab",
             file=path, line=1,
         )
     raw = tuple(header_line.split(delimiter))
@@ -138,7 +155,7 @@ def sniff_layout(header_line: str, path: Path) -> Layout:
     _settle_time_columns(columns)
     if "datetime" not in columns and not any(c in columns for c in (*PRICES, "bid")):
         raise InputError(
-            f"no recognisable header: line 1 is {header_line[:60]!r}; name the columns time, open, high, low, close",
+            f"no recognisable header: line 1 is {quoted(header_line, 60)}; name the columns time, open, high, low, close",
             file=path, line=1,
         )
     is_ticks = "bid" in columns and "open" not in columns
@@ -148,7 +165,7 @@ def sniff_layout(header_line: str, path: Path) -> Layout:
     if missing:
         shown = "date/time" if missing[0] == "datetime" else missing[0]
         raise InputError(
-            f"no {shown!r} column in the header (found: {', '.join(h.strip() for h in raw)})", file=path, line=1
+            f"no {shown!r} column in the header (found: {cut(', '.join(h.strip() for h in raw), 120)})", file=path, line=1
         )
     if not is_ticks:
         columns.pop("bid", None)

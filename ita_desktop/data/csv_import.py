@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ita_desktop.data.cleaning import PRICES, Report, check_duplicates, check_order, check_prices
-from ita_desktop.data.csv_formats import Layout, header_line, normalised_utf8, sniff_layout
+from ita_desktop.data.cleaning import (
+    MAX_COUNT, MAX_PRICE, PRICES, Report, check_duplicates, check_order, check_price_magnitudes, check_prices,
+)
+from ita_desktop.data.csv_formats import Layout, header_line, normalised_utf8, quoted, sniff_layout
 from ita_desktop.domain.resample import UTC_ALIGNED, aggregate, bucket_starts
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.clock import DAY, ServerClock
@@ -69,10 +72,7 @@ def read_csv(
     """Read, clean and convert one CSV file; InputError if nothing in it can be trusted."""
     path = Path(path)
     step = progress or (lambda fraction, stage: None)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=path) from None
+    data = _read_settled(path)
     step(0.05, "sniffing format")
     encoded = normalised_utf8(data, path)
     layout = sniff_layout(header_line(encoded), path)
@@ -102,6 +102,23 @@ def read_csv(
         rows_read=len(table.rows),
         findings=report.findings,
     )
+
+
+def _read_settled(path: Path) -> bytes:
+    """The file's bytes, refused if it changed while being read (a download or export still writing it):
+    size and modification time before and after, and the bytes read against the size."""
+    try:
+        before = path.stat()
+        data = path.read_bytes()
+        after = path.stat()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", file=path) from None
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
+        raise InputError(
+            f"the file changed while it was read ({before.st_size} bytes before, {len(data)} read, {after.st_size} "
+            "after): another program is still writing it; nothing imported, import it again when it is complete",
+            file=path)
+    return data
 
 
 def _server_clock(server_tz: str | None, path: Path) -> ServerClock:
@@ -202,24 +219,35 @@ def _parse_times(table: _Table, path: Path, report: Report) -> tuple[np.ndarray,
         best = _EPOCH
     if best is None:
         row = int(table.rows[table.ok][0])
-        raise InputError(f"cannot read time {sample.iloc[0]!r}: not a date format this importer knows",
+        raise InputError(f"cannot read time {quoted(sample.iloc[0])}: not a date format this importer knows",
                          file=path, line=row, column=column)
     if best == _EPOCH:
         number = pd.to_numeric(values.where(values.str.fullmatch(r"\d{9,13}")), errors="coerce").to_numpy()
-        unit = 10**9 if np.nanmax(number) < 1e11 else 10**6  # seconds or milliseconds
+        unit = 10**6 if np.nanmax(number) < 1e11 else 10**3  # seconds or milliseconds, to microseconds
         bad = ~np.isfinite(number)
-        ns = np.where(bad, 0, number).astype(np.int64) * unit
+        us = np.where(bad, 0, number).astype(np.int64) * unit
         shown, aware = "epoch seconds", False
     else:
         aware = "%z" in best
+        # microseconds: pandas' nanoseconds end in 2262, and a year 2262 cell must be a finding, not a crash
         parsed = sliced(lambda v: pd.DatetimeIndex(pd.to_datetime(v, format=best, errors="coerce", utc=aware))
-                        .as_unit("ns").asi8, values)
+                        .as_unit("us").asi8, values)
         bad = parsed == _NAT
-        ns = np.where(bad, 0, parsed)
+        us = np.where(bad, 0, parsed)
         shown = best
     report.reject(table.ok, bad, table.rows, "unparseable_time",
                   f"time does not match the file's format {shown!r}", column=column)
+    _reject_implausible_times(table, us, report, column)
+    ns = np.where(table.ok, us, 0) * 1000
     return ns, aware
+
+
+def _reject_implausible_times(table: _Table, us: np.ndarray, report: Report, column: int) -> None:
+    """Times before 1971 or more than a year ahead of today are no market history: rejected with their rows."""
+    earliest = 365 * DAY * 10**6  # 1971-01-01
+    latest = (int(time_module.time()) + 366 * DAY) * 10**6
+    report.reject(table.ok, (us < earliest) | (us > latest), table.rows, "implausible_time",
+                  "time before 1971 or more than a year in the future", column=column)
 
 
 def _numbers(table: _Table, name: str, report: Report, *, empty_ok: bool = False) -> np.ndarray:
@@ -238,7 +266,7 @@ def _numbers(table: _Table, name: str, report: Report, *, empty_ok: bool = False
     if (table.ok & unreadable).any():
         example = text[table.ok & unreadable].iloc[0]
         report.reject(table.ok, unreadable, table.rows, "unparseable_number",
-                      f"{name} is not a number (e.g. {example!r})", column=column)
+                      f"{name} is not a number (e.g. {quoted(example)})", column=column)
     return number
 
 
@@ -247,6 +275,8 @@ def _counts(table: _Table, name: str, report: Report) -> np.ndarray:
     if name not in table.frame:
         return np.zeros(len(table.frame), dtype=np.int64)
     number = _numbers(table, name, report)
+    report.reject(table.ok, np.abs(number) > MAX_COUNT, table.rows, "implausible_value",
+                  f"{name} above {MAX_COUNT:.0e}", column=table.column(name))
     fractional = table.ok & (np.mod(number, 1) != 0)
     if fractional.any():
         report.add("fractional_count", f"{name} has fractions: stored rounded to whole numbers",
@@ -269,6 +299,7 @@ def _bars_from_rows(table: _Table, ns: np.ndarray, clock: ServerClock, symbol: s
     cols = {name: _numbers(table, name, report) for name in PRICES}
     cols["tick_volume"] = _counts(table, "tick_volume", report)
     cols["spread"] = _counts(table, "spread", report)
+    check_price_magnitudes(cols, PRICES, table.rows, table.ok, report)
     time = np.zeros(len(ns), dtype=np.int64)
     time[table.ok] = clock.to_utc(ns[table.ok] // 10**9)
     check_prices(cols, table.rows, table.ok, report)
@@ -290,6 +321,8 @@ def _bars_from_ticks(table: _Table, ns: np.ndarray, clock: ServerClock, symbol: 
         quoted[side] = _numbers(table, side, report, empty_ok=True)
         report.reject(table.ok, quoted[side] <= 0, table.rows, "nonpositive_price", f"zero or negative {side}",
                       column=table.column(side))
+        report.reject(table.ok, quoted[side] > MAX_PRICE, table.rows, "implausible_value",
+                      f"{side} above {MAX_PRICE:.0e}", column=table.column(side))
     # Carry forward only what trusted rows quoted.
     bid, ask = (pd.Series(np.where(table.ok, quoted[side], np.nan)).ffill().to_numpy() for side in ("bid", "ask"))
     report.reject(table.ok, np.isnan(bid) | np.isnan(ask), table.rows, "no_quote_yet",
@@ -351,7 +384,20 @@ def _settle_timeframe(time: np.ndarray, rows: np.ndarray, given: Timeframe | Non
     if given is None and inferred is None:
         raise InputError(f"bars are {step} s apart (the most common step, first here): not an MT5 timeframe",
                          file=path, line=at)
+    if given is None:
+        _refuse_mixed_spacing(steps, rows, inferred, path)
     return given or inferred
+
+
+def _refuse_mixed_spacing(steps: np.ndarray, rows: np.ndarray, inferred: Timeframe, path: Path) -> None:
+    """An inferred timeframe is held to the same spacing as a given one: bars closer than it are
+    another timeframe mixed in (20 M1 rows ahead of M5 ones), not bars of this series."""
+    close = np.flatnonzero(steps < _shortest_step(inferred))
+    if len(close):
+        raise InputError(
+            f"bars are {int(steps[close[0]])} s apart here but the file's most common step is {inferred.seconds} s "
+            f"({inferred.value}): mixed timeframes in one file; split it or give --timeframe",
+            file=path, line=int(rows[close[0] + 1]))
 
 
 def _timeframe_for_step(step: int) -> Timeframe | None:

@@ -24,7 +24,9 @@ from ita_desktop import secrets
 from ita_desktop.config import MT5Settings
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.clock import ServerClock
+from ita_desktop.data.mt5_history_checks import Gap, missing_finding, open_market_gaps, place_in_utc
 from ita_desktop.domain.errors import InputError, ItaError, SourceError
+from ita_desktop.domain.ingest import Finding
 from ita_desktop.domain.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ RES_E_INTERNAL_FAIL_TIMEOUT = -10005
 IPC_FAILURES = frozenset(range(RES_E_INTERNAL_FAIL_TIMEOUT, RES_E_INTERNAL_FAIL + 1))
 COPY_TICKS_ALL = -1
 
+CHUNK_REASKS = 2  # a chunk short of the open market is asked again this many times (stops when answers repeat)
+REASK_WAIT_S = 1.0  # first wait before a re-ask, doubling: a terminal syncing history needs a moment
 TICK_CHUNK_SECONDS = 86_400  # a day of ticks per request: a few hundred thousand rows at most
 MAX_BACKOFF_S = 60.0
 
@@ -99,6 +103,7 @@ class MT5Source:
         self._mt5 = module
         self._sleep = sleep
         self._connected = False
+        self.findings: list[Finding] = []  # what the last fetch_bars / fetch_latest found (short chunks, clock folds)
 
     # -- connection ---------------------------------------------------------------------
 
@@ -157,13 +162,23 @@ class MT5Source:
         except (OSError, EOFError) as exc:
             code = RES_E_INTERNAL_FAIL_TIMEOUT if isinstance(exc, TimeoutError) else RES_E_INTERNAL_FAIL
             raise _IpcFailure(code, f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # a bridge (mt5linux, rpyc) may raise anything; the trader gets a message
+            name = getattr(fn, "__name__", "call")
+            raise SourceError(f"the MetaTrader 5 module raised {type(exc).__name__} in {name}: {_short(exc)}") from exc
 
     def _last_error(self) -> tuple[int, str]:
+        """MT5's (code, message); a broken link, or an answer that is not a pair, counts as an IPC failure."""
         try:
-            code, message = self.mt5.last_error()
+            answer = self.mt5.last_error()
         except (OSError, EOFError) as exc:
             return RES_E_INTERNAL_FAIL, f"{type(exc).__name__}: {exc}"
-        return int(code), str(message)
+        except Exception as exc:
+            return RES_E_INTERNAL_FAIL, f"last_error() raised {type(exc).__name__}: {_short(exc)}"
+        try:
+            code, message = answer
+            return int(code), str(message)
+        except (TypeError, ValueError):
+            return RES_E_INTERNAL_FAIL, f"the terminal failed and last_error() gave no code ({_short(answer)})"
 
     def _retrying(self, what: str, attempt: Callable[[], Any]) -> Any:
         """Run attempt() on a live link; on IPC failure wait (doubling), reconnect and run it again."""
@@ -236,17 +251,60 @@ class MT5Source:
         tf_constant = self._tf_constant(timeframe)
         label = f"copy_rates_range({symbol}, {timeframe.value})"
 
-        def fetch(a: int, b: int) -> np.ndarray | None:
+        def ask(a: int, b: int) -> np.ndarray:
             rates = self._call(label, "copy_rates_range", symbol, tf_constant, _server_datetime(a), _server_datetime(b))
             if rates is None or not len(rates):
-                return None
+                return np.empty(0, RATES_DTYPE)
             rates = _conform(rates, RATES_DTYPE, "copy_rates_range")
             return rates[(rates["time"] >= a) & (rates["time"] < b)]  # the range is inclusive: drop the border bar
 
+        gaps: list[Gap] = []
+
+        def fetch(a: int, b: int) -> np.ndarray | None:
+            rates = self._ask_until_complete(ask, a, b, timeframe, gaps)
+            return rates if len(rates) else None
+
+        self.findings = []
         parts = self._download(f"{symbol} {timeframe.value}", chunks, fetch,
                                lambda done: self._rates_to_bars(symbol, timeframe, done, start_utc, end_utc),
                                progress, cancel)
-        return self._rates_to_bars(symbol, timeframe, parts, start_utc, end_utc)
+        bars = self._rates_to_bars(symbol, timeframe, parts, start_utc, end_utc)
+        lo, hi = start_utc, end_utc
+        inside = [g for g in gaps if g.end > lo and g.start < hi]
+        finding = missing_finding(inside, timeframe.value, CHUNK_REASKS)
+        if finding is not None:
+            log.warning("MT5 %s %s: %s", symbol, timeframe.value, finding.message)
+            self.findings.append(finding)
+        return bars
+
+    def _ask_until_complete(self, ask: Callable[[int, int], np.ndarray], a: int, b: int,
+                            timeframe: Timeframe, gaps: list[Gap]) -> np.ndarray:
+        """Ask for server range [a, b) and again while the answer misses open-market time (a terminal
+        still loading history answers short with code OK); keep the fullest answer, note its gaps."""
+        checked = timeframe.minutes <= Timeframe.D1.minutes
+        lo, hi = (int(t) for t in self.clock.to_utc(np.array([a, b])))
+        best = ask(a, b)
+        if not checked:
+            return best
+        best_gaps = open_market_gaps(self._placed_times(best), lo, hi, timeframe.seconds)
+        for n in range(CHUNK_REASKS):
+            if not best_gaps:
+                break
+            log.info("MT5 answer for server %s..%s is short (%d gap(s)); asking again", a, b, len(best_gaps))
+            self._sleep(REASK_WAIT_S * 2 ** n)
+            again = ask(a, b)
+            if len(again) <= len(best):
+                if len(again) == len(best) and np.array_equal(again["time"], best["time"]):
+                    break  # the same answer twice: that is what the terminal holds
+                continue
+            best = again
+            best_gaps = open_market_gaps(self._placed_times(best), lo, hi, timeframe.seconds)
+        gaps.extend(best_gaps)
+        return best
+
+    def _placed_times(self, rates: np.ndarray) -> np.ndarray:
+        placed = place_in_utc([rates["time"]], self.clock)
+        return placed.utc[placed.keep]
 
     def fetch_latest(self, symbol: str, timeframe: Timeframe, count: int) -> Bars:
         """The newest ``count`` bars (the last one may still be forming), for live refresh."""
@@ -254,6 +312,7 @@ class MT5Source:
         rates = self._call(f"copy_rates_from_pos({symbol}, {timeframe.value})", "copy_rates_from_pos",
                            symbol, self._tf_constant(timeframe), 0, count)
         parts = [] if rates is None or not len(rates) else [_conform(rates, RATES_DTYPE, "copy_rates_from_pos")]
+        self.findings = []
         return self._rates_to_bars(symbol, timeframe, parts, None, None)
 
     def _prepare(self, symbol: str) -> None:
@@ -269,6 +328,11 @@ class MT5Source:
         if end_utc < start_utc:
             raise InputError(f"download range ends ({end_utc}) before it starts ({start_utc})")
         server_from, server_to = (int(t) for t in self.clock.to_server(np.array([start_utc, end_utc])))
+        # a range that ends after clocks went back holds labels above the end's own label: ask up to the
+        # largest offset in the range (bars past the end are dropped after placement)
+        samples = np.r_[np.arange(start_utc, end_utc, 3600, dtype=np.int64), end_utc]
+        offsets = self.clock.to_server(samples) - samples
+        server_to += max(0, int(offsets.max()) - int(offsets[-1]))
         edges = list(range(server_from, server_to, max(span, 1))) + [server_to]
         return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
@@ -298,10 +362,14 @@ class MT5Source:
                        start_utc: int | None, end_utc: int | None) -> Bars:
         if not parts:
             return Bars.empty(symbol, timeframe)
-        rates = np.concatenate(parts)
-        utc = self.clock.to_utc(rates["time"])
-        times, first = np.unique(utc, return_index=True)  # sorted; one bar per time even if chunks overlapped
-        rates = rates[first]
+        placement = place_in_utc([p["time"] for p in parts], self.clock)
+        for finding in placement.findings:
+            log.warning("MT5 %s %s: %s", symbol, timeframe.value, finding.message)
+        self.findings.extend(placement.findings)
+        rates = np.concatenate(parts)[placement.keep]
+        utc = placement.utc[placement.keep]
+        order = np.argsort(utc, kind="stable")
+        times, rates = utc[order], rates[order]
         bars = Bars.from_columns(symbol, timeframe, {
             "time": times,
             "open": rates["open"], "high": rates["high"], "low": rates["low"], "close": rates["close"],
@@ -326,18 +394,30 @@ class MT5Source:
         self._prepare(symbol)
         flags = getattr(self.mt5, "COPY_TICKS_ALL", COPY_TICKS_ALL)
 
-        def fetch(a: int, b: int) -> np.ndarray | None:
+        def ask(a: int, b: int) -> np.ndarray:
             ticks = self._call(f"copy_ticks_range({symbol})", "copy_ticks_range",
                                symbol, _server_datetime(a), _server_datetime(b), flags)
             if ticks is None or not len(ticks):
-                return None
+                return np.empty(0, TICKS_DTYPE)
             ticks = _conform(ticks, TICKS_DTYPE, "copy_ticks_range")
             msc = ticks["time_msc"]
             return ticks[(msc >= a * 1000) & (msc < b * 1000)]
 
+        gaps: list[Gap] = []
+
+        def fetch(a: int, b: int) -> np.ndarray | None:
+            ticks = self._ask_until_complete(ask, a, b, Timeframe.M1, gaps)  # judged as the M1 bars they make
+            return ticks if len(ticks) else None
+
+        self.findings = []
         parts = self._download(f"{symbol} ticks", chunks, fetch, self._ticks_to_utc, progress, cancel)
         ticks = self._ticks_to_utc(parts)
         keep = (ticks["time_msc"] >= start_utc * 1000) & (ticks["time_msc"] < end_utc * 1000)
+        finding = missing_finding([g for g in gaps if g.end > start_utc and g.start < end_utc], "tick (as M1)",
+                                  CHUNK_REASKS)
+        if finding is not None:
+            log.warning("MT5 %s ticks: %s", symbol, finding.message)
+            self.findings.append(finding)
         return ticks[keep]
 
     def _ticks_to_utc(self, parts: list[np.ndarray]) -> np.ndarray:
@@ -386,6 +466,12 @@ def ticks_to_m1(ticks: np.ndarray, point: float, symbol: str) -> Bars:
         "tick_volume": ends - starts,
         "spread": np.minimum.reduceat(spread_points, starts).astype(np.int32),
     })
+
+
+def _short(value: object, limit: int = 200) -> str:
+    """Text of an exception or answer, cut so a bridge's huge message cannot flood the log or a dialog."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def _server_datetime(server_seconds: int) -> datetime:

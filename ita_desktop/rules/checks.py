@@ -31,6 +31,45 @@ from ita_desktop.rules.yaml_source import Path_, SourceMap, describe_path as _wh
 DETECTOR_GROUPS = ("swings", "structure", "fvg", "order_blocks", "displacement", "equal", "sweeps")
 
 
+# Every number a detector group takes: (whole number?, lowest, highest, lowest excluded?). The detectors
+# check less, and in Python's words; swings.length 2147483648 asked for 64 GiB.
+DETECTOR_NUMBERS: dict[str, dict[str, tuple[bool, float, float, bool]]] = {
+    "swings": {"length": (True, 1, 500, False)},
+    "order_blocks": {"lookback": (True, 1, 10_000, False), "displacement_k": (False, 0, 100, True)},
+    "sweeps": {"max_bars": (True, 0, 10_000, False)},
+    "displacement": {"k": (False, 0, 100, True), "min_body_ratio": (False, 0, 1, False)},
+    "fvg": {"min_size": (False, 0, 1_000_000, False), "min_atr": (False, 0, 100, False)},
+    "equal": {"tolerance": (False, 0, 1_000_000, False), "tolerance_atr": (False, 0, 100, False),
+              "max_bars": (True, 1, 100_000, False), "max_swings": (True, 1, 256, False)},
+}
+DETECTOR_FLAGS = {("fvg", "middle_confirms")}
+DETECTOR_WORDS = {("swings", "ties"), ("structure", "break_on"), ("order_blocks", "candle")}
+ATR_LENGTH_MAX = 1_000
+
+
+def _number_problem(value: Any, whole: bool, lo: float, hi: float, lo_open: bool) -> str | None:
+    """What is wrong with a detector number, in the trader's words; None when it is fine."""
+    kind = "a whole number" if whole else "a number"
+    bound = f"above {lo:g}" if lo_open else f"from {lo:g}"
+    wanted = f"expected {kind} {bound} to {hi:g}"
+    if not _is_num(value) or (whole and not isinstance(value, int)) or value != value:
+        return f"{wanted}, got {_shown(value)}"
+    if value > hi or value < lo or (lo_open and value == lo):
+        return f"{wanted}, got {_shown(value)}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + f"... ({len(text):,} characters)"
+
+
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -161,13 +200,13 @@ class _Checker:
                 self.at_value(("steps", i, "name"), f"duplicate step name {name!r} (also step {first + 1})")
                 continue
             self.steps.index[name] = i
-            self.steps.event[name] = event if event in STEP_MODELS else "?"  # "?": reported by the schema
+            self.steps.event[name] = event if isinstance(event, str) and event in STEP_MODELS else "?"  # "?": reported by the schema
             self.steps.names.append(name)
 
     def step(self, i: int, step: dict[str, Any]) -> None:
         base: Path_ = ("steps", i)
         event = step.get("event")
-        if event not in STEP_MODELS:
+        if not isinstance(event, str) or event not in STEP_MODELS:
             return
         role = f"steps[{i}]"
         given = self.one_of(base, ("direction", "with", "against"), required=False)
@@ -346,18 +385,44 @@ class _Checker:
 
         for group, params in groups.items():
             if group == "atr_length":
-                if not (isinstance(params, int) and not isinstance(params, bool) and params >= 1):
-                    self.at_value(("detectors", group), f"detectors.atr_length: expected a whole number of at least 1, got {params!r}")
+                problem = _number_problem(params, True, 1, ATR_LENGTH_MAX, False)
+                if problem:
+                    self.at_value(("detectors", group), f"detectors.atr_length: {problem}")
                 continue
             if group not in DETECTOR_GROUPS:
                 # The clock, trading day and session windows come from market, so they are said once.
                 self.at_key(("detectors", group), f"unknown detector group {group!r}{did_you_mean(group, DETECTOR_GROUPS)}; "
                             f"expected one of {', '.join(DETECTOR_GROUPS)}, atr_length")
                 continue
+            if not self._detector_values(group, params):
+                continue
             try:
                 DetectorParams.from_dict({group: params})
             except (ValueError, TypeError) as exc:
-                self.at_key(("detectors", group), f"detectors.{group}: {exc}")
+                self.at_key(("detectors", group), f"detectors.{group}: {str(exc)[:200]}")
+
+    def _detector_values(self, group: str, params: Any) -> bool:
+        """Types and ranges of one detector group's values, each reported at its value; True if all fine."""
+        if not isinstance(params, dict):
+            self.at_value(("detectors", group), f"detectors.{group}: expected a mapping of parameters, got {_shown(params)}")
+            return False
+        ok = True
+        for name, value in params.items():
+            where = ("detectors", group, name)
+            problem = None
+            if name in DETECTOR_NUMBERS.get(group, {}):
+                problem = _number_problem(value, *DETECTOR_NUMBERS[group][name])
+            elif (group, name) in DETECTOR_FLAGS and not isinstance(value, bool):
+                problem = f"expected true or false, got {_shown(value)}"
+            elif (group, name) in DETECTOR_WORDS and not isinstance(value, str):
+                problem = f"expected a word, got {_shown(value)}"
+            elif group == "sweeps" and name == "sources" and not (
+                    isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                problem = f"expected a list of level sources, got {_shown(value)}"
+            if problem:
+                self.at_value(where, f"detectors.{group}.{name}: {problem}")
+                ok = False
+        return ok
 
 
 def _tf(value: Any) -> Timeframe | None:

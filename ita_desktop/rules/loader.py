@@ -9,6 +9,7 @@ key or value they are about.
 
 from __future__ import annotations
 
+import logging
 import types
 import typing
 from collections.abc import Iterable
@@ -19,13 +20,14 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from ita_desktop.rules.checks import check_rule
-from ita_desktop.rules.rule_issues import RuleIssue, RuleValidationError, sort_issues
+from ita_desktop.rules.rule_issues import RuleIssue, RuleValidationError, shown, sort_issues
 from ita_desktop.rules.schema import STEP_MODELS, Rule
 from ita_desktop.domain.versioning import RuleVersion, content_hash, version_from_path
 from ita_desktop.rules.vocabulary import did_you_mean
 from ita_desktop.rules.yaml_source import Path_, SourceMap, describe_path as _where, parse_yaml
 
 RULE_SUFFIXES = (".yaml", ".yml")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,14 @@ def validate_text(text: str, file: str | Path = "<text>") -> tuple[Rule | None, 
         rule = Rule.model_validate(data)
     except ValidationError as exc:
         issues += [_translate(err, data, smap, file) for err in exc.errors()]
-    issues += check_rule(data, smap, file)
+    try:
+        issues += check_rule(data, smap, file)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+        # The cross-key checks assume the shape the schema checks; when the schema has already
+        # reported the file's shape as wrong, a check tripping on that shape adds nothing to say.
+        if rule is not None:
+            raise
+        log.debug("cross-key checks skipped on a rule whose shape is wrong", exc_info=True)
     issues += _path_agreement(data, smap, file)
     issues = sort_issues(issues)
     return (rule if not issues else None), issues
@@ -131,18 +140,18 @@ def _translate(err: dict[str, Any], data: Any, smap: SourceMap, file: str) -> Ru
         return RuleIssue(at.line, at.column, message, file)
     if kind == "extra_forbidden":
         key = path[-1]
-        message = f"unknown key {key!r} in {_where(path[:-1])}" + _key_hint(str(key), model)
+        message = f"unknown key {shown(key)} in {_where(path[:-1])}" + _key_hint(str(key), model)
         at_key = True
     elif kind == "union_tag_invalid":
         tag = err["ctx"]["tag"]
         path = path + ("event",)
-        message = f"unknown event {tag!r}{did_you_mean(tag, STEP_MODELS)}; expected one of {', '.join(STEP_MODELS)}"
+        message = f"unknown event {shown(tag)}{did_you_mean(str(tag)[:100], STEP_MODELS)}; expected one of {', '.join(STEP_MODELS)}"
     elif kind == "union_tag_not_found":
         message = f"missing required key 'event' in {where}; expected one of {', '.join(STEP_MODELS)}"
         at_key = True
     elif kind in ("literal_error", "enum"):
         expected = err["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        message = f"expected one of {expected}, got {value!r}{did_you_mean(str(value), expected.split(', '))}"
+        message = f"expected one of {expected}, got {shown(value)}{did_you_mean(str(value)[:100], expected.split(', '))}"
     elif kind == "value_error":
         message = str(err["ctx"]["error"])
     else:
@@ -156,7 +165,8 @@ def _plain(kind: str, err: dict[str, Any], value: Any) -> str:
     got = _kind(value)
     simple = {
         "int_type": "expected a whole number", "int_parsing": "expected a whole number",
-        "int_from_float": "expected a whole number", "float_type": "expected a number",
+        "int_from_float": "expected a whole number", "int_parsing_size": "expected a whole number of a sensible size",
+        "float_type": "expected a number", "finite_number": "expected a finite number",
         "float_parsing": "expected a number", "string_type": "expected text", "bool_type": "expected true or false",
         "bool_parsing": "expected true or false", "list_type": "expected a list", "tuple_type": "expected a list",
         "dict_type": "expected a mapping of keys", "model_type": "expected a mapping of keys",
@@ -186,7 +196,7 @@ def _kind(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing"
-    return repr(value)
+    return shown(value)
 
 
 def _key_hint(key: str, model: Any) -> str:

@@ -28,9 +28,27 @@ class RuleIssue:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
+MESSAGE_LIMIT = 300
+QUOTE_LIMIT = 40
+
+
+def shown(value: object) -> str:
+    """A value quoted for a message, cut to QUOTE_LIMIT characters with its full length."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_LIMIT else f"{text[:QUOTE_LIMIT]}... ({len(text):,} characters)"
+
+
+def capped(issue: RuleIssue) -> RuleIssue:
+    """The issue with its message cut to MESSAGE_LIMIT characters: whatever a check quoted from the
+    file, a message stays one readable line."""
+    if len(issue.message) <= MESSAGE_LIMIT:
+        return issue
+    return RuleIssue(issue.line, issue.column, issue.message[:MESSAGE_LIMIT] + "...", issue.file)
+
+
 def sort_issues(issues: Iterable[RuleIssue]) -> list[RuleIssue]:
     """By position, duplicates dropped (two checks may find the same fault)."""
-    return sorted(set(issues), key=lambda i: (i.line, i.column, i.message))
+    return sorted({capped(i) for i in issues}, key=lambda i: (i.line, i.column, i.message))
 
 
 class RuleValidationError(InputError):

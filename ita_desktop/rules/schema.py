@@ -75,6 +75,16 @@ Direction = Literal["bullish", "bearish"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+# Upper bounds: no setup needs more, and the engine sizes arrays and counts bars by these numbers
+# (within.bars 1e30 overflowed the matcher). A value past one is a typo, refused with its place.
+MAX_BARS = 100_000  # bars counted on a timeframe: over a year of M5
+MAX_DISTANCE = 1_000_000.0  # pips or points
+MAX_ATR = 1_000.0  # ATR multiples
+MAX_R = 1_000.0  # multiples of the risk
+MAX_PRICE_UNIT = 1_000_000.0  # a point or pip in price
+MAX_POINT_VALUE = 1_000_000_000.0  # account currency per point per lot
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, populate_by_name=True, frozen=True)
 
@@ -82,31 +92,31 @@ class _Model(BaseModel):
 class Distance(_Model):
     """A price distance in pips or points: give exactly one."""
 
-    pips: float | None = Field(default=None, ge=0)
+    pips: float | None = Field(default=None, ge=0, le=MAX_DISTANCE)
     """Pips of the symbol (``market.symbols.<SYM>.pip_size`` each)."""
-    points: float | None = Field(default=None, ge=0)
+    points: float | None = Field(default=None, ge=0, le=MAX_DISTANCE)
     """Points of the symbol (``market.symbols.<SYM>.point`` each)."""
 
 
 class Size(_Model):
     """A size in ATRs of the setup timeframe, pips or points: give exactly one."""
 
-    atr: float | None = Field(default=None, ge=0)
+    atr: float | None = Field(default=None, ge=0, le=MAX_ATR)
     """Multiples of the ATR on the setup timeframe at the step's bar."""
-    pips: float | None = Field(default=None, ge=0)
+    pips: float | None = Field(default=None, ge=0, le=MAX_DISTANCE)
     """Pips of the symbol."""
-    points: float | None = Field(default=None, ge=0)
+    points: float | None = Field(default=None, ge=0, le=MAX_DISTANCE)
     """Points of the symbol."""
 
 
 class Instrument(_Model):
     """The price grid and money value of one symbol (MT5: point, tick value)."""
 
-    point: float = Field(gt=0)
+    point: float = Field(gt=0, le=MAX_PRICE_UNIT)
     """Smallest price increment (MT5 ``point``), e.g. 0.00001 for EURUSD, 0.01 for XAUUSD."""
-    pip_size: float = Field(gt=0)
+    pip_size: float = Field(gt=0, le=MAX_PRICE_UNIT)
     """Price of one pip, e.g. 0.0001 for EURUSD, 0.1 for XAUUSD. At least one point."""
-    point_value: float = Field(gt=0)
+    point_value: float = Field(gt=0, le=MAX_POINT_VALUE)
     """Account-currency value of a one-point move for one lot (MT5 tick value / tick size * point)."""
 
 
@@ -149,7 +159,7 @@ class Market(_Model):
 class Within(_Model):
     """A step must happen within ``bars`` setup-timeframe bars after an earlier step."""
 
-    bars: int = Field(ge=1)
+    bars: int = Field(ge=1, le=MAX_BARS)
     """How many bars after the ``after`` step (counted on the setup timeframe) the step may come."""
     after: StepRef | None = None
     """The earlier step counted from; defaults to the previous step."""
@@ -253,7 +263,7 @@ STEP_MODELS: dict[str, type[_Model]] = {
 class Expiry(_Model):
     """When an unfilled pending order is cancelled: after N bars or at a time. Exactly one."""
 
-    bars: int | None = Field(default=None, ge=1)
+    bars: int | None = Field(default=None, ge=1, le=MAX_BARS)
     """Cancel after this many setup-timeframe bars."""
     at: HHMM | None = None
     """Cancel at this time of day on the session clock."""
@@ -288,7 +298,7 @@ class Stop(_Model):
 
     beyond: StepRef | None = None
     """Beyond this step's extreme against the trade: a sweep's extreme, a zone's far edge, else the step bar's high/low."""
-    atr: float | None = Field(default=None, gt=0)
+    atr: float | None = Field(default=None, gt=0, le=MAX_ATR)
     """This many ATRs (setup timeframe) from the entry price."""
     buffer: Distance | None = None
     """Extra distance beyond, in pips or points."""
@@ -297,7 +307,7 @@ class Stop(_Model):
 class TargetPrice(_Model):
     """One take-profit price: an R multiple, a named level, or the opposite side of a swept range. Exactly one."""
 
-    r: float | None = Field(default=None, gt=0)
+    r: float | None = Field(default=None, gt=0, le=MAX_R)
     """A multiple of the risk (entry to stop), e.g. 2 for 2R."""
     level: str | None = None
     """A named level, e.g. ib.mid, asia.low, pdh (skipped when it is not beyond the entry in the trade's direction)."""
@@ -317,11 +327,11 @@ class Target(TargetPrice):
 class Management(_Model):
     """Managing an open trade."""
 
-    break_even_at_r: float | None = Field(default=None, gt=0)
+    break_even_at_r: float | None = Field(default=None, gt=0, le=MAX_R)
     """Move the stop to the entry price once the trade is this many R in profit."""
     close_at: HHMM | None = None
     """Close whatever is open at this time of day on the session clock (e.g. 11:00)."""
-    max_bars: int | None = Field(default=None, ge=1)
+    max_bars: int | None = Field(default=None, ge=1, le=MAX_BARS)
     """Close after this many setup-timeframe bars in the trade."""
 
 

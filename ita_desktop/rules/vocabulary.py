@@ -141,5 +141,5 @@ def resolve_level(name: str, windows: Iterable[str]) -> LevelRef:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word)[:100], list(choices), n=1, cutoff=0.6)  # difflib is quadratic
     return f" (did you mean {close[0]!r}?)" if close else ""

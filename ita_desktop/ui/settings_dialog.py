@@ -66,7 +66,7 @@ class SecretField(QWidget):
         try:
             stored = secrets.has_secret(self.name)
         except secrets.SecretStoreError as exc:
-            self.state.setText("keyring unavailable")
+            self.state.setText("unavailable")
             self.state.setToolTip(str(exc))
             self.edit.setEnabled(False)
             return
@@ -210,6 +210,12 @@ class SettingsDialog(QDialog):
             field = SecretField(name)
             form.addRow(label, field)
             self.secret_fields[name] = field
+        problems = [f.state.toolTip() for f in self.secret_fields.values() if not f.edit.isEnabled()]
+        if problems:  # said once, in words, instead of "keyring unavailable" on every field
+            self.keyring_problem = QLabel(problems[0].rsplit("; ", 1)[0])
+            self.keyring_problem.setObjectName("keyring_problem")
+            self.keyring_problem.setWordWrap(True)
+            form.insertRow(0, self.keyring_problem)
         return page
 
     # -- actions ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ import numpy as np
 from ita_desktop.config import MT5Settings
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
-from ita_desktop.domain.ingest import ImportResult
+from ita_desktop.domain.ingest import Finding, ImportResult
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.storage.bar_store import IngestSummary
 from ita_desktop.storage.store import Store
@@ -50,22 +50,28 @@ def import_file(
 
 
 def store_bars(
-    store: Store, bars: Bars, *, source: str, origin: str, source_format: str, server_tz: str
+    store: Store, bars: Bars, *, source: str, origin: str, source_format: str, server_tz: str,
+    findings: Sequence[Finding] = (),
 ) -> IngestSummary:
     """Store bars that came from a live source (MT5, demo) after the same price checks a CSV gets.
 
     Rows in the findings are 1-based positions in the downloaded series. Bad bars are rejected and
     reported, never repaired; identical bytes make the same hash so a repeated download is traceable.
+    ``findings`` are the source's own (bars it could not place, history it did not give); bars they
+    reject were never in ``bars`` and count as read.
     """
-    from ita_desktop.data.cleaning import Report, check_prices
+    from ita_desktop.data.cleaning import PRICES, Report, check_price_magnitudes, check_prices
 
     report = Report()
     ok = np.ones(len(bars), dtype=bool)
-    check_prices(bars.columns(), np.arange(1, len(bars) + 1), ok, report)
+    rows = np.arange(1, len(bars) + 1)
+    check_price_magnitudes(bars.columns(), PRICES, rows, ok, report)  # a bridge can hand back 1e308
+    check_prices(bars.columns(), rows, ok, report)
     kept = bars if ok.all() else bars.take(ok)
     digest = hashlib.sha256(b"".join(c.tobytes() for c in bars.columns().values())).hexdigest()
     result = ImportResult(path=origin, file_hash=digest, source_format=source_format, server_tz=server_tz,
-                          bars=kept, rows_read=len(bars), findings=report.findings)
+                          bars=kept, rows_read=len(bars) + sum(f.count for f in findings if f.rejected),
+                          findings=[*findings, *report.findings])
     return store.bars.write(result, symbol=bars.symbol, timeframe=bars.timeframe, source=source)
 
 
@@ -95,7 +101,7 @@ def download_mt5(
         raise InputError(f"MT5 returned no {symbol} {timeframe.value} bars in the range; nothing stored")
     origin = f"mt5:{settings.server or 'terminal'}/{symbol}"
     return store_bars(store, bars, source="mt5", origin=origin, source_format="mt5_copy_rates",
-                      server_tz=settings.server_tz)
+                      server_tz=settings.server_tz, findings=source.findings)
 
 
 def store_demo(

@@ -110,6 +110,12 @@ class Terminal:
     lose_connection_after: int | None = None  # after this many answered copy_* calls the link drops
     dead_after_loss: bool = False        # ... and the terminal never comes back
     fail_with: tuple[int, str] | None = None  # every copy_* returns None with this error
+    # answer faults, consumed one per answered copy_rates_range / copy_ticks_range call (history still syncing):
+    # None = a true answer, "empty" = an empty array, "none" = None, both with code OK,
+    # ("first", k) / ("last", k) = only the first / last k rows of the true answer, all with code OK
+    short_answers: list[Any] = field(default_factory=list)
+    raise_on_copy: list[BaseException] = field(default_factory=list)  # the next copy_* calls raise these (a bridge)
+    last_error_answers: list[Any] = field(default_factory=list)  # what last_error() returns next (e.g. None)
     # state the tests can read
     initialized: bool = False
     error: tuple[int, str] = OK
@@ -154,6 +160,8 @@ class Terminal:
         self.initialized = False
 
     def last_error(self) -> tuple[int, str]:
+        if self.last_error_answers:
+            return self.last_error_answers.pop(0)
         return self.error
 
     def version(self) -> tuple[int, int, str] | None:
@@ -199,6 +207,8 @@ class Terminal:
     def _copy_fails(self, name: str, args: tuple) -> bool:
         """Apply the failure modes to one copy_* call; True when it must return None."""
         self.calls.append((name, args))
+        if self.raise_on_copy:
+            raise self.raise_on_copy.pop(0)
         if not self.initialized:
             self.error = NO_IPC
             return True
@@ -217,9 +227,17 @@ class Terminal:
             return True
         return False
 
-    def _answer(self, array: np.ndarray) -> np.ndarray:
+    def _answer(self, array: np.ndarray, faultable: bool = False) -> np.ndarray | None:
         self.answered += 1
         self.error = OK
+        fault = self.short_answers.pop(0) if faultable and self.short_answers else None
+        if fault == "empty":
+            return array[:0].copy()
+        if fault == "none":
+            return None
+        if isinstance(fault, tuple):
+            how, k = fault
+            return (array[:k] if how == "first" else array[len(array) - k:]).copy()
         return array.copy()
 
     def copy_rates_range(self, symbol_name: str, timeframe: int, date_from: Any, date_to: Any) -> np.ndarray | None:
@@ -230,7 +248,7 @@ class Terminal:
             self.error = INVALID_PARAMS
             return None
         rates = self.rates.get((symbol_name, timeframe), np.empty(0, RATES_DTYPE))
-        return self._answer(rates[(rates["time"] >= lo) & (rates["time"] <= hi)])
+        return self._answer(rates[(rates["time"] >= lo) & (rates["time"] <= hi)], faultable=True)
 
     def copy_rates_from_pos(self, symbol_name: str, timeframe: int, start_pos: int, count: int) -> np.ndarray | None:
         if self._copy_fails("copy_rates_from_pos", (symbol_name, timeframe, start_pos, count)):
@@ -250,7 +268,7 @@ class Terminal:
             self.error = INVALID_PARAMS
             return None
         ticks = self.ticks.get(symbol_name, np.empty(0, TICKS_DTYPE))
-        return self._answer(ticks[(ticks["time"] >= lo) & (ticks["time"] <= hi)])
+        return self._answer(ticks[(ticks["time"] >= lo) & (ticks["time"] <= hi)], faultable=True)
 
 
 FUNCTIONS = ("initialize", "shutdown", "last_error", "version", "terminal_info", "symbol_info",
