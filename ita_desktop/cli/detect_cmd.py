@@ -81,7 +81,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 def _detect(args: argparse.Namespace) -> int:
     from ita_desktop.detectors.dispatcher import DetectorParams, detect, normalize_kinds
-    from ita_desktop.engine.bars import load_bars
+    from ita_desktop.engine.bars import finest_bars, load_bars
     from ita_desktop.storage.store import Store
 
     try:
@@ -104,7 +104,15 @@ def _detect(args: argparse.Namespace) -> int:
                              "stored in that range (see `ita data list`)")
         bars = window
         if start is not None and args.warmup != 0:
-            before = load_bars(store.bars, args.symbol, timeframe, None, start)
+            # one series up to the end, split at --from: bars built from finer ones then share their
+            # buckets (two loads would each build a partial bar for the bucket holding --from)
+            whole = load_bars(store.bars, args.symbol, timeframe, None, end)
+            split = int(np.searchsorted(whole.time, start, side="left"))
+            before, window = whole.slice(0, split), whole.slice(split, len(whole))
+            if not len(window):
+                window = bars
+                before = whole.slice(0, int(np.searchsorted(whole.time, int(bars.time[0]), side="left")))
+            bars = window
             if args.warmup is None:
                 from ita_desktop.rules.engine.runner import LEVELS_WARMUP_SECONDS
 
@@ -114,9 +122,13 @@ def _detect(args: argparse.Namespace) -> int:
                 count = args.warmup
             if len(before):
                 bars = type(window).concat([before.slice(max(0, len(before) - count), len(before)), window])
+        fine = None
+        if {"levels", "sessions", "sweeps"} & set(kinds):
+            fine = finest_bars(store.bars, args.symbol, timeframe, int(bars.time[0]), end)
     first = len(bars) - len(window)  # first bar of the requested window
+    levels_from, inexact = level_source(bars, fine, params)
 
-    result = detect(bars, kinds, params)
+    result = detect(bars, kinds, params, fine_bars=fine)
     shown = {name: rows for name, rows in result.tables.items() if name in kinds}
     keep = {name: np.flatnonzero(rows["confirmed_at"] >= first) for name, rows in shown.items()}
 
@@ -128,13 +140,18 @@ def _detect(args: argparse.Namespace) -> int:
         out = {
             "symbol": args.symbol, "timeframe": timeframe.value, "bars": len(window), "warmup_bars": first,
             "from": _iso(int(window.time[0])), "to": _iso(int(window.time[-1])), "tables": tables,
-            "params": _params_dict(params),
+            "params": _params_dict(params), "times": "UTC",
         }
+        if {"levels", "sessions"} & set(kinds):
+            out["levels_from"] = levels_from
+            out["inexact_levels"] = {name: list(times) for name, times in inexact.items()}
         print(json.dumps(out, indent=2))
         return 0
 
     print(f"{args.symbol} {timeframe.value}: {len(window):,} bars {_iso(int(window.time[0]))} .. "
-          f"{_iso(int(window.time[-1]))}" + (f" (+{first:,} warm-up bars before)" if first else ""))
+          f"{_iso(int(window.time[-1]))} UTC" + (f" (+{first:,} warm-up bars before)" if first else ""))
+    if {"levels", "sessions"} & set(kinds):
+        print(levels_note(timeframe.value, levels_from, inexact))
     for name in _ordered(shown):
         idx = keep[name]
         rows = shown[name]
@@ -144,6 +161,27 @@ def _detect(args: argparse.Namespace) -> int:
         pick = idx[::-1] if args.limit == 0 else idx[::-1][: args.limit]
         print(_table(name, rows, pick, bars.time))
     return 0
+
+
+def level_source(bars, fine, params) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """The timeframe the session and day levels are computed from, and the levels it cannot know exactly."""
+    from ita_desktop.detectors.fine_levels import inexact_levels
+
+    source = fine if fine is not None else bars
+    inexact = inexact_levels(source.time, source.timeframe.minutes, params.session_levels,
+                             tz_name=params.session_tz, day_start=params.day_start)
+    return source.timeframe.value, inexact
+
+
+def levels_note(timeframe: str, levels_from: str, inexact: dict[str, tuple[str, ...]]) -> str:
+    """One line saying where the levels come from and which ones are not exact."""
+    line = f"levels and sessions computed from {levels_from} bars" + (
+        f" (shown on {timeframe})" if levels_from != timeframe else "")
+    if inexact:
+        times = sorted({t for ts in inexact.values() for t in ts})
+        line += (f"; not exact from {levels_from} bars (a time inside a bar: {', '.join(times)}): "
+                 + ", ".join(sorted(inexact)))
+    return line
 
 
 def _ordered(tables) -> list[str]:
@@ -196,7 +234,7 @@ def _table(name: str, rows: np.ndarray, pick: np.ndarray, time: np.ndarray) -> s
         except ValueError:
             return str(sub)
 
-    head = f"{'#':>7}  {'kind':<12} {'dir':>3}  {'bar time':<16}  {'known at':<16}  {'price':>11}  " \
+    head = f"{'#':>7}  {'kind':<12} {'dir':>3}  {'bar time UTC':<16}  {'known at UTC':<16}  {'price':>11}  " \
            f"{'bottom':>11}  {'top':>11}  {'touched':<16}  {'filled':<16}  note"
     lines = [head]
     for k in pick:

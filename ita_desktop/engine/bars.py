@@ -29,3 +29,25 @@ def load_bars(reader: BarReader, symbol: str, timeframe: Timeframe, start_utc: i
         if len(base):
             return resample(base, timeframe, clock=clock)
     return bars
+
+
+def finest_bars(reader: BarReader, symbol: str, timeframe: Timeframe, start_utc: int | None = None,
+                end_utc: int | None = None) -> Bars | None:
+    """The finest stored series of ``symbol`` finer than ``timeframe`` over [start_utc, end_utc), or None.
+
+    What session and day levels of a ``timeframe`` chart are computed from (detectors.fine_levels):
+    a level is a fact about time, so it is read from the smallest bars there are.
+    """
+    finer = sorted((s.timeframe for s in reader.series()
+                    if s.symbol == symbol and s.timeframe.minutes < timeframe.minutes), key=lambda tf: tf.minutes)
+    for source in finer:
+        bars = reader.load(symbol, source, start_utc, end_utc)
+        if len(bars):
+            return bars
+    return None
+
+
+def finest_stored(reader: BarReader, symbol: str) -> Timeframe | None:
+    """The smallest timeframe stored for ``symbol`` (None when nothing is)."""
+    stored = [s.timeframe for s in reader.series() if s.symbol == symbol]
+    return min(stored, key=lambda tf: tf.minutes) if stored else None

@@ -28,6 +28,7 @@ from ita_desktop.ui import store_jobs
 from ita_desktop.ui.add_data import AddDataDialog, Page
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData
+from ita_desktop.engine.bars import finest_bars
 from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, compute_overlays, detector_params, series_key
 from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.jobs import JobBridge
@@ -425,10 +426,15 @@ class MainWindow(QMainWindow):
     # -- overlays ------------------------------------------------------------------------
     def _detect(self, data: ChartData) -> None:
         """Run the detectors over the loaded series on a worker; the overlays follow by signal."""
-        bars, settings = data.bars, self.settings
+        bars, settings, reader = data.bars, self.settings, self.reader
         key = series_key(bars)
-        self.runner.start(f"Detect {bars.symbol} {bars.timeframe.value}",
-                          lambda _ctx: compute_overlays(bars, detector_params(settings)),
+
+        def work(_ctx):
+            fine = None if reader is None or not len(bars) else finest_bars(
+                reader, bars.symbol, bars.timeframe, int(bars.time[0]), None)
+            return compute_overlays(bars, detector_params(settings), fine_bars=fine)
+
+        self.runner.start(f"Detect {bars.symbol} {bars.timeframe.value}", work,
                           self._on_detected, lambda message: self._on_detect_failed(key, message))
 
     def _on_detected(self, data: OverlayData) -> None:

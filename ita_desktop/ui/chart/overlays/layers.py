@@ -64,12 +64,13 @@ def series_key(bars: Bars) -> tuple[str, str, int]:
 
 
 def compute_overlays(bars: Bars, params: Mapping[str, Any] | Any = None,
-                     options: OverlayOptions | None = None) -> OverlayData:
+                     options: OverlayOptions | None = None, fine_bars: Bars | None = None) -> OverlayData:
     """Run every detector over ``bars`` and build the detector layers (worker thread: seconds of
-    numba compile on a cold cache, ~100 ms per million bars warm)."""
+    numba compile on a cold cache, ~100 ms per million bars warm). ``fine_bars``: the finest stored
+    series under a higher-timeframe chart, which the session and day levels are computed from."""
     from ita_desktop.detectors.dispatcher import detect
 
-    result = detect(bars, params=params)
+    result = detect(bars, params=params, fine_bars=fine_bars)
     layers = detector_layers(result.tables, len(bars), options)
     return OverlayData(series_key(bars), layers, {name: layer.objects for name, layer in layers.items()})
 
