@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ita_desktop.backtest.funnel import funnel_text
 from ita_desktop.backtest.stats import Stats, format_stat, r_histogram
 from ita_desktop.domain.clock import utc_iso
 
@@ -93,9 +94,14 @@ def html_report(result: RunResult) -> str:
     notes = [f.message for f in result.findings]
     if notes:
         sections.append("<div class='warn'>" + "".join(f"<p>{html.escape(n)}</p>" for n in notes) + "</div>")
-    sections += ["<h2>Equity</h2>", equity_svg(stats, settings.initial_equity),
-                 "<h2>R distribution</h2>", histogram_svg(stats.r_multiples),
-                 "<h2>Statistics</h2>", _table(summary_rows, ["statistic", "value"])]
+    sections += ["<h2>Funnel</h2>", f"<p class='funnel'>{html.escape(funnel_text(stats.funnel))}</p>"]
+    if len(result.trades):
+        sections += ["<h2>Equity</h2>", equity_svg(stats, settings.initial_equity),
+                     "<h2>R distribution</h2>", histogram_svg(stats.r_multiples)]
+    else:
+        sections += ["<h2>Equity</h2>", "<p class='empty'>No trades in this run, so no equity curve: "
+                     "the funnel above says where the setups stopped.</p>"]
+    sections += ["<h2>Statistics</h2>", _table(summary_rows, ["statistic", "value"])]
     cols = ["group", "trades", "win_rate", "expectancy_r", "profit_factor", "net_pnl", "total_r"]
     for name, rows in stats.breakdowns.items():
         sections += [f"<h2>By {html.escape(name)}</h2>", _table(rows, cols)]

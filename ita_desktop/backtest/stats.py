@@ -58,6 +58,8 @@ class Stats:
     equity: np.ndarray = field(default_factory=lambda: np.zeros(0))
     r_multiples: np.ndarray = field(default_factory=lambda: np.zeros(0))
     warnings: list[str] = field(default_factory=list)
+    #: occurrences -> orders -> filled, expired, refused (backtest.funnel); None for a group of trades
+    funnel: dict[str, Any] | None = None
 
     def __getitem__(self, key: str) -> float:
         return self.summary[key]
@@ -71,6 +73,7 @@ class Stats:
             "equity_curve": {"time": self.equity_time.tolist(), "equity": [_clean(x) for x in self.equity]},
             "r_multiples": [_clean(x) for x in self.r_multiples],
             "warnings": list(self.warnings),
+            "funnel": self.funnel,
         }
 
 

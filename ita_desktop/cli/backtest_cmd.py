@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ita_desktop.backtest.funnel import funnel_text, plural
 from ita_desktop.backtest.reports import write_csv, write_html, write_xlsx
 from ita_desktop.backtest.runs import BacktestCancelled, RunResult
 from ita_desktop.backtest.stats import format_stat
@@ -154,7 +155,8 @@ def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
 def backtest_table(r: RunResult) -> str:
     """Summary, validator findings and the trades, for the terminal."""
     lines = [f"{r.rule_id} v{r.rule_version} (version id {r.rule_version_id}) on {r.symbol}: run {r.run_id}, "
-             f"{len(r.trades)} trade(s), " + range_text(*r.bars_range, r.warmup_bars, r.warmup_from_utc)]
+             f"{plural(len(r.trades), 'trade')}, " + range_text(*r.bars_range, r.warmup_bars, r.warmup_from_utc)]
+    lines.append("  funnel: " + funnel_text(r.stats.funnel))
     s = r.stats.summary
     lines += [f"  {name:<22} {_fmt(s.get(name))}" for name in SUMMARY_SHOWN if name in s]
     for f in r.findings:

@@ -35,6 +35,7 @@ import yaml
 from pydantic import ValidationError
 
 from ita_desktop.backtest.costs import SimSettings
+from ita_desktop.backtest.funnel import plural
 from ita_desktop.backtest.runs import BacktestCancelled, RunResult, run_backtest
 from ita_desktop.backtest.sweep import SweepResult, check_statistic, parse_grid, run_variants, set_path, variants
 from ita_desktop.detectors.dispatcher import DetectionResult, detect
@@ -163,11 +164,12 @@ def backtest_rule(store: Store, rule_ref: str | Path, symbol: str, *, timeframe:
     sim = instrument_settings(prep.compiled, settings, **overrides)
     stage(0.2, f"detectors and setup on {len(prep.bars):,} {prep.source_timeframe} bars")
     run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id, start_utc=start_utc)
-    stage(0.6, f"simulating {len(run.orders):,} orders")
+    stage(0.6, f"simulating {plural(len(run.orders), 'order')}")
     result = run_backtest(run.bars, run.orders, sim, rule_id=prep.rule.rule_id, rule_version=prep.version,
                           store=store, lower=prep.lower, rule_version_id=prep.version_id,
-                          warmup=prep.warmup(run.bars.first_time), warmup_bars=run.warmup_bars)
-    stage(1.0, f"run {result.run_id}: {len(result.trades)} trades")
+                          warmup=prep.warmup(run.bars.first_time), warmup_bars=run.warmup_bars,
+                          occurrences=len(run.occurrences))
+    stage(1.0, f"run {result.run_id}: {plural(len(result.trades), 'trade')}")
     return result
 
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ita_desktop.backtest import reports
 from ita_desktop.backtest.reports import SUMMARY_LABELS
+from ita_desktop.backtest.funnel import funnel_text
 from ita_desktop.backtest.stats import format_stat
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, SweepOutcome
@@ -151,7 +152,12 @@ class ResultsPanel(QWidget):
         split.setSizes([250, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        self.funnel = QLabel("")
+        self.funnel.setObjectName("funnel")
+        self.funnel.setWordWrap(True)
+        self.funnel.setToolTip("occurrences of the setup -> orders -> filled; what became of the other orders")
         layout.addLayout(top)
+        layout.addWidget(self.funnel)
         layout.addWidget(split, 1)
 
     @staticmethod
@@ -189,6 +195,7 @@ class ResultsPanel(QWidget):
                 table.setRowCount(0)
             self.equity.show_stats(None, 0.0)
             self.histogram.show_r([])
+            self.funnel.setText("")
             return
         result = outcome.result
         # the validator's findings repeat the statistics' own warning (few trades) in other words
@@ -196,6 +203,7 @@ class ResultsPanel(QWidget):
         self.title.setText(f"<b>{outcome.title}</b>" + (f" &nbsp; <span style='color:#ffa726'>{warnings}</span>"
                                                         if warnings else ""))
         self.title.setToolTip(warnings)
+        self.funnel.setText("Funnel: " + funnel_text(result.stats.funnel))
         self._fill_summary(result.stats.summary)
         self._fill_trades(outcome)
         self.equity.show_stats(result.stats, result.trades.settings.initial_equity)
