@@ -49,6 +49,12 @@ class UISettings(_Section):
     theme: str = "dark"
 
 
+class ChartSettings(_Section):
+    #: Fair value gaps smaller than this many ATRs are not drawn (0 = all); the legend says how many
+    #: are hidden, and a gap a drawn setup or trade used is drawn whatever its size.
+    fvg_min_atr: float = Field(default=1.0, ge=0.0)
+
+
 class LoggingSettings(_Section):
     level: str = "INFO"
 
@@ -59,6 +65,7 @@ class Settings(_Section):
     mt5: MT5Settings = Field(default_factory=MT5Settings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    chart: ChartSettings = Field(default_factory=ChartSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 

@@ -25,6 +25,7 @@ class LegendPanel(QListWidget):
         self.overlays = overlays
         self._rows: dict[str, QListWidgetItem] = {}
         self._titles: dict[str, str] = {SESSIONS: "Session shading"}
+        self._filters: dict[str, str] = {}
         self._add(SESSIONS, overlays.chart.layer(SESSIONS).isVisible())
         for spec in LAYERS:
             self._titles[spec.name] = spec.title
@@ -55,7 +56,21 @@ class LegendPanel(QListWidget):
         """Show how many objects each layer holds for the series on the chart."""
         for name, item in self._rows.items():
             count = counts.get(name)
-            item.setText(self._titles[name] if count is None else f"{self._titles[name]}  ({count:,})")
+            total = counts.get(f"{name}_total")
+            if count is None:
+                item.setText(self._titles[name])
+            elif total is not None and total != count:
+                item.setText(f"{self._titles[name]}{self._filter_text(name)}  ({count:,} of {total:,})")
+            else:
+                item.setText(f"{self._titles[name]}  ({count:,})")
+
+    def set_filter_text(self, name: str, text: str) -> None:
+        """A display filter's words after a layer's title (``≥ 1 ATR``), so hidden objects are never a secret."""
+        self._filters[name] = text
+
+    def _filter_text(self, name: str) -> str:
+        text = self._filters.get(name)
+        return f" {text}" if text else ""
 
     def _on_item_changed(self, item: QListWidgetItem) -> None:
         name = item.data(Qt.ItemDataRole.UserRole)

@@ -29,7 +29,7 @@ from ita_desktop.ui.add_data import AddDataDialog, Page
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData
 from ita_desktop.engine.bars import finest_bars
-from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, compute_overlays, detector_params, series_key
+from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, compute_overlays, detector_params, overlay_options, series_key
 from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.legend import LegendPanel
@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.series_dock, self.activity_dock)
         self.series_dock.raise_()
         self.legend = LegendPanel(self.overlays)
+        self._set_fvg_filter_text()
         self.legend_dock = self._dock("Overlays", "overlaysDock", self.legend, Qt.DockWidgetArea.RightDockWidgetArea)
         self.legend.toggled.connect(self._on_legend_toggled)
 
@@ -432,7 +433,7 @@ class MainWindow(QMainWindow):
         def work(_ctx):
             fine = None if reader is None or not len(bars) else finest_bars(
                 reader, bars.symbol, bars.timeframe, int(bars.time[0]), None)
-            return compute_overlays(bars, detector_params(settings), fine_bars=fine)
+            return compute_overlays(bars, detector_params(settings), overlay_options(settings), fine_bars=fine)
 
         self.runner.start(f"Detect {bars.symbol} {bars.timeframe.value}", work,
                           self._on_detected, lambda message: self._on_detect_failed(key, message))
@@ -459,8 +460,16 @@ class MainWindow(QMainWindow):
         self.settings_dialog.open()
         return self.settings_dialog
 
+    def _set_fvg_filter_text(self) -> None:
+        size = self.settings.chart.fvg_min_atr
+        self.legend.set_filter_text("fvg", f"≥ {size:g} ATR" if size > 0 else "")
+
     def _on_settings_saved(self, settings: Settings) -> None:
+        redetect = settings.chart != self.settings.chart
         self.settings = settings
+        self._set_fvg_filter_text()
+        if redetect and self.chart.data is not None:
+            self._detect(self.chart.data)  # the FVG size filter: redraw with the new one
         self.dark_action.setChecked(settings.ui.theme == "dark")
         if self.add_data_dialog is not None:
             self.add_data_dialog.set_settings(settings)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QMessageBox, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QLineEdit, QMessageBox, QPushButton, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from ita_desktop import secrets
@@ -117,6 +117,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._general_tab(), "General")
         tabs.addTab(self._mt5_tab(), "MetaTrader 5")
         tabs.addTab(self._sessions_tab(), "Sessions")
+        tabs.addTab(self._chart_tab(), "Chart")
         tabs.addTab(self._secrets_tab(), "Keys and tokens")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
@@ -152,6 +153,22 @@ class SettingsDialog(QDialog):
         self.theme.addItems(list(THEMES))
         self.theme.setCurrentText(s.ui.theme)
         form.addRow("Theme", self.theme)
+        return page
+
+    def _chart_tab(self) -> QWidget:
+        c = self.settings.chart
+        page = QWidget()
+        form = QFormLayout(page)
+        self.fvg_min_atr = QDoubleSpinBox()
+        self.fvg_min_atr.setRange(0.0, 10.0)
+        self.fvg_min_atr.setSingleStep(0.25)
+        self.fvg_min_atr.setDecimals(2)
+        self.fvg_min_atr.setSuffix(" ATR")
+        self.fvg_min_atr.setSpecialValueText("all gaps")
+        self.fvg_min_atr.setValue(float(c.fvg_min_atr))
+        self.fvg_min_atr.setToolTip("Fair value gaps smaller than this are not drawn; the legend says how many are "
+                                    "hidden. A gap a drawn setup or trade used is always drawn.")
+        form.addRow("Smallest FVG drawn", self.fvg_min_atr)
         return page
 
     def _mt5_tab(self) -> QWidget:
@@ -264,6 +281,7 @@ class SettingsDialog(QDialog):
             "sessions": {"clock": clock, "windows": windows},
             "model": {"endpoint": self.model_endpoint.text().strip(), "name": self.model_name.text().strip()},
             "ui": {"theme": self.theme.currentText()},
+            "chart": {"fvg_min_atr": round(float(self.fvg_min_atr.value()), 2)},
         }
 
     def save(self) -> bool:

@@ -6,12 +6,12 @@ paints a layer; layers.py lists the legend's layers and wires them to a CandleCh
 
 from ita_desktop.ui.chart.overlays.detector_layers import OverlayOptions, detector_layers
 from ita_desktop.ui.chart.overlays.layers import (
-    LAYERS, OverlayData, OverlaySet, compute_overlays, detector_params, series_key,
+    LAYERS, OverlayData, OverlaySet, compute_overlays, detector_params, overlay_options, series_key,
 )
 from ita_desktop.ui.chart.overlays.shapes import Boxes, LayerShapes, Markers, Segments, Style
 from ita_desktop.ui.chart.overlays.trade_layers import setup_layer, trade_layer
 
 __all__ = [
     "LAYERS", "Boxes", "LayerShapes", "Markers", "OverlayData", "OverlayOptions", "OverlaySet", "Segments", "Style",
-    "compute_overlays", "detector_layers", "detector_params", "series_key", "setup_layer", "trade_layer",
+    "compute_overlays", "detector_layers", "detector_params", "overlay_options", "series_key", "setup_layer", "trade_layer",
 ]

@@ -28,7 +28,9 @@ class OverlayOptions:
 
     ``fvg_min_atr`` hides gaps smaller than this many ATRs: on M1 the detector finds a gap every
     few bars, most a fraction of a pip and filled within minutes, which buries the ones a trader
-    watches. NaN sizes (no ATR yet at the series start) count as too small when filtering.
+    watches. NaN sizes (no ATR yet at the series start) count as too small when filtering. It is
+    the trader's saved setting ``chart.fvg_min_atr``; the legend says how many gaps it hides, and
+    the zones a drawn setup used are drawn by the setup layer whatever their size.
     """
 
     fvg_min_atr: float = 1.0
@@ -160,6 +162,7 @@ def fair_value_gaps(tables: dict[str, np.ndarray], n_bars: int, options: Overlay
     gaps already entered (touched) are fainter than untouched ones."""
     layer = LayerShapes("fvg")
     rows = tables.get("fvg", _EMPTY)
+    layer.total = len(rows)
     if options.fvg_min_atr > 0:
         rows = rows[rows["extra"] >= options.fvg_min_atr]
     for direction, role in ((1, "bull"), (-1, "bear")):

@@ -40,7 +40,8 @@ LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec("liquidity", "Liquidity levels", True, 22, "PDH/PDL, PWH/PWL (solid), session highs/lows (dashed), EQH/EQL"),
     LayerSpec("sweeps", "Sweeps of levels", True, 40),
     LayerSpec("swing_sweeps", "Sweeps of swings", False, 39),
-    LayerSpec("fvg", "Fair value gaps", True, 5, "at least 1 ATR; CE dashed; faint once touched; ends at the close through"),
+    LayerSpec("fvg", "Fair value gaps", True, 5, "at least chart.fvg_min_atr ATRs (Settings); CE dashed; faint once "
+              "touched; ends at the close through. Gaps a drawn setup used are drawn with the setup"),
     LayerSpec("order_blocks", "Order blocks", True, 6, "dashed, opposite colour: became a breaker"),
     LayerSpec("structure", "BOS / CHoCH", True, 30),
     LayerSpec("setups", "Setup occurrences", True, 45),
@@ -72,7 +73,15 @@ def compute_overlays(bars: Bars, params: Mapping[str, Any] | Any = None,
 
     result = detect(bars, params=params, fine_bars=fine_bars)
     layers = detector_layers(result.tables, len(bars), options)
-    return OverlayData(series_key(bars), layers, {name: layer.objects for name, layer in layers.items()})
+    counts = {name: layer.objects for name, layer in layers.items()}
+    counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})
+    return OverlayData(series_key(bars), layers, counts)
+
+
+def overlay_options(settings: Any) -> OverlayOptions:
+    """The display filters the trader saved (``chart.fvg_min_atr``)."""
+    chart = getattr(settings, "chart", None)
+    return OverlayOptions(fvg_min_atr=float(chart.fvg_min_atr)) if chart is not None else OverlayOptions()
 
 
 def detector_params(settings: Any) -> dict[str, Any]:
