@@ -42,6 +42,7 @@ from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.engine.bars import finest_bars
 from ita_desktop.engine.scan import load_setup_bars, resolve_rule, with_timeframe
 from ita_desktop.rules.checks import check_rule
 from ita_desktop.rules.engine import CompiledRule, compile_rule, run_setup
@@ -126,7 +127,13 @@ def prepare(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timef
                                       warm_for=warm_for)
     lower = None
     if use_lower and compiled.timeframe != data_tf:
-        lower = bars if source_tf == data_tf.value else store.bars.load(symbol, data_tf, start_utc, end_utc)
+        if source_tf != compiled.timeframe.value:
+            lower = bars  # the setup bars are built from these: they are the finest there is
+        else:
+            lower = store.bars.load(symbol, data_tf, start_utc, end_utc)
+            if not len(lower):
+                lower = finest_bars(store.bars, symbol, compiled.timeframe, start_utc, end_utc) \
+                    or Bars.empty(symbol, data_tf)
         lower = lower.between(start_utc, None) if start_utc is not None else lower
         lower = lower if len(lower) else None
     return Prepared(loaded, rule, compiled, recorded.id, recorded.version, recorded.action, bars, source_tf, lower,
