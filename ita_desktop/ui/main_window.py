@@ -36,6 +36,7 @@ from ita_desktop.ui.legend import LegendPanel
 from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
+from ita_desktop.ui.wheel_guard import install_wheel_guard
 
 if TYPE_CHECKING:  # the ORM-backed store loads after the first chart is drawn (see store_jobs)
     from ita_desktop.storage.bar_store import IngestSummary
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         rule: str | None = None,
     ) -> None:
         super().__init__()
+        install_wheel_guard()  # spin and combo boxes take the wheel only when focused, app-wide
         # No cyclic garbage collection until the window is ready: numba's import on the detect job
         # made full collections of 35-50 ms with the GIL held (nothing to collect: start-up objects
         # all live on), stalling the chart the trader can already use. ``_send_ready`` freezes them
