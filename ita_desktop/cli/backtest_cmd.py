@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--set", dest="grid", action="append", required=True, metavar="PATH=V1,V2,...",
                    help="a dotted rule path (targets.0.r) or settings.<name>, and its values; repeat for a grid")
     s.add_argument("--statistic", default="expectancy_r", help="statistic to rank the variants by (default expectancy_r)")
+    s.add_argument("--walk-forward", dest="walk_forward", type=int, default=None, metavar="N",
+                   help="walk forward in N parts: sweep the first 75%% of each part, run the best variant on the "
+                        "rest; both stored as runs, printed side by side")
     s.set_defaults(func=_sweep)
 
 
@@ -126,7 +129,48 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _walk_forward(args: argparse.Namespace) -> int:
+    from ita_desktop.engine.walk_forward import walk_forward_rule
+
+    def work(store: Store, start: int | None, end: int | None):
+        return walk_forward_rule(store, args.rule, args.symbol, args.grid, args.walk_forward,
+                                 statistic=args.statistic, timeframe=args.timeframe, start_utc=start, end_utc=end,
+                                 rules_dir=args.rules_dir, progress=_progress, **_overrides(args))
+
+    result = _run(args, work)
+    if isinstance(result, int):
+        return result
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(walk_forward_table(result))
+    return 0
+
+
+def walk_forward_table(result) -> str:
+    """In-sample and out-of-sample side by side, one line per part, with the stored run ids."""
+    from ita_desktop.domain.clock import utc_iso
+
+    stat = result.statistic
+    lines = [f"{result.rule_id} v{result.rule_version} on {result.symbol}: walk-forward in "
+             f"{len(result.parts)} part(s), best by {stat} in-sample (times UTC)"]
+    header = ["part", "in-sample (UTC)", "best variant", f"IS {stat}", "IS trades", "IS run",
+              "out-of-sample (UTC)", f"OOS {stat}", "OOS trades", "OOS run"]
+    rows = []
+    for p in result.parts:
+        d = p.to_dict(stat)
+        rows.append([f"{p.part}/{p.parts}", f"{utc_iso(p.in_sample[0])[:10]}..{utc_iso(p.in_sample[1])[:10]}",
+                     ", ".join(f"{k}={v}" for k, v in p.params.items()), _fmt(d["in"][stat]), str(d["in"]["trades"]),
+                     str(d["in"]["run_id"]),
+                     f"{utc_iso(p.out_of_sample[0])[:10]}..{utc_iso(p.out_of_sample[1])[:10]}",
+                     _fmt(d["out"][stat]), str(d["out"]["trades"]), str(d["out"]["run_id"])])
+    return "\n".join(lines + _grid(header, rows))
+
+
 def _sweep(args: argparse.Namespace) -> int:
+    if args.walk_forward is not None:
+        return _walk_forward(args)
+
     def work(store: Store, start: int | None, end: int | None) -> SweepResult:
         return sweep_rule(store, args.rule, args.symbol, args.grid, statistic=args.statistic, timeframe=args.timeframe,
                           start_utc=start, end_utc=end, rules_dir=args.rules_dir, progress=_progress,

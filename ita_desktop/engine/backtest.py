@@ -338,6 +338,7 @@ def sweep_rule(store: Store, rule_ref: str | Path, symbol: str, grid: Sequence[s
     prep = prepare(store, rule_ref, symbol, timeframe=timeframe, start_utc=start_utc, end_utc=end_utc,
                    rules_dir=rules_dir, use_lower=use_lower, grid=parsed)
     sim = instrument_settings(prep.compiled, settings, **overrides)
+    stage(0.03, f"detectors and setups on {len(prep.bars):,} {prep.source_timeframe} bars")
     sweeper = RuleSweeper(prep.loaded, symbol, prep.bars, timeframe=timeframe, rule_version_id=prep.version_id,
                           start_utc=start_utc)
     result = sweep_variants(sweeper, parsed, sim, statistic=statistic, lower=prep.lower, chunk=chunk,

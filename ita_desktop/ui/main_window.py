@@ -8,6 +8,7 @@ docks) persists in an INI file in the user config folder, so ITA_HOME moves it w
 from __future__ import annotations
 
 import gc
+import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
@@ -247,15 +248,37 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         else:
             self.resizeDocks([self.series_dock], [300], Qt.Orientation.Vertical)  # shared with Backtest/Results
+        self._restore_overlay_state(stored)
         if self._prefer == (None, None):
             last_symbol, last_tf = stored.value("symbol"), stored.value("timeframe")
             if last_symbol and last_tf:
                 self._prefer = (str(last_symbol), Timeframe.parse(str(last_tf)))
 
+    def _restore_overlay_state(self, stored: QSettings) -> None:
+        """Overlay toggles and sweep grids as the trader left them (kept with the layout)."""
+        try:
+            visible = json.loads(stored.value("overlays") or "{}")
+            grids = json.loads(stored.value("sweepGrids") or "{}")
+        except (TypeError, ValueError):
+            return  # an older or hand-edited layout file: the defaults stand
+        for name, on in visible.items():
+            if name == "sessions":
+                self.legend.set_checked("sessions", bool(on))
+            elif name in self.overlays.visible:
+                self.overlays.set_visible(name, bool(on))
+        workbench = getattr(self, "workbench", None)
+        if workbench is not None and isinstance(grids, dict):
+            workbench.backtest.restore_grids(grids)
+
     def save_layout(self) -> None:
         stored = self._qsettings()
         stored.setValue("geometry", self.saveGeometry())
         stored.setValue("windowState", self.saveState())
+        stored.setValue("overlays", json.dumps({**self.overlays.visible,
+                                                 "sessions": self.chart.layer("sessions").isVisible()}))
+        workbench = getattr(self, "workbench", None)
+        if workbench is not None:
+            stored.setValue("sweepGrids", json.dumps(workbench.backtest.saved_grids()))
         if self.chart.bars is not None:
             stored.setValue("symbol", self.chart.bars.symbol)
             stored.setValue("timeframe", self.chart.bars.timeframe.value)

@@ -117,12 +117,23 @@ class SweepRequest:
     start_utc: int | None = None
     end_utc: int | None = None
     costs: Costs = field(default_factory=Costs)
+    walk_forward_parts: int = 0  # 0: a plain sweep; N >= 2: walk forward in N parts (engine.walk_forward)
 
 
 @dataclass
 class SweepOutcome:
     request: SweepRequest
-    result: SweepResult
+    result: SweepResult | None
+    #: walk-forward parts (WalkForwardPart.to_dict rows), in-sample and out-of-sample side by side
+    walk_forward: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """What the heatmap or the walk-forward table shows: the rule, symbol and what was ranked."""
+        r = self.request
+        what = f"walk-forward in {r.walk_forward_parts} parts" if r.walk_forward_parts else \
+            f"sweep of {len(self.result.rows) if self.result else 0} variants"
+        return f"{r.rule.title} · {r.symbol} · {what} by {r.statistic}"
 
     @property
     def paths(self) -> list[str]:
@@ -159,13 +170,36 @@ def run_sweep(store: Store, request: SweepRequest, ctx: _Context) -> SweepOutcom
     """The grid of one rule version on one symbol, ranked by the chosen statistic."""
     from ita_desktop.engine.backtest import sweep_rule
 
+    from ita_desktop.domain.errors import InputError
+
     if not request.grid:
         raise ValueError("add at least one row to the grid (a dotted path and its values)")
-    result = sweep_rule(store, request.rule.path, request.symbol, list(request.grid), statistic=request.statistic,
-                        timeframe=request.timeframe, start_utc=request.start_utc, end_utc=request.end_utc,
-                        settings=request.costs.settings(),
-                        progress=ctx.progress, cancel=lambda: ctx.cancelled)
+    try:
+        if request.walk_forward_parts:
+            from ita_desktop.engine.walk_forward import walk_forward_rule
+
+            wf = walk_forward_rule(store, request.rule.path, request.symbol, list(request.grid),
+                                   request.walk_forward_parts, statistic=request.statistic,
+                                   timeframe=request.timeframe, start_utc=request.start_utc, end_utc=request.end_utc,
+                                   settings=request.costs.settings(), progress=ctx.progress,
+                                   cancel=lambda: ctx.cancelled)
+            return SweepOutcome(request, None, [p.to_dict(request.statistic) for p in wf.parts])
+        result = sweep_rule(store, request.rule.path, request.symbol, list(request.grid), statistic=request.statistic,
+                            timeframe=request.timeframe, start_utc=request.start_utc, end_utc=request.end_utc,
+                            settings=request.costs.settings(),
+                            progress=ctx.progress, cancel=lambda: ctx.cancelled)
+    except InputError as exc:
+        raise InputError(panel_words(str(exc))) from None
     return SweepOutcome(request, result)
+
+
+def panel_words(message: str) -> str:
+    """The engine's CLI wording (``--set targets.0.r=2: ...``) in the Backtest panel's (the sweep grid's rows)."""
+    import re
+
+    message = re.sub(r"--set (\S+?)=(\S+?): ", r"Sweep grid, parameter \1 = \2: ", message)
+    message = re.sub(r"--set (\S+?): ", r"Sweep grid, parameter \1: ", message)
+    return message.replace("--set", "the sweep grid").replace("--walk-forward", "Walk-forward")
 
 
 # -- the rules list ----------------------------------------------------------------------------

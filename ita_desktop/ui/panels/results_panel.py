@@ -8,7 +8,7 @@ trade), the pictures and the breakdown tables. Exports go through ``backtest.rep
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -134,10 +134,18 @@ class ResultsPanel(QWidget):
         self.heatmap = SweepHeatmap(self.theme)
         self.sweep_table = _table(("Rank",))
         self.sweep_table.setSortingEnabled(True)
-        sweep = QSplitter(Qt.Orientation.Horizontal)
-        sweep.addWidget(self.heatmap)
-        sweep.addWidget(self.sweep_table)
-        sweep.setSizes([500, 400])
+        self.sweep_title = QLabel("No sweep yet.")
+        self.sweep_title.setObjectName("sweepTitle")
+        self.sweep_title.setWordWrap(True)
+        split_sweep = QSplitter(Qt.Orientation.Horizontal)
+        split_sweep.addWidget(self.heatmap)
+        split_sweep.addWidget(self.sweep_table)
+        split_sweep.setSizes([500, 400])
+        sweep = QWidget()
+        sweep_layout = QVBoxLayout(sweep)
+        sweep_layout.setContentsMargins(0, 0, 0, 0)
+        sweep_layout.addWidget(self.sweep_title)
+        sweep_layout.addWidget(split_sweep, 1)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.trades, "Trades")
         self.tabs.addTab(self.equity, "Equity")
@@ -288,6 +296,13 @@ class ResultsPanel(QWidget):
     def show_sweep(self, outcome: SweepOutcome) -> None:
         """The ranked variants in a table and the statistic over the first two swept paths as a heatmap."""
         self.sweep = outcome
+        self.sweep_title.setText(f"<b>{outcome.title}</b>")
+        self.title.setText(f"<b>{outcome.title}</b>")  # what is shown is always named: not the last run's title
+        self.title.setToolTip("")
+        if outcome.result is None:
+            self._show_walk_forward(outcome)
+            return
+        self.heatmap.setVisible(True)
         result, paths = outcome.result, outcome.paths
         ranked = result.ranked()[:SWEEP_ROWS]
         columns = ["Rank", *paths, result.statistic] + [k for k in (ranked[0] if ranked else {})
@@ -308,6 +323,33 @@ class ResultsPanel(QWidget):
         self.sweep_table.sortItems(0, Qt.SortOrder.AscendingOrder)  # a new sweep starts in rank order
         self.sweep_table.resizeColumnsToContents()
         self.heatmap.show_sweep(result.rows, paths, result.statistic)
+        self.tabs.setCurrentWidget(self.sweep_tab)
+
+    def _show_walk_forward(self, outcome: SweepOutcome) -> None:
+        """In-sample and out-of-sample side by side, a row per part, with the stored runs' ids."""
+        stat = outcome.request.statistic
+        columns = ["Part", "In-sample (UTC)", "Best variant", f"IS {stat}", "IS trades", "IS run",
+                   "Out-of-sample (UTC)", f"OOS {stat}", "OOS trades", "OOS run"]
+        table = self.sweep_table
+        table.setSortingEnabled(False)
+        table.clear()
+        table.setColumnCount(len(columns))
+        table.setHorizontalHeaderLabels(columns)
+        table.setRowCount(len(outcome.walk_forward))
+
+        def day(t: int) -> str:
+            return datetime.fromtimestamp(int(t), timezone.utc).strftime("%Y-%m-%d")
+
+        for i, part in enumerate(outcome.walk_forward):
+            cells = [f"{part['part']}/{part['parts']}", f"{day(part['in_sample'][0])} – {day(part['in_sample'][1])}",
+                     ", ".join(f"{k}={v}" for k, v in part["params"].items()), fmt(part["in"][stat]),
+                     str(part["in"]["trades"]), str(part["in"]["run_id"]),
+                     f"{day(part['out_of_sample'][0])} – {day(part['out_of_sample'][1])}", fmt(part["out"][stat]),
+                     str(part["out"]["trades"]), str(part["out"]["run_id"])]
+            for j, text in enumerate(cells):
+                table.setItem(i, j, _Item(text, i if j == 0 else text))
+        table.resizeColumnsToContents()
+        self.heatmap.setVisible(False)
         self.tabs.setCurrentWidget(self.sweep_tab)
 
     # -- export -------------------------------------------------------------------------

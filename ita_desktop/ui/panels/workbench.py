@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.loader import repo_rules_dir
+from ita_desktop.ui.chart.overlays import LayerShapes
 from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, VersionEntry
 from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
@@ -77,6 +78,7 @@ class Workbench(QObject):
         self.backtest.swept.connect(self._on_swept)
         self.backtest.failed.connect(self._on_failed)
         self.results.trade_chosen.connect(self.show_trade)
+        self.results.shown.connect(self._on_run_shown)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -121,6 +123,7 @@ class Workbench(QObject):
 
     # -- results ------------------------------------------------------------------------
     def _on_backtested(self, outcomes: list[BacktestOutcome]) -> None:
+        self.clear_trades()  # the chart shows the selected run's trades only: not the previous run's
         self.results.show_outcomes(outcomes)
         self.results_dock.raise_()
         if self.results_dock.height() < RESULTS_HEIGHT:
@@ -134,6 +137,11 @@ class Workbench(QObject):
             else:
                 self._settle()
 
+    def _on_run_shown(self, outcome: BacktestOutcome) -> None:
+        """Another run picked in the Results panel: the chart must not keep the one before's trades."""
+        if self._shown is not None and self._shown[0] is not outcome:
+            self.clear_trades()
+
     def _on_swept(self, outcome) -> None:
         self.results.show_sweep(outcome)
         self.results_dock.raise_()
@@ -144,6 +152,12 @@ class Workbench(QObject):
             self._settle()
 
     # -- trades on the chart --------------------------------------------------------------
+    def clear_trades(self) -> None:
+        """Take every run's trades and setup steps off the chart."""
+        self._shown = None
+        self._pending = None
+        self.window.overlays.set_layers({"trades": LayerShapes("trades"), "setups": LayerShapes("setups")})
+
     def _chart_timeframe(self, outcome: BacktestOutcome) -> Timeframe:
         """The rule's timeframe when the chart can show it (stored, or built from finer bars), else the finest."""
         offered = self.window.timeframes_of(outcome.symbol)
