@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ita_desktop.rules.loader import rule_files, validate_file
+from ita_desktop.rules.loader import rule_files, validate_file, warnings_of_file
 from ita_desktop.rules.versions import version_from_path, version_key
 
 if TYPE_CHECKING:  # the backtest engine (numba) and the ORM load when a job first needs them, not with the window
@@ -213,6 +213,7 @@ class VersionEntry:
     path: Path
     latest: bool = False
     problems: list[str] = field(default_factory=list)  # "file:line:col: message"
+    warnings: list[str] = field(default_factory=list)  # "file:line:col: warning: ..." (the rule still runs)
     name: str = ""
     timeframe: str = ""
     run_id: int | None = None
@@ -245,7 +246,8 @@ def list_rules(rules_dir: Path, store: Store | None) -> list[VersionEntry]:
         where = version_from_path(path)
         rule_id, version = where if where is not None else (path.stem, "?")
         rule, issues = validate_file(path)
-        entry = VersionEntry(rule_id, version, path, problems=[i.located() for i in issues])
+        entry = VersionEntry(rule_id, version, path, problems=[i.located() for i in issues],
+                             warnings=[w.located() for w in warnings_of_file(path)] if rule is not None else [])
         if rule is not None:
             entry.rule_id, entry.version = rule.rule_id, rule.version
             entry.name, entry.timeframe = rule.name or "", rule.market.timeframe.value
