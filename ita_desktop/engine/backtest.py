@@ -55,6 +55,8 @@ from ita_desktop.storage.store import Store
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 SETTINGS_PREFIX = "settings."
+#: Lot step and smallest lot of a rule's instrument unless the settings say otherwise (``settings.lot_step``).
+BROKER_LOT_STEP = 0.01
 
 
 class _Stages:
@@ -79,7 +81,10 @@ def instrument_settings(compiled: CompiledRule, settings: SimSettings | Mapping[
     if isinstance(settings, SimSettings):
         base = settings.to_dict()
     else:
-        base = {"point": compiled.point, "contract_size": compiled.point_value / compiled.point}
+        # brokers trade lots in steps of 0.01 (MT5's volume_step / volume_min for FX and metals): a
+        # simulated 0.8333333 lots is a size no account can hold
+        base = {"point": compiled.point, "contract_size": compiled.point_value / compiled.point,
+                "lot_step": BROKER_LOT_STEP, "min_lot": BROKER_LOT_STEP}
         base.update(dict(settings or {}))
     base.update({k: v for k, v in overrides.items() if v is not None})
     try:
