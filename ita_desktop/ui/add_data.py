@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox, QDateEdit, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-    QPushButton, QStackedWidget, QVBoxLayout, QWidget,
+    QPushButton, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from ita_desktop.config import Settings
@@ -130,8 +130,23 @@ class AddDataDialog(QDialog):
         layout.addWidget(self.pages)
         layout.addLayout(bottom)
         layout.addWidget(self.status)
+        self.pages.currentChanged.connect(lambda _i: self._fit_to_page())
         self.set_welcome(False)
-        self.resize(640, 340)  # wider than the empty state's text it is shown over
+        self._fit_to_page()
+
+    def _fit_to_page(self) -> None:
+        """The dialog as tall as the page shown (a stack is as tall as its tallest page: the welcome
+        choices sat over a large empty area), 640 px wide: wider than the empty state it covers."""
+        current = self.pages.currentWidget()
+        for i in range(self.pages.count()):
+            page = self.pages.widget(i)
+            policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        self.pages.adjustSize()
+        self.layout().activate()
+        width = max(640, self.width())
+        self.resize(width, self.layout().heightForWidth(width) if self.layout().hasHeightForWidth()
+                    else self.sizeHint().height())
 
     @property
     def busy(self) -> bool:
