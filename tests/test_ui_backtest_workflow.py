@@ -79,7 +79,8 @@ def test_the_heatmap_is_titled_with_its_rule_and_a_run_with_its_own(qtbot, panel
     qtbot.addWidget(results)
     results.show_sweep(swept.args[0])
     assert "ib_raid v1" in results.title.text() and "sweep of" in results.title.text()
-    assert "ib_raid v1" in results.sweep_title.text() and "EURUSD" in results.sweep_title.text()
+    heat_title = results.heatmap.getPlotItem().titleLabel.text
+    assert "ib_raid v1" in heat_title and "EURUSD" in heat_title
 
 
 def open_window(qtbot, size=(1440, 900), **kwargs) -> MainWindow:

@@ -42,7 +42,8 @@ def test_the_legend_says_how_many_gaps_the_filter_hides(qtbot, ita_home, m5):
     qtbot.addWidget(legend)
     legend.set_filter_text("fvg", "≥ 1 ATR")
     legend.set_counts(data.counts)
-    assert legend.row_of("fvg").text() == f"Fair value gaps ≥ 1 ATR  ({shown:,} of {total:,})"
+    assert legend.row_of("fvg").text() == f"FVGs ≥ 1 ATR  ({shown:,}/{total:,})"
+    assert f"{shown:,} drawn of {total:,} found" in legend.row_of("fvg").toolTip()
 
 
 def test_the_filter_is_a_saved_setting(qtbot, ita_home):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,8 @@ class ModelSettings(_Section):
 
 class UISettings(_Section):
     theme: str = "dark"
+    #: the clock every time is shown on (domain.display_clock): new_york, utc, broker or local
+    display_clock: Literal["new_york", "utc", "broker", "local"] = "new_york"
 
 
 class ChartSettings(_Section):

@@ -60,7 +60,8 @@ class LegendPanel(QListWidget):
             if count is None:
                 item.setText(self._titles[name])
             elif total is not None and total != count:
-                item.setText(f"{self._titles[name]}{self._filter_text(name)}  ({count:,} of {total:,})")
+                item.setText(f"{self._titles[name]}{self._filter_text(name)}  ({count:,}/{total:,})")
+                item.setToolTip(f"{count:,} drawn of {total:,} found; the size filter is in Settings > Chart")
             else:
                 item.setText(f"{self._titles[name]}  ({count:,})")
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ita_desktop.config import Settings, save_user_settings
+from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.paths import app_paths
 from ita_desktop.storage.bar_reader import BarReader, SeriesInfo
@@ -431,8 +432,9 @@ class MainWindow(QMainWindow):
             return
         self._pending = (symbol, timeframe)
         reader, clock, windows = self.reader, self.chart.session_clock, dict(self.chart.session_windows)
+        display = DisplayClock.from_settings(self.settings)
         self.runner.start(f"Load {symbol} {timeframe.value}",
-                          lambda _ctx: store_jobs.load_chart_data(reader, symbol, timeframe, clock, windows),
+                          lambda _ctx: store_jobs.load_chart_data(reader, symbol, timeframe, clock, windows, display),
                           self._on_loaded, self._fail)
 
     def _on_loaded(self, data: ChartData) -> None:
@@ -491,7 +493,13 @@ class MainWindow(QMainWindow):
 
     def _on_settings_saved(self, settings: Settings) -> None:
         redetect = settings.chart != self.settings.chart
+        reclock = (settings.ui.display_clock, settings.data.server_tz) != \
+            (self.settings.ui.display_clock, self.settings.data.server_tz)
         self.settings = settings
+        if reclock:
+            self.workbench.results.set_display_clock(DisplayClock.from_settings(settings))
+            if self.chart.bars is not None:
+                self.load(self.chart.bars.symbol, self.chart.bars.timeframe)  # times on the new clock
         self._set_fvg_filter_text()
         if redetect and self.chart.data is not None:
             self._detect(self.chart.data)  # the FVG size filter: redraw with the new one

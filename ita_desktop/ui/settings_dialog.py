@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from ita_desktop import secrets
 from ita_desktop.config import Settings, load_settings, save_user_settings
 from ita_desktop.domain.clock import ServerClock, parse_hhmm
+from ita_desktop.domain.display_clock import DISPLAY_CLOCKS
 from ita_desktop.paths import app_paths
 from ita_desktop.ui.theme import THEMES
 
@@ -169,6 +170,13 @@ class SettingsDialog(QDialog):
         self.fvg_min_atr.setToolTip("Fair value gaps smaller than this are not drawn; the legend says how many are "
                                     "hidden. A gap a drawn setup or trade used is always drawn.")
         form.addRow("Smallest FVG drawn", self.fvg_min_atr)
+        self.display_clock = QComboBox()
+        for key, title in DISPLAY_CLOCKS.items():
+            self.display_clock.addItem(title, key)
+        self.display_clock.setCurrentIndex(self.display_clock.findData(self.settings.ui.display_clock))
+        self.display_clock.setToolTip("The clock every time is shown on: chart axis, readout, crosshair, trades. "
+                                      "Sessions stay on the session clock (Sessions tab).")
+        form.addRow("Show times on", self.display_clock)
         return page
 
     def _mt5_tab(self) -> QWidget:
@@ -280,7 +288,7 @@ class SettingsDialog(QDialog):
                     "server_tz": _check_zone("mt5.server_tz", self.mt5_server_tz.text())},
             "sessions": {"clock": clock, "windows": windows},
             "model": {"endpoint": self.model_endpoint.text().strip(), "name": self.model_name.text().strip()},
-            "ui": {"theme": self.theme.currentText()},
+            "ui": {"theme": self.theme.currentText(), "display_clock": self.display_clock.currentData()},
             "chart": {"fvg_min_atr": round(float(self.fvg_min_atr.value()), 2)},
         }
 

@@ -55,12 +55,13 @@ def open_store(path: Path | None) -> tuple[Store, list[SeriesInfo]]:
 
 
 def load_chart_data(reader: BarReader, symbol: str, timeframe: Timeframe, clock: str,
-                    windows: dict[str, tuple[str, str]]) -> ChartData:
-    """Load a series (stored, or built from a finer stored one) and prepare it for the chart."""
+                    windows: dict[str, tuple[str, str]], display=None) -> ChartData:
+    """Load a series (stored, or built from a finer stored one) and prepare it for the chart
+    (``display``: the DisplayClock its times are shown on)."""
     bars = load_bars(reader, symbol, timeframe, clock=clock)
     if not len(bars):
         raise ItaError(f"no {symbol} {timeframe.value} bars are stored, nor finer ones to build them from")
-    return prepare_chart_data(bars, clock, windows, reader.digits(symbol))
+    return prepare_chart_data(bars, clock, windows, reader.digits(symbol), display)
 
 
 def numba_cache_state() -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-    QHeaderView, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QTableWidget,
+    QHeaderView, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -123,9 +123,13 @@ class BacktestPanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         run_row = QHBoxLayout()
+        for button in (self.run_button, self.cancel_button):
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(110)
         run_row.addWidget(self.run_button)
         run_row.addWidget(self.cancel_button)
         run_row.addWidget(self.progress, 1)
+        run_row.addStretch(0)
 
         # Three columns, like MT5's tester settings: what to test | costs | sweep grid. Run, Cancel,
         # the progress and the status sit above them: the main actions never scroll out of sight.

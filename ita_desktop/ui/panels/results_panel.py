@@ -11,7 +11,6 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -24,6 +23,7 @@ from ita_desktop.backtest import reports
 from ita_desktop.backtest.reports import SUMMARY_LABELS
 from ita_desktop.backtest.funnel import funnel_text
 from ita_desktop.backtest.stats import format_stat
+from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.panels.backtest_jobs import BacktestOutcome, SweepOutcome
 from ita_desktop.ui.panels.result_charts import EquityChart, RHistogram, SweepHeatmap
@@ -85,13 +85,15 @@ class ResultsPanel(QWidget):
     shown = Signal(object)
     exported = Signal(str)
 
-    def __init__(self, runner: JobBridge, theme: Theme, clock: str = "America/New_York",
+    def __init__(self, runner: JobBridge, theme: Theme, clock: DisplayClock | str = "America/New_York",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultsPanel")
         self.runner = runner
         self.theme = theme
-        self.clock = ZoneInfo(clock)
+        # the display clock (a DisplayClock), or a session clock's zone name as before it existed
+        self.clock = clock if isinstance(clock, DisplayClock) else \
+            DisplayClock("new_york" if clock == "America/New_York" else "utc" if clock == "UTC" else "local", clock)
         self.outcomes: list[BacktestOutcome] = []
         self.outcome: BacktestOutcome | None = None
         self.sweep: SweepOutcome | None = None
@@ -105,6 +107,12 @@ class ResultsPanel(QWidget):
         self.title.setMinimumWidth(40)  # long warnings are cut (full text in the tooltip), never widen the window
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.export_buttons: dict[str, QPushButton] = {}
+        # the funnel on the tab bar's free right side, one line (full text in its tooltip): the panel
+        # grows neither taller nor wider
+        self.funnel = QLabel("")
+        self.funnel.setObjectName("funnel")
+        self.funnel.setMinimumWidth(0)
+        self.funnel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
         top.addWidget(self.run_box)
         top.addWidget(self.title, 1)
@@ -121,6 +129,7 @@ class ResultsPanel(QWidget):
         self.summary.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.summary.horizontalHeader().setStretchLastSection(True)
         self.trades = _table(TRADE_COLUMNS)
+        self.trades.setHorizontalHeaderLabels(self.trade_headers())
         self.trades.setSortingEnabled(True)
         self.trades.sortItems(0, Qt.SortOrder.AscendingOrder)  # by entry until the trader sorts otherwise
         self.trades.itemSelectionChanged.connect(self._on_trade_selected)
@@ -134,24 +143,17 @@ class ResultsPanel(QWidget):
         self.heatmap = SweepHeatmap(self.theme)
         self.sweep_table = _table(("Rank",))
         self.sweep_table.setSortingEnabled(True)
-        self.sweep_title = QLabel("No sweep yet.")
-        self.sweep_title.setObjectName("sweepTitle")
-        self.sweep_title.setWordWrap(True)
-        split_sweep = QSplitter(Qt.Orientation.Horizontal)
-        split_sweep.addWidget(self.heatmap)
-        split_sweep.addWidget(self.sweep_table)
-        split_sweep.setSizes([500, 400])
-        sweep = QWidget()
-        sweep_layout = QVBoxLayout(sweep)
-        sweep_layout.setContentsMargins(0, 0, 0, 0)
-        sweep_layout.addWidget(self.sweep_title)
-        sweep_layout.addWidget(split_sweep, 1)
+        sweep = QSplitter(Qt.Orientation.Horizontal)
+        sweep.addWidget(self.heatmap)
+        sweep.addWidget(self.sweep_table)
+        sweep.setSizes([500, 400])
         self.tabs = QTabWidget()
         self.tabs.addTab(self.trades, "Trades")
         self.tabs.addTab(self.equity, "Equity")
         self.tabs.addTab(self.histogram, "R distribution")
         self.tabs.addTab(breakdowns, "Breakdowns")
         self.tabs.addTab(sweep, "Sweep")
+        self.tabs.setCornerWidget(self.funnel, Qt.Corner.TopRightCorner)
         self.sweep_tab = sweep
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.summary)
@@ -160,12 +162,7 @@ class ResultsPanel(QWidget):
         split.setSizes([250, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.funnel = QLabel("")
-        self.funnel.setObjectName("funnel")
-        self.funnel.setWordWrap(True)
-        self.funnel.setToolTip("occurrences of the setup -> orders -> filled; what became of the other orders")
         layout.addLayout(top)
-        layout.addWidget(self.funnel)
         layout.addWidget(split, 1)
 
     @staticmethod
@@ -212,6 +209,7 @@ class ResultsPanel(QWidget):
                                                         if warnings else ""))
         self.title.setToolTip(warnings)
         self.funnel.setText("Funnel: " + funnel_text(result.stats.funnel))
+        self.funnel.setToolTip(self.funnel.text())
         self._fill_summary(result.stats.summary)
         self._fill_trades(outcome)
         self.equity.show_stats(result.stats, result.trades.settings.initial_equity)
@@ -233,10 +231,22 @@ class ResultsPanel(QWidget):
             self.summary.setItem(row, 1, _Item(text, _num(value) if not isinstance(value, str) else value))
 
     def _local(self, t: int) -> str:
-        return datetime.fromtimestamp(int(t), self.clock).strftime("%Y-%m-%d %H:%M")
+        return self.clock.text(int(t))
+
+    def trade_headers(self) -> list[str]:
+        """The trades table's headers, the times' clock named (``Entry (NY)``)."""
+        return [f"{c} ({self.clock.short})" if c in ("Entry", "Exit") else c for c in TRADE_COLUMNS]
+
+    def set_display_clock(self, clock: DisplayClock) -> None:
+        """Show times on another clock (Settings > Chart): the headers and the run shown follow."""
+        self.clock = clock
+        self.trades.setHorizontalHeaderLabels(self.trade_headers())
+        if self.outcome is not None:
+            self._fill_trades(self.outcome)
 
     def _fill_trades(self, outcome: BacktestOutcome) -> None:
         rows, reasons = outcome.result.trades.rows, outcome.result.trades.reasons()
+        d = reports.price_digits(outcome.result.trades.settings.point)  # the symbol's digits
         self.trades.setSortingEnabled(False)
         self.trades.clearContents()
         self.trades.setRowCount(len(rows))
@@ -244,9 +254,9 @@ class ResultsPanel(QWidget):
             long = t["direction"] > 0
             cells = [
                 _Item(str(i + 1), i + 1), _Item("long" if long else "short"),
-                _Item(self._local(t["entry_time"]), int(t["entry_time"])), _Item(fmt(t["entry_price"], 5), float(t["entry_price"])),
-                _Item(self._local(t["exit_time"]), int(t["exit_time"])), _Item(fmt(t["exit_price"], 5), float(t["exit_price"])),
-                _Item(fmt(t["stop_price"], 5), float(t["stop_price"])), _Item(fmt(t["target1"], 5), float(t["target1"])),
+                _Item(self._local(t["entry_time"]), int(t["entry_time"])), _Item(fmt(t["entry_price"], d), float(t["entry_price"])),
+                _Item(self._local(t["exit_time"]), int(t["exit_time"])), _Item(fmt(t["exit_price"], d), float(t["exit_price"])),
+                _Item(fmt(t["stop_price"], d), float(t["stop_price"])), _Item(fmt(t["target1"], d), float(t["target1"])),
                 _Item(fmt(t["lots"]), float(t["lots"])), _Item(fmt(t["r_multiple"]), float(t["r_multiple"])),
                 _Item(fmt(t["pnl_money"]), float(t["pnl_money"])), _Item(reasons[i]),
                 _Item(fmt(t["mfe_r"]), float(t["mfe_r"])), _Item(fmt(t["mae_r"]), float(t["mae_r"])),
@@ -296,7 +306,8 @@ class ResultsPanel(QWidget):
     def show_sweep(self, outcome: SweepOutcome) -> None:
         """The ranked variants in a table and the statistic over the first two swept paths as a heatmap."""
         self.sweep = outcome
-        self.sweep_title.setText(f"<b>{outcome.title}</b>")
+        self.heatmap.setTitle(outcome.title, color=self.theme.foreground, size="9pt")
+        self.funnel.setText("")
         self.title.setText(f"<b>{outcome.title}</b>")  # what is shown is always named: not the last run's title
         self.title.setToolTip("")
         if outcome.result is None:

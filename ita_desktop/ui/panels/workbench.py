@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
+from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.loader import repo_rules_dir
 from ita_desktop.ui.chart.overlays import LayerShapes
@@ -44,7 +45,7 @@ class Workbench(QObject):
         self.window = window
         self.rules = RulesPanel(window.runner, rules_dir or repo_rules_dir())
         self.backtest = BacktestPanel(window.runner)
-        self.results = ResultsPanel(window.runner, window.theme, window.settings.sessions.clock)
+        self.results = ResultsPanel(window.runner, window.theme, DisplayClock.from_settings(window.settings))
         scroll = QScrollArea()  # the form is tall: scrolling lets the window keep its size on small screens
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -59,7 +60,7 @@ class Workbench(QObject):
         window.tabifyDockWidget(self.rules_dock, window.series_dock)
         window.tabifyDockWidget(window.series_dock, window.activity_dock)
         self.backtest_dock.raise_()
-        window.resizeDocks([window.legend_dock], [200], Qt.Orientation.Horizontal)  # else squeezed by the tabs' width
+        window.resizeDocks([window.legend_dock], [240], Qt.Orientation.Horizontal)  # else squeezed by the tabs' width
         self._pending: tuple[BacktestOutcome, int] | None = None  # a trade waiting for its series to load
         self._shown: tuple[BacktestOutcome, int] | None = None  # the trade on the chart (redrawn after a reload)
         self._start_rule = window.rule
