@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QApplication, QScrollArea
 
 from ita_desktop.ui.jobs import JobBridge
 from ita_desktop.ui.panels.backtest_panel import BacktestPanel
-from ita_desktop.ui.wheel_guard import install_wheel_guard
 
 
 def _wheel(widget, steps: int = -1) -> None:
@@ -21,7 +20,6 @@ def _wheel(widget, steps: int = -1) -> None:
 
 
 def test_an_unfocused_spin_or_combo_box_ignores_the_wheel_and_the_panel_scrolls(qtbot):
-    install_wheel_guard()
     runner = JobBridge()
     panel = BacktestPanel(runner)
     scroll = QScrollArea()
@@ -49,15 +47,32 @@ def test_an_unfocused_spin_or_combo_box_ignores_the_wheel_and_the_panel_scrolls(
         runner.shutdown(5000)
 
 
-def test_the_window_installs_the_guard_for_the_whole_app(qtbot, ita_home):
+def test_every_box_of_the_window_and_its_dialogs_is_guarded(qtbot, ita_home):
+    from PySide6.QtWidgets import QAbstractSpinBox, QComboBox
+
     from ita_desktop.config import load_settings
     from ita_desktop.ui.main_window import MainWindow
-    from ita_desktop.ui.wheel_guard import WheelGuard
+    from ita_desktop.ui.settings_dialog import SettingsDialog
 
     window = MainWindow(load_settings())
     qtbot.addWidget(window)
-    guard = getattr(QApplication.instance(), "_ita_wheel_guard", None)
-    assert isinstance(guard, WheelGuard)
+    dialog = SettingsDialog(window.settings, window)
+    qtbot.addWidget(dialog)
+    guard = getattr(QApplication.instance(), "_ita_wheel_guard")
+    for root in (window, dialog):
+        boxes = root.findChildren(QAbstractSpinBox) + root.findChildren(QComboBox)
+        assert len(boxes) >= 3
+        for box in boxes:
+            assert box.focusPolicy() == Qt.FocusPolicy.StrongFocus, box.objectName()
+    before = dialog.fvg_min_atr.value()
+    _wheel(dialog.fvg_min_atr, steps=3)
+    assert dialog.fvg_min_atr.value() == before and guard is not None
+    panel = window.workbench.backtest
+    panel.add_grid_row("stop.buffer.pips", "1, 2")  # a row added later is guarded too
+    combo = panel.grid_table.cellWidget(panel.grid_table.rowCount() - 1, 0)
+    index = combo.currentIndex()
+    _wheel(combo)
+    assert combo.currentIndex() == index
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
     window.close()
 

@@ -25,6 +25,7 @@ from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.engine.jobs import JobAlreadyRunning, JobContext
 from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.settings_dialog import ERROR_STYLE
+from ita_desktop.ui.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:  # shown only over an open store; the window loads the ORM after its first chart
     from ita_desktop.storage.bar_store import IngestSummary
@@ -133,6 +134,7 @@ class AddDataDialog(QDialog):
         self.pages.currentChanged.connect(lambda _i: self._fit_to_page())
         self.set_welcome(False)
         self._fit_to_page()
+        guard_wheel(self)
 
     def _fit_to_page(self) -> None:
         """The dialog as tall as the page shown (a stack is as tall as its tallest page: the welcome

@@ -38,7 +38,7 @@ from ita_desktop.ui.legend import LegendPanel
 from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
-from ita_desktop.ui.wheel_guard import install_wheel_guard
+from ita_desktop.ui.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:  # the ORM-backed store loads after the first chart is drawn (see store_jobs)
     from ita_desktop.storage.bar_store import IngestSummary
@@ -83,7 +83,6 @@ class MainWindow(QMainWindow):
         rule: str | None = None,
     ) -> None:
         super().__init__()
-        install_wheel_guard()  # spin and combo boxes take the wheel only when focused, app-wide
         # No cyclic garbage collection until the window is ready: numba's import on the detect job
         # made full collections of 35-50 ms with the GIL held (nothing to collect: start-up objects
         # all live on), stalling the chart the trader can already use. ``_send_ready`` freezes them
@@ -133,6 +132,7 @@ class MainWindow(QMainWindow):
         self.empty_state.requested.connect(self.add_data)
         self.runner.activity.connect(self.activity_label.setText)
         self.restore_layout()
+        guard_wheel(self)  # spin and combo boxes take the wheel only when focused (ui/wheel_guard.py)
         self.runner.start("Read store", lambda _ctx: store_jobs.read_store(self.store_path),
                           self._on_store_read, self._on_store_failed)
 

@@ -25,6 +25,7 @@ from ita_desktop.domain.clock import ServerClock, parse_hhmm
 from ita_desktop.domain.display_clock import DISPLAY_CLOCKS
 from ita_desktop.paths import app_paths
 from ita_desktop.ui.theme import THEMES
+from ita_desktop.ui.wheel_guard import guard_wheel
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.resize(620, 460)
+        guard_wheel(self)
 
     # -- tabs ---------------------------------------------------------------------------
     def _general_tab(self) -> QWidget:

@@ -1,9 +1,14 @@
 """Spin boxes and combo boxes take the mouse wheel only when they have the keyboard focus.
 
 A trader scrolling a panel passes the pointer over Deposit or Intrabar; Qt's default would change
-them (Deposit 10000 -> 9997, worst -> best) without a click. One event filter on the application
-covers every such widget in every window and dialog, present and future: an unfocused one hands
-the wheel to its parent, so the panel scrolls instead.
+them (Deposit 10000 -> 9997, worst -> best) without a click. One filter object serves the whole
+app: :func:`guard_wheel` puts it on every spin box and combo box under a window or dialog (the
+main window, the Settings and Add data dialogs, and rows a panel adds later). An unfocused box
+hands the wheel to its parents, so the panel scrolls instead.
+
+Why not an event filter on the QApplication: it would run Python for every event of every
+widget, and each call needs the GIL, which worker threads (imports, sweeps) hold most of the time:
+the GUI thread then waited on the GIL for events it has nothing to do with.
 """
 
 from __future__ import annotations
@@ -11,18 +16,18 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QWidget
 
+GUARDED = (QAbstractSpinBox, QComboBox)
+
 
 class WheelGuard(QObject):
-    """The application-wide filter (see :func:`install_wheel_guard`)."""
+    """The filter every guarded box shares (see :func:`guard_wheel`)."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() != QEvent.Type.Wheel or not isinstance(watched, (QAbstractSpinBox, QComboBox)):
+        if event.type() != QEvent.Type.Wheel or not isinstance(watched, GUARDED):
             return False
         widget: QWidget = watched
         if widget.hasFocus():
             return False
-        if widget.focusPolicy() == Qt.FocusPolicy.WheelFocus:
-            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel must not give it the focus either
         # hand it up the parents as Qt's own propagation would (a forwarded event is not propagated
         # by Qt), until one takes it: the enclosing scroll area scrolls
         parent = widget.parentWidget()
@@ -35,12 +40,26 @@ class WheelGuard(QObject):
         return True
 
 
-def install_wheel_guard(app: QApplication | None = None) -> WheelGuard:
-    """Install the guard once on the application (later calls return the same one)."""
-    app = app or QApplication.instance()
+def _guard() -> WheelGuard:
+    app = QApplication.instance()
     guard = getattr(app, "_ita_wheel_guard", None)
     if guard is None:
         guard = WheelGuard(app)
-        app.installEventFilter(guard)
         app._ita_wheel_guard = guard
     return guard
+
+
+def guard_wheel(root: QWidget) -> int:
+    """Guard ``root`` (when it is a box) and every spin/combo box under it; returns how many were guarded.
+
+    Calling it again is harmless (Qt keeps one copy of a filter per object)."""
+    guard = _guard()
+    boxes = [root] if isinstance(root, GUARDED) else []
+    for kind in GUARDED:
+        boxes += root.findChildren(kind)
+    for box in boxes:
+        if box.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+            box.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel must not give it the focus either
+        box.installEventFilter(guard)
+    return len(boxes)
+

@@ -23,6 +23,7 @@ from ita_desktop.engine.jobs import JobAlreadyRunning
 from ita_desktop.rules.sweep_paths import default_grid, sweep_paths
 from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.jobs import JobBridge
+from ita_desktop.ui.wheel_guard import guard_wheel
 from ita_desktop.ui.panels.backtest_jobs import (
     COMMON_SWEEP_PATHS, RANK_STATISTICS, BacktestOutcome, BacktestRequest, Costs, RuleChoice, SweepOutcome,
     SweepRequest, VersionEntry, run_backtests, run_sweep,
@@ -58,6 +59,7 @@ class BacktestPanel(QWidget):
         self.job_id: int | None = None
         self._build()
         self._set_running(None)
+        guard_wheel(self)
 
     # -- building -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -208,6 +210,7 @@ class BacktestPanel(QWidget):
         combo.setEditable(True)
         combo.addItems(self._paths)
         combo.setCurrentText(path)
+        guard_wheel(combo)  # rows added later are guarded like the rest
         self.grid_table.setCellWidget(row, 0, combo)
         self.grid_table.setItem(row, 1, QTableWidgetItem(values))
 

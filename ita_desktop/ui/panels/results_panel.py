@@ -306,7 +306,6 @@ class ResultsPanel(QWidget):
     def show_sweep(self, outcome: SweepOutcome) -> None:
         """The ranked variants in a table and the statistic over the first two swept paths as a heatmap."""
         self.sweep = outcome
-        self.heatmap.setTitle(outcome.title, color=self.theme.foreground, size="9pt")
         self.funnel.setText("")
         self.title.setText(f"<b>{outcome.title}</b>")  # what is shown is always named: not the last run's title
         self.title.setToolTip("")
@@ -334,6 +333,9 @@ class ResultsPanel(QWidget):
         self.sweep_table.sortItems(0, Qt.SortOrder.AscendingOrder)  # a new sweep starts in rank order
         self.sweep_table.resizeColumnsToContents()
         self.heatmap.show_sweep(result.rows, paths, result.statistic)
+        own = self.heatmap.getPlotItem().titleLabel.text  # "statistic by path x path"
+        self.heatmap.setTitle(f"{outcome.title}: {own}" if own else outcome.title, color=self.theme.foreground,
+                              size="9pt")
         self.tabs.setCurrentWidget(self.sweep_tab)
 
     def _show_walk_forward(self, outcome: SweepOutcome) -> None:
