@@ -134,3 +134,23 @@ def test_ita_detect_on_h4_prints_the_m1_levels_and_their_source(eurusd_store, ca
                  "--from", "2022-02-22", "--to", "2022-02-23"]) == 0
     text = capsys.readouterr().out
     assert "levels and sessions computed from M1 bars (shown on H1)" in text and "UTC" in text
+
+
+def test_the_chart_legend_says_where_levels_come_from(qtbot, ita_home, m1: Bars):
+    """Under H4 with M1 stored: levels from M1; with only H1 stored: the inexact ones named and marked."""
+    from ita_desktop.config import load_settings
+    from ita_desktop.ui.main_window import MainWindow
+    from tests.support.real_bars import store_bars
+
+    store_bars(resample(m1, Timeframe.H1))
+    window = MainWindow(load_settings(), symbol="EURUSD", timeframe="H4")
+    qtbot.addWidget(window)
+    window.offer_first_run = False
+    with qtbot.waitSignal(window.ready, timeout=60_000):
+        window.show()
+    assert window.chart.bars.timeframe == Timeframe.H4
+    tip = window.legend.row_of("liquidity").toolTip()
+    assert "Levels computed from H1 bars, shown on H4" in tip and "NY_PM_HIGH" in tip and "13:30" in tip
+    assert window.legend.row_of("liquidity").text().startswith("≈ ")
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
+    window.close()

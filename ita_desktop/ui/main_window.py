@@ -469,7 +469,11 @@ class MainWindow(QMainWindow):
         if self.chart.bars is None or data.key != series_key(self.chart.bars):
             return  # the chart has moved on to another series
         self.overlays.set_layers(data.layers, data.key)
+        self.legend.set_levels_source(data.levels_from, data.key[1], data.inexact_levels)
         self.legend.set_counts(data.counts)
+        if data.inexact_levels:
+            self._note(f"Only {data.levels_from} bars are stored: {', '.join(sorted(data.inexact_levels))} cannot be "
+                       "known exactly (see the legend)")
 
     def _on_detect_failed(self, key: tuple[str, str, int], message: str) -> None:
         self._overlay_error_key = key

@@ -60,6 +60,10 @@ class OverlayData:
     key: tuple[str, str, int]
     layers: dict[str, LayerShapes]
     counts: dict[str, int] = field(default_factory=dict)
+    #: where the session and day levels come from ("M1", or the chart's own timeframe), and the levels
+    #: that bars that coarse cannot know exactly (name -> local times inside a bar; fine_levels.inexact_levels)
+    levels_from: str = ""
+    inexact_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _label_font() -> QFont:
@@ -84,7 +88,15 @@ def compute_overlays(bars: Bars, params: Mapping[str, Any] | Any = None,
     layers = detector_layers(result.tables, len(bars), options)
     counts = {name: layer.objects for name, layer in layers.items()}
     counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})
-    return OverlayData(series_key(bars), layers, counts)
+    source = fine_bars if fine_bars is not None and fine_bars.timeframe.minutes < bars.timeframe.minutes else bars
+    inexact = {}
+    if len(source):
+        from ita_desktop.detectors.fine_levels import inexact_levels
+
+        p = result.params
+        inexact = inexact_levels(source.time, source.timeframe.minutes, p.session_levels, tz_name=p.session_tz,
+                                 day_start=p.day_start)
+    return OverlayData(series_key(bars), layers, counts, source.timeframe.value, inexact)
 
 
 def overlay_options(settings: Any) -> OverlayOptions:
