@@ -154,3 +154,22 @@ def test_the_chart_legend_says_where_levels_come_from(qtbot, ita_home, m1: Bars)
     assert window.legend.row_of("liquidity").text().startswith("≈ ")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
     window.close()
+
+
+def test_a_finer_series_that_does_not_cover_the_chart_is_not_used(ita_home, m1: Bars):
+    """All of H1 with a few days of M1 under H4: levels from H1, the finest series that covers the chart
+    (M1 would leave the rest without levels)."""
+    from ita_desktop.engine.bars import finest_bars
+    from ita_desktop.storage.store import Store
+    from tests.support.real_bars import store_bars
+
+    h1 = resample(m1, Timeframe.H1)
+    store_bars(h1)
+    store_bars(m1.slice(len(m1) - 5000, len(m1)))
+    with Store.open() as store:
+        span = (int(h1.time[0]), int(h1.time[-1]))
+        assert finest_bars(store.bars, "EURUSD", Timeframe.H4, covering=span).timeframe == Timeframe.H1
+        assert finest_bars(store.bars, "EURUSD", Timeframe.H4).timeframe == Timeframe.M1  # without the check
+        assert finest_bars(store.bars, "EURUSD", Timeframe.H1, covering=span) is None  # nothing finer covers
+        recent = (int(m1.time[len(m1) - 5000]), span[1])
+        assert finest_bars(store.bars, "EURUSD", Timeframe.H4, covering=recent).timeframe == Timeframe.M1

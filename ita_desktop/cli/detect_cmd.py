@@ -124,7 +124,8 @@ def _detect(args: argparse.Namespace) -> int:
                 bars = type(window).concat([before.slice(max(0, len(before) - count), len(before)), window])
         fine = None
         if {"levels", "sessions", "sweeps"} & set(kinds):
-            fine = finest_bars(store.bars, args.symbol, timeframe, int(bars.time[0]), end)
+            fine = finest_bars(store.bars, args.symbol, timeframe, int(bars.time[0]), end,
+                               covering=(int(bars.time[0]), int(bars.time[-1])))
     first = len(bars) - len(window)  # first bar of the requested window
     levels_from, inexact = level_source(bars, fine, params)
 

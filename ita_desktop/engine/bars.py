@@ -32,16 +32,22 @@ def load_bars(reader: BarReader, symbol: str, timeframe: Timeframe, start_utc: i
 
 
 def finest_bars(reader: BarReader, symbol: str, timeframe: Timeframe, start_utc: int | None = None,
-                end_utc: int | None = None) -> Bars | None:
+                end_utc: int | None = None, *, covering: tuple[int, int] | None = None) -> Bars | None:
     """The finest stored series of ``symbol`` finer than ``timeframe`` over [start_utc, end_utc), or None.
 
     What session and day levels of a ``timeframe`` chart are computed from (detectors.fine_levels):
-    a level is a fact about time, so it is read from the smallest bars there are.
+    a level is a fact about time, so it is read from the smallest bars there are. With ``covering``
+    (the first and last coarse bar times) only a series that spans them (within one coarse bar) is
+    taken: a month of M1 under years of stored H1 would leave the years without levels.
     """
-    finer = sorted((s.timeframe for s in reader.series()
-                    if s.symbol == symbol and s.timeframe.minutes < timeframe.minutes), key=lambda tf: tf.minutes)
-    for source in finer:
-        bars = reader.load(symbol, source, start_utc, end_utc)
+    slack = timeframe.seconds
+    finer = sorted((s for s in reader.series()
+                    if s.symbol == symbol and s.timeframe.minutes < timeframe.minutes
+                    and (covering is None or (s.first_utc <= covering[0] + slack
+                                              and s.last_utc >= covering[1] - slack))),
+                   key=lambda s: s.timeframe.minutes)
+    for info in finer:
+        bars = reader.load(symbol, info.timeframe, start_utc, end_utc)
         if len(bars):
             return bars
     return None

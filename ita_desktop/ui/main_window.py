@@ -459,7 +459,8 @@ class MainWindow(QMainWindow):
 
         def work(_ctx):
             fine = None if reader is None or not len(bars) else finest_bars(
-                reader, bars.symbol, bars.timeframe, int(bars.time[0]), None)
+                reader, bars.symbol, bars.timeframe, int(bars.time[0]), None,
+                covering=(int(bars.time[0]), int(bars.time[-1])))
             return compute_overlays(bars, detector_params(settings), overlay_options(settings), fine_bars=fine)
 
         self.runner.start(f"Detect {bars.symbol} {bars.timeframe.value}", work,
