@@ -12,7 +12,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ita_desktop.cli.main import main
-from ita_desktop.config import load_settings
 from ita_desktop.rules.loader import repo_rules_dir
 from ita_desktop.rules.sweep_paths import default_grid, sweep_paths
 from ita_desktop.storage.store import Store
