@@ -48,7 +48,7 @@ def render_chart_png(core: Core, symbol: str, timeframe: Timeframe, at: int | No
     chart = CandleChart(theme, sessions.clock, dict(sessions.windows))
     chart.resize(*size)
     chart.set_prepared(prepare_chart_data(bars, sessions.clock, dict(sessions.windows), core.series.digits(symbol)))
-    overlays = OverlaySet(chart, theme)
+    overlays = OverlaySet(chart, theme, chart)  # goes with the chart
     overlays.set_layers(overlay_data(bars, found.result).layers)
     n = len(bars)
     chart.set_x_window(n - len(found.window) - 0.5, n - 0.5 + RIGHT_PAD_BARS)

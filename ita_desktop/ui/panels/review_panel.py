@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QProgressBar, QPushButton, QTabWidget, QTextBrowser, QToolBar, QVBoxLayout, QWidget)
 
@@ -36,6 +36,16 @@ class ReviewFailed:
 
     kind: str
     message: str
+
+
+def encode_png(image: QImage) -> bytes:
+    """``image`` scaled into the fixed picture size and encoded as PNG (any thread: QImage only)."""
+    scaled = image.scaled(*PICTURE_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    scaled.save(buffer, "PNG")
+    return bytes(data)
 
 
 def _utc(seconds: int) -> str:
@@ -200,15 +210,12 @@ class ReviewDesk(QObject):
         self.dock.visibilityChanged.connect(lambda shown: shown and self.refresh_earlier())
 
     # -- a new review -------------------------------------------------------------------------
+    def grab(self) -> QImage:
+        """The chart as shown (GUI thread: one paint into an image); scaling and PNG encoding happen in the job."""
+        return self.host.chart.grab().toImage()
+
     def picture(self) -> bytes:
-        """The chart as shown, scaled to the fixed picture size (GUI thread: a grab, a few ms)."""
-        image = self.host.chart.grab().scaled(*PICTURE_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
-                                              Qt.TransformationMode.SmoothTransformation)
-        data = QByteArray()
-        buffer = QBuffer(data)
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        image.save(buffer, "PNG")
-        return bytes(data)
+        return encode_png(self.grab())
 
     def start_review(self) -> None:
         chart = self.host.chart
@@ -220,10 +227,11 @@ class ReviewDesk(QObject):
         count = min(max(stop - first, MIN_VISIBLE), MAX_VISIBLE)
         at = int(bars.time[stop - 1])
         symbol, timeframe = bars.symbol, bars.timeframe
-        png = self.picture()
+        image = self.grab()
         reviews = self.core.reviews
 
         def job(ctx: Any) -> Any:
+            png = encode_png(image)  # a QImage may be used off the GUI thread (a QPixmap may not)
             context = reviews.context(symbol, timeframe, at, visible_bars=count)
             try:
                 return reviews.review(symbol, timeframe, png, context=context, check=ctx.check)
