@@ -173,8 +173,16 @@ def test_standin_missing_key_for_a_remote_endpoint_and_no_key_stored_anywhere(co
     with pytest.raises(ReviewFault) as info:
         core.reviews.review("EURUSD", M15, tiny_png(), context=context)
     assert info.value.kind == "missing_key" and "openai_api_key" in str(info.value)
-    # With a key, the endpoint treated as remote: the key goes in the header and nowhere else.
-    from ita_desktop import secrets
+    # With a key, the endpoint treated as remote: the key goes in the header and nowhere else
+    # (the log file at DEBUG, where the OpenAI client logs its requests, included).
+    import logging
+
+    from ita_desktop import log_setup, secrets
+    from ita_desktop.paths import app_paths
+
+    log_file = log_setup.configure(app_paths().logs, level="DEBUG", console=False)
+    logging.getLogger("openai").setLevel(logging.DEBUG)
+    logging.getLogger("httpx").setLevel(logging.DEBUG)
 
     key = "sk-standin-SECRET-4242"
     secrets.set_secret("openai_api_key", key)
@@ -182,6 +190,10 @@ def test_standin_missing_key_for_a_remote_endpoint_and_no_key_stored_anywhere(co
     stored, server = run(core, context, [Step(as_text(valid_answer(context)))])
     assert server.requests[0].authorization == f"Bearer {key}"
     core.close()
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    assert log_file.exists() and log_file.stat().st_size > 0
+    assert "chat/completions" in log_file.read_text() and key not in log_file.read_text()
     for path in ita_home.rglob("*"):
         if path.is_file() and path.name != "test-keyring.json":
             assert key.encode() not in path.read_bytes(), path

@@ -201,6 +201,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         for action in (self.reset_action, self.sessions_action, self.import_action, self.demo_action):
             bar.addAction(action)
+        self.chart_toolbar = bar  # the Review desk adds its button here
         self.addToolBar(bar)
 
     def _build_docks(self) -> None:

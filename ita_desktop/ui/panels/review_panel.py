@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QImage, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QProgressBar, QPushButton, QTabWidget, QTextBrowser, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QProgressBar, QPushButton, QScrollArea, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
 from ita_desktop.ui.chart.overlays.review_layer import REVIEW_LAYER, review_layer
 from ita_desktop.vision.model_client import ReviewFault
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 PICTURE_SIZE = (1280, 720)
 MIN_VISIBLE, MAX_VISIBLE = 30, 400
+DOCK_WIDTH = 380
 
 
 @dataclass
@@ -71,6 +72,7 @@ class ReviewPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel.emit)
         self.status = QLabel("Press Review (Ctrl+R) for a vision model's second opinion on the chart.")
         self.status.setWordWrap(True)
+        self.status.setMinimumWidth(120)
         self.verdict = QLabel("")
         self.verdict.setObjectName("reviewVerdict")
         self.verdict.setStyleSheet("font-weight: bold; font-size: 14px")
@@ -188,20 +190,22 @@ class ReviewDesk(QObject):
         self.job_id: int | None = None
         self.current: StoredReview | None = None
         self._pending_draw: StoredReview | None = None
+        self._tabbed = False
         self.panel = ReviewPanel()
         self.dock = QDockWidget("Review", host)
         self.dock.setObjectName("reviewDock")
-        self.dock.setWidget(self.panel)
+        scroll = QScrollArea()  # the panel scrolls rather than forcing a minimum size on the window
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.panel)
+        self.dock.setWidget(scroll)
         host.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        host.tabifyDockWidget(host.legend_dock, self.dock)
-        host.legend_dock.raise_()
+        self.dock.hide()  # shown by the first review (or View > Review): an unused dock takes no room
         host.view_menu.addAction(self.dock.toggleViewAction())
         self.review_action = QAction("Review", host, shortcut=QKeySequence("Ctrl+R"), triggered=self.start_review)
         self.review_action.setToolTip("A vision model's second opinion on the chart as shown (Ctrl+R)")
-        bar = QToolBar("Review")
-        bar.setObjectName("reviewToolbar")
-        bar.addAction(self.review_action)
-        host.addToolBar(bar)
+        host.chart_toolbar.addSeparator()
+        host.chart_toolbar.addAction(self.review_action)
         self.panel.cancel.connect(self.cancel)
         self.panel.annotation_clicked.connect(self.highlight)
         self.panel.reopen.connect(self.reopen)
@@ -239,7 +243,7 @@ class ReviewDesk(QObject):
                 return ReviewFailed(fault.kind, str(fault))
 
         self.panel.set_busy(True, f"Asking {self.core.settings.model.name} at {reviews.model_config().host}…")
-        self.dock.raise_()
+        self.reveal()
         self.review_action.setEnabled(False)
         self.job_id = self.host.runner.start(f"Review {symbol} {timeframe.value}", job, self._on_done, self._on_error,
                                              key="vision-review")
@@ -284,8 +288,20 @@ class ReviewDesk(QObject):
             field.edit.setFocus()
 
     # -- showing ------------------------------------------------------------------------------
+    def reveal(self) -> None:
+        """Show the dock, tabbed with the legend the first time (not at start-up: a hidden tabbed dock
+        widened the restored window), and bring it to the front."""
+        if not self.dock.isVisible() and not self._tabbed:
+            self._tabbed = True
+            self.host.tabifyDockWidget(self.host.legend_dock, self.dock)
+            self.dock.show()
+            self.host.resizeDocks([self.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)  # room for the text
+        self.dock.show()
+        self.dock.raise_()
+
     def show(self, review: StoredReview) -> None:
         self.current = review
+        self.reveal()
         self.panel.show_review(review)
         self.draw()
 
