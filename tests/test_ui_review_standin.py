@@ -91,3 +91,21 @@ def test_standin_review_failure_and_cancel_in_the_window(qtbot, window):
         qtbot.waitUntil(lambda: desk.job_id is None, timeout=3000)
     assert "cancelled" in desk.panel.status.text()
     assert [r.error_kind for r in window.core.reviews.list("EURUSD")] == ["server_error"]
+
+
+def test_missing_key_opens_settings_at_the_key(qtbot, window):
+    """A remote endpoint with no key in the keyring: no request, the failure shown, Settings open on the key."""
+    from PySide6.QtWidgets import QTabWidget
+
+    desk = window.review_desk
+    window.core.settings.model.endpoint = "https://models.example.invalid/v1"
+    with qtbot.waitSignal(desk.failed, timeout=WAIT_MS) as blocker:
+        desk.review_action.trigger()
+    assert blocker.args == ["missing_key"]
+    assert "openai_api_key" in desk.panel.status.text()
+    dialog = window.settings_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    tabs = dialog.findChild(QTabWidget)
+    assert tabs.tabText(tabs.currentIndex()).startswith("Keys")
+    dialog.reject()
+    assert window.core.reviews.list("EURUSD")[0].error_kind == "missing_key"
