@@ -145,3 +145,57 @@ def test_screenshot_backtest_results(qtbot, window_on, eurusd_csv):
     assert bench.results.heatmap.matrix.shape == (3, 4)
     save(window, "window_results_sweep.png")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+
+
+@pytest.mark.standin
+def test_screenshot_standin_vision_review_on_eurusd(qtbot, window_on, eurusd_csv):
+    """A review from the stand-in model on 127.0.0.1 drawn on the real EURUSD M15 chart: a zone on a detected
+    gap or order block, a level on a detected liquidity level, an arrow, the trade idea; one invented level
+    that grounding keeps off the chart (listed as not drawn in the Review dock)."""
+    from ita_desktop.domain.clock import utc_iso
+    from tests.standins.openai_server import StandinOpenAI, Step
+    from tests.support.review_answers import as_text
+
+    eurusd = eurusd_bars(eurusd_csv)
+    store_bars(eurusd)
+    window = window_on(symbol="EURUSD", timeframe="M15")
+    core, desk, chart = window.core, window.review_desk, window.chart
+    qtbot.waitUntil(lambda: core.store_if_open is not None, timeout=WAIT_MS)
+    chart.set_x_window(chart.count - 140.5, chart.count + 5.5)  # the last day and a half, as a trader would look
+    first, stop = chart.visible_range()
+    ctx = core.reviews.context("EURUSD", Timeframe.M15, int(chart.bars.time[stop - 1]), visible_bars=stop - first)
+    objs = list(ctx.objects.values())
+    zone = next(o for o in reversed(objs) if o.table in ("fvg", "order_blocks"))
+    level = next((o for o in reversed(objs) if o.table == "levels" and ctx.price_low <= o.price <= ctx.price_high), objs[-1])
+    last_close = float(chart.bars.close[stop - 1])
+    t = lambda i: utc_iso(int(ctx.times[i]))  # noqa: E731
+    n = len(ctx.times)
+    answer = {
+        "bias": "bullish", "confidence": 0.58,
+        "summary": "Sell-side liquidity was taken and price reclaimed the gap; the draw is the level above.",
+        "annotations": [
+            {"kind": "zone", "text": "demand (gap)", "price": zone.top, "price2": zone.bottom,
+             "time": t(max(zone.bar, 0)), "time2": t(n - 1), "ref_id": zone.id},
+            {"kind": "level", "text": "draw on liquidity", "price": level.price, "price2": None, "time": t(n // 2),
+             "time2": None, "ref_id": level.id},
+            {"kind": "arrow", "text": "expected path", "price": ctx.price_high, "price2": last_close, "time": t(n - 12),
+             "time2": t(n - 1), "ref_id": None},
+            {"kind": "label", "text": "reclaim", "price": ctx.price_low, "price2": None, "time": t(n - 20), "time2": None,
+             "ref_id": None},
+            {"kind": "level", "text": "invented round number", "price": round(ctx.price_high * 1.05, 4), "price2": None,
+             "time": None, "time2": None, "ref_id": None},
+        ],
+        "trade_idea": {"direction": "long", "entry": last_close, "stop": ctx.price_low,
+                       "targets": [ctx.price_high], "invalidation": "a close below the swept low"},
+        "risks": ["a counter-trend move into the New York open"],
+    }
+    with StandinOpenAI([Step(as_text(answer))]) as server:
+        core.settings.model.endpoint = server.endpoint
+        with qtbot.waitSignal(desk.drawn, timeout=WAIT_MS):
+            desk.review_action.trigger()
+    assert window.overlays.shapes("review").objects == 5  # 4 grounded annotations + the idea
+    with qtbot.waitSignal(window.overlays.drawn, timeout=WAIT_MS):
+        chart.update()
+    desk.dock.raise_()
+    save(window, "window_eurusd_m15_vision_review.png")
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

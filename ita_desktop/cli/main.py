@@ -52,6 +52,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("ita_desktop.cli.scan_cmd", "find a setup rule's occurrences in the stored bars"),
     "backtest": ("ita_desktop.cli.backtest_cmd", "backtest a setup rule on the stored bars and store the run"),
     "sweep": ("ita_desktop.cli.backtest_cmd", "backtest every combination of rule/settings values (nothing stored)"),
+    "review": ("ita_desktop.cli.review_cmd",
+               "a vision model's review of the chart (model.endpoint, model.name), its drawings grounded in the stored data"),
 }
 COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

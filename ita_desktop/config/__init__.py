@@ -43,6 +43,8 @@ class ModelSettings(_Section):
     endpoint: str = "https://api.openai.com/v1"
     name: str = "gpt-4o"
     timeout_s: float = 60
+    structured_output: Literal["auto", "json_schema", "json_mode"] = "auto"  # auto: json_schema, else JSON mode
+    max_retries: int = 2  # the OpenAI client's retries of 429 (Retry-After honoured) and 5xx (back-off)
 
 
 class UISettings(_Section):

@@ -203,8 +203,40 @@ def _v6_run_columns(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_runs_rule_version_id ON runs (rule_version_id)")
 
 
+def _v7_reviews(conn: Connection) -> None:
+    """Vision reviews: what was sent (picture file and hash, context), what came back (raw, parsed), how it was
+    grounded, what it cost, and the follow-up conversation; a failed review keeps its error instead."""
+    conn.exec_driver_sql(
+        """CREATE TABLE reviews (
+            id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            created_at INTEGER NOT NULL,
+            symbol VARCHAR NOT NULL,
+            timeframe VARCHAR NOT NULL,
+            window_from INTEGER NOT NULL,
+            window_to INTEGER NOT NULL,
+            endpoint_host VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            prompt_version VARCHAR NOT NULL,
+            method VARCHAR NOT NULL,
+            picture_file VARCHAR NOT NULL,
+            picture_sha256 VARCHAR NOT NULL,
+            context_json VARCHAR NOT NULL,
+            raw_answer_json VARCHAR NOT NULL,
+            answer_json VARCHAR,
+            grounding_json VARCHAR,
+            latency_ms FLOAT NOT NULL,
+            tokens_json VARCHAR NOT NULL,
+            error_kind VARCHAR,
+            error VARCHAR,
+            conversation_json VARCHAR NOT NULL,
+            subject VARCHAR NOT NULL
+        )"""
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_reviews_symbol ON reviews (symbol)")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
-                                                  _v5_rule_versions, _v6_run_columns]
+                                                  _v5_rule_versions, _v6_run_columns, _v7_reviews]
 LATEST = len(MIGRATIONS)
 
 

@@ -196,3 +196,37 @@ class RuleVersion(SQLModel, table=True):
     content_hash: str
     text: str
     created_at: int  # UTC epoch seconds
+
+
+class Review(SQLModel, table=True):
+    """One vision review (``storage.review_records``): inputs, raw and parsed answer, grounding, cost, error.
+
+    JSON columns hold what the vision package produced; ``error`` is set (and ``answer_json`` null)
+    when the model failed, so the attempt is on record whole or not at all.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: int  # UTC epoch seconds
+    symbol: str = Field(index=True)
+    timeframe: str
+    window_from: int
+    window_to: int
+    endpoint_host: str
+    model: str
+    prompt_version: str
+    method: str
+    picture_file: str  # relative to the data folder
+    picture_sha256: str
+    context_json: str
+    raw_answer_json: str
+    answer_json: str | None = None
+    grounding_json: str | None = None
+    latency_ms: float
+    tokens_json: str
+    error_kind: str | None = None
+    error: str | None = None
+    conversation_json: str
+    subject: str  # "chart", or "occurrence <rule> <id>" for an evaluation

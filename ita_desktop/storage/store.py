@@ -18,6 +18,7 @@ from ita_desktop.storage.db import make_engine
 from ita_desktop.storage.ingest_log import Ingests
 from ita_desktop.storage.instruments import Instruments
 from ita_desktop.storage.job_history import JobHistory
+from ita_desktop.storage.review_records import ReviewRecords
 from ita_desktop.storage.rule_versions import RuleVersions
 from ita_desktop.storage.run_artifacts import RunArtifacts
 from ita_desktop.storage.run_records import Runs
@@ -34,6 +35,7 @@ class Store:
         self.runs = Runs(engine)
         self.rule_versions = RuleVersions(engine)
         self.run_artifacts = RunArtifacts(path.parent / "runs")
+        self.reviews = ReviewRecords(engine, path.parent)
 
     @classmethod
     def open(cls, path: Path | None = None) -> "Store":

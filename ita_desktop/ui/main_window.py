@@ -34,6 +34,7 @@ from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, overlay_data,
 from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.legend import LegendPanel
+from ita_desktop.ui.panels.review_panel import ReviewDesk
 from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
@@ -142,6 +143,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_docks()
         self.workbench = Workbench(self, core)  # Rules, Backtest and Results docks: before restore_layout
+        self.review_desk = ReviewDesk(self, core)  # the vision review: button, dock, overlay layer
         self._build_status_bar()
 
         self.chart.drawn.connect(self._on_chart_drawn)
@@ -204,6 +206,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         for action in (self.reset_action, self.sessions_action, self.import_action, self.demo_action):
             bar.addAction(action)
+        self.chart_toolbar = bar  # the Review desk adds its button here
         self.addToolBar(bar)
 
     def _build_docks(self) -> None:

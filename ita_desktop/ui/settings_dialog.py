@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
     QDoubleSpinBox, QLineEdit, QMessageBox, QPushButton, QTabWidget, QVBoxLayout, QWidget,
 )
@@ -152,6 +153,12 @@ class SettingsDialog(QDialog):
         self.model_name = QLineEdit(s.model.name)
         form.addRow("Model endpoint", self.model_endpoint)
         form.addRow("Model name", self.model_name)
+        self.model_timeout = QDoubleSpinBox()
+        self.model_timeout.setObjectName("modelTimeout")
+        self.model_timeout.setRange(1, 600)
+        self.model_timeout.setSuffix(" s")
+        self.model_timeout.setValue(float(s.model.timeout_s))
+        form.addRow("Model timeout", self.model_timeout)
         self.theme = QComboBox()
         self.theme.addItems(list(THEMES))
         self.theme.setCurrentText(s.ui.theme)
@@ -295,7 +302,8 @@ class SettingsDialog(QDialog):
                     "server": self.mt5_server.text().strip(),
                     "server_tz": _check_zone("mt5.server_tz", self.mt5_server_tz.text())},
             "sessions": {"clock": clock, "windows": windows},
-            "model": {"endpoint": self.model_endpoint.text().strip(), "name": self.model_name.text().strip()},
+            "model": {"endpoint": self.model_endpoint.text().strip(), "name": self.model_name.text().strip(),
+                      "timeout_s": self.model_timeout.value()},
             "ui": {"theme": self.theme.currentText(), "display_clock": self.display_clock.currentData()},
             "chart": {"fvg_min_atr": round(float(self.fvg_min_atr.value()), 2)},
         }

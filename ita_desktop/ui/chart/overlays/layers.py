@@ -46,6 +46,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec("structure", "BOS / CHoCH", True, 30),
     LayerSpec("setups", "Setup occurrences", True, 45),
     LayerSpec("trades", "Trades", True, 50),
+    LayerSpec("review", "Vision review", True, 60, "the model's drawings that passed grounding (ungrounded ones are listed, not drawn)"),
 )
 SPECS = {spec.name: spec for spec in LAYERS}
 

@@ -19,6 +19,8 @@ _COMMON = {
     "target": "#26a69a",
     "exit": "#eceff1",
     "step": "#ffca28",
+    "review": "#e040fb",  # the vision model's drawings
+    "review_hi": "#ffeb3b",  # the one clicked in the Review panel
 }
 _DARK = {**_COMMON, "ce": "#9e9e9e", "ob_bull": "#4db6ac", "ob_bear": "#e57373"}
 _LIGHT = {**_COMMON, "opens": "#546e7a", "sweep": "#f9a825", "exit": "#263238", "step": "#ff8f00",

@@ -1,0 +1,101 @@
+"""The chart picture without a window: the real chart widget, its detector overlays, rendered offscreen to PNG.
+
+The CLI may not import Qt, so ``ita review`` runs this module in a child process
+(``python -m ita_desktop.ui.chart_snapshot --symbol EURUSD --timeframe M15 --out FILE``, offscreen
+platform): the picture is the same chart the window shows, at a fixed size with the price and time
+axes legible, ending at ``--at`` with the last VISIBLE_BARS bars in view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from ita_desktop.domain.timeframes import Timeframe
+
+if TYPE_CHECKING:
+    from ita_desktop.core.app_core import Core
+
+SIZE = (1280, 720)
+VISIBLE_BARS = 120
+RIGHT_PAD_BARS = 6
+
+
+def render_chart_png(core: Core, symbol: str, timeframe: Timeframe, at: int | None = None, *,
+                     size: tuple[int, int] = SIZE, visible_bars: int = VISIBLE_BARS) -> bytes:
+    """PNG bytes of the chart of ``symbol`` ``timeframe`` ending at ``at`` (a QApplication must exist)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+    from PySide6.QtWidgets import QApplication
+
+    from ita_desktop.ui.chart.chart_data import prepare_chart_data
+    from ita_desktop.ui.chart.overlays import OverlaySet, overlay_data
+    from ita_desktop.ui.chart.widget import CandleChart
+    from ita_desktop.ui.theme import get_theme
+
+    sessions = core.settings.sessions
+    end = None if at is None else int(at) + 1
+    tail = core.series.load(symbol, timeframe, None, end)
+    if not len(tail):
+        from ita_desktop.domain.errors import ItaError
+
+        raise ItaError(f"no {symbol} {timeframe.value} bars stored to draw")
+    start = int(tail.time[max(0, len(tail) - visible_bars)])
+    found = core.detection.detect_window(symbol, timeframe, start, end)  # the review's own detection, same warm-up
+    bars = found.bars
+    theme = get_theme(core.settings.ui.theme)
+    chart = CandleChart(theme, sessions.clock, dict(sessions.windows))
+    chart.resize(*size)
+    chart.set_prepared(prepare_chart_data(bars, sessions.clock, dict(sessions.windows), core.series.digits(symbol)))
+    overlays = OverlaySet(chart, theme, chart)  # goes with the chart
+    overlays.set_layers(overlay_data(bars, found.result).layers)
+    n = len(bars)
+    chart.set_x_window(n - len(found.window) - 0.5, n - 0.5 + RIGHT_PAD_BARS)
+    chart.show()
+    QApplication.processEvents()
+    image = chart.grab()
+    buffer = QBuffer()
+    data = QByteArray()
+    buffer.setData(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    png = bytes(buffer.data())
+    chart.close()
+    chart.deleteLater()
+    return png
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child-process entry for the CLI: write the PNG to --out; an error is one line on stderr, exit 1."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    parser = argparse.ArgumentParser(prog="python -m ita_desktop.ui.chart_snapshot")
+    parser.add_argument("--symbol", required=True)
+    parser.add_argument("--timeframe", required=True)
+    parser.add_argument("--shot", nargs=2, action="append", required=True, metavar=("AT", "OUT"),
+                        help="a picture ending at AT (UTC epoch seconds; empty: the last bar) written to OUT (repeatable)")
+    args = parser.parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    from ita_desktop.config import load_settings
+    from ita_desktop.core.app_core import Core
+    from ita_desktop.domain.errors import ItaError
+    from ita_desktop.paths import app_paths
+
+    app = QApplication.instance() or QApplication([])
+    paths = app_paths().ensure()
+    try:
+        with Core(load_settings(paths), paths) as core:
+            for at, out in args.shot:
+                png = render_chart_png(core, args.symbol, Timeframe.parse(args.timeframe), int(at) if at else None)
+                with open(out, "wb") as file:
+                    file.write(png)
+    except (ItaError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    del app
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
