@@ -21,6 +21,7 @@ from ita_desktop.storage.job_history import JobHistory
 from ita_desktop.storage.rule_versions import RuleVersions
 from ita_desktop.storage.run_artifacts import RunArtifacts
 from ita_desktop.storage.run_records import Runs
+from ita_desktop.storage.signal_store import Signals
 
 
 class Store:
@@ -33,6 +34,7 @@ class Store:
         self.jobs = JobHistory(engine)
         self.runs = Runs(engine)
         self.rule_versions = RuleVersions(engine)
+        self.signals = Signals(engine)
         self.run_artifacts = RunArtifacts(path.parent / "runs")
 
     @classmethod
