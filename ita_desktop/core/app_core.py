@@ -27,6 +27,7 @@ from ita_desktop.bus.events import JobCancelled, JobFailed, JobFinished, JobProg
 from ita_desktop.core.backtest_service import BacktestService
 from ita_desktop.core.detection_service import DetectionService
 from ita_desktop.core.ingest_service import IngestService
+from ita_desktop.core.live.live_service import LiveService
 from ita_desktop.core.rules_service import RulesService
 from ita_desktop.core.run_service import RunService
 from ita_desktop.core.series_service import SeriesService
@@ -66,6 +67,7 @@ class Core:
         self.backtests = BacktestService(self)
         self.runs = RunService(self)
         self.ingest = IngestService(self)
+        self.live = LiveService(self)
 
     # -- the job engine ----------------------------------------------------------------------
     @property

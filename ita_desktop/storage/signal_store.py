@@ -137,3 +137,15 @@ class Signals:
         with read_session(self._engine) as session:
             return {r[0] for r in session.connection().execute(
                 text("SELECT occurrence_key FROM signals WHERE symbol = :s"), {"s": symbol})}
+
+    def get_many(self, occurrence_keys: list[str]) -> dict[str, SignalRecord]:
+        """The stored signals among ``occurrence_keys``, by key."""
+        out: dict[str, SignalRecord] = {}
+        with read_session(self._engine) as session:
+            for lo in range(0, len(occurrence_keys), 500):
+                part = occurrence_keys[lo:lo + 500]
+                sql = f"SELECT * FROM signals WHERE occurrence_key IN ({', '.join(f':k{i}' for i in range(len(part)))})"
+                for r in session.connection().execute(text(sql), {f"k{i}": k for i, k in enumerate(part)}):
+                    rec = _record(r)
+                    out[rec.occurrence_key] = rec
+        return out
