@@ -33,7 +33,7 @@ def offsets_attached(argv: Sequence[str]) -> list[str]:
     return out
 
 
-COMMAND_MODULES = ("ita_desktop.cli.config_cmd", "ita_desktop.cli.data_cmd", "ita_desktop.cli.rules_cmd", "ita_desktop.cli.detect_cmd", "ita_desktop.cli.scan_cmd", "ita_desktop.cli.backtest_cmd")
+COMMAND_MODULES = ("ita_desktop.cli.config_cmd", "ita_desktop.cli.data_cmd", "ita_desktop.cli.rules_cmd", "ita_desktop.cli.detect_cmd", "ita_desktop.cli.scan_cmd", "ita_desktop.cli.backtest_cmd", "ita_desktop.cli.live_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
