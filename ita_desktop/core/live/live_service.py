@@ -8,6 +8,8 @@ stand where a full pass has them, whatever the rule reads).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,8 +18,11 @@ from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from ita_desktop.core.app_core import Core
     from ita_desktop.core.live.live_session import LiveSession
+    from ita_desktop.core.live.mt5_feed import MT5LiveFeed
 
 
 @dataclass
@@ -76,3 +81,23 @@ class LiveService:
         session = LiveSession(self._core.store, self._core.bus if publish else None, symbol=symbol,
                               stream_timeframe=tf, rules=rules, history=history, source="replay", store_bars=False)
         return ReplayPlan(session, to_play)
+
+    def mt5(self, symbol: str, rule_refs: list[str], *, timeframe: Timeframe | str | None = None,
+            module: ModuleType | None = None, publish: bool = True, source_sleep: Callable[[float], None] | None = None,
+            **feed_options: object) -> MT5LiveFeed:
+        """A live session on the MT5 terminal (``settings.mt5``; ``module``: the MetaTrader5 module or a
+        drop-in) over the stored history of ``symbol``: its feed backfills from the last stored bar, then
+        polls every ``mt5.poll_interval_ms``. Call ``run`` (this thread owns the terminal) or ``start``."""
+        from ita_desktop.core.live.live_session import LiveSession
+        from ita_desktop.core.live.mt5_feed import MT5LiveFeed
+        from ita_desktop.data.mt5_source import MT5Source
+
+        tf = self.stream_timeframe(symbol, timeframe)
+        rules = self.compiled_rules(rule_refs, symbol, tf)
+        history = self._core.store.bars.load(symbol, tf)
+        session = LiveSession(self._core.store, self._core.bus if publish else None, symbol=symbol,
+                              stream_timeframe=tf, rules=rules, history=history, source="live", store_bars=True)
+        settings = self._core.settings.mt5
+        source = MT5Source(settings, module=module, sleep=source_sleep or time.sleep)
+        options = {"interval_s": settings.poll_interval_ms / 1000.0, **feed_options}
+        return MT5LiveFeed(session, source, **options)  # type: ignore[arg-type]
