@@ -101,3 +101,16 @@ class LiveService:
         source = MT5Source(settings, module=module, sleep=source_sleep or time.sleep)
         options = {"interval_s": settings.poll_interval_ms / 1000.0, **feed_options}
         return MT5LiveFeed(session, source, **options)  # type: ignore[arg-type]
+
+    def signals(self, *, source: str | None = None, status: str | None = None, symbol: str | None = None) -> list:
+        """Stored signals, oldest first; ``status``: a status, or ``open`` (pending, filled) / ``closed``."""
+        from ita_desktop.storage.signal_store import OPEN_STATUSES, SIGNAL_STATUSES
+
+        statuses: tuple[str, ...] | None
+        if status == "open":
+            statuses = OPEN_STATUSES
+        elif status == "closed":
+            statuses = tuple(s for s in SIGNAL_STATUSES if s not in OPEN_STATUSES)
+        else:
+            statuses = (status,) if status else None
+        return self._core.store.signals.list(symbol=symbol, source=source, status=statuses)
