@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ita_desktop.domain.resample import bucket_starts
+from ita_desktop.domain.resample import UTC_ALIGNED, bucket_starts
 from ita_desktop.domain.timeframes import Timeframe
 
 
@@ -48,6 +48,8 @@ class TimeframeBuilder:
         self._bar: list[float] = []
 
     def _start(self, t: int) -> int:
+        if self.target in UTC_ALIGNED:  # what bucket_starts computes for these, without a numpy call per bar
+            return t - t % self.target.seconds
         return int(bucket_starts(np.array([t], np.int64), self.target, clock=self.clock, in_order=False)[0])
 
     def add(self, bar: ClosedBar) -> list[ClosedBar]:
