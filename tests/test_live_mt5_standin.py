@@ -178,3 +178,30 @@ def test_standin_live_run_signals_equal_a_full_pass_scan(ita_home: Path, market)
         missed = [r for s in drive.steps for r in s.missed]
         assert raised and all(r.source == "live" for r in raised)
         assert all(r.source == "missed" for r in missed)
+
+
+def test_standin_scheduled_refresh_tops_up_history_unless_a_live_session_stores_it(ita_home: Path, market) -> None:
+    rates, _, bars = market
+    store_bars(bars.slice(0, HISTORY))
+    terminal = _terminal(market)
+    module = standin.new_module(terminal)
+    now = int(bars.time[HISTORY + 500]) + 30
+    with _core() as core:
+        summary = core.live.refresh_history("EURUSD", "M1", module=module, now_utc=now)
+        assert summary is not None and summary.new == 500
+        stored = core.store.bars.load("EURUSD", "M1")
+        np.testing.assert_array_equal(stored.time, bars.time[:HISTORY + 500])
+        assert core.live.refresh_history("EURUSD", "M1", module=module, now_utc=now) is None  # nothing newer
+        feed = core.live.mt5("EURUSD", [], module=module, publish=False)
+        assert core.live.refresh_history("EURUSD", "M1", module=module, now_utc=now + 3600) is None  # live stores it
+        feed.session.stop()
+        # the schedule runs the same refresh on the job engine
+        schedule = core.live.schedule_refresh([("EURUSD", "M1")], 3600, module=module, run_now=True,
+                                              clock=lambda: now + 3600)
+        import time as _time
+
+        deadline = _time.monotonic() + 60
+        while len(core.store.bars.load("EURUSD", "M1")) == HISTORY + 500 and _time.monotonic() < deadline:
+            _time.sleep(0.1)
+        assert len(core.store.bars.load("EURUSD", "M1")) > HISTORY + 500
+        core.jobs.unschedule(schedule)

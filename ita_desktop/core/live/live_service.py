@@ -36,6 +36,7 @@ class ReplayPlan:
 class LiveService:
     def __init__(self, core: Core) -> None:
         self._core = core
+        self._feeds: list[MT5LiveFeed] = []  # MT5 sessions started here (a refresh skips their symbols)
 
     def stream_timeframe(self, symbol: str, timeframe: Timeframe | str | None) -> Timeframe:
         """``timeframe`` if given and stored, else the finest stored for ``symbol``."""
@@ -100,7 +101,46 @@ class LiveService:
         settings = self._core.settings.mt5
         source = MT5Source(settings, module=module, sleep=source_sleep or time.sleep)
         options = {"interval_s": settings.poll_interval_ms / 1000.0, **feed_options}
-        return MT5LiveFeed(session, source, **options)  # type: ignore[arg-type]
+        feed = MT5LiveFeed(session, source, **options)  # type: ignore[arg-type]
+        self._feeds = [f for f in self._feeds if not f.session.stopped.is_set()] + [feed]
+        return feed
+
+    def watched_live(self, symbol: str) -> bool:
+        """Is an MT5 live session running for ``symbol`` (it stores the bars itself)?"""
+        return any(f.symbol == symbol and not f.session.stopped.is_set() for f in self._feeds)
+
+    def refresh_history(self, symbol: str, timeframe: Timeframe | str, *, module: ModuleType | None = None,
+                        now_utc: float | None = None) -> object | None:
+        """Top ``symbol`` up from MT5, from its last stored bar to the last closed one (what the seed's
+        data-refresh flow did); None when a live session stores it already or MT5 has nothing newer."""
+        tf = Timeframe(timeframe)
+        if self.watched_live(symbol):
+            return None
+        last = max((s.last_utc for s in self._core.store.bars.series() if s.symbol == symbol and s.timeframe == tf),
+                   default=None)
+        if last is None:
+            raise InputError(f"no stored {symbol} {tf.value} bars to top up; download a range first")
+        now = int(now_utc if now_utc is not None else time.time())
+        end = now - now % tf.seconds  # the bar holding "now" is still forming
+        if end <= last + tf.seconds:
+            return None
+        try:
+            return self._core.ingest.download_mt5(symbol, tf, last + tf.seconds, end, module=module)
+        except InputError as exc:
+            if "returned no" in str(exc):  # a weekend, a holiday: nothing new
+                return None
+            raise
+
+    def schedule_refresh(self, watched: list[tuple[str, Timeframe | str]], every_s: float, *,
+                         module: ModuleType | None = None, run_now: bool = False,
+                         clock: Callable[[], float] = time.time) -> str:
+        """Refresh ``watched`` (symbol, timeframe) pairs every ``every_s`` seconds on the job engine
+        (skipping symbols a live session stores); returns the schedule id (``core.jobs.unschedule``)."""
+        def refresh(ctx: object) -> list:
+            return [self.refresh_history(symbol, tf, module=module, now_utc=clock()) for symbol, tf in watched]
+
+        return self._core.jobs.schedule_interval("Refresh history", refresh, every_s, key="refresh-history",
+                                                 run_now=run_now)
 
     def signals(self, *, source: str | None = None, status: str | None = None, symbol: str | None = None) -> list:
         """Stored signals, oldest first; ``status``: a status, or ``open`` (pending, filled) / ``closed``."""
