@@ -69,3 +69,13 @@ def test_ita_live_stops_cleanly_on_ctrl_c(eurusd_store: Path) -> None:
     assert proc.returncode == 0, err
     assert "stopped (Ctrl+C)" in err and "Traceback" not in err
     _lines(out)  # every line printed is whole JSON
+
+
+def test_ita_live_on_mt5_without_the_package_says_so_at_once(eurusd_store: Path, capsys) -> None:
+    try:
+        import MetaTrader5  # type: ignore[import-not-found]  # noqa: F401
+        pytest.skip("the MetaTrader5 package is installed here")
+    except ImportError:
+        pass
+    assert main(["live", "--symbol", "EURUSD", "--rules", "ib_raid"]) == 1
+    assert "MetaTrader5 Python package is not installed" in capsys.readouterr().err

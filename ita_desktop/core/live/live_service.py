@@ -93,13 +93,14 @@ class LiveService:
         from ita_desktop.core.live.mt5_feed import MT5LiveFeed
         from ita_desktop.data.mt5_source import MT5Source
 
+        settings = self._core.settings.mt5
+        source = MT5Source(settings, module=module, sleep=source_sleep or time.sleep)
+        source.mt5  # noqa: B018  (no MetaTrader5 package: say so now, not as a retry every poll)
         tf = self.stream_timeframe(symbol, timeframe)
         rules = self.compiled_rules(rule_refs, symbol, tf)
         history = self._core.store.bars.load(symbol, tf)
         session = LiveSession(self._core.store, self._core.bus if publish else None, symbol=symbol,
                               stream_timeframe=tf, rules=rules, history=history, source="live", store_bars=True)
-        settings = self._core.settings.mt5
-        source = MT5Source(settings, module=module, sleep=source_sleep or time.sleep)
         options = {"interval_s": settings.poll_interval_ms / 1000.0, **feed_options}
         feed = MT5LiveFeed(session, source, **options)  # type: ignore[arg-type]
         self._feeds = [f for f in self._feeds if not f.session.stopped.is_set()] + [feed]
