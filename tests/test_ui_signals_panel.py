@@ -37,6 +37,10 @@ def test_signals_panel_lists_filters_refreshes_on_the_bus_and_jumps_the_chart(qt
     with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
         window.show()
     panel = window.workbench.signals
+    assert window.workbench.signals_dock is None  # docked on first use
+    qtbot.waitUntil(lambda: window.core.store_if_open is not None, timeout=WAIT_MS)
+    window.workbench.signals_action.trigger()  # View > Signals
+    assert window.workbench.signals_dock.isVisible()
     qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=WAIT_MS)
     assert panel.table.item(0, 8).text() == "replay" and panel.table.item(1, 10).text() == "-1.00"  # newest first
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem,
     QVBoxLayout, QWidget,
 )
 
@@ -66,6 +66,9 @@ class SignalsPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # a wide table scrolls inside its dock: it must not widen the window's minimum (docks share the bottom)
+        self.table.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.table.cellClicked.connect(lambda row, _col: self._choose(row))
         top = QHBoxLayout()
         for w in (self.source_box, self.status_box, self.refresh_button):
@@ -79,7 +82,7 @@ class SignalsPanel(QWidget):
         self._timer.timeout.connect(self.refresh)
 
     def on_event(self, _event: Any) -> None:
-        """A signal was raised or updated: refresh soon (a replay at full speed sends many)."""
+        """A signal was raised or updated: refresh soon (a replay at full speed sends many); hidden: when shown."""
         if not self._timer.isActive():
             self._timer.start()
 

@@ -96,12 +96,11 @@ class Workbench(QObject):
         self.results_dock = self._dock("Results", "resultsDock", self.results, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.rules_dock = self._dock("Rules", "rulesDock", self.rules, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.signals = SignalsPanel(window.runner, core.live)
-        self.signals_dock = self._dock("Signals", "signalsDock", self.signals, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.signals_dock: QDockWidget | None = None  # docked on first use (View > Signals, or a raised signal)
         # the bottom tabs, like MT5's toolbox: Backtest settings, Results, Rules (a wide table of versions
         # and their results), then the window's Data and Activity; the chart keeps the full width above
         window.tabifyDockWidget(self.backtest_dock, self.results_dock)
         window.tabifyDockWidget(self.results_dock, self.rules_dock)
-        window.tabifyDockWidget(self.rules_dock, self.signals_dock)
         window.tabifyDockWidget(self.rules_dock, window.series_dock)
         window.tabifyDockWidget(window.series_dock, window.activity_dock)
         self.backtest_dock.raise_()
@@ -129,6 +128,8 @@ class Workbench(QObject):
         self.rules.run_requested.connect(self.reopen_run)
         window.events.register(RunStored, lambda _event: self._list_stored_runs())
         window.events.register(SignalRaised, self.signals.on_event)
+        window.events.register(SignalRaised, lambda _event: self.show_signals())
+        self.signals_action = window.view_menu.addAction("Signals", self.show_signals)
         window.events.register(SignalUpdated, self.signals.on_event)
         self.signals.signal_chosen.connect(self.show_signal)
 
@@ -149,7 +150,8 @@ class Workbench(QObject):
         if first or not self._rules_listed:
             self.rules.refresh()  # now with the stored runs' statistics
             self._list_stored_runs()
-            self.signals.refresh()
+            if self.signals_dock is not None and self.signals_dock.isVisible():
+                self.signals.refresh()
 
     def _list_stored_runs(self) -> None:
         runs = self.core.runs
@@ -171,6 +173,22 @@ class Workbench(QObject):
             self.results.choose_trade(0)
 
     # -- signals ------------------------------------------------------------------------------
+    def show_signals(self) -> None:
+        """Dock the Signals list (the first time: a tab beside Rules) and bring it up, listed afresh.
+
+        Docked on first use rather than at start-up: one more bottom tab in the saved layout changed
+        the restored window's width, and most sessions never raise a signal."""
+        if self.signals_dock is None:
+            dock = QDockWidget("Signals", self.window)  # type: ignore[arg-type]
+            dock.setObjectName("signalsDock")
+            dock.setWidget(self.signals)
+            self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            self.window.tabifyDockWidget(self.rules_dock, dock)
+            self.signals_dock = dock
+        self.signals_dock.show()
+        self.signals_dock.raise_()
+        if self.core.store_if_open is not None:
+            self.signals.refresh()
     def show_signal(self, record) -> None:  # SignalRecord
         """Put the chart at a signal (switching to its symbol first if another is shown)."""
         bars = self.window.chart.bars
