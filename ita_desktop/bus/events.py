@@ -62,9 +62,11 @@ class SignalRaised(Event):
     rule_version: str
     symbol: str
     timeframe: str
-    occurrence_id: int
+    occurrence_id: int  # the signal's row id in the store's signals table
     direction: int  # +1 long, -1 short
     signal_utc: int
+    source: str = "live"  # live | replay (missed setups are stored, never raised)
+    occurrence_key: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +78,8 @@ class SignalUpdated(Event):
     occurrence_id: int
     state: str
     time_utc: int
+    occurrence_key: str = ""
+    r_multiple: float | None = None
 
 
 # -- results -------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("ita_desktop.cli.backtest_cmd", "backtest every combination of rule/settings values (nothing stored)"),
     "review": ("ita_desktop.cli.review_cmd",
                "a vision model's review of the chart (model.endpoint, model.name), its drawings grounded in the stored data"),
+    "live": ("ita_desktop.cli.live_cmd",
+             "watch a symbol live (MT5) or replay its stored bars, printing signals as JSON lines"),
 }
 COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

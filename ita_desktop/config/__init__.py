@@ -37,6 +37,8 @@ class MT5Settings(_Section):
     reconnect_attempts: int = 5
     reconnect_backoff_s: float = 1.0
     history_chunk_days: int = 30
+    #: live sessions ask the terminal for new ticks and closed bars this often
+    poll_interval_ms: int = 500
 
 
 class ModelSettings(_Section):

@@ -28,6 +28,7 @@ from ita_desktop.core.backtest_service import BacktestService
 from ita_desktop.core.detection_service import DetectionService
 from ita_desktop.core.ingest_service import IngestService
 from ita_desktop.core.review_service import ReviewService
+from ita_desktop.core.live.live_service import LiveService
 from ita_desktop.core.rules_service import RulesService
 from ita_desktop.core.run_service import RunService
 from ita_desktop.core.series_service import SeriesService
@@ -68,6 +69,7 @@ class Core:
         self.runs = RunService(self)
         self.ingest = IngestService(self)
         self.reviews = ReviewService(self)
+        self.live = LiveService(self)
 
     # -- the job engine ----------------------------------------------------------------------
     @property

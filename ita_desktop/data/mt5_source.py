@@ -378,6 +378,43 @@ class MT5Source:
         })
         return bars.between(start_utc, end_utc)
 
+    # -- live polling ---------------------------------------------------------------------
+
+    def last_tick(self, symbol: str) -> tuple[int, float, float] | None:
+        """The symbol's last tick as (time_msc in real UTC, bid, ask); None if the terminal has none.
+
+        ``symbol_info_tick`` answers None until the symbol is in Market Watch: it is selected then
+        and asked once more."""
+        def ask() -> Any:
+            tick = self._invoke(self.mt5.symbol_info_tick, symbol)
+            if tick is None:
+                code, message = self._last_error()
+                if code in IPC_FAILURES:
+                    raise _IpcFailure(code, message)
+            return tick
+
+        tick = self._retrying(f"symbol_info_tick({symbol})", ask)
+        if tick is None:
+            self.symbol_point(symbol)  # selects it into Market Watch
+            tick = self._retrying(f"symbol_info_tick({symbol})", ask)
+        if tick is None:
+            return None
+        msc = int(tick.time_msc)
+        utc = int(self.clock.to_utc(np.array([msc // 1000]))[0])
+        return utc * 1000 + msc % 1000, float(tick.bid), float(tick.ask)
+
+    def ticks_since(self, symbol: str, after_msc_utc: int, count: int = 100_000) -> np.ndarray:
+        """Ticks with time_msc > ``after_msc_utc`` (real UTC ms), oldest first, as TICKS_DTYPE in real UTC
+        (``copy_ticks_from``, asked from the server-clock second holding ``after_msc_utc``)."""
+        flags = getattr(self.mt5, "COPY_TICKS_ALL", COPY_TICKS_ALL)
+        server_from = int(self.clock.to_server(np.array([after_msc_utc // 1000]))[0])
+        ticks = self._call(f"copy_ticks_from({symbol})", "copy_ticks_from", symbol, _server_datetime(server_from),
+                           count, flags)
+        if ticks is None or not len(ticks):
+            return np.empty(0, TICKS_DTYPE)
+        ticks = self._ticks_to_utc([_conform(ticks, TICKS_DTYPE, "copy_ticks_from")])
+        return ticks[ticks["time_msc"] > after_msc_utc]
+
     # -- ticks --------------------------------------------------------------------------
 
     def fetch_ticks(

@@ -411,6 +411,9 @@ class DetectionResult:
                     idx = np.flatnonzero((u >= first_bar) & (u <= last_bar))
                 index[name] = idx
             elif name == "session_levels":
+                if det.last_changed is not None and det.last_changed[:2] == (first_bar, last_bar):
+                    index.update(det.last_changed[2])  # the update's own account: rows it could change only
+                    continue
                 for tname, rows in (("sessions", det.sessions), ("levels", det.levels)):
                     u = rows["updated_at"]
                     index[tname] = np.flatnonzero((u >= first_bar) & (u <= last_bar))

@@ -497,6 +497,11 @@ class SessionLevels:
         self._sessions = empty_objects(64)
         self._levels = empty_objects(256)
         self._last_close = float("nan")
+        #: rows not yet ended (end == -1): the only old rows a bar can change (a touch, a retirement);
+        #: ended levels and completed sessions never change again, so an update looks at these and
+        #: the rows it appended, not at the whole history (tens of rows against hundreds of thousands)
+        self._open_levels = np.zeros(0, np.int64)
+        self.last_changed: tuple[int, int, dict[str, np.ndarray]] | None = None
 
     @property
     def n_bars(self) -> int:
@@ -519,6 +524,7 @@ class SessionLevels:
             self.clock.extend(bars.time[len(self.clock):n])
         clk = self.clock
         i = i0 = self.n_bars
+        nl0, ns0 = int(self._gi[G_NL]), int(self._gi[G_NS])
         if n > i:
             # Reserve roughly what this stretch needs up front, so long passes rarely regrow.
             days = (n - i) // 1000 + 2
@@ -536,8 +542,13 @@ class SessionLevels:
                 self._levels = grow(self._levels, int(self._gi[G_NL]) + self._max_levels_per_bar)
         if n:
             self._last_close = float(bars.close[n - 1])
-        return {"sessions": np.flatnonzero(self.sessions["updated_at"] >= i0),
-                "levels": np.flatnonzero(self.levels["updated_at"] >= i0)}
+        levels, sessions = self.levels, self.sessions
+        candidates = np.r_[self._open_levels, np.arange(nl0, len(levels), dtype=np.int64)]
+        changed = {"sessions": ns0 + np.flatnonzero(sessions["updated_at"][ns0:] >= i0),
+                   "levels": np.sort(candidates[levels["updated_at"][candidates] >= i0])}
+        self._open_levels = candidates[levels["end"][candidates] == -1]
+        self.last_changed = (i0, n - 1, changed)
+        return changed
 
     @staticmethod
     def _ensure(buf: np.ndarray, size: int) -> np.ndarray:

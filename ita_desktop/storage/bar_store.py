@@ -18,7 +18,7 @@ import json
 import logging
 import sqlite3
 import time as _time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,7 @@ from ita_desktop.storage.models import BarChunk, Ingest
 
 log = logging.getLogger("ita.storage")
 
-SOURCES = ("csv", "mt5", "demo", "replay")
+SOURCES = ("csv", "mt5", "demo", "replay", "live")
 VALUE_COLUMNS = ("open", "high", "low", "close", "tick_volume", "spread")
 MAX_FINDING_ROWS = 1000
 
@@ -159,8 +159,12 @@ class BarStore(BarReader):
         finally:
             pooled.close()
 
-    def write(self, result: ImportResult, *, symbol: str, timeframe: Timeframe, source: str) -> IngestSummary:
-        """Record the ingest and merge its bars, all in one transaction (nothing changes if anything fails)."""
+    def write(self, result: ImportResult, *, symbol: str, timeframe: Timeframe, source: str,
+              also: Callable[[Session, int], object] | None = None) -> IngestSummary:
+        """Record the ingest and merge its bars, all in one transaction (nothing changes if anything fails).
+
+        ``also(session, ingest_id)`` runs inside that transaction after the merge: a live session
+        stores the signals its bars produced with them (both or neither)."""
         symbol = _check_symbol(symbol)
         timeframe = Timeframe(timeframe)
         if source not in SOURCES:
@@ -195,6 +199,8 @@ class BarStore(BarReader):
             assert ingest.ingest_id is not None
             new, replaced, unchanged = self._merge(session, symbol, timeframe, bars, ingest.ingest_id)
             ingest.bars_new, ingest.bars_replaced, ingest.bars_unchanged = new, replaced, unchanged
+            if also is not None:
+                also(session, ingest.ingest_id)
             summary = IngestSummary(
                 ingest_id=ingest.ingest_id,
                 symbol=symbol,

@@ -235,8 +235,48 @@ def _v7_reviews(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_reviews_symbol ON reviews (symbol)")
 
 
+def _v8_signals(conn: Connection) -> None:
+    """Signals raised by live sessions and Bar Replay: one row per setup occurrence, keyed by a
+    deterministic ``occurrence_key`` (UNIQUE) so a restart or a second session never stores one twice.
+
+    The order (type, prices, targets, expiry/exit times) and the steps that made it are kept as
+    they were known at the signal; ``status`` and ``outcome_json`` are the paper-trade tracker's."""
+    conn.exec_driver_sql(
+        """CREATE TABLE signals (
+            id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            occurrence_key VARCHAR NOT NULL UNIQUE,
+            rule_id VARCHAR NOT NULL,
+            rule_version VARCHAR NOT NULL,
+            rule_version_id INTEGER REFERENCES rule_versions (id),
+            symbol VARCHAR NOT NULL,
+            timeframe VARCHAR NOT NULL,
+            signal_time INTEGER NOT NULL,
+            direction INTEGER NOT NULL,
+            order_type VARCHAR,
+            entry_price FLOAT,
+            stop_price FLOAT,
+            stop_distance FLOAT,
+            targets_json VARCHAR NOT NULL,
+            expiry_time INTEGER,
+            time_exit_time INTEGER,
+            steps_json VARCHAR NOT NULL,
+            occurrence_json VARCHAR NOT NULL,
+            skipped VARCHAR,
+            source VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            outcome_json VARCHAR NOT NULL,
+            ingest_id INTEGER REFERENCES ingests (ingest_id),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"""
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_signals_symbol_time ON signals (symbol, signal_time)")
+    conn.exec_driver_sql("CREATE INDEX ix_signals_status ON signals (status)")
+
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
-                                                  _v5_rule_versions, _v6_run_columns, _v7_reviews]
+                                                  _v5_rule_versions, _v6_run_columns, _v7_reviews, _v8_signals]
 LATEST = len(MIGRATIONS)
 
 

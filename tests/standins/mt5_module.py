@@ -6,6 +6,14 @@ copy_ticks_range, the TIMEFRAME_*, COPY_TICKS_*, TICK_FLAG_* and RES_* constants
 numpy structured dtypes, and times as broker server time labelled UTC. It serves bars and
 ticks from arrays the test gives it, and can fail the way a real terminal does.
 
+Live mode (``live_now`` set: the terminal's clock, in server seconds, which the test moves on):
+rates and ticks after it are hidden, the M1 bar holding it is the forming bar at position 0 of
+``copy_rates_from_pos`` (built from the ticks so far), ``copy_ticks_from`` and
+``symbol_info_tick`` serve the ticks up to it (None for a symbol not in Market Watch).
+``ticks_from_rates`` builds a tick stream from real M1 bars. Faults for live mode: ``gone_until``
+(the terminal is gone until its clock reaches it), ``ipc_timeouts`` set mid-stream, and
+``tick_offset_s`` (the terminal's clock disagrees with the broker time zone configured).
+
 The dtypes and codes are written out here from the package documentation on purpose, not
 imported from the code under test, so a wrong constant there shows up as a failing test.
 
@@ -122,6 +130,10 @@ class Terminal:
     calls: list[tuple[str, tuple]] = field(default_factory=list)
     init_kwargs: list[dict] = field(default_factory=list)
     answered: int = 0
+    # live mode
+    live_now: int | None = None          # server seconds "now": later bars and ticks do not exist yet
+    gone_until: int | None = None        # the terminal is not running until live_now reaches this
+    tick_offset_s: int = 0               # ticks stamped this far off the configured server clock
 
     def calls_to(self, name: str) -> list[tuple]:
         return [args for fn, args in self.calls if fn == name]
@@ -133,7 +145,7 @@ class Terminal:
         self.calls.append(("initialize", (path,)))
         self.init_kwargs.append({"path": path, "login": login, "password": password, "server": server,
                                  "timeout": timeout, "portable": portable})
-        if self.dead or self.init_failures > 0:
+        if self.dead or self.init_failures > 0 or self._gone():
             self.init_failures = max(0, self.init_failures - 1)
             self.error = INIT_FAILED
             return False
@@ -204,11 +216,16 @@ class Terminal:
 
     # -- history --------------------------------------------------------------------------
 
+    def _gone(self) -> bool:
+        return self.gone_until is not None and self.live_now is not None and self.live_now < self.gone_until
+
     def _copy_fails(self, name: str, args: tuple) -> bool:
         """Apply the failure modes to one copy_* call; True when it must return None."""
         self.calls.append((name, args))
         if self.raise_on_copy:
             raise self.raise_on_copy.pop(0)
+        if self._gone():
+            self.initialized = False
         if not self.initialized:
             self.error = NO_IPC
             return True
@@ -247,7 +264,7 @@ class Terminal:
         if symbol_name not in self.symbols or lo > hi:
             self.error = INVALID_PARAMS
             return None
-        rates = self.rates.get((symbol_name, timeframe), np.empty(0, RATES_DTYPE))
+        rates = self._live_rates(symbol_name, timeframe)
         return self._answer(rates[(rates["time"] >= lo) & (rates["time"] <= hi)], faultable=True)
 
     def copy_rates_from_pos(self, symbol_name: str, timeframe: int, start_pos: int, count: int) -> np.ndarray | None:
@@ -256,7 +273,7 @@ class Terminal:
         if symbol_name not in self.symbols or start_pos < 0 or count < 0:
             self.error = INVALID_PARAMS
             return None
-        rates = self.rates.get((symbol_name, timeframe), np.empty(0, RATES_DTYPE))
+        rates = self._live_rates(symbol_name, timeframe)
         stop = len(rates) - start_pos  # position 0 is the newest bar
         return self._answer(rates[max(0, stop - count):max(0, stop)])
 
@@ -267,12 +284,83 @@ class Terminal:
         if symbol_name not in self.symbols or lo > hi:
             self.error = INVALID_PARAMS
             return None
-        ticks = self.ticks.get(symbol_name, np.empty(0, TICKS_DTYPE))
+        ticks = self._live_ticks(symbol_name)
         return self._answer(ticks[(ticks["time"] >= lo) & (ticks["time"] <= hi)], faultable=True)
 
 
+    # -- live mode ------------------------------------------------------------------------
+
+    def _live_ticks(self, symbol_name: str) -> np.ndarray:
+        ticks = self.ticks.get(symbol_name, np.empty(0, TICKS_DTYPE))
+        if self.live_now is None:
+            return ticks
+        ticks = ticks[ticks["time_msc"] < (self.live_now + 1) * 1000].copy()
+        if self.tick_offset_s:
+            ticks["time_msc"] += self.tick_offset_s * 1000
+            ticks["time"] = ticks["time_msc"] // 1000
+        return ticks
+
+    def _live_rates(self, symbol_name: str, timeframe: int) -> np.ndarray:
+        rates = self.rates.get((symbol_name, timeframe), np.empty(0, RATES_DTYPE))
+        if self.live_now is None:
+            return rates
+        rates = rates[rates["time"] <= self.live_now].copy()
+        if len(rates) and timeframe == CONSTANTS["TIMEFRAME_M1"] and self.live_now < rates["time"][-1] + 60:
+            ticks = self.ticks.get(symbol_name, np.empty(0, TICKS_DTYPE))
+            t0 = int(rates["time"][-1])
+            inside = ticks[(ticks["time_msc"] >= t0 * 1000) & (ticks["time_msc"] < (self.live_now + 1) * 1000)]
+            last = rates[-1]
+            if len(inside):  # the forming bar as the ticks so far make it
+                last["high"], last["low"], last["close"] = inside["bid"].max(), inside["bid"].min(), inside["bid"][-1]
+                last["tick_volume"] = len(inside)
+            else:
+                last["high"] = last["low"] = last["close"] = last["open"]
+            rates[-1] = last
+        return rates
+
+    def copy_ticks_from(self, symbol_name: str, date_from: Any, count: int, flags: int) -> np.ndarray | None:
+        lo = _seconds(date_from)
+        if self._copy_fails("copy_ticks_from", (symbol_name, lo, count, flags)):
+            return None
+        if symbol_name not in self.symbols or count < 0:
+            self.error = INVALID_PARAMS
+            return None
+        ticks = self._live_ticks(symbol_name)
+        return self._answer(ticks[ticks["time_msc"] >= lo * 1000][:count])
+
+    def symbol_info_tick(self, name: str) -> Any:
+        if self._copy_fails("symbol_info_tick", (name,)):
+            return None
+        info = self.symbols.get(name)
+        if info is None or not info.visible:  # not in Market Watch: MT5 answers None
+            self.error = OK
+            return None
+        ticks = self._live_ticks(name)
+        if not len(ticks):
+            return None
+        self.error = OK
+        return TickInfo(*(ticks[-1][k].item() for k in TICKS_DTYPE.names))
+
+
+TickInfo = namedtuple("TickInfo", "time bid ask last volume time_msc flags volume_real")
+
+
+def ticks_from_rates(rates: np.ndarray, point: float) -> np.ndarray:
+    """A tick stream that makes these M1 bars: open, low, high, close on an up bar (high before low on
+    a down bar), at 0, 20, 40 and 59.5 s into each minute; the ask is the bid plus the bar's spread."""
+    n = len(rates)
+    up = rates["close"] >= rates["open"]
+    path = np.stack([rates["open"], np.where(up, rates["low"], rates["high"]), np.where(up, rates["high"], rates["low"]),
+                     rates["close"]], axis=1).reshape(-1)
+    offsets = np.tile(np.array([0, 20_000, 40_000, 59_500], np.int64), n)
+    msc = np.repeat(rates["time"].astype(np.int64) * 1000, 4) + offsets
+    spread = np.repeat(rates["spread"].astype(np.float64), 4) * point
+    return ticks_array({"time_msc": msc, "bid": path, "ask": path + spread, "flags": np.full(4 * n, 6)})
+
+
 FUNCTIONS = ("initialize", "shutdown", "last_error", "version", "terminal_info", "symbol_info",
-             "symbol_select", "copy_rates_range", "copy_rates_from_pos", "copy_ticks_range")
+             "symbol_select", "copy_rates_range", "copy_rates_from_pos", "copy_ticks_range", "copy_ticks_from",
+             "symbol_info_tick")
 
 
 def new_module(terminal: Terminal) -> ModuleType:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtWidgets import QDockWidget, QFrame, QMenu, QScrollArea
 
-from ita_desktop.bus.events import RunStored
+from ita_desktop.bus.events import RunStored, SignalRaised, SignalUpdated
 from ita_desktop.core.backtest_service import BacktestOutcome
 from ita_desktop.core.rules_service import VersionEntry
 from ita_desktop.domain.display_clock import DisplayClock
@@ -30,6 +32,7 @@ from ita_desktop.ui.chart.overlays import LayerShapes
 from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
+from ita_desktop.ui.panels.signals_panel import SignalsPanel
 from ita_desktop.ui.panels.trade_drawing import TradeSpan, setup_shapes, trade_shapes, trade_spans
 
 if TYPE_CHECKING:
@@ -94,6 +97,8 @@ class Workbench(QObject):
         self.backtest_dock = self._dock("Backtest", "backtestDock", scroll, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.results_dock = self._dock("Results", "resultsDock", self.results, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.rules_dock = self._dock("Rules", "rulesDock", self.rules, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.signals = SignalsPanel(window.runner, core.live)
+        self.signals_dock: QDockWidget | None = None  # docked on first use (View > Signals, or a raised signal)
         # the bottom tabs, like MT5's toolbox: Backtest settings, Results, Rules (a wide table of versions
         # and their results), then the window's Data and Activity; the chart keeps the full width above
         window.tabifyDockWidget(self.backtest_dock, self.results_dock)
@@ -104,6 +109,7 @@ class Workbench(QObject):
         window.resizeDocks([window.legend_dock], [240], Qt.Orientation.Horizontal)  # else squeezed by the tabs' width
         self._pending: tuple[BacktestOutcome, int] | None = None  # a trade waiting for its series to load
         self._shown: tuple[BacktestOutcome, int] | None = None  # the trade on the chart (redrawn after a reload)
+        self._pending_signal = None  # a clicked signal waiting for its series to load
         self._start_rule = window.rule
         self._rules_listed = False
         self._window_ready = False
@@ -124,6 +130,11 @@ class Workbench(QObject):
         self.rules.run_requested.connect(self.reopen_run)
         window.events.register(RunStored, lambda _event: self._list_stored_runs())
         self.results.shown.connect(self._on_run_shown)
+        window.events.register(SignalRaised, self.signals.on_event)
+        window.events.register(SignalRaised, lambda _event: self.show_signals())
+        self.signals_action = window.view_menu.addAction("Signals", self.show_signals)
+        window.events.register(SignalUpdated, self.signals.on_event)
+        self.signals.signal_chosen.connect(self.show_signal)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -142,6 +153,8 @@ class Workbench(QObject):
         if first or not self._rules_listed:
             self.rules.refresh()  # now with the stored runs' statistics
             self._list_stored_runs()
+            if self.signals_dock is not None and self.signals_dock.isVisible():
+                self.signals.refresh()
 
     def _list_stored_runs(self) -> None:
         runs = self.core.runs
@@ -161,6 +174,42 @@ class Workbench(QObject):
         self.reopened.emit(outcome)
         if len(outcome.result.trades):
             self.results.choose_trade(0)
+
+    # -- signals ------------------------------------------------------------------------------
+    def show_signals(self) -> None:
+        """Dock the Signals list (the first time: a tab beside Rules) and bring it up, listed afresh.
+
+        Docked on first use rather than at start-up: one more bottom tab in the saved layout changed
+        the restored window's width, and most sessions never raise a signal."""
+        if self.signals_dock is None:
+            dock = QDockWidget("Signals", self.window)  # type: ignore[arg-type]
+            dock.setObjectName("signalsDock")
+            dock.setWidget(self.signals)
+            self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            self.window.tabifyDockWidget(self.rules_dock, dock)
+            self.signals_dock = dock
+        self.signals_dock.show()
+        self.signals_dock.raise_()
+        if self.core.store_if_open is not None:
+            self.signals.refresh()
+    def show_signal(self, record) -> None:  # SignalRecord
+        """Put the chart at a signal (switching to its symbol first if another is shown)."""
+        bars = self.window.chart.bars
+        if bars is None or bars.symbol != record.symbol:
+            self._pending_signal = record
+            try:
+                self.window.select(record.symbol, record.timeframe)
+            except KeyError as exc:
+                self._pending_signal = None
+                self.signals.count_label.setText(f"Cannot show the signal: {exc}")
+            return
+        self._jump_to_signal(record)
+
+    def _jump_to_signal(self, record) -> None:
+        time = self.window.chart.bars.time
+        first = int(np.searchsorted(time, record.steps[0]["time"] if record.steps else record.signal_time))
+        last = int(np.searchsorted(time, record.signal_time))
+        self.window.chart.show_range(min(first, len(time) - 1), min(last, len(time) - 1))
 
     def _on_rules_listed(self, entries: list[VersionEntry]) -> None:
         self.backtest.set_rules(entries)
@@ -245,6 +294,9 @@ class Workbench(QObject):
         self._draw(outcome, trade)
 
     def _on_loaded(self, symbol: str, timeframe: str) -> None:
+        signal, self._pending_signal = self._pending_signal, None
+        if signal is not None and signal.symbol == symbol:
+            self._jump_to_signal(signal)
         target = self._pending or self._shown
         if target is not None and target[0].symbol == symbol:
             self._pending = None

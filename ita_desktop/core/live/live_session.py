@@ -1,0 +1,242 @@
+"""A live session: closed bars of one symbol in, stored bars and signals out, every rule advanced
+incrementally on its own timeframe, and every signal followed as a paper trade.
+
+Rules act on closed bars only. A feed (MT5 polling, a replay of stored bars) hands ``process``
+the bars that closed, oldest first; ``tick`` only moves the forming bar (for the chart). For
+each closed streamed bar, each rule's :class:`TimeframeBuilder` says which of its bars closed,
+``LiveSetup.update`` (the detectors' step kernels and the matcher, advanced on the saved state:
+the same result as a full pass) gives the occurrences signalled on it, and the paper tracker
+re-simulates the open signals. Then, in ONE transaction, the streamed bars are merged into the
+store as a ``live`` ingest and the new signals inserted (``BarStore.write(..., also=...)``); a
+replay's bars are stored already, so only its signals are written. Only signals the store did
+not hold (their deterministic key is new) are raised; bars at or before the last one processed
+are ignored, so a reconnect's overlap or a restart never processes a bar or raises a signal twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ita_desktop.backtest.costs import SimSettings
+from ita_desktop.bus.event_bus import EventBus
+from ita_desktop.bus.events import BarClosed, SignalRaised, SignalUpdated, Tick
+from ita_desktop.core.live.bar_buffer import BarBuffer
+from ita_desktop.core.live.bar_builder import ClosedBar, TimeframeBuilder
+from ita_desktop.core.live.paper_trades import PaperTracker, PaperUpdate
+from ita_desktop.core.live.signal_rows import occurrence_key, signal_record
+from ita_desktop.domain.bars import Bars
+from ita_desktop.domain.ingest import ImportResult
+from ita_desktop.domain.resample import bucket_starts
+from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.rules.engine.compiler import CompiledRule
+from ita_desktop.rules.engine.runner import LiveSetup, setup_bars
+from ita_desktop.storage.signal_store import OPEN_STATUSES, SignalRecord
+from ita_desktop.storage.store import Store
+
+log = logging.getLogger("ita.live")
+
+
+@dataclass
+class ActiveRule:
+    """One rule in a session: its builder, its live engine, its setup bars and its paper trades."""
+
+    compiled: CompiledRule
+    version_id: int | None
+    builder: TimeframeBuilder
+    setup: LiveSetup
+    setup_bars: BarBuffer
+    tracker: PaperTracker
+
+
+@dataclass
+class SessionStep:
+    """What one call did: streamed bars taken in, signals raised (new), stored as missed, and updates."""
+
+    bars: list[ClosedBar] = field(default_factory=list)
+    raised: list[SignalRecord] = field(default_factory=list)
+    missed: list[SignalRecord] = field(default_factory=list)
+    updates: list[PaperUpdate] = field(default_factory=list)
+
+    def extend(self, other: "SessionStep") -> None:
+        self.bars += other.bars
+        self.raised += other.raised
+        self.missed += other.missed
+        self.updates += other.updates
+
+
+def _split_history(history: Bars, compiled: CompiledRule, stream_tf: Timeframe) -> tuple[Bars, Bars]:
+    """History whose rule-timeframe buckets are complete, and the tail of a bucket still open (fed to the builder)."""
+    if not len(history) or compiled.timeframe == stream_tf:
+        return history, history.slice(len(history), len(history))
+    starts = bucket_starts(history.time, compiled.timeframe, clock=compiled.clock)
+    last = int(starts[-1])
+    after = bucket_starts(np.array([history.time[-1] + stream_tf.seconds]), compiled.timeframe, clock=compiled.clock,
+                          in_order=False)
+    if int(after[0]) > last:
+        return history, history.slice(len(history), len(history))
+    cut = int(np.searchsorted(starts, last, side="left"))
+    return history.slice(0, cut), history.slice(cut, len(history))
+
+
+def _closed(bars: Bars, i: int) -> ClosedBar:
+    return ClosedBar(int(bars.time[i]), float(bars.open[i]), float(bars.high[i]), float(bars.low[i]),
+                     float(bars.close[i]), int(bars.tick_volume[i]), float(bars.spread[i]))
+
+
+class LiveSession:
+    """One symbol's streamed timeframe, its rules, the store and the bus. Not thread-safe: one feed
+    thread calls ``tick``/``process``; ``stop`` may be called from anywhere (it sets a flag)."""
+
+    def __init__(self, store: Store, bus: EventBus | None, *, symbol: str, stream_timeframe: Timeframe,
+                 rules: list[tuple[CompiledRule, int | None]], history: Bars, source: str = "live",
+                 store_bars: bool = True, sim_settings: dict[str, SimSettings] | None = None) -> None:
+        if source not in ("live", "replay"):
+            raise ValueError(f"a session's source is live or replay, not {source!r}")
+        self.store, self.bus, self.symbol = store, bus, symbol
+        self.stream_timeframe = Timeframe(stream_timeframe)
+        self.source, self.store_bars = source, store_bars
+        self.stopped = threading.Event()
+        self.forming: ClosedBar | None = None
+        self.streamed = BarBuffer(symbol, self.stream_timeframe, history)
+        self.last_time: int | None = history.last_time
+        self.rules: list[ActiveRule] = []
+        for compiled, version_id in rules:
+            self.rules.append(self._activate(compiled, version_id, history, (sim_settings or {}).get(compiled.rule.rule_id)))
+
+    def _activate(self, compiled: CompiledRule, version_id: int | None, history: Bars,
+                  settings: SimSettings | None) -> ActiveRule:
+        from ita_desktop.workflows.rule_backtest import instrument_settings
+
+        done, tail = _split_history(history, compiled, self.stream_timeframe)
+        builder = TimeframeBuilder(self.stream_timeframe, compiled.timeframe, compiled.clock)
+        for i in range(len(tail)):
+            assert not builder.add(_closed(tail, i))  # a bucket still open closes nothing
+        setup = LiveSetup(compiled, done)
+        sbars = setup_bars(done, compiled) if len(done) else Bars.empty(self.symbol, compiled.timeframe)
+        buffer = BarBuffer(self.symbol, compiled.timeframe, sbars)
+        lower = self.streamed if compiled.timeframe != self.stream_timeframe else None
+        tracker = PaperTracker(settings or instrument_settings(compiled), buffer, lower)
+        active = ActiveRule(compiled, version_id, builder, setup, buffer, tracker)
+        self._resume(active)
+        return active
+
+    def _resume(self, active: ActiveRule) -> None:
+        """Follow again the stored signals of the history that were still open when the last session ended."""
+        by_key = {occurrence_key(o): o for o in active.setup.occurrences if o.order is not None}
+        stored = self.store.signals.get_many(list(by_key)) if by_key else {}
+        for key, rec in stored.items():
+            if rec.status in OPEN_STATUSES:
+                o = by_key[key]
+                active.tracker.follow(key, o, o.signal_bar, rec.id or 0, rec.status, rec.outcome)
+
+    # -- the feed's calls ----------------------------------------------------------------------
+
+    def tick(self, time_utc: float, bid: float, ask: float, forming: ClosedBar | None = None) -> None:
+        """A price update: the forming bar moves (the chart draws it); rules wait for the close."""
+        if forming is not None:
+            self.forming = forming
+        elif self.forming is not None:
+            f = self.forming
+            self.forming = ClosedBar(f.time, f.open, max(f.high, bid), min(f.low, bid), bid, f.tick_volume + 1, f.spread)
+        if self.bus is not None:
+            self.bus.publish(Tick(symbol=self.symbol, time_utc=time_utc, bid=bid, ask=ask))
+
+    def process(self, bars: list[ClosedBar], *, missed: bool = False) -> SessionStep:
+        """Take in closed streamed bars (oldest first); ``missed``: bars of a gap being filled, whose
+        setups are stored as ``missed`` and not raised."""
+        fresh = [b for b in bars if self.last_time is None or b.time > self.last_time]
+        if len(fresh) != len(bars):
+            log.debug("%s: %d bar(s) at or before %s already processed, ignored", self.symbol,
+                      len(bars) - len(fresh), self.last_time)
+        step = SessionStep(bars=fresh)
+        records: list[tuple[SignalRecord, ActiveRule, Any, int]] = []
+        kind = "missed" if missed else self.source
+        advanced: set[int] = set()
+        for bar in fresh:
+            self.streamed.append(bar)
+            self.last_time = bar.time
+            for k, active in enumerate(self.rules):
+                for sbar in active.builder.add(bar):
+                    advanced.add(k)
+                    records += self._setup_bar(active, sbar, kind)
+        self._store(fresh, records, step)
+        for k in sorted(advanced):  # paper trades move when their rule's bar closes
+            step.updates += self._track(self.rules[k])
+        return step
+
+    def finish(self) -> SessionStep:
+        """The end of a replay: the rules' buckets still open close as the stored bars have them."""
+        step = SessionStep()
+        records: list[tuple[SignalRecord, ActiveRule, Any, int]] = []
+        for active in self.rules:
+            for sbar in active.builder.flush():
+                records += self._setup_bar(active, sbar, self.source)
+        self._store([], records, step)
+        for active in self.rules:
+            step.updates += self._track(active)
+        return step
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _setup_bar(self, active: ActiveRule, sbar: ClosedBar, kind: str) -> list[tuple[SignalRecord, ActiveRule, Any, int]]:
+        active.setup_bars.append(sbar)
+        out = []
+        for o in active.setup.update(sbar):
+            out.append((signal_record(o, kind, active.version_id), active, o, len(active.setup_bars) - 1))
+        return out
+
+    def _store(self, bars: list[ClosedBar], records: list[tuple[SignalRecord, ActiveRule, Any, int]],
+               step: SessionStep) -> None:
+        recs = [r[0] for r in records]
+        if self.store_bars and bars:
+            fresh: list[bool] = []
+
+            def with_signals(session: Any, ingest_id: int) -> None:
+                fresh.extend(self.store.signals.insert(session, recs, ingest_id))
+
+            batch = Bars.from_columns(self.symbol, self.stream_timeframe, {
+                c: np.array([getattr(b, c) for b in bars]) for c in ("time", "open", "high", "low", "close",
+                                                                     "tick_volume", "spread")})
+            result = ImportResult(path=f"live:{self.symbol}", file_hash="", source_format="mt5-live", server_tz="UTC",
+                                  bars=batch, rows_read=len(batch))
+            self.store.bars.write(result, symbol=self.symbol, timeframe=self.stream_timeframe, source="live",
+                                  also=with_signals)
+        else:
+            fresh = self.store.signals.store(recs)
+        if self.bus is not None:
+            for b in bars:
+                self.bus.publish(BarClosed(symbol=self.symbol, timeframe=self.stream_timeframe.value, time_utc=b.time,
+                                           open=b.open, high=b.high, low=b.low, close=b.close))
+        stored_before = self.store.signals.get_many([r.occurrence_key for r, new in zip(recs, fresh) if not new]) \
+            if not all(fresh) else {}
+        for (rec, active, o, index), new in zip(records, fresh):
+            if new:
+                (step.missed if rec.source == "missed" else step.raised).append(rec)
+                active.tracker.follow(rec.occurrence_key, o, index, rec.id or 0)
+                if rec.source != "missed" and self.bus is not None:
+                    self.bus.publish(SignalRaised(rule_id=rec.rule_id, rule_version=rec.rule_version, symbol=rec.symbol,
+                                                  timeframe=rec.timeframe, occurrence_id=rec.id or 0,
+                                                  direction=rec.direction, signal_utc=rec.signal_time,
+                                                  source=rec.source, occurrence_key=rec.occurrence_key))
+                continue
+            before = stored_before.get(rec.occurrence_key)
+            if before is not None and before.status in OPEN_STATUSES:  # stored by an earlier session: follow it on
+                active.tracker.follow(rec.occurrence_key, o, index, before.id or 0, before.status, before.outcome)
+
+    def _track(self, active: ActiveRule) -> list[PaperUpdate]:
+        updates = active.tracker.advance()
+        for u in updates:
+            self.store.signals.update(u.key, u.status, u.outcome)
+            if self.bus is not None:
+                self.bus.publish(SignalUpdated(rule_id=u.rule_id, symbol=u.symbol, occurrence_id=u.signal_id, state=u.status,
+                                               time_utc=u.time_utc, occurrence_key=u.key,
+                                               r_multiple=u.outcome.get("r_multiple")))
+        return updates
