@@ -134,3 +134,21 @@ class JobFailed(Event):
 class JobCancelled(Event):
     job_id: int
     name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelsProgressed(Event):
+    """The kernel preparation (a separate process compiling numba kernels) finished unit ``done`` of ``total``."""
+
+    done: int
+    total: int
+    unit: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelsReady(Event):
+    """A group of kernels ("detectors", then "rules") is compiled and cached, or its preparation failed
+    (``error``; the kernels then compile where they are first used)."""
+
+    group: str
+    error: str = ""

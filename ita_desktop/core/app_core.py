@@ -27,6 +27,7 @@ from ita_desktop.bus.events import JobCancelled, JobFailed, JobFinished, JobProg
 from ita_desktop.core.backtest_service import BacktestService
 from ita_desktop.core.detection_service import DetectionService
 from ita_desktop.core.ingest_service import IngestService
+from ita_desktop.core.kernel_service import KernelService
 from ita_desktop.core.rules_service import RulesService
 from ita_desktop.core.run_service import RunService
 from ita_desktop.core.series_service import SeriesService
@@ -66,6 +67,7 @@ class Core:
         self.backtests = BacktestService(self)
         self.runs = RunService(self)
         self.ingest = IngestService(self)
+        self.kernels = KernelService(self)  # numba kernels compiled in a separate process (the window uses it)
 
     # -- the job engine ----------------------------------------------------------------------
     @property
@@ -179,6 +181,7 @@ class Core:
             self._closed = True
             jobs, store = self._jobs, self._store
             self._store = None
+        self.kernels.stop()
         ended = jobs.shutdown(cancel=True, timeout=timeout) if jobs is not None else True
         self.bus.shutdown(timeout=1.0)
         if store is not None:

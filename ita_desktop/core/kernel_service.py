@@ -1,0 +1,122 @@
+"""Kernel preparation: are this code's numba kernels cached, and if not, compile them in another process.
+
+The window asks ``ready("detectors")`` before it detects (a file check: no numba import); when the
+cache is missing or stale it calls ``start()``, which runs ``core.kernel_warmup`` as a child process
+on a plain daemon thread (not the job pool: the store must still open meanwhile) and publishes
+``KernelsProgressed`` per unit and ``KernelsReady`` per group on the bus. The compiler then holds
+the child's GIL, never the window's. If the child cannot start or fails, ``KernelsReady`` carries the
+error and the kernels compile where they are first used (slower, still correct).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ita_desktop.bus.events import KernelsProgressed, KernelsReady
+
+if TYPE_CHECKING:
+    from ita_desktop.core.app_core import Core
+
+log = logging.getLogger(__name__)
+
+PREPARE_FLAG = "--prepare-kernels"  # the frozen ``ita`` executable runs the preparation with it
+GROUPS = ("detectors", "rules")
+
+
+def preparation_command() -> list[str]:
+    """How to start the preparation process: ``python -m ...`` from sources, the ``ita`` executable frozen."""
+    if getattr(sys, "frozen", False):
+        folder = Path(sys.executable).resolve().parent
+        cli = folder / ("ita.exe" if sys.platform == "win32" else "ita")
+        return [str(cli if cli.exists() else sys.executable), PREPARE_FLAG]
+    return [sys.executable, "-m", "ita_desktop.core.kernel_warmup"]
+
+
+class KernelService:
+    """``ready(group)``, ``start()`` (idempotent), ``wait(group, timeout)``; events on the core's bus."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._done = {group: threading.Event() for group in GROUPS}
+        self.error = ""
+
+    @property
+    def numba_dir(self) -> Path:
+        return Path(os.environ.get("NUMBA_CACHE_DIR") or self._core.paths.numba_cache)
+
+    def ready(self, group: str = "detectors") -> bool:
+        """True once this code's kernels of ``group`` are cached (or their preparation has ended, even failed)."""
+        if self._done[group].is_set():
+            return True
+        from ita_desktop.core.kernel_warmup import ready_file
+
+        if ready_file(self.numba_dir, group).is_file():
+            self._done[group].set()
+            return True
+        return False
+
+    def wait(self, group: str = "detectors", timeout: float | None = None) -> bool:
+        return self.ready(group) or self._done[group].wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> bool:
+        """Start the preparation process unless every group is ready or it already runs; True if started."""
+        with self._lock:
+            if self.running or all(self.ready(g) for g in GROUPS):
+                return False
+            self._thread = threading.Thread(target=self._run, name="kernel-preparation", daemon=True)
+            self._thread.start()
+            return True
+
+    def stop(self) -> None:
+        """End the child (the window is closing); kernels cached so far stay cached."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+
+    def _run(self) -> None:
+        publish = self._core.bus.publish
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(self.numba_dir), PYTHONUNBUFFERED="1")
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window flashing up on Windows
+        try:
+            self._process = subprocess.Popen(preparation_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                             stdin=subprocess.DEVNULL, text=True, env=env, creationflags=flags)
+            assert self._process.stdout is not None
+            for line in self._process.stdout:
+                self._handle(line.strip(), publish)
+            code = self._process.wait()
+            stderr = self._process.stderr.read() if self._process.stderr is not None else ""
+            if code != 0 and not self.error:
+                self.error = f"kernel preparation exited with {code}: {stderr.strip()[-500:]}"
+        except OSError as exc:
+            self.error = f"kernel preparation could not start: {exc}"
+        if self.error:
+            log.warning("%s", self.error)
+        for group in GROUPS:  # ended: whatever is not cached compiles where it is first used
+            if not self._done[group].is_set():
+                self._done[group].set()
+                publish(KernelsReady(group=group, error=self.error or "not prepared"))
+
+    def _handle(self, line: str, publish) -> None:
+        kind, _, rest = line.partition(" ")
+        if kind == "KERNELS":
+            done, total, unit = rest.split(" ", 2)
+            publish(KernelsProgressed(done=int(done), total=int(total), unit=unit.rsplit(" ", 1)[0]))
+        elif kind == "GROUP" and rest in self._done:
+            self._done[rest].set()
+            publish(KernelsReady(group=rest))
+        elif kind == "FAILED":
+            self.error = rest
+            log.warning("kernel preparation: %s", rest)

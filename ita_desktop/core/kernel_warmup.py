@@ -1,0 +1,121 @@
+"""The kernel preparation process: compiles every numba kernel a session uses, once, into the cache.
+
+Run as a separate process (``python -m ita_desktop.core.kernel_warmup``, or ``ita --prepare-kernels``
+in a frozen build) by ``KernelService`` when the cache for this code is missing, and by the
+installer after installing. numba's compiler holds the GIL for 50-120 ms stretches, so it must
+never run in the window's process while the trader looks at it.
+
+It compiles by running the real code on small seeded demo bars (the same dtypes and layouts as
+real bars), so exactly the specialisations a session uses are compiled, no more: one unit per
+detector kind (each compiles what it depends on, once), then the rule engine and the simulator
+through a backtest of each shipped rule, then the sweep kernel. Protocol on stdout, one line each:
+``KERNELS <done> <total> <unit>`` after a unit, ``GROUP <name>`` when a group is cached
+(``detectors`` first: the window draws overlays from then on), ``DONE`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ita_desktop.kernel_cache import cache_key, cache_root
+
+GROUPS = ("detectors", "rules")
+DEMO_DAYS = 8
+SEED_SYMBOL = "EURUSD"  # listed by every shipped rule
+SWEEP_RULE = "asia_sweep"
+SWEEP_GRID = ["targets.0.first_of.1.r=1.5,2"]
+
+
+def ready_file(numba_dir: Path | str, group: str) -> Path:
+    """The marker a finished group leaves beside its kernels (same key folder: new code, new marker)."""
+    return cache_root(numba_dir) / f"ready-{group}.json"
+
+
+def _units(core, symbol: str) -> list[tuple[str, str, Callable[[], object]]]:
+    """(group, unit name, call) in the order the session needs them."""
+    from ita_desktop.data.demo import generate_demo_bars
+    from ita_desktop.detectors.dispatcher import ALL_KINDS
+    from ita_desktop.domain.timeframes import Timeframe
+
+    start = (int(time.time()) // 86_400 - DEMO_DAYS) * 86_400
+    bars = generate_demo_bars("EURUSD", start_utc=start, days=DEMO_DAYS, timeframe=Timeframe.M5)
+    units: list[tuple[str, str, Callable[[], object]]] = [
+        ("detectors", kind, lambda kind=kind: core.detection.detect(bars, [kind])) for kind in ALL_KINDS]
+    units.append(("detectors", "all overlays", lambda: core.detection.detect(bars)))
+    for entry in _shipped_rule_ids(core):
+        units.append(("rules", f"rule {entry}", lambda rule_id=entry: core.backtests.backtest(rule_id, symbol)))
+    units.append(("rules", "sweep", lambda: core.backtests.sweep_rule(SWEEP_RULE, symbol, SWEEP_GRID)))
+    return units
+
+
+def _store_seed_bars(core) -> str:
+    """Seeded demo M1 bars under a symbol the shipped rules list (in the throwaway store only)."""
+    import dataclasses
+
+    from ita_desktop.data.demo import generate_demo_bars
+    from ita_desktop.domain.timeframes import Timeframe
+    from ita_desktop.workflows.bar_ingest import store_bars
+
+    start = (int(time.time()) // 86_400 - DEMO_DAYS) * 86_400
+    bars = generate_demo_bars("EURUSD", start_utc=start, days=DEMO_DAYS, timeframe=Timeframe.M1)
+    store_bars(core.store, dataclasses.replace(bars, symbol=SEED_SYMBOL), source="demo", origin="demo",
+               source_format="demo", server_tz="UTC")
+    return SEED_SYMBOL
+
+
+def _shipped_rule_ids(core) -> list[str]:
+    seen: list[str] = []
+    for entry in core.rules.list():
+        if str(getattr(entry, "origin", "shipped")) == "shipped" and entry.rule_id not in seen:
+            seen.append(entry.rule_id)
+    return seen
+
+
+def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print) -> int:
+    """Compile everything into ``numba_dir`` (the parent's NUMBA_CACHE_DIR); 0 if every unit went through."""
+    from ita_desktop.config import load_settings
+    from ita_desktop.core.app_core import Core
+    from ita_desktop.paths import AppPaths, app_paths
+
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="ita-kernels-") as tmp:
+        root = Path(tmp)
+        paths = AppPaths(data=root, config=root / "config", logs=root / "logs", cache=root / "cache").ensure()
+        with Core(load_settings(app_paths()), paths, workers=1) as core:
+            symbol = _store_seed_bars(core)
+            units = _units(core, symbol)
+            for n, (group, name, call) in enumerate(units, start=1):
+                started = time.perf_counter()
+                try:
+                    call()
+                except Exception as exc:  # noqa: BLE001 - a unit that fails compiles later, where it is used
+                    failures += 1
+                    emit(f"FAILED {name}: {type(exc).__name__}: {exc}")
+                emit(f"KERNELS {n} {len(units)} {name} {time.perf_counter() - started:.2f}s")
+                last_of_group = n == len(units) or units[n][0] != group
+                if last_of_group:
+                    marker = ready_file(numba_dir, group)
+                    marker.parent.mkdir(parents=True, exist_ok=True)
+                    marker.write_text(json.dumps({"key": cache_key(), "failures": failures}), encoding="utf-8")
+                    emit(f"GROUP {group}")
+    emit("DONE")
+    return 0 if failures == 0 else 1
+
+
+def main() -> int:
+    import os
+
+    numba_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if not numba_dir:
+        print("NUMBA_CACHE_DIR is not set (ita_desktop sets it on import)", file=sys.stderr)
+        return 2
+    return prepare(numba_dir, lambda line: print(line, flush=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
