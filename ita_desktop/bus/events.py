@@ -147,7 +147,7 @@ class KernelsProgressed(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KernelsReady(Event):
-    """A group of kernels ("detectors", then "rules") is compiled and cached, or its preparation failed
+    """A group of kernels ("detectors", "backtest", then "sweep") is compiled and cached, or its preparation failed
     (``error``; the kernels then compile where they are first used)."""
 
     group: str

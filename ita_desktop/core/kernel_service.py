@@ -1,7 +1,7 @@
 """Kernel preparation: are this code's numba kernels cached, and if not, compile them in another process.
 
 The window asks ``ready("detectors")`` before it detects (a file check: no numba import); when the
-cache is missing or stale it calls ``start()``, which runs ``core.kernel_warmup`` as a child process
+cache is missing or stale it calls ``start()``, which runs ``cli/prepare_kernels`` as a child process
 on a plain daemon thread (not the job pool: the store must still open meanwhile) and publishes
 ``KernelsProgressed`` per unit and ``KernelsReady`` per group on the bus. The compiler then holds
 the child's GIL, never the window's. If the child cannot start or fails, ``KernelsReady`` carries the
@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREPARE_FLAG = "--prepare-kernels"  # the frozen ``ita`` executable runs the preparation with it
-GROUPS = ("detectors", "rules")
+GROUPS = ("detectors", "backtest", "sweep")  # in the order the preparation compiles them
+
+
+def ready_file(numba_dir: Path | str, group: str) -> Path:
+    """The marker a prepared group leaves beside its kernels (in the key's folder: new code, no marker)."""
+    from ita_desktop.kernel_cache import cache_root
+
+    return cache_root(numba_dir) / f"ready-{group}.json"
 
 
 def preparation_command() -> list[str]:
@@ -35,7 +42,7 @@ def preparation_command() -> list[str]:
         folder = Path(sys.executable).resolve().parent
         cli = folder / ("ita.exe" if sys.platform == "win32" else "ita")
         return [str(cli if cli.exists() else sys.executable), PREPARE_FLAG]
-    return [sys.executable, "-m", "ita_desktop.core.kernel_warmup"]
+    return [sys.executable, "-m", "ita_desktop.cli.prepare_kernels"]
 
 
 class KernelService:
@@ -57,8 +64,6 @@ class KernelService:
         """True once this code's kernels of ``group`` are cached (or their preparation has ended, even failed)."""
         if self._done[group].is_set():
             return True
-        from ita_desktop.core.kernel_warmup import ready_file
-
         if ready_file(self.numba_dir, group).is_file():
             self._done[group].set()
             return True

@@ -466,13 +466,13 @@ class MainWindow(QMainWindow):
         self._on_chart_drawn()
 
     def _on_kernels_progressed(self, event: KernelsProgressed) -> None:
-        group = "detectors" if not self.core.kernels.ready("detectors") else "rules"
+        group = next((g for g in ("detectors", "backtest", "sweep") if not self.core.kernels.ready(g)), "sweep")
         self.numba_label.setText(f"Preparing {group}: {event.done} of {event.total}")
 
     def _on_kernels_ready(self, event: KernelsReady) -> None:
         if event.error:
             self._note(f"Kernel preparation: {event.error} (they compile on first use)")
-        if event.group == "rules" or event.error:
+        if event.group == "sweep" or event.error:
             self.numba_label.setText(f"numba cache: {self.core.numba_cache_state()}")
         waiting = self._detect_waiting
         if event.group == "detectors" and waiting is not None and not self._closed:
@@ -569,9 +569,10 @@ class MainWindow(QMainWindow):
     def _on_chart_drawn(self) -> None:
         """Ready once the chart AND the overlays of the series on it are painted (or detection failed)."""
         bars = self.chart.bars
-        waiting = self._detect_waiting is not None and bars is not None and \
-            series_key(self._detect_waiting.bars) == series_key(bars)  # overlays follow their kernels
-        settled = bars is None or waiting or series_key(bars) in (self.overlays.key, self._overlay_error_key)
+        if self._detect_waiting is not None and bars is not None and self.pages.currentWidget() is self.chart:
+            self._open_store()  # the overlays wait for their kernels (first start); the store need not
+            return
+        settled = bars is None or series_key(bars) in (self.overlays.key, self._overlay_error_key)
         if self.pages.currentWidget() is self.chart and settled:
             self._send_ready()
 

@@ -1,14 +1,15 @@
 """The kernel preparation process: compiles every numba kernel a session uses, once, into the cache.
 
-Run as a separate process (``python -m ita_desktop.core.kernel_warmup``, or ``ita --prepare-kernels``
+Run as a separate process (``python -m ita_desktop.cli.prepare_kernels``, or ``ita --prepare-kernels``
 in a frozen build) by ``KernelService`` when the cache for this code is missing, and by the
 installer after installing. numba's compiler holds the GIL for 50-120 ms stretches, so it must
 never run in the window's process while the trader looks at it.
 
 It compiles by running the real code on small seeded demo bars (the same dtypes and layouts as
 real bars), so exactly the specialisations a session uses are compiled, no more: one unit per
-detector kind (each compiles what it depends on, once), then the rule engine and the simulator
-through a backtest of each shipped rule, then the sweep kernel. Protocol on stdout, one line each:
+detector kind (each compiles what it depends on, once), then the rule matcher and the simulator
+through one seed rule's backtest (every rule runs the same kernels on the same types), then the
+sweep kernel: three groups, in the order a session needs them. Protocol on stdout, one line each:
 ``KERNELS <done> <total> <unit>`` after a unit, ``GROUP <name>`` when a group is cached
 (``detectors`` first: the window draws overlays from then on), ``DONE`` at the end.
 """
@@ -22,18 +23,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ita_desktop.kernel_cache import cache_key, cache_root
+from ita_desktop.core.kernel_service import GROUPS, ready_file
+from ita_desktop.kernel_cache import cache_key
 
-GROUPS = ("detectors", "rules")
 DEMO_DAYS = 8
 SEED_SYMBOL = "EURUSD"  # listed by every shipped rule
-SWEEP_RULE = "asia_sweep"
+SEED_RULE = "asia_sweep"
 SWEEP_GRID = ["targets.0.first_of.1.r=1.5,2"]
-
-
-def ready_file(numba_dir: Path | str, group: str) -> Path:
-    """The marker a finished group leaves beside its kernels (same key folder: new code, new marker)."""
-    return cache_root(numba_dir) / f"ready-{group}.json"
 
 
 def _units(core, symbol: str) -> list[tuple[str, str, Callable[[], object]]]:
@@ -47,9 +43,10 @@ def _units(core, symbol: str) -> list[tuple[str, str, Callable[[], object]]]:
     units: list[tuple[str, str, Callable[[], object]]] = [
         ("detectors", kind, lambda kind=kind: core.detection.detect(bars, [kind])) for kind in ALL_KINDS]
     units.append(("detectors", "all overlays", lambda: core.detection.detect(bars)))
-    for entry in _shipped_rule_ids(core):
-        units.append(("rules", f"rule {entry}", lambda rule_id=entry: core.backtests.backtest(rule_id, symbol)))
-    units.append(("rules", "sweep", lambda: core.backtests.sweep_rule(SWEEP_RULE, symbol, SWEEP_GRID)))
+    # One seed rule's backtest compiles the rule matcher and the simulator: every rule runs the same
+    # kernels with the same argument types, so backtesting the others would compile nothing more.
+    units.append(("backtest", f"backtest {SEED_RULE}", lambda: core.backtests.backtest(SEED_RULE, symbol)))
+    units.append(("sweep", "sweep", lambda: core.backtests.sweep_rule(SEED_RULE, symbol, SWEEP_GRID)))
     return units
 
 
@@ -66,14 +63,6 @@ def _store_seed_bars(core) -> str:
     store_bars(core.store, dataclasses.replace(bars, symbol=SEED_SYMBOL), source="demo", origin="demo",
                source_format="demo", server_tz="UTC")
     return SEED_SYMBOL
-
-
-def _shipped_rule_ids(core) -> list[str]:
-    seen: list[str] = []
-    for entry in core.rules.list():
-        if str(getattr(entry, "origin", "shipped")) == "shipped" and entry.rule_id not in seen:
-            seen.append(entry.rule_id)
-    return seen
 
 
 def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print) -> int:
