@@ -168,7 +168,9 @@ class Core:
 
     def numba_cache_state(self) -> str:
         """'warm (N kernels)' when compiled detectors are cached on disk, else 'cold' (first run compiles)."""
-        folder = Path(os.environ.get("NUMBA_CACHE_DIR") or self.paths.numba_cache)
+        from ita_desktop.kernel_cache import cache_root
+
+        folder = cache_root(os.environ.get("NUMBA_CACHE_DIR") or self.paths.numba_cache)  # this code's kernels only
         count = sum(1 for _ in folder.rglob("*.nbi")) if folder.is_dir() else 0
         return f"warm ({count} kernels)" if count else "cold"
 
