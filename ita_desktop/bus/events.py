@@ -138,8 +138,10 @@ class JobCancelled(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KernelsProgressed(Event):
-    """The kernel preparation (a separate process compiling numba kernels) finished unit ``done`` of ``total``."""
+    """A kernel preparation process (compiling numba kernels) finished unit ``done`` of its ``total``;
+    ``group`` is the first group it prepares ("detectors", or "backtest" for backtest and sweep)."""
 
+    group: str
     done: int
     total: int
     unit: str

@@ -65,8 +65,10 @@ def _store_seed_bars(core) -> str:
     return SEED_SYMBOL
 
 
-def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print) -> int:
-    """Compile everything into ``numba_dir`` (the parent's NUMBA_CACHE_DIR); 0 if every unit went through."""
+def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: tuple[str, ...] = GROUPS) -> int:
+    """Compile ``groups`` (all by default) into ``numba_dir`` (the parent's NUMBA_CACHE_DIR); 0 if every
+    unit went through. Two processes may prepare different groups at once: numba writes each cache
+    file whole (a temporary file renamed), so kernels both compile are simply written twice."""
     from ita_desktop.config import load_settings
     from ita_desktop.core.app_core import Core
     from ita_desktop.paths import AppPaths, app_paths
@@ -77,7 +79,7 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print) -> int:
         paths = AppPaths(data=root, config=root / "config", logs=root / "logs", cache=root / "cache").ensure()
         with Core(load_settings(app_paths()), paths, workers=1) as core:
             symbol = _store_seed_bars(core)
-            units = _units(core, symbol)
+            units = [unit for unit in _units(core, symbol) if unit[0] in groups]
             for n, (group, name, call) in enumerate(units, start=1):
                 started = time.perf_counter()
                 try:
@@ -96,14 +98,26 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print) -> int:
     return 0 if failures == 0 else 1
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``[--prepare-kernels] [--groups detectors,backtest,sweep]``: what the service and the installer run."""
     import os
 
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--prepare-kernels"]
+    groups = GROUPS
+    if args[:1] == ["--groups"] and len(args) == 2:
+        groups = tuple(g for g in args[1].split(",") if g)
+        unknown = sorted(set(groups) - set(GROUPS))
+        if unknown:
+            print(f"--groups: unknown group(s) {', '.join(unknown)}; groups: {', '.join(GROUPS)}", file=sys.stderr)
+            return 2
+    elif args:
+        print(f"usage: --prepare-kernels [--groups {','.join(GROUPS)}]", file=sys.stderr)
+        return 2
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
     if not numba_dir:
         print("NUMBA_CACHE_DIR is not set (ita_desktop sets it on import)", file=sys.stderr)
         return 2
-    return prepare(numba_dir, lambda line: print(line, flush=True))
+    return prepare(numba_dir, lambda line: print(line, flush=True), groups)
 
 
 if __name__ == "__main__":

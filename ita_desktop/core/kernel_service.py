@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PREPARE_FLAG = "--prepare-kernels"  # the frozen ``ita`` executable runs the preparation with it
 GROUPS = ("detectors", "backtest", "sweep")  # in the order the preparation compiles them
+PARALLEL_MIN_CORES = 4
 
 
 def ready_file(numba_dir: Path | str, group: str) -> Path:
@@ -45,6 +46,20 @@ def preparation_command() -> list[str]:
     return [sys.executable, "-m", "ita_desktop.cli.prepare_kernels"]
 
 
+def plan(missing: tuple[str, ...], cores: int) -> list[tuple[str, ...]]:
+    """Which groups each preparation process compiles. With PARALLEL_MIN_CORES cores or more, the
+    detectors get a process of their own (the overlays wait for them) and the backtest and sweep
+    another, started at the same time: the backtest is then ready after about max(detectors,
+    backtest) instead of their sum (its process compiles the detectors a rule needs too: CPU spent,
+    wall time saved). With fewer cores the second process would slow the overlays down (measured on
+    2 busy cores: overlays 21 s -> 41 s), so one process compiles the groups in order."""
+    first = tuple(g for g in missing if g == "detectors")
+    rest = tuple(g for g in missing if g != "detectors")
+    if cores >= PARALLEL_MIN_CORES and first and rest:
+        return [first, rest]
+    return [missing] if missing else []
+
+
 class KernelService:
     """``ready(group)``, ``start()`` (idempotent), ``wait(group, timeout)``; events on the core's bus."""
 
@@ -52,7 +67,8 @@ class KernelService:
         self._core = core
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._process: subprocess.Popen[str] | None = None
+        self._processes: list[subprocess.Popen[str]] = []
+        self._parts: list[tuple[str, ...]] = []  # the groups each process prepares
         self._done = {group: threading.Event() for group in GROUPS}
         self.error = ""
 
@@ -81,32 +97,27 @@ class KernelService:
         with self._lock:
             if self.running or all(self.ready(g) for g in GROUPS):
                 return False
-            self._thread = threading.Thread(target=self._run, name="kernel-preparation", daemon=True)
+            missing = tuple(g for g in GROUPS if not self.ready(g))
+            self._thread = threading.Thread(target=self._run, args=(plan(missing, os.cpu_count() or 1),),
+                                            name="kernel-preparation", daemon=True)
             self._thread.start()
             return True
 
     def stop(self) -> None:
-        """End the child (the window is closing); kernels cached so far stay cached."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.terminate()
+        """End the preparation (the window is closing); kernels cached so far stay cached."""
+        for process in list(self._processes):
+            if process.poll() is None:
+                process.terminate()
 
-    def _run(self) -> None:
+    def _run(self, parts: list[tuple[str, ...]]) -> None:
         publish = self._core.bus.publish
-        env = dict(os.environ, NUMBA_CACHE_DIR=str(self.numba_dir), PYTHONUNBUFFERED="1")
-        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window flashing up on Windows
-        try:
-            self._process = subprocess.Popen(preparation_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                             stdin=subprocess.DEVNULL, text=True, env=env, creationflags=flags)
-            assert self._process.stdout is not None
-            for line in self._process.stdout:
-                self._handle(line.strip(), publish)
-            code = self._process.wait()
-            stderr = self._process.stderr.read() if self._process.stderr is not None else ""
-            if code != 0 and not self.error:
-                self.error = f"kernel preparation exited with {code}: {stderr.strip()[-500:]}"
-        except OSError as exc:
-            self.error = f"kernel preparation could not start: {exc}"
+        self._parts = parts
+        readers = [threading.Thread(target=self._run_one, args=(k, groups, publish), daemon=True,
+                                    name=f"kernel-preparation-{k}") for k, groups in enumerate(parts)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
         if self.error:
             log.warning("%s", self.error)
         for group in GROUPS:  # ended: whatever is not cached compiles where it is first used
@@ -114,11 +125,31 @@ class KernelService:
                 self._done[group].set()
                 publish(KernelsReady(group=group, error=self.error or "not prepared"))
 
-    def _handle(self, line: str, publish) -> None:
+    def _run_one(self, k: int, groups: tuple[str, ...], publish) -> None:
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(self.numba_dir), PYTHONUNBUFFERED="1")
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window flashing up on Windows
+        command = preparation_command() + ["--groups", ",".join(groups)]
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       stdin=subprocess.DEVNULL, text=True, env=env, creationflags=flags)
+        except OSError as exc:
+            self.error = f"kernel preparation could not start: {exc}"
+            return
+        self._processes.append(process)
+        assert process.stdout is not None
+        for line in process.stdout:
+            self._handle(k, line.strip(), publish)
+        code = process.wait()
+        stderr = process.stderr.read() if process.stderr is not None else ""
+        if code != 0 and not self.error:
+            self.error = f"kernel preparation exited with {code}: {stderr.strip()[-500:]}"
+
+    def _handle(self, k: int, line: str, publish) -> None:
         kind, _, rest = line.partition(" ")
-        if kind == "KERNELS":
+        if kind == "KERNELS":  # each process counts its own units: "detectors 7 of 12", "backtest 1 of 2"
             done, total, unit = rest.split(" ", 2)
-            publish(KernelsProgressed(done=int(done), total=int(total), unit=unit.rsplit(" ", 1)[0]))
+            publish(KernelsProgressed(group=self._parts[k][0], done=int(done), total=int(total),
+                                      unit=unit.rsplit(" ", 1)[0]))
         elif kind == "GROUP" and rest in self._done:
             self._done[rest].set()
             publish(KernelsReady(group=rest))

@@ -466,8 +466,8 @@ class MainWindow(QMainWindow):
         self._on_chart_drawn()
 
     def _on_kernels_progressed(self, event: KernelsProgressed) -> None:
-        group = next((g for g in ("detectors", "backtest", "sweep") if not self.core.kernels.ready(g)), "sweep")
-        self.numba_label.setText(f"Preparing {group}: {event.done} of {event.total}")
+        if event.group == "detectors" or self.core.kernels.ready("detectors"):  # what the trader waits for first
+            self.numba_label.setText(f"Preparing {event.group}: {event.done} of {event.total}")
 
     def _on_kernels_ready(self, event: KernelsReady) -> None:
         if event.error:
