@@ -54,7 +54,9 @@ Type: filesandordirs; Name: "{app}\_internal"
 [Files]
 Source: "..\dist\{#AppName}\*"; DestDir: "{app}"; Flags: recursesubdirs createallsubdirs ignoreversion
 Source: "..\LICENSE"; DestDir: "{app}"; Flags: ignoreversion
-Source: "redist\vc_redist.x64.exe"; DestDir: "{tmp}"; Flags: deleteafterinstall; Check: VCRedistNeeded
+; build_windows.ps1 downloads it; a hand build without it still compiles (and skips the runtime step).
+Source: "redist\vc_redist.x64.exe"; DestDir: "{tmp}"; Flags: deleteafterinstall skipifsourcedoesntexist; \
+  Check: VCRedistNeeded
 
 [Icons]
 Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExe}"; WorkingDir: "{app}"
@@ -62,7 +64,7 @@ Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; WorkingDir: "{app
 
 [Run]
 Filename: "{tmp}\vc_redist.x64.exe"; Parameters: "/install /quiet /norestart"; Verb: "runas"; \
-  Flags: shellexec waituntilterminated; StatusMsg: "Installing the Microsoft Visual C++ runtime..."; \
+  Flags: shellexec waituntilterminated skipifdoesntexist; StatusMsg: "Installing the Microsoft Visual C++ runtime..."; \
   Check: VCRedistNeeded
 Filename: "{app}\ita.exe"; Parameters: "--prepare-kernels"; Flags: runhidden waituntilterminated; \
   StatusMsg: "Preparing detectors (compiling them once, about a minute)..."
