@@ -1,33 +1,107 @@
-; Inno Setup script: turns dist\ITA Desktop (the PyInstaller folder) into a double-click installer.
-; Build on Windows after PyInstaller:  iscc installer\ita_desktop.iss
-; Per-user install (no admin rights), Start-menu and optional desktop shortcut, clean uninstall.
-; User data (store, config, logs) lives in the user folders and is kept on uninstall.
+; Inno Setup 6 script: turns dist\ITA Desktop (the PyInstaller folder) into a double-click installer.
+; Built by installer\build_windows.ps1 (which passes /DAppVersion=<version>), or by hand after PyInstaller:
+;   iscc /DAppVersion=0.1.0 installer\ita_desktop.iss
+;
+; - Per-user install: no admin rights (PrivilegesRequired=lowest), into %LOCALAPPDATA%\Programs\ITA Desktop.
+; - Start menu and desktop shortcuts for the window; the MIT LICENSE is shown before installing.
+; - The trader's data (store, rules, settings, logs) lives in %LOCALAPPDATA%\ITA\ITA Desktop (platformdirs),
+;   never under {app}: an upgrade replaces only the program (same AppId), and the store migrates itself
+;   when the new version opens it. The uninstaller keeps that data unless the trader asks to delete it;
+;   the compiled-kernel cache (rebuildable) always goes.
+; - VC++ 2015-2022 x64 runtime: checked in the registry; if missing, the bundled vc_redist.x64.exe (put
+;   in installer\redist\ by build_windows.ps1) runs, asking for elevation only for itself.
+; - After copying, `ita --prepare-kernels` compiles the numba kernels once, so the first start is warm.
 
 #define AppName "ITA Desktop"
-#define AppVersion "0.1.0"
+#ifndef AppVersion
+  #define AppVersion "0.1.0"
+#endif
+#define AppExe "ITA Desktop.exe"
+#define DataDir "{localappdata}\ITA\ITA Desktop"
 
 [Setup]
 AppId={{6C0F3C52-5E0B-4C1B-9E0B-1D6A2B7C9F11}
 AppName={#AppName}
 AppVersion={#AppVersion}
-DefaultDirName={localappdata}\Programs\{#AppName}
+AppVerName={#AppName} {#AppVersion}
+AppPublisher=ITA Desktop contributors
+DefaultDirName={autopf}\{#AppName}
 DefaultGroupName={#AppName}
+DisableProgramGroupPage=yes
 PrivilegesRequired=lowest
+LicenseFile=..\LICENSE
 OutputDir=..\dist
 OutputBaseFilename=ITA-Desktop-{#AppVersion}-setup
-Compression=lzma2
+Compression=lzma2/max
 SolidCompression=yes
+ArchitecturesAllowed=x64compatible
 ArchitecturesInstallIn64BitMode=x64compatible
+UninstallDisplayIcon={app}\{#AppExe}
+UninstallDisplayName={#AppName}
+; An upgrade closes a running copy first (Restart Manager), installs over it, and keeps the user's folder.
+CloseApplications=yes
+RestartApplications=no
+UsePreviousAppDir=yes
+WizardStyle=modern
 
 [Tasks]
-Name: "desktopicon"; Description: "Create a desktop shortcut"; Flags: unchecked
+Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"
+
+[InstallDelete]
+; The previous version's program files (never the user's data, which is not under {app}).
+Type: filesandordirs; Name: "{app}\_internal"
 
 [Files]
-Source: "..\dist\{#AppName}\*"; DestDir: "{app}"; Flags: recursesubdirs ignoreversion
+Source: "..\dist\{#AppName}\*"; DestDir: "{app}"; Flags: recursesubdirs createallsubdirs ignoreversion
+Source: "..\LICENSE"; DestDir: "{app}"; Flags: ignoreversion
+; build_windows.ps1 downloads it; a hand build without it still compiles (and skips the runtime step).
+Source: "redist\vc_redist.x64.exe"; DestDir: "{tmp}"; Flags: deleteafterinstall skipifsourcedoesntexist; \
+  Check: VCRedistNeeded
 
 [Icons]
-Name: "{group}\{#AppName}"; Filename: "{app}\{#AppName}.exe"
-Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppName}.exe"; Tasks: desktopicon
+Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExe}"; WorkingDir: "{app}"
+Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; WorkingDir: "{app}"; Tasks: desktopicon
 
 [Run]
-Filename: "{app}\{#AppName}.exe"; Description: "Start {#AppName}"; Flags: nowait postinstall skipifsilent
+Filename: "{tmp}\vc_redist.x64.exe"; Parameters: "/install /quiet /norestart"; Verb: "runas"; \
+  Flags: shellexec waituntilterminated skipifdoesntexist; StatusMsg: "Installing the Microsoft Visual C++ runtime..."; \
+  Check: VCRedistNeeded
+Filename: "{app}\ita.exe"; Parameters: "--prepare-kernels"; Flags: runhidden waituntilterminated; \
+  StatusMsg: "Preparing detectors (compiling them once, about a minute)..."
+Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
+
+[UninstallDelete]
+; Compiled kernels are a cache, rebuilt on demand: always removed.
+Type: filesandordirs; Name: "{#DataDir}\Cache"
+
+[Code]
+function VCRedistInstalledAt(const Key: String): Boolean;
+var
+  Installed: Cardinal;
+begin
+  Result := RegQueryDWordValue(HKLM64, Key, 'Installed', Installed) and (Installed = 1);
+end;
+
+function VCRedistNeeded: Boolean;
+begin
+  { The 2015-2022 runtimes share one key (14.0); x64 apps need the x64 one. }
+  Result := not (VCRedistInstalledAt('SOFTWARE\Microsoft\VisualStudio\14.0\VC\Runtimes\x64') or
+                 VCRedistInstalledAt('SOFTWARE\WOW6432Node\Microsoft\VisualStudio\14.0\VC\Runtimes\x64'));
+end;
+
+procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);
+var
+  DataDir: String;
+begin
+  if CurUninstallStep <> usPostUninstall then
+    exit;
+  DataDir := ExpandConstant('{#DataDir}');
+  if UninstallSilent or not DirExists(DataDir) then
+    exit;  { a silent uninstall (or an upgrade script) never deletes the trader's data }
+  if MsgBox('Also delete your ITA Desktop data?' + #13#10 + #13#10 +
+            'This removes your store of bars and backtests, your own rules, your settings and logs in' + #13#10 +
+            DataDir + #13#10 + #13#10 +
+            'Choose No to keep them for a later installation.',
+            mbConfirmation, MB_YESNO or MB_DEFBUTTON2) = IDYES then
+    DelTree(DataDir, True, True, True);
+end;

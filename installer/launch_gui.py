@@ -2,6 +2,10 @@
 
 import sys
 
-from ita_desktop.app import main
+from preload import load_native_libraries_before_qt
+
+load_native_libraries_before_qt()  # before anything imports PySide6 (Windows DLL order)
+
+from ita_desktop.app import main  # noqa: E402
 
 sys.exit(main())

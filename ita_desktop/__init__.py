@@ -9,3 +9,8 @@ if "NUMBA_CACHE_DIR" not in _os.environ:
     from ita_desktop.paths import app_paths as _app_paths
 
     _os.environ["NUMBA_CACHE_DIR"] = str(_app_paths().numba_cache)
+if "NUMBA_CACHE_LOCATOR_CLASSES" not in _os.environ:
+    # Kernels cached under a key of code + versions, not of absolute paths (ita_desktop/kernel_cache.py).
+    from ita_desktop.kernel_cache import LOCATORS as _LOCATORS
+
+    _os.environ["NUMBA_CACHE_LOCATOR_CLASSES"] = _LOCATORS

@@ -54,3 +54,27 @@ def eurusd_store(ita_home: Path, eurusd_csv: Path) -> Path:
 
     store_bars(read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars)
     return ita_home
+
+
+_KERNELS_CHECKED = False
+
+
+@pytest.fixture(autouse=True)
+def _kernels_prepared_for_windows(request: pytest.FixtureRequest) -> None:
+    """Before the first Qt test: this code's numba kernels prepared once, in this process's cache.
+
+    A window on an unprepared cache starts the preparation process and ends it when it closes; with
+    dozens of short window tests (in random order) each would start one again. Preparing once here
+    (a file check when the cache is ready) keeps that to the tests that are about it
+    (test_kernel_preparation.py points NUMBA_CACHE_DIR at a copy without markers)."""
+    global _KERNELS_CHECKED
+    if _KERNELS_CHECKED or "qtbot" not in request.fixturenames:
+        return
+    _KERNELS_CHECKED = True
+    from ita_desktop.core.kernel_service import GROUPS, ready_file
+
+    numba_dir = os.environ["NUMBA_CACHE_DIR"]
+    if not all(ready_file(numba_dir, group).is_file() for group in GROUPS):
+        from ita_desktop.cli.prepare_kernels import prepare
+
+        prepare(numba_dir, emit=lambda _line: None)

@@ -138,3 +138,23 @@ class JobFailed(Event):
 class JobCancelled(Event):
     job_id: int
     name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelsProgressed(Event):
+    """A kernel preparation process (compiling numba kernels) finished unit ``done`` of its ``total``;
+    ``group`` is the first group it prepares ("detectors", or "backtest" for backtest and sweep)."""
+
+    group: str
+    done: int
+    total: int
+    unit: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelsReady(Event):
+    """A group of kernels ("detectors", "backtest", then "sweep") is compiled and cached, or its preparation failed
+    (``error``; the kernels then compile where they are first used)."""
+
+    group: str
+    error: str = ""

@@ -29,6 +29,7 @@ from ita_desktop.core.detection_service import DetectionService
 from ita_desktop.core.ingest_service import IngestService
 from ita_desktop.core.review_service import ReviewService
 from ita_desktop.core.live.live_service import LiveService
+from ita_desktop.core.kernel_service import KernelService
 from ita_desktop.core.rules_service import RulesService
 from ita_desktop.core.run_service import RunService
 from ita_desktop.core.series_service import SeriesService
@@ -70,6 +71,7 @@ class Core:
         self.ingest = IngestService(self)
         self.reviews = ReviewService(self)
         self.live = LiveService(self)
+        self.kernels = KernelService(self)  # numba kernels compiled in a separate process (the window uses it)
 
     # -- the job engine ----------------------------------------------------------------------
     @property
@@ -170,7 +172,9 @@ class Core:
 
     def numba_cache_state(self) -> str:
         """'warm (N kernels)' when compiled detectors are cached on disk, else 'cold' (first run compiles)."""
-        folder = Path(os.environ.get("NUMBA_CACHE_DIR") or self.paths.numba_cache)
+        from ita_desktop.kernel_cache import cache_root
+
+        folder = cache_root(os.environ.get("NUMBA_CACHE_DIR") or self.paths.numba_cache)  # this code's kernels only
         count = sum(1 for _ in folder.rglob("*.nbi")) if folder.is_dir() else 0
         return f"warm ({count} kernels)" if count else "cold"
 
@@ -183,6 +187,7 @@ class Core:
             self._closed = True
             jobs, store = self._jobs, self._store
             self._store = None
+        self.kernels.stop()
         ended = jobs.shutdown(cancel=True, timeout=timeout) if jobs is not None else True
         self.bus.shutdown(timeout=1.0)
         if store is not None:

@@ -217,7 +217,15 @@ class BacktestService:
     def __init__(self, core: Core) -> None:
         self._core = core
 
+    def _kernels_prepared(self, group: str = "backtest") -> None:
+        """While the preparation process compiles the rule kernels (first start), wait for it on this worker
+        rather than compile them a second time here, holding the GIL the window also needs."""
+        kernels = self._core.kernels
+        if kernels.running:
+            kernels.wait(group)
+
     def run(self, request: BacktestRequest, ctx: _Context) -> list[BacktestOutcome]:
+        self._kernels_prepared()
         outcomes = run_backtests(self._core.store, request, ctx)
         for o in outcomes:
             self._stored(o)
@@ -227,6 +235,7 @@ class BacktestService:
         """One rule on one symbol (``workflows.rule_backtest.backtest_rule``'s options), stored as a run."""
         from ita_desktop.workflows.rule_backtest import backtest_rule
 
+        self._kernels_prepared()
         path = self._path(rule_ref, rules_dir)
         result = backtest_rule(self._core.store, path, symbol, rules_dir=rules_dir, **kwargs)
         choice = RuleChoice(result.rule_id, result.rule_version, Path(path))
@@ -237,6 +246,7 @@ class BacktestService:
                    **kwargs: Any) -> SweepResult:
         from ita_desktop.workflows.rule_backtest import sweep_rule
 
+        self._kernels_prepared("sweep")
         return sweep_rule(self._core.store, self._path(rule_ref, rules_dir), symbol, grid, rules_dir=rules_dir,
                           **kwargs)
 
@@ -271,6 +281,7 @@ class BacktestService:
                                          symbol=o.symbol, timeframe=o.timeframe, trades=len(o.result.trades)))
 
     def sweep(self, request: SweepRequest, ctx: _Context) -> SweepOutcome:
+        self._kernels_prepared("sweep")
         outcome = run_sweep(self._core.store, request, ctx)
         for run in outcome.walk_forward_runs:  # stored runs like any other: listed and reopened
             self._stored(BacktestOutcome(request.rule, request.symbol, run.timeframe, run))

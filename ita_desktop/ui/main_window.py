@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QStackedWidget, QTableWidget, QTableWidgetItem, QToolBar, QWidget,
 )
 
+from ita_desktop.bus.events import KernelsProgressed, KernelsReady
 from ita_desktop.config import Settings, save_user_settings
 from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.domain.errors import ItaError
@@ -150,6 +151,11 @@ class MainWindow(QMainWindow):
         self.overlays.drawn.connect(self._on_chart_drawn)
         self.empty_state.requested.connect(self.add_data)
         self.runner.activity.connect(self.activity_label.setText)
+        self._detect_waiting: ChartData | None = None  # a chart whose overlays wait for their kernels
+        self.events.register(KernelsProgressed, self._on_kernels_progressed)
+        self.events.register(KernelsReady, self._on_kernels_ready)
+        if core.kernels.start():  # cache missing or stale: compile in a separate process, never in this one
+            self.numba_label.setText("Preparing detectors…")
         self.restore_layout()
         guard_wheel(self)  # spin and combo boxes take the wheel only when focused (ui/wheel_guard.py)
         self.runner.start("Read store", lambda _ctx: core.read_store(), self._on_store_read, self._on_store_failed)
@@ -344,7 +350,8 @@ class MainWindow(QMainWindow):
         for action in self.store_actions:
             action.setEnabled(True)
         self.source_label.setText(f"Store: {store.path}")
-        self.numba_label.setText(f"numba cache: {numba_state}")
+        if not self.core.kernels.running:  # else it shows the preparation's progress
+            self.numba_label.setText(f"numba cache: {numba_state}")
         self._note(f"Opened {store.path}")
         if series and series == self.series:
             self.series_listed.emit(series)  # already on the chart: the panels only needed the store
@@ -467,7 +474,12 @@ class MainWindow(QMainWindow):
 
     # -- overlays ------------------------------------------------------------------------
     def _detect(self, data: ChartData) -> None:
-        """Run the detectors over the loaded series on a worker; the overlays follow by signal."""
+        """Run the detectors over the loaded series on a worker; the overlays follow by signal.
+        While their kernels are being prepared (first start), the candles stay alone until KernelsReady."""
+        if not self.core.kernels.ready("detectors"):
+            self._detect_waiting = data
+            return
+        self._detect_waiting = None
         bars, detection, options = data.bars, self.core.detection, overlay_options(self.settings)
         key = series_key(bars)
 
@@ -493,6 +505,20 @@ class MainWindow(QMainWindow):
         self._overlay_error_key = key
         self._fail(f"Detectors: {message}")
         self._on_chart_drawn()
+
+    def _on_kernels_progressed(self, event: KernelsProgressed) -> None:
+        if event.group == "detectors" or self.core.kernels.ready("detectors"):  # what the trader waits for first
+            self.numba_label.setText(f"Preparing {event.group}: {event.done} of {event.total}")
+
+    def _on_kernels_ready(self, event: KernelsReady) -> None:
+        if event.error:
+            self._note(f"Kernel preparation: {event.error} (they compile on first use)")
+        if event.group == "sweep" or event.error:
+            self.numba_label.setText(f"numba cache: {self.core.numba_cache_state()}")
+        waiting = self._detect_waiting
+        if event.group == "detectors" and waiting is not None and not self._closed:
+            if self.chart.bars is not None and series_key(waiting.bars) == series_key(self.chart.bars):
+                self._detect(waiting)
 
     def _on_legend_toggled(self, name: str, on: bool) -> None:
         if name == "sessions":
@@ -598,6 +624,9 @@ class MainWindow(QMainWindow):
     def _on_chart_drawn(self) -> None:
         """Ready once the chart AND the overlays of the series on it are painted (or detection failed)."""
         bars = self.chart.bars
+        if self._detect_waiting is not None and bars is not None and self.pages.currentWidget() is self.chart:
+            self._open_store()  # the overlays wait for their kernels (first start); the store need not
+            return
         settled = bars is None or series_key(bars) in (self.overlays.key, self._overlay_error_key)
         if self.pages.currentWidget() is self.chart and settled:
             self._send_ready()

@@ -1,0 +1,128 @@
+"""First start on a clean numba cache: time to overlays drawn, the first backtest, the GUI thread's worst block.
+
+The trader's first start after installing (or after an upgrade changed the kernels' code): the
+store holds the real EURUSD M1 file, the numba cache folder is empty. A child process runs the
+real window (``MainWindow`` over a real ``Core``) with a 2 ms timer on the GUI thread. The kernels
+compile in the preparation process (``cli/prepare_kernels``); the window shows candles at once and
+overlays when the detectors' kernels are cached. As soon as the overlays are drawn the child asks
+for a backtest of the seed rule ``asia_sweep`` on EURUSD through the core (as the Backtest panel
+does), and stops 1 s after it returns.
+
+Goals (issue 17): first start to overlays drawn <= 10 s, first backtest of a seed rule <= 5 s,
+the GUI thread never blocked over 50 ms meanwhile. Times are from the child's first line (before
+Qt, numba or the app are imported), on this machine's cores (shared: see the load printed).
+
+    uv run python benchmarks/first_start_bench.py [--timeframe M5] [--rule asia_sweep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+T0 = time.perf_counter()
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+OVERLAYS_GOAL_S = 10.0
+BACKTEST_GOAL_S = 5.0
+GAP_BUDGET_MS = 50.0
+PROBE_MS = 2
+
+
+def probe(timeframe: str, rule: str) -> None:
+    """Child mode: the real window on a cold cache; prints milestones and the GUI thread's longest gaps."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ita_desktop.bus.events import KernelsReady
+    from ita_desktop.config import load_settings
+    from ita_desktop.core.app_core import Core
+    from ita_desktop.paths import app_paths
+    from ita_desktop.ui.main_window import MainWindow
+
+    app = QApplication([])
+    paths = app_paths().ensure()
+    core = Core(load_settings(paths), paths)
+    marks: dict[str, float] = {}
+    core.bus.subscribe(KernelsReady, lambda e: marks.setdefault(f"kernels {e.group}", time.perf_counter()))
+    window = MainWindow(core, symbol="EURUSD", timeframe=timeframe)
+    ticks: list[float] = []
+    timer = QTimer(interval=PROBE_MS)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+
+    def backtest_done(_result: object) -> None:
+        marks["backtest done"] = time.perf_counter()
+        QTimer.singleShot(1000, app.quit)
+
+    def failed(message: str) -> None:
+        print(f"FAILED {message}")
+        app.quit()
+
+    def overlays_drawn() -> None:
+        marks["overlays"] = time.perf_counter()
+        marks["backtest asked"] = time.perf_counter()
+        window.runner.start("first backtest", lambda _ctx: core.backtests.backtest(rule, "EURUSD"),
+                            backtest_done, failed)
+
+    window.chart.drawn.connect(lambda: marks.setdefault("candles", time.perf_counter()))
+    window.ready.connect(overlays_drawn)
+    QTimer.singleShot(180_000, lambda: (print("FAILED timeout"), app.quit()))
+    marks["window built"] = time.perf_counter()
+    window.show()
+    timer.start()
+    app.exec()
+    gaps = sorted(((b - a) * 1000, (a - T0) * 1000) for a, b in zip(ticks, ticks[1:]))
+    print(f"GAPS {gaps[-1][0]:.1f} {gaps[int(len(gaps) * 0.99)][0]:.1f} {len(gaps)}")
+    print("WORST " + ", ".join(f"{gap:.0f} ms at {at / 1000:.2f} s" for gap, at in reversed(gaps[-3:])))
+    print("MARKS " + ", ".join(f"{name}={t - T0:.2f}" for name, t in sorted(marks.items(), key=lambda kv: kv[1])))
+    window.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timeframe", default="M5")
+    parser.add_argument("--rule", default="asia_sweep")
+    parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        probe(args.timeframe, args.rule)
+        return 0
+
+    from startup_bench import child_env, fill_store
+
+    with tempfile.TemporaryDirectory(prefix="ita-first-start-") as folder:
+        home = Path(folder)
+        what = fill_store(home, 0)
+        env = child_env(home)  # NUMBA_CACHE_DIR unset: the app's own folder under this new ITA_HOME, empty
+        print(f"store: {what}; window on EURUSD {args.timeframe}; {os.cpu_count()} cores, load "
+              f"{os.getloadavg()[0]:.1f}; numba cache empty ({home / 'cache' / 'numba'})")
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, __file__, "--probe", "--timeframe", args.timeframe, "--rule", args.rule],
+                              env=env, capture_output=True, text=True, timeout=400)
+        wall = time.perf_counter() - t0
+        found = re.search(r"GAPS ([\d.]+) ([\d.]+) (\d+)\nWORST (.+)\nMARKS (.+)", done.stdout)
+        if found is None or "FAILED" in done.stdout:
+            raise RuntimeError(f"the probe failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+        worst, p99, count, where, marks_text = found.groups()
+        marks = {k: float(v) for k, v in (part.split("=") for part in marks_text.split(", "))}
+        backtest = marks["backtest done"] - marks["backtest asked"]
+        print(f"first start, seconds from the process's first line: candles {marks['candles']:.2f} s, "
+              f"overlays drawn {marks['overlays']:.2f} s (goal {OVERLAYS_GOAL_S:.0f} s)")
+        print(f"first backtest of {args.rule} on EURUSD, asked when the overlays were drawn: {backtest:.2f} s "
+              f"(goal {BACKTEST_GOAL_S:.0f} s)")
+        print(f"GUI thread ({count} ticks of {PROBE_MS} ms): longest gap {float(worst):.1f} ms, p99 {float(p99):.1f} ms "
+              f"(budget {GAP_BUDGET_MS:.0f} ms); longest at {where}")
+        print(f"  milestones: {marks_text}; whole child process {wall:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

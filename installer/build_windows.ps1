@@ -1,0 +1,103 @@
+<#
+.SYNOPSIS
+  The whole Windows release build: PyInstaller folder, smoke tests on the frozen app, Inno Setup installer.
+
+.DESCRIPTION
+  Run from anywhere on a Windows x64 machine with uv and Inno Setup 6 installed
+  (winget install astral-sh.uv; winget install JRSoftware.InnoSetup):
+
+      powershell -ExecutionPolicy Bypass -File installer\build_windows.ps1 [-Data ..\shared\data\EURUSD_M1.csv] [-SkipInstaller]
+
+  Steps (each stops the build on failure):
+    1. uv sync --locked, then PyInstaller (installer\ita_desktop.spec) -> dist\ITA Desktop\ with
+       "ITA Desktop.exe" (the window) and ita.exe (the CLI); prints build time and folder size.
+    2. The same smoke tests as installer/build_and_smoke.sh, on the frozen executables, with a fresh
+       ITA_HOME and an empty numba cache: ita --version; ita data import of the real EURUSD M1 file
+       (--server-tz=-03:30); the window's first start with --screenshot (offscreen), which must show
+       the overlays, so the kernel preparation process must have run; ita --prepare-kernels for the
+       rest; ita backtest asia_sweep; a second --screenshot start.
+    3. Downloads Microsoft's VC++ 2015-2022 x64 redistributable into installer\redist\ (bundled, run
+       by the installer only when the machine lacks it), then iscc -> dist\ITA-Desktop-<version>-setup.exe.
+#>
+param(
+    [string]$Data = (Join-Path $PSScriptRoot "..\..\shared\data\EURUSD_M1.csv"),
+    [switch]$SkipInstaller
+)
+$ErrorActionPreference = "Stop"
+Set-StrictMode -Version Latest
+$Root = (Resolve-Path (Join-Path $PSScriptRoot "..")).Path
+Set-Location $Root
+
+function Invoke-Checked([string]$What, [scriptblock]$Block) {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    & $Block
+    if ($LASTEXITCODE -ne 0) { throw "$What failed (exit $LASTEXITCODE)" }
+    Write-Host ("{0}: {1:N1} s" -f $What, $watch.Elapsed.TotalSeconds)
+}
+
+# 1. Build ------------------------------------------------------------------------------------------
+Invoke-Checked "uv sync --locked" { uv sync --locked }
+$Version = (uv run python -c "import ita_desktop; print(ita_desktop.__version__)").Trim()
+$Work = Join-Path ([IO.Path]::GetTempPath()) "ita-pyi-work"
+Invoke-Checked "PyInstaller build" {
+    uv run pyinstaller installer\ita_desktop.spec --noconfirm --log-level WARN --distpath dist --workpath $Work
+}
+$App = Join-Path $Root "dist\ITA Desktop"
+$Ita = Join-Path $App "ita.exe"
+$Gui = Join-Path $App "ITA Desktop.exe"
+$SizeMB = [math]::Round(((Get-ChildItem $App -Recurse -File | Measure-Object Length -Sum).Sum) / 1MB)
+Write-Host "folder: $SizeMB MB ($App)"
+if (-not (Test-Path (Join-Path $App "_internal\LICENSE"))) { throw "LICENSE is not bundled" }
+
+# 2. Smoke tests on the frozen app ------------------------------------------------------------------
+$SmokeHome = Join-Path ([IO.Path]::GetTempPath()) ("ita-smoke-" + [guid]::NewGuid())
+New-Item -ItemType Directory $SmokeHome | Out-Null
+$env:ITA_HOME = $SmokeHome          # store, config, logs and an EMPTY numba cache
+Remove-Item Env:NUMBA_CACHE_DIR -ErrorAction SilentlyContinue
+$env:QT_QPA_PLATFORM = "offscreen"
+try {
+    $got = (& $Ita --version).Trim()
+    if ($got -ne "ita $Version") { throw "ita --version printed '$got', expected 'ita $Version'" }
+    Write-Host "ita --version: $got"
+    if (-not (Test-Path $Data)) { throw "real data not found at $Data (pass -Data)" }
+    Invoke-Checked "ita data import (real EURUSD M1)" { & $Ita data import $Data --symbol EURUSD --server-tz=-03:30 }
+
+    # The window is a windowed exe: Start-Process -Wait waits for it and gives its exit code.
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $first = Join-Path $SmokeHome "first_start.png"
+    $p = Start-Process -FilePath $Gui -ArgumentList @("--screenshot", "`"$first`"", "--symbol", "EURUSD", "--timeframe", "M5") -Wait -PassThru
+    if ($p.ExitCode -ne 0 -or -not (Test-Path $first)) { throw "first start (empty numba cache) failed: exit $($p.ExitCode)" }
+    Write-Host ("ITA Desktop --screenshot, first start, empty numba cache: {0:N1} s" -f $watch.Elapsed.TotalSeconds)
+    $marker = Get-ChildItem (Join-Path $SmokeHome "cache\numba") -Recurse -Filter "ready-detectors.json" | Select-Object -First 1
+    if (-not $marker) { throw "the kernel preparation process left no ready marker" }
+    Write-Host "kernels cached under numba\$($marker.Directory.Name)"
+
+    Invoke-Checked "ita --prepare-kernels (rest of the kernels)" { & $Ita --prepare-kernels | Select-Object -Last 1 }
+    Invoke-Checked "ita backtest asia_sweep" { & $Ita backtest asia_sweep --symbol EURUSD }
+
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $second = Join-Path $SmokeHome "second_start.png"
+    $p = Start-Process -FilePath $Gui -ArgumentList @("--screenshot", "`"$second`"", "--symbol", "EURUSD", "--timeframe", "M5") -Wait -PassThru
+    if ($p.ExitCode -ne 0 -or -not (Test-Path $second)) { throw "second start failed: exit $($p.ExitCode)" }
+    Write-Host ("ITA Desktop --screenshot, second start: {0:N1} s" -f $watch.Elapsed.TotalSeconds)
+    Copy-Item $first (Join-Path $Root "dist\smoke_first_start.png")
+    Write-Host "smoke tests passed"
+}
+finally {
+    Remove-Item Env:ITA_HOME
+    Remove-Item $SmokeHome -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+# 3. Installer --------------------------------------------------------------------------------------
+if ($SkipInstaller) { return }
+$Redist = Join-Path $PSScriptRoot "redist\vc_redist.x64.exe"
+if (-not (Test-Path $Redist)) {
+    New-Item -ItemType Directory (Split-Path $Redist) -Force | Out-Null
+    Invoke-WebRequest "https://aka.ms/vs/17/release/vc_redist.x64.exe" -OutFile $Redist
+}
+$Iscc = (Get-Command iscc -ErrorAction SilentlyContinue).Source
+if (-not $Iscc) { $Iscc = Join-Path ${env:ProgramFiles(x86)} "Inno Setup 6\ISCC.exe" }
+if (-not (Test-Path $Iscc)) { $Iscc = Join-Path $env:LOCALAPPDATA "Programs\Inno Setup 6\ISCC.exe" }
+if (-not (Test-Path $Iscc)) { throw "Inno Setup 6 (ISCC.exe) not found: winget install JRSoftware.InnoSetup" }
+Invoke-Checked "Inno Setup" { & $Iscc "/DAppVersion=$Version" (Join-Path $PSScriptRoot "ita_desktop.iss") }
+Write-Host "installer: $(Join-Path $Root "dist\ITA-Desktop-$Version-setup.exe")"

@@ -1,0 +1,82 @@
+"""Where numba keeps the compiled kernels: the user cache folder, under a key that survives moved code.
+
+numba's own locators key a kernel's cache on the absolute folder of its source file and stamp it
+with that file's content hash (or, frozen, with the executable's). A frozen app breaks both: the
+install folder can move (upgrade, another user, a portable copy), the two executables (window and
+``ita``) differ so each would invalidate the other's kernels, and an edit to a helper module
+(``detectors/_core.py``) is not seen by a kernel that inlines it. So the app names its own locator
+in ``NUMBA_CACHE_LOCATOR_CLASSES`` (set in ``ita_desktop/__init__``):
+
+* folder: ``<NUMBA_CACHE_DIR>/<key>/<module path inside ita_desktop>``: no absolute paths;
+* key: ``<app version>-py<major><minor>-numba<version>-<code stamp>``, where the code stamp is
+  a hash of every kernel-bearing package's sources (dev), or the one written into a frozen
+  build at build time (``_build_stamp.txt``, made by installer/ita_desktop.spec). Any change of
+  code, numba or Python lands in a new folder; stale folders are simply never read again.
+
+This module never imports numba: the window asks it whether the kernels are ready before numba loads.
+The locator itself is in ``kernel_cache_locator`` (it subclasses numba's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+# Packages whose files hold jitted kernels or what kernels inline (constants, helpers, dtypes).
+KERNEL_PACKAGES = ("detectors", "backtest", "rules/engine", "domain")
+BUILD_STAMP_FILE = "_build_stamp.txt"
+# Ours first; numba's own (by their names in numba.core.caching) for any other cached function.
+LOCATORS = ("ita_desktop.kernel_cache_locator.AppCacheLocator,UserProvidedCacheLocator,InTreeCacheLocator,"
+            "UserWideCacheLocator,ZipCacheLocator")
+
+
+def source_stamp(root: Path = PACKAGE_ROOT) -> str:
+    """A short hash of the kernel packages' .py files (names and contents), in a stable order."""
+    digest = hashlib.sha256()
+    for package in KERNEL_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def code_stamp() -> str:
+    """The frozen build's stamp when there is one, else the sources' hash (computed once per process)."""
+    frozen = PACKAGE_ROOT / BUILD_STAMP_FILE
+    if frozen.is_file():
+        return frozen.read_text(encoding="utf-8").strip()
+    if (PACKAGE_ROOT / "detectors").is_dir() and any((PACKAGE_ROOT / "detectors").glob("*.py")):
+        return source_stamp()
+    from ita_desktop import __version__  # no sources and no stamp: only the version tells builds apart
+
+    return f"v{__version__}"
+
+
+@lru_cache(maxsize=1)
+def cache_key() -> str:
+    from importlib import metadata
+
+    from ita_desktop import __version__
+
+    try:
+        numba_version = metadata.version("numba")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a frozen build without dist-info
+        numba_version = "unknown"
+    py = f"{sys.version_info[0]}{sys.version_info[1]}"
+    return f"{__version__}-py{py}-numba{numba_version}-{code_stamp()}"
+
+
+def cache_root(base: Path | str) -> Path:
+    """The folder this code's kernels live in under the numba cache folder ``base``."""
+    return Path(base) / cache_key()
+
+
+def module_subpath(module: str) -> str:
+    """``ita_desktop.detectors.levels`` -> ``detectors.levels`` (other modules keep their full name)."""
+    prefix = "ita_desktop."
+    return module[len(prefix):] if module.startswith(prefix) else module

@@ -1,0 +1,167 @@
+"""Kernel preparation: the cache key, the app's numba locator, the preparation process and the window's wait.
+
+The preparation runs as a real child process. To keep the suite's time down it runs against a
+copy of this code's kernels (compiled on first need into the test process's own NUMBA_CACHE_DIR),
+without the ready markers: the child then goes through every unit, loads each kernel from the
+copy, and reports exactly as on a trader's first start (only faster than a compile).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+from ita_desktop.bus.events import KernelsProgressed, KernelsReady
+from ita_desktop.core.kernel_service import GROUPS, PARALLEL_MIN_CORES, ready_file
+from ita_desktop.kernel_cache import KERNEL_PACKAGES, cache_key, cache_root, module_subpath, source_stamp
+from tests.support.cores import new_core
+
+WAIT_S = 240
+
+
+def test_cache_key_names_version_python_numba_and_code():
+    import numba
+
+    from ita_desktop import __version__
+
+    key = cache_key()
+    assert key.startswith(f"{__version__}-py3") and f"-numba{numba.__version__}-" in key
+    assert key.endswith(source_stamp())
+    assert os.environ["NUMBA_CACHE_LOCATOR_CLASSES"].startswith("ita_desktop.kernel_cache_locator.AppCacheLocator,")
+
+
+def test_source_stamp_changes_with_any_kernel_package_file(tmp_path: Path):
+    for package in KERNEL_PACKAGES:
+        (tmp_path / package).mkdir(parents=True)
+        (tmp_path / package / "k.py").write_text("X = 1\n")
+    before = source_stamp(tmp_path)
+    (tmp_path / "detectors" / "_core.py").write_text("HELPER = 2\n")  # a helper file a kernel inlines
+    after_helper = source_stamp(tmp_path)
+    (tmp_path / "domain" / "k.py").write_text("X = 3\n")
+    assert len({before, after_helper, source_stamp(tmp_path)}) == 3
+    (tmp_path / "unrelated.py").write_text("Y = 1\n")  # outside the kernel packages: same kernels
+    assert source_stamp(tmp_path) == source_stamp(tmp_path)
+
+
+def test_locator_keys_on_module_not_on_the_files_path(tmp_path: Path):
+    """A frozen or moved install loads the same cache: the folder never names where the source lies."""
+    from numba.core import config
+
+    from ita_desktop.detectors.atr import atr_kernel
+    from ita_desktop.kernel_cache_locator import AppCacheLocator
+
+    assert config.CACHE_DIR, "ita_desktop sets NUMBA_CACHE_DIR before numba loads"
+    here = AppCacheLocator.from_function(atr_kernel.py_func, atr_kernel.py_func.__code__.co_filename)
+    moved = AppCacheLocator.from_function(atr_kernel.py_func, str(tmp_path / "elsewhere" / "atr.py"))
+    assert here.get_cache_path() == moved.get_cache_path() == str(cache_root(config.CACHE_DIR) / "detectors.atr")
+    assert module_subpath("ita_desktop.rules.engine.matcher") == "rules.engine.matcher"
+
+    def not_ours(x):
+        return x
+
+    assert AppCacheLocator.from_function(not_ours, __file__) is None  # tests' own kernels: numba's locators
+
+
+def _warm_copy(tmp_path: Path) -> Path:
+    """This code's kernels compiled into the test process's cache, copied without their ready markers."""
+    from ita_desktop.cli.prepare_kernels import prepare
+
+    source = Path(os.environ["NUMBA_CACHE_DIR"])
+    if not all(ready_file(source, g).is_file() for g in GROUPS):
+        assert prepare(source, emit=lambda _line: None) == 0
+    target = tmp_path / "numba"
+    shutil.copytree(cache_root(source), cache_root(target), ignore=shutil.ignore_patterns("ready-*.json"))
+    return target
+
+
+def test_preparation_process_reports_every_unit_and_each_group(tmp_path: Path, ita_home: Path, monkeypatch):
+    numba_dir = _warm_copy(tmp_path)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
+    with new_core() as core:
+        progressed: list[KernelsProgressed] = []
+        ready: list[KernelsReady] = []
+        core.bus.subscribe(KernelsProgressed, progressed.append)
+        core.bus.subscribe(KernelsReady, ready.append)
+        assert not core.kernels.ready("detectors")
+        assert core.kernels.start() and not core.kernels.start()  # once
+        assert core.kernels.wait("sweep", WAIT_S)
+        core.kernels._thread.join(WAIT_S)
+        core.bus.wait_idle(5.0)
+    assert core.kernels.error == ""
+    for label in {e.group for e in progressed}:  # each process counts its own units, in order
+        mine = [e for e in progressed if e.group == label]
+        assert [e.done for e in mine] == list(range(1, mine[-1].total + 1))
+    assert {e.group for e in progressed} == ({"detectors", "backtest"} if os.cpu_count() >= PARALLEL_MIN_CORES
+                                             else {"detectors"})
+    assert [e.group for e in ready] == list(GROUPS) and all(not e.error for e in ready)
+    assert all(ready_file(numba_dir, g).is_file() for g in GROUPS)
+
+
+def test_a_ready_cache_starts_no_process(ita_home: Path, tmp_path: Path, monkeypatch):
+    numba_dir = tmp_path / "numba"
+    for group in GROUPS:
+        ready_file(numba_dir, group).parent.mkdir(parents=True, exist_ok=True)
+        ready_file(numba_dir, group).write_text("{}")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
+    with new_core() as core:
+        assert core.kernels.ready("detectors") and not core.kernels.start() and not core.kernels.running
+
+
+def test_a_preparation_that_cannot_start_lets_the_kernels_compile_where_used(ita_home: Path, tmp_path: Path,
+                                                                             monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    monkeypatch.setattr("ita_desktop.core.kernel_service.preparation_command",
+                        lambda: [str(tmp_path / "no-such-executable")])
+    with new_core() as core:
+        ready: list[KernelsReady] = []
+        core.bus.subscribe(KernelsReady, ready.append)
+        assert core.kernels.start()
+        assert core.kernels.wait("detectors", 30) and core.kernels.wait("sweep", 30)
+        core.kernels._thread.join(30)
+        core.bus.wait_idle(5.0)
+    assert "could not start" in core.kernels.error
+    assert {e.group for e in ready} == set(GROUPS) and all("could not start" in e.error for e in ready)
+
+
+def test_window_draws_candles_first_and_overlays_when_their_kernels_are_ready(qtbot, eurusd_store: Path,
+                                                                             tmp_path: Path, monkeypatch):
+    from ita_desktop.ui.chart.overlays import series_key
+    from ita_desktop.ui.main_window import MainWindow
+
+    numba_dir = _warm_copy(tmp_path)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
+    labels: list[str] = []
+    window = MainWindow(new_core(), symbol="EURUSD", timeframe="M5")
+    qtbot.addWidget(window)
+    window.numba_label.setText = lambda text, real=window.numba_label.setText: (labels.append(text), real(text))
+    assert window.core.kernels.running
+    with qtbot.waitSignal(window.ready, timeout=WAIT_S * 1000):
+        window.show()
+        qtbot.waitUntil(lambda: window.chart.bars is not None, timeout=WAIT_S * 1000)
+        if not window.core.kernels.ready("detectors"):  # candles on screen, overlays still waiting
+            assert window._detect_waiting is not None and window.overlays.key is None
+    assert window.overlays.key == series_key(window.chart.bars)
+    assert any(text.startswith("Preparing detectors: ") and " of " in text for text in labels)
+    qtbot.waitUntil(lambda: not window.core.kernels.running, timeout=WAIT_S * 1000)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_S * 1000)
+    window.close()
+    assert all(ready_file(numba_dir, g).is_file() for g in GROUPS)
+
+
+def test_plan_gives_the_detectors_a_process_of_their_own_when_there_are_cores():
+    from ita_desktop.core.kernel_service import plan
+
+    assert plan(GROUPS, 4) == [("detectors",), ("backtest", "sweep")]
+    assert plan(GROUPS, 1) == plan(GROUPS, 2) == [GROUPS]
+    assert plan(("backtest", "sweep"), 8) == [("backtest", "sweep")]
+    assert plan((), 8) == []
+
+
+def test_preparation_command_line_names_bad_groups(capsys):
+    from ita_desktop.cli.prepare_kernels import main
+
+    assert main(["--prepare-kernels", "--groups", "detectors,charts"]) == 2
+    assert "unknown group(s) charts; groups: detectors, backtest, sweep" in capsys.readouterr().err
+    assert main(["--frobnicate"]) == 2
