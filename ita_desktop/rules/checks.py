@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.rules.rule_issues import RuleIssue
+from ita_desktop.rules.rule_issues import RuleIssue, described
 from ita_desktop.rules.schema import STEP_MODELS
 from ita_desktop.rules.vocabulary import (
     DEFAULT_SESSION_WINDOWS,
@@ -53,21 +53,10 @@ def _number_problem(value: Any, whole: bool, lo: float, hi: float, lo_open: bool
     bound = f"above {lo:g}" if lo_open else f"from {lo:g}"
     wanted = f"expected {kind} {bound} to {hi:g}"
     if not _is_num(value) or (whole and not isinstance(value, int)) or value != value:
-        return f"{wanted}, got {_shown(value)}"
+        return f"{wanted}, got {described(value)}"
     if value > hi or value < lo or (lo_open and value == lo):
-        return f"{wanted}, got {_shown(value)}"
+        return f"{wanted}, got {described(value)}"
     return None
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + f"... ({len(text):,} characters)"
 
 
 def _is_num(v: Any) -> bool:
@@ -404,7 +393,7 @@ class _Checker:
     def _detector_values(self, group: str, params: Any) -> bool:
         """Types and ranges of one detector group's values, each reported at its value; True if all fine."""
         if not isinstance(params, dict):
-            self.at_value(("detectors", group), f"detectors.{group}: expected a mapping of parameters, got {_shown(params)}")
+            self.at_value(("detectors", group), f"detectors.{group}: expected a mapping of parameters, got {described(params)}")
             return False
         ok = True
         for name, value in params.items():
@@ -413,12 +402,12 @@ class _Checker:
             if name in DETECTOR_NUMBERS.get(group, {}):
                 problem = _number_problem(value, *DETECTOR_NUMBERS[group][name])
             elif (group, name) in DETECTOR_FLAGS and not isinstance(value, bool):
-                problem = f"expected true or false, got {_shown(value)}"
+                problem = f"expected true or false, got {described(value)}"
             elif (group, name) in DETECTOR_WORDS and not isinstance(value, str):
-                problem = f"expected a word, got {_shown(value)}"
+                problem = f"expected a word, got {described(value)}"
             elif group == "sweeps" and name == "sources" and not (
                     isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                problem = f"expected a list of level sources, got {_shown(value)}"
+                problem = f"expected a list of level sources, got {described(value)}"
             if problem:
                 self.at_value(where, f"detectors.{group}.{name}: {problem}")
                 ok = False

@@ -20,7 +20,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from ita_desktop.rules.checks import check_rule, rule_warnings
-from ita_desktop.rules.rule_issues import RuleIssue, RuleValidationError, shown, sort_issues
+from ita_desktop.rules.rule_issues import RuleIssue, RuleValidationError, described, shown, sort_issues
 from ita_desktop.rules.schema import STEP_MODELS, Rule
 from ita_desktop.domain.versioning import RuleVersion, content_hash, version_from_path
 from ita_desktop.rules.vocabulary import did_you_mean
@@ -51,7 +51,7 @@ def validate_text(text: str, file: str | Path = "<text>") -> tuple[Rule | None, 
     if data is None:
         return None, sort_issues(issues)
     if not isinstance(data, dict):
-        return None, sort_issues(issues + [RuleIssue(1, 1, f"expected a rule (a mapping of keys), got {_kind(data)}", file)])
+        return None, sort_issues(issues + [RuleIssue(1, 1, f"expected a rule (a mapping of keys), got {described(data)}", file)])
     rule: Rule | None = None
     try:
         rule = Rule.model_validate(data)
@@ -175,7 +175,7 @@ def _translate(err: dict[str, Any], data: Any, smap: SourceMap, file: str) -> Ru
 
 def _plain(kind: str, err: dict[str, Any], value: Any) -> str:
     ctx = err.get("ctx") or {}
-    got = _kind(value)
+    got = described(value)
     simple = {
         "int_type": "expected a whole number", "int_parsing": "expected a whole number",
         "int_from_float": "expected a whole number", "int_parsing_size": "expected a whole number of a sensible size",
@@ -200,16 +200,6 @@ def _plain(kind: str, err: dict[str, Any], value: Any) -> str:
     if kind == "string_too_short":
         return "expected text, got an empty value"
     return err["msg"]
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return shown(value)
 
 
 def _key_hint(key: str, model: Any) -> str:

@@ -38,6 +38,17 @@ def shown(value: object) -> str:
     return text if len(text) <= QUOTE_LIMIT else f"{text[:QUOTE_LIMIT]}... ({len(text):,} characters)"
 
 
+def described(value: object) -> str:
+    """What a message says a wrong value was: its kind for a mapping, a list or nothing, else the value quoted."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return shown(value)
+
+
 def capped(issue: RuleIssue) -> RuleIssue:
     """The issue with its message cut to MESSAGE_LIMIT characters: whatever a check quoted from the
     file, a message stays one readable line."""

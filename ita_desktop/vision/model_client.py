@@ -231,30 +231,22 @@ class VisionModel:
         raws: list[str] = []
         tokens: dict[str, int] = {}
         try:
-            out, method = self._ask_once(messages)
-            raw = out["raw"]
-            _add_tokens(tokens, raw)
-            text = _text_of(raw)
-            raws.append(text)
-            self._refused(raw, text, raws, tokens)
-            try:
-                return ModelReply(self._validate(out.get("parsed"), text), raws, method, False, tokens)
-            except (ValidationError, json.JSONDecodeError) as first:
-                problems = _problems(first)
-            repair = [*messages, AIMessage(content=text),
-                      HumanMessage(content=f"That answer is not valid: {problems}. Reply with only the corrected "
-                                           "JSON object that matches the schema, nothing else.")]
-            out, method = self._ask_once(repair)
-            raw = out["raw"]
-            _add_tokens(tokens, raw)
-            text = _text_of(raw)
-            raws.append(text)
-            self._refused(raw, text, raws, tokens)
-            try:
-                return ModelReply(self._validate(out.get("parsed"), text), raws, method, True, tokens)
-            except (ValidationError, json.JSONDecodeError) as second:
-                raise ReviewFault("garbage", f"the model at {self.config.host} gave no valid answer, even after one "
-                                             f"repair attempt: {_problems(second)[:300]}", raw=raws, tokens=tokens) from None
+            for repaired in (False, True):
+                out, method = self._ask_once(messages)
+                raw = out["raw"]
+                _add_tokens(tokens, raw)
+                text = _text_of(raw)
+                raws.append(text)
+                self._refused(raw, text, raws, tokens)
+                try:
+                    return ModelReply(self._validate(out.get("parsed"), text), raws, method, repaired, tokens)
+                except (ValidationError, json.JSONDecodeError) as invalid:
+                    problems = _problems(invalid)
+                messages = [*messages, AIMessage(content=text),
+                            HumanMessage(content=f"That answer is not valid: {problems}. Reply with only the corrected "
+                                                 "JSON object that matches the schema, nothing else.")]
+            raise ReviewFault("garbage", f"the model at {self.config.host} gave no valid answer, even after one "
+                                         f"repair attempt: {problems[:300]}", raw=raws, tokens=tokens)
         except ReviewFault as exc:
             exc.raw, exc.tokens = exc.raw or raws, exc.tokens or tokens
             raise
