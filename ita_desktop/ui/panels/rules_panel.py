@@ -41,6 +41,7 @@ class RulesPanel(QWidget):
     rule_activated = Signal(object)  # double-click: the trader wants to test it now
     listed = Signal(list)  # list[VersionEntry]
     run_requested = Signal(int)  # "Open run": the run_id of the selected version's latest stored run
+    edit_requested = Signal(object)  # "Edit": the selected version (RuleChoice) to open in the rule editor
 
     def __init__(self, runner: JobBridge, rules: RulesService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +65,10 @@ class RulesPanel(QWidget):
         self.open_run_button.setToolTip("show the selected version's latest stored run (statistics, trades, chart)")
         self.open_run_button.setEnabled(False)
         self.open_run_button.clicked.connect(self._request_run)
+        self.edit_button = QPushButton("Edit")
+        self.edit_button.setToolTip("open the selected version in the rule editor")
+        self.edit_button.setEnabled(False)
+        self.edit_button.clicked.connect(self._request_edit)
         self.folder_label = QLabel(f"shipped: {rules.shipped_dir}   ·   yours: {rules.user_dir}")
         self.folder_label.setToolTip("rules folders: the shipped examples (read-only) and your own")
         self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -75,7 +80,11 @@ class RulesPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.details)
-        layout.addWidget(self.open_run_button, 0, Qt.AlignmentFlag.AlignLeft)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_run_button)
+        buttons.addWidget(self.edit_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
 
     def refresh(self) -> None:
         """List both rules folders again, with the stored runs' stats once the store is open (a job)."""
@@ -87,6 +96,11 @@ class RulesPanel(QWidget):
         entry = self.selected()
         if entry is not None and entry.run_id is not None:
             self.run_requested.emit(entry.run_id)
+
+    def _request_edit(self) -> None:
+        entry = self.selected()
+        if entry is not None:
+            self.edit_requested.emit(entry.choice)
 
     def _failed(self, message: str) -> None:
         self.refresh_button.setEnabled(True)
@@ -183,6 +197,7 @@ class RulesPanel(QWidget):
 
     def _describe(self, entry: VersionEntry | None) -> None:
         self.open_run_button.setEnabled(entry is not None and entry.run_id is not None)
+        self.edit_button.setEnabled(entry is not None)
         if entry is None:
             self.details.clear()
         elif entry.valid:

@@ -1,0 +1,162 @@
+"""The rule editor on the real panel (pytest-qt): squiggles as you type, completion, Try, Save, versions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from ita_desktop.rules.loader import repo_rules_dir
+from ita_desktop.ui.job_bridge import JobBridge
+from ita_desktop.ui.panels.rule_editor import DEBOUNCE_MS, ChartScope, RuleEditorPanel
+from tests.support.cores import new_core
+
+WAIT_MS = 60_000
+SEED = repo_rules_dir() / "asia_sweep" / "v1.yaml"
+
+
+@pytest.fixture
+def editor(qtbot, ita_home):
+    core = new_core()
+    runner = JobBridge(core.jobs)
+    scope: dict[str, ChartScope | None] = {"scope": None}
+    panel = RuleEditorPanel(runner, core, lambda: scope["scope"])
+    panel.scope_box = scope  # tests set what "the chart" shows
+    panel.ask = lambda _message: "discard"
+    qtbot.addWidget(panel)
+    panel.resize(700, 800)
+    panel.show()
+    yield panel
+    panel.close_validator()
+    runner.detach()
+    core.close(5)
+
+
+def open_and_settle(qtbot, panel: RuleEditorPanel, path: Path) -> None:
+    with qtbot.waitSignal(panel.validated, timeout=WAIT_MS):
+        panel.open_path(path)
+
+
+def line_of(panel: RuleEditorPanel, needle: str) -> int:
+    return next(i for i, line in enumerate(panel.text.split("\n")) if needle in line)
+
+
+def put_cursor_at_end_of(panel: RuleEditorPanel, line: int) -> None:
+    block = panel.editor.document().findBlockByNumber(line)
+    cursor = panel.editor.textCursor()
+    cursor.setPosition(block.position() + block.length() - 1)
+    panel.editor.setTextCursor(cursor)
+
+
+def test_typing_an_unknown_key_squiggles_it_with_did_you_mean_within_half_a_second(qtbot, editor):
+    open_and_settle(qtbot, editor, SEED)
+    assert editor.issues == []
+    row = line_of(editor, "formed_between: [sweep, choch]")
+    put_cursor_at_end_of(editor, row)
+    editor.editor.textCursor().insertText("\n    ")
+    qtbot.keyClicks(editor.editor, "min_sise: {pips: 1}")
+    typed = time.perf_counter()
+    qtbot.waitUntil(lambda: any(p.line == row + 1 for p in editor.editor.problems), timeout=500)
+    elapsed = time.perf_counter() - typed
+    problem = next(p for p in editor.editor.problems if p.line == row + 1)
+    assert (problem.column, problem.length) == (4, len("min_sise"))
+    assert "did you mean 'min_size'" in problem.message
+    assert elapsed < 0.5
+    # the problems list names it at line:col and a click puts the cursor there
+    item = editor.problems.item(0)
+    assert item.text().startswith(f"{row + 2}:5  ")
+    editor.editor.go_to(0, 0)
+    editor.problems.itemClicked.emit(item)
+    assert (editor.editor.textCursor().blockNumber(), editor.editor.textCursor().positionInBlock()) == (row + 1, 4)
+    # the gutter marks the line, hovering the span shows the message
+    assert editor.editor._problem_lines[row + 1] == "error"
+    assert "did you mean" in editor.editor.hover_text(row + 1, 6)
+    # fixing it clears the squiggle
+    cursor = editor.editor.textCursor()
+    cursor.select(cursor.SelectionType.LineUnderCursor)
+    cursor.insertText("    min_size: {pips: 1}")
+    qtbot.waitUntil(lambda: not editor.editor.problems and not editor.validation_pending, timeout=WAIT_MS)
+
+
+def test_hover_on_a_key_shows_its_help_from_the_schema_and_docs(qtbot, editor):
+    open_and_settle(qtbot, editor, SEED)
+    row = line_of(editor, "formed_between")
+    help_text = editor.editor.hover_text(row, 6)
+    assert "displacement candle" in help_text and "docs/rules.md" in help_text
+
+
+def test_completion_at_a_step_offers_the_step_keys_and_step_names(qtbot, editor):
+    open_and_settle(qtbot, editor, SEED)
+    row = line_of(editor, "formed_between: [sweep, choch]")
+    put_cursor_at_end_of(editor, row)
+    editor.editor.textCursor().insertText("\n    ")
+    offered = editor.editor.show_completions()
+    assert {"direction", "within", "min_size", "max_size", "session"} <= set(offered)
+    assert "formed_between" not in offered and "name" not in offered  # already written in that step
+    assert "levels" not in offered  # a sweep's key, not an fvg's
+    editor.editor.textCursor().insertText("against: ")
+    assert editor.editor.show_completions() == ["sweep", "choch"]
+    editor.editor.textCursor().insertText("sw")
+    assert editor.editor.show_completions() == ["sweep"]
+    editor.editor.insert_completion("sweep")
+    assert editor.text.split("\n")[row + 1] == "    against: sweep"
+    # enumerated values: the entry's order types
+    order_row = line_of(editor, "order: limit")
+    block = editor.editor.document().findBlockByNumber(order_row)
+    cursor = editor.editor.textCursor()
+    cursor.setPosition(block.position() + len("  order: "))
+    editor.editor.setTextCursor(cursor)
+    assert editor.editor.show_completions() == ["market", "limit", "stop"]
+
+
+def test_an_invalid_rule_cannot_run_and_says_why(qtbot, editor):
+    open_and_settle(qtbot, editor, SEED)
+    editor.scope_box["scope"] = ChartScope("EURUSD", "M5", None, None)
+    with qtbot.waitSignal(editor.validated, timeout=WAIT_MS):
+        editor.editor.setPlainText(editor.text.replace("zone: fvg", "zone: fvgg"))
+    with qtbot.waitSignal(editor.try_failed, timeout=WAIT_MS) as failed:
+        assert editor.try_rule() is None
+    assert "Cannot try" in failed.args[0] and "fvgg" in failed.args[0]
+
+
+def test_an_unsaved_draft_survives_a_crash_and_closing_asks(qtbot, editor, ita_home):
+    open_and_settle(qtbot, editor, SEED)
+    edited = editor.text.replace("percent: 0.5", "percent: 0.4")
+    with qtbot.waitSignal(editor.validated, timeout=WAIT_MS):
+        editor.editor.setPlainText(edited)
+    # "crash": a new panel over a new core opens the same rule and gets the draft back
+    again = RuleEditorPanel(editor.runner, new_core(), lambda: None)
+    qtbot.addWidget(again)
+    again.open_path(SEED)
+    assert again.text == edited and again.dirty and "draft" in again.status.text()
+    asked: list[str] = []
+    again.ask = lambda message: asked.append(message) or "cancel"
+    assert again.may_close() is False and asked
+    again.ask = lambda _message: "discard"
+    assert again.may_close() is True
+    assert editor.authoring.read_draft("asia_sweep") is None
+    again.close_validator()
+
+
+def test_new_from_template_duplicate_and_rename_keep_folder_and_rule_id_in_step(qtbot, editor):
+    templates = {e.rule_id for e in editor.authoring.templates()}
+    assert {"asia_sweep", "ib_raid", "fvg_reversal"} <= templates
+    editor.new_rule("london_raid", SEED)
+    assert editor.text.startswith("rule_id: london_raid") and 'version: "1"' in editor.text
+    saved = editor.save()
+    assert saved == editor.core.rules.user_dir / "london_raid" / "v1.yaml"
+    copy = editor.duplicate("london_raid_b")
+    assert copy == editor.core.rules.user_dir / "london_raid_b" / "v1.yaml"
+    folder = editor.rename("paris_raid")
+    assert folder == editor.core.rules.user_dir / "paris_raid"
+    assert not (editor.core.rules.user_dir / "london_raid_b").exists()
+    assert editor.core.rules.resolve("paris_raid").rule.rule_id == "paris_raid"
+    assert editor.rule_id == "paris_raid" and editor.path == folder / "v1.yaml"
+    with pytest.raises(Exception, match="already exists"):
+        editor.authoring.rename("paris_raid", "london_raid")
+    editor.new_rule("scratch_one")
+    with qtbot.waitSignal(editor.validated, timeout=WAIT_MS):
+        editor.validate_now()
+    assert editor.issues == [], editor.issues
