@@ -160,3 +160,46 @@ def test_new_from_template_duplicate_and_rename_keep_folder_and_rule_id_in_step(
     with qtbot.waitSignal(editor.validated, timeout=WAIT_MS):
         editor.validate_now()
     assert editor.issues == [], editor.issues
+
+
+def test_try_on_the_real_eurusd_finds_what_ita_scan_finds_and_stores_nothing(qtbot, editor, eurusd_store):
+    open_and_settle(qtbot, editor, SEED)
+    editor.scope_box["scope"] = ChartScope("EURUSD", "M5", None, None)
+    runs_before = editor.core.store.runs.list("asia_sweep")
+    with qtbot.waitSignal(editor.tried, timeout=WAIT_MS * 3) as tried:
+        assert editor.try_rule() is not None
+    result = tried.args[0]
+    scan = editor.core.backtests.scan("asia_sweep", "EURUSD", timeframe="M5")
+    assert scan.occurrences, "the real EURUSD has asia sweeps"
+    assert [o.key() for o in result.occurrences] == [o.key() for o in scan.occurrences]
+    assert editor.core.store.runs.list("asia_sweep") == runs_before  # a try is not a run
+    assert f"{len(scan.occurrences)} occurrences" in editor.status.text()
+    assert "trades" in editor.status.text() and "win" in editor.status.text() and "PF" in editor.status.text()
+
+
+def test_save_creates_v2_in_the_user_folder_leaving_v1_and_its_runs_untouched_and_the_diff_shows_it(
+        qtbot, editor, eurusd_store):
+    from ita_desktop.ui.panels.version_compare import VersionsDialog
+
+    editor.new_rule("my_sweep", SEED)
+    v1 = editor.save()
+    v1_text = v1.read_bytes()
+    run = editor.core.backtests.backtest("my_sweep", "EURUSD")
+    assert run.run_id is not None
+    runs_v1 = [(r.run_id, r.rule_version, r.stats_json) for r in editor.core.store.runs.list("my_sweep")]
+    with qtbot.waitSignal(editor.validated, timeout=WAIT_MS):
+        editor.editor.setPlainText(editor.text.replace("percent: 0.5", "percent: 0.4"))
+    v2 = editor.save()
+    assert v2 == editor.core.rules.user_dir / "my_sweep" / "v2.yaml"
+    assert v1.read_bytes() == v1_text
+    assert "percent: 0.4" in v2.read_text() and 'version: "2"' in v2.read_text()
+    assert [(r.run_id, r.rule_version, r.stats_json) for r in editor.core.store.runs.list("my_sweep")] == runs_v1
+    assert editor.path == v2 and not editor.dirty
+    entries = editor.authoring.versions("my_sweep")
+    dialog = VersionsDialog(editor.authoring, entries, editor)
+    qtbot.addWidget(dialog)
+    dialog.choose("1", "2")
+    assert "-  percent: 0.5" in dialog.pair.diff and "+  percent: 0.4" in dialog.pair.diff
+    assert "percent: 0.4" in dialog.diff.toPlainText()
+    assert dialog.table.item(0, 0).text() == str(len(run.trades))
+    assert dialog.table.item(0, 1).text() == "no run"

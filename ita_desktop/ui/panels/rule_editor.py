@@ -154,6 +154,8 @@ class RuleEditorPanel(QWidget):
         split.addWidget(self.problems)
         split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 1)
+        split.setSizes([600, 90])
+        self.problems.setMinimumHeight(40)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)

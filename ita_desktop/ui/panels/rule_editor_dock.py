@@ -50,6 +50,7 @@ class RuleEditorDock(QObject):
         self.dock.setObjectName("ruleEditorDock")
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        window.tabifyDockWidget(window.legend_dock, self.dock)  # the right column's full height, a tab by Overlays
         window.view_menu.addAction(self.dock.toggleViewAction())
         self.dock.hide()
         self.panel.tried.connect(self.draw)
