@@ -90,6 +90,8 @@ def cursor_context(text: str, line: int, column: int) -> CursorContext:
         col = len(km.group(1)) + len(km.group(2) or "")
         in_item = bool(km.group(2))
         value = km.group(4)
+        if re.search(r"(^|\s)#", value):
+            return CursorContext((), "none", "", frozenset())  # in a comment: nothing to complete
         prefix = re.split(r"[\s\[\],{}]", value)[-1] if value else ""
     key_col = col
     path: list[Any] = []
