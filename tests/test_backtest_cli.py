@@ -176,3 +176,30 @@ def test_backtest_and_sweep_run_as_jobs_with_progress_and_cancel(ita_home, eurus
                                            progress=lambda f, m: ticks.append(f), cancel=lambda: len(ticks) >= 3)
         finally:
             engine.shutdown()
+
+
+def test_max_positions_from_the_rule_and_the_flag_reach_the_simulation(ita_home, eurusd_csv, tmp_path, capsys) -> None:
+    """risk.max_positions in the rule file sets the run's limit; --max-positions N overrides it."""
+    _import(eurusd_csv, capsys)
+    text = (Path(__file__).resolve().parents[1] / "rules" / "asia_sweep" / "v1.yaml").read_text(encoding="utf-8")
+    assert "risk:\n  percent: 0.5\n" in text
+    rule = tmp_path / "rules" / "asia_sweep" / "v2.yaml"
+    rule.parent.mkdir(parents=True)
+    rule.write_text(text.replace("version: 1", "version: 2").replace(
+        "risk:\n  percent: 0.5\n", "risk:\n  percent: 0.5\n  max_positions: 0\n"), encoding="utf-8")
+
+    def limit_of(args: list[str]) -> tuple[int, list]:
+        assert main(["backtest", *args, "--symbol", "EURUSD", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        with Store.open() as store:
+            settings = json.loads(store.runs.get(out["run_id"]).settings_json)
+        return settings["max_positions"], [(t["entry_time"], t["exit_time"], t["exit_price"]) for t in out["trades"]]
+
+    default, seed_trades = limit_of(["asia_sweep"])
+    from_rule, rule_trades = limit_of([str(rule)])
+    from_flag, flag_trades = limit_of(["asia_sweep", "--max-positions", "0"])
+    overridden, _ = limit_of([str(rule), "--max-positions", "3"])
+    assert (default, from_rule, from_flag, overridden) == (1, 0, 0, 3)
+    assert rule_trades == flag_trades == seed_trades  # its positions never overlap on this data: same trades
+    assert main(["backtest", "asia_sweep", "--symbol", "EURUSD", "--max-positions", "-1"]) == 1
+    assert "max_positions must be >= 0" in capsys.readouterr().err

@@ -116,3 +116,29 @@ def test_a_gap_fill_at_the_stop_within_float_rounding_is_refused_not_sized_to_in
     ok = make_orders([{"direction": "short", "signal_bar": 0, "entry": "limit", "entry_price": 1.1000,
                        "stop": 1.1010, "targets": [{"r": 1.25}]}])
     assert simulate(bars, ok, SimSettings(spread_points=0)).rows["r_multiple"][0] > 0  # a real stop still trades
+
+
+def test_rows_unpacked_as_they_are_added_give_the_same_sweep(eurusd) -> None:
+    """A sweep that needs no trades unpacks each variant's rows into reused pools as it is added
+    (pools grow mid-batch, batches of different sizes share them); the result is the same as
+    keeping the rows, and a bad row is still named."""
+    def by_rows(bars, p):
+        orders = fvg_orders(bars, {"target.r": p["target.r"], "stop.buffer_points": p["buffer"]})
+        return orders[: len(orders) // p["part"]]  # variants of different sizes
+
+    grid = {"target.r": [1.0, 2.0, 3.0], "buffer": [0, 40], "part": [1, 3, 2]}
+    settings = SimSettings(spread_points=8, max_positions=0)
+    unpacked = sweep(eurusd, by_rows, grid, settings, statistic="expectancy_r", chunk=4)
+    kept = sweep(eurusd, by_rows, grid, settings, statistic="expectancy_r", chunk=4, keep_trades=True)
+    assert unpacked.rows == kept.rows and len(kept.trades) == 18 and unpacked.trades == []
+    assert min(r["trades"] for r in unpacked.rows) > 10
+    batch = VariantBatch(eurusd, settings, scratch={}, keep_orders=False)
+    good = fvg_orders(eurusd)
+    bad = good.copy()
+    bad["stop_price"][5] = np.nan
+    batch.add(good)
+    batch.add(bad)
+    with pytest.raises(ValueError, match=r"variant 1: order row 5 .*no stop_price"):
+        batch.run()
+    with pytest.raises(RuntimeError, match="keep_orders=True"):
+        batch.trades(0)

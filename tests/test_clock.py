@@ -23,6 +23,23 @@ def test_local_seconds_matches_zoneinfo_every_15_minutes_across_2022_transitions
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("tz", ["America/New_York", "Europe/London", "Australia/Sydney", "UTC"])
+def test_sorted_and_unsorted_input_give_the_same_local_times(tz):
+    """Sorted input takes the stretch-by-stretch path; it must equal the per-instant lookup, at the
+    transition instants (and a minute either side), with repeated times, over several years."""
+    rng = np.random.default_rng(7)
+    edges = [_epoch(y, m, d, h) for y in (2021, 2022, 2023) for m, d, h in ((3, 13, 7), (11, 6, 6), (3, 27, 1),
+                                                                              (10, 30, 1), (4, 3, 16), (10, 2, 16))]
+    utc = np.sort(np.r_[rng.integers(_epoch(2021, 1, 1), _epoch(2024, 1, 1), 20_000),
+                        [e + k for e in edges for k in (-60, -1, 0, 1, 60)], edges]).astype(np.int64)
+    sorted_ = local_seconds(utc, tz)
+    np.testing.assert_array_equal(sorted_, utc + utc_offsets(utc, tz))
+    shuffled = rng.permutation(len(utc))
+    np.testing.assert_array_equal(local_seconds(utc[shuffled], tz), sorted_[shuffled])
+    assert local_seconds(utc[:1], tz).tolist() == (utc[:1] + utc_offsets(utc[:1], tz)).tolist()
+    assert local_seconds(np.array([], dtype=np.int64), tz).size == 0
+
+
 def test_offsets_change_exactly_at_the_us_transition_instants():
     spring = _epoch(2022, 3, 13, 7)  # 02:00 EST -> 03:00 EDT
     fall = _epoch(2022, 11, 6, 6)  # 02:00 EDT -> 01:00 EST

@@ -98,3 +98,19 @@ def test_threaded_pass_equals_single_thread(eurusd_csv, monkeypatch):
     threaded = detect(bars, "all")
     single = detect(bars, "all", parallel=False)
     _assert_same(threaded, single)
+
+
+@pytest.mark.parametrize("bad", [1, 4095, 4096, 4097, 9000, 9999])
+def test_a_bar_time_not_after_the_previous_is_named(bad):
+    """The pass refuses times that do not increase, naming the first bad bar (block edges included)."""
+    from ita_desktop.detectors.dispatcher import _first_not_increasing
+
+    t = np.arange(10_000, dtype=np.int64) * 60
+    assert _first_not_increasing(t, len(t)) == -1
+    t[bad] = t[bad - 1]
+    t[min(bad + 300, 9999)] = 0  # a later bad bar is not the one named
+    assert _first_not_increasing(t, len(t)) == bad
+    assert _first_not_increasing(t, bad) == -1  # only the first n are looked at
+    cols = {c: np.full(len(t), 1.1) for c in ("open", "high", "low", "close")}
+    with pytest.raises(ValueError, match=f"bar {bad} is not after bar {bad - 1}"):
+        detect(type("B", (), {"time": t, **cols})(), ("fvg",))

@@ -241,6 +241,32 @@ def _open(pf, pi, s, oi, d, fill, bar, t_fill, o_stop, o_stopdist, o_tp, o_tpr, 
     return FILLED
 
 
+@njit(cache=True)
+def _drop_closed(live, n_live, pi):
+    """Keep the still-open slots of ``live[:n_live]`` (their order kept); returns the new count."""
+    keep = 0
+    for q in range(n_live):
+        s = live[q]
+        if pi[s, Q_ACTIVE] == 1:
+            live[keep] = s
+            keep += 1
+    return keep
+
+
+@njit(cache=True)
+def _free_slot(live, n_live):
+    """The lowest slot not in ``live[:n_live]`` (ascending), which is also where it goes in the list."""
+    for q in range(n_live):
+        if live[q] != q:
+            return q
+    return n_live
+
+
+#: Slots a simulation without a position limit starts with; one that needs more starts again with 4x
+#: (arrays swapped inside the kernel's loop cost reference counting on every use: 3-5x slower).
+FIRST_SLOTS = 1024
+
+
 @njit(cache=True, nogil=True)  # nogil: a long simulation on a job thread must not freeze the GUI thread
 def simulate_core(time, o, h, lo, c, spread,
                   use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
@@ -249,20 +275,52 @@ def simulate_core(time, o, h, lo, c, spread,
                   initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
                   tf, ti, status):
     """Simulate sorted orders over the bars; fills tf/ti (one row per trade, in closing order) and
-    status (one per order). Returns the number of trades."""
+    status (one per order). Returns the number of trades.
+
+    Cost grows with bars + open positions + pending orders, whatever ``max_pos``: open positions
+    are the ascending slot list ``live`` (a filled order takes the lowest free slot, so positions
+    are met in the same order with or without a limit), pending orders the list ``active``, and
+    orders join it from a pointer into the signal-sorted orders. Without a limit the slots are
+    FIRST_SLOTS, and a run that needs more starts again with four times as many (one slot per
+    order, walked every bar, was O(bars x orders))."""
+    limit = max_pos if max_pos > 0 else max(len(o_dir), 1)
+    cap = limit if max_pos > 0 else min(limit, FIRST_SLOTS)
+    while True:
+        n_out = _simulate_slots(time, o, h, lo, c, spread,
+                                use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+                                o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be,
+                                o_texit, o_maxbars, o_risk, o_lots,
+                                initial_equity, cs, comm, slip, limit, policy, compound, lot_step, min_lot,
+                                tf, ti, status, cap)
+        if n_out >= 0:
+            return n_out
+        cap = min(4 * cap, limit)
+        status[:] = NOT_ACTIVE
+
+
+@njit(cache=True, nogil=True)
+def _simulate_slots(time, o, h, lo, c, spread,
+                    use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+                    o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be, o_texit,
+                    o_maxbars, o_risk, o_lots,
+                    initial_equity, cs, comm, slip, limit, policy, compound, lot_step, min_lot,
+                    tf, ti, status, cap):
+    """simulate_core with at most ``limit`` positions open in ``cap`` slots; -1 when ``cap`` is too few."""
     n = len(time)
     m = len(o_dir)
-    slots = max_pos if max_pos > 0 else max(m, 1)
-    pf = np.zeros((slots, NPF))
-    pi = np.zeros((slots, NPI), np.int64)
+    pf = np.zeros((cap, NPF))
+    pi = np.zeros((cap, NPI), np.int64)
+    quiet = np.zeros(cap, np.bool_)
+    live = np.zeros(cap, np.int64)  # open slots, ascending
+    car = np.zeros(cap, np.int64)  # open slots carried into this bar, ascending
+    n_live = 0
+    n_car = 0
     npts = 4 * max(max_sub, 1)
     px = np.empty((2, npts))
     sp = np.empty((2, npts))
     jp = np.zeros((2, npts), np.bool_)
     tm = np.zeros((2, npts), np.int64)
     npath = np.zeros(2, np.int64)
-    carried = np.zeros(slots, np.bool_)
-    quiet = np.zeros(slots, np.bool_)
     active = np.empty(max(m, 1), np.int64)
     n_active = 0
     n_open = 0
@@ -273,7 +331,7 @@ def simulate_core(time, o, h, lo, c, spread,
     t = 0
     if m > 0:
         t = o_sig[0] + 1
-    while t < n and (nxt < m or n_active > 0 or n_open > 0):
+    while t < n and (nxt < m or n_active > 0 or n_live > 0):
         while nxt < m and o_sig[nxt] + 1 <= t:
             if o_sig[nxt] + 1 == t:
                 active[n_active] = nxt
@@ -287,39 +345,42 @@ def simulate_core(time, o, h, lo, c, spread,
             else:
                 npath[di] = _append_bar(px, sp, jp, tm, di, 0, policy, d, o[t], h[t], lo[t], c[t], spread[t], time[t])
         # time exits, then the open for positions carried into this bar
-        for s in range(slots):
+        for q in range(n_live):
+            s = live[q]
             quiet[s] = False
-            if pi[s, Q_ACTIVE] == 1:
-                di = 0 if pi[s, Q_DIR] > 0 else 1
-                if pi[s, Q_DEADLINE] > t and not (use_ltf and l_end[t] > l_start[t]):
-                    # the common case, decided from the bar's range: no stop, target or break-even level
-                    # inside it, so walking the path would only move MFE/MAE to the bar's extremes
-                    d = pi[s, Q_DIR]
-                    adj = spread[t] if d < 0 else 0.0
-                    worst = (lo[t] if d > 0 else h[t]) + adj
-                    best = (h[t] if d > 0 else lo[t]) + adj
-                    j = pi[s, Q_NEXT_TP]
-                    calm = d * (worst - pf[s, P_STOP]) > 0.0
-                    if calm and j < 3 and not math.isnan(pf[s, P_TP0 + j]):
-                        calm = d * (best - pf[s, P_TP0 + j]) < 0.0
-                    if calm and pi[s, Q_BE_MOVED] == 0 and not math.isnan(pf[s, P_BE]):
-                        calm = d * (best - pf[s, P_BE]) < 0.0
-                    if calm:
-                        quiet[s] = True
-                        pf[s, P_MFE] = max(pf[s, P_MFE], d * (best - pf[s, P_ENTRY]))
-                        pf[s, P_MAE] = max(pf[s, P_MAE], -d * (worst - pf[s, P_ENTRY]))
-                        continue
-                if pi[s, Q_DEADLINE] <= t:
-                    price = o[t] + (spread[t] if pi[s, Q_DIR] < 0 else 0.0)
-                    n_out = _close_part(pf, pi, s, pf[s, P_REMAIN], price, TIME, t, time[t], cs, comm, tf, ti, n_out,
-                                        state)
-                else:
-                    n_out = _walk(pf, pi, s, px, sp, jp, tm, di, 0, 1, t, slip, cs, comm, tf, ti, n_out,
-                                  state)
-                if pi[s, Q_ACTIVE] == 0:
-                    n_open -= 1
-        for s in range(slots):
-            carried[s] = pi[s, Q_ACTIVE] == 1
+            di = 0 if pi[s, Q_DIR] > 0 else 1
+            if pi[s, Q_DEADLINE] > t and not (use_ltf and l_end[t] > l_start[t]):
+                # the common case, decided from the bar's range: no stop, target or break-even level
+                # inside it, so walking the path would only move MFE/MAE to the bar's extremes
+                d = pi[s, Q_DIR]
+                adj = spread[t] if d < 0 else 0.0
+                worst = (lo[t] if d > 0 else h[t]) + adj
+                best = (h[t] if d > 0 else lo[t]) + adj
+                j = pi[s, Q_NEXT_TP]
+                calm = d * (worst - pf[s, P_STOP]) > 0.0
+                if calm and j < 3 and not math.isnan(pf[s, P_TP0 + j]):
+                    calm = d * (best - pf[s, P_TP0 + j]) < 0.0
+                if calm and pi[s, Q_BE_MOVED] == 0 and not math.isnan(pf[s, P_BE]):
+                    calm = d * (best - pf[s, P_BE]) < 0.0
+                if calm:
+                    quiet[s] = True
+                    pf[s, P_MFE] = max(pf[s, P_MFE], d * (best - pf[s, P_ENTRY]))
+                    pf[s, P_MAE] = max(pf[s, P_MAE], -d * (worst - pf[s, P_ENTRY]))
+                    continue
+            if pi[s, Q_DEADLINE] <= t:
+                price = o[t] + (spread[t] if pi[s, Q_DIR] < 0 else 0.0)
+                n_out = _close_part(pf, pi, s, pf[s, P_REMAIN], price, TIME, t, time[t], cs, comm, tf, ti, n_out,
+                                    state)
+            else:
+                n_out = _walk(pf, pi, s, px, sp, jp, tm, di, 0, 1, t, slip, cs, comm, tf, ti, n_out, state)
+        n_car = 0
+        for q in range(n_live):
+            if pi[live[q], Q_ACTIVE] == 1:
+                live[n_car] = live[q]
+                car[n_car] = live[q]
+                n_car += 1
+        n_live = n_car
+        n_open = n_live  # slots freed inside a bar are usable from the next bar
         # orders, in signal order
         keep = 0
         for a in range(n_active):
@@ -327,71 +388,72 @@ def simulate_core(time, o, h, lo, c, spread,
             d = o_dir[oi]
             di = 0 if d > 0 else 1
             done = False
+            k = -1  # the path point where the order fills
+            w0 = 1  # where its position's walk starts: a market fill is the open itself, a level walks on from it
+            fill = 0.0
             if o_texit[oi] >= 0 and t >= o_texit[oi] or o_type[oi] != 0 and o_expiry[oi] >= 0 and t > o_expiry[oi]:
                 status[oi] = EXPIRED  # past its expiry, or the rule's exit time came before it could fill
                 done = True
             elif o_type[oi] == 0:
                 done = True
-                if n_open >= slots:
+                if n_open >= limit:
                     status[oi] = NO_SLOT
                 else:
-                    s = 0
-                    while pi[s, Q_ACTIVE] == 1:
-                        s += 1
+                    k = 0
                     fill = px[di, 0] + (sp[di, 0] if d > 0 else 0.0)
-                    eq = state[0] if compound else initial_equity
-                    status[oi] = _open(pf, pi, s, oi, d, fill, t, tm[di, 0], o_stop, o_stopdist, o_tp,
-                                       o_tpr, o_tpf, o_be, o_texit, o_maxbars, o_risk, o_lots, eq, cs, lot_step, min_lot)
-                    if status[oi] == FILLED:
-                        n_open += 1
-                        n_out = _walk(pf, pi, s, px, sp, jp, tm, di, 1, npath[di], t, slip, cs, comm,
-                                      tf, ti, n_out, state)
-            elif n_open < slots:
+            elif n_open < limit:
                 level = o_price[oi]
-                for k in range(npath[di]):
-                    e = px[di, k] + (sp[di, k] if d > 0 else 0.0)
+                for kk in range(npath[di]):
+                    e = px[di, kk] + (sp[di, kk] if d > 0 else 0.0)
                     hit = d * (e - level) <= 0.0 if o_type[oi] == 1 else d * (e - level) >= 0.0
-                    if not hit:
-                        continue
-                    fill = e if jp[di, k] else level
-                    if o_type[oi] == 2:
-                        fill += d * slip
-                    s = 0
-                    while pi[s, Q_ACTIVE] == 1:
-                        s += 1
-                    eq = state[0] if compound else initial_equity
-                    status[oi] = _open(pf, pi, s, oi, d, fill, t, tm[di, k], o_stop, o_stopdist,
-                                       o_tp, o_tpr, o_tpf, o_be, o_texit, o_maxbars, o_risk, o_lots, eq, cs, lot_step,
-                                       min_lot)
-                    done = True
-                    if status[oi] == FILLED:
-                        n_open += 1
-                        n_out = _walk(pf, pi, s, px, sp, jp, tm, di, k, npath[di], t, slip, cs, comm,
-                                      tf, ti, n_out, state)
-                    break
+                    if hit:
+                        k = kk
+                        w0 = kk
+                        fill = e if jp[di, kk] else level
+                        if o_type[oi] == 2:
+                            fill += d * slip
+                        done = True
+                        break
+            if k >= 0:
+                q = _free_slot(live, n_live)
+                if q >= cap:
+                    return -1  # more positions open at once than slots: the caller starts again with more
+                s = q
+                eq = state[0] if compound else initial_equity
+                status[oi] = _open(pf, pi, s, oi, d, fill, t, tm[di, k], o_stop, o_stopdist, o_tp, o_tpr, o_tpf,
+                                   o_be, o_texit, o_maxbars, o_risk, o_lots, eq, cs, lot_step, min_lot)
+                if status[oi] == FILLED:
+                    n_open += 1
+                    n_out = _walk(pf, pi, s, px, sp, jp, tm, di, w0, npath[di], t, slip, cs, comm,
+                                  tf, ti, n_out, state)
+                    if pi[s, Q_ACTIVE] == 1:  # still open: into the list at its place (slot s = position q)
+                        for r in range(n_live, q, -1):
+                            live[r] = live[r - 1]
+                        live[q] = s
+                        n_live += 1
             if not done:
                 active[keep] = oi
                 keep += 1
         n_active = keep
         # the rest of the bar for positions carried in
-        for s in range(slots):
-            if carried[s] and not quiet[s] and pi[s, Q_ACTIVE] == 1:
+        for q in range(n_car):
+            s = car[q]
+            if not quiet[s] and pi[s, Q_ACTIVE] == 1:
                 di = 0 if pi[s, Q_DIR] > 0 else 1
                 n_out = _walk(pf, pi, s, px, sp, jp, tm, di, 1, npath[di], t, slip, cs, comm, tf, ti,
                               n_out, state)
-        n_open = 0
-        for s in range(slots):
-            n_open += pi[s, Q_ACTIVE]
-        if n_open == 0 and n_active == 0 and nxt < m:
+        if n_car > 0:
+            n_live = _drop_closed(live, n_live, pi)
+        if n_live == 0 and n_active == 0 and nxt < m:
             t = max(t + 1, o_sig[nxt] + 1)
         else:
             t += 1
     if n > 0:
-        for s in range(slots):
-            if pi[s, Q_ACTIVE] == 1:
-                price = c[n - 1] + (spread[n - 1] if pi[s, Q_DIR] < 0 else 0.0)
-                n_out = _close_part(pf, pi, s, pf[s, P_REMAIN], price, END, n - 1, time[n - 1], cs, comm, tf, ti,
-                                    n_out, state)
+        for q in range(n_live):
+            s = live[q]
+            price = c[n - 1] + (spread[n - 1] if pi[s, Q_DIR] < 0 else 0.0)
+            n_out = _close_part(pf, pi, s, pf[s, P_REMAIN], price, END, n - 1, time[n - 1], cs, comm, tf, ti,
+                                n_out, state)
     for a in range(n_active):
         status[active[a]] = OPEN_AT_END
     return n_out

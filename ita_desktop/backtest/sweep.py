@@ -184,7 +184,8 @@ def run_variants(bars: Bars, orders_for: SweepOrders, combos: Sequence[dict[str,
         summaries: list[dict[str, Any]] = [{}] * len(part)
         trades: list[Trades | None] = [None] * len(part)
         for idx in groups.values():
-            batch = VariantBatch(bars, _settings_of(settings, part[idx[0]]), lower, lower_index, scratch)
+            batch = VariantBatch(bars, _settings_of(settings, part[idx[0]]), lower, lower_index, scratch,
+                                 keep_orders=full)
             for i in idx:
                 batch.add(orders_for(bars, {k: v for k, v in part[i].items() if not k.startswith("settings.")}))
             stats = batch.run()

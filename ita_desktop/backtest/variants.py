@@ -77,11 +77,17 @@ class VariantBatch:
     """Order sets collected for one kernel call (same bars, same settings)."""
 
     def __init__(self, bars: Bars, settings: SimSettings, lower: Bars | None = None,
-                 lower_index: tuple[np.ndarray, np.ndarray] | None = None, scratch: dict | None = None) -> None:
+                 lower_index: tuple[np.ndarray, np.ndarray] | None = None, scratch: dict | None = None,
+                 keep_orders: bool = True) -> None:
         """``scratch``: a dict shared by the batches of one sweep, whose buffers are reused from batch to
         batch (fresh memory costs a page fault per 4 KiB on first touch: ~1/3 of a big sweep's time).
-        A batch's ``trades`` must then be read before the next batch runs."""
+        A batch's ``trades`` must then be read before the next batch runs.
+
+        ``keep_orders=False`` (with a scratch): ORDER_DTYPE rows are unpacked into the pools as they
+        are added and not kept, so the caller's next variant reuses their memory instead of touching
+        fresh pages (a chunk of 100 variants held 500 MB of rows); ``trades`` is then unavailable."""
         self.scratch = scratch
+        self.unpack_on_add = scratch is not None and not keep_orders
         self.bars = bars
         self.settings = settings
         self.lower = lower
@@ -93,6 +99,7 @@ class VariantBatch:
         self._seen: dict[tuple[str, int], int] = {}  # (field, id of the caller's array) -> start in the pool
         self._blank: dict[tuple[str, int], np.ndarray] = {}
         self._starts: list[list[int]] = []
+        self._unpacked: dict[str, int] = {}  # pool values already written (rows unpacked on add)
         self._m: list[int] = []
         self._out: tuple | None = None
 
@@ -105,8 +112,13 @@ class VariantBatch:
             rows = sort_orders(np.asarray(orders))
             m = len(rows)
             starts = [self._reserve(name, m) for name, _ in KERNEL_FIELDS]
-            self._rows.append((rows, starts))  # unpacked into the pools in one pass by run()
-            self.columns.append({"rows": rows})
+            if self.unpack_on_add:
+                if m:
+                    SK.unpack_rows(rows, np.array(starts, np.int64), *self._pools(fill=False))
+                self.columns.append({"occurrence": rows["occurrence"].copy()})  # for check messages
+            else:
+                self._rows.append((rows, starts))  # unpacked into the pools in one pass by run()
+                self.columns.append({"rows": rows})
         else:
             cols = as_columns(orders)
             m = len(cols["signal_bar"])
@@ -139,21 +151,32 @@ class VariantBatch:
             self._blank[(name, m)] = a
         return a
 
-    def _buffer(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        """An uninitialised array: from the scratch dict when one is shared, else new."""
+    def _buffer(self, key: str, shape: tuple[int, ...], dtype: Any, keep: int = 0) -> np.ndarray:
+        """An uninitialised array: from the scratch dict when one is shared, else new. A scratch
+        buffer that must grow keeps its first ``keep`` values (and grows to at least twice its size)."""
         need = int(np.prod(shape))
         if self.scratch is None:
             return np.empty(shape, dtype)
         buf = self.scratch.get(key)
         if buf is None or buf.size < need or buf.dtype != np.dtype(dtype):
-            buf = np.empty(need, dtype)
+            old = buf
+            buf = np.empty(max(need, 2 * old.size) if keep and old is not None else need, dtype)
+            if keep and old is not None:
+                buf[:keep] = old[:keep]
             self.scratch[key] = buf
         return buf[:need].reshape(shape)
 
-    def _pools(self) -> list[np.ndarray]:
-        """One array per kernel field holding every distinct column (and every row set's fields)."""
+    def _pools(self, fill: bool = True) -> list[np.ndarray]:
+        """One array per kernel field holding every distinct column (and every row set's fields);
+        ``fill=False``: only make room (rows unpacked on add stay in place)."""
+        width = {name: MAX_TARGETS if ORDER_DTYPE[name].shape else 1 for name, _ in KERNEL_FIELDS}
+        keep = {name: self._unpacked.get(name, 0) * width[name] for name, _ in KERNEL_FIELDS}
         pools = [self._buffer(f"pool:{name}", (self._size[name], MAX_TARGETS) if ORDER_DTYPE[name].shape
-                              else (self._size[name],), dtype) for name, dtype in KERNEL_FIELDS]
+                              else (self._size[name],), dtype, keep[name]) for name, dtype in KERNEL_FIELDS]
+        if self.unpack_on_add:
+            self._unpacked = dict(self._size)
+        if not fill:
+            return pools
         for f, (name, _) in enumerate(KERNEL_FIELDS):
             for start, a in self._parts[name]:
                 pools[f][start:start + len(a)] = a
@@ -204,6 +227,8 @@ class VariantBatch:
 
     def trades(self, k: int) -> Trades:
         """Variant k's Trades (after ``run``), as ``simulate`` would return them."""
+        if self.unpack_on_add:
+            raise RuntimeError("trades need the orders: make the batch with keep_orders=True")
         if self._out is None:
             raise RuntimeError("run() the batch first")
         out_off, tf, ti, status, counts = self._out

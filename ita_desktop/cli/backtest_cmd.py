@@ -1,7 +1,8 @@
 """`ita backtest` and `ita sweep`: a rule on the stored bars -> a stored run (table, JSON, reports) or a grid.
 
     ita backtest RULE --symbol SYM [--timeframe TF] [--from ISO] [--to ISO] [--json]
-                 [--report FILE.html] [--csv FILE.csv] [--xlsx FILE.xlsx] [--spread POINTS] ...
+                 [--report FILE.html] [--csv FILE.csv] [--xlsx FILE.xlsx] [--spread POINTS]
+                 [--max-positions N] ...
     ita sweep RULE --symbol SYM --set path=v1,v2,... [--set ...] [--statistic NAME] [--json]
 
 RULE is a rule file or a rule_id, as for ``ita scan``; with ``--from`` the detectors are warmed on
@@ -64,12 +65,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--equity", type=float, default=None, help="initial equity (default 10,000)")
     p.add_argument("--intrabar", default=None, choices=("worst", "best", "open_distance"),
                    help="stop-or-target policy for a bar without lower-timeframe data (default worst)")
+    p.add_argument("--max-positions", type=int, default=None, metavar="N",
+                   help="positions open at once (0 = no limit; default: the rule's risk.max_positions, else 1)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"spread_points": args.spread, "commission_per_lot": args.commission, "slippage_points": args.slippage,
-            "initial_equity": args.equity, "intrabar": args.intrabar}
+            "initial_equity": args.equity, "intrabar": args.intrabar, "max_positions": args.max_positions}
 
 
 _open_line = [False]  # a progress line without its newline yet (an error must start on a fresh line)

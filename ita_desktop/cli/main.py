@@ -2,11 +2,18 @@
 
 Each command module exposes ``register(subparsers)`` and sets ``func`` on its parser; a
 handler returns the exit code. Bad input (ItaError) prints one message on stderr, exit 1.
+
+Only the chosen command's module is imported (COMMANDS names each command's module and its
+one-line help): the modules pull in numba, the ORM and pydantic, and importing all of them
+cost every command, ``ita --version`` included, over half a second. The other commands get a
+bare sub-parser with the same help, so ``ita --help`` still lists every command; a test
+checks COMMANDS against what the modules register.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import re
@@ -33,24 +40,59 @@ def offsets_attached(argv: Sequence[str]) -> list[str]:
     return out
 
 
-COMMAND_MODULES = ("ita_desktop.cli.config_cmd", "ita_desktop.cli.data_cmd", "ita_desktop.cli.rules_cmd", "ita_desktop.cli.detect_cmd", "ita_desktop.cli.scan_cmd", "ita_desktop.cli.backtest_cmd")
+#: Every command: the module that registers it (``register(subparsers)``) and its help line, in
+#: ``ita --help`` order. A module's commands are adjacent (it registers them together).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("ita_desktop.cli.config_cmd", "show folders and settings"),
+    "secret": ("ita_desktop.cli.config_cmd", "store API keys and tokens in the OS keyring"),
+    "data": ("ita_desktop.cli.data_cmd", "import, list and export stored bars"),
+    "rules": ("ita_desktop.cli.rules_cmd", "setup rules: validate, JSON Schema, list"),
+    "detect": ("ita_desktop.cli.detect_cmd",
+               "run detectors (FVG, order blocks, BOS/CHOCH, sweeps, ...) over stored bars"),
+    "scan": ("ita_desktop.cli.scan_cmd", "find a setup rule's occurrences in the stored bars"),
+    "backtest": ("ita_desktop.cli.backtest_cmd", "backtest a setup rule on the stored bars and store the run"),
+    "sweep": ("ita_desktop.cli.backtest_cmd", "backtest every combination of rule/settings values (nothing stored)"),
+}
+COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv`` (the first word that is not an option), if it is one of COMMANDS.
+
+    The top-level options (--version, -v, -h) take no value, so the first other word is the command."""
+    for token in argv:
+        if token == "--":
+            return None
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None, *, full: bool = False) -> argparse.ArgumentParser:
+    """The parser with ``command``'s module registered (``full``: every module); the other commands
+    are listed with their help but not imported."""
     parser = argparse.ArgumentParser(prog="ita", description="ITA Desktop command line")
     parser.add_argument("--version", action="version", version=f"ita {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to the console too")
     sub = parser.add_subparsers(dest="command", required=True)
-    import importlib
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    chosen = COMMANDS[command][0] if command in COMMANDS else None
+    registered: set[str] = set()
+    for name, (module, help_text) in COMMANDS.items():
+        if module in registered:
+            continue
+        if full or module == chosen:
+            importlib.import_module(module).register(sub)
+            registered.add(module)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(offsets_attached(sys.argv[1:] if argv is None else argv))
+    tokens = offsets_attached(sys.argv[1:] if argv is None else argv)
+    args = build_parser(chosen_command(tokens)).parse_args(tokens)
+    if not hasattr(args, "func"):  # a command chosen_command could not see (after "--"): register them all
+        args = build_parser(full=True).parse_args(tokens)
     paths = app_paths().ensure()
     log_setup.configure(paths.logs, console=args.verbose, level="DEBUG" if args.verbose else "INFO")
     try:

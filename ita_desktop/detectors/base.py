@@ -44,9 +44,9 @@ class ObjectBuffers:
     def __init__(self, capacity: int, n_heaps: int = 4, heap_slots: tuple[int, ...] | None = None) -> None:
         capacity = max(int(capacity), 64)
         self.out = np.empty(capacity, dtype=OBJECT_DTYPE)
-        self.chg = np.empty(capacity, dtype=np.int64)
+        self.chg = np.empty(capacity, dtype=np.int32)
         self.hk = np.empty((n_heaps, capacity), dtype=np.float64)
-        self.hid = np.empty((n_heaps, capacity), dtype=np.int64)
+        self.hid = np.empty((n_heaps, capacity), dtype=np.int32)
         self.ist = np.zeros(_core.IST_SIZE, dtype=np.int64)
         self.ist[_core.LAST] = -1
         self.fst = np.zeros(8, dtype=np.float64)
@@ -63,10 +63,10 @@ class ObjectBuffers:
         out = np.empty(new, dtype=OBJECT_DTYPE)
         out[:n_out] = self.out[:n_out]
         n_chg = int(self.ist[_core.N_CHG])
-        chg = np.empty(new, dtype=np.int64)
+        chg = np.empty(new, dtype=np.int32)
         chg[:n_chg] = self.chg[:n_chg]
         hk = np.empty((self.hk.shape[0], new), dtype=np.float64)
-        hid = np.empty((self.hid.shape[0], new), dtype=np.int64)
+        hid = np.empty((self.hid.shape[0], new), dtype=np.int32)
         for h, slot in enumerate(self.heap_slots):
             m = int(self.ist[slot])
             hk[h, :m] = self.hk[h, :m]

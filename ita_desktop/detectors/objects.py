@@ -37,6 +37,10 @@ extra          one detector-specific number: FVG size in ATR, sweep extreme, OB
 Per-detector meanings of every field: docs/detector_definitions.md.
 
 Use :func:`empty_objects` to allocate (all integer "not yet" fields are -1, floats NaN).
+
+Bar indexes and ``ref`` are int32 (72-byte rows instead of 104): a full pass writes 0.67 rows
+a bar, so the row size is most of the detectors' memory and, through first-touch page faults,
+a third of their time; 2**31 bars is 4,000 years of M1.
 """
 
 from __future__ import annotations
@@ -55,17 +59,17 @@ OBJECT_DTYPE = np.dtype(
         ("sub", np.int16),
         ("direction", np.int8),
         ("state", np.int8),
-        ("bar", np.int64),
-        ("start", np.int64),
-        ("end", np.int64),
-        ("confirmed_at", np.int64),
-        ("updated_at", np.int64),
-        ("touched_at", np.int64),
-        ("filled_at", np.int64),
+        ("bar", np.int32),
+        ("start", np.int32),
+        ("end", np.int32),
+        ("confirmed_at", np.int32),
+        ("updated_at", np.int32),
+        ("touched_at", np.int32),
+        ("filled_at", np.int32),
+        ("ref", np.int32),
         ("top", np.float64),
         ("bottom", np.float64),
         ("price", np.float64),
-        ("ref", np.int64),
         ("extra", np.float64),
     ],
     align=True,

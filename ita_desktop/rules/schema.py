@@ -365,6 +365,8 @@ class Risk(_Model):
 
     percent: float = Field(gt=0, le=100)
     """Percent of the account equity risked per trade (entry to stop)."""
+    max_positions: int | None = Field(default=None, ge=0)
+    """Positions of this rule open at once on one symbol in a backtest: 1 one at a time (the default), 0 no limit."""
 
 
 class Rule(_Model):

@@ -72,12 +72,15 @@ def instrument_settings(compiled: CompiledRule, settings: SimSettings | Mapping[
                         **overrides: Any) -> SimSettings:
     """SimSettings for the rule's instrument: point from ``market.symbols``, contract size =
     point_value / point (money per 1.0 of price per lot). A SimSettings given is used as it is;
-    a mapping (and ``overrides``, e.g. spread_points=2) is laid over the instrument's.
+    a mapping (and ``overrides``, e.g. spread_points=2) is laid over the instrument's and the
+    rule's ``risk.max_positions``.
     ``spread_points`` None = the bars' own spread column. Bad names or values: InputError."""
     if isinstance(settings, SimSettings):
         base = settings.to_dict()
     else:
         base = {"point": compiled.point, "contract_size": compiled.point_value / compiled.point}
+        if compiled.rule.risk.max_positions is not None:
+            base["max_positions"] = compiled.rule.risk.max_positions
         base.update(dict(settings or {}))
     base.update({k: v for k, v in overrides.items() if v is not None})
     try:

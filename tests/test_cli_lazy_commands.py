@@ -1,0 +1,83 @@
+"""`ita` imports only the chosen command's module, and still lists every command in --help.
+
+Fresh processes: what a module import costs is only visible in a new interpreter."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ita_desktop.cli.main import COMMANDS, build_parser, chosen_command, main
+from tests.conftest import PROJECT_ROOT
+
+HEAVY = ("numba", "sqlalchemy", "sqlmodel", "pydantic", "keyring", "pandas")
+PROBE = """
+import json, sys
+from ita_desktop.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(m for m in sys.modules if m.startswith(("ita_desktop.cli.",
+    "numba", "sqlalchemy", "sqlmodel", "pydantic", "keyring", "pandas")) and m.count(".") <= 2)}))
+"""
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, str]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {c.dest: c.help for c in action._choices_actions}
+
+
+def _probe(ita_home, *args: str) -> tuple[int, set[str], str]:
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                         env={"ITA_HOME": str(ita_home), "PATH": "/usr/bin:/bin"}, timeout=300)
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    return last["code"], set(last["modules"]), out.stdout
+
+
+def test_the_command_table_is_what_the_modules_register() -> None:
+    full = _subcommands(build_parser(full=True))
+    assert list(full) == list(COMMANDS)  # same commands, same --help order
+    assert full == {name: help_text for name, (_, help_text) in COMMANDS.items()}
+    assert _subcommands(build_parser()) == full  # listed without importing anything
+    for name in COMMANDS:
+        assert _subcommands(build_parser(name)) == full
+
+
+def test_the_chosen_command_is_the_first_word() -> None:
+    assert chosen_command(["-v", "backtest", "asia_sweep", "--symbol", "X"]) == "backtest"
+    assert chosen_command(["--version"]) is None
+    assert chosen_command(["nonsense", "data"]) is None
+    assert chosen_command(["--", "data"]) is None
+
+
+def test_version_and_help_import_no_command_module(ita_home) -> None:
+    code, modules, _ = _probe(ita_home, "--version")
+    assert code == 0 and not {m for m in modules if m.startswith("ita_desktop.cli.") and m.endswith("_cmd")}
+    assert not {m.split(".")[0] for m in modules} & set(HEAVY)
+    code, modules, text = _probe(ita_home, "--help")
+    assert code == 0 and all(name in text for name in COMMANDS)
+    assert not {m.split(".")[0] for m in modules} & set(HEAVY)
+
+
+def test_a_command_imports_its_own_module_only(ita_home) -> None:
+    code, modules, text = _probe(ita_home, "rules", "list")
+    assert code == 0 and "asia_sweep" in text
+    commands = {m for m in modules if m.endswith("_cmd")}
+    assert commands == {"ita_desktop.cli.rules_cmd"}
+    assert "keyring" not in {m.split(".")[0] for m in modules}
+
+
+def test_commands_still_run_and_bad_ones_are_refused(ita_home, capsys) -> None:
+    assert main(["config", "path"]) == 0
+    assert str(ita_home) in capsys.readouterr().out
+    assert main(["-v", "secret", "list"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["nonsense"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'nonsense'" in capsys.readouterr().err
