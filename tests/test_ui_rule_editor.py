@@ -203,3 +203,53 @@ def test_save_creates_v2_in_the_user_folder_leaving_v1_and_its_runs_untouched_an
     assert "percent: 0.4" in dialog.diff.toPlainText()
     assert dialog.table.item(0, 0).text() == str(len(run.trades))
     assert dialog.table.item(0, 1).text() == "no run"
+
+
+def test_editing_a_shipped_rule_saves_v2_in_the_user_folder_and_leaves_the_shipped_v1(qtbot, editor):
+    before = SEED.read_bytes()
+    open_and_settle(qtbot, editor, SEED)
+    with qtbot.waitSignal(editor.validated, timeout=WAIT_MS):
+        editor.editor.setPlainText(editor.text.replace("bars: 24", "bars: 30"))
+    assert editor.dirty
+    path = editor.save()
+    assert path == editor.core.rules.user_dir / "asia_sweep" / "v2.yaml"
+    assert SEED.read_bytes() == before
+    assert editor.core.rules.resolve("asia_sweep").path == path
+    assert editor.authoring.read_draft("asia_sweep") is None  # saved: the draft is gone
+
+
+def test_warnings_are_orange_and_do_not_stop_try_or_save(qtbot, editor, monkeypatch):
+    from ita_desktop.rules import loader
+    from ita_desktop.rules.rule_issues import RuleIssue
+
+    def warnings_of_text(text, file):
+        row = next(i for i, line in enumerate(text.split("\n")) if "percent:" in line)
+        return [RuleIssue(row + 1, 12, "warning: risk.percent 8 risks 8 % of the account", str(file))]
+
+    monkeypatch.setattr(loader, "warnings_of_text", warnings_of_text, raising=False)
+    open_and_settle(qtbot, editor, SEED)
+    assert [p.severity for p in editor.editor.problems] == ["warning"]
+    assert editor.errors() == []
+    editor.scope_box["scope"] = None
+    with qtbot.waitSignal(editor.try_failed, timeout=WAIT_MS) as failed:
+        editor.try_rule()
+    assert "no chart" in failed.args[0]  # the warning did not stop it: the missing chart did
+
+
+def test_closing_the_window_with_unsaved_edits_asks(qtbot, ita_home):
+    from ita_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(new_core())
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+        window.show()
+    panel = window.rule_editor.panel
+    with qtbot.waitSignal(panel.validated, timeout=WAIT_MS):
+        window.rule_editor.edit("asia_sweep")
+    panel.editor.textCursor().insertText("# a note\n")
+    asked: list[str] = []
+    panel.ask = lambda message: asked.append(message) or "cancel"
+    assert window.close() is False and window.isVisible() and asked
+    panel.ask = lambda _message: "discard"
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+    assert window.close() is True

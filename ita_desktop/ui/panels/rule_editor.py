@@ -63,6 +63,15 @@ class Validation:
     seconds: float  # time spent validating (the benchmark reads it)
 
 
+def _warnings(text: str, file: str) -> list[RuleIssue]:
+    """The loader's warnings (legal values a trader rarely means, "warning: ..." issues) when it has
+    them: ``rules.loader.warnings_of_text`` comes with the risk.percent warning (branch newuser)."""
+    from ita_desktop.rules import loader
+
+    find = getattr(loader, "warnings_of_text", None)
+    return list(find(text, file)) if find is not None else []
+
+
 def _warm_up() -> None:
     """Build the JSON Schema and read docs/rules.md once, on the worker: done on the first keystroke's
     completion instead, it held the GUI thread ~50 ms."""
@@ -81,13 +90,17 @@ class _Validator(QObject):
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rule-validate")
         self._pool.submit(_warm_up)
+        self.closed = False
 
 
     def submit(self, generation: int, text: str, file: str, after: Callable[[], None] | None = None) -> None:
+        if self.closed:
+            return
         def work() -> None:
             t0 = time.perf_counter()
             try:
                 _rule, issues = validate_text(text, file)
+                issues = issues + _warnings(text, file)
             except Exception as exc:  # noqa: BLE001 (a loader bug must not kill the editor: show it)
                 issues = [RuleIssue(1, 1, f"the validator failed: {exc}", file)]
             seconds = time.perf_counter() - t0
@@ -98,6 +111,7 @@ class _Validator(QObject):
         self._pool.submit(work)
 
     def close(self) -> None:
+        self.closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -453,4 +467,6 @@ class RuleEditorPanel(QWidget):
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def close_validator(self) -> None:
+        """Stop validating (the window is closing): a pending pause's validation is dropped."""
+        self._debounce.stop()
         self._validator.close()
