@@ -253,3 +253,21 @@ def test_closing_the_window_with_unsaved_edits_asks(qtbot, ita_home):
     panel.ask = lambda _message: "discard"
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
     assert window.close() is True
+
+
+def test_hovering_a_squiggle_shows_its_message_as_a_tooltip(qtbot, editor):
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    open_and_settle(qtbot, editor, SEED)
+    with qtbot.waitSignal(editor.validated, timeout=WAIT_MS):
+        editor.editor.setPlainText(editor.text.replace("zone: fvg", "zone: fvgg"))
+    row = line_of(editor, "zone: fvgg")
+    editor.editor.go_to(row, 8)
+    rect = editor.editor.cursorRect()
+    pos = QPoint(rect.x() + 2, rect.center().y())
+    viewport = editor.editor.viewport()
+    QApplication.sendEvent(viewport, QHelpEvent(QEvent.Type.ToolTip, pos, viewport.mapToGlobal(pos)))
+    qtbot.waitUntil(lambda: "does not exist" in QToolTip.text(), timeout=2000)
+    assert "did you mean 'fvg'" in QToolTip.text()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from PySide6.QtCore import QRect, QSize, QStringListModel, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, QStringListModel, Qt, Signal
 from PySide6.QtGui import (
     QColor, QFont, QFontDatabase, QKeyEvent, QPainter, QPaintEvent, QSyntaxHighlighter, QTextCharFormat, QTextCursor,
     QTextFormat,
@@ -249,17 +249,16 @@ class RuleCodeEditor(QPlainTextEdit):
             return ""
         return editing.key_help(*found)
 
-    def event(self, event) -> bool:
-        if event.type() == event.Type.ToolTip:
-            pos = event.pos() - self.viewport().pos()
-            cursor = self.cursorForPosition(pos)
+    def viewportEvent(self, event) -> bool:  # noqa: N802 (tooltip events go to the viewport, not the editor)
+        if event.type() == QEvent.Type.ToolTip:
+            cursor = self.cursorForPosition(event.pos())
             text = self.hover_text(cursor.blockNumber(), cursor.positionInBlock())
             if text:
-                QToolTip.showText(event.globalPos(), text, self)
+                QToolTip.showText(event.globalPos(), text, self.viewport())
             else:
                 QToolTip.hideText()
             return True
-        return super().event(event)
+        return super().viewportEvent(event)
 
     # -- completion -------------------------------------------------------------------------
     def completions_here(self) -> list[editing.Completion]:
@@ -318,5 +317,5 @@ class RuleCodeEditor(QPlainTextEdit):
             before = self.textCursor().block().text()[:self.textCursor().positionInBlock()]
             if typed.isalnum() or typed == "_" or before.endswith((": ", "[", ", ")):
                 self.show_completions()
-        elif popup.isVisible():
-            self.completer.setCompletionPrefix(self.completions_here() and self._prefix or self._prefix)
+        elif popup.isVisible():  # backspace, arrows: offer what fits where the cursor is now
+            self.show_completions()
