@@ -55,6 +55,15 @@ def test_completions_come_from_the_schema_and_the_rule_itself():
     row, col = at_end_of(text, "levels: [asia.high, pd")
     assert [c.text for c in completions(text, row, col)[1]] == ["pdh", "pdl"]
     assert step_names(SEED) == ["sweep", "choch", "fvg"]
+    text = SEED.replace("    within: {bars: 24, after: sweep}", "    within: {bars: 24, after: sw")
+    row, col = at_end_of(text, "after: sw")
+    assert [c.text for c in completions(text, row, col)[1]] == ["sweep"]
+    text = SEED.replace("    within: {bars: 24, after: sweep}", "    within: {bars: 24, ")
+    row, col = at_end_of(text, "within: {bars: 24, ")
+    assert [c.text for c in completions(text, row, col)[1]] == ["after"]
+    text = SEED.replace("  buffer: {pips: 1}", "  buffer: {p")
+    row, col = at_end_of(text, "buffer: {p")
+    assert [c.text for c in completions(text, row, col)[1]] == ["pips", "points"]
     row, col = at_end_of(SEED, "goes with it")
     assert completions(SEED, row, col)[1] == []  # inside a comment
     # a new stop offers the fixed distances too

@@ -138,8 +138,33 @@ def cursor_context(text: str, line: int, column: int) -> CursorContext:
     ordered = tuple(path)
     if mode == "value":
         ordered = ordered + (key_here,)
+        flow = _inside_flow_mapping(value)
+        if flow is not None:  # `within: {bars: 24, after: sw|`: the flow mapping's own key or value
+            inner_key, inner_prefix, written = flow
+            mode, prefix, siblings = ("value", inner_prefix, set()) if inner_key else ("key", inner_prefix, written)
+            ordered = ordered + ((inner_key,) if inner_key else ())
     event = _event_of_item(lines, line, key_col) if ITEM in ordered and ordered[:1] == ("steps",) else None
     return CursorContext(ordered, mode, prefix, frozenset(siblings), event)
+
+
+def _inside_flow_mapping(value: str) -> tuple[str | None, str, set[str]] | None:
+    """For a value typed so far that ends inside ``{...``: (the key whose value is being typed, or None
+    when a key is being typed; the word typed; the keys already written in that mapping)."""
+    depth, start = 0, -1
+    for i, ch in enumerate(value):
+        if ch == "{":
+            depth, start = depth + 1, i
+        elif ch == "}":
+            depth -= 1
+    if depth <= 0 or start < 0 or "[" in value[start:]:
+        return None
+    parts = value[start + 1:].split(",")
+    written = {p.split(":", 1)[0].strip() for p in parts[:-1] if ":" in p}
+    last = parts[-1]
+    if ":" in last:
+        key, typed = last.split(":", 1)
+        return key.strip(), typed.strip(), written
+    return None, last.strip(), written
 
 
 def _event_of_item(lines: list[str], line: int, col: int) -> str | None:
