@@ -271,3 +271,25 @@ def test_hovering_a_squiggle_shows_its_message_as_a_tooltip(qtbot, editor):
     QApplication.sendEvent(viewport, QHelpEvent(QEvent.Type.ToolTip, pos, viewport.mapToGlobal(pos)))
     qtbot.waitUntil(lambda: "does not exist" in QToolTip.text(), timeout=2000)
     assert "did you mean 'fvg'" in QToolTip.text()
+
+
+def test_rules_right_click_edit_and_the_open_menu_open_a_rule_in_the_editor(qtbot, ita_home):
+    from ita_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(new_core())
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+        window.show()
+    rules = window.workbench.rules
+    qtbot.waitUntil(lambda: rules.item_of("ib_raid", "1") is not None, timeout=WAIT_MS)
+    rules.select("ib_raid", "1")
+    menu = rules.context_menu_for(rules.selected())
+    edit = next(a for a in menu.actions() if a.text() == "Edit in the rule editor")
+    panel = window.rule_editor.panel
+    with qtbot.waitSignal(panel.validated, timeout=WAIT_MS):
+        edit.trigger()
+    assert panel.rule_id == "ib_raid" and window.rule_editor.dock.isVisible()
+    assert {"asia_sweep", "ib_raid", "fvg_reversal", "Frank_raid"} <= set(panel.rule_ids())
+    panel._open_asking("asia_sweep")
+    assert panel.rule_id == "asia_sweep"
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem, QMenu, QMessageBox, QSplitter, QToolButton,
-    QVBoxLayout, QWidget,
+    QInputDialog, QLabel, QListWidget, QListWidgetItem, QMenu, QMessageBox, QSizePolicy, QSplitter, QToolBar,
+    QToolButton, QVBoxLayout, QWidget,
 )
 
 from ita_desktop.core.rule_authoring import RuleAuthoring, key_of
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 DEBOUNCE_MS = 150  # a pause this long after a keystroke validates; the issue asks for squiggles within 0.5 s
 WARNING_PREFIX = "warning:"
+MINIMUM_SIZE = (220, 160)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ class RuleEditorPanel(QWidget):
         self.last_try: TryResult | None = None
 
         self.editor = RuleCodeEditor(self, dark=dark)
-        self.title = QLabel("No rule open: New, or Edit a rule in the Rules panel")
+        self.title = QLabel("No rule open: New or Open (or right-click a version in Rules: Edit)")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.title.setObjectName("ruleEditorTitle")
         self.problems = QListWidget()
         self.problems.setObjectName("ruleProblems")
@@ -160,6 +162,11 @@ class RuleEditorPanel(QWidget):
         self.new_button.setMenu(self.new_menu)
         self.new_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.new_menu.aboutToShow.connect(self._fill_new_menu)
+        self.open_button = self._button("Open", "edit a rule: its latest version (or right-click a version in Rules)")
+        self.open_menu = QMenu(self.open_button)
+        self.open_button.setMenu(self.open_menu)
+        self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.open_menu.aboutToShow.connect(self._fill_open_menu)
         self.duplicate_button = self._button("Duplicate", "save this text as a new rule (a new rule_id, v1)",
                                              self.ask_duplicate)
         self.rename_button = self._button("Rename", "rename your rule: its folder and rule_id together",
@@ -169,11 +176,11 @@ class RuleEditorPanel(QWidget):
         self.save_button = self._button("Save", "save as the next version in your rules folder", self.save)
         self.versions_button = self._button("Versions", "compare two versions and their results",
                                             self.show_versions)
-        bar = QHBoxLayout()
-        for b in (self.new_button, self.duplicate_button, self.rename_button, self.try_button, self.save_button,
+        bar = QToolBar()  # a narrow dock folds the buttons into the toolbar's » menu instead of widening the window
+        bar.setObjectName("ruleEditorToolbar")
+        for b in (self.new_button, self.open_button, self.duplicate_button, self.rename_button, self.try_button, self.save_button,
                   self.versions_button):
             bar.addWidget(b)
-        bar.addStretch(1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.editor)
         split.addWidget(self.problems)
@@ -183,11 +190,12 @@ class RuleEditorPanel(QWidget):
         self.problems.setMinimumHeight(40)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(bar)
+        layout.addWidget(bar)
         layout.addWidget(self.title)
         layout.addWidget(split, 1)
         layout.addWidget(self.status)
 
+        self.setMinimumSize(*MINIMUM_SIZE)  # explicit: the window's saved size must not grow to fit a hidden editor
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self.validate_now)
         self._validator = _Validator(self)
@@ -393,6 +401,23 @@ class RuleEditorPanel(QWidget):
         for entry in self.authoring.templates():
             self.new_menu.addAction(f"From {entry.rule_id} v{entry.version}…",
                                     lambda p=entry.path: self._ask_new(p))
+
+    def rule_ids(self) -> list[str]:
+        """Rule folders holding a version file, in either rules folder (names only: nothing is read)."""
+        ids: set[str] = set()
+        for folder, _origin in self.core.rules.folders():
+            if folder.is_dir():
+                ids.update(d.name for d in folder.iterdir() if d.is_dir() and any(d.glob("v*.y*ml")))
+        return sorted(ids, key=str.lower)
+
+    def _fill_open_menu(self) -> None:
+        self.open_menu.clear()
+        for rule_id in self.rule_ids():
+            self.open_menu.addAction(rule_id, lambda r=rule_id: self._open_asking(r))
+
+    def _open_asking(self, rule_id: str) -> None:
+        if self.may_close():
+            self._guard(lambda: self.open_rule(rule_id))
 
     def _ask_name(self, title: str, suggestion: str) -> str | None:
         name, ok = QInputDialog.getText(self, title, "rule_id (letters, digits, _):", text=suggestion)

@@ -1,7 +1,7 @@
 """The rule editor in the main window: its dock, the Rules panel's "Edit", Try's occurrences on the chart.
 
 Installed by the window in one line (``RuleEditorDock(window, core)``) so the window keeps no
-editor logic: the dock opens hidden on the right (View menu, or Edit in the Rules panel), Try
+editor logic: the dock opens hidden on the right (View menu, or Edit in the Rules panel's right-click menu), Try
 runs on what the chart shows, and its occurrences are drawn with their steps on the chart's
 ``setups`` layer. The window asks :meth:`may_close` before it closes.
 """
@@ -50,7 +50,7 @@ class RuleEditorDock(QObject):
         self.dock.setObjectName("ruleEditorDock")
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        window.tabifyDockWidget(window.legend_dock, self.dock)  # the right column's full height, a tab by Overlays
+        self._tabbed = False  # tabbed beside Overlays when first shown: a hidden tab would widen the window
         window.view_menu.addAction(self.dock.toggleViewAction())
         self.dock.hide()
         self.panel.tried.connect(self.draw)
@@ -64,6 +64,9 @@ class RuleEditorDock(QObject):
         return ChartScope(bars.symbol, bars.timeframe.value, int(bars.time[0]), end)
 
     def show(self) -> None:
+        if not self._tabbed:  # the right column's full height, a tab beside Overlays
+            self.window.tabifyDockWidget(self.window.legend_dock, self.dock)
+            self._tabbed = True
         self.dock.show()
         self.dock.raise_()
         self.window.resizeDocks([self.dock], [EDITOR_WIDTH], Qt.Orientation.Horizontal)

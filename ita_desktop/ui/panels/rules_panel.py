@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from ita_desktop.core.rules_service import RuleChoice, VersionEntry
@@ -65,10 +65,9 @@ class RulesPanel(QWidget):
         self.open_run_button.setToolTip("show the selected version's latest stored run (statistics, trades, chart)")
         self.open_run_button.setEnabled(False)
         self.open_run_button.clicked.connect(self._request_run)
-        self.edit_button = QPushButton("Edit")
-        self.edit_button.setToolTip("open the selected version in the rule editor")
-        self.edit_button.setEnabled(False)
-        self.edit_button.clicked.connect(self._request_edit)
+        # right-click a version: Edit in the rule editor (a menu, not a button: the bottom docks' width is tight)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         self.folder_label = QLabel(f"shipped: {rules.shipped_dir}   ·   yours: {rules.user_dir}")
         self.folder_label.setToolTip("rules folders: the shipped examples (read-only) and your own")
         self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -80,11 +79,7 @@ class RulesPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.details)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_run_button)
-        buttons.addWidget(self.edit_button)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
+        layout.addWidget(self.open_run_button, 0, Qt.AlignmentFlag.AlignLeft)
 
     def refresh(self) -> None:
         """List both rules folders again, with the stored runs' stats once the store is open (a job)."""
@@ -97,10 +92,23 @@ class RulesPanel(QWidget):
         if entry is not None and entry.run_id is not None:
             self.run_requested.emit(entry.run_id)
 
-    def _request_edit(self) -> None:
-        entry = self.selected()
+    def context_menu_for(self, entry: VersionEntry | None) -> QMenu:
+        """The right-click menu of a row: Edit in the rule editor, Open run."""
+        menu = QMenu(self)
+        edit = menu.addAction("Edit in the rule editor")
+        edit.setEnabled(entry is not None)
         if entry is not None:
-            self.edit_requested.emit(entry.choice)
+            edit.triggered.connect(lambda: self.edit_requested.emit(entry.choice))
+        run = menu.addAction("Open run")
+        run.setEnabled(entry is not None and entry.run_id is not None)
+        run.triggered.connect(self._request_run)
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        if item is not None:
+            self.tree.setCurrentItem(item)
+        self.context_menu_for(self.selected()).exec(self.tree.viewport().mapToGlobal(pos))
 
     def _failed(self, message: str) -> None:
         self.refresh_button.setEnabled(True)
@@ -197,7 +205,6 @@ class RulesPanel(QWidget):
 
     def _describe(self, entry: VersionEntry | None) -> None:
         self.open_run_button.setEnabled(entry is not None and entry.run_id is not None)
-        self.edit_button.setEnabled(entry is not None)
         if entry is None:
             self.details.clear()
         elif entry.valid:
