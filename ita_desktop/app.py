@@ -113,9 +113,32 @@ def _screenshot_timeout(app: QApplication) -> None:
     app.exit(2)
 
 
+NO_DISPLAY = ("ita-desktop: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set). Run it in a desktop "
+              "session, or under a virtual display: xvfb-run -a uv run ita-desktop; for a screenshot without any "
+              "display: QT_QPA_PLATFORM=offscreen uv run ita-desktop --screenshot FILE.png")
+
+
+def display_missing(environ: dict[str, str] | None = None, platform: str | None = None) -> bool:
+    """True on Linux/BSD when Qt would look for an X or Wayland display and none is set: Qt would abort
+    (exit 134) with a misleading libxcb-cursor0 message instead of saying so."""
+    import os
+
+    env = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("win", "darwin", "cygwin")) or QApplication.instance() is not None:
+        return False
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if qpa and not qpa.startswith(("xcb", "wayland")):
+        return False  # offscreen, minimal, vnc, eglfs ... need no display
+    return not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str] | None = None) -> int:
     times = StartupTimes()
     args = parse_args(argv)
+    if display_missing():
+        print(NO_DISPLAY, file=sys.stderr)
+        return 1
     paths = app_paths().ensure()
     log_setup.configure(paths.logs)
     try:

@@ -173,8 +173,8 @@ def test_export_refuses_bad_input_with_exit_1(ita_home: Path, tmp_path: Path, ca
     store_bars("EURUSD", 10)
     out = tmp_path / "x.csv"
     base = ["data", "export", "--out", str(out)]
-    assert main([*base, "--symbol", "EURUSD", "--timeframe", "H1"]) == 1
-    assert "no EURUSD H1 bars stored" in capsys.readouterr().err
+    assert main([*base, "--symbol", "GBPUSD", "--timeframe", "H1"]) == 1
+    assert "no GBPUSD H1 bars, nor finer ones to build them from, stored" in capsys.readouterr().err
     assert main([*base, "--symbol", "EURUSD", "--timeframe", "M1", "--from", "last tuesday"]) == 1
     assert "--from: not an ISO time: 'last tuesday'" in capsys.readouterr().err
     assert main([*base, "--symbol", "EURUSD", "--timeframe", "M1", "--from", "2030-01-01"]) == 1

@@ -218,3 +218,31 @@ def test_the_core_job_engine_reports_on_the_bus(core: Core) -> None:
     assert 1 <= len(progress) < 200 and progress[-1].fraction == 1.0  # thinned, the last always sent
     failed = next(e for e in seen if isinstance(e, JobFailed))
     assert failed.name == "Broken" and "x.csv:3: bad row" in failed.error
+
+
+def test_work_that_reaches_a_closed_core_ends_as_a_cancel_without_a_traceback(ita_home: Path, caplog) -> None:
+    """The window closing under its "Open store" job (e.g. right after --screenshot) is a cancel, not a failure."""
+    import threading
+
+    from ita_desktop.core.job_engine import JobCancelled
+
+    core = Core(load_settings(), app_paths().ensure())
+    started, go_on = threading.Event(), threading.Event()
+
+    def open_late(_ctx) -> None:
+        started.set()
+        go_on.wait(10)
+        core.open_store()
+
+    handle = core.jobs.submit("Open store", open_late)
+    assert started.wait(10)
+    closer = threading.Thread(target=core.close)
+    closer.start()
+    while not core.closed:  # the close has begun (it then waits for the job)
+        threading.Event().wait(0.001)
+    go_on.set()
+    closer.join(15)
+    assert handle.wait(10) and handle.status == "cancelled"
+    assert not [r for r in caplog.records if r.exc_info], "a closed core logged a traceback"
+    with pytest.raises(JobCancelled, match="the core is closed"):
+        core.store

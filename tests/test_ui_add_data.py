@@ -161,3 +161,15 @@ def test_symbol_guess_from_file_name():
     assert symbol_guess(Path("/x/EURUSD_M1.csv")) == "EURUSD"
     assert symbol_guess("xauusd.csv") == "XAUUSD"
     assert symbol_guess("GBPUSD M5 export.csv") == "GBPUSD"
+
+
+def test_the_welcome_has_no_large_empty_area(qtbot, window):
+    """The dialog is as tall as the page shown: the choices' text ends near its bottom edge."""
+    dialog = welcome(qtbot, window)
+    assert dialog.pages.currentWidget() is dialog.choices
+    text_bottom = dialog.choices.mapTo(dialog, dialog.choices.rect().topLeft()).y() + \
+        dialog.choices.heightForWidth(dialog.choices.width())
+    assert dialog.height() - text_bottom < 80, (dialog.height(), text_bottom)
+    dialog.open_on("import")
+    qtbot.waitUntil(lambda: dialog.pages.currentWidget() is dialog.import_page, timeout=5000)
+    assert not dialog.import_go.visibleRegion().isEmpty()  # the taller page still fits

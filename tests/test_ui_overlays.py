@@ -84,7 +84,9 @@ def test_fvg_box_starts_at_its_bar_and_ends_at_its_filled_bar(detected, eurusd):
         assert box.x1[k] == len(eurusd) - 0.5 + RIGHT_EDGE_BARS
     ce = [b for b in layer.batches if isinstance(b, Segments)]
     assert all(b.style.dash and b.style.role == "ce" for b in ce)
-    assert sum(len(b) for b in ce) == len(shown)  # one CE midline per gap shown
+    assert sum(len(b) for b in ce) == len(open_rows)  # a CE midline per gap still open (a filled one's is clutter)
+    fills = {b.style.fill_alpha for b in layer.batches if isinstance(b, Boxes)}
+    assert max(fills) == 70 and min(fills) < 20  # long-dead gaps fade (zones faded by age)
     assert layer.objects == len(shown) < len(rows)  # the display filter hides the smallest gaps
 
 
@@ -149,7 +151,10 @@ def test_level_layers_follow_their_rows(detected, eurusd):
     assert labels == {"IB high", "IB low", "IB mid"}
     sweeps = result.tables["sweeps"]
     swing = np.isin(sweeps["sub"], [LevelKind.SWING_HIGH, LevelKind.SWING_LOW])
-    assert data.layers["sweeps"].objects == int((~swing).sum())
+    from ita_desktop.ui.chart.overlays.detector_layers import LIQUIDITY_SWEEPS
+
+    liquidity = np.isin(sweeps["sub"], LIQUIDITY_SWEEPS)  # opens' and IB raids are drawn with a setup only
+    assert data.layers["sweeps"].objects == int(liquidity.sum()) < int((~swing).sum())
     assert data.layers["swing_sweeps"].objects == int(swing.sum())
     structure = data.layers["structure"]
     assert structure.objects == len(result.tables["structure"])

@@ -218,22 +218,19 @@ def test_editing_a_shipped_rule_saves_v2_in_the_user_folder_and_leaves_the_shipp
     assert editor.authoring.read_draft("asia_sweep") is None  # saved: the draft is gone
 
 
-def test_warnings_are_orange_and_do_not_stop_try_or_save(qtbot, editor, monkeypatch):
-    from ita_desktop.rules import loader
-    from ita_desktop.rules.rule_issues import RuleIssue
-
-    def warnings_of_text(text, file):
-        row = next(i for i, line in enumerate(text.split("\n")) if "percent:" in line)
-        return [RuleIssue(row + 1, 12, "warning: risk.percent 8 risks 8 % of the account", str(file))]
-
-    monkeypatch.setattr(loader, "warnings_of_text", warnings_of_text, raising=False)
+def test_warnings_are_orange_and_do_not_stop_try_or_save(qtbot, editor):
     open_and_settle(qtbot, editor, SEED)
-    assert [p.severity for p in editor.editor.problems] == ["warning"]
-    assert editor.errors() == []
+    with qtbot.waitSignal(editor.validated, timeout=WAIT_MS):
+        editor.editor.setPlainText(editor.text.replace("percent: 0.5", "percent: 8"))
+    row = line_of(editor, "percent: 8")
+    assert [(p.line, p.severity) for p in editor.editor.problems] == [(row, "warning")]
+    assert editor.errors() == [] and "0.08" in editor.editor.problems[0].message
+    assert editor.editor._problem_lines[row] == "warning"
     editor.scope_box["scope"] = None
     with qtbot.waitSignal(editor.try_failed, timeout=WAIT_MS) as failed:
         editor.try_rule()
     assert "no chart" in failed.args[0]  # the warning did not stop it: the missing chart did
+    assert editor.save() == editor.core.rules.user_dir / "asia_sweep" / "v2.yaml"
 
 
 def test_closing_the_window_with_unsaved_edits_asks(qtbot, ita_home):

@@ -109,6 +109,16 @@ def test_screenshot_overlays(qtbot, window_on, eurusd_csv):
         window.legend.set_checked(name, True)
     window.chart.set_x_window(20_500, 20_800)
     save(window, "window_eurusd_m1_overlays_all_layers.png")
+    for name in ("ib_ext", "swing_sweeps"):
+        window.legend.set_checked(name, False)
+    # issue 18: the defaults must stay readable on the higher timeframes too (looked at by eye)
+    for tf in ("M15", "M30", "H1"):
+        with qtbot.waitSignal(window.overlays.drawn, timeout=WAIT_MS):
+            window.select("EURUSD", tf)
+        assert window.overlays.key == series_key(window.chart.bars)
+        save(window, f"window_eurusd_{tf.lower()}_overlays_defaults.png")
+        window.chart.set_x_window(-0.5, window.chart.count - 0.5)
+        save(window, f"window_eurusd_{tf.lower()}_overlays_zoomed_out.png")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ita_desktop.backtest.funnel import funnel_text
 from ita_desktop.backtest.stats import Stats, format_stat, r_histogram
 from ita_desktop.domain.clock import utc_iso
 
@@ -30,7 +31,48 @@ SUMMARY_LABELS = {
     "max_drawdown_r": "Max drawdown (R)", "longest_losing_streak": "Longest losing streak", "sharpe": "Sharpe (daily)",
     "sortino": "Sortino (daily)", "sqn": "SQN", "exposure": "Exposure", "final_equity": "Final equity",
 }
+#: The trades as a report shows them: (record key, label, kind). Kinds: price (the symbol's digits),
+#: time (UTC), money, r, lots, text. Bar indexes and other internals stay in the CSV.
+REPORT_TRADE_COLUMNS = (
+    ("direction", "Side", "text"), ("entry_iso", "Entry (UTC)", "time"), ("entry_price", "Entry", "price"),
+    ("stop_price", "Stop", "price"), ("target1", "Target", "price"), ("exit_iso", "Exit (UTC)", "time"),
+    ("exit_price", "Exit", "price"), ("lots", "Lots", "lots"), ("r_multiple", "R", "r"),
+    ("pnl_money", "P/L", "money"), ("commission", "Commission", "money"), ("exit_reason", "Exit reason", "text"),
+    ("mfe_r", "MFE (R)", "r"), ("mae_r", "MAE (R)", "r"),
+)
+BREAKDOWN_LABELS = {"group": "Group", "trades": "Trades", "win_rate": "Win rate", "expectancy_r": "Expectancy (R)",
+                    "profit_factor": "Profit factor", "net_pnl": "Net P/L", "total_r": "Total R"}
+PERCENT_STATS = {"win_rate", "exposure"}
 W, H, PAD = 720, 240, 40
+
+
+def price_digits(point: float) -> int:
+    """Decimals of a price whose smallest step is ``point`` (0.00001 -> 5)."""
+    return max(0, round(-math.log10(point))) if point > 0 else 5
+
+
+def cell(value: Any, kind: str, digits: int) -> str:
+    """One report cell as text: prices at the symbol's digits, money 2 decimals, R 2, lots 2, times to the minute."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if kind == "price":
+        return f"{value:.{digits}f}"
+    if kind == "money":
+        return f"{value:,.2f}"
+    if kind == "r":
+        return f"{value:+.2f}"
+    if kind == "lots":
+        return f"{value:.2f}"
+    if kind == "time":
+        return str(value).replace("T", " ").replace("Z", "")[:16]
+    return str(value)
+
+
+def stat_text(key: str, value: Any) -> str:
+    """A summary or breakdown value as a trader reads it (rates in percent)."""
+    if key in PERCENT_STATS and isinstance(value, (int, float)) and math.isfinite(value):
+        return f"{value * 100:.1f} %"
+    return format_stat(value)
 
 
 def _fmt(value: Any) -> str:
@@ -72,10 +114,23 @@ def histogram_svg(r: np.ndarray, width: float = 0.5) -> str:
     return "".join(parts)
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
+def _table(rows: list[dict[str, Any]], columns: list[str], labels: dict[str, str] | None = None) -> str:
+    labels = labels or {}
+    head = "".join(f"<th>{html.escape(labels.get(c, c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(stat_text(c, row.get(c)))}</td>" for c in columns) + "</tr>"
+                   for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def trades_table(result: RunResult) -> str:
+    """The trades with labelled columns, prices at the symbol's digits, times in UTC (said in the header)."""
+    digits = price_digits(result.trades.settings.point)
+    head = "<th>#</th>" + "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in REPORT_TRADE_COLUMNS)
+    rows = []
+    for i, rec in enumerate(result.trades.to_records(), start=1):
+        cells = "".join(f"<td>{html.escape(cell(rec.get(key), kind, digits))}</td>" for key, _, kind in REPORT_TRADE_COLUMNS)
+        rows.append(f"<tr><td>{i}</td>{cells}</tr>")
+    return f"<div class='wide'><table class='trades'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
 def html_report(result: RunResult) -> str:
@@ -86,23 +141,31 @@ def html_report(result: RunResult) -> str:
     if result.warmup_bars:  # a ranged run: say what the detectors read before the range
         since = f" from {utc_iso(result.warmup_from_utc)}" if result.warmup_from_utc is not None else ""
         rng += f" (detectors warmed on {result.warmup_bars:,} bars before{since})"
-    summary_rows = [{"statistic": SUMMARY_LABELS.get(k, k), "value": v} for k, v in stats.summary.items()]
+    summary_rows = [{"statistic": SUMMARY_LABELS.get(k, k), "value": stat_text(k, v)} for k, v in stats.summary.items()]
     sections = [f"<h1>{html.escape(title)}</h1>",
                 f"<p>Run {result.run_id if result.run_id is not None else '(not stored)'} · {html.escape(rng)} · "
                 f"inputs {result.inputs_hash[:12]}</p>"]
     notes = [f.message for f in result.findings]
     if notes:
         sections.append("<div class='warn'>" + "".join(f"<p>{html.escape(n)}</p>" for n in notes) + "</div>")
-    sections += ["<h2>Equity</h2>", equity_svg(stats, settings.initial_equity),
-                 "<h2>R distribution</h2>", histogram_svg(stats.r_multiples),
-                 "<h2>Statistics</h2>", _table(summary_rows, ["statistic", "value"])]
+    sections += ["<h2>Funnel</h2>", f"<p class='funnel'>{html.escape(funnel_text(stats.funnel))}</p>"]
+    if len(result.trades):
+        sections += ["<h2>Equity</h2>", equity_svg(stats, settings.initial_equity),
+                     "<h2>R distribution</h2>", histogram_svg(stats.r_multiples)]
+    else:
+        sections += ["<h2>Equity</h2>", "<p class='empty'>No trades in this run, so no equity curve: "
+                     "the funnel above says where the setups stopped.</p>"]
+    sections += ["<h2>Statistics</h2>", _table(summary_rows, ["statistic", "value"],
+                                               {"statistic": "Statistic", "value": "Value"})]
     cols = ["group", "trades", "win_rate", "expectancy_r", "profit_factor", "net_pnl", "total_r"]
     for name, rows in stats.breakdowns.items():
-        sections += [f"<h2>By {html.escape(name)}</h2>", _table(rows, cols)]
-    sections += ["<h2>Trades</h2>", _table(result.trades.to_records(), list(TRADE_COLUMNS))]
-    style = ("body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}"
-             "td,th{border:1px solid #ddd;padding:3px 8px;text-align:right;font-size:13px}"
-             "th{background:#f4f4f4}.warn{background:#fff4e0;border:1px solid #f0b000;padding:4px 12px}")
+        sections += [f"<h2>By {html.escape(name)}</h2>", _table(rows, cols, BREAKDOWN_LABELS)]
+    sections += ["<h2>Trades</h2>", trades_table(result)]
+    style = ("body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}"
+             "table{border-collapse:collapse;margin:8px 0}"
+             "td,th{border:1px solid #ddd;padding:3px 6px;text-align:right;font-size:13px;white-space:nowrap}"
+             "th{background:#f4f4f4}.warn{background:#fff4e0;border:1px solid #f0b000;padding:4px 12px}"
+             ".wide{overflow-x:auto;max-width:100%}table.trades td,table.trades th{font-size:12px;padding:2px 5px}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(sections)}</body></html>")
 
@@ -131,13 +194,40 @@ def write_xlsx(result: RunResult, path: str | Path) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "Trades"
-    ws.append(list(TRADE_COLUMNS))
-    for rec in result.trades.to_records():
-        ws.append([rec.get(k) for k in TRADE_COLUMNS])
+    digits = price_digits(result.trades.settings.point)
+    ws.append(["#"] + [label for _, label, _ in REPORT_TRADE_COLUMNS])
+    formats = {"price": "0." + "0" * digits if digits else "0", "money": "#,##0.00", "r": "+0.00;-0.00;0.00",
+               "lots": "0.00", "time": "yyyy-mm-dd hh:mm"}
+    for i, rec in enumerate(result.trades.to_records(), start=1):
+        ws.append([i] + [xlsx_value(rec.get(key), kind, digits) for key, _, kind in REPORT_TRADE_COLUMNS])
+        for col, (_, _, kind) in enumerate(REPORT_TRADE_COLUMNS, start=2):
+            if kind in formats:
+                ws.cell(row=i + 1, column=col).number_format = formats[kind]
+    for col, (_, label, kind) in enumerate(REPORT_TRADE_COLUMNS, start=2):
+        ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = max(len(label) + 2,
+                                                                                   17 if kind == "time" else 10)
     summary = wb.create_sheet("Summary")
-    summary.append(["statistic", "value"])
+    summary.append(["Statistic", "Value"])
     for key, value in result.stats.summary.items():
         v = float(value) if isinstance(value, (float, np.floating)) else value
-        summary.append([SUMMARY_LABELS.get(key, key), v if not (isinstance(v, float) and not math.isfinite(v)) else None])
+        if isinstance(v, float):
+            v = round(v, 2 if abs(v) >= 10 else 4) if math.isfinite(v) else None
+        summary.append([SUMMARY_LABELS.get(key, key), v])
+    summary.column_dimensions["A"].width = 26
     wb.save(path)
     return path
+
+
+def xlsx_value(value: Any, kind: str, digits: int) -> Any:
+    """A trade field as a spreadsheet value: times as real (UTC, naive) datetimes, numbers rounded."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if kind == "time":
+        from datetime import datetime
+
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+    if kind == "price":
+        return round(float(value), digits)
+    if kind in ("money", "r", "lots"):
+        return round(float(value), 2)
+    return value

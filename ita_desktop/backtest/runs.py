@@ -22,6 +22,7 @@ import numpy as np
 
 from ita_desktop.backtest.costs import SimSettings
 from ita_desktop.backtest.simulator import Trades, simulate
+from ita_desktop.backtest.funnel import funnel_of
 from ita_desktop.backtest.stats import Stats, compute_stats
 from ita_desktop.backtest.validator import Finding, validate
 from ita_desktop.domain.bars import Bars
@@ -84,13 +85,15 @@ def inputs_hash(bars: Bars, orders: np.ndarray, settings: SimSettings, lower: Ba
 def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettings | None = None, *,
                  rule_id: str = "adhoc", rule_version: str = "0", store: Any = None, lower: Bars | None = None,
                  start_utc: int | None = None, end_utc: int | None = None, label: str = "",
-                 rule_version_id: int | None = None, warmup: Bars | None = None, warmup_bars: int = 0) -> RunResult:
+                 rule_version_id: int | None = None, warmup: Bars | None = None, warmup_bars: int = 0,
+                 occurrences: int | None = None) -> RunResult:
     """Simulate, compute statistics, validate and (with ``store``) store one run.
 
     ``orders`` is an ORDER_DTYPE array built on ``bars`` or a function bars -> orders; with
     ``start_utc``/``end_utc`` the bars are cut first, which needs the function form.
     ``warmup``: the stored bars read before ``bars`` to build the orders (not simulated; their
-    ingests are the run's too), making ``warmup_bars`` bars of ``bars``' timeframe."""
+    ingests are the run's too), making ``warmup_bars`` bars of ``bars``' timeframe.
+    ``occurrences``: how many rule occurrences the orders came from (the funnel's first step)."""
     settings = settings or SimSettings()
     if start_utc is not None or end_utc is not None:
         if not callable(orders):
@@ -101,6 +104,7 @@ def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettin
     order_rows = orders(bars) if callable(orders) else np.asarray(orders)
     trades = simulate(bars, order_rows, settings, lower=lower)
     stats = compute_stats(trades)
+    stats.funnel = funnel_of(trades.status_counts(), len(trades), occurrences)
     findings = validate(trades, bars)
     digest = inputs_hash(bars, trades.orders, settings, lower)
     used = [b.ingest_id for b in (bars, lower, warmup) if b is not None]

@@ -13,6 +13,10 @@ Definitions (stated because every platform differs a little):
   entry to the last exit, days without a close counting as 0, annualised with sqrt(252);
   Sortino's downside deviation is the root mean square of the negative days over ALL days;
 - SQN = sqrt(trades) x mean R / std R (sample std);
+- a ratio whose divisor is nil is not a number: SQN with under two trades or every R the same,
+  Sharpe/Sortino with no spread of daily returns (or no losing day for Sortino), profit factor
+  with nothing lost (inf when something was won). "Nil" is relative, within RATIO_TOLERANCE of
+  the numerator, so float noise (R of 1.0000000000002) cannot pass for a spread;
 - exposure = share of the run's bars with a position open (entry bar to exit bar).
 
 Sessions for the breakdown are by ENTRY time on the New York clock: Asia 20:00-24:00,
@@ -38,6 +42,8 @@ SESSIONS: tuple[tuple[str, int, int], ...] = (
 )
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MIN_TRADES = 30
+#: A divisor at most this share of what it divides counts as zero (see the module docstring).
+RATIO_TOLERANCE = 1e-9
 #: statistics where the smallest value ranks first (a sweep's best variant, the heatmap's colour scale)
 LOWER_IS_BETTER = {"max_drawdown", "max_drawdown_pct", "max_drawdown_r", "longest_losing_streak"}
 
@@ -52,6 +58,8 @@ class Stats:
     equity: np.ndarray = field(default_factory=lambda: np.zeros(0))
     r_multiples: np.ndarray = field(default_factory=lambda: np.zeros(0))
     warnings: list[str] = field(default_factory=list)
+    #: occurrences -> orders -> filled, expired, refused (backtest.funnel); None for a group of trades
+    funnel: dict[str, Any] | None = None
 
     def __getitem__(self, key: str) -> float:
         return self.summary[key]
@@ -65,6 +73,7 @@ class Stats:
             "equity_curve": {"time": self.equity_time.tolist(), "equity": [_clean(x) for x in self.equity]},
             "r_multiples": [_clean(x) for x in self.r_multiples],
             "warnings": list(self.warnings),
+            "funnel": self.funnel,
         }
 
 
@@ -75,6 +84,45 @@ def _clean(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def safe_ratio(numerator: float, divisor: float, scale: float = 1.0) -> float:
+    """numerator / divisor, or NaN when the divisor is nil next to the numerator (float noise included).
+
+    ``scale`` multiplies a valid result (sqrt(n) for SQN, sqrt(252) for Sharpe)."""
+    if not (math.isfinite(numerator) and math.isfinite(divisor)) or divisor <= RATIO_TOLERANCE * abs(numerator) \
+            or divisor <= 0:
+        return math.nan
+    return float(numerator / divisor * scale)
+
+
+def sqn_of(r: np.ndarray) -> float:
+    """sqrt(n) x mean / sample std of R; NaN for fewer than two trades or no spread of R."""
+    if len(r) < 2:
+        return math.nan
+    return safe_ratio(float(r.mean()), float(r.std(ddof=1)), math.sqrt(len(r)))
+
+
+def profit_factor(gross_win: float, gross_loss: float) -> float:
+    """Gross profit / gross loss; inf when nothing (within float noise) was lost but something won, NaN
+    with neither."""
+    if gross_loss <= RATIO_TOLERANCE * gross_win or gross_loss <= 0:
+        return math.inf if gross_win > 0 else math.nan
+    return gross_win / gross_loss
+
+
+def guard_kernel_summary(summary: dict) -> dict:
+    """The sweep kernel's SQN and profit factor held to the same rule as :func:`sqn_of` and
+    :func:`profit_factor` (the kernel divides by any positive spread): ``|sqn| >= sqrt(n) / tolerance``
+    is exactly ``std <= tolerance x |mean|``, and a factor of ``1 / tolerance`` or more is a loss within noise."""
+    n = summary.get("trades", 0) or 0
+    sqn = summary.get("sqn")
+    if sqn is not None and (not math.isfinite(sqn) or n < 2 or abs(sqn) >= math.sqrt(n) / RATIO_TOLERANCE):
+        summary["sqn"] = math.nan
+    pf = summary.get("profit_factor")
+    if pf is not None and math.isfinite(pf) and pf >= 1.0 / RATIO_TOLERANCE:
+        summary["profit_factor"] = math.inf
+    return summary
 
 
 def max_drawdown(curve: np.ndarray, start: float) -> tuple[float, float]:
@@ -117,11 +165,10 @@ def daily_ratios(exit_time: np.ndarray, pnl: np.ndarray, first_time: int, initia
         np.add.at(per_day, np.minimum(idx[late], len(days) - 1), pnl[late])
     equity_start = initial_equity + np.concatenate([[0.0], np.cumsum(per_day)[:-1]])
     ret = per_day / equity_start
-    std = ret.std(ddof=1)
-    sharpe = ret.mean() / std * math.sqrt(252) if std > 0 else math.nan
-    downside = math.sqrt(np.mean(np.minimum(ret, 0.0) ** 2))
-    sortino = ret.mean() / downside * math.sqrt(252) if downside > 0 else math.nan
-    return float(sharpe), float(sortino)
+    mean = float(ret.mean())
+    sharpe = safe_ratio(mean, float(ret.std(ddof=1)), math.sqrt(252))
+    sortino = safe_ratio(mean, math.sqrt(np.mean(np.minimum(ret, 0.0) ** 2)), math.sqrt(252))
+    return sharpe, sortino
 
 
 def exposure(entry_bar: np.ndarray, exit_bar: np.ndarray, n_bars: int) -> float:
@@ -146,7 +193,7 @@ def summarize(r: np.ndarray, pnl: np.ndarray) -> dict[str, float]:
         "expectancy_r": float(r.mean()) if n else math.nan,
         "avg_win_r": float(r[wins].mean()) if wins.any() else math.nan,
         "avg_loss_r": float(r[~wins].mean()) if (~wins).any() else math.nan,
-        "profit_factor": gross_win / gross_loss if gross_loss > 0 else (math.inf if gross_win > 0 else math.nan),
+        "profit_factor": profit_factor(gross_win, gross_loss),
         "net_pnl": float(pnl.sum()),
         "total_r": float(r.sum()),
     }
@@ -194,7 +241,6 @@ def compute_stats(trades: Any, *, initial_equity: float | None = None, n_bars: i
     sharpe, sortino = daily_ratios(rows["exit_time"], pnl, int(rows["entry_time"].min()) if len(rows) else first,
                                    initial_equity)
     n = len(r)
-    std_r = r.std(ddof=1) if n > 1 else math.nan
     if n_bars is None:
         exp = float(np.mean([exposure(p.rows["entry_bar"], p.rows["exit_bar"], len(p.bar_times)) for p in parts])) \
             if parts else 0.0
@@ -204,7 +250,7 @@ def compute_stats(trades: Any, *, initial_equity: float | None = None, n_bars: i
         "max_drawdown": dd_money, "max_drawdown_pct": dd_pct, "max_drawdown_r": dd_r,
         "longest_losing_streak": longest_losing_streak(pnl),
         "sharpe": sharpe, "sortino": sortino,
-        "sqn": float(math.sqrt(n) * r.mean() / std_r) if n > 1 and std_r > 0 else math.nan,
+        "sqn": sqn_of(r),
         "exposure": exp,
         "final_equity": float(curve[-1]) if n else float(initial_equity),
         "return_pct": float(pnl.sum() / initial_equity * 100.0),

@@ -26,6 +26,7 @@ from ita_desktop.backtest import _sweep_kernel as SK
 from ita_desktop.backtest.costs import SimSettings
 from ita_desktop.backtest.orders import MAX_TARGETS, ORDER_DTYPE, empty_orders, sort_orders
 from ita_desktop.backtest.simulator import Trades, bar_arrays, rows_to_trades, settings_args
+from ita_desktop.backtest.stats import guard_kernel_summary
 from ita_desktop.domain.bars import Bars
 
 OrderColumns = Mapping[str, np.ndarray]
@@ -244,4 +245,4 @@ def summary_dict(stats_row: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {name: float(x) for name, x in zip(SK.STAT_NAMES, stats_row)}
     out["trades"] = int(out["trades"])
     out["longest_losing_streak"] = int(out["longest_losing_streak"])
-    return out
+    return guard_kernel_summary(out)

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ita_desktop.backtest.funnel import funnel_text, plural
 from ita_desktop.backtest.reports import write_csv, write_html, write_xlsx
 from ita_desktop.backtest.runs import BacktestCancelled, RunResult
 from ita_desktop.backtest.stats import format_stat
@@ -48,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--set", dest="grid", action="append", required=True, metavar="PATH=V1,V2,...",
                    help="a dotted rule path (targets.0.r) or settings.<name>, and its values; repeat for a grid")
     s.add_argument("--statistic", default="expectancy_r", help="statistic to rank the variants by (default expectancy_r)")
+    s.add_argument("--walk-forward", dest="walk_forward", type=int, default=None, metavar="N",
+                   help="walk forward in N parts: sweep the first 75%% of each part, run the best variant on the "
+                        "rest; both stored as runs, printed side by side")
     s.set_defaults(func=_sweep)
 
 
@@ -127,7 +131,47 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _walk_forward(args: argparse.Namespace) -> int:
+    def work(core, start: int | None, end: int | None):
+        return core.backtests.walk_forward(args.rule, args.symbol, args.grid, args.walk_forward,
+                                           statistic=args.statistic, timeframe=args.timeframe, start_utc=start,
+                                           end_utc=end, rules_dir=args.rules_dir, progress=_progress,
+                                           **_overrides(args))
+
+    result = _run(args, work)
+    if isinstance(result, int):
+        return result
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(walk_forward_table(result))
+    return 0
+
+
+def walk_forward_table(result) -> str:
+    """In-sample and out-of-sample side by side, one line per part, with the stored run ids."""
+    from ita_desktop.domain.clock import utc_iso
+
+    stat = result.statistic
+    lines = [f"{result.rule_id} v{result.rule_version} on {result.symbol}: walk-forward in "
+             f"{len(result.parts)} part(s), best by {stat} in-sample (times UTC)"]
+    header = ["part", "in-sample (UTC)", "best variant", f"IS {stat}", "IS trades", "IS run",
+              "out-of-sample (UTC)", f"OOS {stat}", "OOS trades", "OOS run"]
+    rows = []
+    for p in result.parts:
+        d = p.to_dict(stat)
+        rows.append([f"{p.part}/{p.parts}", f"{utc_iso(p.in_sample[0])[:10]}..{utc_iso(p.in_sample[1])[:10]}",
+                     ", ".join(f"{k}={v}" for k, v in p.params.items()), _fmt(d["in"][stat]), str(d["in"]["trades"]),
+                     str(d["in"]["run_id"]),
+                     f"{utc_iso(p.out_of_sample[0])[:10]}..{utc_iso(p.out_of_sample[1])[:10]}",
+                     _fmt(d["out"][stat]), str(d["out"]["trades"]), str(d["out"]["run_id"])])
+    return "\n".join(lines + _grid(header, rows))
+
+
 def _sweep(args: argparse.Namespace) -> int:
+    if args.walk_forward is not None:
+        return _walk_forward(args)
+
     def work(core, start: int | None, end: int | None) -> SweepResult:
         return core.backtests.sweep_rule(args.rule, args.symbol, args.grid, statistic=args.statistic,
                                          timeframe=args.timeframe, start_utc=start, end_utc=end,
@@ -156,7 +200,8 @@ def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
 def backtest_table(r: RunResult) -> str:
     """Summary, validator findings and the trades, for the terminal."""
     lines = [f"{r.rule_id} v{r.rule_version} (version id {r.rule_version_id}) on {r.symbol}: run {r.run_id}, "
-             f"{len(r.trades)} trade(s), " + range_text(*r.bars_range, r.warmup_bars, r.warmup_from_utc)]
+             f"{plural(len(r.trades), 'trade')}, " + range_text(*r.bars_range, r.warmup_bars, r.warmup_from_utc)]
+    lines.append("  funnel: " + funnel_text(r.stats.funnel))
     s = r.stats.summary
     lines += [f"  {name:<22} {_fmt(s.get(name))}" for name in SUMMARY_SHOWN if name in s]
     for f in r.findings:

@@ -173,11 +173,14 @@ def _export(args: argparse.Namespace) -> int:
     assert timeframe is not None
     start, end = utc_seconds(args.start, "--from"), utc_seconds(args.end, "--to")
     with build_core() as core:
-        bars = core.store.bars.load(args.symbol, timeframe, start, end)
+        stored = any(s.symbol == args.symbol and s.timeframe == timeframe for s in core.series.list())
+        bars = core.series.load(args.symbol, timeframe, start, end)  # built from finer bars when not stored
     if not len(bars):
-        raise InputError(f"no {args.symbol} {timeframe.value} bars stored in that range (see `ita data list`)")
+        raise InputError(f"no {args.symbol} {timeframe.value} bars, nor finer ones to build them from, stored in "
+                         "that range (see `ita data list`)")
     write_csv(bars, args.out)
-    print(f"wrote {len(bars):,} bars of {args.symbol} {timeframe.value} to {args.out}")
+    built = "" if stored else " (built from finer stored bars, as the chart and the rules build them)"
+    print(f"wrote {len(bars):,} bars of {args.symbol} {timeframe.value}{built} to {args.out}")
     return 0
 
 

@@ -93,6 +93,7 @@ def _detect(args: argparse.Namespace) -> int:
     bars, window, first, result, params = found.bars, found.window, found.first, found.result, found.params
     shown = {name: rows for name, rows in result.tables.items() if name in found.kinds}
     keep = {name: found.kept(name) for name in shown}
+    levels_from, inexact, kinds = found.levels_from, found.inexact_levels, found.kinds
 
     if args.json:
         tables = {}
@@ -102,13 +103,18 @@ def _detect(args: argparse.Namespace) -> int:
         out = {
             "symbol": args.symbol, "timeframe": timeframe.value, "bars": len(window), "warmup_bars": first,
             "from": _iso(int(window.time[0])), "to": _iso(int(window.time[-1])), "tables": tables,
-            "params": _params_dict(params),
+            "params": _params_dict(params), "times": "UTC",
         }
+        if {"levels", "sessions"} & set(kinds):
+            out["levels_from"] = levels_from
+            out["inexact_levels"] = {name: list(times) for name, times in inexact.items()}
         print(json.dumps(out, indent=2))
         return 0
 
     print(f"{args.symbol} {timeframe.value}: {len(window):,} bars {_iso(int(window.time[0]))} .. "
-          f"{_iso(int(window.time[-1]))}" + (f" (+{first:,} warm-up bars before)" if first else ""))
+          f"{_iso(int(window.time[-1]))} UTC" + (f" (+{first:,} warm-up bars before)" if first else ""))
+    if {"levels", "sessions"} & set(kinds):
+        print(levels_note(timeframe.value, levels_from, inexact))
     for name in _ordered(shown):
         idx = keep[name]
         rows = shown[name]
@@ -118,6 +124,17 @@ def _detect(args: argparse.Namespace) -> int:
         pick = idx[::-1] if args.limit == 0 else idx[::-1][: args.limit]
         print(_table(name, rows, pick, bars.time))
     return 0
+
+
+def levels_note(timeframe: str, levels_from: str, inexact: dict[str, tuple[str, ...]]) -> str:
+    """One line saying where the levels come from and which ones are not exact."""
+    line = f"levels and sessions computed from {levels_from} bars" + (
+        f" (shown on {timeframe})" if levels_from != timeframe else "")
+    if inexact:
+        times = sorted({t for ts in inexact.values() for t in ts})
+        line += (f"; not exact from {levels_from} bars (a time inside a bar: {', '.join(times)}): "
+                 + ", ".join(sorted(inexact)))
+    return line
 
 
 def _ordered(tables) -> list[str]:
@@ -170,7 +187,7 @@ def _table(name: str, rows: np.ndarray, pick: np.ndarray, time: np.ndarray) -> s
         except ValueError:
             return str(sub)
 
-    head = f"{'#':>7}  {'kind':<12} {'dir':>3}  {'bar time':<16}  {'known at':<16}  {'price':>11}  " \
+    head = f"{'#':>7}  {'kind':<12} {'dir':>3}  {'bar time UTC':<16}  {'known at UTC':<16}  {'price':>11}  " \
            f"{'bottom':>11}  {'top':>11}  {'touched':<16}  {'filled':<16}  note"
     lines = [head]
     for k in pick:

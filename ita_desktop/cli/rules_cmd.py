@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ita_desktop.rules.json_schema import rule_json_schema, write_json_schema
-from ita_desktop.rules.loader import repo_rules_dir, rule_files, validate_file
+from ita_desktop.rules.loader import repo_rules_dir, rule_files, validate_file, warnings_of_file
 from ita_desktop.domain.versioning import version_from_path, version_key
 
 
@@ -49,6 +49,8 @@ def _validate(args: argparse.Namespace) -> int:
                 print(issue.located())
         else:
             print(f"{path}: OK ({rule.rule_id} v{rule.version}, {len(rule.steps)} step{'s' if len(rule.steps) > 1 else ''})")
+            for warning in warnings_of_file(path):
+                print(warning.located())
     if failed:
         print(f"{failed} of {len(files)} rule file(s) have errors", file=sys.stderr)
     return 1 if failed else 0

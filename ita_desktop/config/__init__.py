@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,14 @@ class ModelSettings(_Section):
 
 class UISettings(_Section):
     theme: str = "dark"
+    #: the clock every time is shown on (domain.display_clock): new_york, utc, broker or local
+    display_clock: Literal["new_york", "utc", "broker", "local"] = "new_york"
+
+
+class ChartSettings(_Section):
+    #: Fair value gaps smaller than this many ATRs are not drawn (0 = all); the legend says how many
+    #: are hidden, and a gap a drawn setup or trade used is drawn whatever its size.
+    fvg_min_atr: float = Field(default=1.0, ge=0.0)
 
 
 class LoggingSettings(_Section):
@@ -59,6 +67,7 @@ class Settings(_Section):
     mt5: MT5Settings = Field(default_factory=MT5Settings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    chart: ChartSettings = Field(default_factory=ChartSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 

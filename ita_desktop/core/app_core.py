@@ -133,7 +133,7 @@ class Core:
             if self._store is not None:
                 return self._store
             if self._closed:
-                raise RuntimeError("the core is closed")
+                raise _closed()
         from ita_desktop.storage.store import Store
 
         store = Store.open(self.store_path)
@@ -141,7 +141,7 @@ class Core:
             if self._store is not None or self._closed:  # another thread won, or closed meanwhile
                 store.close()
                 if self._store is None:
-                    raise RuntimeError("the core is closed")
+                    raise _closed()
                 return self._store
             self._store, self._reader = store, store.bars
             if self._jobs is not None:
@@ -194,3 +194,11 @@ class Core:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _closed() -> Exception:
+    """What work that reaches a closed core raises: a cancel (the window closed under a job), not a failure
+    with a traceback. Imported here, not at the top: building a Core must not load the job engine."""
+    from ita_desktop.core.job_engine import JobCancelled as Cancelled
+
+    return Cancelled("the core is closed")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the backtest engine (numba) and the ORM load when a job fir
     from ita_desktop.backtest.runs import RunResult
     from ita_desktop.backtest.sweep import SweepResult
     from ita_desktop.core.app_core import Core
+    from ita_desktop.workflows.walk_forward import WalkForwardResult
     from ita_desktop.rules.engine.occurrences import Occurrence
     from ita_desktop.storage.store import Store
     from ita_desktop.workflows.rule_scan import ScanResult
@@ -104,12 +105,25 @@ class SweepRequest:
     start_utc: int | None = None
     end_utc: int | None = None
     costs: Costs = field(default_factory=Costs)
+    walk_forward_parts: int = 0  # 0: a plain sweep; N >= 2: walk forward in N parts (workflows.walk_forward)
 
 
 @dataclass
 class SweepOutcome:
     request: SweepRequest
-    result: SweepResult
+    result: SweepResult | None
+    #: walk-forward parts (WalkForwardPart.to_dict rows), in-sample and out-of-sample side by side
+    walk_forward: list[dict[str, Any]] = field(default_factory=list)
+    #: the walk-forward parts' stored runs (in-sample, out-of-sample of each part), kept for reopening
+    walk_forward_runs: list[RunResult] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """What the heatmap or the walk-forward table shows: the rule, symbol and what was ranked."""
+        r = self.request
+        what = f"walk-forward in {r.walk_forward_parts} parts" if r.walk_forward_parts else \
+            f"sweep of {len(self.result.rows) if self.result else 0} variants"
+        return f"{r.rule.title} · {r.symbol} · {what} by {r.statistic}"
 
     @property
     def paths(self) -> list[str]:
@@ -145,13 +159,51 @@ def run_sweep(store: Store, request: SweepRequest, ctx: _Context) -> SweepOutcom
     """The grid of one rule version on one symbol, ranked by the chosen statistic."""
     from ita_desktop.workflows.rule_backtest import sweep_rule
 
+    from ita_desktop.domain.errors import InputError
+
     if not request.grid:
         raise ValueError("add at least one row to the grid (a dotted path and its values)")
-    result = sweep_rule(store, request.rule.path, request.symbol, list(request.grid), statistic=request.statistic,
-                        timeframe=request.timeframe, start_utc=request.start_utc, end_utc=request.end_utc,
-                        settings=request.costs.settings(),
-                        progress=ctx.progress, cancel=lambda: ctx.cancelled)
+    try:
+        if request.walk_forward_parts:
+            from ita_desktop.workflows.walk_forward import walk_forward_rule
+
+            wf = walk_forward_rule(store, request.rule.path, request.symbol, list(request.grid),
+                                   request.walk_forward_parts, statistic=request.statistic,
+                                   timeframe=request.timeframe, start_utc=request.start_utc, end_utc=request.end_utc,
+                                   settings=request.costs.settings(), progress=ctx.progress,
+                                   cancel=lambda: ctx.cancelled)
+            return SweepOutcome(request, None, [p.to_dict(request.statistic) for p in wf.parts],
+                                [r for p in wf.parts for r in (p.in_run, p.out_run)])
+        result = sweep_rule(store, request.rule.path, request.symbol, list(request.grid), statistic=request.statistic,
+                            timeframe=request.timeframe, start_utc=request.start_utc, end_utc=request.end_utc,
+                            settings=request.costs.settings(),
+                            progress=ctx.progress, cancel=lambda: ctx.cancelled)
+    except InputError as exc:
+        raise InputError(panel_words(str(exc))) from None
     return SweepOutcome(request, result)
+
+
+def sweep_paths(text: str, file: str = "<rule>") -> list[str]:
+    """The grid paths the Backtest panel offers for a rule: its own numeric paths, then ``settings.*``."""
+    from ita_desktop.rules.sweep_paths import sweep_paths as paths_of
+
+    return paths_of(text, file)
+
+
+def default_grid(text: str, file: str = "<rule>") -> list[tuple[str, str]]:
+    """A first grid for a rule: values around its own that the rule validates (rules.sweep_paths)."""
+    from ita_desktop.rules.sweep_paths import default_grid as grid_of
+
+    return grid_of(text, file)
+
+
+def panel_words(message: str) -> str:
+    """The engine's CLI wording (``--set targets.0.r=2: ...``) in the Backtest panel's (the sweep grid's rows)."""
+    import re
+
+    message = re.sub(r"--set (\S+?)=(\S+?): ", r"Sweep grid, parameter \1 = \2: ", message)
+    message = re.sub(r"--set (\S+?): ", r"Sweep grid, parameter \1: ", message)
+    return message.replace("--set", "the sweep grid").replace("--walk-forward", "Walk-forward")
 
 
 class BacktestService:
@@ -194,6 +246,19 @@ class BacktestService:
 
         return scan(self._core.store, self._path(rule_ref, rules_dir), symbol, rules_dir=rules_dir, **kwargs)
 
+    def walk_forward(self, rule_ref: str | Path, symbol: str, grid: list[str], parts: int, *,
+                     rules_dir: Path | None = None, **kwargs: Any) -> WalkForwardResult:
+        """``workflows.walk_forward.walk_forward_rule`` on the core's store (``ita sweep --walk-forward N``)."""
+        from ita_desktop.workflows.walk_forward import walk_forward_rule
+
+        path = self._path(rule_ref, rules_dir)
+        result = walk_forward_rule(self._core.store, path, symbol, grid, parts, rules_dir=rules_dir, **kwargs)
+        for part in result.parts:  # stored runs like any other: listed and reopened
+            for run in (part.in_run, part.out_run):
+                self._stored(BacktestOutcome(RuleChoice(run.rule_id, run.rule_version, Path(path)), symbol,
+                                             run.timeframe, run))
+        return result
+
     def _path(self, rule_ref: str | Path, rules_dir: Path | None) -> str | Path:
         """A rule_id as the file of its latest version in either rules folder (``rules_dir``: left to the workflow)."""
         return rule_ref if rules_dir is not None else self._core.rules.resolve(rule_ref).path
@@ -206,4 +271,7 @@ class BacktestService:
                                          symbol=o.symbol, timeframe=o.timeframe, trades=len(o.result.trades)))
 
     def sweep(self, request: SweepRequest, ctx: _Context) -> SweepOutcome:
-        return run_sweep(self._core.store, request, ctx)
+        outcome = run_sweep(self._core.store, request, ctx)
+        for run in outcome.walk_forward_runs:  # stored runs like any other: listed and reopened
+            self._stored(BacktestOutcome(request.rule, request.symbol, run.timeframe, run))
+        return outcome

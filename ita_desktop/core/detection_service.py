@@ -9,13 +9,18 @@ Warm-up: a window that starts at T is detected over bars loaded from before T, s
 structure and the previous day's and week's levels are settled at T: the same calendar
 look-back a ranged scan or backtest uses (``LEVELS_WARMUP_SECONDS``) and at least
 MIN_WARMUP_BARS bars, or exactly the number of bars asked for. Rules extend this with what their
-own steps need (``rules.engine.runner.warmup_for``).
+own steps need (``rules.engine.runner.warmup_for``). The warm-up and the window are one series split
+at the window's start: bars built from finer ones then share their buckets.
+
+Levels on a higher timeframe: session and day levels are facts about time, so they are read from
+the finest stored series that covers the bars (``core.series.finest``, ``detectors.fine_levels``),
+and the result says where they came from and which levels the bars used cannot know exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,9 +74,37 @@ class WindowDetection:
     params: DetectorParams
     kinds: tuple[str, ...]
 
+    #: where the session and day levels come from, and the levels those bars cannot know exactly
+    levels_from: str = ""
+    inexact_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
     def kept(self, name: str) -> np.ndarray:
         """Rows of table ``name`` confirmed inside the window (warm-up objects are not reported)."""
         return np.flatnonzero(self.result.tables[name]["confirmed_at"] >= self.first)
+
+
+LEVEL_KINDS = frozenset({"levels", "sessions", "sweeps"})  # what the finest bars change
+
+
+def level_source(bars: Bars, fine: Bars | None, params: DetectorParams) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """The timeframe the session and day levels are computed from, and the levels it cannot know exactly."""
+    from ita_desktop.detectors.fine_levels import inexact_levels
+
+    source = fine if fine is not None and len(fine) and fine.timeframe.minutes < bars.timeframe.minutes else bars
+    if not len(source):
+        return source.timeframe.value, {}
+    inexact = inexact_levels(source.time, source.timeframe.minutes, params.session_levels,
+                             tz_name=params.session_tz, day_start=params.day_start)
+    return source.timeframe.value, inexact
+
+
+@dataclass
+class ChartDetection:
+    """Every detector over a chart's bars, with where its levels came from."""
+
+    result: DetectionResult
+    levels_from: str
+    inexact_levels: dict[str, tuple[str, ...]]
 
 
 class DetectionService:
@@ -88,11 +121,27 @@ class DetectionService:
             raise InputError(str(exc), column="--param") from None
 
     def detect(self, bars: Bars, kinds: Iterable[str] | str | None = None,
-               overrides: Mapping[str, Any] | None = None) -> DetectionResult:
-        """Every detector ``kinds`` needs over ``bars`` (all of them by default), settings' parameters."""
+               overrides: Mapping[str, Any] | None = None, fine_bars: Bars | None = None) -> DetectionResult:
+        """Every detector ``kinds`` needs over ``bars`` (all of them by default), settings' parameters;
+        ``fine_bars``: a finer series the session and day levels are read from."""
         from ita_desktop.detectors.dispatcher import detect
 
-        return detect(bars, kinds, self.params(overrides))
+        return detect(bars, kinds, self.params(overrides), fine_bars=fine_bars)
+
+    def fine_bars_for(self, bars: Bars) -> Bars | None:
+        """The finest stored series under ``bars`` that covers them (None: the bars' own levels are used)."""
+        if not len(bars) or bars.timeframe == Timeframe.M1:
+            return None
+        first, last = int(bars.time[0]), int(bars.time[-1])
+        return self._core.series.finest(bars.symbol, bars.timeframe, first, last + bars.timeframe.seconds,
+                                        covering=(first, last))
+
+    def detect_chart(self, bars: Bars, overrides: Mapping[str, Any] | None = None) -> ChartDetection:
+        """Every detector over a chart's bars, levels from the finest stored series covering them (worker thread)."""
+        fine = self.fine_bars_for(bars)
+        result = self.detect(bars, None, overrides, fine_bars=fine)
+        levels_from, inexact = level_source(bars, fine, result.params)
+        return ChartDetection(result, levels_from, inexact)
 
     def detect_window(self, symbol: str, timeframe: Timeframe, start_utc: int | None, end_utc: int | None, *,
                       kinds: Iterable[str] | str | None = None, overrides: Mapping[str, Any] | None = None,
@@ -114,9 +163,22 @@ class DetectionService:
                              "stored in that range (see `ita data list`)")
         bars = window
         if start_utc is not None and warmup != 0:
-            before = series.load(symbol, timeframe, None, start_utc)
+            # one series up to the end, split at the start: bars built from finer ones then share their
+            # buckets (two loads would each build a partial bar for the bucket holding the start)
+            whole = series.load(symbol, timeframe, None, end_utc)
+            split = int(np.searchsorted(whole.time, start_utc, side="left"))
+            before, window = whole.slice(0, split), whole.slice(split, len(whole))
+            if not len(window):
+                window = bars
+                before = whole.slice(0, int(np.searchsorted(whole.time, int(bars.time[0]), side="left")))
+            bars = window
             count = warmup_count(before, start_utc, warmup)
             if count:
                 bars = Bars.concat([before.slice(len(before) - count, len(before)), window])
-        result = detect(bars, names, params)
-        return WindowDetection(bars, window, len(bars) - len(window), result, params, names)
+        fine = None
+        if LEVEL_KINDS & set(names):
+            first, last = int(bars.time[0]), int(bars.time[-1])
+            fine = series.finest(symbol, timeframe, first, end_utc, covering=(first, last))
+        result = detect(bars, names, params, fine_bars=fine)
+        levels_from, inexact = level_source(bars, fine, params)
+        return WindowDetection(bars, window, len(bars) - len(window), result, params, names, levels_from, inexact)

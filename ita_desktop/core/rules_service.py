@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ita_desktop.domain.errors import InputError
-from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir, rule_files, validate_file, validate_text
+from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir, rule_files, validate_file, validate_text, warnings_of_file
 from ita_desktop.domain.versioning import next_version, normalise_text, version_from_path, version_key, with_version
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class VersionEntry:
     origin: Origin = "shipped"
     latest: bool = False
     problems: list[str] = field(default_factory=list)  # "file:line:col: message"
+    warnings: list[str] = field(default_factory=list)  # "file:line:col: warning: ..." (the rule still runs)
     name: str = ""
     timeframe: str = ""
     run_id: int | None = None
@@ -81,7 +82,8 @@ def list_rules(folders: list[tuple[Path, Origin]], store: Store | None) -> list[
             where = version_from_path(path)
             rule_id, version = where if where is not None else (path.stem, "?")
             rule, issues = validate_file(path)
-            entry = VersionEntry(rule_id, version, path, origin, problems=[i.located() for i in issues])
+            entry = VersionEntry(rule_id, version, path, origin, problems=[i.located() for i in issues],
+                                 warnings=[w.located() for w in warnings_of_file(path)] if rule is not None else [])
             if rule is not None:
                 entry.rule_id, entry.version = rule.rule_id, rule.version
                 entry.name, entry.timeframe = rule.name or "", rule.market.timeframe.value

@@ -152,6 +152,7 @@ def sniff_layout(header_line: str, path: Path) -> Layout:
             if alias in names:
                 columns[canonical] = names.index(alias)
                 break
+    pandas_index_is_time(names, columns)
     _settle_time_columns(columns)
     if "datetime" not in columns and not any(c in columns for c in (*PRICES, "bid")):
         raise InputError(
@@ -180,6 +181,14 @@ def sniff_layout(header_line: str, path: Path) -> Layout:
     else:
         source_format = "generic_ohlc"
     return Layout(source_format, delimiter, raw, columns)
+
+
+def pandas_index_is_time(names: list[str], columns: dict[str, int]) -> None:
+    """A first column with an empty header and no other time column is the index pandas' ``to_csv``
+    writes (``,Open,High,Low,Close,Volume`` over a DatetimeIndex): it holds the times. Its values are
+    parsed and checked like any time column, so a plain integer index is refused row by row."""
+    if names and names[0] == "" and not {"datetime", "date", "time"} & set(columns):
+        columns["datetime"] = 0
 
 
 def _settle_time_columns(columns: dict[str, int]) -> None:

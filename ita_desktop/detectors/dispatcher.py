@@ -250,8 +250,10 @@ class DetectionResult:
     """Tables per kind plus the live state; :meth:`update` appends bars and says what changed."""
 
     def __init__(self, kinds: tuple[str, ...], params: DetectorParams, symbol: str | None = None,
-                 timeframe: Any = None) -> None:
+                 timeframe: Any = None, fine_bars: Any = None) -> None:
         self.kinds = kinds
+        #: finer bars the session and day levels are computed from (fine_levels.py), or None
+        self.fine_bars = fine_bars
         self.params = params
         self.symbol = symbol
         self.timeframe = timeframe
@@ -271,8 +273,15 @@ class DetectionResult:
         if "session_levels" in self.plan:
             from ita_desktop.detectors.levels import SessionLevels
 
-            d["session_levels"] = SessionLevels(p.session_levels, tz_name=p.session_tz, day_start=p.day_start,
-                                                fold_weekend=p.fold_weekend)
+            if self.fine_bars is not None:
+                from ita_desktop.detectors.fine_levels import FineSessionLevels
+
+                d["session_levels"] = FineSessionLevels(self.fine_bars, self.timeframe.seconds, p.session_levels,
+                                                        tz_name=p.session_tz, day_start=p.day_start,
+                                                        fold_weekend=p.fold_weekend)
+            else:
+                d["session_levels"] = SessionLevels(p.session_levels, tz_name=p.session_tz, day_start=p.day_start,
+                                                    fold_weekend=p.fold_weekend)
         if "swings" in self.plan:
             d["swings"] = Swings(p.swings, n_hint)
         if "displacement" in self.plan:
@@ -453,8 +462,13 @@ def _as_columns(new_bar: Any) -> dict[str, np.ndarray]:
 
 
 def detect(bars: Any, kinds: Iterable[str] | str | None = None, params: DetectorParams | Mapping | None = None,
-           *, parallel: bool | None = None) -> DetectionResult:
+           *, parallel: bool | None = None, fine_bars: Any = None) -> DetectionResult:
     """Run the detectors ``kinds`` need over ``bars`` (a Bars or anything with time/open/high/low/close).
+
+    ``fine_bars`` (a Bars of a finer timeframe over the same time, e.g. the stored M1 under an H4
+    chart): the session and day levels, and the sweeps of them, come from those bars
+    (fine_levels.py) instead of from ``bars``; ``bars`` must then be a Bars (its timeframe gives
+    the bar length).
 
     ``parallel=None`` runs independent detectors on worker threads for passes of at least
     PARALLEL_MIN_BARS bars; False keeps everything on the calling thread. Results are identical.
@@ -463,7 +477,10 @@ def detect(bars: Any, kinds: Iterable[str] | str | None = None, params: Detector
         params = DetectorParams()
     elif not isinstance(params, DetectorParams):
         params = DetectorParams.from_dict(params)
-    result = DetectionResult(normalize_kinds(kinds), params, getattr(bars, "symbol", None),
-                             getattr(bars, "timeframe", None))
+    timeframe = getattr(bars, "timeframe", None)
+    if fine_bars is not None and (timeframe is None or getattr(fine_bars, "timeframe", timeframe).minutes
+                                  >= timeframe.minutes):
+        fine_bars = None  # not finer: the bars' own levels are the best there are
+    result = DetectionResult(normalize_kinds(kinds), params, getattr(bars, "symbol", None), timeframe, fine_bars)
     result.parallel = parallel
     return result.run(bars.time, bars.open, bars.high, bars.low, bars.close)

@@ -74,3 +74,16 @@ _MT5_CONSTANTS = {
     Timeframe.W1: 32769,
     Timeframe.MN1: 49153,
 }
+
+
+def build_sources(stored, timeframe: Timeframe, *, dividing: bool = True) -> list[Timeframe]:
+    """The stored timeframes finer than ``timeframe`` that bars of it may come from, finest first.
+
+    The one rule of which series can build which (``dividing``: only those whose length divides
+    ``timeframe``'s, what resampling needs; without it, every finer one, what session levels are read
+    from). It lives here, at the bottom, so the core's series service (chart, CLI, levels) and the
+    workflows' setup loading (which may not import the core) apply the same rule.
+    """
+    finer = {tf for tf in stored if tf.minutes < timeframe.minutes
+             and (not dividing or timeframe.minutes % tf.minutes == 0)}
+    return sorted(finer, key=lambda tf: tf.minutes)

@@ -450,3 +450,25 @@ def check_rule(data: Any, smap: SourceMap, file: str) -> list[RuleIssue]:
     c.filters()
     c.detectors()
     return c.issues
+
+
+# -- warnings: valid rules that are probably not what the trader meant ------------------------------
+
+#: Risk per trade above this percent of the account is reported (not refused: it is the trader's call).
+RISK_WARN_PERCENT = 5.0
+
+
+def rule_warnings(data: Any, smap: SourceMap, file: str) -> list[RuleIssue]:
+    """Things a valid rule says that are legal but likely a slip (``risk.percent: 50`` meant 0.5?).
+
+    Warnings never make a rule invalid: ``ita rules validate`` prints them as ``warning:`` lines and
+    still exits 0, the Rules panel shows them beside the version."""
+    out: list[RuleIssue] = []
+    risk = data.get("risk") if isinstance(data, dict) else None
+    percent = risk.get("percent") if isinstance(risk, dict) else None
+    if isinstance(percent, (int, float)) and not isinstance(percent, bool) and percent > RISK_WARN_PERCENT:
+        p = smap.value(("risk", "percent"))
+        out.append(RuleIssue(p.line, p.column,
+                             f"warning: risk.percent {percent:g} risks {percent:g} % of the account on every trade "
+                             f"(over {RISK_WARN_PERCENT:g} %; 0.5-2 is usual): did you mean {percent / 100:g}?", file))
+    return out

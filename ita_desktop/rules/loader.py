@@ -19,7 +19,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
-from ita_desktop.rules.checks import check_rule
+from ita_desktop.rules.checks import check_rule, rule_warnings
 from ita_desktop.rules.rule_issues import RuleIssue, RuleValidationError, shown, sort_issues
 from ita_desktop.rules.schema import STEP_MODELS, Rule
 from ita_desktop.domain.versioning import RuleVersion, content_hash, version_from_path
@@ -68,6 +68,19 @@ def validate_text(text: str, file: str | Path = "<text>") -> tuple[Rule | None, 
     issues += _path_agreement(data, smap, file)
     issues = sort_issues(issues)
     return (rule if not issues else None), issues
+
+
+def warnings_of_text(text: str, file: str | Path = "<text>") -> list[RuleIssue]:
+    """The rule's warnings (checks.rule_warnings): legal values that are likely slips, located."""
+    data, smap, _issues = parse_yaml(text, str(file))
+    return rule_warnings(data, smap, str(file)) if isinstance(data, dict) else []
+
+
+def warnings_of_file(path: str | Path) -> list[RuleIssue]:
+    try:
+        return warnings_of_text(Path(path).read_text(encoding="utf-8-sig"), path)
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def validate_file(path: str | Path) -> tuple[Rule | None, list[RuleIssue]]:

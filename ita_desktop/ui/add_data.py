@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox, QDateEdit, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-    QPushButton, QStackedWidget, QVBoxLayout, QWidget,
+    QPushButton, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from ita_desktop.config import Settings
@@ -25,6 +25,7 @@ from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.core.job_engine import JobAlreadyRunning, JobContext
 from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.settings_dialog import ERROR_STYLE
+from ita_desktop.ui.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:  # shown only over an open store; the window loads the ORM after its first chart
     from ita_desktop.core.app_core import Core
@@ -130,8 +131,24 @@ class AddDataDialog(QDialog):
         layout.addWidget(self.pages)
         layout.addLayout(bottom)
         layout.addWidget(self.status)
+        self.pages.currentChanged.connect(lambda _i: self._fit_to_page())
         self.set_welcome(False)
-        self.resize(640, 340)  # wider than the empty state's text it is shown over
+        self._fit_to_page()
+        guard_wheel(self)
+
+    def _fit_to_page(self) -> None:
+        """The dialog as tall as the page shown (a stack is as tall as its tallest page: the welcome
+        choices sat over a large empty area), 640 px wide: wider than the empty state it covers."""
+        current = self.pages.currentWidget()
+        for i in range(self.pages.count()):
+            page = self.pages.widget(i)
+            policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        self.pages.adjustSize()
+        self.layout().activate()
+        width = max(640, self.width())
+        self.resize(width, self.layout().heightForWidth(width) if self.layout().hasHeightForWidth()
+                    else self.sizeHint().height())
 
     @property
     def busy(self) -> bool:

@@ -10,6 +10,7 @@ only starts jobs and applies their results, and closes the core when it closes. 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -22,13 +23,14 @@ from PySide6.QtWidgets import (
 )
 
 from ita_desktop.config import Settings, save_user_settings
+from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.domain.errors import ItaError
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.ui.add_data import AddDataDialog, Page
 from ita_desktop.ui.bus_bridge import QtBusBridge
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
-from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, overlay_data, series_key
+from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, overlay_data, overlay_options, series_key
 from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.legend import LegendPanel
@@ -36,6 +38,7 @@ from ita_desktop.ui.panels.rule_editor_dock import RuleEditorDock
 from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
+from ita_desktop.ui.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:  # the ORM-backed store loads after the first chart is drawn (Core.open_store)
     from ita_desktop.core.app_core import Core
@@ -55,8 +58,9 @@ def _utc_text(seconds: int) -> str:
 
 
 def load_chart_data(series: SeriesService, symbol: str, timeframe: Timeframe, clock: str,
-                    windows: dict[str, tuple[str, str]]) -> ChartData:
-    """Load a series through the core (stored, or built from a finer stored one) and prepare it for the chart.
+                    windows: dict[str, tuple[str, str]], display: DisplayClock | None = None) -> ChartData:
+    """Load a series through the core (stored, or built from a finer stored one) and prepare it for the chart
+    (``display``: the DisplayClock its times are shown on).
 
     Also imports ``numpy.ma`` here, on the worker: ``np.unique`` (the time axis' ticks) imports it on
     first use, which took 25-35 ms of the GUI thread's first chart paint."""
@@ -65,7 +69,7 @@ def load_chart_data(series: SeriesService, symbol: str, timeframe: Timeframe, cl
     bars = series.load(symbol, timeframe)
     if not len(bars):
         raise ItaError(f"no {symbol} {timeframe.value} bars are stored, nor finer ones to build them from")
-    return prepare_chart_data(bars, clock, windows, series.digits(symbol))
+    return prepare_chart_data(bars, clock, windows, series.digits(symbol), display)
 
 
 def _freeze_startup_objects() -> None:
@@ -147,6 +151,7 @@ class MainWindow(QMainWindow):
         self.empty_state.requested.connect(self.add_data)
         self.runner.activity.connect(self.activity_label.setText)
         self.restore_layout()
+        guard_wheel(self)  # spin and combo boxes take the wheel only when focused (ui/wheel_guard.py)
         self.runner.start("Read store", lambda _ctx: core.read_store(), self._on_store_read, self._on_store_failed)
 
     # -- building -----------------------------------------------------------------------
@@ -217,6 +222,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.series_dock, self.activity_dock)
         self.series_dock.raise_()
         self.legend = LegendPanel(self.overlays)
+        self._set_fvg_filter_text()
         self.legend_dock = self._dock("Overlays", "overlaysDock", self.legend, Qt.DockWidgetArea.RightDockWidgetArea)
         self.legend.toggled.connect(self._on_legend_toggled)
 
@@ -261,15 +267,37 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         else:
             self.resizeDocks([self.series_dock], [300], Qt.Orientation.Vertical)  # shared with Backtest/Results
+        self._restore_overlay_state(stored)
         if self._prefer == (None, None):
             last_symbol, last_tf = stored.value("symbol"), stored.value("timeframe")
             if last_symbol and last_tf:
                 self._prefer = (str(last_symbol), Timeframe.parse(str(last_tf)))
 
+    def _restore_overlay_state(self, stored: QSettings) -> None:
+        """Overlay toggles and sweep grids as the trader left them (kept with the layout)."""
+        try:
+            visible = json.loads(stored.value("overlays") or "{}")
+            grids = json.loads(stored.value("sweepGrids") or "{}")
+        except (TypeError, ValueError):
+            return  # an older or hand-edited layout file: the defaults stand
+        for name, on in visible.items():
+            if name == "sessions":
+                self.legend.set_checked("sessions", bool(on))
+            elif name in self.overlays.visible:
+                self.overlays.set_visible(name, bool(on))
+        workbench = getattr(self, "workbench", None)
+        if workbench is not None and isinstance(grids, dict):
+            workbench.backtest.restore_grids(grids)
+
     def save_layout(self) -> None:
         stored = self._qsettings()
         stored.setValue("geometry", self.saveGeometry())
         stored.setValue("windowState", self.saveState())
+        stored.setValue("overlays", json.dumps({**self.overlays.visible,
+                                                 "sessions": self.chart.layer("sessions").isVisible()}))
+        workbench = getattr(self, "workbench", None)
+        if workbench is not None:
+            stored.setValue("sweepGrids", json.dumps(workbench.backtest.saved_grids()))
         if self.chart.bars is not None:
             stored.setValue("symbol", self.chart.bars.symbol)
             stored.setValue("timeframe", self.chart.bars.timeframe.value)
@@ -420,8 +448,9 @@ class MainWindow(QMainWindow):
             return
         self._pending = (symbol, timeframe)
         series, clock, windows = self.core.series, self.chart.session_clock, dict(self.chart.session_windows)
+        display = DisplayClock.from_settings(self.settings)
         self.runner.start(f"Load {symbol} {timeframe.value}",
-                          lambda _ctx: load_chart_data(series, symbol, timeframe, clock, windows),
+                          lambda _ctx: load_chart_data(series, symbol, timeframe, clock, windows, display),
                           self._on_loaded, self._fail)
 
     def _on_loaded(self, data: ChartData) -> None:
@@ -441,17 +470,26 @@ class MainWindow(QMainWindow):
     # -- overlays ------------------------------------------------------------------------
     def _detect(self, data: ChartData) -> None:
         """Run the detectors over the loaded series on a worker; the overlays follow by signal."""
-        bars, detection = data.bars, self.core.detection
+        bars, detection, options = data.bars, self.core.detection, overlay_options(self.settings)
         key = series_key(bars)
-        self.runner.start(f"Detect {bars.symbol} {bars.timeframe.value}",
-                          lambda _ctx: overlay_data(bars, detection.detect(bars)),
+
+        def work(_ctx) -> OverlayData:
+            found = detection.detect_chart(bars)  # levels from the finest stored series covering the chart
+            return overlay_data(bars, found.result, options, levels_from=found.levels_from,
+                                inexact_levels=found.inexact_levels)
+
+        self.runner.start(f"Detect {bars.symbol} {bars.timeframe.value}", work,
                           self._on_detected, lambda message: self._on_detect_failed(key, message))
 
     def _on_detected(self, data: OverlayData) -> None:
         if self.chart.bars is None or data.key != series_key(self.chart.bars):
             return  # the chart has moved on to another series
         self.overlays.set_layers(data.layers, data.key)
+        self.legend.set_levels_source(data.levels_from, data.key[1], data.inexact_levels)
         self.legend.set_counts(data.counts)
+        if data.inexact_levels:
+            self._note(f"Only {data.levels_from} bars are stored: {', '.join(sorted(data.inexact_levels))} cannot be "
+                       "known exactly (see the legend)")
 
     def _on_detect_failed(self, key: tuple[str, str, int], message: str) -> None:
         self._overlay_error_key = key
@@ -469,8 +507,22 @@ class MainWindow(QMainWindow):
         self.settings_dialog.open()
         return self.settings_dialog
 
+    def _set_fvg_filter_text(self) -> None:
+        size = self.settings.chart.fvg_min_atr
+        self.legend.set_filter_text("fvg", f"≥ {size:g} ATR" if size > 0 else "")
+
     def _on_settings_saved(self, settings: Settings) -> None:
+        redetect = settings.chart != self.settings.chart
+        reclock = (settings.ui.display_clock, settings.data.server_tz) != \
+            (self.settings.ui.display_clock, self.settings.data.server_tz)
         self.settings = self.core.settings = settings
+        if reclock:
+            self.workbench.results.set_display_clock(DisplayClock.from_settings(settings))
+            if self.chart.bars is not None:
+                self.load(self.chart.bars.symbol, self.chart.bars.timeframe)  # times on the new clock
+        self._set_fvg_filter_text()
+        if redetect and self.chart.data is not None:
+            self._detect(self.chart.data)  # the FVG size filter: redraw with the new one
         self.dark_action.setChecked(settings.ui.theme == "dark")
         if self.add_data_dialog is not None:
             self.add_data_dialog.set_settings(settings)

@@ -16,14 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QMessageBox, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QLineEdit, QMessageBox, QPushButton, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from ita_desktop import secrets
 from ita_desktop.config import Settings, load_settings, save_user_settings
 from ita_desktop.domain.clock import ServerClock, parse_hhmm
+from ita_desktop.domain.display_clock import DISPLAY_CLOCKS
 from ita_desktop.paths import app_paths
 from ita_desktop.ui.theme import THEMES
+from ita_desktop.ui.wheel_guard import guard_wheel
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._general_tab(), "General")
         tabs.addTab(self._mt5_tab(), "MetaTrader 5")
         tabs.addTab(self._sessions_tab(), "Sessions")
+        tabs.addTab(self._chart_tab(), "Chart")
         tabs.addTab(self._secrets_tab(), "Keys and tokens")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
@@ -127,6 +130,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.resize(620, 460)
+        guard_wheel(self)
 
     # -- tabs ---------------------------------------------------------------------------
     def _general_tab(self) -> QWidget:
@@ -152,6 +156,29 @@ class SettingsDialog(QDialog):
         self.theme.addItems(list(THEMES))
         self.theme.setCurrentText(s.ui.theme)
         form.addRow("Theme", self.theme)
+        return page
+
+    def _chart_tab(self) -> QWidget:
+        c = self.settings.chart
+        page = QWidget()
+        form = QFormLayout(page)
+        self.fvg_min_atr = QDoubleSpinBox()
+        self.fvg_min_atr.setRange(0.0, 10.0)
+        self.fvg_min_atr.setSingleStep(0.25)
+        self.fvg_min_atr.setDecimals(2)
+        self.fvg_min_atr.setSuffix(" ATR")
+        self.fvg_min_atr.setSpecialValueText("all gaps")
+        self.fvg_min_atr.setValue(float(c.fvg_min_atr))
+        self.fvg_min_atr.setToolTip("Fair value gaps smaller than this are not drawn; the legend says how many are "
+                                    "hidden. A gap a drawn setup or trade used is always drawn.")
+        form.addRow("Smallest FVG drawn", self.fvg_min_atr)
+        self.display_clock = QComboBox()
+        for key, title in DISPLAY_CLOCKS.items():
+            self.display_clock.addItem(title, key)
+        self.display_clock.setCurrentIndex(self.display_clock.findData(self.settings.ui.display_clock))
+        self.display_clock.setToolTip("The clock every time is shown on: chart axis, readout, crosshair, trades. "
+                                      "Sessions stay on the session clock (Sessions tab).")
+        form.addRow("Show times on", self.display_clock)
         return page
 
     def _mt5_tab(self) -> QWidget:
@@ -269,7 +296,8 @@ class SettingsDialog(QDialog):
                     "server_tz": _check_zone("mt5.server_tz", self.mt5_server_tz.text())},
             "sessions": {"clock": clock, "windows": windows},
             "model": {"endpoint": self.model_endpoint.text().strip(), "name": self.model_name.text().strip()},
-            "ui": {"theme": self.theme.currentText()},
+            "ui": {"theme": self.theme.currentText(), "display_clock": self.display_clock.currentData()},
+            "chart": {"fvg_min_atr": round(float(self.fvg_min_atr.value()), 2)},
         }
 
     def save(self) -> bool:

@@ -32,6 +32,7 @@ class Theme:
     base: str
     text: str
     highlight: str
+    placeholder: str = "#9598a1"  # hint text in empty fields: readable on ``base`` (contrast >= 4.5)
     sessions: dict[str, str] = field(default_factory=dict)  # session name -> RGBA fill
 
 
@@ -52,7 +53,7 @@ THEMES: dict[str, Theme] = {
     "light": Theme(
         name="light", background="#ffffff", foreground="#131722", axis="#5d606b", grid="#e0e3eb",
         up="#089981", down="#f23645", crosshair="#787b86", demo="#d50000",
-        window="#f0f3fa", base="#ffffff", text="#131722", highlight="#2962ff",
+        window="#f0f3fa", base="#ffffff", text="#131722", highlight="#2962ff", placeholder="#5d606b",
         sessions=SESSION_COLORS,
     ),
 }
@@ -67,6 +68,19 @@ def get_theme(name: str) -> Theme:
         log.warning("unknown ui.theme %r, using dark; themes: %s", name, ", ".join(THEMES))
         return THEMES["dark"]
     return theme
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG contrast ratio of two ``#rrggbb`` colours (1 to 21; 4.5 is the floor for body text)."""
+    def luminance(hex_colour: str) -> float:
+        c = QColor(hex_colour)
+        channels = []
+        for v in (c.redF(), c.greenF(), c.blueF()):
+            channels.append(v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
 
 
 def resources_dir() -> Path:
@@ -91,6 +105,7 @@ def apply_theme(app: QApplication, theme: Theme) -> None:
     palette.setColor(QPalette.ColorRole.ToolTipText, QColor(theme.text))
     palette.setColor(QPalette.ColorRole.Highlight, QColor(theme.highlight))
     palette.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+    palette.setColor(QPalette.ColorRole.PlaceholderText, QColor(theme.placeholder))
     app.setStyle("Fusion")
     app.setPalette(palette)
     qss = resources_dir() / "themes" / f"{theme.name}.qss"

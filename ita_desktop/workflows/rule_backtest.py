@@ -35,13 +35,14 @@ import yaml
 from pydantic import ValidationError
 
 from ita_desktop.backtest.costs import SimSettings
+from ita_desktop.backtest.funnel import plural
 from ita_desktop.backtest.runs import BacktestCancelled, RunResult, run_backtest
 from ita_desktop.backtest.sweep import SweepResult, check_statistic, parse_grid, run_variants, set_path, variants
 from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.workflows.rule_scan import load_setup_bars, resolve_rule, with_timeframe
+from ita_desktop.workflows.rule_scan import load_setup_bars, resolve_rule, source_timeframes, with_timeframe
 from ita_desktop.rules.checks import check_rule
 from ita_desktop.rules.engine import CompiledRule, compile_rule, run_setup
 from ita_desktop.rules.engine.runner import setup_bars, warmup_for
@@ -53,6 +54,8 @@ from ita_desktop.storage.store import Store
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 SETTINGS_PREFIX = "settings."
+#: Lot step and smallest lot of a rule's instrument unless the settings say otherwise (``settings.lot_step``).
+BROKER_LOT_STEP = 0.01
 
 
 class _Stages:
@@ -78,7 +81,10 @@ def instrument_settings(compiled: CompiledRule, settings: SimSettings | Mapping[
     if isinstance(settings, SimSettings):
         base = settings.to_dict()
     else:
-        base = {"point": compiled.point, "contract_size": compiled.point_value / compiled.point}
+        # brokers trade lots in steps of 0.01 (MT5's volume_step / volume_min for FX and metals): a
+        # simulated 0.8333333 lots is a size no account can hold
+        base = {"point": compiled.point, "contract_size": compiled.point_value / compiled.point,
+                "lot_step": BROKER_LOT_STEP, "min_lot": BROKER_LOT_STEP}
         if compiled.rule.risk.max_positions is not None:
             base["max_positions"] = compiled.rule.risk.max_positions
         base.update(dict(settings or {}))
@@ -128,7 +134,14 @@ def prepare(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timef
                                       warm_for=warm_for)
     lower = None
     if use_lower and compiled.timeframe != data_tf:
-        lower = bars if source_tf == data_tf.value else store.bars.load(symbol, data_tf, start_utc, end_utc)
+        if source_tf != compiled.timeframe.value:
+            lower = bars  # the setup bars are built from these: they are the finest there is
+        else:
+            lower = store.bars.load(symbol, data_tf, start_utc, end_utc)
+            for tf in source_timeframes(store, symbol, compiled.timeframe, data_tf)[1:]:
+                if len(lower):
+                    break
+                lower = store.bars.load(symbol, tf, start_utc, end_utc)  # the finest stored series under it
         lower = lower.between(start_utc, None) if start_utc is not None else lower
         lower = lower if len(lower) else None
     return Prepared(loaded, rule, compiled, recorded.id, recorded.version, recorded.action, bars, source_tf, lower,
@@ -166,12 +179,13 @@ def backtest_rule(store: Store, rule_ref: str | Path, symbol: str, *, timeframe:
     sim = instrument_settings(prep.compiled, settings, **overrides)
     stage(0.2, f"detectors and setup on {len(prep.bars):,} {prep.source_timeframe} bars")
     run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id, start_utc=start_utc)
-    stage(0.6, f"simulating {len(run.orders):,} orders")
+    stage(0.6, f"simulating {plural(len(run.orders), 'order')}")
     result = run_backtest(run.bars, run.orders, sim, rule_id=prep.rule.rule_id, rule_version=prep.version,
                           store=store, lower=prep.lower, rule_version_id=prep.version_id,
-                          warmup=prep.warmup(run.bars.first_time), warmup_bars=run.warmup_bars)
+                          warmup=prep.warmup(run.bars.first_time), warmup_bars=run.warmup_bars,
+                          occurrences=len(run.occurrences))
     result.occurrences = run.occurrences  # one trip: whoever shows the run draws its setups without a second scan
-    stage(1.0, f"run {result.run_id}: {len(result.trades)} trades")
+    stage(1.0, f"run {result.run_id}: {plural(len(result.trades), 'trade')}")
     return result
 
 
@@ -333,6 +347,7 @@ def sweep_rule(store: Store, rule_ref: str | Path, symbol: str, grid: Sequence[s
     prep = prepare(store, rule_ref, symbol, timeframe=timeframe, start_utc=start_utc, end_utc=end_utc,
                    rules_dir=rules_dir, use_lower=use_lower, grid=parsed)
     sim = instrument_settings(prep.compiled, settings, **overrides)
+    stage(0.03, f"detectors and setups on {len(prep.bars):,} {prep.source_timeframe} bars")
     sweeper = RuleSweeper(prep.loaded, symbol, prep.bars, timeframe=timeframe, rule_version_id=prep.version_id,
                           start_utc=start_utc)
     result = sweep_variants(sweeper, parsed, sim, statistic=statistic, lower=prep.lower, chunk=chunk,

@@ -2,8 +2,8 @@
 
 The same function serves ``ita scan``, the scheduler and the GUI. It records the rule version
 it used (so whatever is made of the result can point at the exact text), loads the stored
-bars of the rule's timeframe, or builds them from the finer stored data (M1) when that
-timeframe is not stored, and runs the engine over them.
+bars of the rule's timeframe, or builds them from the finer stored data (M1, else the finest
+stored series that divides it) when that timeframe is not stored, and runs the engine over them.
 
 A range that starts at T is loaded with the history before T that the rule's detectors need
 (``rules.engine.runner.warmup_for``), so a run from T finds on its first days exactly what a
@@ -22,7 +22,7 @@ import numpy as np
 
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
-from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.domain.timeframes import Timeframe, build_sources
 from ita_desktop.rules.engine import CompiledRule, Occurrence, compile_rule, run_setup
 from ita_desktop.rules.engine.runner import Warmup, warmup_for
 from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir
@@ -86,7 +86,7 @@ def load_setup_bars(store: Store, symbol: str, timeframe: Timeframe, data_timefr
     built from (and which was used). With ``warm_for`` and a start, the bars before it that every
     one of those rules needs are loaded too (``warmup_for``): all stored history when one needs
     that, what there is when the store starts later."""
-    for tf in dict.fromkeys((timeframe, data_timeframe)):
+    for tf in source_timeframes(store, symbol, timeframe, data_timeframe):
         bars = store.bars.load(symbol, tf, start_utc, end_utc)
         if not len(bars):
             continue
@@ -94,9 +94,18 @@ def load_setup_bars(store: Store, symbol: str, timeframe: Timeframe, data_timefr
             return bars, tf.value
         before = _history_before(store, symbol, tf, start_utc, [warmup_for(c) for c in warm_for])
         return (Bars.concat([before, bars]) if len(before) else bars), tf.value
-    raise InputError(f"no stored {symbol} bars ({timeframe.value} or {data_timeframe.value})"
+    raise InputError(f"no stored {symbol} bars ({timeframe.value}, or anything finer to build it from)"
                      + (" in the range asked" if start_utc is not None or end_utc is not None else "")
                      + f"; import some first: ita data import FILE --symbol {symbol}")
+
+
+def source_timeframes(store: Store, symbol: str, timeframe: Timeframe, data_timeframe: Timeframe) -> list[Timeframe]:
+    """Where setup bars of ``timeframe`` may come from, best first: the timeframe stored, the rule's
+    data timeframe (M1), then every finer stored series that divides it, finest first: the chart's
+    rule (``domain.timeframes.build_sources``, core.series), so a store holding only M5 still runs an M15 rule."""
+    finer = build_sources((s.timeframe for s in store.bars.series() if s.symbol == symbol), timeframe)
+    usable = [timeframe] + ([data_timeframe] if data_timeframe.minutes <= timeframe.minutes else []) + finer
+    return list(dict.fromkeys(usable))
 
 
 def _history_before(store: Store, symbol: str, tf: Timeframe, start_utc: int, warmups: list[Warmup | None]) -> Bars:

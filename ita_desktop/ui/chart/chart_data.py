@@ -27,12 +27,17 @@ class ChartData:
     low: float
     high: float
     clock: str
+    #: bar times on the display clock (the time axis, readout, crosshair) and its short name;
+    #: None: the session clock's ``local`` (New York by default)
+    display: np.ndarray | None = None
+    display_label: str = ""
 
 
 def prepare_chart_data(
-    bars: Bars, clock: str, windows: dict[str, tuple[str, str]], digits: int | None = None
+    bars: Bars, clock: str, windows: dict[str, tuple[str, str]], digits: int | None = None, display=None,
 ) -> ChartData:
-    """Build the chart's view of ``bars`` (non-empty) for the session ``clock`` and its ``windows``."""
+    """Build the chart's view of ``bars`` (non-empty) for the session ``clock`` and its ``windows``;
+    ``display`` (a domain.display_clock.DisplayClock) puts the times shown on another clock."""
     pyramid = Pyramid(bars.open, bars.high, bars.low, bars.close)
     pyramid.build_all()
     local = local_seconds(bars.time, clock)
@@ -45,4 +50,6 @@ def prepare_chart_data(
         low=float(bars.low.min()),
         high=float(bars.high.max()),
         clock=clock,
+        display=display.wall(bars.time) if display is not None else None,
+        display_label=display.short if display is not None else "",
     )

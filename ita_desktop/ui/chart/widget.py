@@ -84,10 +84,14 @@ class CandleChart(pg.GraphicsLayoutWidget):
         self.add_layer("sessions", self.sessions, z=-10)
         self._vline = pg.InfiniteLine(angle=90, movable=False)
         self._hline = pg.InfiniteLine(angle=0, movable=False)
-        for line in (self._vline, self._hline):
+        # the crosshair's price and time, in boxes on the price and time axes' edge of the plot
+        self._price_tag = pg.TextItem("", anchor=(1, 0.5))
+        self._time_tag = pg.TextItem("", anchor=(0.5, 1))
+        for line in (self._vline, self._hline, self._price_tag, self._time_tag):
             line.setZValue(100)
             line.setVisible(False)
             self.plot.addItem(line, ignoreBounds=True)
+        self._mouse: QPointF | None = None  # last pointer position over the plot (scene coordinates)
 
         self.view.sigXRangeChanged.connect(self._on_x_range)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -109,8 +113,8 @@ class CandleChart(pg.GraphicsLayoutWidget):
 
     def set_prepared(self, data: ChartData | None) -> None:
         """Show a prepared series (cheap: the GUI thread only hands arrays to the items)."""
-        self._vline.setVisible(False)
-        self._hline.setVisible(False)
+        self._crosshair_visible(False)
+        self._mouse = None
         self.data = data
         self.bars = data.bars if data is not None else None
         if data is None:
@@ -124,7 +128,7 @@ class CandleChart(pg.GraphicsLayoutWidget):
         n = len(data.bars)
         self.digits = data.digits
         self.price_axis.set_digits(data.digits, max(abs(data.low), abs(data.high)))
-        self.time_axis.set_local_times(data.local)
+        self.time_axis.set_local_times(data.display if data.display is not None else data.local)
         self.sessions.set_runs(data.session_runs, n, data.low, data.high)
         self.candles.set_series(data.pyramid)
         self.view.setLimits(xMin=-0.5 - 4 * RIGHT_MARGIN, xMax=n - 0.5 + 4 * RIGHT_MARGIN,
@@ -190,6 +194,8 @@ class CandleChart(pg.GraphicsLayoutWidget):
             lo, hi = span
             pad = (hi - lo) * Y_PADDING or max(abs(hi) * 1e-4, 1e-6)
             self.view.setYRange(lo - pad, hi + pad, padding=0)
+        if self._mouse is not None and self._vline.isVisible():
+            self._on_mouse_moved(self._mouse)  # a wheel zoom or a jump moved the bars under the pointer
         self.view_changed.emit(first, stop)
 
     # -- input ------------------------------------------------------------------------
@@ -218,8 +224,8 @@ class CandleChart(pg.GraphicsLayoutWidget):
 
     def _on_mouse_moved(self, pos: QPointF) -> None:
         inside = self.bars is not None and self.view.sceneBoundingRect().contains(pos)
-        self._vline.setVisible(inside)
-        self._hline.setVisible(inside)
+        self._crosshair_visible(inside)
+        self._mouse = QPointF(pos) if inside else None
         if not inside:
             self._show_title()
             return
@@ -227,7 +233,34 @@ class CandleChart(pg.GraphicsLayoutWidget):
         i = int(min(max(round(p.x()), 0), self.count - 1))
         self._vline.setPos(i)
         self._hline.setPos(p.y())
+        (x0, x1), (y0, _y1) = self.view.viewRange()
+        self._price_tag.setText(f"{p.y():.{self.digits}f}")
+        self._price_tag.setPos(x1, p.y())
+        self._time_tag.setText(f"{self.time_text(i)} {self.clock_name}")
+        self._time_tag.setPos(i, y0)
         self._show_title(i)
+
+    def _crosshair_visible(self, on: bool) -> None:
+        for item in (self._vline, self._hline, self._price_tag, self._time_tag):
+            item.setVisible(on)
+
+    def crosshair_tags(self) -> tuple[str, str]:
+        """The price and time the crosshair shows on the axes ("" when it is hidden)."""
+        if not self._vline.isVisible():
+            return "", ""
+        return self._price_tag.toPlainText(), self._time_tag.toPlainText()
+
+    @property
+    def clock_name(self) -> str:
+        """The short name of the clock the chart's times are on (the time axis, readout and crosshair)."""
+        if self.data is not None and self.data.display_label:
+            return self.data.display_label
+        return clock_label(self.session_clock)
+
+    def time_text(self, index: int) -> str:
+        data = self.data
+        wall = data.display if data.display is not None else data.local
+        return wall_time(int(wall[index])).strftime("%a %d %b %Y %H:%M")
 
     # -- readout ----------------------------------------------------------------------
     def readout_text(self, index: int | None = None) -> str:
@@ -236,16 +269,16 @@ class CandleChart(pg.GraphicsLayoutWidget):
         if self.bars is None:
             return f"<span style='color:{t.axis}'>No data</span>"
         b = self.bars
-        parts = [f"<b>{b.symbol}</b> · {b.timeframe.value}"]
+        parts = [f"<b>{b.symbol}</b> · {b.timeframe.value} · <span style='color:{t.axis}'>times {self.clock_name}</span>"]
         if b.demo:
             parts.append(f"<span style='color:{t.demo}'><b>DEMO</b></span>")
         if index is not None:
-            when = wall_time(int(self.data.local[index])).strftime("%a %d %b %Y %H:%M")
+            when = self.time_text(index)
             d = self.digits
             color = t.up if b.close[index] >= b.open[index] else t.down
             ohlc = "  ".join(f"{k} <span style='color:{color}'>{v:.{d}f}</span>" for k, v in
                              (("O", b.open[index]), ("H", b.high[index]), ("L", b.low[index]), ("C", b.close[index])))
-            parts += [f"{when} {clock_label(self.session_clock)}", ohlc]
+            parts += [f"{when} {self.clock_name}", ohlc]
             session = session_at(self.sessions.runs, index)
             if session:
                 parts.append(SESSION_LABELS.get(session, session))
@@ -299,11 +332,21 @@ class CandleChart(pg.GraphicsLayoutWidget):
         pen = pg.mkPen(theme.crosshair, style=Qt.PenStyle.DashLine)
         self._vline.setPen(pen)
         self._hline.setPen(pen)
+        for tag in (self._price_tag, self._time_tag):
+            tag.fill = pg.mkBrush(theme.grid)
+            tag.border = pg.mkPen(theme.crosshair)
+            tag.setColor(theme.foreground)
         self._show_title()
 
     def export_png(self, path: str | Path) -> tuple[int, int]:
-        """Save the chart as it looks now (for the vision review); returns the image size in pixels."""
-        image = self.grab()
+        """Save the chart as it looks now (for the vision review), without the crosshair; returns the
+        image size in pixels."""
+        shown = self._vline.isVisible()
+        self._crosshair_visible(False)
+        try:
+            image = self.grab()
+        finally:
+            self._crosshair_visible(shown)
         if not image.save(str(path), "PNG"):
             raise OSError(f"could not write PNG to {path}")
         return image.width(), image.height()

@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-    QHeaderView, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
-    QVBoxLayout, QWidget,
+    QHeaderView, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.core.job_engine import JobAlreadyRunning
 from ita_desktop.ui.dates import utc_day_range
 from ita_desktop.ui.job_bridge import JobBridge
+from ita_desktop.ui.wheel_guard import guard_wheel
 from ita_desktop.core.backtest_service import (
     COMMON_SWEEP_PATHS, RANK_STATISTICS, BacktestOutcome, BacktestRequest, Costs, SweepOutcome, SweepRequest,
+    default_grid, sweep_paths,
 )
 from ita_desktop.core.rules_service import RuleChoice, VersionEntry
 
@@ -58,10 +60,12 @@ class BacktestPanel(QWidget):
         self.job_id: int | None = None
         self._build()
         self._set_running(None)
+        guard_wheel(self)
 
     # -- building -----------------------------------------------------------------------
     def _build(self) -> None:
         self.rules_list = QListWidget()
+        self.rules_list.itemChanged.connect(lambda _item: self._follow_rule())
         self.symbols_list = QListWidget()
         for lst in (self.rules_list, self.symbols_list):
             lst.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -122,20 +126,25 @@ class BacktestPanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         run_row = QHBoxLayout()
+        for button in (self.run_button, self.cancel_button):
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(110)
         run_row.addWidget(self.run_button)
         run_row.addWidget(self.cancel_button)
         run_row.addWidget(self.progress, 1)
+        run_row.addStretch(0)
 
-        # Three columns, like MT5's tester settings: what to test | costs | sweep grid
+        # Three columns, like MT5's tester settings: what to test | costs | sweep grid. Run, Cancel,
+        # the progress and the status sit above them: the main actions never scroll out of sight.
         columns = QHBoxLayout()
         columns.addWidget(self._group("Test", what), 4)
         columns.addWidget(self._group("Costs and fills", costs), 3)
         columns.addWidget(self._build_sweep(), 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(columns)
         layout.addLayout(run_row)
         layout.addWidget(self.status)
+        layout.addLayout(columns)
         layout.addStretch(1)
 
     @staticmethod
@@ -159,6 +168,9 @@ class BacktestPanel(QWidget):
         self.grid_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.grid_table.verticalHeader().setVisible(False)
         self.grid_table.setMinimumHeight(80)
+        self._paths: list[str] = list(COMMON_SWEEP_PATHS)  # the chosen rule's own, once one is chosen
+        self._grid_rule: str | None = None  # rule_id whose grid the table shows
+        self._saved_grids: dict[str, list[tuple[str, str]]] = {}
         for path, values in DEFAULT_GRID:
             self.add_grid_row(path, values)
         add, remove = QPushButton("+ Row"), QPushButton("− Row")
@@ -170,10 +182,21 @@ class BacktestPanel(QWidget):
         self.sweep_button = QPushButton("Sweep")
         self.sweep_button.setObjectName("sweepButton")
         self.sweep_button.clicked.connect(self.sweep)
+        self.walk_forward = QCheckBox("Walk-forward")
+        self.walk_forward.setToolTip("Cut the range into parts; in each, sweep the first 75 % (in-sample), run the best "
+                                     "variant on the rest (out-of-sample) and store both as runs, shown side by side")
+        self.walk_parts = QSpinBox()
+        self.walk_parts.setRange(2, 20)
+        self.walk_parts.setValue(4)
+        self.walk_parts.setSuffix(" parts")
+        self.walk_parts.setEnabled(False)
+        self.walk_forward.toggled.connect(self.walk_parts.setEnabled)
         row = QHBoxLayout()
         for w in (add, remove, QLabel("Rank by"), self.statistic_box):
             row.addWidget(w)
         row.addStretch(1)
+        row.addWidget(self.walk_forward)
+        row.addWidget(self.walk_parts)
         row.addWidget(self.sweep_button)
         layout = QVBoxLayout(box)
         layout.addWidget(self.grid_table)
@@ -186,8 +209,9 @@ class BacktestPanel(QWidget):
         self.grid_table.insertRow(row)
         combo = QComboBox()
         combo.setEditable(True)
-        combo.addItems(COMMON_SWEEP_PATHS)
+        combo.addItems(self._paths)
         combo.setCurrentText(path)
+        guard_wheel(combo)  # rows added later are guarded like the rest
         self.grid_table.setCellWidget(row, 0, combo)
         self.grid_table.setItem(row, 1, QTableWidgetItem(values))
 
@@ -199,6 +223,50 @@ class BacktestPanel(QWidget):
         self.grid_table.setRowCount(0)
         for path, values in rows:
             self.add_grid_row(path, values)
+
+    def grid_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for row in range(self.grid_table.rowCount()):
+            cell = self.grid_table.item(row, 1)
+            rows.append((self.grid_table.cellWidget(row, 0).currentText().strip(), cell.text() if cell else ""))
+        return rows
+
+    def offered_paths(self) -> list[str]:
+        """The paths the grid editor offers: the chosen rule's own numeric fields, then settings.*."""
+        return list(self._paths)
+
+    def _follow_rule(self) -> None:
+        """The first checked rule decides the grid: its own paths offered, its saved grid or a default that runs."""
+        rules = _checked(self.rules_list)
+        if not rules:
+            return
+        choice: RuleChoice = rules[0]
+        if choice.rule_id == self._grid_rule:
+            return
+        if self._grid_rule is not None:
+            self._saved_grids[self._grid_rule] = self.grid_rows()
+        try:
+            text = choice.path.read_text(encoding="utf-8")
+        except OSError:
+            return
+        self._paths = sweep_paths(text, str(choice.path))
+        self._grid_rule = choice.rule_id
+        self.set_grid(self._saved_grids.get(choice.rule_id) or default_grid(text, str(choice.path)))
+
+    def saved_grids(self) -> dict[str, list[tuple[str, str]]]:
+        """Every rule's last grid (the one shown included), kept with the window layout."""
+        grids = dict(self._saved_grids)
+        if self._grid_rule is not None:
+            grids[self._grid_rule] = self.grid_rows()
+        return grids
+
+    def restore_grids(self, grids: dict[str, list[tuple[str, str]]]) -> None:
+        self._saved_grids.update({k: [tuple(r) for r in v] for k, v in grids.items()})
+        current, self._grid_rule = self._grid_rule, None
+        if current is not None and current in grids:
+            self._follow_rule()
+        else:
+            self._grid_rule = current
 
     def grid_items(self) -> list[str]:
         """The grid as ``path=v1,v2`` items (rows with an empty path or no values are skipped)."""
@@ -248,6 +316,7 @@ class BacktestPanel(QWidget):
             self.rules_list.addItem(item)
         if not _checked(self.rules_list) and self.rules_list.count():
             self.rules_list.item(0).setCheckState(Qt.CheckState.Checked)
+        self._follow_rule()
 
     def select_rule(self, choice: RuleChoice | str, *, only: bool = True) -> bool:
         """Check a rule version (or a rule_id's first listed version); with ``only`` uncheck the others."""
@@ -294,7 +363,8 @@ class BacktestPanel(QWidget):
             raise ValueError("check a rule and a symbol to sweep")
         start, end = self._range()
         return SweepRequest(rules[0], symbols[0], tuple(self.grid_items()), self.statistic_box.currentData(),
-                            self.timeframe_box.currentData(), start, end, self.costs())
+                            self.timeframe_box.currentData(), start, end, self.costs(),
+                            self.walk_parts.value() if self.walk_forward.isChecked() else 0)
 
     # -- running ------------------------------------------------------------------------
     def run(self) -> int | None:
@@ -355,7 +425,11 @@ class BacktestPanel(QWidget):
 
     def _on_swept(self, outcome: SweepOutcome) -> None:
         self._set_running(None)
-        self.say(f"Sweep done: {len(outcome.result.rows)} variants ranked by {outcome.result.statistic}.")
+        if outcome.walk_forward:
+            self.say(f"Walk-forward done: {len(outcome.walk_forward)} parts, each stored as an in-sample and an "
+                     "out-of-sample run.")
+        else:
+            self.say(f"Sweep done: {len(outcome.result.rows)} variants ranked by {outcome.result.statistic}.")
         self.swept.emit(outcome)
 
     def _on_failed(self, message: str) -> None:

@@ -50,13 +50,44 @@ class EquityChart(_Plot):
         self.curve = self.plot([], [], pen=pg.mkPen(theme.highlight, width=2))
         self.peak = self.plot([], [], pen=pg.mkPen(theme.axis, width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
 
+        self.empty_text = pg.TextItem("", color=theme.axis, anchor=(0.5, 0.5))
+        self.addItem(self.empty_text)
+        self.empty_text.setVisible(False)
+
     def show_stats(self, stats: Stats | None, initial_equity: float) -> None:
+        """The curve, or for a run without trades an empty state in words (not an axis of -400..400)."""
+        if stats is not None and not len(stats.equity):
+            self.show_empty("No trades in this run: nothing to draw. The funnel above says where the setups stopped.")
+            return
         values = np.concatenate([[initial_equity], stats.equity]) if stats is not None else np.zeros(0)
+        if stats is None:
+            self.show_empty("No run selected.")
+            return
+        self._axes(True)
+        self.empty_text.setVisible(False)
         x = np.arange(len(values), dtype=float)
         self.curve.setData(x, values)
         self.peak.setData(x, np.maximum.accumulate(values) if len(values) else values)
         if len(values):
             self.getPlotItem().enableAutoRange()
+
+    def show_empty(self, message: str) -> None:
+        self.curve.setData([], [])
+        self.peak.setData([], [])
+        self._axes(False)
+        self.getPlotItem().disableAutoRange()
+        self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        self.empty_text.setText(message)
+        self.empty_text.setPos(0.5, 0.5)
+        self.empty_text.setVisible(True)
+
+    def is_empty(self) -> bool:
+        return self.empty_text.isVisible()
+
+    def _axes(self, on: bool) -> None:
+        for name in ("left", "bottom"):
+            self.showAxis(name, on)
+        self.showGrid(x=on, y=on, alpha=0.25)
 
     def points(self) -> int:
         return len(self.curve.getData()[0]) if self.curve.getData()[0] is not None else 0

@@ -10,10 +10,9 @@ back by the core without recomputing it.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -24,8 +23,10 @@ from PySide6.QtWidgets import (
 
 from ita_desktop.backtest import reports
 from ita_desktop.backtest.reports import SUMMARY_LABELS
+from ita_desktop.backtest.funnel import funnel_text
 from ita_desktop.backtest.stats import format_stat
 from ita_desktop.core.backtest_service import BacktestOutcome, SweepOutcome
+from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.panels.result_charts import EquityChart, RHistogram, SweepHeatmap
 from ita_desktop.ui.theme import Theme
@@ -87,13 +88,15 @@ class ResultsPanel(QWidget):
     exported = Signal(str)
     run_requested = Signal(int)  # "Open" on a stored run: its run_id
 
-    def __init__(self, runner: JobBridge, theme: Theme, clock: str = "America/New_York",
+    def __init__(self, runner: JobBridge, theme: Theme, clock: DisplayClock | str = "America/New_York",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultsPanel")
         self.runner = runner
         self.theme = theme
-        self.clock = ZoneInfo(clock)
+        # the display clock (a DisplayClock), or a session clock's zone name as before it existed
+        self.clock = clock if isinstance(clock, DisplayClock) else \
+            DisplayClock("new_york" if clock == "America/New_York" else "utc" if clock == "UTC" else "local", clock)
         self.outcomes: list[BacktestOutcome] = []
         self.outcome: BacktestOutcome | None = None
         self.sweep: SweepOutcome | None = None
@@ -118,6 +121,12 @@ class ResultsPanel(QWidget):
         self.open_stored_button.setToolTip("show the stored run chosen beside (read back from the store, nothing recomputed)")
         self.open_stored_button.setEnabled(False)
         self.open_stored_button.clicked.connect(self._request_stored)
+        # the funnel on the tab bar's free right side, one line (full text in its tooltip): the panel
+        # grows neither taller nor wider
+        self.funnel = QLabel("")
+        self.funnel.setObjectName("funnel")
+        self.funnel.setMinimumWidth(0)
+        self.funnel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
         top.addWidget(self.run_box)
         top.addWidget(self.title, 1)
@@ -134,6 +143,7 @@ class ResultsPanel(QWidget):
         self.summary.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.summary.horizontalHeader().setStretchLastSection(True)
         self.trades = _table(TRADE_COLUMNS)
+        self.trades.setHorizontalHeaderLabels(self.trade_headers())
         self.trades.setSortingEnabled(True)
         self.trades.sortItems(0, Qt.SortOrder.AscendingOrder)  # by entry until the trader sorts otherwise
         self.trades.itemSelectionChanged.connect(self._on_trade_selected)
@@ -157,6 +167,7 @@ class ResultsPanel(QWidget):
         self.tabs.addTab(self.histogram, "R distribution")
         self.tabs.addTab(breakdowns, "Breakdowns")
         self.tabs.addTab(sweep, "Sweep")
+        self.tabs.setCornerWidget(self.funnel, Qt.Corner.TopRightCorner)
         self.sweep_tab = sweep
         left = QWidget()  # the summary, and under it the store's earlier runs to open again
         column = QVBoxLayout(left)  # one control a row: the dock keeps its narrow minimum width
@@ -209,6 +220,7 @@ class ResultsPanel(QWidget):
                 table.setRowCount(0)
             self.equity.show_stats(None, 0.0)
             self.histogram.show_r([])
+            self.funnel.setText("")
             return
         result = outcome.result
         # the validator's findings repeat the statistics' own warning (few trades) in other words
@@ -216,6 +228,8 @@ class ResultsPanel(QWidget):
         self.title.setText(f"<b>{outcome.title}</b>" + (f" &nbsp; <span style='color:#ffa726'>{warnings}</span>"
                                                         if warnings else ""))
         self.title.setToolTip(warnings)
+        self.funnel.setText("Funnel: " + funnel_text(result.stats.funnel))
+        self.funnel.setToolTip(self.funnel.text())
         self._fill_summary(result.stats.summary)
         self._fill_trades(outcome)
         self.equity.show_stats(result.stats, result.trades.settings.initial_equity)
@@ -237,10 +251,22 @@ class ResultsPanel(QWidget):
             self.summary.setItem(row, 1, _Item(text, _num(value) if not isinstance(value, str) else value))
 
     def _local(self, t: int) -> str:
-        return datetime.fromtimestamp(int(t), self.clock).strftime("%Y-%m-%d %H:%M")
+        return self.clock.text(int(t))
+
+    def trade_headers(self) -> list[str]:
+        """The trades table's headers, the times' clock named (``Entry (NY)``)."""
+        return [f"{c} ({self.clock.short})" if c in ("Entry", "Exit") else c for c in TRADE_COLUMNS]
+
+    def set_display_clock(self, clock: DisplayClock) -> None:
+        """Show times on another clock (Settings > Chart): the headers and the run shown follow."""
+        self.clock = clock
+        self.trades.setHorizontalHeaderLabels(self.trade_headers())
+        if self.outcome is not None:
+            self._fill_trades(self.outcome)
 
     def _fill_trades(self, outcome: BacktestOutcome) -> None:
         rows, reasons = outcome.result.trades.rows, outcome.result.trades.reasons()
+        d = reports.price_digits(outcome.result.trades.settings.point)  # the symbol's digits
         self.trades.setSortingEnabled(False)
         self.trades.clearContents()
         self.trades.setRowCount(len(rows))
@@ -248,9 +274,9 @@ class ResultsPanel(QWidget):
             long = t["direction"] > 0
             cells = [
                 _Item(str(i + 1), i + 1), _Item("long" if long else "short"),
-                _Item(self._local(t["entry_time"]), int(t["entry_time"])), _Item(fmt(t["entry_price"], 5), float(t["entry_price"])),
-                _Item(self._local(t["exit_time"]), int(t["exit_time"])), _Item(fmt(t["exit_price"], 5), float(t["exit_price"])),
-                _Item(fmt(t["stop_price"], 5), float(t["stop_price"])), _Item(fmt(t["target1"], 5), float(t["target1"])),
+                _Item(self._local(t["entry_time"]), int(t["entry_time"])), _Item(fmt(t["entry_price"], d), float(t["entry_price"])),
+                _Item(self._local(t["exit_time"]), int(t["exit_time"])), _Item(fmt(t["exit_price"], d), float(t["exit_price"])),
+                _Item(fmt(t["stop_price"], d), float(t["stop_price"])), _Item(fmt(t["target1"], d), float(t["target1"])),
                 _Item(fmt(t["lots"]), float(t["lots"])), _Item(fmt(t["r_multiple"]), float(t["r_multiple"])),
                 _Item(fmt(t["pnl_money"]), float(t["pnl_money"])), _Item(reasons[i]),
                 _Item(fmt(t["mfe_r"]), float(t["mfe_r"])), _Item(fmt(t["mae_r"]), float(t["mae_r"])),
@@ -300,6 +326,13 @@ class ResultsPanel(QWidget):
     def show_sweep(self, outcome: SweepOutcome) -> None:
         """The ranked variants in a table and the statistic over the first two swept paths as a heatmap."""
         self.sweep = outcome
+        self.funnel.setText("")
+        self.title.setText(f"<b>{outcome.title}</b>")  # what is shown is always named: not the last run's title
+        self.title.setToolTip("")
+        if outcome.result is None:
+            self._show_walk_forward(outcome)
+            return
+        self.heatmap.setVisible(True)
         result, paths = outcome.result, outcome.paths
         ranked = result.ranked()[:SWEEP_ROWS]
         columns = ["Rank", *paths, result.statistic] + [k for k in (ranked[0] if ranked else {})
@@ -320,6 +353,36 @@ class ResultsPanel(QWidget):
         self.sweep_table.sortItems(0, Qt.SortOrder.AscendingOrder)  # a new sweep starts in rank order
         self.sweep_table.resizeColumnsToContents()
         self.heatmap.show_sweep(result.rows, paths, result.statistic)
+        own = self.heatmap.getPlotItem().titleLabel.text  # "statistic by path x path"
+        self.heatmap.setTitle(f"{outcome.title}: {own}" if own else outcome.title, color=self.theme.foreground,
+                              size="9pt")
+        self.tabs.setCurrentWidget(self.sweep_tab)
+
+    def _show_walk_forward(self, outcome: SweepOutcome) -> None:
+        """In-sample and out-of-sample side by side, a row per part, with the stored runs' ids."""
+        stat = outcome.request.statistic
+        columns = ["Part", "In-sample (UTC)", "Best variant", f"IS {stat}", "IS trades", "IS run",
+                   "Out-of-sample (UTC)", f"OOS {stat}", "OOS trades", "OOS run"]
+        table = self.sweep_table
+        table.setSortingEnabled(False)
+        table.clear()
+        table.setColumnCount(len(columns))
+        table.setHorizontalHeaderLabels(columns)
+        table.setRowCount(len(outcome.walk_forward))
+
+        def day(t: int) -> str:
+            return datetime.fromtimestamp(int(t), timezone.utc).strftime("%Y-%m-%d")
+
+        for i, part in enumerate(outcome.walk_forward):
+            cells = [f"{part['part']}/{part['parts']}", f"{day(part['in_sample'][0])} – {day(part['in_sample'][1])}",
+                     ", ".join(f"{k}={v}" for k, v in part["params"].items()), fmt(part["in"][stat]),
+                     str(part["in"]["trades"]), str(part["in"]["run_id"]),
+                     f"{day(part['out_of_sample'][0])} – {day(part['out_of_sample'][1])}", fmt(part["out"][stat]),
+                     str(part["out"]["trades"]), str(part["out"]["run_id"])]
+            for j, text in enumerate(cells):
+                table.setItem(i, j, _Item(text, i if j == 0 else text))
+        table.resizeColumnsToContents()
+        self.heatmap.setVisible(False)
         self.tabs.setCurrentWidget(self.sweep_tab)
 
     # -- export -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from ita_desktop.core.rule_authoring import RuleAuthoring, key_of
 from ita_desktop.domain.errors import ItaError
 from ita_desktop.domain.versioning import version_from_path
 from ita_desktop.rules.editing import issue_span
-from ita_desktop.rules.loader import validate_text
+from ita_desktop.rules.loader import validate_text, warnings_of_text
 from ita_desktop.rules.rule_issues import RuleIssue
 from ita_desktop.ui.panels.version_compare import VersionsDialog
 from ita_desktop.ui.rule_code_editor import Problem, RuleCodeEditor
@@ -64,15 +64,6 @@ class Validation:
     seconds: float  # time spent validating (the benchmark reads it)
 
 
-def _warnings(text: str, file: str) -> list[RuleIssue]:
-    """The loader's warnings (legal values a trader rarely means, "warning: ..." issues) when it has
-    them: ``rules.loader.warnings_of_text`` comes with the risk.percent warning (branch newuser)."""
-    from ita_desktop.rules import loader
-
-    find = getattr(loader, "warnings_of_text", None)
-    return list(find(text, file)) if find is not None else []
-
-
 def _warm_up() -> None:
     """Build the JSON Schema and read docs/rules.md once, on the worker: done on the first keystroke's
     completion instead, it held the GUI thread ~50 ms."""
@@ -101,7 +92,7 @@ class _Validator(QObject):
             t0 = time.perf_counter()
             try:
                 _rule, issues = validate_text(text, file)
-                issues = issues + _warnings(text, file)
+                issues = issues + warnings_of_text(text, file)  # "warning: ..." issues: shown, never blocking
             except Exception as exc:  # noqa: BLE001 (a loader bug must not kill the editor: show it)
                 issues = [RuleIssue(1, 1, f"the validator failed: {exc}", file)]
             seconds = time.perf_counter() - t0

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("Rule / version", "Status", "Trades", "Win %", "Exp. R", "Net P/L")
 BROKEN = "#ef5350"
+WARNED = "#ffa726"
 
 
 def _num(value: object, fmt: str) -> str:
@@ -53,7 +54,13 @@ class RulesPanel(QWidget):
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
-        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header = self.tree.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # the Status text takes the spare width, so Net P/L's header stays right above its values
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col in range(2, len(COLUMNS)):
+            self.tree.headerItem().setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.tree.currentItemChanged.connect(self._on_current)
         self.tree.itemDoubleClicked.connect(self._on_activated)
         self.details = QLabel()
@@ -144,6 +151,8 @@ class RulesPanel(QWidget):
         title = f"v{entry.version}" + ("  (latest)" if entry.latest else "") + ("  · yours" if entry.origin == "user" else "")
         if entry.valid:
             status = f"ok · {entry.timeframe}" + (f" · run {entry.run_id}" if entry.run_id is not None else "")
+            if entry.warnings:
+                status += " · ⚠ " + entry.warnings[0].split("warning: ", 1)[-1]
         else:
             status = entry.problems[0]
         s = entry.stats
@@ -152,9 +161,11 @@ class RulesPanel(QWidget):
                                 _num(win * 100 if isinstance(win, float) else None, ".1f"),
                                 _num(s.get("expectancy_r"), "+.2f"), _num(s.get("net_pnl"), ",.2f")])
         item.setData(0, Qt.ItemDataRole.UserRole, entry)
-        item.setToolTip(1, "\n".join(entry.problems) or str(entry.path))
+        item.setToolTip(1, "\n".join(entry.problems + entry.warnings) or str(entry.path))
         if not entry.valid:
             item.setForeground(1, QBrush(QColor(BROKEN)))
+        elif entry.warnings:
+            item.setForeground(1, QBrush(QColor(WARNED)))
         for col in range(2, len(COLUMNS)):
             item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         font = item.font(0)

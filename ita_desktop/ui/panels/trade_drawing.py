@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.rules.vocabulary import ZONE_EVENTS
 from ita_desktop.ui.chart.overlays import LayerShapes, setup_layer, trade_layer
 from ita_desktop.core.backtest_service import BacktestOutcome
 
@@ -61,7 +62,9 @@ def trade_shapes(outcome: BacktestOutcome, chart_time: np.ndarray) -> LayerShape
 def setup_shapes(outcome: BacktestOutcome, chart_time: np.ndarray, traded_only: bool = True) -> LayerShapes:
     """The steps of the run's setup occurrences (those that became trades, by default) as dots and lines."""
     traded = set(outcome.result.trades.rows["occurrence"].tolist())
+    seconds = Timeframe(outcome.timeframe).seconds
     occ, bar_t, price, names = [], [], [], []
+    zone_t0, zone_t1, bottom, top = [], [], [], []
     for o in outcome.occurrences:
         if traded_only and o.id not in traded:
             continue
@@ -70,5 +73,17 @@ def setup_shapes(outcome: BacktestOutcome, chart_time: np.ndarray, traded_only: 
             bar_t.append(step.time)
             price.append(step.price)
             names.append(step.name)
+            if step.event in ZONE_EVENTS and np.isfinite(step.top) and np.isfinite(step.bottom) \
+                    and step.top > step.bottom:
+                # the zone from its own bar (obj_bar, counted back in setup bars) to the step
+                zone_t0.append(step.time - max(step.bar - step.obj_bar, 0) * seconds)
+                zone_t1.append(step.time)
+                bottom.append(step.bottom)
+                top.append(step.top)
     bars = _first_bar(chart_time, np.asarray(bar_t, np.int64)) if bar_t else np.zeros(0, np.int64)
-    return setup_layer(np.asarray(occ, np.int64), bars, np.asarray(price, np.float64), names)
+    zones = None
+    if zone_t0:
+        zones = (_first_bar(chart_time, np.asarray(zone_t0, np.int64)),
+                 _last_bar(chart_time, np.asarray(zone_t1, np.int64), seconds),
+                 np.asarray(bottom, np.float64), np.asarray(top, np.float64))
+    return setup_layer(np.asarray(occ, np.int64), bars, np.asarray(price, np.float64), names, zones)

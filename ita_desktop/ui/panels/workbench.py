@@ -24,7 +24,9 @@ from PySide6.QtWidgets import QDockWidget, QFrame, QMenu, QScrollArea
 from ita_desktop.bus.events import RunStored
 from ita_desktop.core.backtest_service import BacktestOutcome
 from ita_desktop.core.rules_service import VersionEntry
+from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.ui.chart.overlays import LayerShapes
 from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
@@ -84,7 +86,7 @@ class Workbench(QObject):
         self.core = core
         self.rules = RulesPanel(window.runner, core.rules)
         self.backtest = BacktestPanel(window.runner, core.backtests)
-        self.results = ResultsPanel(window.runner, window.theme, core.settings.sessions.clock)
+        self.results = ResultsPanel(window.runner, window.theme, DisplayClock.from_settings(core.settings))
         scroll = QScrollArea()  # the form is tall: scrolling lets the window keep its size on small screens
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -99,7 +101,7 @@ class Workbench(QObject):
         window.tabifyDockWidget(self.rules_dock, window.series_dock)
         window.tabifyDockWidget(window.series_dock, window.activity_dock)
         self.backtest_dock.raise_()
-        window.resizeDocks([window.legend_dock], [200], Qt.Orientation.Horizontal)  # else squeezed by the tabs' width
+        window.resizeDocks([window.legend_dock], [240], Qt.Orientation.Horizontal)  # else squeezed by the tabs' width
         self._pending: tuple[BacktestOutcome, int] | None = None  # a trade waiting for its series to load
         self._shown: tuple[BacktestOutcome, int] | None = None  # the trade on the chart (redrawn after a reload)
         self._start_rule = window.rule
@@ -121,6 +123,7 @@ class Workbench(QObject):
         self.results.run_requested.connect(self.reopen_run)
         self.rules.run_requested.connect(self.reopen_run)
         window.events.register(RunStored, lambda _event: self._list_stored_runs())
+        self.results.shown.connect(self._on_run_shown)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -186,6 +189,7 @@ class Workbench(QObject):
 
     # -- results ------------------------------------------------------------------------
     def _on_backtested(self, outcomes: list[BacktestOutcome]) -> None:
+        self.clear_trades()  # the chart shows the selected run's trades only: not the previous run's
         self.results.show_outcomes(outcomes)
         self.results_dock.raise_()
         if self.results_dock.height() < RESULTS_HEIGHT:
@@ -199,6 +203,11 @@ class Workbench(QObject):
             else:
                 self._settle()
 
+    def _on_run_shown(self, outcome: BacktestOutcome) -> None:
+        """Another run picked in the Results panel: the chart must not keep the one before's trades."""
+        if self._shown is not None and self._shown[0] is not outcome:
+            self.clear_trades()
+
     def _on_swept(self, outcome) -> None:
         self.results.show_sweep(outcome)
         self.results_dock.raise_()
@@ -209,6 +218,12 @@ class Workbench(QObject):
             self._settle()
 
     # -- trades on the chart --------------------------------------------------------------
+    def clear_trades(self) -> None:
+        """Take every run's trades and setup steps off the chart."""
+        self._shown = None
+        self._pending = None
+        self.window.overlays.set_layers({"trades": LayerShapes("trades"), "setups": LayerShapes("setups")})
+
     def _chart_timeframe(self, outcome: BacktestOutcome) -> Timeframe:
         """The rule's timeframe when the chart can show it (stored, or built from finer bars), else the finest."""
         offered = self.core.series.timeframes_of(outcome.symbol, self.window.series)

@@ -6,11 +6,11 @@ paints a layer; layers.py lists the legend's layers and wires them to a CandleCh
 
 from ita_desktop.ui.chart.overlays.detector_layers import OverlayOptions, detector_layers
 from ita_desktop.ui.chart.overlays.layers import LAYERS, OverlaySet
-from ita_desktop.ui.chart.overlays.overlay_data import OverlayData, overlay_data, series_key
+from ita_desktop.ui.chart.overlays.overlay_data import OverlayData, overlay_data, overlay_options, series_key
 from ita_desktop.ui.chart.overlays.shapes import Boxes, LayerShapes, Markers, Segments, Style
 from ita_desktop.ui.chart.overlays.trade_layers import setup_layer, trade_layer
 
 __all__ = [
     "LAYERS", "Boxes", "LayerShapes", "Markers", "OverlayData", "OverlayOptions", "OverlaySet", "Segments", "Style",
-    "detector_layers", "overlay_data", "series_key", "setup_layer", "trade_layer",
+    "detector_layers", "overlay_data", "overlay_options", "series_key", "setup_layer", "trade_layer",
 ]

@@ -28,7 +28,9 @@ class OverlayOptions:
 
     ``fvg_min_atr`` hides gaps smaller than this many ATRs: on M1 the detector finds a gap every
     few bars, most a fraction of a pip and filled within minutes, which buries the ones a trader
-    watches. NaN sizes (no ATR yet at the series start) count as too small when filtering.
+    watches. NaN sizes (no ATR yet at the series start) count as too small when filtering. It is
+    the trader's saved setting ``chart.fvg_min_atr``; the legend says how many gaps it hides, and
+    the zones a drawn setup used are drawn by the setup layer whatever their size.
     """
 
     fvg_min_atr: float = 1.0
@@ -50,6 +52,7 @@ SWEEP_LABELS = {**LIQUIDITY_LABELS, **OPEN_LABELS, **IB_LABELS, LevelKind.IB_EXT
                 LevelKind.EQUAL_HIGHS: "EQH", LevelKind.EQUAL_LOWS: "EQL",
                 LevelKind.SWING_HIGH: "swing H", LevelKind.SWING_LOW: "swing L"}
 SWING_SWEEPS = (int(LevelKind.SWING_HIGH), int(LevelKind.SWING_LOW))
+LIQUIDITY_SWEEPS = tuple(int(k) for k in LIQUIDITY_LABELS) + (int(LevelKind.EQUAL_HIGHS), int(LevelKind.EQUAL_LOWS))
 
 
 def _ends(end: np.ndarray, n_bars: int, exclusive: bool) -> np.ndarray:
@@ -106,7 +109,12 @@ def liquidity(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
         rows = _levels_of(levels, [k for k in LIQUIDITY_LABELS if _side(k) == side])
         daily = np.isin(rows["sub"], [int(k) for k in (LevelKind.PDH, LevelKind.PDL, LevelKind.PWH, LevelKind.PWL)])
         layer.add(_level_lines(rows[daily], LIQUIDITY_LABELS, n_bars, Style(role, width=1.5)))
-        layer.add(_level_lines(rows[~daily], LIQUIDITY_LABELS, n_bars, Style(role, dash=True, line_alpha=200)))
+        # a session high or low is resting liquidity until price takes it: drawn to that bar, not on
+        # to the next session (on H1 the untaken-or-not lines of every session made a wall)
+        session = rows[~daily].copy()
+        taken = (session["touched_at"] >= 0) & ((session["end"] < 0) | (session["touched_at"] < session["end"]))
+        session["end"][taken] = session["touched_at"][taken] + 1
+        layer.add(_level_lines(session, LIQUIDITY_LABELS, n_bars, Style(role, dash=True, line_alpha=200)))
     equal = tables.get("equal", _EMPTY)
     live = equal[~((equal["state"] == State.FILLED) & (equal["filled_at"] < 0))]
     for kind, role, text in ((Kind.EQUAL_HIGHS, "buyside", "EQH"), (Kind.EQUAL_LOWS, "sellside", "EQL")):
@@ -128,6 +136,8 @@ def sweeps(tables: dict[str, np.ndarray], n_bars: int, *, of_swings: bool) -> La
     layer = LayerShapes("swing_sweeps" if of_swings else "sweeps")
     rows = tables.get("sweeps", _EMPTY)
     rows = rows[np.isin(rows["sub"], SWING_SWEEPS) == of_swings]
+    if not of_swings:  # the liquidity the layer above draws; raids of opens and IB levels only with a setup
+        rows = rows[np.isin(rows["sub"], LIQUIDITY_SWEEPS)]
     origin = _sweep_origins(rows, tables)
     x0 = np.maximum(origin, rows["start"] - SWEEP_TAIL_BARS) - 0.5
     texts = [SWEEP_LABELS.get(LevelKind(int(s)), "level") for s in rows["sub"]] if len(rows) else []
@@ -160,18 +170,35 @@ def fair_value_gaps(tables: dict[str, np.ndarray], n_bars: int, options: Overlay
     gaps already entered (touched) are fainter than untouched ones."""
     layer = LayerShapes("fvg")
     rows = tables.get("fvg", _EMPTY)
+    layer.total = len(rows)
     if options.fvg_min_atr > 0:
         rows = rows[rows["extra"] >= options.fvg_min_atr]
     for direction, role in ((1, "bull"), (-1, "bear")):
         r = rows[rows["direction"] == direction]
         x0, x1 = r["bar"] - 0.5, _ends(r["end"], n_bars, exclusive=False)
-        fresh = r["touched_at"] < 0
-        layer.add(Boxes(x0[fresh], x1[fresh], r["bottom"][fresh], r["top"][fresh], Style(role, fill_alpha=70, line_alpha=0)))
-        layer.add(Boxes(x0[~fresh], x1[~fresh], r["bottom"][~fresh], r["top"][~fresh],
-                        Style(role, fill_alpha=38, line_alpha=0)))
-        layer.add(Segments(x0, x1, r["price"], r["price"], Style("ce", dash=True)))
+        live = r["end"] < 0
+        fresh = live & (r["touched_at"] < 0)
+        entered = live & ~fresh
+        recent, old = _ended_by_age(r["end"], n_bars)
+        for pick, alpha in ((fresh, 70), (entered, 38), (recent, 22), (old, 11)):
+            layer.add(Boxes(x0[pick], x1[pick], r["bottom"][pick], r["top"][pick],
+                            Style(role, fill_alpha=alpha, line_alpha=0)))
+        # the CE only where it can still be traded: a filled gap's midline is one more line in the wall
+        layer.add(Segments(x0[live], x1[live], r["price"][live], r["price"][live], Style("ce", dash=True)))
     layer.objects = len(rows)
     return layer
+
+
+#: Zones that ended longer ago than this many bars before the last bar are drawn fainter still.
+AGE_FADE_BARS = 500
+
+
+def _ended_by_age(end: np.ndarray, n_bars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of zones that ended recently (within AGE_FADE_BARS of the last bar) and long ago:
+    zoomed out, the dead zones of months past fade into the background instead of forming a wall."""
+    ended = end >= 0
+    recent = ended & (end >= n_bars - AGE_FADE_BARS)
+    return recent, ended & ~recent
 
 
 def order_blocks(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
@@ -183,10 +210,17 @@ def order_blocks(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
         r = rows[rows["direction"] == direction]
         x0, x1 = r["bar"] - 0.5, _ends(r["end"], n_bars, exclusive=False)
         breaker = r["state"] == State.FILLED
-        live = ~breaker
+        live = ~breaker & (r["end"] < 0)
+        done = ~breaker & ~live
         layer.add(Boxes(x0[live], x1[live], r["bottom"][live], r["top"][live], Style(role, fill_alpha=60, width=1.0)))
-        layer.add(Boxes(x0[breaker], x1[breaker], r["bottom"][breaker], r["top"][breaker],
-                        Style(flipped, fill_alpha=18, dash=True)))
+        recent, old = _ended_by_age(np.where(done, r["end"], -1), n_bars)
+        layer.add(Boxes(x0[recent], x1[recent], r["bottom"][recent], r["top"][recent],
+                        Style(role, fill_alpha=30, line_alpha=120, width=1.0)))
+        layer.add(Boxes(x0[old], x1[old], r["bottom"][old], r["top"][old], Style(role, fill_alpha=14, line_alpha=50)))
+        young_breaker = breaker & ((r["end"] < 0) | (r["end"] >= n_bars - AGE_FADE_BARS))
+        for pick, fill, line in ((young_breaker, 18, 255), (breaker & ~young_breaker, 10, 90)):
+            layer.add(Boxes(x0[pick], x1[pick], r["bottom"][pick], r["top"][pick],
+                            Style(flipped, fill_alpha=fill, line_alpha=line, dash=True)))
     layer.objects = len(rows)
     return layer
 

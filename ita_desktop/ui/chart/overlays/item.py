@@ -59,6 +59,7 @@ class OverlayItem(pg.GraphicsObject):
         self._metrics = QFontMetricsF(self._font)
         self._texts: dict[str, tuple[QStaticText, float]] = {}  # label text -> (laid out, advance)
         self._placed = _LabelSpace(self._metrics.height())  # labels drawn in the current paint
+        self._shared_labels = False  # True: the OverlaySet shares one space among its layers, cleared per frame
         self.last_drawn = 0  # shapes drawn by the last paint (tests and the benchmark read it)
 
     # -- data -------------------------------------------------------------------------
@@ -73,6 +74,12 @@ class OverlayItem(pg.GraphicsObject):
         span = max(high - low, 1e-9)
         self._bounds = QRectF(-0.5, low - span, float(max(n_bars, 1)) + 16, 3 * span) if n_bars else QRectF()
         self.update()
+
+    def share_labels(self, space: "_LabelSpace") -> None:
+        """Place labels in ``space``, shared with the chart's other layers, so a label of one layer
+        never sits on another layer's ("CHoCH" over "EQL"); the owner clears it before each frame."""
+        self._placed = space
+        self._shared_labels = True
 
     def set_palette(self, palette: dict[str, str]) -> None:
         self._palette = dict(palette)
@@ -99,7 +106,8 @@ class OverlayItem(pg.GraphicsObject):
         painter.save()
         painter.resetTransform()
         painter.setFont(self._font)
-        self._placed.clear()
+        if not self._shared_labels:
+            self._placed.clear()
         visible = [(b, b.index.visible(view.left() - margin, view.right() + margin)) for b in self.shapes.batches]
         spans = [(b, self._wide_enough(b, ids, abs(sx))) for b, ids in visible if len(ids) and not isinstance(b, Markers)]
         budget = max(LAYER_BUDGET // max(len(spans), 1), MIN_BATCH_BUDGET)
@@ -176,8 +184,10 @@ class OverlayItem(pg.GraphicsObject):
                     if abs(xb - xa) < w:  # a label longer than its line would float over other bars
                         continue
                     x = (xa + xb) / 2 - w / 2
-                else:  # right end of the visible part, inside the line
-                    x = min(xb, f.right - PIXEL_PAD) - w - 3
+                    if x < f.left + PIXEL_PAD or x + w > f.right - PIXEL_PAD:
+                        continue  # half out of the plot: "OS" for BOS at the left edge
+                else:  # right end of the visible part, inside the line and the plot
+                    x = max(min(xb, f.right - PIXEL_PAD) - w - 3, f.left + PIXEL_PAD + 2)
                 self._label(painter, x, (ya + yb) / 2 + dy, w, static)
         return len(ids)
 
@@ -197,9 +207,10 @@ class OverlayItem(pg.GraphicsObject):
             r = m.style.size / 2
             dy = {"up": 3 + 2 * r + self._metrics.ascent(), "down": -3 - 2 * r - 2}.get(m.shape, -r - 2)
             self._set_label_pen(painter, m.style)
+            lo, hi = f.left + PIXEL_PAD + 2, f.right - PIXEL_PAD - 2  # inside the plot: never cut by its edges
             for k, x, y in zip(ids.tolist(), xs, ys):
                 static, w = self._text(m.labels[k])
-                self._label(painter, x - w / 2, y + dy, w, static)
+                self._label(painter, min(max(x - w / 2, lo), hi - w), y + dy, w, static)
         return len(ids)
 
     def _marker_path(self, shape: str, size: float) -> QPainterPath:
@@ -252,7 +263,7 @@ class _LabelSpace:
     """The label rectangles drawn so far in one paint, filed by horizontal band of ``band`` pixels,
     so checking a new label looks at the few labels of its own rows rather than at all of them."""
 
-    __slots__ = ("band", "rows")
+    __slots__ = ("band", "rows", "__weakref__")  # weakref: a Qt signal may call clear
 
     def __init__(self, band: float) -> None:
         self.band = band

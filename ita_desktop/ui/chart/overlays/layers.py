@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetricsF
 
-from ita_desktop.ui.chart.overlays.item import OverlayItem
+from ita_desktop.ui.chart.overlays.item import LABEL_POINT_SIZE, OverlayItem, _LabelSpace
 from ita_desktop.ui.chart.overlays.palette import overlay_palette
 from ita_desktop.ui.chart.overlays.shapes import LayerShapes
 from ita_desktop.ui.theme import Theme
@@ -27,23 +28,32 @@ class LayerSpec:
     tip: str = ""
 
 
-#: Legend order (top to bottom). Defaults keep an M1 chart readable: the levels a trader marks by
-#: hand, FVGs of at least one ATR, order blocks and structure are on; IB extensions and the
-#: raids of every minor swing (one every few bars on M1) are off until asked for.
+#: Legend order (top to bottom). Defaults keep M1 to H1 readable (checked on screenshots of the real
+#: EURUSD at M1, M15, M30 and H1): the levels a trader marks by hand (PDH/PDL, session highs and lows),
+#: the sweeps of them, FVGs of at least chart.fvg_min_atr ATRs, order blocks and structure are on;
+#: opening levels, the initial balance, IB extensions and the raids of every minor swing (one every
+#: few bars on M1) are off until asked for (the legend keeps the trader's choice across restarts).
 LAYERS: tuple[LayerSpec, ...] = (
-    LayerSpec("opens", "Opening levels", True, 20),
-    LayerSpec("ib", "Initial balance", True, 21),
+    LayerSpec("opens", "Opening levels", False, 20),
+    LayerSpec("ib", "Initial balance", False, 21),
     LayerSpec("ib_ext", "IB extensions", False, 19),
     LayerSpec("liquidity", "Liquidity levels", True, 22, "PDH/PDL, PWH/PWL (solid), session highs/lows (dashed), EQH/EQL"),
     LayerSpec("sweeps", "Sweeps of levels", True, 40),
     LayerSpec("swing_sweeps", "Sweeps of swings", False, 39),
-    LayerSpec("fvg", "Fair value gaps", True, 5, "at least 1 ATR; CE dashed; faint once touched; ends at the close through"),
+    LayerSpec("fvg", "FVGs", True, 5, "at least chart.fvg_min_atr ATRs (Settings); CE dashed; faint once "
+              "touched; ends at the close through. Gaps a drawn setup used are drawn with the setup"),
     LayerSpec("order_blocks", "Order blocks", True, 6, "dashed, opposite colour: became a breaker"),
     LayerSpec("structure", "BOS / CHoCH", True, 30),
     LayerSpec("setups", "Setup occurrences", True, 45),
     LayerSpec("trades", "Trades", True, 50),
 )
 SPECS = {spec.name: spec for spec in LAYERS}
+
+
+def _label_font() -> QFont:
+    font = QFont()
+    font.setPointSize(LABEL_POINT_SIZE)
+    return font
 
 
 class OverlaySet(QObject):
@@ -60,8 +70,12 @@ class OverlaySet(QObject):
         self.key: tuple[str, str, int] | None = None
         self._awaiting = False
         palette = overlay_palette(theme)
+        # one label space for every layer of the chart, emptied before each frame is painted
+        self.labels = _LabelSpace(QFontMetricsF(_label_font()).height())
+        chart.scene().sigPrepareForPaint.connect(self._clear_labels)
         for spec in LAYERS:
             item = OverlayItem(spec.name)
+            item.share_labels(self.labels)
             item.set_palette(palette)
             item.setVisible(spec.visible)
             item.painted.connect(self._on_painted)
@@ -84,6 +98,9 @@ class OverlaySet(QObject):
         if not any(self.visible.values()) or data is None:
             self._awaiting = False
             QTimer.singleShot(0, self.drawn.emit)
+
+    def _clear_labels(self) -> None:
+        self.labels.clear()
 
     def clear(self) -> None:
         """Forget every layer (a new series is loading; its overlays come later)."""

@@ -147,6 +147,7 @@ class LayerShapes:
     name: str
     batches: list[Batch] = field(default_factory=list)
     objects: int = 0  # things drawn (an FVG is one object: its box and its CE line)
+    total: int | None = None  # things found, when a display filter drew fewer (the legend says "of N")
 
     def add(self, batch: Batch) -> None:
         if len(batch):

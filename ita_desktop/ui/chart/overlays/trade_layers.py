@@ -44,12 +44,19 @@ def trade_layer(entry_bar: np.ndarray, exit_bar: np.ndarray, entry: np.ndarray, 
 
 
 def setup_layer(occurrence: np.ndarray, step_bar: np.ndarray, step_price: np.ndarray,
-                step_name: Sequence[str]) -> LayerShapes:
+                step_name: Sequence[str], zones: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+                ) -> LayerShapes:
     """Setup occurrences as their steps: a dot and the step's name at each step, and a dotted line
-    joining consecutive steps of one occurrence. Rows are steps, in order within an occurrence."""
+    joining consecutive steps of one occurrence. Rows are steps, in order within an occurrence.
+
+    ``zones`` (first bar, last bar, bottom, top per zone): the FVGs and order blocks the steps used,
+    drawn here as outlined boxes so a setup never points at a zone a display filter hid."""
     occurrence = np.asarray(occurrence, np.int64)
     bar, price = np.asarray(step_bar, np.float64), np.asarray(step_price, np.float64)
     layer = LayerShapes("setups")
+    if zones is not None and len(zones[0]):
+        z0, z1, bottom, top = (np.asarray(a, np.float64) for a in zones)
+        layer.add(Boxes(z0 - 0.5, z1 + 0.5, bottom, top, Style("step", fill_alpha=40, line_alpha=200, width=1.0)))
     same = occurrence[1:] == occurrence[:-1]
     layer.add(Segments(bar[:-1][same], bar[1:][same], price[:-1][same], price[1:][same], Style("step", dash=True)))
     layer.add(Markers(bar, price, "dot", Style("step", fill_alpha=255, size=7.0), list(step_name)))
