@@ -16,7 +16,7 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QObject, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QIcon  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--symbol", help="symbol to show first (default: the last one shown)")
     parser.add_argument("--timeframe", type=Timeframe.parse, help="timeframe to show first, e.g. M1 or H1")
     parser.add_argument("--rule", help="backtest this rule (a rule_id) on the symbol shown and show its results and trades")
+    parser.add_argument("--edit-rule", metavar="RULE",
+                        help="open the rule editor on this rule (a rule_id: its latest version, or a rule file)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
@@ -81,6 +83,29 @@ class StartupTimes:
         self.mark("ready")
         log.info("start-up: %s seconds after launch",
                  ", ".join(f"{name} {seconds:.2f}" for name, seconds in self.marks.items()))
+
+
+class _Both(QObject):
+    """``fired`` once both signals have fired (each at least once)."""
+
+    fired = Signal()
+
+    def __init__(self, first, second, parent: QObject) -> None:
+        super().__init__(parent)
+        self._seen: set[int] = set()
+        first.connect(lambda *_a: self._mark(0))
+        second.connect(lambda *_a: self._mark(1))
+
+    def _mark(self, which: int) -> None:
+        if self._seen >= {0, 1}:
+            return  # fired already
+        self._seen.add(which)
+        if self._seen >= {0, 1}:
+            self.fired.emit()
+
+
+def _both(first, second, parent: QObject):
+    return _Both(first, second, parent).fired
 
 
 def _screenshot_timeout(app: QApplication) -> None:
@@ -136,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(core, theme=get_theme(settings.ui.theme), symbol=args.symbol,
                         timeframe=args.timeframe.value if args.timeframe else None, rule=args.rule)
     times.watch(window)
+    if args.edit_rule:
+        try:
+            window.rule_editor.edit(args.edit_rule)
+        except (ItaError, OSError) as exc:
+            log.error("cannot open the rule %s in the editor: %s", args.edit_rule, exc)
     if args.screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
         watchdog = QTimer(window, singleShot=True, interval=SCREENSHOT_TIMEOUT_MS)
@@ -143,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         watchdog.start()
         # with --rule, the picture waits until the rule's backtest is shown and its first trade drawn
         done = window.workbench.settled if args.rule else window.ready
+        if args.edit_rule and not args.rule:  # the editor's squiggles drawn as well as the chart
+            done = _both(window.ready, window.rule_editor.panel.validated, window)
         done.connect(lambda: QTimer.singleShot(0, lambda: _save_screenshot(window, args.screenshot, app, watchdog)))
     window.show()
     QTimer.singleShot(0, lambda: times.mark("shown"))

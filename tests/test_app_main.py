@@ -75,3 +75,12 @@ def test_broken_settings_file_exits_with_the_location(ita_home, capsys):
     (ita_home / "config" / "config.yaml").write_text("ui: [unclosed\n", encoding="utf-8")
     assert main([]) == 1
     assert "config.yaml:" in capsys.readouterr().err
+
+
+def test_screenshot_with_the_rule_editor_open(qtbot, ita_home, xauusd_csv, tmp_path):
+    """``--edit-rule RULE`` opens the editor on the rule (validated, squiggles drawn) before the picture."""
+    store_bars(xauusd_bars(xauusd_csv))
+    out = tmp_path / "editor.png"
+    assert main(["--screenshot", str(out), "--symbol", "XAUUSD", "--timeframe", "M1", "--edit-rule", "ib_raid"]) == 0
+    assert QImage(str(out)).width() == SCREENSHOT_SIZE[0]
+    assert parse_args(["--edit-rule", "asia_sweep"]).edit_rule == "asia_sweep"

@@ -25,7 +25,7 @@ EXPECTED: dict[str, list[str]] = {
     "key_on_wrong_step.yaml": [
         "17:5: unknown key 'levels' in steps[1]: it is not allowed on a choch step (only on sweep)",
     ],
-    "unknown_key_no_hint.yaml": ["22:3: unknown key 'trailing' in stop; expected one of beyond, atr, buffer"],
+    "unknown_key_no_hint.yaml": ["22:3: unknown key 'trailing' in stop; expected one of beyond, atr, pips, points, buffer"],
     # wrong types and values
     "wrong_type_int.yaml": ["17:20: steps[1].within.bars: expected a whole number, got 'twelve'"],
     "wrong_type_mapping.yaml": ["20:7: stop: expected a mapping of keys, got 'sweep'"],

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -198,4 +200,40 @@ def test_screenshot_standin_vision_review_on_eurusd(qtbot, window_on, eurusd_csv
         chart.update()
     desk.dock.raise_()
     save(window, "window_eurusd_m15_vision_review.png")
+
+
+def test_screenshot_rule_editor_try_draws_the_scan_occurrences(qtbot, window_on, eurusd_csv):
+    """The rule editor open on asia_sweep beside the chart; Try draws on the chart what `ita scan` finds."""
+    from ita_desktop.data.csv_import import read_csv
+
+    bars = read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars
+    store_bars(bars)
+    store_bars(resample(bars, Timeframe.M5))
+    window = window_on(symbol="EURUSD", timeframe="M5")
+    panel = window.rule_editor.panel
+    panel.ask = lambda _message: "discard"
+    with qtbot.waitSignal(panel.validated, timeout=WAIT_MS):
+        window.rule_editor.edit("asia_sweep")
+    assert window.rule_editor.dock.isVisible()
+    with qtbot.waitSignal(panel.tried, timeout=WAIT_MS * 2) as tried:
+        panel.try_rule()
+    scope = window.rule_editor.chart_scope()
+    scan = window.core.backtests.scan("asia_sweep", "EURUSD", timeframe="M5", start_utc=scope.start_utc,
+                                      end_utc=scope.end_utc)
+    assert scan.occurrences
+    assert [o.key() for o in tried.args[0].occurrences] == [o.key() for o in scan.occurrences]
+    drawn = window.overlays.shapes("setups")
+    assert drawn is not None and drawn.objects == len(scan.occurrences)
+    first = scan.occurrences[0]
+    chart_bar = int(np.searchsorted(window.chart.bars.time, first.steps[0].time, side="right") - 1)
+    window.chart.show_range(max(chart_bar - 40, 0), chart_bar + 80)
+    qtbot.wait(200)
+    save(window, "window_rule_editor_try.png")
+    row = next(i for i, line in enumerate(panel.text.split("\n")) if "zone: fvg" in line)
+    with qtbot.waitSignal(panel.validated, timeout=WAIT_MS):
+        panel.editor.setPlainText(panel.text.replace("zone: fvg", "zone: fvgg").replace("  at: near_edge",
+                                                                                       "  att: near_edge"))
+    assert any(p.line == row for p in panel.editor.problems)
+    panel.editor.go_to(row, 0)
+    save(window, "window_rule_editor_problems.png")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

@@ -52,7 +52,7 @@ class VersionEntry:
     name: str = ""
     timeframe: str = ""
     run_id: int | None = None
-    stats: dict[str, Any] = field(default_factory=dict)  # trades, win_rate, expectancy_r, net_pnl
+    stats: dict[str, Any] = field(default_factory=dict)  # trades, win_rate, expectancy_r, net_pnl, profit_factor, max_drawdown_pct
 
     @property
     def valid(self) -> bool:
@@ -103,7 +103,8 @@ def list_rules(folders: list[tuple[Path, Origin]], store: Store | None) -> list[
                     last = mine[-1]
                     summary = json.loads(last.stats_json or "{}").get("summary", {})
                     entry.run_id = last.run_id
-                    entry.stats = {k: summary.get(k) for k in ("trades", "win_rate", "expectancy_r", "net_pnl")}
+                    entry.stats = {k: summary.get(k) for k in ("trades", "win_rate", "expectancy_r", "net_pnl",
+                                                             "profit_factor", "max_drawdown_pct")}
     return [e for rule_id in sorted(by_rule, key=str.lower) for e in by_rule[rule_id]]
 
 

@@ -288,7 +288,7 @@ class _Checker:
         s = self.data.get("stop")
         if not isinstance(s, dict):
             return
-        given = self.one_of(("stop",), ("beyond", "atr"), required=True)
+        given = self.one_of(("stop",), ("beyond", "atr", "pips", "points"), required=True)
         if given == "beyond":
             ref = self.step_ref(("stop", "beyond"), before=None, role="stop.beyond")
             self._has_extreme(("stop", "beyond"), ref, "stop.beyond")
@@ -303,12 +303,12 @@ class _Checker:
             if not isinstance(target, dict):
                 continue
             path: Path_ = ("targets", t)
-            self._price(path, target, ("r", "level", "opposite", "first_of"))
+            self._price(path, target, ("r", "pips", "points", "atr", "level", "opposite", "first_of"))
             choices = target.get("first_of")
             if isinstance(choices, list):
                 for c, choice in enumerate(choices):
                     if isinstance(choice, dict):
-                        self._price(path + ("first_of", c), choice, ("r", "level", "opposite"))
+                        self._price(path + ("first_of", c), choice, ("r", "pips", "points", "atr", "level", "opposite"))
             close = target.get("close")
             is_last = t == len(targets) - 1
             if close is None and not is_last:

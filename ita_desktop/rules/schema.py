@@ -294,21 +294,33 @@ class Entry(_Model):
 
 
 class Stop(_Model):
-    """The protective stop: beyond a step's extreme, or an ATR multiple from the entry. Exactly one."""
+    """The protective stop: beyond a step's extreme, or a fixed distance from the entry (ATRs, pips or points).
+    Exactly one of beyond, atr, pips, points."""
 
     beyond: StepRef | None = None
     """Beyond this step's extreme against the trade: a sweep's extreme, a zone's far edge, else the step bar's high/low."""
     atr: float | None = Field(default=None, gt=0, le=MAX_ATR)
     """This many ATRs (setup timeframe) from the entry price."""
+    pips: float | None = Field(default=None, gt=0, le=MAX_DISTANCE)
+    """A fixed distance of this many pips from the entry price."""
+    points: float | None = Field(default=None, gt=0, le=MAX_DISTANCE)
+    """A fixed distance of this many points from the entry price."""
     buffer: Distance | None = None
     """Extra distance beyond, in pips or points."""
 
 
 class TargetPrice(_Model):
-    """One take-profit price: an R multiple, a named level, or the opposite side of a swept range. Exactly one."""
+    """One take-profit price: an R multiple, a fixed distance from the entry (pips, points, ATRs), a named level,
+    or the opposite side of a swept range. Exactly one."""
 
     r: float | None = Field(default=None, gt=0, le=MAX_R)
     """A multiple of the risk (entry to stop), e.g. 2 for 2R."""
+    pips: float | None = Field(default=None, gt=0, le=MAX_DISTANCE)
+    """A fixed distance of this many pips from the entry price, in the trade's direction."""
+    points: float | None = Field(default=None, gt=0, le=MAX_DISTANCE)
+    """A fixed distance of this many points from the entry price, in the trade's direction."""
+    atr: float | None = Field(default=None, gt=0, le=MAX_ATR)
+    """This many ATRs (setup timeframe, at the entry step) from the entry price, in the trade's direction."""
     level: str | None = None
     """A named level, e.g. ib.mid, asia.low, pdh (skipped when it is not beyond the entry in the trade's direction)."""
     opposite: StepRef | None = None

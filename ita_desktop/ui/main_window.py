@@ -36,6 +36,7 @@ from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.legend import LegendPanel
 from ita_desktop.ui.panels.review_panel import ReviewDesk
+from ita_desktop.ui.panels.rule_editor_dock import RuleEditorDock
 from ita_desktop.ui.panels.workbench import Workbench
 from ita_desktop.ui.settings_dialog import SettingsDialog
 from ita_desktop.ui.theme import Theme, apply_theme, get_theme
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self.workbench = Workbench(self, core)  # Rules, Backtest and Results docks: before restore_layout
         self.review_desk = ReviewDesk(self, core)  # the vision review: button, dock, overlay layer
+        self.rule_editor = RuleEditorDock(self, core)  # the rule editor's dock (hidden until Edit or the View menu)
         self._build_status_bar()
 
         self.chart.drawn.connect(self._on_chart_drawn)
@@ -311,6 +313,9 @@ class MainWindow(QMainWindow):
         stored.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed and not self.rule_editor.may_close():  # unsaved rule edits: the trader chose Cancel
+            event.ignore()
+            return
         self._closed = True
         self._release_gc()
         self.save_layout()

@@ -24,7 +24,7 @@ from ita_desktop.detectors.objects import Kind, LevelKind
 from ita_desktop.domain.clock import DAY_MINUTES, local_seconds, local_to_utc, parse_hhmm
 from ita_desktop.rules.engine.compiler import CompiledRule, in_window
 from ita_desktop.rules.engine.occurrences import OrderPlan, StepHit
-from ita_desktop.rules.schema import TargetPrice
+from ita_desktop.rules.schema import Distance, TargetPrice
 from ita_desktop.rules.vocabulary import resolve_level
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -126,10 +126,12 @@ def plan_order(compiled: CompiledRule, steps: tuple[StepHit, ...], direction: in
             return None, f"stop: step {st.beyond} has no extreme"
         if (entry_price - stop_price) * direction <= 0:
             return None, f"stop {stop_price:.6g} is not beyond the entry {entry_price:.6g}"
-    else:
-        stop_distance = float(st.atr) * float(ctx.atr[s]) + compiled.distance(st.buffer)  # type: ignore[arg-type]
+    elif st.atr is not None:
+        stop_distance = float(st.atr) * float(ctx.atr[s]) + compiled.distance(st.buffer)
         if not stop_distance > 0:
             return None, "stop: no ATR yet"
+    else:  # a fixed distance from the entry
+        stop_distance = compiled.distance(Distance(pips=st.pips, points=st.points)) + compiled.distance(st.buffer)
     risk = abs(entry_price - stop_price) if np.isfinite(stop_price) else stop_distance
 
     targets: list[dict[str, float]] = []
@@ -176,6 +178,12 @@ def _target(compiled: CompiledRule, options: list[TargetPrice], by_name: dict[st
             if not (risk > 0):
                 continue
             dist, val = float(o.r) * risk, {"r": float(o.r)}
+        elif o.pips is not None or o.points is not None or o.atr is not None:
+            dist = (float(o.atr) * float(ctx.atr[s]) if o.atr is not None
+                    else compiled.distance(Distance(pips=o.pips, points=o.points)))
+            if not dist > 0:
+                continue  # no ATR yet
+            val = {"price": float(entry + direction * dist)}
         else:
             price = _level_price(compiled, o.level, ctx, s) if o.level else _opposite_price(compiled, by_name[o.opposite],
                                                                                              ctx, s)

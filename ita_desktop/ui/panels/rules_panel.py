@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from ita_desktop.core.rules_service import RuleChoice, VersionEntry
@@ -42,6 +42,7 @@ class RulesPanel(QWidget):
     rule_activated = Signal(object)  # double-click: the trader wants to test it now
     listed = Signal(list)  # list[VersionEntry]
     run_requested = Signal(int)  # "Open run": the run_id of the selected version's latest stored run
+    edit_requested = Signal(object)  # "Edit": the selected version (RuleChoice) to open in the rule editor
 
     def __init__(self, runner: JobBridge, rules: RulesService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,6 +72,9 @@ class RulesPanel(QWidget):
         self.open_run_button.setToolTip("show the selected version's latest stored run (statistics, trades, chart)")
         self.open_run_button.setEnabled(False)
         self.open_run_button.clicked.connect(self._request_run)
+        # right-click a version: Edit in the rule editor (a menu, not a button: the bottom docks' width is tight)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         self.folder_label = QLabel(f"shipped: {rules.shipped_dir}   ·   yours: {rules.user_dir}")
         self.folder_label.setToolTip("rules folders: the shipped examples (read-only) and your own")
         self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -94,6 +98,24 @@ class RulesPanel(QWidget):
         entry = self.selected()
         if entry is not None and entry.run_id is not None:
             self.run_requested.emit(entry.run_id)
+
+    def context_menu_for(self, entry: VersionEntry | None) -> QMenu:
+        """The right-click menu of a row: Edit in the rule editor, Open run."""
+        menu = QMenu(self)
+        edit = menu.addAction("Edit in the rule editor")
+        edit.setEnabled(entry is not None)
+        if entry is not None:
+            edit.triggered.connect(lambda: self.edit_requested.emit(entry.choice))
+        run = menu.addAction("Open run")
+        run.setEnabled(entry is not None and entry.run_id is not None)
+        run.triggered.connect(self._request_run)
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        if item is not None:
+            self.tree.setCurrentItem(item)
+        self.context_menu_for(self.selected()).exec(self.tree.viewport().mapToGlobal(pos))
 
     def _failed(self, message: str) -> None:
         self.refresh_button.setEnabled(True)
