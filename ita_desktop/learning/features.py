@@ -70,7 +70,7 @@ class FeatureContext:
             for k in range(1, len(starts)):  # a day's bars see the day before (complete: it has ended)
                 pdh[starts[k]:ends[k]] = day_high[k - 1]
                 pdl[starts[k]:ends[k]] = day_low[k - 1]
-        return cls(bars, atr(high, low, bars.close, ATR_LENGTH), hour, local.weekday.to_numpy(), pdh, pdl)
+        return cls(bars, atr(high, low, bars.close, ATR_LENGTH), hour, local.day_of_week.to_numpy(), pdh, pdl)
 
 
 def _num(x: float) -> float:
