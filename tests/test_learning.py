@@ -124,3 +124,61 @@ def test_ita_learn_index_similar_score_on_the_real_eurusd(eurusd_store, capsys) 
     assert report["beats_base_rate"] is False  # 22 occurrences: too few for a walk-forward, said so
     assert main(["learn", "similar", "ib_raid", "--symbol", "EURUSD", "--at", "2000-01-01"]) == 1
     assert "no ib_raid occurrence" in capsys.readouterr().err
+
+
+def _synthetic_dataset(n: int = 60):
+    """Trades on known weekdays: Tuesdays lose, the other days win (features laid out as features.py does)."""
+    from types import SimpleNamespace
+
+    from ita_desktop.learning.dataset import Dataset
+    from ita_desktop.learning.features import FEATURE_NAMES
+
+    X = np.zeros((n, N_FEATURES), dtype=np.float32)
+    days = np.arange(n) % 5
+    X[np.arange(n), [FEATURE_NAMES.index(f"weekday_{d}") for d in np.array(["mon", "tue", "wed", "thu", "fri"])[days]]] = 1
+    X[:, FEATURE_NAMES.index("session_new_york")] = 1
+    X[:, FEATURE_NAMES.index("step1_size_atr")] = np.arange(n) % 7
+    r = np.where(days == 1, -1.0, 1.0)
+    return Dataset("ib_raid", "1", 1, "EURUSD", [SimpleNamespace(id=i) for i in range(n)], X, r > 0, r,
+                   1_700_000_000 + np.arange(n, dtype=np.int64) * 86_400, "synthetic")
+
+
+def test_a_proposal_shows_both_samples_and_the_diff_and_becomes_a_version_only_on_acceptance(ita_home) -> None:
+    from ita_desktop.cli.core_factory import build_core
+    from ita_desktop.learning.proposals import propose
+
+    text = (repo_rules_dir() / "ib_raid" / "v1.yaml").read_text(encoding="utf-8")
+    proposal = propose(_synthetic_dataset(), text, ["1"])
+    assert proposal.change == "filters.days: drop tue (negative in-sample expectancy)"
+    assert proposal.proposed_version == "2" and proposal.n_in_sample == 42 and proposal.n_out_of_sample == 18
+    assert proposal.in_sample["proposed"]["expectancy_r"] == 1.0 and proposal.out_of_sample["proposed"]["trades"] < 18
+    assert "-  days: [mon, tue, wed, thu, fri]" in proposal.yaml_diff and "+  days: [mon, wed, thu, fri]" in proposal.yaml_diff
+    assert "-version: 1" in proposal.yaml_diff and '+version: "2"' in proposal.yaml_diff
+    with build_core() as core:
+        user_rules = core.rules.user_dir / "ib_raid"
+        assert not user_rules.exists()  # proposing stored nothing
+        saved = core.learning.accept(proposal)
+        assert saved == user_rules / "v2.yaml"
+        assert core.rules.resolve("ib_raid").rule.filters.days is not None
+        assert "tue" not in core.rules.resolve("ib_raid").rule.filters.days
+
+
+def test_no_proposal_when_no_day_loses_and_nothing_to_accept(ita_home) -> None:
+    from ita_desktop.cli.core_factory import build_core
+    from ita_desktop.domain.errors import InputError
+    from ita_desktop.learning.proposals import propose
+
+    ds = _synthetic_dataset()
+    ds.r[:] = 1.0
+    proposal = propose(ds, (repo_rules_dir() / "ib_raid" / "v1.yaml").read_text(encoding="utf-8"), ["1"])
+    assert proposal.change is None and proposal.message.startswith("no proposal")
+    with build_core() as core, pytest.raises(InputError, match="no proposal to accept"):
+        core.learning.accept(proposal)
+
+
+def test_ita_learn_propose_on_the_real_eurusd_prints_the_in_sample_statistics(eurusd_store, capsys) -> None:
+    assert main(["learn", "propose", "ib_raid", "--symbol", "EURUSD", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_in_sample"] + out["n_out_of_sample"] >= 20
+    assert set(out["stats_in_sample"]) == {"weekday", "session", "step1_size_atr"}
+    assert out["accepted"] is None

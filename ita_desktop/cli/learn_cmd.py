@@ -1,4 +1,4 @@
-"""`ita learn index|similar|score`: the similar-setups index, the nearest past setups and the scorer's report.
+"""`ita learn index|similar|score|propose`: the similar-setups index, the nearest past setups and the scorer's report.
 
 The index lives in the data folder (``chroma``); it is rebuilt from the stored bars and rule
 versions when missing or stale. ``similar`` finds the rule's occurrence signalled at ``--at`` (or
@@ -38,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--symbol", required=True)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_score)
+    r = sub.add_parser("propose", help="a proposed rule version from the statistics, in and out of sample, with the YAML diff")
+    r.add_argument("rule", metavar="RULE")
+    r.add_argument("--symbol", required=True)
+    r.add_argument("--accept", action="store_true", help="store the proposal as a new version in your rules folder")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_propose)
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -90,4 +96,37 @@ def _score(args: argparse.Namespace) -> int:
         print(f"  brier {d['brier']:.4f} vs base rate {d['base_rate_brier']:.4f}; "
               f"log loss {d['log_loss']:.4f} vs base rate {d['base_rate_log_loss']:.4f}")
     print(f"  {report.message}")
+    return 0
+
+
+def _fmt_stats(s: dict) -> str:
+    if not s.get("trades"):
+        return "0 trades"
+    return f"{s['trades']} trades, win {s['win_rate']:.0%}, {s['expectancy_r']:+.2f}R/trade, {s['total_r']:+.1f}R"
+
+
+def _propose(args: argparse.Namespace) -> int:
+    with build_core() as core:
+        proposal = core.learning.propose(args.rule, args.symbol)
+        saved = core.learning.accept(proposal) if args.accept and proposal.proposed_text else None
+    if args.json:
+        d = proposal.to_dict()
+        d["accepted"] = str(saved) if saved else None
+        print(json.dumps(d, indent=2))
+        return 0
+    print(f"{proposal.rule_id} v{proposal.rule_version} on {args.symbol}: {proposal.n_in_sample} in-sample, "
+          f"{proposal.n_out_of_sample} out-of-sample trade(s)")
+    for what, table in proposal.stats_in_sample.items():
+        print(f"  in-sample by {what}: " + "; ".join(f"{k} {_fmt_stats(v)}" for k, v in table.items()))
+    if proposal.change:
+        print(f"proposal v{proposal.proposed_version}: {proposal.change}")
+        for side in ("in_sample", "out_of_sample"):
+            cur, new = getattr(proposal, side)["current"], getattr(proposal, side)["proposed"]
+            print(f"  {side.replace('_', '-'):<14} current: {_fmt_stats(cur):<45} proposed: {_fmt_stats(new)}")
+        print(proposal.yaml_diff, end="")
+    print(proposal.message)
+    if saved:
+        print(f"accepted: stored as {saved}")
+    elif args.accept:
+        print("nothing to accept", file=sys.stderr)
     return 0

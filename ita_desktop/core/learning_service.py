@@ -16,6 +16,7 @@ from ita_desktop.domain.errors import InputError
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core
     from ita_desktop.learning.dataset import Dataset
+    from ita_desktop.learning.proposals import Proposal
     from ita_desktop.learning.scorer import ScoreReport
     from ita_desktop.learning.similar_index import Neighbour, SimilarIndex
 
@@ -87,3 +88,25 @@ class LearningService:
 
         ds = self.dataset(rule_ref, symbol)
         return ds, walk_forward(ds.X, ds.win, ds.rule_id, symbol)
+
+    def propose(self, rule_ref: str | Path, symbol: str) -> Proposal:
+        """A proposed version of the rule from its statistics (nothing stored)."""
+        from ita_desktop.domain.versioning import version_from_path
+        from ita_desktop.learning.proposals import propose
+
+        loaded = self._core.rules.resolve(rule_ref)
+        ds = self.dataset(loaded.path, symbol)
+        taken = []
+        for folder, _origin in self._core.rules.folders():
+            rule_dir = folder / ds.rule_id
+            for f in rule_dir.glob("v*.y*ml") if rule_dir.is_dir() else []:
+                where = version_from_path(f)
+                if where is not None:
+                    taken.append(where[1])
+        return propose(ds, loaded.path.read_text(encoding="utf-8"), taken)
+
+    def accept(self, proposal: Proposal) -> Path:
+        """The trader accepted: the proposed text saved as a new version (the rules service's save)."""
+        if not proposal.proposed_text:
+            raise InputError(f"{proposal.rule_id}: there is no proposal to accept ({proposal.message})")
+        return self._core.rules.save(proposal.proposed_text)
