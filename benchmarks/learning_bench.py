@@ -20,7 +20,7 @@ import numpy as np
 
 from ita_desktop.learning.dataset import Dataset
 from ita_desktop.learning.features import N_FEATURES
-from ita_desktop.learning.scorer import fit
+from ita_desktop.learning.scorer import SignalScorer, fit
 from ita_desktop.learning.similar_index import SimilarIndex
 
 
@@ -35,13 +35,21 @@ def main(n: int = 100_000) -> None:
         t = time.perf_counter()
         index.index(ds)
         print(f"index {n:,} occurrences: {time.perf_counter() - t:.1f} s ({index.count():,} in the collection)")
-        times = []
-        for q in rng.integers(n // 2, n, 50):
-            t = time.perf_counter()
-            got = index.similar("bench_rule", "EURUSD", X[q], int(ds.signal_time[q]), 20)
-            times.append((time.perf_counter() - t) * 1000)
-            assert len(got) == 20
-        print(f"query k=20 (past only): median {statistics.median(times):.1f} ms, max {max(times):.1f} ms (budget 20 ms)")
+        for what, rows, at in (("a new signal (after every indexed one)", rng.normal(size=(50, N_FEATURES)), None),
+                               ("an indexed occurrence in the history's second half", None, "mid")):
+            times = []
+            for j in range(50):
+                if at is None:
+                    vec, before = rows[j], int(ds.signal_time[-1]) + 300
+                else:
+                    q = int(rng.integers(n // 2, n))
+                    vec, before = X[q], int(ds.signal_time[q])
+                t = time.perf_counter()
+                got = index.similar("bench_rule", "EURUSD", vec, before, 20)
+                times.append((time.perf_counter() - t) * 1000)
+                assert len(got) == 20
+            print(f"query k=20, {what}: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
+                  f"(budget 20 ms)")
     model = fit(X[:20_000], win[:20_000])
     one = X[-1:].astype(np.float64)
     model.predict_proba(one)
@@ -50,7 +58,15 @@ def main(n: int = 100_000) -> None:
         t = time.perf_counter()
         model.predict_proba(one)
         times.append((time.perf_counter() - t) * 1000)
-    print(f"score one signal: median {statistics.median(times):.2f} ms, max {max(times):.2f} ms (budget 5 ms)")
+    print(f"score one signal, scikit-learn predict_proba: median {statistics.median(times):.2f} ms, "
+          f"max {max(times):.2f} ms (budget 5 ms)")
+    fast = SignalScorer(model)
+    times = []
+    for _ in range(200):
+        t = time.perf_counter()
+        fast.probability(one[0])
+        times.append((time.perf_counter() - t) * 1000)
+    print(f"score one signal, SignalScorer: median {statistics.median(times):.3f} ms, max {max(times):.3f} ms (budget 5 ms)")
 
 
 if __name__ == "__main__":

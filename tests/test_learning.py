@@ -182,3 +182,15 @@ def test_ita_learn_propose_on_the_real_eurusd_prints_the_in_sample_statistics(eu
     assert out["n_in_sample"] + out["n_out_of_sample"] >= 20
     assert set(out["stats_in_sample"]) == {"weekday", "session", "step1_size_atr"}
     assert out["accepted"] is None
+
+
+def test_the_numpy_signal_scorer_equals_the_calibrated_models_probabilities() -> None:
+    from ita_desktop.learning.scorer import SignalScorer, fit
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, N_FEATURES))
+    y = X[:, 2] - X[:, 5] + rng.normal(size=200) > 0
+    model = fit(X, y)
+    fast = SignalScorer(model)
+    probe = rng.normal(size=(40, N_FEATURES))
+    np.testing.assert_allclose([fast.probability(x) for x in probe], model.predict_proba(probe)[:, 1], atol=1e-9)

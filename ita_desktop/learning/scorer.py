@@ -57,6 +57,33 @@ def fit(X: np.ndarray, y: np.ndarray):
     return _model().fit(X, y.astype(int))
 
 
+class SignalScorer:
+    """A fitted calibrated model reduced to numpy: one signal's probability in microseconds.
+
+    ``predict_proba`` of the scikit-learn ensemble runs three pipelines with input checks on every
+    call (~15 ms a signal on a loaded 2-core machine, over the 5 ms budget); the arithmetic is
+    small: per calibrated member, a standardisation, a dot product and Platt's sigmoid, averaged.
+    Equal to ``predict_proba`` to 1e-9 (tested)."""
+
+    def __init__(self, model) -> None:
+        self.members = []
+        for cc in model.calibrated_classifiers_:
+            scaler, logit = cc.estimator.named_steps["standardscaler"], cc.estimator.named_steps["logisticregression"]
+            w = logit.coef_[0] / scaler.scale_
+            b0 = float(logit.intercept_[0] - np.dot(w, scaler.mean_))
+            cal = cc.calibrators[0]
+            self.members.append((w, b0, float(cal.a_), float(cal.b_)))
+        self.W = np.array([m[0] for m in self.members])
+        self.B = np.array([m[1] for m in self.members])
+        self.A = np.array([m[2] for m in self.members])
+        self.C = np.array([m[3] for m in self.members])
+
+    def probability(self, x: np.ndarray) -> float:
+        """P(first target before the stop) for one feature vector."""
+        t = self.W @ np.asarray(x, dtype=np.float64) + self.B
+        return float(np.mean(1.0 / (1.0 + np.exp(self.A * t + self.C))))
+
+
 def _brier(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((p - y) ** 2))
 

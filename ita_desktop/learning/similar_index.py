@@ -1,6 +1,10 @@
 """The similar-setups index: a ChromaDB PersistentClient collection in the data folder.
 
-Vectors are precomputed (features.py, standardised per rule and symbol) and added with
+One collection per rule and symbol (``setups-<hash>``): a ``where`` on rule and symbol in one shared
+collection made Chroma filter its metadata before every search (745 ms median for k=20 among
+100,000 rows; budget 20 ms). A query asks for the nearest few without a filter and keeps those
+signalled before the asked time; only when too few are left (a query in the middle of the history)
+does it ask again with the time filter, the slow path. Vectors are precomputed (features.py, standardised per rule and symbol) and added with
 ``embedding_function=None``: Chroma's default embedding function downloads a model at first use,
 which a trader's machine may not allow. Telemetry is off. The collection is a cache: SQLite
 (bars, rule versions) is the source of truth, and a manifest beside the collection records, per
@@ -10,6 +14,7 @@ changed fingerprint makes :meth:`SimilarIndex.ensure` rebuild those rows, report
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,8 +60,6 @@ class SimilarIndex:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._client = chromadb.PersistentClient(path=str(self.folder),
                                                  settings=Settings(anonymized_telemetry=False, allow_reset=True))
-        self._col = self._client.get_or_create_collection(COLLECTION, embedding_function=None,
-                                                          metadata={"hnsw:space": "l2"})
         self._manifest_path = self.folder / "manifest.json"
 
     # -- manifest --------------------------------------------------------------------------------
@@ -69,9 +72,14 @@ class SimilarIndex:
     def _write_manifest(self, m: dict[str, Any]) -> None:
         self._manifest_path.write_text(json.dumps(m, indent=1), encoding="utf-8")
 
+    def _collection(self, rule_id: str, symbol: str):
+        name = f"{COLLECTION}-{hashlib.sha1(_key(rule_id, symbol).encode()).hexdigest()[:16]}"
+        return self._client.get_or_create_collection(name, embedding_function=None,
+                                                     metadata={"hnsw:space": "l2", "rule_id": rule_id,
+                                                               "symbol": symbol})
+
     def _stored_count(self, rule_id: str, symbol: str) -> int:
-        got = self._col.get(where={"$and": [{"rule_id": rule_id}, {"symbol": symbol}]}, include=[])
-        return len(got["ids"])
+        return self._collection(rule_id, symbol).count()
 
     def is_current(self, ds: Dataset) -> bool:
         entry = self._manifest().get(_key(ds.rule_id, ds.symbol))
@@ -88,13 +96,15 @@ class SimilarIndex:
 
     def index(self, ds: Dataset, progress: Progress | None = None) -> int:
         """Replace the rows of ``ds``'s rule and symbol by ``ds`` (batches, progress per batch)."""
-        self._col.delete(where={"$and": [{"rule_id": ds.rule_id}, {"symbol": ds.symbol}]})
+        name = self._collection(ds.rule_id, ds.symbol).name
+        self._client.delete_collection(name)
+        col = self._collection(ds.rule_id, ds.symbol)
         mean, std = fit_scale(ds.X)
         vectors = apply_scale(ds.X, mean, std)
         n = len(ds)
         for lo in range(0, n, BATCH):
             hi = min(n, lo + BATCH)
-            self._col.add(
+            col.add(
                 ids=[self.row_id(ds, i) for i in range(lo, hi)],
                 embeddings=vectors[lo:hi],
                 metadatas=[{"rule_id": ds.rule_id, "rule_version": ds.rule_version, "symbol": ds.symbol,
@@ -113,7 +123,9 @@ class SimilarIndex:
         return f"{ds.rule_id}|{ds.rule_version}|{ds.symbol}|{int(ds.signal_time[i])}|{ds.occurrences[i].id}"
 
     def count(self) -> int:
-        return self._col.count()
+        """Occurrences indexed over every rule and symbol."""
+        return sum(self._client.get_collection(c.name if hasattr(c, "name") else c).count()
+                   for c in self._client.list_collections())
 
     # -- querying --------------------------------------------------------------------------------
     def similar(self, rule_id: str, symbol: str, vector: np.ndarray, before_utc: int, k: int = 20) -> list[Neighbour]:
@@ -122,8 +134,14 @@ class SimilarIndex:
         if entry is None:
             return []
         q = apply_scale(np.asarray(vector).reshape(1, -1), entry["mean"], entry["std"])
-        got = self._col.query(query_embeddings=q, n_results=k, include=["metadatas", "distances"],
-                              where={"$and": [{"rule_id": rule_id}, {"symbol": symbol},
-                                              {"signal_time": {"$lt": int(before_utc)}}]})
-        return [Neighbour(i, int(m["signal_time"]), float(d), float(m["outcome_r"]), bool(m["win"]))
-                for i, m, d in zip(got["ids"][0], got["metadatas"][0], got["distances"][0])]
+        col = self._collection(rule_id, symbol)
+        total = col.count()
+        for n, where in ((k + 1, None), (4 * k, None), (k, {"signal_time": {"$lt": int(before_utc)}})):
+            got = col.query(query_embeddings=q, n_results=max(1, min(n, total)), where=where,
+                            include=["metadatas", "distances"])
+            found = [Neighbour(i, int(m["signal_time"]), float(d), float(m["outcome_r"]), bool(m["win"]))
+                     for i, m, d in zip(got["ids"][0], got["metadatas"][0], got["distances"][0])
+                     if int(m["signal_time"]) < before_utc]
+            if len(found) >= k or (where is None and n >= total):
+                return found[:k]
+        return found[:k]
