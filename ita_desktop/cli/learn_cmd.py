@@ -96,6 +96,8 @@ def _score(args: argparse.Namespace) -> int:
         print(f"  brier {d['brier']:.4f} vs base rate {d['base_rate_brier']:.4f}; "
               f"log loss {d['log_loss']:.4f} vs base rate {d['base_rate_log_loss']:.4f}")
     print(f"  {report.message}")
+    if report.latest_probability is not None:
+        print(f"  latest signal {report.latest_signal_utc}: P(first target before the stop) = {report.latest_probability:.2f}")
     return 0
 
 

@@ -86,8 +86,15 @@ class LearningService:
     def score(self, rule_ref: str | Path, symbol: str) -> tuple[Dataset, ScoreReport]:
         from ita_desktop.learning.scorer import walk_forward
 
+        from ita_desktop.learning.scorer import SignalScorer, fit
+
         ds = self.dataset(rule_ref, symbol)
-        return ds, walk_forward(ds.X, ds.win, ds.rule_id, symbol)
+        report = walk_forward(ds.X, ds.win, ds.rule_id, symbol)
+        if report.beats_base_rate:  # the latest occurrence, scored by a model of the rows before it
+            model = SignalScorer(fit(ds.X[:-1], ds.win[:-1]))
+            report.latest_signal_utc = utc_iso(int(ds.signal_time[-1]))
+            report.latest_probability = model.probability(ds.X[-1])
+        return ds, report
 
     def propose(self, rule_ref: str | Path, symbol: str) -> Proposal:
         """A proposed version of the rule from its statistics (nothing stored)."""

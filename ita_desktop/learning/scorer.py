@@ -37,6 +37,9 @@ class ScoreReport:
     base_rate_log_loss: float | None
     beats_base_rate: bool
     message: str
+    #: Only when it beats the base rate: the latest occurrence's probability (else no score is shown).
+    latest_signal_utc: str | None = None
+    latest_probability: float | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
