@@ -274,9 +274,42 @@ def _v8_signals(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_signals_status ON signals (status)")
 
 
+def _v10_feedback(conn: Connection) -> None:
+    """The trader's feedback on a signal or a backtest trade (issue 16's journal): taken or skipped
+    and why, the label (valid setup or not), a grade, setup and mistake tags, emotions, notes, a
+    picture. Keyed by what it is about (``target_kind`` + ``target_key``: a signal's occurrence key,
+    a trade's run id and occurrence), with the rule version it was given under, so nothing is lost
+    when the rule changes. (Numbered v10 in the wave-3 plan: "outputs" takes v9; on this branch it
+    is the step after v8 until the merge puts v9 before it.)"""
+    conn.exec_driver_sql(
+        """CREATE TABLE feedback (
+            id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            target_kind VARCHAR NOT NULL,
+            target_key VARCHAR NOT NULL,
+            rule_id VARCHAR NOT NULL,
+            rule_version VARCHAR NOT NULL,
+            symbol VARCHAR NOT NULL,
+            signal_time INTEGER NOT NULL,
+            taken INTEGER,
+            skip_reason VARCHAR,
+            label VARCHAR,
+            grade VARCHAR,
+            tags_json VARCHAR NOT NULL,
+            mistakes_json VARCHAR NOT NULL,
+            emotions VARCHAR,
+            notes VARCHAR,
+            picture_path VARCHAR,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            UNIQUE (target_kind, target_key)
+        )"""
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_feedback_rule ON feedback (rule_id, symbol, signal_time)")
+
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
-                                                  _v5_rule_versions, _v6_run_columns, _v7_reviews, _v8_signals]
+                                                  _v5_rule_versions, _v6_run_columns, _v7_reviews, _v8_signals,
+                                                  _v10_feedback]
 LATEST = len(MIGRATIONS)
 
 

@@ -15,6 +15,7 @@ from ita_desktop.paths import app_paths
 from ita_desktop.storage import migrations
 from ita_desktop.storage.bar_store import BarStore
 from ita_desktop.storage.db import make_engine
+from ita_desktop.storage.feedback_store import FeedbackStore
 from ita_desktop.storage.ingest_log import Ingests
 from ita_desktop.storage.instruments import Instruments
 from ita_desktop.storage.job_history import JobHistory
@@ -36,6 +37,7 @@ class Store:
         self.runs = Runs(engine)
         self.rule_versions = RuleVersions(engine)
         self.signals = Signals(engine)
+        self.feedback = FeedbackStore(engine)
         self.run_artifacts = RunArtifacts(path.parent / "runs")
         self.reviews = ReviewRecords(engine, path.parent)
 

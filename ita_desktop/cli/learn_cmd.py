@@ -1,0 +1,134 @@
+"""`ita learn index|similar|score|propose`: the similar-setups index, the nearest past setups and the scorer's report.
+
+The index lives in the data folder (``chroma``); it is rebuilt from the stored bars and rule
+versions when missing or stale. ``similar`` finds the rule's occurrence signalled at ``--at`` (or
+the last one before it) and lists the k nearest setups signalled before it (the past only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ita_desktop.cli.core_factory import build_core
+from ita_desktop.cli.options import utc_seconds
+from ita_desktop.domain.clock import utc_iso
+
+SEED_RULES = ("asia_sweep", "ib_raid", "fvg_reversal", "Frank_raid")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("learn", help="similar past setups (ChromaDB), a calibrated score, walk-forward")
+    sub = p.add_subparsers(dest="learn_command", required=True)
+    i = sub.add_parser("index", help="index the rules' occurrences (prints how many are indexed)")
+    i.add_argument("--rule", default=None, help="one rule_id (default: the seed rules)")
+    i.add_argument("--symbol", default="EURUSD")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_index)
+    s = sub.add_parser("similar", help="the k most similar past setups of a rule's occurrence")
+    s.add_argument("rule", metavar="RULE")
+    s.add_argument("--symbol", required=True)
+    s.add_argument("--at", required=True, metavar="ISO", help="the occurrence's signal time (or the last one before it)")
+    s.add_argument("--k", type=int, default=20)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_similar)
+    c = sub.add_parser("score", help="the scorer's walk-forward report against the base rate")
+    c.add_argument("rule", metavar="RULE")
+    c.add_argument("--symbol", required=True)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_score)
+    r = sub.add_parser("propose", help="a proposed rule version from the statistics, in and out of sample, with the YAML diff")
+    r.add_argument("rule", metavar="RULE")
+    r.add_argument("--symbol", required=True)
+    r.add_argument("--accept", action="store_true", help="store the proposal as a new version in your rules folder")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_propose)
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"[{fraction * 100:3.0f}%] {message}", file=sys.stderr)
+
+
+def _index(args: argparse.Namespace) -> int:
+    rules = [args.rule] if args.rule else list(SEED_RULES)
+    out = {}
+    with build_core() as core:
+        for rule in rules:
+            ds, state = core.learning.index(rule, args.symbol, _progress)
+            out[ds.rule_id] = {"indexed": len(ds), "state": state, "rule_version": ds.rule_version}
+        total = core.learning.index_store().count()
+    if args.json:
+        print(json.dumps({"symbol": args.symbol, "rules": out, "indexed": total}, indent=2))
+    else:
+        for rule, r in out.items():
+            print(f"{rule} v{r['rule_version']} on {args.symbol}: {r['indexed']} occurrence(s) indexed ({r['state']})")
+        print(f"{total} occurrence(s) indexed in all")
+    return 0
+
+
+def _similar(args: argparse.Namespace) -> int:
+    at = utc_seconds(args.at, "--at")
+    with build_core() as core:
+        found = core.learning.similar(args.rule, args.symbol, at, args.k, _progress)
+    if args.json:
+        print(json.dumps(found.to_dict(), indent=2))
+        return 0
+    nb = found.neighbours
+    print(f"{found.rule_id} v{found.rule_version} {args.symbol} signal {utc_iso(found.signal_time)}: "
+          f"{len(nb)} similar past setup(s)"
+          + (f", win rate {found.win_rate:.0%}, average {found.average_r:+.2f}R" if nb else ""))
+    for n in nb:
+        print(f"  {utc_iso(n.signal_time)}  distance {n.distance:8.3f}  {n.outcome_r:+.2f}R  {'win' if n.win else 'loss'}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    with build_core() as core:
+        ds, report = core.learning.score(args.rule, args.symbol)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    d = report.to_dict()
+    print(f"{ds.rule_id} v{ds.rule_version} on {args.symbol}: {report.n_rows} occurrence(s) with an outcome; "
+          f"walk-forward n_train {report.n_train}, n_test {report.n_test}")
+    if report.brier is not None:
+        print(f"  brier {d['brier']:.4f} vs base rate {d['base_rate_brier']:.4f}; "
+              f"log loss {d['log_loss']:.4f} vs base rate {d['base_rate_log_loss']:.4f}")
+    print(f"  {report.message}")
+    if report.latest_probability is not None:
+        print(f"  latest signal {report.latest_signal_utc}: P(first target before the stop) = {report.latest_probability:.2f}")
+    return 0
+
+
+def _fmt_stats(s: dict) -> str:
+    if not s.get("trades"):
+        return "0 trades"
+    return f"{s['trades']} trades, win {s['win_rate']:.0%}, {s['expectancy_r']:+.2f}R/trade, {s['total_r']:+.1f}R"
+
+
+def _propose(args: argparse.Namespace) -> int:
+    with build_core() as core:
+        proposal = core.learning.propose(args.rule, args.symbol)
+        saved = core.learning.accept(proposal) if args.accept and proposal.proposed_text else None
+    if args.json:
+        d = proposal.to_dict()
+        d["accepted"] = str(saved) if saved else None
+        print(json.dumps(d, indent=2))
+        return 0
+    print(f"{proposal.rule_id} v{proposal.rule_version} on {args.symbol}: {proposal.n_in_sample} in-sample, "
+          f"{proposal.n_out_of_sample} out-of-sample trade(s)")
+    for what, table in proposal.stats_in_sample.items():
+        print(f"  in-sample by {what}: " + "; ".join(f"{k} {_fmt_stats(v)}" for k, v in table.items()))
+    if proposal.change:
+        print(f"proposal v{proposal.proposed_version}: {proposal.change}")
+        for side in ("in_sample", "out_of_sample"):
+            cur, new = getattr(proposal, side)["current"], getattr(proposal, side)["proposed"]
+            print(f"  {side.replace('_', '-'):<14} current: {_fmt_stats(cur):<45} proposed: {_fmt_stats(new)}")
+        print(proposal.yaml_diff, end="")
+    print(proposal.message)
+    if saved:
+        print(f"accepted: stored as {saved}")
+    elif args.accept:
+        print("nothing to accept", file=sys.stderr)
+    return 0

@@ -1,0 +1,119 @@
+"""Learning as a core use case: index a rule's occurrences, find similar past setups, the scorer's report.
+
+The faces call these; the index folder is ``<data>/chroma``. No Qt here: the window would run these as
+jobs on the engine (not wired yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ita_desktop.domain.clock import utc_iso
+from ita_desktop.domain.errors import InputError
+
+if TYPE_CHECKING:
+    from ita_desktop.core.app_core import Core
+    from ita_desktop.learning.dataset import Dataset
+    from ita_desktop.learning.proposals import Proposal
+    from ita_desktop.learning.scorer import ScoreReport
+    from ita_desktop.learning.similar_index import Neighbour, SimilarIndex
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class SimilarSetups:
+    rule_id: str
+    rule_version: str
+    symbol: str
+    signal_time: int
+    neighbours: list[Neighbour] = field(default_factory=list)
+
+    @property
+    def win_rate(self) -> float | None:
+        return sum(n.win for n in self.neighbours) / len(self.neighbours) if self.neighbours else None
+
+    @property
+    def average_r(self) -> float | None:
+        return sum(n.outcome_r for n in self.neighbours) / len(self.neighbours) if self.neighbours else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule_id": self.rule_id, "rule_version": self.rule_version, "symbol": self.symbol,
+                "signal_utc": utc_iso(self.signal_time), "k": len(self.neighbours), "win_rate": self.win_rate,
+                "average_r": self.average_r, "neighbours": [n.to_dict() for n in self.neighbours]}
+
+
+class LearningService:
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._index: SimilarIndex | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self._core.paths.data / "chroma"
+
+    def index_store(self) -> SimilarIndex:
+        from ita_desktop.learning.similar_index import SimilarIndex
+
+        if self._index is None:
+            self._index = SimilarIndex(self.folder)
+        return self._index
+
+    def dataset(self, rule_ref: str | Path, symbol: str) -> Dataset:
+        from ita_desktop.learning.dataset import build_dataset
+
+        return build_dataset(self._core.store, rule_ref, symbol)
+
+    def index(self, rule_ref: str | Path, symbol: str, progress: Progress | None = None) -> tuple[Dataset, str]:
+        """The rule's occurrences on ``symbol`` in the collection: ('current' | 'rebuilt')."""
+        ds = self.dataset(rule_ref, symbol)
+        return ds, self.index_store().ensure(ds, progress)
+
+    def similar(self, rule_ref: str | Path, symbol: str, at_utc: int, k: int = 20,
+                progress: Progress | None = None) -> SimilarSetups:
+        """The k nearest past setups of the rule's occurrence signalled at ``at_utc`` (or the last before it)."""
+        ds, _ = self.index(rule_ref, symbol, progress)
+        before = [i for i in range(len(ds)) if ds.signal_time[i] <= at_utc]
+        if not before:
+            raise InputError(f"no {ds.rule_id} occurrence with an outcome on {symbol} at or before {utc_iso(at_utc)}")
+        i = before[-1]
+        t = int(ds.signal_time[i])
+        return SimilarSetups(ds.rule_id, ds.rule_version, symbol, t,
+                             self.index_store().similar(ds.rule_id, symbol, ds.X[i], t, k))
+
+    def score(self, rule_ref: str | Path, symbol: str) -> tuple[Dataset, ScoreReport]:
+        from ita_desktop.learning.scorer import walk_forward
+
+        from ita_desktop.learning.scorer import SignalScorer, fit
+
+        ds = self.dataset(rule_ref, symbol)
+        report = walk_forward(ds.X, ds.win, ds.rule_id, symbol)
+        if report.beats_base_rate:  # the latest occurrence, scored by a model of the rows before it
+            model = SignalScorer(fit(ds.X[:-1], ds.win[:-1]))
+            report.latest_signal_utc = utc_iso(int(ds.signal_time[-1]))
+            report.latest_probability = model.probability(ds.X[-1])
+        return ds, report
+
+    def propose(self, rule_ref: str | Path, symbol: str) -> Proposal:
+        """A proposed version of the rule from its statistics (nothing stored)."""
+        from ita_desktop.domain.versioning import version_from_path
+        from ita_desktop.learning.proposals import propose
+
+        loaded = self._core.rules.resolve(rule_ref)
+        ds = self.dataset(loaded.path, symbol)
+        taken = []
+        for folder, _origin in self._core.rules.folders():
+            rule_dir = folder / ds.rule_id
+            for f in rule_dir.glob("v*.y*ml") if rule_dir.is_dir() else []:
+                where = version_from_path(f)
+                if where is not None:
+                    taken.append(where[1])
+        return propose(ds, loaded.path.read_text(encoding="utf-8"), taken)
+
+    def accept(self, proposal: Proposal) -> Path:
+        """The trader accepted: the proposed text saved as a new version (the rules service's save)."""
+        if not proposal.proposed_text:
+            raise InputError(f"{proposal.rule_id}: there is no proposal to accept ({proposal.message})")
+        return self._core.rules.save(proposal.proposed_text)
