@@ -199,3 +199,38 @@ def test_screenshot_standin_vision_review_on_eurusd(qtbot, window_on, eurusd_csv
     desk.dock.raise_()
     save(window, "window_eurusd_m15_vision_review.png")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+
+
+def test_screenshot_bar_replay(qtbot, window_on, eurusd_csv):
+    """Bar Replay playing on the real EURUSD: history up to the replay point, a replay signal with its
+    entry/stop/targets, the forming candle right of the closed bars, the Bar Replay dock."""
+    import time
+
+    store_bars(eurusd_bars(eurusd_csv))
+    window = window_on(symbol="EURUSD", timeframe="M1")
+    qtbot.waitUntil(lambda: window.core.store_if_open is not None, timeout=WAIT_MS)
+    bars = window.core.store.bars.load("EURUSD", "M1")
+    wb = window.workbench
+    wb.replay_action.trigger()
+    panel = wb.replay
+    qtbot.waitUntil(lambda: panel.timeframe_box.findText("M1") >= 0, timeout=WAIT_MS)
+    panel.symbol_box.setCurrentText("EURUSD")
+    panel.timeframe_box.setCurrentText("M1")
+    panel.set_start(int(bars.time[35_000]) // 3600 * 3600)
+    panel.speed_box.setCurrentText("max")
+    with qtbot.waitSignal(panel.started, timeout=4 * WAIT_MS):
+        panel.start_button.click()
+    panel.play_button.click()
+    qtbot.waitUntil(lambda: len(window.chart.signal_marks.marks) >= 1, timeout=4 * WAIT_MS)
+    panel.pause_button.click()
+    panel.speed_box.setCurrentText("2")
+    panel.play_button.click()
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:
+        qtbot.wait(50)
+    panel.pause_button.click()
+    qtbot.waitUntil(lambda: window.chart.forming.bar is not None, timeout=WAIT_MS)
+    qtbot.wait(300)
+    save(window, "bar_replay.png")
+    panel.stop()
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

@@ -24,7 +24,7 @@ from ita_desktop.ui.chart.candles import CandleItem
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
 from ita_desktop.ui.chart.live_items import FormingBar, FormingCandleItem, SignalMark, SignalMarkersItem
 from ita_desktop.ui.chart.live_series import GrowingColumns, bars_columns, bars_view
-from ita_desktop.ui.chart.session_shading import SessionShadingItem, session_at
+from ita_desktop.ui.chart.session_shading import SessionShadingItem, session_at, session_runs
 from ita_desktop.ui.theme import SESSION_ALPHA, Theme, get_theme
 
 DEFAULT_BARS = 300  # bars shown after loading or a reset: a few hours of M1, like a trading terminal
@@ -180,7 +180,7 @@ class CandleChart(pg.GraphicsLayoutWidget):
         self.bars = series
         n = len(series)
         self.time_axis.set_local_times(self.data.display if self.data.display is not None else self.data.local)
-        self.sessions.set_runs(self.sessions.runs, n, self.data.low, self.data.high)
+        self.sessions.set_runs(self._grown_runs(len(series) - len(bars)), n, self.data.low, self.data.high)
         self.candles.extend(first)
         self.view.setLimits(xMin=-0.5 - 4 * RIGHT_MARGIN, xMax=n - 0.5 + 4 * RIGHT_MARGIN,
                             minXRange=MIN_BARS, maxXRange=n + 8 * RIGHT_MARGIN)
@@ -192,6 +192,18 @@ class CandleChart(pg.GraphicsLayoutWidget):
             self.set_x_window(x0 + shift, x1 + shift)
         else:
             self._on_x_range()
+
+    def _grown_runs(self, old: int) -> dict[str, np.ndarray]:
+        """Session runs after an append: each session's runs recomputed from its last run's start (or the
+        first new bar) on, so the cost is the bars since then, never the whole series."""
+        local = self.data.local
+        out = {}
+        for name, window in self.session_windows.items():
+            runs = self.sessions.runs.get(name, np.empty((0, 2), dtype=np.int64))
+            s0 = int(runs[-1, 0]) if len(runs) and runs[-1, 1] >= old else old
+            keep = runs[runs[:, 0] < s0] if len(runs) else runs
+            out[name] = np.concatenate((keep, session_runs(local[s0:], window) + s0)).astype(np.int64)
+        return out
 
     def set_forming(self, open_: float, high: float, low: float, close: float) -> None:
         """The bar still forming, drawn right of the last closed bar (one small item repainted)."""
