@@ -35,6 +35,7 @@ from ita_desktop.ui.panels.rules_panel import RulesPanel
 from ita_desktop.ui.panels.signals_panel import SignalsPanel
 from ita_desktop.ui.panels.replay_panel import ReplayPanel
 from ita_desktop.ui.live_chart import LiveChartFeed
+from ita_desktop.ui.connection_indicator import ConnectionIndicator
 from ita_desktop.ui.panels.trade_drawing import TradeSpan, setup_shapes, trade_shapes, trade_spans
 
 if TYPE_CHECKING:
@@ -143,6 +144,8 @@ class Workbench(QObject):
         self.replay_dock: QDockWidget | None = None
         self.replay_action = window.view_menu.addAction("Bar Replay", self.show_replay)
         window.series_listed.connect(self.replay.set_series)
+        self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
+        window.statusBar().addPermanentWidget(self.connection)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
