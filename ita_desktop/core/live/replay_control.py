@@ -4,7 +4,8 @@ The window's Bar Replay (like TradingView's) drives a replay session through thi
 Every bar plays as four ticks (the forming candle moves) and then its close, which the session
 processes like any closed bar (rules, signals stored with source ``replay``, bus events). It
 starts paused; ``step`` plays one whole bar while paused; ``speed`` is bars a second, None as
-fast as it goes. At the last stored bar the session's open rule buckets close (``finish``), so
+fast as it goes (then only the closes are fed: ticks would cost the bus and the chart for a
+forming candle no frame shows). At the last stored bar the session's open rule buckets close (``finish``), so
 a replay played to the end signals exactly what a full pass does.
 """
 
@@ -78,6 +79,8 @@ class ReplayControl:
     # -- the thread ----------------------------------------------------------------------------
     def _feed(self, event: object) -> None:
         if isinstance(event, bar_replay.Tick):
+            if self.player.speed is None and not self.player.paused:
+                return  # as fast as it goes: bars close far faster than a chart frame, a forming candle shows nothing
             self.session.tick(event.time_msc / 1000.0, event.bid, event.ask, _closed(event.forming))
         elif isinstance(event, bar_replay.BarClosed):
             self.total.extend(self.session.process([_closed(event.bar)]))
