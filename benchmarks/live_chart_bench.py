@@ -54,6 +54,7 @@ def main() -> None:
     from ita_desktop.bus.events import BarClosed, Tick
     from ita_desktop.ui.bus_bridge import QtBusBridge
     from ita_desktop.ui.chart.chart_data import prepare_chart_data
+    from ita_desktop.ui.chart.live_series import growable
     from ita_desktop.ui.chart.widget import CandleChart
     from ita_desktop.ui.live_chart import LiveChartFeed
 
@@ -69,7 +70,7 @@ def main() -> None:
         chart = CandleChart(session_windows=windows)
         chart.resize(1400, 700)
         chart.show()
-        chart.set_prepared(prepare_chart_data(m1.slice(0, h), chart.session_clock, windows))
+        chart.set_prepared(growable(prepare_chart_data(m1.slice(0, h), chart.session_clock, windows)))
         bridge = QtBusBridge(bus)  # one per chart: a feed lives as long as its chart
         feed = LiveChartFeed(chart, bridge)
         for _ in range(5):
@@ -110,6 +111,7 @@ def _replay(args, m1, bus, bridge, app, windows) -> None:
     from ita_desktop.rules.loader import load_rule, repo_rules_dir
     from ita_desktop.storage.store import Store
     from ita_desktop.ui.chart.chart_data import prepare_chart_data
+    from ita_desktop.ui.chart.live_series import growable
     from ita_desktop.ui.chart.widget import CandleChart
     from ita_desktop.ui.live_chart import LiveChartFeed
 
@@ -121,7 +123,7 @@ def _replay(args, m1, bus, bridge, app, windows) -> None:
     chart = CandleChart(session_windows=windows)
     chart.resize(1400, 700)
     chart.show()
-    chart.set_prepared(prepare_chart_data(history, chart.session_clock, windows))
+    chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, windows)))
     feed = LiveChartFeed(chart, bridge)
     with Store.open(Path(os.environ["ITA_HOME"]) / "replay.sqlite3") as store:
         session = LiveSession(store, bus, symbol="EURUSD", stream_timeframe=m1.timeframe, rules=compiled,

@@ -11,6 +11,7 @@ import pytest
 
 from ita_desktop.ui.chart.candles import CHUNK, chunk_rows
 from ita_desktop.ui.chart.chart_data import prepare_chart_data
+from ita_desktop.ui.chart.live_series import growable
 from ita_desktop.ui.chart.widget import CandleChart
 from tests.support.real_bars import eurusd_bars
 
@@ -18,11 +19,13 @@ pytestmark = pytest.mark.realdata
 WINDOWS = {"asia": ("20:00", "00:00"), "london": ("02:00", "05:00"), "ny_am": ("09:30", "11:00")}
 
 
-def test_appended_bars_equal_a_full_load_and_keep_untouched_chunks(qtbot, eurusd_csv: Path) -> None:
+@pytest.mark.parametrize("prepared_growable", [False, True])
+def test_appended_bars_equal_a_full_load_and_keep_untouched_chunks(qtbot, eurusd_csv: Path, prepared_growable) -> None:
     bars = eurusd_bars(eurusd_csv)
     chart = CandleChart(session_windows=WINDOWS)
     qtbot.addWidget(chart)
-    chart.set_data(bars.slice(0, 30_000))
+    data = prepare_chart_data(bars.slice(0, 30_000), chart.session_clock, WINDOWS)
+    chart.set_prepared(growable(data) if prepared_growable else data)
     old_chunk = chart.candles._rows(1, 3)  # a chunk far from the end, cached before the appends
     i = 30_000
     for k in (1, 1, 7, 300, 1, 1, 2_000, 5_000, 1, 17):

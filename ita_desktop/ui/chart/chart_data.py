@@ -32,6 +32,7 @@ class ChartData:
     display: np.ndarray | None = None
     display_label: str = ""
     display_clock: object | None = None  # the DisplayClock behind ``display`` (appended bars use it)
+    growing: object | None = None  # live_series.GrowingColumns behind bars/local/display (live_series.growable)
 
 
 def prepare_chart_data(

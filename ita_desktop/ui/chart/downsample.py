@@ -80,6 +80,13 @@ class Pyramid:
             self._store(group, first, (tail.open, tail.high, tail.low, tail.close))
         return old
 
+    def reserve(self) -> None:
+        """Give every cached level room to grow (done on a worker before a live chart's first append,
+        which would otherwise copy a million-bar series on the GUI thread)."""
+        for group, level in list(self._levels.items()):
+            if group not in self._room:
+                self._store(group, len(level), (level.open[:0], level.high[:0], level.low[:0], level.close[:0]))
+
     def _store(self, group: int, at: int, columns: tuple[np.ndarray, ...]) -> None:
         """Write ``columns`` at index ``at`` of level ``group`` (its columns now end there)."""
         level = self._levels[group]

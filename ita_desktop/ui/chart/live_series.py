@@ -6,6 +6,8 @@ room to spare (doubled when full, like a list) make an append cost the new bars 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ita_desktop.domain.bars import DTYPES, Bars
@@ -48,3 +50,21 @@ def bars_columns(bars: Bars) -> dict[str, np.ndarray]:
 def bars_view(columns: GrowingColumns, like: Bars) -> Bars:
     """The appended series as Bars of views over ``columns`` (same symbol, timeframe, demo flag)."""
     return Bars(like.symbol, like.timeframe, **{name: columns.view(name) for name in DTYPES}, demo=like.demo)
+
+
+def series_columns(data) -> GrowingColumns:  # data: ChartData
+    """Growing columns holding a chart series: its bars, session-clock times and display times."""
+    cols = bars_columns(data.bars)
+    cols["local"] = data.local
+    if data.display is not None:
+        cols["display"] = data.display
+    return GrowingColumns(cols)
+
+
+def growable(data):  # ChartData -> ChartData
+    """``data`` ready for appends (call it on the worker that prepared it): columns and aggregation
+    levels copied once into room to grow, so the GUI thread's first append costs only the new bars."""
+    grow = series_columns(data)
+    data.pyramid.reserve()
+    return replace(data, bars=bars_view(grow, data.bars), local=grow.view("local"),
+                   display=grow.view("display") if data.display is not None else None, growing=grow)

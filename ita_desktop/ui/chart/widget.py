@@ -23,7 +23,7 @@ from ita_desktop.ui.chart.axes import PriceAxis, TimeAxis, wall_time
 from ita_desktop.ui.chart.candles import CandleItem
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
 from ita_desktop.ui.chart.live_items import FormingBar, FormingCandleItem, SignalMark, SignalMarkersItem
-from ita_desktop.ui.chart.live_series import GrowingColumns, bars_columns, bars_view
+from ita_desktop.ui.chart.live_series import GrowingColumns, bars_columns, bars_view, series_columns
 from ita_desktop.ui.chart.session_shading import SessionShadingItem, session_at, session_runs
 from ita_desktop.ui.theme import SESSION_ALPHA, Theme, get_theme
 
@@ -128,7 +128,7 @@ class CandleChart(pg.GraphicsLayoutWidget):
         self._mouse = None
         self.data = data
         self.bars = data.bars if data is not None else None
-        self._growing = None
+        self._growing = data.growing if data is not None else None
         self.forming.set_bar(None)
         self.signal_marks.clear()
         if data is None:
@@ -160,11 +160,7 @@ class CandleChart(pg.GraphicsLayoutWidget):
         if data is None or not len(bars):
             return
         if self._growing is None:
-            cols = bars_columns(data.bars)
-            cols["local"] = data.local
-            if data.display is not None:
-                cols["display"] = data.display
-            self._growing = GrowingColumns(cols)
+            self._growing = series_columns(data)  # a copy of the series: prepare with live_series.growable instead
         new = bars_columns(bars)
         new["local"] = local_seconds(bars.time, data.clock)
         if data.display is not None:
@@ -174,7 +170,7 @@ class CandleChart(pg.GraphicsLayoutWidget):
         grow.append(new)
         first = data.pyramid.append(bars.open, bars.high, bars.low, bars.close)
         series = bars_view(grow, data.bars)
-        self.data = replace(data, bars=series, local=grow.view("local"),
+        self.data = replace(data, bars=series, growing=grow, local=grow.view("local"),
                             display=grow.view("display") if data.display is not None else None,
                             low=min(data.low, float(bars.low.min())), high=max(data.high, float(bars.high.max())))
         self.bars = series

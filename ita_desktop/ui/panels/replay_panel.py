@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFormLayout, QHBoxLayou
 from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.ui.chart.chart_data import prepare_chart_data
+from ita_desktop.ui.chart.live_series import growable
 
 SPEEDS = ["1", "2", "5", "10", "30", "100", "1000", "max"]  # bars a second
 DEFAULT_RULES = "asia_sweep,ib_raid"
@@ -127,7 +128,8 @@ class ReplayPanel(QWidget):
         def work(_ctx):
             plan = live.replay(symbol, rules, timeframe=tf, start_utc=start_utc)
             history = plan.session.streamed.bars()
-            data = prepare_chart_data(history, clock, windows, series.digits(symbol), display) if len(history) else None
+            data = growable(prepare_chart_data(history, clock, windows, series.digits(symbol), display)) \
+                if len(history) else None
             return ReplayControl(plan, speed), data
 
         when = datetime.fromtimestamp(start_utc, timezone.utc).strftime("%Y-%m-%d %H:%M")
