@@ -89,8 +89,9 @@ class CandleChart(pg.GraphicsLayoutWidget):
         self.forming = FormingCandleItem()
         self.forming.setZValue(1)
         self.plot.addItem(self.forming, ignoreBounds=True)
-        self.signal_marks = SignalMarkersItem()
-        self.add_layer("signals", self.signal_marks, z=50)
+        self.signal_marks = SignalMarkersItem()  # not a named layer: overlays and layouts list those
+        self.signal_marks.setZValue(50)
+        self.plot.addItem(self.signal_marks, ignoreBounds=True)
         self.follow_latest = True  # live: appended bars keep the latest in view (off: the view stays put)
         self._growing: GrowingColumns | None = None  # a live series' columns, made on the first append
         self._vline = pg.InfiniteLine(angle=90, movable=False)
