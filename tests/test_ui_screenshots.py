@@ -204,8 +204,6 @@ def test_screenshot_standin_vision_review_on_eurusd(qtbot, window_on, eurusd_csv
 def test_screenshot_bar_replay(qtbot, window_on, eurusd_csv):
     """Bar Replay playing on the real EURUSD: history up to the replay point, a replay signal with its
     entry/stop/targets, the forming candle right of the closed bars, the Bar Replay dock."""
-    import time
-
     store_bars(eurusd_bars(eurusd_csv))
     window = window_on(symbol="EURUSD", timeframe="M1")
     qtbot.waitUntil(lambda: window.core.store_if_open is not None, timeout=WAIT_MS)
@@ -223,14 +221,15 @@ def test_screenshot_bar_replay(qtbot, window_on, eurusd_csv):
     panel.play_button.click()
     qtbot.waitUntil(lambda: len(window.chart.signal_marks.marks) >= 1, timeout=4 * WAIT_MS)
     panel.pause_button.click()
-    panel.speed_box.setCurrentText("2")
-    panel.play_button.click()
-    deadline = time.monotonic() + 1.6
-    while time.monotonic() < deadline:
-        qtbot.wait(50)
-    panel.pause_button.click()
-    qtbot.waitUntil(lambda: window.chart.forming.bar is not None, timeout=WAIT_MS)
-    qtbot.wait(300)
+    panel.speed_box.setCurrentText("1")
+    for _ in range(5):  # pause with a candle forming (a pause may land just after a close: play on)
+        panel.play_button.click()
+        qtbot.waitUntil(lambda: window.chart.forming.bar is not None, timeout=WAIT_MS)
+        panel.pause_button.click()
+        qtbot.wait(400)
+        if window.chart.forming.bar is not None:
+            break
+    assert window.chart.forming.bar is not None
     save(window, "bar_replay.png")
     panel.stop()
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

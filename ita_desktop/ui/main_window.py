@@ -315,6 +315,7 @@ class MainWindow(QMainWindow):
         workbench = getattr(self, "workbench", None)
         if workbench is not None:
             workbench.replay.stop()  # its thread writes to the store the core closes below
+            workbench.signals.cancel_pending()
         self._release_gc()
         self.save_layout()
         self.events.close()
