@@ -104,8 +104,12 @@ class ReplayPanel(QWidget):
         if infos:
             first, last = infos[0].first_utc, infos[0].last_utc
             lo, hi = QDateTime.fromSecsSinceEpoch(first, QTimeZone.utc()), QDateTime.fromSecsSinceEpoch(last, QTimeZone.utc())
+            chosen = int(self.start_edit.dateTime().toSecsSinceEpoch())
             self.start_edit.setDateTimeRange(lo, hi)
-            self.start_edit.setDateTime(QDateTime.fromSecsSinceEpoch(first + (last - first) // 2, QTimeZone.utc()))
+            if not first <= chosen <= last:  # a relisting keeps the trader's start; a new symbol gets its middle
+                self.start_edit.setDateTime(QDateTime.fromSecsSinceEpoch(first + (last - first) // 2, QTimeZone.utc()))
+            else:
+                self.start_edit.setDateTime(QDateTime.fromSecsSinceEpoch(chosen, QTimeZone.utc()))
 
     def set_start(self, start_utc: int) -> None:
         self.start_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(start_utc), QTimeZone.utc()))
