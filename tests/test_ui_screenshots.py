@@ -237,3 +237,37 @@ def test_screenshot_rule_editor_try_draws_the_scan_occurrences(qtbot, window_on,
     panel.editor.go_to(row, 0)
     save(window, "window_rule_editor_problems.png")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+
+
+def test_screenshot_bar_replay(qtbot, window_on, eurusd_csv):
+    """Bar Replay playing on the real EURUSD: history up to the replay point, a replay signal with its
+    entry/stop/targets, the forming candle right of the closed bars, the Bar Replay dock."""
+    store_bars(eurusd_bars(eurusd_csv))
+    window = window_on(symbol="EURUSD", timeframe="M1")
+    qtbot.waitUntil(lambda: window.core.store_if_open is not None, timeout=WAIT_MS)
+    bars = window.core.store.bars.load("EURUSD", "M1")
+    wb = window.workbench
+    wb.replay_action.trigger()
+    panel = wb.replay
+    qtbot.waitUntil(lambda: panel.timeframe_box.findText("M1") >= 0, timeout=WAIT_MS)
+    panel.symbol_box.setCurrentText("EURUSD")
+    panel.timeframe_box.setCurrentText("M1")
+    panel.set_start(int(bars.time[35_000]) // 3600 * 3600)
+    panel.speed_box.setCurrentText("max")
+    with qtbot.waitSignal(panel.started, timeout=4 * WAIT_MS):
+        panel.start_button.click()
+    panel.play_button.click()
+    qtbot.waitUntil(lambda: len(window.chart.signal_marks.marks) >= 1, timeout=4 * WAIT_MS)
+    panel.pause_button.click()
+    panel.speed_box.setCurrentText("1")
+    for _ in range(5):  # pause with a candle forming (a pause may land just after a close: play on)
+        panel.play_button.click()
+        qtbot.waitUntil(lambda: window.chart.forming.bar is not None, timeout=WAIT_MS)
+        panel.pause_button.click()
+        qtbot.wait(400)
+        if window.chart.forming.bar is not None:
+            break
+    assert window.chart.forming.bar is not None
+    save(window, "bar_replay.png")
+    panel.stop()
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

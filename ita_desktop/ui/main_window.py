@@ -317,6 +317,10 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closed = True
+        workbench = getattr(self, "workbench", None)
+        if workbench is not None:
+            workbench.replay.stop()  # its thread writes to the store the core closes below
+            workbench.signals.cancel_pending()
         self._release_gc()
         self.save_layout()
         self.events.close()
@@ -462,6 +466,11 @@ class MainWindow(QMainWindow):
         self.runner.start(f"Load {symbol} {timeframe.value}",
                           lambda _ctx: load_chart_data(series, symbol, timeframe, clock, windows, display),
                           self._on_loaded, self._fail)
+
+    def show_prepared(self, data: ChartData) -> None:
+        """Show a series prepared elsewhere (Bar Replay's history) as if it had been loaded."""
+        self._pending = (data.bars.symbol, data.bars.timeframe)
+        self._on_loaded(data)
 
     def _on_loaded(self, data: ChartData) -> None:
         bars = data.bars

@@ -106,6 +106,10 @@ class LiveService:
         self._feeds = [f for f in self._feeds if not f.session.stopped.is_set()] + [feed]
         return feed
 
+    def running_feeds(self) -> list[MT5LiveFeed]:
+        """The MT5 sessions started here that still run (the window's connection indicator)."""
+        return [f for f in self._feeds if not f.session.stopped.is_set()]
+
     def watched_live(self, symbol: str) -> bool:
         """Is an MT5 live session running for ``symbol`` (it stores the bars itself)?"""
         return any(f.symbol == symbol and not f.session.stopped.is_set() for f in self._feeds)

@@ -66,6 +66,21 @@ class CandleItem(pg.GraphicsObject):
             self._bounds = QRectF()
         self.update()
 
+    def extend(self, first_changed: int) -> None:
+        """The series (the same pyramid) grew: drop only the cached rows of chunks at or after raw bar
+        ``first_changed``; every other chunk keeps its rows (like finplot's update_data: the slice redrawn)."""
+        raw = self._pyramid.raw if self._pyramid is not None else None
+        if raw is None:
+            return
+        self.prepareGeometryChange()
+        self._count = len(raw)
+        for key in [k for k in self._chunks if (k[1] + 1) * CHUNK * k[0] > first_changed]:
+            del self._chunks[key]
+        top = self._bounds
+        lo, hi = min(top.top(), float(raw.low[first_changed:].min())), max(top.bottom(), float(raw.high[first_changed:].max()))
+        self._bounds = QRectF(-0.5, lo, float(self._count), max(hi - lo, 1e-9))
+        self.update()
+
     def set_colors(self, up: str, down: str) -> None:
         def pen(color: str) -> QPen:
             p = QPen(QColor(color))

@@ -31,6 +31,8 @@ class ChartData:
     #: None: the session clock's ``local`` (New York by default)
     display: np.ndarray | None = None
     display_label: str = ""
+    display_clock: object | None = None  # the DisplayClock behind ``display`` (appended bars use it)
+    growing: object | None = None  # live_series.GrowingColumns behind bars/local/display (live_series.growable)
 
 
 def prepare_chart_data(
@@ -52,4 +54,5 @@ def prepare_chart_data(
         clock=clock,
         display=display.wall(bars.time) if display is not None else None,
         display_label=display.short if display is not None else "",
+        display_clock=display,
     )

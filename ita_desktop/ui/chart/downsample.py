@@ -60,6 +60,47 @@ class Pyramid:
 
     def __init__(self, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> None:
         self._levels: dict[int, OHLC] = {1: OHLC(1, open_, high, low, close)}
+        self._room: dict[int, list[np.ndarray]] = {}  # group -> capacity columns (o, h, l, c) once appended to
+
+    def append(self, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> int:
+        """Append raw bars (a live chart's closed bars): each cached level recomputes only its last
+        groups, from the next finer level, into columns grown by doubling (no copy of the series
+        per bar). Returns the first raw index whose drawing changed."""
+        raw = self.raw
+        old, k = len(raw), len(open_)
+        if not k:
+            return old
+        self._store(1, old, (open_, high, low, close))
+        for group in sorted(g for g in self._levels if g > 1):
+            finer_group = max(g for g in self._levels if g < group and group % g == 0)
+            finer, factor = self._levels[finer_group], group // finer_group
+            first = old // group  # the first group the new bars touch
+            part = OHLC(finer_group, *(a[first * factor:] for a in (finer.open, finer.high, finer.low, finer.close)))
+            tail = aggregate_ohlc(part, factor)
+            self._store(group, first, (tail.open, tail.high, tail.low, tail.close))
+        return old
+
+    def reserve(self) -> None:
+        """Give every cached level room to grow (done on a worker before a live chart's first append,
+        which would otherwise copy a million-bar series on the GUI thread)."""
+        for group, level in list(self._levels.items()):
+            if group not in self._room:
+                self._store(group, len(level), (level.open[:0], level.high[:0], level.low[:0], level.close[:0]))
+
+    def _store(self, group: int, at: int, columns: tuple[np.ndarray, ...]) -> None:
+        """Write ``columns`` at index ``at`` of level ``group`` (its columns now end there)."""
+        level = self._levels[group]
+        n = at + len(columns[0])
+        room = self._room.get(group)
+        if room is None or len(room[0]) < n:
+            cap = max(n, 2 * len(level), 64)
+            grown = [np.empty(cap, dtype=np.float64) for _ in range(4)]
+            for dst, src in zip(grown, (level.open, level.high, level.low, level.close)):
+                dst[:min(at, len(src))] = src[:at]
+            room = self._room[group] = grown
+        for dst, src in zip(room, columns):
+            dst[at:n] = src
+        self._levels[group] = OHLC(group, *(c[:n] for c in room))
 
     @property
     def raw(self) -> OHLC:

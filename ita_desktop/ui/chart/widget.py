@@ -7,6 +7,7 @@ shading now; zones, levels and markers later) that can be switched on and off.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import ceil, floor
 from pathlib import Path
 
@@ -17,10 +18,13 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from ita_desktop.domain.bars import Bars
+from ita_desktop.domain.clock import local_seconds
 from ita_desktop.ui.chart.axes import PriceAxis, TimeAxis, wall_time
 from ita_desktop.ui.chart.candles import CandleItem
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
-from ita_desktop.ui.chart.session_shading import SessionShadingItem, session_at
+from ita_desktop.ui.chart.live_items import FormingBar, FormingCandleItem, SignalMark, SignalMarkersItem
+from ita_desktop.ui.chart.live_series import GrowingColumns, bars_columns, bars_view, series_columns
+from ita_desktop.ui.chart.session_shading import SessionShadingItem, session_at, session_runs
 from ita_desktop.ui.theme import SESSION_ALPHA, Theme, get_theme
 
 DEFAULT_BARS = 300  # bars shown after loading or a reset: a few hours of M1, like a trading terminal
@@ -82,6 +86,14 @@ class CandleChart(pg.GraphicsLayoutWidget):
         self.candles.painted.connect(self._on_painted)
         self.sessions = SessionShadingItem()
         self.add_layer("sessions", self.sessions, z=-10)
+        self.forming = FormingCandleItem()
+        self.forming.setZValue(1)
+        self.plot.addItem(self.forming, ignoreBounds=True)
+        self.signal_marks = SignalMarkersItem()  # not a named layer: overlays and layouts list those
+        self.signal_marks.setZValue(50)
+        self.plot.addItem(self.signal_marks, ignoreBounds=True)
+        self.follow_latest = True  # live: appended bars keep the latest in view (off: the view stays put)
+        self._growing: GrowingColumns | None = None  # a live series' columns, made on the first append
         self._vline = pg.InfiniteLine(angle=90, movable=False)
         self._hline = pg.InfiniteLine(angle=0, movable=False)
         # the crosshair's price and time, in boxes on the price and time axes' edge of the plot
@@ -117,6 +129,9 @@ class CandleChart(pg.GraphicsLayoutWidget):
         self._mouse = None
         self.data = data
         self.bars = data.bars if data is not None else None
+        self._growing = data.growing if data is not None else None
+        self.forming.set_bar(None)
+        self.signal_marks.clear()
         if data is None:
             self.candles.set_series(None)
             self.sessions.set_runs({}, 0, 0.0, 0.0)
@@ -136,6 +151,66 @@ class CandleChart(pg.GraphicsLayoutWidget):
         self._awaiting_draw = True
         self.reset_view()
         self._show_title()
+
+    # -- live ----------------------------------------------------------------------------
+    def append_bars(self, bars: Bars) -> None:
+        """Closed bars after the last one shown, appended without a reload: the columns grow in place,
+        each aggregation level recomputes its last groups and only the chunks holding the new bars
+        are redrawn. With ``follow_latest`` the view slides to keep the newest bar in sight."""
+        data = self.data
+        if data is None or not len(bars):
+            return
+        if self._growing is None:
+            self._growing = series_columns(data)  # a copy of the series: prepare with live_series.growable instead
+        new = bars_columns(bars)
+        new["local"] = local_seconds(bars.time, data.clock)
+        if data.display is not None:
+            clock = data.display_clock
+            new["display"] = clock.wall(bars.time) if clock is not None else new["local"]
+        grow = self._growing
+        grow.append(new)
+        first = data.pyramid.append(bars.open, bars.high, bars.low, bars.close)
+        series = bars_view(grow, data.bars)
+        self.data = replace(data, bars=series, growing=grow, local=grow.view("local"),
+                            display=grow.view("display") if data.display is not None else None,
+                            low=min(data.low, float(bars.low.min())), high=max(data.high, float(bars.high.max())))
+        self.bars = series
+        n = len(series)
+        self.time_axis.set_local_times(self.data.display if self.data.display is not None else self.data.local)
+        self.sessions.set_runs(self._grown_runs(len(series) - len(bars)), n, self.data.low, self.data.high)
+        self.candles.extend(first)
+        self.view.setLimits(xMin=-0.5 - 4 * RIGHT_MARGIN, xMax=n - 0.5 + 4 * RIGHT_MARGIN,
+                            minXRange=MIN_BARS, maxXRange=n + 8 * RIGHT_MARGIN)
+        if self.forming.bar is not None and self.forming.bar.index < n:
+            self.forming.set_bar(None)  # the bar that was forming has closed
+        x0, x1 = self.view.viewRange()[0]
+        if self.follow_latest and x1 < n + RIGHT_MARGIN - 0.5:
+            shift = n - 0.5 + RIGHT_MARGIN - x1
+            self.set_x_window(x0 + shift, x1 + shift)
+        else:
+            self._on_x_range()
+
+    def _grown_runs(self, old: int) -> dict[str, np.ndarray]:
+        """Session runs after an append: each session's runs recomputed from its last run's start (or the
+        first new bar) on, so the cost is the bars since then, never the whole series."""
+        local = self.data.local
+        out = {}
+        for name, window in self.session_windows.items():
+            runs = self.sessions.runs.get(name, np.empty((0, 2), dtype=np.int64))
+            s0 = int(runs[-1, 0]) if len(runs) and runs[-1, 1] >= old else old
+            keep = runs[runs[:, 0] < s0] if len(runs) else runs
+            out[name] = np.concatenate((keep, session_runs(local[s0:], window) + s0)).astype(np.int64)
+        return out
+
+    def set_forming(self, open_: float, high: float, low: float, close: float) -> None:
+        """The bar still forming, drawn right of the last closed bar (one small item repainted)."""
+        if self.data is None:
+            return
+        self.forming.set_bar(FormingBar(float(self.count), open_, high, low, close))
+        self._fit_y()
+
+    def add_signal_mark(self, mark: SignalMark) -> None:
+        self.signal_marks.add(mark)
 
     @property
     def count(self) -> int:
@@ -188,15 +263,23 @@ class CandleChart(pg.GraphicsLayoutWidget):
     def _on_x_range(self, *_args) -> None:
         if self.data is None:
             return
+        first, stop = self._fit_y()
+        if self._mouse is not None and self._vline.isVisible():
+            self._on_mouse_moved(self._mouse)  # a wheel zoom or a jump moved the bars under the pointer
+        self.view_changed.emit(first, stop)
+
+    def _fit_y(self) -> tuple[int, int]:
+        """Fit the price range to the visible bars (and the forming one); returns the visible [first, stop)."""
         first, stop = self.visible_range()
         span = self.data.pyramid.low_high(first, stop)
+        fb = self.forming.bar
+        if fb is not None and (span is None or first <= fb.index <= stop + RIGHT_MARGIN):
+            span = (fb.low, fb.high) if span is None else (min(span[0], fb.low), max(span[1], fb.high))
         if span is not None:
             lo, hi = span
             pad = (hi - lo) * Y_PADDING or max(abs(hi) * 1e-4, 1e-6)
             self.view.setYRange(lo - pad, hi + pad, padding=0)
-        if self._mouse is not None and self._vline.isVisible():
-            self._on_mouse_moved(self._mouse)  # a wheel zoom or a jump moved the bars under the pointer
-        self.view_changed.emit(first, stop)
+        return first, stop
 
     # -- input ------------------------------------------------------------------------
     def keyPressEvent(self, ev: QKeyEvent) -> None:
@@ -328,6 +411,8 @@ class CandleChart(pg.GraphicsLayoutWidget):
             axis.setStyle(tickAlpha=255)  # opaque grid lines in theme.grid: blending them cost ~4 ms a frame
         self.plot.showGrid(x=True, y=True, alpha=1.0)
         self.candles.set_colors(theme.up, theme.down)
+        self.forming.set_colors(theme.up, theme.down)
+        self.signal_marks.set_colors(theme.foreground, theme.up, theme.down)
         self.sessions.set_colors(theme.sessions, SESSION_ALPHA.get(theme.name, 36), theme.background)
         pen = pg.mkPen(theme.crosshair, style=Qt.PenStyle.DashLine)
         self._vline.setPen(pen)

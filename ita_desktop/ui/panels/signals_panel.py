@@ -86,6 +86,10 @@ class SignalsPanel(QWidget):
         if not self._timer.isActive():
             self._timer.start()
 
+    def cancel_pending(self) -> None:
+        """The window closes: a refresh still due would start a job on the shut-down engine."""
+        self._timer.stop()
+
     def filters(self) -> dict[str, Any]:
         source = self.source_box.currentText()
         status = self.status_box.currentText()

@@ -33,6 +33,9 @@ from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
 from ita_desktop.ui.panels.signals_panel import SignalsPanel
+from ita_desktop.ui.panels.replay_panel import ReplayPanel
+from ita_desktop.ui.live_chart import LiveChartFeed
+from ita_desktop.ui.connection_indicator import ConnectionIndicator
 from ita_desktop.ui.panels.trade_drawing import TradeSpan, setup_shapes, trade_shapes, trade_spans
 
 if TYPE_CHECKING:
@@ -135,6 +138,14 @@ class Workbench(QObject):
         self.signals_action = window.view_menu.addAction("Signals", self.show_signals)
         window.events.register(SignalUpdated, self.signals.on_event)
         self.signals.signal_chosen.connect(self.show_signal)
+        # live chart and Bar Replay (issue 12): the chart follows the bus; the replay dock is made on first use
+        self.live_chart = LiveChartFeed(window.chart, window.events, self._stored_signal, window)
+        self.replay = ReplayPanel(window, core)
+        self.replay_dock: QDockWidget | None = None
+        self.replay_action = window.view_menu.addAction("Bar Replay", self.show_replay)
+        window.series_listed.connect(self.replay.set_series)
+        self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
+        window.statusBar().addPermanentWidget(self.connection)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -174,6 +185,22 @@ class Workbench(QObject):
         self.reopened.emit(outcome)
         if len(outcome.result.trades):
             self.results.choose_trade(0)
+
+    # -- live chart and Bar Replay ----------------------------------------------------------------
+    def _stored_signal(self, key: str):
+        store = self.core.store_if_open
+        return store.signals.get_many([key]).get(key) if store is not None else None
+
+    def show_replay(self) -> None:
+        """Dock Bar Replay (the first time: on the right, beside the legend) and bring it up."""
+        if self.replay_dock is None:
+            dock = QDockWidget("Bar Replay", self.window)  # type: ignore[arg-type]
+            dock.setObjectName("replayDock")
+            dock.setWidget(self.replay)
+            self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.replay_dock = dock
+        self.replay_dock.show()
+        self.replay_dock.raise_()
 
     # -- signals ------------------------------------------------------------------------------
     def show_signals(self) -> None:

@@ -1,0 +1,109 @@
+"""Bar Replay under a trader's hands: play, pause, step one bar, change speed, on a thread of its own.
+
+The window's Bar Replay (like TradingView's) drives a replay session through this; no Qt here.
+Every bar plays as four ticks (the forming candle moves) and then its close, which the session
+processes like any closed bar (rules, signals stored with source ``replay``, bus events). It
+starts paused; ``step`` plays one whole bar while paused; ``speed`` is bars a second, None as
+fast as it goes (then only the closes are fed: ticks would cost the bus and the chart for a
+forming candle no frame shows). At the last stored bar the session's open rule buckets close (``finish``), so
+a replay played to the end signals exactly what a full pass does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ita_desktop.core.live.live_service import ReplayPlan
+from ita_desktop.core.live.live_session import LiveSession, SessionStep
+from ita_desktop.core.live.replay_feed import _closed
+from ita_desktop.data import replay as bar_replay
+
+IDLE_S = 0.02  # how often a paused replay looks for a step, play or stop
+
+
+class ReplayControl:
+    """``start()`` the thread, then ``play``/``pause``/``step``/``set_speed``/``stop`` from any thread."""
+
+    def __init__(self, plan: ReplayPlan, speed: float | None = 1.0) -> None:
+        self.session: LiveSession = plan.session
+        self.player = bar_replay.Replay(plan.to_play, ticks=True, speed=speed)
+        self.player.pause()
+        self.total = SessionStep()
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+        self._steps = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"replay:{self.session.symbol}", daemon=True)
+
+    # -- controls -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def play(self) -> None:
+        self.player.resume()
+
+    def pause(self) -> None:
+        self.player.pause()
+        self.player.stop()  # ends the paced iterator at its next event; the thread then waits for play/step
+
+    def step(self) -> None:
+        """Play one whole bar (its ticks and its close); a playing replay pauses first."""
+        if not self.player.paused:
+            self.pause()
+        with self._lock:
+            self._steps += 1
+
+    def set_speed(self, bars_per_second: float | None) -> None:
+        self.player.speed = bars_per_second
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        self.session.stop()
+        self.player.stop()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def paused(self) -> bool:
+        return self.player.paused
+
+    @property
+    def played(self) -> int:
+        """Bars closed so far."""
+        return self.player.position
+
+    @property
+    def remaining(self) -> int:
+        return len(self.player.bars) - self.player.position
+
+    # -- the thread ----------------------------------------------------------------------------
+    def _feed(self, event: object) -> None:
+        if isinstance(event, bar_replay.Tick):
+            if self.player.speed is None and not self.player.paused:
+                return  # as fast as it goes: bars close far faster than a chart frame, a forming candle shows nothing
+            self.session.tick(event.time_msc / 1000.0, event.bid, event.ask, _closed(event.forming))
+        elif isinstance(event, bar_replay.BarClosed):
+            self.total.extend(self.session.process([_closed(event.bar)]))
+
+    def _run(self) -> None:
+        try:
+            while not self.session.stopped.is_set() and not self.player.done:
+                if self.player.paused:
+                    with self._lock:
+                        stepping, self._steps = self._steps > 0, max(0, self._steps - 1)
+                    if stepping:
+                        for event in self.player.step():
+                            self._feed(event)
+                    else:
+                        time.sleep(IDLE_S)
+                    continue
+                for event in self.player.events():
+                    if self.session.stopped.is_set():
+                        break
+                    self._feed(event)
+            if self.player.done and not self.session.stopped.is_set():
+                self.total.extend(self.session.finish())
+        except BaseException as exc:  # noqa: BLE001 (shown by the face; the thread must not die silently)
+            self.error = exc
+        finally:
+            self.finished.set()
