@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "a vision model's review of the chart (model.endpoint, model.name), its drawings grounded in the stored data"),
     "live": ("ita_desktop.cli.live_cmd",
              "watch a symbol live (MT5) or replay its stored bars, printing signals as JSON lines"),
+    "notify": ("ita_desktop.cli.notify_cmd", "notification channels: send a test message"),
 }
 COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

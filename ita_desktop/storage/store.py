@@ -22,6 +22,7 @@ from ita_desktop.storage.review_records import ReviewRecords
 from ita_desktop.storage.rule_versions import RuleVersions
 from ita_desktop.storage.run_artifacts import RunArtifacts
 from ita_desktop.storage.run_records import Runs
+from ita_desktop.storage.outbox import Outbox
 from ita_desktop.storage.signal_store import Signals
 
 
@@ -36,6 +37,7 @@ class Store:
         self.runs = Runs(engine)
         self.rule_versions = RuleVersions(engine)
         self.signals = Signals(engine)
+        self.outbox = Outbox(engine)
         self.run_artifacts = RunArtifacts(path.parent / "runs")
         self.reviews = ReviewRecords(engine, path.parent)
 
