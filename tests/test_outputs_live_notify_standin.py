@@ -17,6 +17,10 @@ from tests.support.telegram_standin import TelegramStandIn
 pytestmark = pytest.mark.standin
 
 
+def eurusd_store_dir() -> Path:
+    return app_paths().database.parent
+
+
 def _configure(tg: TelegramStandIn, enabled: bool = True) -> None:
     path = app_paths().ensure().user_config_file
     path.write_text(yaml.safe_dump({"outputs": {"telegram": {"enabled": enabled, "chat_id": tg.chat_id,
@@ -53,8 +57,13 @@ def test_standin_telegram_ita_live_notify_sends_each_signal_and_update_once(euru
             rows = store.outbox.list()
             assert {r.status for r in rows} == {"sent"}
             assert len(rows) == len(raised) + len(updates) == len(tg.received)
-        signal_ids = {r["message_id"] for r in tg.received if r["text"].startswith(("LONG", "SHORT"))}
-        assert len(signal_ids) == len(raised)
+        photos = [r for r in tg.received if r["method"] == "sendPhoto"]
+        assert len(photos) == len(raised)  # every signal with its chart picture, drawn headless
+        for r in photos:
+            assert r["caption"].startswith(("LONG", "SHORT")) and r["photo"][:8] == b"\x89PNG\r\n\x1a\n"
+        stored = sorted((eurusd_store_dir() / "signal_pictures").glob("*.png"))
+        assert len(stored) == len(raised) and {p.read_bytes() for p in stored} == {r["photo"] for r in photos}
+        signal_ids = {r["message_id"] for r in photos}
         replies = [json.loads(r["reply_parameters"])["message_id"] for r in tg.received if "reply_parameters" in r]
         assert len(replies) == len(updates) and set(replies) <= signal_ids
         # a second replay raises nothing and sends nothing

@@ -102,12 +102,13 @@ def _sender(core: Any) -> Any:
     """The sender of the enabled channels; --notify with none enabled is refused (it would send nothing)."""
     from ita_desktop.outputs.channels import enabled_channels
     from ita_desktop.outputs.sender import OutboxSender
+    from ita_desktop.outputs.signal_picture import render_pictures
 
     channels = enabled_channels(core.settings)
     if not channels:
         raise InputError("--notify: no notification channel is enabled (set outputs.telegram.enabled: true "
                          "in config.yaml)", column="--notify")
-    return OutboxSender(core.store.outbox, channels)
+    return OutboxSender(core.store.outbox, channels, pictures=render_pictures)
 
 
 def _drain(sender: Any, timeout_s: float) -> None:

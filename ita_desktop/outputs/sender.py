@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ita_desktop.outputs.delivery import Delivery
@@ -35,8 +36,10 @@ def backoff(attempts: int) -> float:
 
 
 class OutboxSender:
-    def __init__(self, outbox: Outbox, channels: dict[str, Channel]) -> None:
-        self.outbox, self.channels = outbox, channels
+    def __init__(self, outbox: Outbox, channels: dict[str, Channel],
+                 pictures: Callable[[list[OutboxRow]], None] | None = None) -> None:
+        """``pictures``: draws the missing pictures of the due signal rows before they are sent."""
+        self.outbox, self.channels, self.pictures = outbox, channels, pictures
         self.wake = threading.Event()
 
     @property
@@ -46,7 +49,10 @@ class OutboxSender:
     def send_due(self, now: float | None = None) -> int:
         """Try every due row once; returns how many were sent."""
         count = 0
-        for row in self.outbox.due(time.time() if now is None else now, self.names):
+        rows = self.outbox.due(time.time() if now is None else now, self.names)
+        if self.pictures is not None and rows:
+            self.pictures(rows)
+        for row in rows:
             count += self._send(row)
         return count
 

@@ -238,7 +238,9 @@ class LiveSession:
     def _enqueue_signals(self, session: Any, recs: list[SignalRecord], fresh: list[bool]) -> None:
         """The raised signals' notifications, in the transaction that stores them (a missed or skipped one is not sent)."""
         if self.notify:
-            items = [OutboxItem(channel, "signal", rec.occurrence_key, signal_payload(rec))
+            pictures = self.store.path.parent / "signal_pictures"  # drawn by the sender (outputs/signal_picture.py)
+            items = [OutboxItem(channel, "signal", rec.occurrence_key, signal_payload(rec),
+                                str(pictures / f"{rec.occurrence_key}.png"))
                      for rec, new in zip(recs, fresh) if new and rec.source != "missed" and rec.status != "skipped"
                      for channel in self.notify]
             self.store.outbox.enqueue(session, items)
