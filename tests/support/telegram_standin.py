@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,5 +111,5 @@ class TelegramStandIn:
         with self.lock:
             self._next_id += 1
             mid = self._next_id
-            self.received.append({"method": method, "message_id": mid, **fields})
+            self.received.append({"method": method, "message_id": mid, "received_at": time.perf_counter(), **fields})
         self._answer(h, 200, {"ok": True, "result": {"message_id": mid, "chat": {"id": int(self.chat_id)}}})
