@@ -72,6 +72,22 @@ def test_standin_telegram_429_waits_retry_after_then_sends(ita_home: Path) -> No
         assert sender.send_due(now=row.next_attempt_at) == 1 and len(tg.received) == 1
 
 
+def test_standin_telegram_502_is_retried_with_doubling_back_off(ita_home: Path) -> None:
+    with Store.open() as store, TelegramStandIn() as tg:
+        tg.bad_gateways = 2
+        store.outbox.enqueue_now([OutboxItem("telegram", "signal", "k1", SIGNAL)])
+        sender = _sender(store, tg)
+        waits = []
+        for _ in range(2):
+            t0 = time.time()
+            assert sender.send_due(now=time.time() + 3600) == 0
+            row = store.outbox.list()[0]
+            assert row.status == "pending" and "502 Bad Gateway" in row.last_error
+            waits.append(row.next_attempt_at - t0)
+        assert 2 <= waits[0] < 3 and 4 <= waits[1] < 5
+        assert sender.send_due(now=time.time() + 3600) == 1 and len(tg.received) == 1
+
+
 @pytest.mark.parametrize(("token", "chat", "limit", "words"), [
     ("999:wrong", None, 1024, "401 Unauthorized"),
     (None, "7", 1024, "400 Bad Request: chat not found"),

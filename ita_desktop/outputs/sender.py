@@ -41,6 +41,7 @@ class OutboxSender:
         """``pictures``: draws the missing pictures of the due signal rows before they are sent."""
         self.outbox, self.channels, self.pictures = outbox, channels, pictures
         self.wake = threading.Event()
+        self._sending = threading.Lock()  # the job's loop and the exit's drain never claim the same row
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -48,13 +49,14 @@ class OutboxSender:
 
     def send_due(self, now: float | None = None) -> int:
         """Try every due row once; returns how many were sent."""
-        count = 0
-        rows = self.outbox.due(time.time() if now is None else now, self.names)
-        if self.pictures is not None and rows:
-            self.pictures(rows)
-        for row in rows:
-            count += self._send(row)
-        return count
+        with self._sending:
+            count = 0
+            rows = self.outbox.due(time.time() if now is None else now, self.names)
+            if self.pictures is not None and rows:
+                self.pictures(rows)
+            for row in rows:
+                count += self._send(row)
+            return count
 
     def _send(self, row: OutboxRow) -> int:
         reply_to = None

@@ -4,7 +4,7 @@
 ``/bot<TOKEN>/sendMessage``; answers ``{"ok": true, "result": {"message_id": N}}``; 401
 "Unauthorized" for another token; 400 "Bad Request: chat not found" for another chat; 400
 "Bad Request: message caption is too long" over ``caption_limit``; scripted 429s with
-``parameters.retry_after``. ``hold_next_upload`` reads only the first bytes of the next body and
+``parameters.retry_after`` and 502s. ``hold_next_upload`` reads only the first bytes of the next body and
 waits: a client killed then never completes the request, and nothing is counted.
 """
 
@@ -24,6 +24,7 @@ class TelegramStandIn:
         self.token, self.chat_id, self.caption_limit = token, chat_id, caption_limit
         self.received: list[dict[str, Any]] = []  # completed, accepted messages
         self.too_many: list[int] = []  # retry_after of the next answers, one per call
+        self.bad_gateways = 0  # the next calls answered 502 (no JSON), as a proxy in front of the Bot API does
         self.hold_next_upload = False
         self.holding = threading.Event()
         self.lock = threading.Lock()
@@ -96,6 +97,13 @@ class TelegramStandIn:
         if prefix != self.token:
             return self._answer(h, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         with self.lock:
+            if self.bad_gateways:
+                self.bad_gateways -= 1
+                h.send_response(502)
+                h.send_header("Content-Length", "11")
+                h.end_headers()
+                h.wfile.write(b"Bad Gateway")
+                return None
             if self.too_many:
                 after = self.too_many.pop(0)
                 return self._answer(h, 429, {"ok": False, "error_code": 429, "parameters": {"retry_after": after},
