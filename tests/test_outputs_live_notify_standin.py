@@ -37,6 +37,9 @@ def test_standin_telegram_ita_notify_test_prints_the_answer(ita_home: Path, caps
         secrets.set_secret("telegram_bot_token", "999:revoked")
         assert main(["notify", "test", "telegram"]) == 1
         assert "telegram: refused: sendMessage: 401 Unauthorized" in capsys.readouterr().err
+    assert main(["notify", "outbox", "--status", "refused"]) == 0
+    (refused,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert refused["last_error"] == "sendMessage: 401 Unauthorized" and refused["attempts"] == 1
     assert main(["notify", "test", "notion"]) == 1
     assert "Notion channel is not built yet" in capsys.readouterr().err
 

@@ -1,4 +1,5 @@
-"""`ita notify test telegram|notion`: send a test message through a channel and print the far side's answer.
+"""`ita notify test telegram|notion`: send a test message through a channel and print the far side's answer;
+`ita notify outbox [--status S]`: the outbox's rows as JSON lines (a refused row keeps the far side's words).
 
 The message goes through the outbox like any other (so it is recorded), then is sent at once;
 the exit code is 0 when the far side took it, 1 when it refused or did not answer in time.
@@ -21,6 +22,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     test.add_argument("channel", choices=("telegram", "notion"))
     test.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default 30)")
     test.set_defaults(func=_test)
+    box = sub.add_parser("outbox", help="the notifications as JSON lines: status, attempts, the far side's last words")
+    box.add_argument("--status", choices=("pending", "sending", "sent", "refused"), default=None)
+    box.set_defaults(func=_outbox)
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    import json
+
+    with build_core() as core:
+        for r in core.store.outbox.list(args.status):
+            print(json.dumps({"id": r.id, "channel": r.channel, "event": r.event, "signal_key": r.signal_key,
+                              "status": r.status, "attempts": r.attempts, "last_error": r.last_error,
+                              "remote_ref": r.remote_ref, "picture_path": r.picture_path}))
+    return 0
 
 
 def _test(args: argparse.Namespace) -> int:
