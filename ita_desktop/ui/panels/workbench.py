@@ -135,6 +135,11 @@ class Workbench(QObject):
         self.signals_action = window.view_menu.addAction("Signals", self.show_signals)
         window.events.register(SignalUpdated, self.signals.on_event)
         self.signals.signal_chosen.connect(self.show_signal)
+        from ita_desktop.ui.signal_tray import SignalTray
+
+        signals_of = lambda key: core.store.signals.get_many([key]).get(key)  # noqa: E731 (on a worker)
+        self.tray = SignalTray(window, window.runner, signals_of, self.show_signal)  # type: ignore[arg-type]
+        window.events.register(SignalRaised, self.tray.on_signal)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
