@@ -48,5 +48,8 @@ def test_tray_click_on_the_last_message_puts_the_chart_at_its_signal(qtbot, euru
         return first <= index < stop and stop - first < 2_000
 
     qtbot.waitUntil(at_signal, timeout=WAIT_MS)
+    panel = window.workbench.signals  # the raised signal also docked and listed the Signals panel
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=WAIT_MS)
+    qtbot.wait(300)  # late series listings refresh the panel: let them run before the window goes
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
     window.close()
