@@ -20,8 +20,6 @@ from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.clock import utc_iso
 from ita_desktop.domain.errors import InputError
 
-NOTIFY_NOTE = ("note: --notify: no notification channel exists yet (they come with the notifications issue); "
-               "signals are printed here only")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,9 +69,8 @@ def _live(args: argparse.Namespace) -> int:
         raise InputError("--rules names no rule", column="--rules")
     speed = _speed(args.speed)
     start = utc_seconds(args.start, "--from")
-    if args.notify:
-        print(NOTIFY_NOTE, file=sys.stderr)
     with build_core() as core:
+        sender = _sender(core) if args.notify else None
         if args.source == "replay":
             plan = core.live.replay(args.symbol, rules, timeframe=args.timeframe, start_utc=start)
             session, run = plan.session, lambda: _play(plan, speed)
@@ -82,14 +79,48 @@ def _live(args: argparse.Namespace) -> int:
                 raise InputError("--from and --speed are for --source replay", column="--from")
             live = core.live.mt5(args.symbol, rules, timeframe=args.timeframe)
             session, run = live.session, lambda: live.run(on_step=lambda s: [_print(x) for x in step_lines(s)])
+        job = None
+        if sender is not None:
+            session.notify = sender.names
+            job = core.jobs.submit("outputs: send notifications", sender.run, key="outputs.sender")
         previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
         try:
             run()
         finally:
             signal.signal(signal.SIGINT, previous)
+            if job is not None:
+                job.cancel()
+                job.wait(10)
         why = "stopped (Ctrl+C)" if session.stopped.is_set() else "the last stored bar was reached"
         print(f"live {args.source} {args.symbol}: {why}", file=sys.stderr)
+        if sender is not None:
+            _drain(sender, core.settings.outputs.drain_timeout_s)
     return 0
+
+
+def _sender(core: Any) -> Any:
+    """The sender of the enabled channels; --notify with none enabled is refused (it would send nothing)."""
+    from ita_desktop.outputs.channels import enabled_channels
+    from ita_desktop.outputs.sender import OutboxSender
+    from ita_desktop.outputs.signal_picture import render_pictures
+
+    channels = enabled_channels(core.settings)
+    if not channels:
+        raise InputError("--notify: no notification channel is enabled (set outputs.telegram.enabled: true "
+                         "in config.yaml)", column="--notify")
+    return OutboxSender(core.store.outbox, channels, pictures=render_pictures)
+
+
+def _drain(sender: Any, timeout_s: float) -> None:
+    """Wait (at most ``timeout_s``) for the outbox to be sent before exit, saying so."""
+    waiting = sender.outbox.waiting(sender.names)
+    if not waiting:
+        return
+    print(f"waiting up to {timeout_s:g} s for {waiting} notification(s) to be sent", file=sys.stderr)
+    left = sender.drain(timeout_s)
+    if left:
+        print(f"{left} notification(s) not sent yet: they stay in the outbox and go with the next "
+              f"`ita live --notify`", file=sys.stderr)
 
 
 def _play(plan: Any, speed: float | None) -> None:

@@ -61,6 +61,26 @@ class ChartSettings(_Section):
     fvg_min_atr: float = Field(default=1.0, ge=0.0)
 
 
+class TelegramSettings(_Section):
+    enabled: bool = False
+    chat_id: str = ""
+    #: the Bot API's root URL (tests point it at a stand-in on 127.0.0.1); the token is in the keyring
+    api_root: str = "https://api.telegram.org"
+
+
+class NotionSettings(_Section):
+    enabled: bool = False
+    database_id: str = ""
+    api_root: str = "https://api.notion.com"
+
+
+class OutputsSettings(_Section):
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    notion: NotionSettings = Field(default_factory=NotionSettings)
+    #: how long ``ita live`` waits at exit for the outbox to be sent
+    drain_timeout_s: float = Field(default=30.0, ge=0.0)
+
+
 class LoggingSettings(_Section):
     level: str = "INFO"
 
@@ -73,6 +93,7 @@ class Settings(_Section):
     ui: UISettings = Field(default_factory=UISettings)
     chart: ChartSettings = Field(default_factory=ChartSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    outputs: OutputsSettings = Field(default_factory=OutputsSettings)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -274,13 +274,37 @@ def _v8_signals(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_signals_status ON signals (status)")
 
 
+def _v9_outbox(conn: Connection) -> None:
+    """The notification outbox (outputs/): one row per signal x channel x event, enqueued in the
+    transaction that stores the signal or its update; the UNIQUE key is what makes a restart send nothing twice."""
+    conn.exec_driver_sql(
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idem_key VARCHAR NOT NULL UNIQUE,
+            channel VARCHAR NOT NULL,
+            event VARCHAR NOT NULL,
+            signal_key VARCHAR NOT NULL,
+            payload_json VARCHAR NOT NULL,
+            picture_path VARCHAR,
+            status VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at FLOAT NOT NULL,
+            last_error VARCHAR,
+            remote_ref VARCHAR,
+            created_at INTEGER NOT NULL,
+            sent_at INTEGER
+        )"""
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_outbox_due ON outbox (status, next_attempt_at)")
+    conn.exec_driver_sql("CREATE INDEX ix_outbox_signal ON outbox (signal_key, channel)")
+
+
 def _v10_feedback(conn: Connection) -> None:
     """The trader's feedback on a signal or a backtest trade (issue 16's journal): taken or skipped
     and why, the label (valid setup or not), a grade, setup and mistake tags, emotions, notes, a
     picture. Keyed by what it is about (``target_kind`` + ``target_key``: a signal's occurrence key,
     a trade's run id and occurrence), with the rule version it was given under, so nothing is lost
-    when the rule changes. (Numbered v10 in the wave-3 plan: "outputs" takes v9; on this branch it
-    is the step after v8 until the merge puts v9 before it.)"""
+    when the rule changes."""
     conn.exec_driver_sql(
         """CREATE TABLE feedback (
             id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
@@ -309,7 +333,7 @@ def _v10_feedback(conn: Connection) -> None:
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
                                                   _v5_rule_versions, _v6_run_columns, _v7_reviews, _v8_signals,
-                                                  _v10_feedback]
+                                                  _v9_outbox, _v10_feedback]
 LATEST = len(MIGRATIONS)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,20 +104,29 @@ class Signals:
                 rec.id = result.lastrowid
         return fresh
 
-    def store(self, records: list[SignalRecord]) -> list[bool]:
-        """Insert in a transaction of its own (signals of bars already stored: Bar Replay)."""
+    def store(self, records: list[SignalRecord],
+              also: Callable[[Session, list[bool]], object] | None = None) -> list[bool]:
+        """Insert in a transaction of its own (signals of bars already stored: Bar Replay);
+        ``also(session, fresh)`` runs in that transaction (the outbox's notifications)."""
         if not records:
             return []
         with write_session(self._engine) as session:
-            return self.insert(session, records)
+            fresh = self.insert(session, records)
+            if also is not None:
+                also(session, fresh)
+            return fresh
 
-    def update(self, occurrence_key: str, status: str, outcome: dict[str, Any]) -> None:
+    def update(self, occurrence_key: str, status: str, outcome: dict[str, Any],
+               also: Callable[[Session], object] | None = None) -> None:
+        """A signal's new status; ``also(session)`` runs in the same transaction (the outbox's notifications)."""
         if status not in SIGNAL_STATUSES:
             raise ValueError(f"unknown signal status {status!r}")
         with write_session(self._engine) as session:
             session.connection().execute(
                 text("UPDATE signals SET status = :s, outcome_json = :o, updated_at = :t WHERE occurrence_key = :k"),
                 {"s": status, "o": json.dumps(outcome), "t": int(time.time()), "k": occurrence_key})
+            if also is not None:
+                also(session)
 
     def list(self, *, symbol: str | None = None, source: str | None = None, status: tuple[str, ...] | None = None,
              rule_id: str | None = None) -> list[SignalRecord]:

@@ -23,6 +23,7 @@ from ita_desktop.storage.review_records import ReviewRecords
 from ita_desktop.storage.rule_versions import RuleVersions
 from ita_desktop.storage.run_artifacts import RunArtifacts
 from ita_desktop.storage.run_records import Runs
+from ita_desktop.storage.outbox import Outbox
 from ita_desktop.storage.signal_store import Signals
 
 
@@ -38,6 +39,7 @@ class Store:
         self.rule_versions = RuleVersions(engine)
         self.signals = Signals(engine)
         self.feedback = FeedbackStore(engine)
+        self.outbox = Outbox(engine)
         self.run_artifacts = RunArtifacts(path.parent / "runs")
         self.reviews = ReviewRecords(engine, path.parent)
 

@@ -23,9 +23,24 @@ VISIBLE_BARS = 120
 RIGHT_PAD_BARS = 6
 
 
+LEVEL_COLOURS = {"entry": "#4fa3ff", "stop": "#ff5252"}  # targets: TARGET_COLOUR
+TARGET_COLOUR = "#4caf50"
+
+
+def parse_levels(text: str) -> list[tuple[str, float]]:
+    """``entry=1.085,stop=1.083,T1=1.089`` as (name, price) pairs (a signal's picture draws them)."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, price = part.partition("=")
+        out.append((name.strip(), float(price)))
+    return out
+
+
 def render_chart_png(core: Core, symbol: str, timeframe: Timeframe, at: int | None = None, *,
-                     size: tuple[int, int] = SIZE, visible_bars: int = VISIBLE_BARS) -> bytes:
-    """PNG bytes of the chart of ``symbol`` ``timeframe`` ending at ``at`` (a QApplication must exist)."""
+                     size: tuple[int, int] = SIZE, visible_bars: int = VISIBLE_BARS,
+                     levels: list[tuple[str, float]] | None = None) -> bytes:
+    """PNG bytes of the chart of ``symbol`` ``timeframe`` ending at ``at`` (a QApplication must exist);
+    ``levels``: a signal's entry, stop and targets, drawn as labelled horizontal lines."""
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice
     from PySide6.QtWidgets import QApplication
 
@@ -52,6 +67,14 @@ def render_chart_png(core: Core, symbol: str, timeframe: Timeframe, at: int | No
     overlays.set_layers(overlay_data(bars, found.result).layers)
     n = len(bars)
     chart.set_x_window(n - len(found.window) - 0.5, n - 0.5 + RIGHT_PAD_BARS)
+    if levels:
+        import pyqtgraph as pg
+
+        for name, price in levels:
+            colour = LEVEL_COLOURS.get(name, TARGET_COLOUR)
+            line = pg.InfiniteLine(pos=price, angle=0, movable=False, pen=pg.mkPen(colour, width=2),
+                                   label=f"{name} {price:g}", labelOpts={"color": colour, "position": 0.05})
+            chart.plot.addItem(line)
     chart.show()
     QApplication.processEvents()
     image = chart.grab()
@@ -74,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeframe", required=True)
     parser.add_argument("--shot", nargs=2, action="append", required=True, metavar=("AT", "OUT"),
                         help="a picture ending at AT (UTC epoch seconds; empty: the last bar) written to OUT (repeatable)")
+    parser.add_argument("--levels", action="append", default=[], metavar="NAME=PRICE,...",
+                        help="the lines of the shot of the same rank: entry=..,stop=..,T1=.. (a signal's picture)")
     args = parser.parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
@@ -86,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     paths = app_paths().ensure()
     try:
         with Core(load_settings(paths), paths) as core:
-            for at, out in args.shot:
-                png = render_chart_png(core, args.symbol, Timeframe.parse(args.timeframe), int(at) if at else None)
+            for k, (at, out) in enumerate(args.shot):
+                levels = parse_levels(args.levels[k]) if k < len(args.levels) else None
+                png = render_chart_png(core, args.symbol, Timeframe.parse(args.timeframe), int(at) if at else None,
+                                       levels=levels)
                 with open(out, "wb") as file:
                     file.write(png)
     except (ItaError, ValueError) as exc:

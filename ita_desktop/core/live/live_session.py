@@ -28,13 +28,14 @@ from ita_desktop.bus.events import BarClosed, SignalRaised, SignalUpdated, Tick
 from ita_desktop.core.live.bar_buffer import BarBuffer
 from ita_desktop.core.live.bar_builder import ClosedBar, TimeframeBuilder
 from ita_desktop.core.live.paper_trades import PaperTracker, PaperUpdate
-from ita_desktop.core.live.signal_rows import occurrence_key, signal_record
+from ita_desktop.core.live.signal_rows import occurrence_key, signal_payload, signal_record, update_payload
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.resample import bucket_starts
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.compiler import CompiledRule
 from ita_desktop.rules.engine.runner import LiveSetup, setup_bars
+from ita_desktop.storage.outbox import OutboxItem
 from ita_desktop.storage.signal_store import OPEN_STATUSES, SignalRecord
 from ita_desktop.storage.store import Store
 
@@ -101,6 +102,8 @@ class LiveSession:
         self.stream_timeframe = Timeframe(stream_timeframe)
         self.source, self.store_bars = source, store_bars
         self.stopped = threading.Event()
+        #: notification channels (outputs/) whose outbox rows are enqueued with each signal and update
+        self.notify: tuple[str, ...] = ()
         self.forming: ClosedBar | None = None
         self.streamed = BarBuffer(symbol, self.stream_timeframe, history)
         self.last_time: int | None = history.last_time
@@ -201,6 +204,7 @@ class LiveSession:
 
             def with_signals(session: Any, ingest_id: int) -> None:
                 fresh.extend(self.store.signals.insert(session, recs, ingest_id))
+                self._enqueue_signals(session, recs, fresh)
 
             batch = Bars.from_columns(self.symbol, self.stream_timeframe, {
                 c: np.array([getattr(b, c) for b in bars]) for c in ("time", "open", "high", "low", "close",
@@ -210,7 +214,7 @@ class LiveSession:
             self.store.bars.write(result, symbol=self.symbol, timeframe=self.stream_timeframe, source="live",
                                   also=with_signals)
         else:
-            fresh = self.store.signals.store(recs)
+            fresh = self.store.signals.store(recs, also=lambda session, new: self._enqueue_signals(session, recs, new))
         if self.bus is not None:
             for b in bars:
                 self.bus.publish(BarClosed(symbol=self.symbol, timeframe=self.stream_timeframe.value, time_utc=b.time,
@@ -231,10 +235,26 @@ class LiveSession:
             if before is not None and before.status in OPEN_STATUSES:  # stored by an earlier session: follow it on
                 active.tracker.follow(rec.occurrence_key, o, index, before.id or 0, before.status, before.outcome)
 
+    def _enqueue_signals(self, session: Any, recs: list[SignalRecord], fresh: list[bool]) -> None:
+        """The raised signals' notifications, in the transaction that stores them (a missed or skipped one is not sent)."""
+        if self.notify:
+            pictures = self.store.path.parent / "signal_pictures"  # drawn by the sender (outputs/signal_picture.py)
+            items = [OutboxItem(channel, "signal", rec.occurrence_key, signal_payload(rec),
+                                str(pictures / f"{rec.occurrence_key}.png"))
+                     for rec, new in zip(recs, fresh) if new and rec.source != "missed" and rec.status != "skipped"
+                     for channel in self.notify]
+            self.store.outbox.enqueue(session, items)
+
+    def _enqueue_update(self, session: Any, u: PaperUpdate) -> None:
+        if self.notify:
+            self.store.outbox.enqueue(session, [OutboxItem(channel, u.status, u.key, update_payload(u))
+                                                for channel in self.notify])
+
     def _track(self, active: ActiveRule) -> list[PaperUpdate]:
         updates = active.tracker.advance()
         for u in updates:
-            self.store.signals.update(u.key, u.status, u.outcome)
+            self.store.signals.update(u.key, u.status, u.outcome,
+                                      also=lambda session, u=u: self._enqueue_update(session, u))
             if self.bus is not None:
                 self.bus.publish(SignalUpdated(rule_id=u.rule_id, symbol=u.symbol, occurrence_id=u.signal_id, state=u.status,
                                                time_utc=u.time_utc, occurrence_key=u.key,

@@ -45,3 +45,17 @@ def signal_line(rec: SignalRecord) -> dict[str, Any]:
     signal's store id, key, source and status."""
     return {"event": "signal", **rec.occurrence, "signal_id": rec.id, "occurrence_key": rec.occurrence_key,
             "source": rec.source, "status": rec.status}
+
+
+def signal_payload(rec: SignalRecord) -> dict[str, Any]:
+    """What a notification of a raised signal carries (outputs/ writes its caption from it)."""
+    return {"rule_id": rec.rule_id, "rule_version": rec.rule_version, "symbol": rec.symbol, "timeframe": rec.timeframe,
+            "direction": rec.direction, "signal_time": rec.signal_time, "order_type": rec.order_type,
+            "entry_price": rec.entry_price, "stop_price": rec.stop_price, "targets": rec.targets,
+            "signal_id": rec.id, "source": rec.source}
+
+
+def update_payload(u: Any) -> dict[str, Any]:
+    """What a notification of a paper-trade update carries (a :class:`PaperUpdate`)."""
+    return {"rule_id": u.rule_id, "symbol": u.symbol, "status": u.status, "time_utc": u.time_utc,
+            "signal_id": u.signal_id, "r_multiple": u.outcome.get("r_multiple")}

@@ -146,6 +146,11 @@ class Workbench(QObject):
         window.series_listed.connect(self.replay.set_series)
         self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
         window.statusBar().addPermanentWidget(self.connection)
+        from ita_desktop.ui.signal_tray import SignalTray
+
+        signals_of = lambda key: core.store.signals.get_many([key]).get(key)  # noqa: E731 (on a worker)
+        self.tray = SignalTray(window, window.runner, signals_of, self.show_signal)  # type: ignore[arg-type]
+        window.events.register(SignalRaised, self.tray.on_signal)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)

@@ -1,0 +1,94 @@
+"""Notification benchmark: signal raised -> Telegram request received by the stand-in, picture included.
+
+    uv run python benchmarks/notify_bench.py [--signals 5] [--rule asia_sweep]
+
+The real EURUSD M1 file in a throwaway ITA_HOME; a replay of asia_sweep with the Telegram channel
+pointed at the stand-in on 127.0.0.1 and the sender running as in ``ita live --notify`` (polling
+every 50 ms). After each signal the replay waits until the stand-in has its request (one signal at
+a time, as in a quiet market). Timed: from the bus's SignalRaised (the signal committed with its
+outbox row) to the stand-in's receipt, once with the chart picture drawn headless (sendPhoto) and
+once without (sendMessage). Budget (issue 13): 1 s with the picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def one_pass(signals: int, rule: str, with_picture: bool) -> list[float]:
+    from ita_desktop.bus.events import SignalRaised
+    from ita_desktop.cli.core_factory import build_core
+    from ita_desktop.core.live.replay_feed import play
+    from ita_desktop.outputs.sender import OutboxSender
+    from ita_desktop.outputs.signal_picture import render_pictures
+    from ita_desktop.outputs.telegram import TelegramChannel
+    from tests.support.telegram_standin import TelegramStandIn
+
+    raised_at: list[float] = []
+    latencies: list[float] = []
+    with build_core() as core, TelegramStandIn() as tg:
+        core.bus.subscribe(SignalRaised, lambda e: raised_at.append(time.perf_counter()))
+        plan = core.live.replay("EURUSD", [rule])
+        session = plan.session
+        session.notify = ("telegram",)
+        sender = OutboxSender(core.store.outbox, {"telegram": TelegramChannel(tg.token, tg.chat_id, tg.api_root)},
+                              pictures=render_pictures if with_picture else None)
+        stop = threading.Event()
+        thread = threading.Thread(target=sender.run, kwargs={"stop": stop, "poll_s": 0.05}, daemon=True)
+        thread.start()
+
+        def on_step(step) -> None:
+            fresh = [r for r in step.raised if r.status != "skipped"]
+            if not fresh:
+                return
+            want = len(latencies) + len(fresh)
+            deadline = time.time() + 120
+            while len([r for r in tg.received if "caption" in r or r.get("text", "").startswith(("LONG", "SHORT"))]) \
+                    < want and time.time() < deadline:
+                time.sleep(0.005)
+            time.sleep(0.05)  # the bus handler's stamp
+            got = [r for r in tg.received if "caption" in r or r.get("text", "").startswith(("LONG", "SHORT"))]
+            for r, t0 in zip(got[len(latencies):want], raised_at[-len(fresh):]):
+                latencies.append(r["received_at"] - t0)
+            if len(latencies) >= signals:
+                session.stop()
+
+        play(session, plan.to_play, speed=None, on_step=on_step)
+        stop.set()
+        thread.join(10)
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--signals", type=int, default=5)
+    parser.add_argument("--rule", default="asia_sweep")
+    args = parser.parse_args()
+    for with_picture in (True, False):
+        home = Path(tempfile.mkdtemp(prefix="ita-notify-bench-"))
+        os.environ["ITA_HOME"] = str(home)
+        from ita_desktop.data.csv_import import read_csv
+        from tests.support.real_bars import store_bars
+
+        store_bars(read_csv(ROOT.parent / "shared" / "data" / "EURUSD_M1.csv", symbol="EURUSD",
+                            server_tz="-03:30").bars)
+        lat = one_pass(args.signals, args.rule, with_picture)
+        kind = "sendPhoto (chart drawn headless)" if with_picture else "sendMessage (no picture)"
+        print(f"signal raised -> Telegram stand-in received, {kind}: n={len(lat)} "
+              f"median {statistics.median(lat) * 1000:.0f} ms, worst {max(lat) * 1000:.0f} ms "
+              f"(budget 1000 ms with the picture)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The sender: delivers the outbox's due rows through their channels, retrying with back-off.
+
+Each row is claimed (``sending``) before the far side is asked and marked ``sent`` right after,
+so a kill between enqueue and send loses nothing (the row is still pending), and a kill during a
+send resends only the row in flight. An update waits until its signal's message is sent (it
+replies to it); when the signal was refused, the update goes on its own. The far side's wait
+(Telegram's ``retry_after``, Notion's ``Retry-After``) is honoured; otherwise back-off doubles
+from 2 s to 5 minutes. A refusal is final and keeps the far side's words.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ita_desktop.outputs.delivery import Delivery
+from ita_desktop.storage.outbox import Outbox, OutboxRow
+
+log = logging.getLogger("ita.outputs")
+
+BACKOFF_FIRST_S = 2.0
+BACKOFF_MAX_S = 300.0
+
+
+class Channel(Protocol):
+    name: str
+
+    def deliver(self, row: OutboxRow, reply_to: str | None) -> Delivery: ...
+
+
+def backoff(attempts: int) -> float:
+    return min(BACKOFF_FIRST_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S)
+
+
+class OutboxSender:
+    def __init__(self, outbox: Outbox, channels: dict[str, Channel],
+                 pictures: Callable[[list[OutboxRow]], None] | None = None) -> None:
+        """``pictures``: draws the missing pictures of the due signal rows before they are sent."""
+        self.outbox, self.channels, self.pictures = outbox, channels, pictures
+        self.wake = threading.Event()
+        self._sending = threading.Lock()  # the job's loop and the exit's drain never claim the same row
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.channels)
+
+    def send_due(self, now: float | None = None) -> int:
+        """Try every due row once; returns how many were sent."""
+        with self._sending:
+            count = 0
+            rows = self.outbox.due(time.time() if now is None else now, self.names)
+            if self.pictures is not None and rows:
+                self.pictures(rows)
+            for row in rows:
+                count += self._send(row)
+            return count
+
+    def _send(self, row: OutboxRow) -> int:
+        reply_to = None
+        if row.event not in ("signal", "test"):
+            state = self.outbox.status_of(row.signal_key, row.channel)
+            if state in ("pending", "sending"):  # its signal first: the update replies to it
+                return 0
+            reply_to = self.outbox.remote_ref(row.signal_key, row.channel)
+        self.outbox.mark_sending(row.id)
+        try:
+            result = self.channels[row.channel].deliver(row, reply_to)
+        except Exception as exc:  # a channel's bug must not stop the others; retried like a network failure
+            log.exception("outbox row %d (%s) failed", row.id, row.channel)
+            result = Delivery("retry", detail=f"{type(exc).__name__}: {exc}")
+        if result.outcome == "sent":
+            self.outbox.mark_sent(row.id, result.remote_ref)
+            return 1
+        if result.outcome == "refused":
+            log.warning("%s refused %s: %s", row.channel, row.idem_key, result.detail)
+            self.outbox.mark_refused(row.id, result.detail)
+            return 0
+        wait = result.retry_after if result.retry_after is not None else backoff(row.attempts + 1)
+        log.info("%s: %s; retry in %.1f s", row.channel, result.detail, wait)
+        self.outbox.mark_retry(row.id, time.time() + wait, result.detail)
+        return 0
+
+    def run(self, ctx: Any = None, *, stop: threading.Event | None = None, poll_s: float = 0.5) -> None:
+        """The sender job's loop (core job engine): send what is due until asked to stop."""
+        stop = stop or threading.Event()
+        while not stop.is_set() and not (ctx is not None and ctx.cancelled):
+            self.send_due()
+            self.wake.wait(poll_s)
+            self.wake.clear()
+
+    def drain(self, timeout_s: float, poll_s: float = 0.2) -> int:
+        """Send until nothing waits or ``timeout_s`` passed; returns how many still wait."""
+        end = time.monotonic() + timeout_s
+        while True:
+            self.send_due()
+            left = self.outbox.waiting(self.names)
+            if not left or time.monotonic() >= end:
+                return left
+            time.sleep(min(poll_s, max(end - time.monotonic(), 0)))
