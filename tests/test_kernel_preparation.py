@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import time
 from pathlib import Path
 
 
@@ -123,6 +125,23 @@ def test_a_preparation_that_cannot_start_lets_the_kernels_compile_where_used(ita
         core.bus.wait_idle(5.0)
     assert "could not start" in core.kernels.error
     assert {e.group for e in ready} == set(GROUPS) and all("could not start" in e.error for e in ready)
+
+
+def test_stopping_the_preparation_is_not_an_error(ita_home: Path, tmp_path: Path, monkeypatch, caplog):
+    """The window closing while kernels compile ends the process quietly: no 'exited with -15' warning."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    monkeypatch.setattr("ita_desktop.core.kernel_service.preparation_command",
+                        lambda: [sys.executable, "-c", "import time; time.sleep(60)"])
+    with new_core() as core:
+        assert core.kernels.start()
+        deadline = time.monotonic() + 30
+        while not core.kernels._processes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        core.kernels.stop()
+        core.kernels._thread.join(30)
+        assert not core.kernels.running
+    assert core.kernels.error == ""
+    assert not [r for r in caplog.records if "exited with" in r.getMessage()]
 
 
 def test_window_draws_candles_first_and_overlays_when_their_kernels_are_ready(qtbot, eurusd_store: Path,

@@ -70,6 +70,7 @@ class KernelService:
         self._processes: list[subprocess.Popen[str]] = []
         self._parts: list[tuple[str, ...]] = []  # the groups each process prepares
         self._done = {group: threading.Event() for group in GROUPS}
+        self._stopping = False
         self.error = ""
 
     @property
@@ -104,7 +105,8 @@ class KernelService:
             return True
 
     def stop(self) -> None:
-        """End the preparation (the window is closing); kernels cached so far stay cached."""
+        """End the preparation (the window is closing); kernels cached so far stay cached. Not an error."""
+        self._stopping = True
         for process in list(self._processes):
             if process.poll() is None:
                 process.terminate()
@@ -141,7 +143,7 @@ class KernelService:
             self._handle(k, line.strip(), publish)
         code = process.wait()
         stderr = process.stderr.read() if process.stderr is not None else ""
-        if code != 0 and not self.error:
+        if code != 0 and not self.error and not self._stopping:
             self.error = f"kernel preparation exited with {code}: {stderr.strip()[-500:]}"
 
     def _handle(self, k: int, line: str, publish) -> None:
