@@ -112,6 +112,12 @@ def _run(args: argparse.Namespace, work) -> Any:
         raise
 
 
+def _show(args: argparse.Namespace, result: Any, table) -> int:
+    """Print a finished command's result: its JSON with --json, else its table."""
+    print(json.dumps(result.to_dict(), indent=2) if args.json else table(result))
+    return 0
+
+
 def _backtest(args: argparse.Namespace) -> int:
     def work(core, start: int | None, end: int | None) -> RunResult:
         return core.backtests.backtest(args.rule, args.symbol, timeframe=args.timeframe, start_utc=start, end_utc=end,
@@ -124,11 +130,7 @@ def _backtest(args: argparse.Namespace) -> int:
         if path is not None:
             writer(result, path)
             print(f"wrote {path}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(backtest_table(result))
-    return 0
+    return _show(args, result, backtest_table)
 
 
 def _walk_forward(args: argparse.Namespace) -> int:
@@ -141,11 +143,7 @@ def _walk_forward(args: argparse.Namespace) -> int:
     result = _run(args, work)
     if isinstance(result, int):
         return result
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(walk_forward_table(result))
-    return 0
+    return _show(args, result, walk_forward_table)
 
 
 def walk_forward_table(result) -> str:
@@ -180,11 +178,7 @@ def _sweep(args: argparse.Namespace) -> int:
     result = _run(args, work)
     if isinstance(result, int):
         return result
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(sweep_table(result))
-    return 0
+    return _show(args, result, sweep_table)
 
 
 def _fmt(x: Any) -> str:
