@@ -18,7 +18,7 @@ from ita_desktop.domain.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("notify", help="notification channels: send a test message")
+    p = subparsers.add_parser("notify", help="notification channels: send a test message or the daily summary")
     sub = p.add_subparsers(dest="notify_command", required=True)
     test = sub.add_parser("test", help="send a test message through a channel and print its answer")
     test.add_argument("channel", choices=("telegram", "notion"))
