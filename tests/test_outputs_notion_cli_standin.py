@@ -72,7 +72,11 @@ def test_notion_and_telegram_standins_ita_live_notify_each_channel_gets_its_even
             assert {r.status for r in rows} == {"sent"}
             assert len([r for r in rows if r.channel == "notion"]) == len(raised) + len(updates)
             assert not [r for r in rows if r.channel == "telegram" and r.event != "signal"]
-            digits = store.instruments.get("EURUSD").digits
+            instrument = store.instruments.get("EURUSD")
+            digits = instrument.digits
+            for r in rows:  # the prices' grid comes from the stored instrument, not a guess from the symbol
+                if r.event == "signal":
+                    assert (r.payload["digits"], r.payload["pip_size"]) == (instrument.digits, instrument.pip_size)
             stored = {s.occurrence_key: s for s in store.signals.list(symbol="EURUSD")}
         assert len(notion.created) == len(raised)
         for line in raised:

@@ -13,6 +13,7 @@ import pytest
 from notion_client import Client
 from notion_client.errors import HTTPResponseError
 
+from ita_desktop.outputs.caption import signal_caption
 from ita_desktop.outputs.notion import NOTION_VERSION, NotionChannel
 from ita_desktop.outputs.sender import OutboxSender
 from ita_desktop.storage.outbox import OutboxItem
@@ -63,6 +64,14 @@ def test_notion_channel_against_local_notion_standin_writes_a_typed_page_with_th
         rows = store.outbox.list()
         assert {r.status for r in rows} == {"sent"} and {r.remote_ref for r in rows} == {page["id"]}
         assert {ver for _, _, ver in notion.requests} == {NOTION_VERSION} and len(notion.created) == 1
+
+
+def test_caption_pips_and_digits_come_from_the_instrument_in_the_payload() -> None:
+    gold = {**SIGNAL, "symbol": "XAUUSD", "entry_price": 2000.0, "stop_price": 1995.0, "targets": [{"price": 2010.0}]}
+    assert "Stop 1995.00 (50.0 pips)" in signal_caption({**gold, "digits": 2, "pip_size": 0.1})
+    assert "Target 1 2010.00 (100.0 pips, 2.00R)" in signal_caption({**gold, "digits": 2, "pip_size": 0.1})
+    old_row = {k: v for k, v in gold.items() if k not in ("digits", "pip_size")}  # enqueued before: the guess
+    assert "Stop 1995.000 (500.0 pips)" in signal_caption(old_row)
 
 
 def test_notion_standin_requires_the_version_header_and_the_token(ita_home: Path) -> None:
