@@ -53,7 +53,7 @@ def _test(args: argparse.Namespace) -> int:
         raise InputError("--create-properties is for notion", column="--create-properties")
     with build_core() as core:
         if args.create_properties:
-            missing, created = core.outputs.notion_properties(create=True)
+            _missing, created = core.outputs.notion_properties(create=True)
             print(f"notion: added properties: {', '.join(created)}" if created
                   else "notion: every journal property is there")
         answer = core.outputs.send_test(args.channel, args.timeout)

@@ -7,7 +7,6 @@ channels are on, which events each takes, what a test answers, when the summary 
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -19,8 +18,6 @@ from ita_desktop.domain.errors import InputError, ItaError
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core
     from ita_desktop.outputs.sender import OutboxSender
-
-log = logging.getLogger("ita.outputs")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ Notion's words.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,6 @@ def _answer(step: str, exc: Exception) -> Delivery:
         raise exc
     code, message = str(getattr(exc.code, "value", exc.code)), str(exc)
     try:  # a code notion-client does not know (529 service_overload) leaves its words in the body
-        import json
-
         body = json.loads(exc.body)
         code, message = body.get("code", code), body.get("message", message)
     except (ValueError, TypeError, AttributeError):
