@@ -106,6 +106,17 @@ def test_notion_standin_429_and_529_wait_retry_after_then_send(ita_home: Path, s
         assert sender.send_due(now=row.next_attempt_at) == 1 and len(notion.created) == 1
 
 
+def test_notion_unreachable_is_retried_with_back_off(ita_home: Path) -> None:
+    with Store.open() as store:
+        store.outbox.enqueue_now([OutboxItem("notion", "signal", "k1", SIGNAL)])
+        sender = OutboxSender(store.outbox, {"notion": NotionChannel("ntn_x", "db", "http://127.0.0.1:9")})
+        t0 = time.time()
+        assert sender.send_due() == 0
+        row = store.outbox.list()[0]
+        assert row.status == "pending" and "retrieve database: ConnectError" in row.last_error
+        assert 2 <= row.next_attempt_at - t0 < 3
+
+
 def test_notion_standin_missing_properties_are_listed_then_created_and_pages_fit_the_types_there(ita_home: Path) -> None:
     # the trader's own database: a title called "Trade", Symbol as text, no Entry/Chart/Signal key/...
     with Store.open() as store, NotionStandIn(schema={"Trade": "title", "Symbol": "rich_text", "Date": "date",

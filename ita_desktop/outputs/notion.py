@@ -68,7 +68,7 @@ def _answer(step: str, exc: Exception) -> Delivery:
             return retry(words, float(after) if after is not None else None)
         except ValueError:
             return retry(words)
-    if exc.status >= 500:
+    if exc.status >= 500 or exc.status == 409:  # 409 conflict_error: "try again" in Notion's words
         return retry(words)
     return refused(words)
 
