@@ -81,8 +81,10 @@ def _live(args: argparse.Namespace) -> int:
             session, run = live.session, lambda: live.run(on_step=lambda s: [_print(x) for x in step_lines(s)])
         job = None
         if sender is not None:
-            session.notify = sender.names
+            core.outputs.attach(session, sender)
             job = core.jobs.submit("outputs: send notifications", sender.run, key="outputs.sender")
+            if core.outputs.summary_channels(sender.names):
+                core.outputs.schedule_daily_summary(sender)
         previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
         try:
             run()
@@ -100,15 +102,11 @@ def _live(args: argparse.Namespace) -> int:
 
 def _sender(core: Any) -> Any:
     """The sender of the enabled channels; --notify with none enabled is refused (it would send nothing)."""
-    from ita_desktop.outputs.channels import enabled_channels
-    from ita_desktop.outputs.sender import OutboxSender
-    from ita_desktop.outputs.signal_picture import render_pictures
-
-    channels = enabled_channels(core.settings)
+    channels = core.outputs.channels()
     if not channels:
-        raise InputError("--notify: no notification channel is enabled (set outputs.telegram.enabled: true "
-                         "in config.yaml)", column="--notify")
-    return OutboxSender(core.store.outbox, channels, pictures=render_pictures)
+        raise InputError("--notify: no notification channel is enabled (set outputs.telegram.enabled or "
+                         "outputs.notion.enabled to true in config.yaml)", column="--notify")
+    return core.outputs.sender(channels)
 
 
 def _drain(sender: Any, timeout_s: float) -> None:

@@ -57,7 +57,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "live": ("ita_desktop.cli.live_cmd",
              "watch a symbol live (MT5) or replay its stored bars, printing signals as JSON lines"),
     "learn": ("ita_desktop.cli.learn_cmd", "similar past setups (ChromaDB), a calibrated score, walk-forward"),
-    "notify": ("ita_desktop.cli.notify_cmd", "notification channels: send a test message"),
+    "notify": ("ita_desktop.cli.notify_cmd", "notification channels: send a test message or the daily summary"),
+    "signals": ("ita_desktop.cli.signals_cmd", "stored signals: export to CSV or Excel"),
 }
 COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

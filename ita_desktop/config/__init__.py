@@ -61,8 +61,18 @@ class ChartSettings(_Section):
     fvg_min_atr: float = Field(default=1.0, ge=0.0)
 
 
+#: What a channel can take: a raised signal, each paper-trade outcome (filled, target, stop, expired,
+#: and the rarer final statuses), and the day's summary. ``outputs.<channel>.events`` lists the chosen ones.
+OUTPUT_EVENTS = ("signal", "filled", "target", "stop", "expired", "breakeven", "time", "not_filled", "invalid_stop",
+                 "daily_summary")
+OutputEvent = Literal["signal", "filled", "target", "stop", "expired", "breakeven", "time", "not_filled",
+                      "invalid_stop", "daily_summary"]
+
+
 class TelegramSettings(_Section):
     enabled: bool = False
+    #: the events sent to the chat (default: every one, the day's summary included)
+    events: list[OutputEvent] = Field(default_factory=lambda: list(OUTPUT_EVENTS))
     chat_id: str = ""
     #: the Bot API's root URL (tests point it at a stand-in on 127.0.0.1); the token is in the keyring
     api_root: str = "https://api.telegram.org"
@@ -72,11 +82,20 @@ class NotionSettings(_Section):
     enabled: bool = False
     database_id: str = ""
     api_root: str = "https://api.notion.com"
+    #: the events written to the journal (default: a page per signal, updated with every outcome; no summary page)
+    events: list[OutputEvent] = Field(default_factory=lambda: [e for e in OUTPUT_EVENTS if e != "daily_summary"])
+
+
+class DailySummarySettings(_Section):
+    #: when the day's summary goes out, New York time (17:00: the forex day's close); the day it covers is
+    #: the 24 hours ending then. Channels whose ``events`` list ``daily_summary`` receive it.
+    time: str = Field(default="17:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class OutputsSettings(_Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     notion: NotionSettings = Field(default_factory=NotionSettings)
+    daily_summary: DailySummarySettings = Field(default_factory=DailySummarySettings)
     #: how long ``ita live`` waits at exit for the outbox to be sent
     drain_timeout_s: float = Field(default=30.0, ge=0.0)
 

@@ -30,6 +30,7 @@ from ita_desktop.core.ingest_service import IngestService
 from ita_desktop.core.review_service import ReviewService
 from ita_desktop.core.learning_service import LearningService
 from ita_desktop.core.live.live_service import LiveService
+from ita_desktop.core.outputs_service import OutputsService
 from ita_desktop.core.kernel_service import KernelService
 from ita_desktop.core.rules_service import RulesService
 from ita_desktop.core.run_service import RunService
@@ -73,6 +74,7 @@ class Core:
         self.reviews = ReviewService(self)
         self.live = LiveService(self)
         self.learning = LearningService(self)
+        self.outputs = OutputsService(self)  # notification channels, the daily summary, signal exports
         self.kernels = KernelService(self)  # numba kernels compiled in a separate process (the window uses it)
 
     # -- the job engine ----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The words of a notification: a signal's caption and an update's line, within Telegram's 1,024 characters.
 
-Prices are shown with pips (1 pip = 0.01 for JPY pairs and prices of 20 or more, else 0.0001)
-and targets with their R (distance over the stop's distance). Times in New York and UTC.
+Prices are shown at the symbol's digits with pips, both from its stored instrument (the payload's
+``digits`` and ``pip_size``; rows without them fall back to 0.01 for JPY pairs and prices of 20 or
+more, else 0.0001), and targets with their R (distance over the stop's distance). Times in New York and UTC.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ CAPTION_LIMIT = 1024
 _NY = ZoneInfo("America/New_York")
 
 
-def _pip(symbol: str, price: float) -> float:
-    return 0.01 if "JPY" in symbol.upper() or abs(price) >= 20 else 0.0001
+def _pip(p: dict[str, Any], price: float) -> float:
+    """The instrument's pip (stored with it, carried in the payload); a guess from the symbol for older rows."""
+    if p.get("pip_size"):
+        return float(p["pip_size"])
+    return 0.01 if "JPY" in p["symbol"].upper() or abs(price) >= 20 else 0.0001
 
 
 def _times(t: int) -> str:
@@ -23,7 +27,9 @@ def _times(t: int) -> str:
     return f"{utc.astimezone(_NY):%Y-%m-%d %H:%M} NY / {utc:%H:%M} UTC"
 
 
-def _price(x: float) -> str:
+def _price(x: float, digits: int | None = None) -> str:
+    if digits is not None:
+        return f"{x:.{int(digits)}f}"
     return f"{x:.5f}".rstrip("0").rstrip(".") if abs(x) < 20 else f"{x:.3f}"
 
 
@@ -33,10 +39,10 @@ def signal_caption(p: dict[str, Any]) -> str:
     lines = [f"{side} {p['symbol']} {p['timeframe']} - {p['rule_id']} v{p['rule_version']}"]
     entry, stop = p.get("entry_price"), p.get("stop_price")
     if entry is not None and stop is not None:
-        pip = _pip(p["symbol"], entry)
+        pip, d = _pip(p, entry), p.get("digits")
         risk = abs(entry - stop)
-        lines.append(f"Entry {_price(entry)} ({p.get('order_type') or 'order'})")
-        lines.append(f"Stop {_price(stop)} ({risk / pip:.1f} pips)")
+        lines.append(f"Entry {_price(entry, d)} ({p.get('order_type') or 'order'})")
+        lines.append(f"Stop {_price(stop, d)} ({risk / pip:.1f} pips)")
         for i, t in enumerate(p.get("targets") or [], 1):
             price = t.get("price")
             if price is None and t.get("r") is not None:
@@ -44,7 +50,7 @@ def signal_caption(p: dict[str, Any]) -> str:
             if price is None:
                 continue
             r = abs(price - entry) / risk if risk else 0.0
-            lines.append(f"Target {i} {_price(price)} ({abs(price - entry) / pip:.1f} pips, {r:.2f}R)")
+            lines.append(f"Target {i} {_price(price, d)} ({abs(price - entry) / pip:.1f} pips, {r:.2f}R)")
     lines.append(_times(int(p["signal_time"])))
     return fit("\n".join(lines))
 

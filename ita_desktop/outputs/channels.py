@@ -21,12 +21,36 @@ def telegram_channel(settings: Any) -> Any:
     return TelegramChannel(token, cfg.chat_id, cfg.api_root)
 
 
+def notion_channel(settings: Any) -> Any:
+    """The Notion channel of ``settings.outputs.notion``; a missing token or database id says what to do."""
+    from ita_desktop.outputs.notion import NotionChannel
+
+    cfg = settings.outputs.notion
+    if not cfg.database_id:
+        raise ItaError("outputs.notion.database_id is not set in config.yaml (ita config path shows where): "
+                       "the id of the trader's journal database, shared with the integration")
+    token = get_secret("notion_token")
+    if not token:
+        raise ItaError("no Notion token in the keyring: ita secret set notion_token")
+    return NotionChannel(token, cfg.database_id, cfg.api_root)
+
+
+CHANNEL_BUILDERS = {"telegram": telegram_channel, "notion": notion_channel}
+
+
+def build_channel(name: str, settings: Any) -> Any:
+    """The named channel from configuration, enabled or not (a test may precede enabling it)."""
+    if name not in CHANNEL_BUILDERS:
+        raise ItaError(f"no notification channel {name!r}; channels: {', '.join(CHANNEL_BUILDERS)}")
+    return CHANNEL_BUILDERS[name](settings)
+
+
 def enabled_channels(settings: Any) -> dict[str, Any]:
-    """Every channel whose ``outputs.<name>.enabled`` is true; Notion is not built yet and says so."""
-    out: dict[str, Any] = {}
-    if settings.outputs.telegram.enabled:
-        out["telegram"] = telegram_channel(settings)
-    if settings.outputs.notion.enabled:
-        raise ItaError("outputs.notion.enabled is set, but the Notion channel is not built yet; "
-                       "set it to false in config.yaml")
-    return out
+    """Every channel whose ``outputs.<name>.enabled`` is true."""
+    return {name: build(settings) for name, build in CHANNEL_BUILDERS.items()
+            if getattr(settings.outputs, name).enabled}
+
+
+def channel_events(settings: Any) -> dict[str, frozenset[str]]:
+    """The events each channel takes (``outputs.<name>.events``)."""
+    return {name: frozenset(getattr(settings.outputs, name).events) for name in CHANNEL_BUILDERS}

@@ -22,6 +22,8 @@ from ita_desktop.storage.outbox import Outbox, OutboxRow
 log = logging.getLogger("ita.outputs")
 
 BACKOFF_FIRST_S = 2.0
+#: events that stand alone; the others (a signal's outcomes) follow their signal's message or page
+STANDALONE_EVENTS = ("signal", "test", "daily_summary")
 BACKOFF_MAX_S = 300.0
 
 
@@ -60,7 +62,7 @@ class OutboxSender:
 
     def _send(self, row: OutboxRow) -> int:
         reply_to = None
-        if row.event not in ("signal", "test"):
+        if row.event not in STANDALONE_EVENTS:
             state = self.outbox.status_of(row.signal_key, row.channel)
             if state in ("pending", "sending"):  # its signal first: the update replies to it
                 return 0

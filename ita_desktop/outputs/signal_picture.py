@@ -47,8 +47,11 @@ def _levels(p: dict) -> str:
 def render_pictures(rows: list[OutboxRow], timeout_s: float = RENDER_TIMEOUT_S) -> None:
     """Draw the missing pictures of ``rows`` (signal rows with a ``picture_path``): one child per series."""
     groups: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
+    wanted: set[str] = set()  # a signal sent to two channels shares one picture: drawn once
     for row in rows:
-        if row.event == "signal" and row.picture_path and not Path(row.picture_path).is_file():
+        if row.event == "signal" and row.picture_path and row.picture_path not in wanted \
+                and not Path(row.picture_path).is_file():
+            wanted.add(row.picture_path)
             groups[(row.payload["symbol"], row.payload["timeframe"])].append(row)
     for (symbol, timeframe), group in groups.items():
         cmd = [sys.executable, "-m", "ita_desktop.ui.chart_snapshot", "--symbol", symbol, "--timeframe", timeframe]

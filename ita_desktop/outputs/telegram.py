@@ -35,7 +35,7 @@ class TelegramChannel:
         """Send one outbox row; ``reply_to``: the signal's message id (updates)."""
         if row.event == "signal":
             text = signal_caption(row.payload)
-        elif row.event == "test":
+        elif row.event in ("test", "daily_summary"):
             text = fit(str(row.payload.get("text", "ITA Desktop test message")))
         else:
             text = update_text(row.payload)

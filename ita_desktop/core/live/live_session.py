@@ -104,6 +104,9 @@ class LiveSession:
         self.stopped = threading.Event()
         #: notification channels (outputs/) whose outbox rows are enqueued with each signal and update
         self.notify: tuple[str, ...] = ()
+        #: the events each channel takes (``outputs.<channel>.events``); a channel not named takes every event
+        self.notify_events: dict[str, frozenset[str]] = {}
+        self._price_grid: dict[str, Any] | None = None
         self.forming: ClosedBar | None = None
         self.streamed = BarBuffer(symbol, self.stream_timeframe, history)
         self.last_time: int | None = history.last_time
@@ -235,20 +238,31 @@ class LiveSession:
             if before is not None and before.status in OPEN_STATUSES:  # stored by an earlier session: follow it on
                 active.tracker.follow(rec.occurrence_key, o, index, before.id or 0, before.status, before.outcome)
 
+    def _wants(self, channel: str, event: str) -> bool:
+        events = self.notify_events.get(channel)
+        return events is None or event in events
+
+    def price_grid(self) -> dict[str, Any]:
+        """The symbol's digits and pip size as stored with its instrument (read once), for the notifications' prices."""
+        if self._price_grid is None:
+            row = self.store.instruments.get(self.symbol)
+            self._price_grid = {"digits": row.digits, "pip_size": row.pip_size} if row is not None else {}
+        return self._price_grid
+
     def _enqueue_signals(self, session: Any, recs: list[SignalRecord], fresh: list[bool]) -> None:
         """The raised signals' notifications, in the transaction that stores them (a missed or skipped one is not sent)."""
         if self.notify:
             pictures = self.store.path.parent / "signal_pictures"  # drawn by the sender (outputs/signal_picture.py)
-            items = [OutboxItem(channel, "signal", rec.occurrence_key, signal_payload(rec),
+            items = [OutboxItem(channel, "signal", rec.occurrence_key, {**signal_payload(rec), **self.price_grid()},
                                 str(pictures / f"{rec.occurrence_key}.png"))
                      for rec, new in zip(recs, fresh) if new and rec.source != "missed" and rec.status != "skipped"
-                     for channel in self.notify]
+                     for channel in self.notify if self._wants(channel, "signal")]
             self.store.outbox.enqueue(session, items)
 
     def _enqueue_update(self, session: Any, u: PaperUpdate) -> None:
         if self.notify:
             self.store.outbox.enqueue(session, [OutboxItem(channel, u.status, u.key, update_payload(u))
-                                                for channel in self.notify])
+                                                for channel in self.notify if self._wants(channel, u.status)])
 
     def _track(self, active: ActiveRule) -> list[PaperUpdate]:
         updates = active.tracker.advance()

@@ -1,0 +1,161 @@
+"""Outputs as a core service: the channels from configuration, the sender, tests, the daily summary, exports.
+
+The faces (``ita notify``, ``ita live --notify``, ``ita signals export``, the window's Settings and
+tray) call these instead of building channels themselves, so the rules are in one place: which
+channels are on, which events each takes, what a test answers, when the summary goes out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ita_desktop.domain.errors import InputError, ItaError
+
+if TYPE_CHECKING:
+    from ita_desktop.core.app_core import Core
+    from ita_desktop.outputs.sender import OutboxSender
+
+
+@dataclass(frozen=True)
+class ChannelAnswer:
+    """What a channel's far side said: ``sent`` or not, and the words (Telegram's, Notion's) to show as they are."""
+
+    channel: str
+    sent: bool
+    text: str
+
+
+class OutputsService:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self._summary_schedule: str | None = None
+
+    # -- channels -----------------------------------------------------------------------------
+    def channels(self) -> dict[str, Any]:
+        """The enabled channels (``outputs.<name>.enabled``), built with their keyring tokens."""
+        from ita_desktop.outputs.channels import enabled_channels
+
+        return enabled_channels(self.core.settings)
+
+    def events(self) -> dict[str, frozenset[str]]:
+        """The events each channel takes (``outputs.<name>.events``)."""
+        from ita_desktop.outputs.channels import channel_events
+
+        return channel_events(self.core.settings)
+
+    def sender(self, channels: dict[str, Any] | None = None) -> OutboxSender:
+        """A sender of ``channels`` (default: the enabled ones) that draws the signals' pictures first."""
+        from ita_desktop.outputs.sender import OutboxSender
+        from ita_desktop.outputs.signal_picture import render_pictures
+
+        return OutboxSender(self.core.store.outbox, self.channels() if channels is None else channels,
+                            pictures=render_pictures)
+
+    def attach(self, session: Any, sender: OutboxSender) -> None:
+        """Make a live session enqueue, in its own transactions, what ``sender``'s channels take."""
+        events = self.events()
+        session.notify = sender.names
+        session.notify_events = {name: events.get(name, frozenset()) for name in sender.names}
+
+    # -- tests ----------------------------------------------------------------------------------
+    def send_test(self, channel: str, timeout_s: float = 30.0) -> ChannelAnswer:
+        """Send a test message through ``channel`` (enabled or not) via the outbox; the far side's answer.
+
+        Notion's answer also says which journal properties the database lacks."""
+        from ita_desktop.outputs.channels import build_channel
+        from ita_desktop.outputs.sender import OutboxSender
+        from ita_desktop.storage.outbox import OutboxItem
+
+        built = build_channel(channel, self.core.settings)
+        outbox = self.core.store.outbox
+        key = f"test-{time.time_ns()}"
+        now = int(time.time())
+        outbox.enqueue_now([OutboxItem(channel, "test", key, {"text": "ITA Desktop: test message", "time_utc": now})])
+        OutboxSender(outbox, {channel: built}).drain(timeout_s)
+        row = next(r for r in outbox.list() if r.signal_key == key)
+        if row.status == "sent":
+            what = "page" if channel == "notion" else "message"
+            text = f"{channel}: sent ({what} {row.remote_ref})"
+            if channel == "notion":
+                text += f"; {built.report()}"
+            return ChannelAnswer(channel, True, text)
+        return ChannelAnswer(channel, False, f"{channel}: {row.status}: {row.last_error}")
+
+    def notion_properties(self, create: bool = False) -> tuple[list[str], list[str]]:
+        """The journal properties the Notion database lacks, and (``create``) those just added to it."""
+        from ita_desktop.outputs.channels import notion_channel
+        from ita_desktop.outputs.notion import NotionRefusal
+
+        channel = notion_channel(self.core.settings)
+        try:
+            missing = [p.name for p in channel.missing()]
+            created = channel.create_missing() if create and missing else []
+        except NotionRefusal as why:
+            raise ItaError(f"notion: {why.delivery.detail}") from None
+        return missing, created
+
+    # -- the daily summary ---------------------------------------------------------------------
+    def summary_channels(self, names: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """The channels (among ``names``, default the enabled ones) whose events include the daily summary."""
+        events = self.events()
+        if names is None:
+            names = tuple(n for n in events if getattr(self.core.settings.outputs, n).enabled)
+        return tuple(n for n in names if "daily_summary" in events.get(n, ()))
+
+    def enqueue_daily_summary(self, day: date | None = None, *, now_utc: float | None = None,
+                              channels: tuple[str, ...] | None = None) -> int:
+        """Enqueue ``day``'s summary (default: the last whose time has come) for the channels that take it;
+        one per day and channel (the key), so a second call, a restart or two processes add nothing."""
+        from ita_desktop.outputs.daily_summary import last_summary_day, summary_day, summary_payload
+        from ita_desktop.storage.outbox import OutboxItem
+
+        at = self.core.settings.outputs.daily_summary.time
+        d = summary_day(day, at) if day is not None else last_summary_day(time.time() if now_utc is None else now_utc, at)
+        names = self.summary_channels(channels)
+        if not names:
+            return 0
+        payload = summary_payload(d, self.core.store.signals.list())
+        return self.core.store.outbox.enqueue_now([OutboxItem(n, "daily_summary", d.key, payload) for n in names])
+
+    def schedule_daily_summary(self, sender: OutboxSender | None = None) -> str:
+        """A core job at ``outputs.daily_summary.time`` New York, every day: enqueue the day's summary (for
+        ``sender``'s channels when given) and wake the sender. Returns the schedule id (``core.jobs.unschedule``)."""
+        hh, mm = (int(x) for x in self.core.settings.outputs.daily_summary.time.split(":"))
+        names = sender.names if sender is not None else None
+
+        def run(ctx: Any) -> int:
+            count = self.enqueue_daily_summary(channels=names)
+            if sender is not None:
+                sender.wake.set()
+            return count
+
+        self._summary_schedule = self.core.jobs.schedule_cron("outputs: daily summary", run, f"{mm} {hh} * * *",
+                                                              key="outputs.daily_summary",
+                                                              timezone_name="America/New_York")
+        return self._summary_schedule
+
+    # -- export ---------------------------------------------------------------------------------
+    def export_signals(self, path: Path, fmt: str | None = None, *, rule_id: str | None = None,
+                       symbol: str | None = None, start_utc: int | None = None, end_utc: int | None = None) -> int:
+        """Write the stored signals (filtered; missed setups included, their source says so) as CSV or XLSX
+        (``fmt``, default from the file's suffix); returns how many were written."""
+        from ita_desktop.outputs.signal_export import EXPORT_FORMATS, write_signals
+
+        path = Path(path)
+        fmt = (fmt or path.suffix.lstrip(".")).lower()
+        if fmt not in EXPORT_FORMATS:
+            raise InputError(f"export format is csv or xlsx, not {fmt or 'none'!r}", file=path)
+        store = self.core.store
+        records = [r for r in store.signals.list(symbol=symbol, rule_id=rule_id)
+                   if (start_utc is None or r.signal_time >= start_utc) and (end_utc is None or r.signal_time < end_utc)]
+        digits = {}
+        for sym in {r.symbol for r in records}:
+            inst = store.instruments.get(sym)
+            if inst is not None:
+                digits[sym] = int(inst.digits)
+        write_signals(records, digits, path, fmt)
+        return len(records)
