@@ -276,7 +276,7 @@ class DetectionResult:
             if self.fine_bars is not None:
                 from ita_desktop.detectors.fine_levels import FineSessionLevels
 
-                d["session_levels"] = FineSessionLevels(self.fine_bars, self.timeframe.seconds, p.session_levels,
+                d["session_levels"] = FineSessionLevels(self.fine_bars, self.timeframe, p.session_levels,
                                                         tz_name=p.session_tz, day_start=p.day_start,
                                                         fold_weekend=p.fold_weekend)
             else:
@@ -364,6 +364,20 @@ class DetectionResult:
         self._bars.append(cols)
         self._advance(n0, n0 + k)
         return self.changes(n0, n0 + k - 1)
+
+    @property
+    def fine_levels(self) -> Any:
+        """The fine-bar session-level detector (fine_levels.FineSessionLevels), or None when the levels
+        come from these bars."""
+        det = self.detectors.get("session_levels")
+        return det if det is not None and hasattr(det, "add_fine") else None
+
+    def add_fine_bars(self, bars: Any) -> None:
+        """Live: append streamed fine bars (one or several, after the last ones fed) for the levels to
+        read when the coarse bar holding them is appended with :meth:`update`. No-op without fine levels."""
+        fine = self.fine_levels
+        if fine is not None:
+            fine.add_fine(bars)
 
     # -- reading --------------------------------------------------------------------------
 
