@@ -252,7 +252,12 @@ def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, 
     orders = to_order_rows([(o.id, o.direction, o.signal_bar, o.order) for o in occs if o.order is not None],
                            rule_version_id)
     counts = {"occurrences": len(occs), "orders": len(orders), "skipped": sum(o.skipped is not None for o in occs)}
-    levels_from, inexact = level_source(compiled, sbars, fine if det.fine_levels is not None else None)
+    if det.fine_levels is not None:
+        levels_from, inexact = getattr(det.fine_levels.fine_timeframe, "value", "finer bars"), {}
+    elif detection is None:
+        levels_from, inexact = level_source(compiled, sbars, None)
+    else:  # a sweep's variant reusing a detection: the sweep says where its levels came from, once
+        levels_from, inexact = compiled.timeframe.value, {}
     return SetupRun(compiled, sbars, det, occs, orders, rule_version_id, counts, first, levels_from, inexact)
 
 
