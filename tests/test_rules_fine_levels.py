@@ -199,3 +199,33 @@ def _comparable(d: dict) -> dict:
     if d.get("order"):
         d["order"] = {k: v for k, v in d["order"].items() if k not in ("time_exit_bar", "expiry_bar")}
     return d
+
+
+def test_stored_h1_uses_the_stored_m1_for_its_levels_and_alone_names_what_it_cannot_know(ita_home, m1: Bars,
+                                                                                         capsys) -> None:
+    """`ita scan` / `ita backtest` of an H1 rule: with only H1 stored, today's levels from H1 and a note
+    naming the inexact ones; with M1 stored beside the H1, the levels come from the M1."""
+    import json
+
+    from ita_desktop.cli.main import main
+    from ita_desktop.domain.resample import resample
+    from tests.support.real_bars import store_bars
+
+    compiled = _compiled("ib_raid", "H1")
+    store_bars(resample(m1, Timeframe.H1, clock=compiled.clock))
+    assert main(["scan", "ib_raid", "--symbol", "EURUSD", "--timeframe", "H1"]) == 0
+    out = capsys.readouterr().out
+    assert "levels and sessions computed from H1 bars" in out and "not exact from H1 bars" in out and "IB_LOW" in out
+    assert main(["backtest", "ib_raid", "--symbol", "EURUSD", "--timeframe", "H1", "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["levels_from"] == "H1" and run["inexact_levels"]["IB_LOW"] == ["09:30", "10:30"]
+
+    store_bars(m1)
+    assert main(["scan", "ib_raid", "--symbol", "EURUSD", "--timeframe", "H1", "--json"]) == 0
+    scanned = json.loads(capsys.readouterr().out)
+    assert scanned["source_timeframe"] == "H1"  # the stored H1 are the setup bars; their levels come from M1
+    assert scanned["levels_from"] == "M1" and scanned["inexact_levels"] == {}
+    want = run_setup(compiled, m1)
+    assert [o["signal_time"] for o in scanned["occurrences"]] == [o.signal_time for o in want.occurrences]
+    assert main(["backtest", "ib_raid", "--symbol", "EURUSD", "--timeframe", "H1"]) == 0
+    assert "levels and sessions computed from M1 bars (shown on H1)" in capsys.readouterr().out
