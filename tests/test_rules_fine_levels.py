@@ -23,7 +23,7 @@ from ita_desktop.detectors.objects import FIXED_FIELDS, LevelKind
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine import LiveSetup, compile_rule, run_setup
-from ita_desktop.rules.engine.runner import setup_bars
+from ita_desktop.rules.engine.runner import levels_exact_on, setup_bars
 from ita_desktop.workflows.rule_backtest import instrument_settings
 from ita_desktop.workflows.rule_scan import resolve_rule, with_timeframe
 from tests.support.real_bars import eurusd_bars
@@ -149,12 +149,14 @@ def test_a_setup_bar_appended_before_its_streamed_bars_is_refused(m1: Bars) -> N
 
 @pytest.mark.parametrize("rule_id", SEED_RULES)
 def test_the_seed_rules_give_the_same_occurrences_orders_and_trades_as_from_their_own_bars(m1: Bars, rule_id) -> None:
-    """M5 and M15 bars hold every level time: levels from M1 change nothing a rule reads."""
+    """M5 and M15 bars hold every level time: levels from M1 (forced here) change nothing a rule reads,
+    which is why a run of them computes its levels on its own bars (levels_exact_on) and costs no more."""
     compiled = _compiled(rule_id)
-    assert compiled.timeframe in (Timeframe.M5, Timeframe.M15)
+    assert compiled.timeframe in (Timeframe.M5, Timeframe.M15) and levels_exact_on(compiled)
     sbars = setup_bars(m1, compiled)
-    fine, own = run_setup(compiled, m1), run_setup(compiled, sbars)
+    fine, own = run_setup(compiled, m1, fine_levels=True), run_setup(compiled, sbars)
     assert fine.levels_from == "M1" and own.levels_from == compiled.timeframe.value and own.inexact_levels == {}
+    assert run_setup(compiled, m1).levels_from == compiled.timeframe.value
     assert fine.occurrences, "nothing to compare"
     assert [_key(o) for o in fine.occurrences] == [_key(o) for o in own.occurrences]
     assert len(fine.orders) == len(own.orders)
@@ -163,6 +165,16 @@ def test_the_seed_rules_give_the_same_occurrences_orders_and_trades_as_from_thei
     settings = instrument_settings(compiled)
     a, b = simulate(fine.bars, fine.orders, settings, lower=m1), simulate(own.bars, own.orders, settings, lower=m1)
     assert a.to_records() == b.to_records()
+
+
+def test_a_rule_computes_levels_on_m1_exactly_when_its_own_bars_cannot_hold_their_times() -> None:
+    assert not levels_exact_on(_compiled("asia_sweep", "H1"))  # 09:30 (NY open, initial balance) inside an hour
+    assert not levels_exact_on(_compiled("asia_sweep", "H4"))  # 20:00 (Asia) inside 18:00-22:00
+    assert levels_exact_on(_compiled("asia_sweep", "M30"))
+    rule = resolve_rule("asia_sweep").rule
+    odd = rule.model_copy(update={"market": rule.market.model_copy(update={
+        "timeframe": Timeframe.M15, "sessions": {"early": ["07:10", "08:00"]}})})
+    assert not levels_exact_on(compile_rule(odd, "EURUSD"))
 
 
 def _h4_rule(user_rules: Path) -> str:

@@ -77,13 +77,50 @@ def setup_bars(bars: Bars, compiled: CompiledRule) -> Bars:
     return resample(bars, compiled.timeframe, clock=compiled.clock)
 
 
-def level_bars(bars: Bars, compiled: CompiledRule, fine_bars: Bars | None = None) -> Bars | None:
-    """The bars the rule's session and day levels are computed from when finer than its timeframe:
-    ``fine_bars`` if given and finer, else ``bars`` when finer (what the setup bars are built from), else None."""
+#: Where H4 and D1 buckets start on the session clock (domain.resample's default day start, which the
+#: engine's setup bars and the live TimeframeBuilder use).
+BUCKET_DAY_START_MIN = 18 * 60
+
+
+def levels_exact_on(compiled: CompiledRule) -> bool:
+    """Does every time the rule's session and day levels depend on (session windows, initial balance,
+    opens, the trading day) fall on a start of the rule's bars? Then levels from finer bars equal those
+    from its own bars in everything a rule reads (tested on the seed rules), and computing them on M1
+    would only cost time. M1..H1 start on the hour's multiples of their length on any whole-hour
+    session clock; H4 and D1 on the day start's; W1 and MN1 hold nothing but the week's open."""
+    from ita_desktop.detectors.fine_levels import level_boundaries
+
+    p = compiled.params
+    minutes = compiled.timeframe.minutes
+    if minutes > 1440:
+        return False
+    anchor = BUCKET_DAY_START_MIN if minutes > 60 else 0
+    return all((b - anchor) % minutes == 0
+               for bounds in level_boundaries(p.session_levels, p.day_start).values() for b in bounds)
+
+
+def level_bars(bars: Bars, compiled: CompiledRule, fine_bars: Bars | None = None, *,
+               use: bool | None = None) -> Bars | None:
+    """The bars the rule's session and day levels are computed from when not its own: ``fine_bars`` if
+    given and finer, else ``bars`` when finer (what the setup bars are built from); None: its own bars.
+
+    ``use``: None = only when its own bars cannot know every level exactly (:func:`levels_exact_on`);
+    True = whenever finer bars are there; False = never."""
+    if use is False or (use is None and levels_exact_on(compiled)):
+        return None
     for candidate in (fine_bars, bars):
         if candidate is not None and len(candidate) and candidate.timeframe.minutes < compiled.timeframe.minutes:
             return candidate
     return None
+
+
+def fine_buckets(fine: Bars | None, bars: Bars, sbars: Bars) -> np.ndarray | None:
+    """Each fine bar's setup bar when the setup bars were resampled from them (else None: computed)."""
+    if fine is None or fine is not bars:
+        return None
+    from ita_desktop.detectors.fine_levels import buckets_from
+
+    return buckets_from(fine.time, sbars.time)
 
 
 def level_source(compiled: CompiledRule, sbars: Bars, fine: Bars | None) -> tuple[str, dict[str, tuple[str, ...]]]:
@@ -216,7 +253,8 @@ def occurrence_span(compiled: CompiledRule) -> int | None:
 
 def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, *,
               rule_version_id: int = 0, detection: DetectionResult | None = None,
-              start_utc: int | None = None, fine_bars: Bars | None = None) -> SetupRun:
+              start_utc: int | None = None, fine_bars: Bars | None = None,
+              fine_levels: bool | None = None) -> SetupRun:
     """Every occurrence of ``rule`` in ``bars`` (any timeframe at or below the rule's) and its orders.
 
     ``detection``: a full-pass DetectionResult of the same setup bars, kinds and params, reused
@@ -231,12 +269,14 @@ def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, 
 
     ``fine_bars``: bars finer than the rule's timeframe over the same time (warm-up included) to
     compute the session and day levels from, when ``bars`` are the rule's own timeframe; when
-    ``bars`` are finer, they are used (:func:`level_bars`)."""
+    ``bars`` are finer, they are used; ``fine_levels`` as :func:`level_bars`'s ``use`` (None: only
+    when the rule's own bars cannot know every level exactly)."""
     compiled = rule if isinstance(rule, CompiledRule) else compile_rule(rule, symbol or bars.symbol or None)
     sbars = setup_bars(bars, compiled)
-    fine = level_bars(bars, compiled, fine_bars)
+    fine = level_bars(bars, compiled, fine_bars, use=fine_levels)
     det = detection if detection is not None else \
-        detect(sbars, kinds=compiled.kinds, params=compiled.params, fine_bars=fine)
+        detect(sbars, kinds=compiled.kinds, params=compiled.params, fine_bars=fine,
+               fine_buckets=fine_buckets(fine, bars, sbars))
     if det.n_bars != len(sbars):
         raise ValueError(f"the detection given covers {det.n_bars} bars, the setup bars are {len(sbars)}")
     first = 0 if start_utc is None else int(np.searchsorted(sbars.time, start_utc, side="left"))
@@ -403,16 +443,18 @@ class LiveSetup:
     next bar). ``occurrences`` accumulates everything since the start, ids as in a full pass.
 
     A ``history`` finer than the rule's timeframe (the streamed M1) is where the session and day
-    levels come from (as :func:`run_setup` does): feed every streamed bar after it to
+    levels come from when the rule's own bars cannot know them exactly (as :func:`run_setup` does): feed every streamed bar after it to
     :meth:`add_fine` before :meth:`update` appends the setup bar holding it.
     """
 
     def __init__(self, rule: Rule | CompiledRule, history: Bars, symbol: str | None = None) -> None:
         self.compiled = rule if isinstance(rule, CompiledRule) else compile_rule(rule, symbol or history.symbol or None)
         sbars = setup_bars(history, self.compiled)
-        fine = history if history.timeframe.minutes < self.compiled.timeframe.minutes else None
+        fine = level_bars(history, self.compiled) if len(history) else \
+            (None if levels_exact_on(self.compiled) or history.timeframe.minutes >= self.compiled.timeframe.minutes
+             else history)  # no history yet: the streamed bars still give the levels
         self.det = detect(sbars, kinds=self.compiled.kinds, params=self.compiled.params, parallel=False,
-                          fine_bars=fine)
+                          fine_bars=fine, fine_buckets=fine_buckets(fine, history, sbars))
         self.levels_from, self.inexact_levels = level_source(self.compiled, sbars, fine)
         self.cols = _columns(sbars, max(1024, 2 * len(sbars)))
         self.bias = _bias_full(self.compiled, sbars)
