@@ -5,9 +5,10 @@
 
 Bars: chained_series.chained_eurusd (the real EURUSD M1 file chained end to end), ``--bars`` M1 bars.
 
-1. Backtest: the setup engine (detectors + matcher + orders, ``run_setup``) and the simulation
-   (``simulate`` with the M1 bars inside each bar) of each rule over the M1 bars, with the levels
-   from the M1 bars (what every run does now) and from the rule's own bars (before), median of
+1. Backtest: the setup engine (resampling, detectors, matcher, orders: ``run_setup``) and the
+   simulation (``simulate`` with the M1 bars inside each bar) of each rule over the M1 bars, with the
+   levels from the M1 bars (forced: an M5 rule computes them on its own bars, levels_exact_on) and
+   from the rule's own bars (before), median of
    ``--runs`` runs each; the difference is the extra cost. Budget (DESIGN.md): one rule backtested
    over 1,000,000 M1 bars, detectors included, 300 ms.
 2. Live: one ``LiveSetup.update`` of the rule's bar after ``--history`` M1 bars of history, fed as a
@@ -50,14 +51,14 @@ def _compiled(spec: str):
 
 
 def backtest_ms(compiled, m1: Bars, fine: bool, runs: int) -> tuple[float, float, int]:
-    """Median ms of run_setup + simulate (levels from M1 or from the rule's bars), spread, trades."""
-    sbars = setup_bars(m1, compiled)
+    """Median ms of run_setup + simulate over the M1 bars (levels from them, or from the rule's own bars
+    built from them: ``fine_levels=False``, what every run did before), spread, trades."""
     settings = instrument_settings(compiled)
     times = []
     trades = 0
     for _ in range(runs):
         t0 = time.perf_counter()
-        run = run_setup(compiled, m1 if fine else sbars)
+        run = run_setup(compiled, m1, fine_levels=fine)
         trades = len(simulate(run.bars, run.orders, settings, lower=m1))
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times), max(times) - min(times), trades

@@ -47,7 +47,7 @@ from ita_desktop.workflows.rule_scan import (
 )
 from ita_desktop.rules.checks import check_rule
 from ita_desktop.rules.engine import CompiledRule, compile_rule, run_setup
-from ita_desktop.rules.engine.runner import fine_buckets, level_bars, setup_bars, warmup_for
+from ita_desktop.rules.engine.runner import level_bars, setup_bars, warmup_for
 from ita_desktop.rules.loader import LoadedRule, validate_text
 from ita_desktop.rules.schema import Rule
 from ita_desktop.rules.yaml_source import SourceMap, parse_yaml
@@ -302,10 +302,14 @@ class RuleSweeper:
         key = (compiled.timeframe.value, compiled.kinds, repr(compiled.params))
         det = self._detections.get(key)
         if det is None:
-            sbars = self.setup_bars_for(compiled)
             fine = level_bars(self.bars, compiled, self.level_bars)
-            det = detect(sbars, kinds=compiled.kinds, params=compiled.params, fine_bars=fine,
-                         fine_buckets=fine_buckets(fine, self.bars, sbars))
+            buckets = None
+            if fine is not None and fine is self.bars:  # the fine bars' setup bars (one more pass, only here)
+                from ita_desktop.detectors.fine_levels import buckets_from
+
+                buckets = buckets_from(fine.time, self.setup_bars_for(compiled).time)
+            det = detect(self.setup_bars_for(compiled), kinds=compiled.kinds, params=compiled.params, fine_bars=fine,
+                         fine_buckets=buckets)
             self.detector_runs += 1
             self._detections[key] = det
         return det

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ita_desktop.domain.resample import bucket_starts, resample
+from ita_desktop.domain.resample import bucket_starts, resample_with_starts
 from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.detectors.objects import LevelKind
 from ita_desktop.domain.bars import Bars
@@ -72,9 +72,14 @@ class SetupRun:
 
 def setup_bars(bars: Bars, compiled: CompiledRule) -> Bars:
     """``bars`` on the rule's timeframe (resampled on the rule's clock when finer)."""
+    return setup_bars_with_starts(bars, compiled)[0]
+
+
+def setup_bars_with_starts(bars: Bars, compiled: CompiledRule) -> tuple[Bars, np.ndarray]:
+    """:func:`setup_bars` and the setup bar each of ``bars`` went into (its start time)."""
     if bars.timeframe == compiled.timeframe:
-        return bars
-    return resample(bars, compiled.timeframe, clock=compiled.clock)
+        return bars, bars.time
+    return resample_with_starts(bars, compiled.timeframe, clock=compiled.clock)
 
 
 #: Where H4 and D1 buckets start on the session clock (domain.resample's default day start, which the
@@ -114,13 +119,10 @@ def level_bars(bars: Bars, compiled: CompiledRule, fine_bars: Bars | None = None
     return None
 
 
-def fine_buckets(fine: Bars | None, bars: Bars, sbars: Bars) -> np.ndarray | None:
-    """Each fine bar's setup bar when the setup bars were resampled from them (else None: computed)."""
-    if fine is None or fine is not bars:
-        return None
-    from ita_desktop.detectors.fine_levels import buckets_from
-
-    return buckets_from(fine.time, sbars.time)
+def fine_buckets(fine: Bars | None, bars: Bars, starts: np.ndarray) -> np.ndarray | None:
+    """Each fine bar's setup bar (``starts``, from setup_bars_with_starts) when the setup bars were
+    resampled from them; else None (fine_levels computes them)."""
+    return starts if fine is not None and fine is bars else None
 
 
 def level_source(compiled: CompiledRule, sbars: Bars, fine: Bars | None) -> tuple[str, dict[str, tuple[str, ...]]]:
@@ -272,11 +274,11 @@ def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, 
     ``bars`` are finer, they are used; ``fine_levels`` as :func:`level_bars`'s ``use`` (None: only
     when the rule's own bars cannot know every level exactly)."""
     compiled = rule if isinstance(rule, CompiledRule) else compile_rule(rule, symbol or bars.symbol or None)
-    sbars = setup_bars(bars, compiled)
+    sbars, starts = setup_bars_with_starts(bars, compiled)
     fine = level_bars(bars, compiled, fine_bars, use=fine_levels)
     det = detection if detection is not None else \
         detect(sbars, kinds=compiled.kinds, params=compiled.params, fine_bars=fine,
-               fine_buckets=fine_buckets(fine, bars, sbars))
+               fine_buckets=fine_buckets(fine, bars, starts))
     if det.n_bars != len(sbars):
         raise ValueError(f"the detection given covers {det.n_bars} bars, the setup bars are {len(sbars)}")
     first = 0 if start_utc is None else int(np.searchsorted(sbars.time, start_utc, side="left"))
@@ -449,12 +451,12 @@ class LiveSetup:
 
     def __init__(self, rule: Rule | CompiledRule, history: Bars, symbol: str | None = None) -> None:
         self.compiled = rule if isinstance(rule, CompiledRule) else compile_rule(rule, symbol or history.symbol or None)
-        sbars = setup_bars(history, self.compiled)
+        sbars, starts = setup_bars_with_starts(history, self.compiled)
         fine = level_bars(history, self.compiled) if len(history) else \
             (None if levels_exact_on(self.compiled) or history.timeframe.minutes >= self.compiled.timeframe.minutes
              else history)  # no history yet: the streamed bars still give the levels
         self.det = detect(sbars, kinds=self.compiled.kinds, params=self.compiled.params, parallel=False,
-                          fine_bars=fine, fine_buckets=fine_buckets(fine, history, sbars))
+                          fine_bars=fine, fine_buckets=fine_buckets(fine, history, starts))
         self.levels_from, self.inexact_levels = level_source(self.compiled, sbars, fine)
         self.cols = _columns(sbars, max(1024, 2 * len(sbars)))
         self.bias = _bias_full(self.compiled, sbars)
