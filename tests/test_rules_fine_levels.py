@@ -202,6 +202,13 @@ def test_a_replay_of_an_h4_rule_signals_what_ita_scan_finds_with_m1_levels(eurus
         expected = [_comparable(o.to_dict()) for o in scanned.occurrences]
         assert expected, "the H4 rule signals nothing on the file: the comparison would be empty"
         assert [_comparable(r.occurrence) for r in step.raised] == expected
+        # a ranged scan (warm-up before T) finds from T what the whole-history scan finds from T
+        t = int(core.store.bars.load("EURUSD", "M1").time[20_000])
+        ranged = core.backtests.scan(rule, "EURUSD", start_utc=t)
+        assert ranged.levels_from == "M1" and ranged.warmup_bars > 0
+        later = [o for o in scanned.occurrences if o.signal_time >= t]
+        assert later, "nothing signalled after T: the comparison would be empty"
+        assert [o.key() for o in ranged.occurrences] == [o.key() for o in later]
 
 
 def _comparable(d: dict) -> dict:

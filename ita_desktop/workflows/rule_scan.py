@@ -24,7 +24,7 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe, build_sources
 from ita_desktop.rules.engine import CompiledRule, Occurrence, compile_rule, run_setup
-from ita_desktop.rules.engine.runner import Warmup, warmup_for
+from ita_desktop.rules.engine.runner import Warmup, levels_exact_on, warmup_for
 from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir
 from ita_desktop.rules.schema import Rule
 from ita_desktop.domain.versioning import version_key
@@ -118,8 +118,8 @@ def stored_level_bars(store: Store, symbol: str, bars: Bars, compiled: CompiledR
     as such): the finest stored series under it that spans ``bars`` (within one bar at each end: a month
     of M1 under years of H1 would leave the years without levels), over the same time. None: ``bars``
     are finer already (run_setup reads them), or nothing finer covers them."""
-    if not len(bars) or bars.timeframe.minutes < compiled.timeframe.minutes:
-        return None
+    if not len(bars) or bars.timeframe.minutes < compiled.timeframe.minutes or levels_exact_on(compiled):
+        return None  # finer already (run_setup reads them), or its own bars hold every level time
     infos = {s.timeframe: s for s in store.bars.series() if s.symbol == symbol}
     first, last = int(bars.time[0]), int(bars.time[-1])
     slack = compiled.timeframe.seconds
