@@ -208,7 +208,8 @@ def test_a_replay_of_an_h4_rule_signals_what_ita_scan_finds_with_m1_levels(eurus
         assert ranged.levels_from == "M1" and ranged.warmup_bars > 0
         later = [o for o in scanned.occurrences if o.signal_time >= t]
         assert later, "nothing signalled after T: the comparison would be empty"
-        assert [o.key() for o in ranged.occurrences] == [o.key() for o in later]
+        timed = lambda o: (o.signal_time, o.direction, o.skipped, tuple((h.name, h.time, h.price) for h in o.steps))  # noqa: E731
+        assert [timed(o) for o in ranged.occurrences] == [timed(o) for o in later]
 
 
 def _comparable(d: dict) -> dict:
