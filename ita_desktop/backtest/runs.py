@@ -59,6 +59,10 @@ class RunResult:
     #: shows the run draws its setups from the same trip that made its trades; and their timeframe.
     occurrences: list[Any] = field(default_factory=list)
     timeframe: str = ""
+    #: where a rule's session and day levels came from, and the levels it reads that its own bars cannot
+    #: know exactly (no finer bars stored); empty for ad-hoc orders
+    levels_from: str = ""
+    inexact_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the CLI prints: run_id, rule_id, rule_version, stats and trades."""
@@ -66,6 +70,8 @@ class RunResult:
                 "rule_version_id": self.rule_version_id, "ingest_ids": list(self.ingest_ids),
                 "symbol": self.symbol, "label": self.label, "range": list(self.bars_range),
                 "warmup_bars": self.warmup_bars, "warmup_from_utc": self.warmup_from_utc,
+                "levels_from": self.levels_from,
+                "inexact_levels": {k: list(v) for k, v in self.inexact_levels.items()},
                 "settings": self.trades.settings.to_dict(), "stats": self.stats.to_dict(),
                 "findings": [f.to_dict() for f in self.findings], "trades": self.trades.to_records()}
 

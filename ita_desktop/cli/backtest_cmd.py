@@ -196,6 +196,10 @@ def backtest_table(r: RunResult) -> str:
     lines = [f"{r.rule_id} v{r.rule_version} (version id {r.rule_version_id}) on {r.symbol}: run {r.run_id}, "
              f"{plural(len(r.trades), 'trade')}, " + range_text(*r.bars_range, r.warmup_bars, r.warmup_from_utc)]
     lines.append("  funnel: " + funnel_text(r.stats.funnel))
+    if r.levels_from and (r.levels_from != r.timeframe or r.inexact_levels):
+        from ita_desktop.cli.detect_cmd import levels_note
+
+        lines.append("  " + levels_note(r.timeframe, r.levels_from, r.inexact_levels))
     s = r.stats.summary
     lines += [f"  {name:<22} {_fmt(s.get(name))}" for name in SUMMARY_SHOWN if name in s]
     for f in r.findings:

@@ -79,6 +79,10 @@ def _table(r: ScanResult) -> str:
     lines = [f"{r.rule_id} v{r.rule_version} (version id {r.rule_version_id}) on {r.symbol} {r.timeframe}: "
              f"{len(r.occurrences)} occurrence(s), {len(r.orders)} order(s) over {r.n_bars} bars, "
              + range_text(r.first_utc, r.last_utc, r.warmup_bars, r.warmup_from_utc, f"{r.timeframe} bars")]
+    if r.levels_from and (r.levels_from != r.timeframe or r.inexact_levels):
+        from ita_desktop.cli.detect_cmd import levels_note
+
+        lines.append("  " + levels_note(r.timeframe, r.levels_from, r.inexact_levels or {}))
     for o in r.occurrences:
         tz = ZoneInfo(o.clock)
         side = "LONG" if o.direction > 0 else "SHORT"

@@ -250,10 +250,11 @@ class DetectionResult:
     """Tables per kind plus the live state; :meth:`update` appends bars and says what changed."""
 
     def __init__(self, kinds: tuple[str, ...], params: DetectorParams, symbol: str | None = None,
-                 timeframe: Any = None, fine_bars: Any = None) -> None:
+                 timeframe: Any = None, fine_bars: Any = None, fine_buckets: np.ndarray | None = None) -> None:
         self.kinds = kinds
         #: finer bars the session and day levels are computed from (fine_levels.py), or None
         self.fine_bars = fine_bars
+        self.fine_buckets = fine_buckets
         self.params = params
         self.symbol = symbol
         self.timeframe = timeframe
@@ -276,7 +277,8 @@ class DetectionResult:
             if self.fine_bars is not None:
                 from ita_desktop.detectors.fine_levels import FineSessionLevels
 
-                d["session_levels"] = FineSessionLevels(self.fine_bars, self.timeframe.seconds, p.session_levels,
+                d["session_levels"] = FineSessionLevels(self.fine_bars, self.timeframe, p.session_levels,
+                                                        buckets=self.fine_buckets,
                                                         tz_name=p.session_tz, day_start=p.day_start,
                                                         fold_weekend=p.fold_weekend)
             else:
@@ -364,6 +366,20 @@ class DetectionResult:
         self._bars.append(cols)
         self._advance(n0, n0 + k)
         return self.changes(n0, n0 + k - 1)
+
+    @property
+    def fine_levels(self) -> Any:
+        """The fine-bar session-level detector (fine_levels.FineSessionLevels), or None when the levels
+        come from these bars."""
+        det = self.detectors.get("session_levels")
+        return det if det is not None and hasattr(det, "add_fine") else None
+
+    def add_fine_bars(self, bars: Any) -> None:
+        """Live: append streamed fine bars (one or several, after the last ones fed) for the levels to
+        read when the coarse bar holding them is appended with :meth:`update`. No-op without fine levels."""
+        fine = self.fine_levels
+        if fine is not None:
+            fine.add_fine(bars)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -465,13 +481,15 @@ def _as_columns(new_bar: Any) -> dict[str, np.ndarray]:
 
 
 def detect(bars: Any, kinds: Iterable[str] | str | None = None, params: DetectorParams | Mapping | None = None,
-           *, parallel: bool | None = None, fine_bars: Any = None) -> DetectionResult:
+           *, parallel: bool | None = None, fine_bars: Any = None,
+           fine_buckets: np.ndarray | None = None) -> DetectionResult:
     """Run the detectors ``kinds`` need over ``bars`` (a Bars or anything with time/open/high/low/close).
 
     ``fine_bars`` (a Bars of a finer timeframe over the same time, e.g. the stored M1 under an H4
     chart): the session and day levels, and the sweeps of them, come from those bars
     (fine_levels.py) instead of from ``bars``; ``bars`` must then be a Bars (its timeframe gives
-    the bar length).
+    the bar length). ``fine_buckets``: the start of the ``bars`` bar each fine bar falls in, when the
+    caller has them (the bars were resampled from ``fine_bars``); else computed (fine_levels.py).
 
     ``parallel=None`` runs independent detectors on worker threads for passes of at least
     PARALLEL_MIN_BARS bars; False keeps everything on the calling thread. Results are identical.
@@ -484,6 +502,7 @@ def detect(bars: Any, kinds: Iterable[str] | str | None = None, params: Detector
     if fine_bars is not None and (timeframe is None or getattr(fine_bars, "timeframe", timeframe).minutes
                                   >= timeframe.minutes):
         fine_bars = None  # not finer: the bars' own levels are the best there are
-    result = DetectionResult(normalize_kinds(kinds), params, getattr(bars, "symbol", None), timeframe, fine_bars)
+    result = DetectionResult(normalize_kinds(kinds), params, getattr(bars, "symbol", None), timeframe, fine_bars,
+                             fine_buckets if fine_bars is not None else None)
     result.parallel = parallel
     return result.run(bars.time, bars.open, bars.high, bars.low, bars.close)

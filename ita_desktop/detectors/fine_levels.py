@@ -24,130 +24,293 @@ from typing import Any
 import numpy as np
 
 from ita_desktop.detectors.levels import SessionLevelParams, SessionLevels
-from ita_desktop.detectors.objects import LevelKind
+from ita_desktop.detectors.objects import LevelKind, empty_objects, grow
 from ita_desktop.detectors.session_clock import SessionClock
 from ita_desktop.domain.clock import DAY_MINUTES, parse_hhmm
+from ita_desktop.domain.timeframes import Timeframe
 
 
-def _known_index(coarse_time: np.ndarray, fine_time: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Coarse index of the first coarse bar starting at or after each fine bar in ``rows`` (-1 stays -1)."""
-    out = np.full(rows.shape, -1, np.int64)
-    ok = rows >= 0
-    out[ok] = np.searchsorted(coarse_time, fine_time[rows[ok]], side="left")
-    return out
+class _FineBuffer:
+    """The fine bars (time, OHLC) and the coarse bucket each falls in, growable for live appends.
+
+    The caller's arrays are used as they are until the first append (a full pass copies nothing).
+    Buckets of appended bars are computed when asked (:meth:`buckets`), in one call for all the bars
+    since the last ask: live, once per coarse bar, not once per streamed bar (a time-zone conversion
+    per M1 bar cost ~0.25 ms)."""
+
+    NAMES = ("time", "open", "high", "low", "close")
+
+    def __init__(self, bars: Any, bucket_of: Any, buckets: np.ndarray | None = None) -> None:
+        self.cols = {name: np.ascontiguousarray(getattr(bars, name), np.int64 if name == "time" else np.float64)
+                     for name in self.NAMES}
+        self.n = len(self.cols["time"])
+        self._bucket_of = bucket_of
+        if buckets is not None and len(buckets) != self.n:
+            raise ValueError(f"{len(buckets)} fine buckets for {self.n} fine bars")
+        self.bucket = np.ascontiguousarray(buckets, np.int64) if buckets is not None else \
+            bucket_of(self.cols["time"]) if self.n else np.zeros(0, np.int64)
+        self._nb = self.n  # bars whose bucket is computed
+        self._owned = False
+
+    def append(self, cols: dict[str, np.ndarray]) -> None:
+        k = len(cols["time"])
+        if k == 0:
+            return
+        time = cols["time"]
+        if self.n and time[0] <= self.cols["time"][self.n - 1]:
+            raise ValueError(f"fine bars must come after the last one fed (time {int(self.cols['time'][self.n - 1])})")
+        need = self.n + k
+        if not self._owned or need > len(self.cols["time"]):
+            cap = max(2 * need, 1024)
+            for name in self.NAMES:
+                arr = np.empty(cap, self.cols[name].dtype)
+                arr[: self.n] = self.cols[name][: self.n]
+                self.cols[name] = arr
+            arr = np.empty(cap, np.int64)
+            arr[: self._nb] = self.bucket[: self._nb]
+            self.bucket = arr
+            self._owned = True
+        for name in self.NAMES:
+            self.cols[name][self.n : need] = cols[name]
+        self.n = need
+
+    def append_one(self, time: int, open_: float, high: float, low: float, close: float) -> None:
+        """One bar, without building arrays (a streamed bar)."""
+        n = self.n
+        if not self._owned or n >= len(self.cols["time"]) or (n and time <= self.cols["time"][n - 1]):
+            self.append({"time": np.array([time], np.int64), "open": [open_], "high": [high], "low": [low],
+                         "close": [close]})
+            return
+        c = self.cols
+        c["time"][n], c["open"][n], c["high"][n], c["low"][n], c["close"][n] = time, open_, high, low, close
+        self.n = n + 1
+
+    def buckets(self) -> np.ndarray:
+        """The coarse bucket of every fine bar fed (non-decreasing: a repeated wall hour when clocks fall
+        back stays in the bucket before it, as resample's running maximum has it)."""
+        if self._nb < self.n:
+            new = self._bucket_of(self.cols["time"][self._nb : self.n])
+            if self._nb:
+                new = np.maximum(new, self.bucket[self._nb - 1])
+            self.bucket[self._nb : self.n] = new
+            self._nb = self.n
+        return self.bucket[: self.n]
+
+    def prefix(self, m: int) -> "_Prefix":
+        return _Prefix({name: self.cols[name][:m] for name in self.NAMES})
 
 
-def _containing_index(coarse_time: np.ndarray, fine_time: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Coarse index of the coarse bar containing each fine bar in ``rows`` (-1 stays -1; clipped at 0)."""
-    out = np.full(rows.shape, -1, np.int64)
-    ok = rows >= 0
-    out[ok] = np.maximum(np.searchsorted(coarse_time, fine_time[rows[ok]], side="right") - 1, 0)
-    return out
+def buckets_from(fine_time: np.ndarray, coarse_time: np.ndarray) -> np.ndarray:
+    """Each fine bar's bucket when the coarse bars were resampled from exactly these fine bars: the
+    start of the last coarse bar starting at or before it (resample's running maximum included)."""
+    if not len(coarse_time):
+        return np.zeros(len(fine_time), np.int64)
+    k = np.searchsorted(coarse_time, fine_time, side="right") - 1
+    return np.asarray(coarse_time, np.int64)[np.maximum(k, 0)]
 
 
-def reindex_levels(rows: np.ndarray, fine_time: np.ndarray, coarse_time: np.ndarray, n_coarse: int) -> np.ndarray:
-    """LEVEL rows over fine bars -> the same rows over the first ``n_coarse`` coarse bars (a copy).
+class _Prefix:
+    """The first ``m`` fine bars as plain column views (what SessionLevels.update reads)."""
 
-    ``confirmed_at`` = ``start`` = the first coarse bar starting at or after the fine bar where
-    the row became known; rows not known by coarse bar ``n_coarse - 1`` are dropped (they are a
-    suffix: rows come in confirmed order). ``end`` maps the same way (the bar where the next
-    level takes over), -1 while that is not known yet; ``bar`` and ``touched_at`` are the coarse
-    bars containing the fine ones, a touch no earlier than ``start``.
-    """
-    coarse_time = coarse_time[:n_coarse]
-    known = _known_index(coarse_time, fine_time, rows["confirmed_at"])
-    keep = known < n_coarse
-    out = rows[keep].copy()
-    known = known[keep]
-    out["confirmed_at"] = known
-    out["start"] = known
-    out["bar"] = _containing_index(coarse_time, fine_time, out["bar"])
-    end = _known_index(coarse_time, fine_time, out["end"])
-    end[end >= n_coarse] = -1
-    out["end"] = np.where(end >= 0, np.maximum(end, known), -1)
-    touched = _containing_index(coarse_time, fine_time, out["touched_at"])
-    out["touched_at"] = np.where(touched >= 0, np.maximum(touched, known), -1)
-    out["state"] = np.where(out["touched_at"] >= 0, out["state"], 0)
-    out["filled_at"] = _containing_index(coarse_time, fine_time, out["filled_at"])
-    out["updated_at"] = np.maximum.reduce([out["confirmed_at"], out["end"], out["touched_at"], out["filled_at"]])
-    return out
-
-
-def reindex_sessions(rows: np.ndarray, fine_time: np.ndarray, coarse_time: np.ndarray, n_coarse: int) -> np.ndarray:
-    """SESSION rows over fine bars -> coarse bars: known as levels are, span = the coarse bars containing it."""
-    coarse_time = coarse_time[:n_coarse]
-    known = _known_index(coarse_time, fine_time, rows["confirmed_at"])
-    keep = known < n_coarse
-    out = rows[keep].copy()
-    out["confirmed_at"] = known[keep]
-    for name in ("bar", "start", "end"):
-        out[name] = _containing_index(coarse_time, fine_time, out[name])
-    out["updated_at"] = out["confirmed_at"]
-    return out
+    def __init__(self, cols: dict[str, np.ndarray]) -> None:
+        for name, arr in cols.items():
+            setattr(self, name, arr)
 
 
 class FineSessionLevels:
     """Drop-in for :class:`levels.SessionLevels` in the dispatcher: ``update(coarse_bars)`` runs the
-    detector over the fine bars up to the end of the last coarse bar and shows the rows on the coarse bars.
+    detector over the fine bars of the coarse bars so far and shows its rows on the coarse bars.
 
-    ``coarse_seconds`` is the coarse bar length (the last coarse bar ends that long after it starts).
-    Fine bars may start before the coarse ones (warm-up) and may end before them (then the levels
-    after the fine data are simply not there).
+    Where a row is shown (no look-ahead): a fine row known at fine bar ``j`` (at its open) is
+    known at the coarse bar that ``j`` opens (``j`` is that bar's first fine bar and nothing of the
+    bar came before it), else at the next coarse bar. ``end`` maps the same way (the bar where the
+    next level takes over; -1 while that is not shown yet); ``bar``, ``touched_at``, ``filled_at``
+    and a session's span are the coarse bars holding the fine ones, a touch no earlier than the
+    row's start. So on bars whose boundaries hold every level time (M5, M15 on the hour) the
+    rows equal those computed from the coarse bars themselves, apart from ``touched_at`` (a fine
+    touch inside the level's first coarse bar counts) and an opening level's minutes-late.
+
+    Which fine bars belong to which coarse bar is ``domain.resample.bucket_starts`` on the coarse
+    timeframe and the session clock, the buckets the coarse bars are built with (full pass and
+    live alike). A coarse update takes in the fine bars whose bucket is at or before the last
+    coarse bar: live, ``add_fine`` may already hold a bar of the next bucket (the one that closed
+    the coarse bar); it waits for the next update.
+
+    Live cost: the rows appended or changed since the last update (the inner detector's own
+    account, plus the rows whose end is not shown yet), never the history.
+
+    ``buckets``: each fine bar's coarse bucket when the caller has them (:func:`buckets_from`, coarse
+    bars resampled from these fine bars): a time-zone pass over a million M1 bars is ~0.1 s.
     """
 
-    def __init__(self, fine_bars: Any, coarse_seconds: int, params: SessionLevelParams | None = None, *,
-                 tz_name: str = "America/New_York", day_start: str = "18:00", fold_weekend: bool = True) -> None:
-        self.fine = fine_bars
-        self.coarse_seconds = int(coarse_seconds)
+    def __init__(self, fine_bars: Any, coarse_timeframe: Timeframe, params: SessionLevelParams | None = None, *,
+                 tz_name: str = "America/New_York", day_start: str = "18:00", fold_weekend: bool = True,
+                 buckets: np.ndarray | None = None) -> None:
+        from ita_desktop.domain.resample import bucket_starts
+
+        self.coarse_timeframe = Timeframe(coarse_timeframe)
+        self.fine_timeframe = getattr(fine_bars, "timeframe", None)
+
+        def bucket_of(time: np.ndarray) -> np.ndarray:
+            # the coarse bars' own buckets: resample and the live TimeframeBuilder use the default day start
+            return bucket_starts(time, self.coarse_timeframe, clock=tz_name)
+
+        self.fine = _FineBuffer(fine_bars, bucket_of, buckets)
         self.inner = SessionLevels(params, SessionClock(tz_name, day_start, fold_weekend))
+        #: the session clock of the COARSE bars (the rule engine reads minute and day per coarse bar)
+        self.clock = SessionClock(tz_name, day_start, fold_weekend)
         self.windows = self.inner.windows
-        self._sessions = self.inner.sessions
-        self._levels = self.inner.levels
+        self.last_changed: tuple[int, int, dict[str, np.ndarray]] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.inner.reset()
+        self._levels = empty_objects(256)
+        self._sessions = empty_objects(64)
+        self._nl = self._ns = 0
         self._n = 0
+        self._coarse_time = np.zeros(0, np.int64)
+        self._open = np.zeros(0, np.int64)  # shown level rows whose end is not shown yet
+        self.last_changed = None
 
     @property
     def n_bars(self) -> int:
         return self._n
 
+    def add_fine(self, bars: Any) -> None:
+        """Append fine bars (live): a mapping or object with time/open/high/low/close, one bar or arrays."""
+        get = bars.__getitem__ if hasattr(bars, "keys") else (lambda name: getattr(bars, name))
+        if np.ndim(get("time")) == 0:  # one bar (live): no arrays made
+            self.fine.append_one(int(get("time")), get("open"), get("high"), get("low"), get("close"))
+        else:
+            self.fine.append({name: np.atleast_1d(get(name)) for name in _FineBuffer.NAMES})
+
+    def fine_bucket_last(self) -> int | None:
+        """The coarse bucket of the last fine bar fed (None: none yet)."""
+        return int(self.fine.buckets()[-1]) if self.fine.n else None
+
     def update(self, bars: Any) -> dict[str, np.ndarray]:
         coarse_time = np.asarray(bars.time, np.int64)
         n = len(coarse_time)
-        fine_time = np.asarray(self.fine.time, np.int64)
+        n0 = self._n
+        if n < n0:
+            raise ValueError(f"update got {n} bars but {n0} were already processed; call run()")
+        self._coarse_time = coarse_time
+        if len(self.clock) < n:
+            self.clock.extend(coarse_time[len(self.clock):n])
+        inner_changed = np.zeros(0, np.int64)
         if n:
-            m = int(np.searchsorted(fine_time, coarse_time[n - 1] + self.coarse_seconds, side="left"))
+            m = int(np.searchsorted(self.fine.buckets(), coarse_time[n - 1], side="right"))
             if m > self.inner.n_bars:
-                self.inner.update(_Prefix(self.fine, m))
-        self._levels = reindex_levels(self.inner.levels, fine_time, coarse_time, n)
-        self._sessions = reindex_sessions(self.inner.sessions, fine_time, coarse_time, n)
-        first = self._n
+                inner_changed = self.inner.update(self.fine.prefix(m))["levels"]
         self._n = n
-        return {"sessions": np.flatnonzero(self._sessions["updated_at"] >= first),
-                "levels": np.flatnonzero(self._levels["updated_at"] >= first)}
+        levels = self._show_levels(inner_changed, n0)
+        sessions = self._show_sessions()
+        self.last_changed = (n0, n - 1, {"sessions": sessions, "levels": levels})
+        return self.last_changed[2]
 
     def run(self, bars: Any) -> "FineSessionLevels":
-        self.inner.reset()
-        self._n = 0
+        self.reset()
         self.update(bars)
         return self
 
+    # -- fine rows -> coarse rows -------------------------------------------------------------
+
+    def _containing(self, fine_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per fine bar: the last coarse bar starting at or before its bucket, and whether it IS its bucket."""
+        ct = self._coarse_time[: self._n]
+        bucket = self.fine.bucket[fine_rows]
+        c = np.searchsorted(ct, bucket, side="right") - 1
+        inside = (c >= 0) & (ct[np.maximum(c, 0)] == bucket) if len(ct) else np.zeros(len(c), bool)
+        return c, inside
+
+    def _known(self, fine_rows: np.ndarray) -> np.ndarray:
+        """Coarse bar each fine bar's news is known at (``-1`` stays -1): the bar it opens, else the next."""
+        out = np.full(fine_rows.shape, -1, np.int64)
+        ok = fine_rows >= 0
+        j = fine_rows[ok]
+        if not len(j):
+            return out
+        c, inside = self._containing(j)
+        t = self.fine.cols["time"][j]
+        bucket = self.fine.bucket[j]
+        prev = self.fine.bucket[np.maximum(j - 1, 0)]
+        opens = inside & ((t == bucket) | ((j > 0) & (prev != bucket)))
+        out[ok] = np.where(opens, c, c + 1)
+        return out
+
+    def _holding(self, fine_rows: np.ndarray) -> np.ndarray:
+        """Coarse bar holding each fine bar (-1 stays -1; clipped at 0)."""
+        out = np.full(fine_rows.shape, -1, np.int64)
+        ok = fine_rows >= 0
+        if ok.any():
+            out[ok] = np.maximum(self._containing(fine_rows[ok])[0], 0)
+        return out
+
+    def _show_levels(self, inner_changed: np.ndarray, n0: int) -> np.ndarray:
+        """Map the rows that may have changed (the inner detector's, those whose end is not shown yet)
+        and the rows now known; return the coarse indexes changed on the new bars."""
+        fine = self.inner.levels
+        n = self._n
+        unshown = np.arange(self._nl, len(fine), dtype=np.int64)
+        known = self._known(fine["confirmed_at"][unshown])
+        nl = self._nl + int(np.count_nonzero(known < n))  # rows come in confirmed order: a prefix is known
+        old = np.unique(np.r_[self._open, inner_changed[inner_changed < self._nl]]).astype(np.int64)
+        rows = np.r_[old, np.arange(self._nl, nl, dtype=np.int64)]
+        if len(self._levels) < nl:
+            self._levels = grow(self._levels, nl)
+        src = fine[rows]
+        out = src.copy()
+        k = self._known(src["confirmed_at"])
+        out["confirmed_at"] = k
+        out["start"] = k
+        out["bar"] = self._holding(src["bar"])
+        end = self._known(src["end"])
+        end[end >= n] = -1
+        out["end"] = np.where(end >= 0, np.maximum(end, k), -1)
+        touched = self._holding(src["touched_at"])
+        out["touched_at"] = np.where(touched >= 0, np.maximum(touched, k), -1)
+        out["state"] = np.where(out["touched_at"] >= 0, src["state"], 0)
+        out["filled_at"] = self._holding(src["filled_at"])
+        out["updated_at"] = np.maximum.reduce([out["confirmed_at"], out["end"], out["touched_at"], out["filled_at"]])
+        self._levels[rows] = out
+        self._nl = nl
+        shown = self._levels[:nl]
+        self._open = rows[shown["end"][rows] == -1]
+        return np.sort(rows[shown["updated_at"][rows] >= n0])
+
+    def _show_sessions(self) -> np.ndarray:
+        """Sessions are written complete: map the ones now known, return their coarse indexes."""
+        fine = self.inner.sessions
+        n = self._n
+        unshown = np.arange(self._ns, len(fine), dtype=np.int64)
+        src = fine[unshown]
+        known = self._known(src["confirmed_at"])
+        keep = known < n
+        src, known = src[keep], known[keep]
+        ns = self._ns + len(src)
+        if len(self._sessions) < ns:
+            self._sessions = grow(self._sessions, ns)
+        out = src.copy()
+        out["confirmed_at"] = known
+        for name in ("bar", "start", "end"):
+            out[name] = self._holding(src[name])
+        out["updated_at"] = known
+        self._sessions[self._ns:ns] = out
+        new = np.arange(self._ns, ns, dtype=np.int64)
+        self._ns = ns
+        return new
+
     @property
     def sessions(self) -> np.ndarray:
-        return self._sessions
+        return self._sessions[: self._ns]
 
     @property
     def levels(self) -> np.ndarray:
-        return self._levels
+        return self._levels[: self._nl]
 
     def running_sessions(self) -> tuple:
         return ()
-
-
-class _Prefix:
-    """The first ``m`` bars of a series as plain column views (what SessionLevels.update reads)."""
-
-    def __init__(self, bars: Any, m: int) -> None:
-        for name in ("time", "open", "high", "low", "close"):
-            setattr(self, name, np.asarray(getattr(bars, name))[:m])
 
 
 # --- which levels coarse source bars cannot know exactly --------------------------------------

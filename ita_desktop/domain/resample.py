@@ -90,11 +90,19 @@ def resample(
     bars: Bars, timeframe: Timeframe, *, clock: str = "America/New_York", day_start: str = "18:00"
 ) -> Bars:
     """Bars of ``timeframe`` built from finer bars; the same timeframe comes back unchanged."""
+    return resample_with_starts(bars, timeframe, clock=clock, day_start=day_start)[0]
+
+
+def resample_with_starts(
+    bars: Bars, timeframe: Timeframe, *, clock: str = "America/New_York", day_start: str = "18:00"
+) -> tuple[Bars, np.ndarray]:
+    """:func:`resample`, and the start of the new bar each given bar went into (the same timeframe: its
+    own times), so a caller that maps the finer bars onto the new ones needs no second time-zone pass."""
     if _ORDER.index(timeframe) < _ORDER.index(bars.timeframe):
         raise ValueError(f"cannot resample {bars.timeframe.value} bars down to {timeframe.value}")
     if timeframe is bars.timeframe:
-        return bars
+        return bars, bars.time
     if bars.timeframe is Timeframe.W1:
         raise ValueError("weeks do not nest in months: resample MN1 from D1 or finer")
     starts = bucket_starts(bars.time, timeframe, clock=clock, day_start=day_start)
-    return Bars.from_columns(bars.symbol, timeframe, aggregate(starts, bars.columns()), demo=bars.demo)
+    return Bars.from_columns(bars.symbol, timeframe, aggregate(starts, bars.columns()), demo=bars.demo), starts

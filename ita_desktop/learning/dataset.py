@@ -42,7 +42,7 @@ class Dataset:
 def build_dataset(store: Any, rule_ref: str | Path, symbol: str, *, rules_dir: Path | None = None) -> Dataset:
     """Run ``rule_ref`` on every stored bar of ``symbol`` and keep the occurrences that traded."""
     prep = prepare(store, rule_ref, symbol, rules_dir=rules_dir)
-    run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id)
+    run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id, fine_bars=prep.level_bars)
     result = run_backtest(run.bars, run.orders, instrument_settings(prep.compiled), rule_id=prep.rule.rule_id,
                           rule_version=prep.version, lower=prep.lower, rule_version_id=prep.version_id)
     first: dict[int, np.void] = {}

@@ -42,10 +42,12 @@ from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe
-from ita_desktop.workflows.rule_scan import load_setup_bars, resolve_rule, source_timeframes, with_timeframe
+from ita_desktop.workflows.rule_scan import (
+    load_setup_bars, resolve_rule, source_timeframes, stored_level_bars, with_timeframe,
+)
 from ita_desktop.rules.checks import check_rule
 from ita_desktop.rules.engine import CompiledRule, compile_rule, run_setup
-from ita_desktop.rules.engine.runner import setup_bars, warmup_for
+from ita_desktop.rules.engine.runner import level_bars, setup_bars, warmup_for
 from ita_desktop.rules.loader import LoadedRule, validate_text
 from ita_desktop.rules.schema import Rule
 from ita_desktop.rules.yaml_source import SourceMap, parse_yaml
@@ -109,6 +111,8 @@ class Prepared:
     source_timeframe: str
     lower: Bars | None  # the data timeframe's bars inside each setup bar of the range (None: not stored / same timeframe)
     start_utc: int | None = None  # the range's start (bars before it are warm-up)
+    #: finer stored bars the session and day levels come from when ``bars`` are the setup timeframe
+    level_bars: Bars | None = None
 
     def warmup(self, first_range_utc: int | None) -> Bars | None:
         """The loaded bars before the range's first setup bar (None without a start)."""
@@ -145,7 +149,7 @@ def prepare(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timef
         lower = lower.between(start_utc, None) if start_utc is not None else lower
         lower = lower if len(lower) else None
     return Prepared(loaded, rule, compiled, recorded.id, recorded.version, recorded.action, bars, source_tf, lower,
-                    start_utc)
+                    start_utc, stored_level_bars(store, symbol, bars, compiled))
 
 
 def _variant_rules(loaded: LoadedRule, symbol: str, grid: Mapping[str, Sequence[Any]],
@@ -178,12 +182,14 @@ def backtest_rule(store: Store, rule_ref: str | Path, symbol: str, *, timeframe:
                    rules_dir=rules_dir, use_lower=use_lower)
     sim = instrument_settings(prep.compiled, settings, **overrides)
     stage(0.2, f"detectors and setup on {len(prep.bars):,} {prep.source_timeframe} bars")
-    run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id, start_utc=start_utc)
+    run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id, start_utc=start_utc,
+                    fine_bars=prep.level_bars)
     stage(0.6, f"simulating {plural(len(run.orders), 'order')}")
     result = run_backtest(run.bars, run.orders, sim, rule_id=prep.rule.rule_id, rule_version=prep.version,
                           store=store, lower=prep.lower, rule_version_id=prep.version_id,
                           warmup=prep.warmup(run.bars.first_time), warmup_bars=run.warmup_bars,
                           occurrences=len(run.occurrences))
+    result.levels_from, result.inexact_levels = run.levels_from, run.inexact_levels
     result.occurrences = run.occurrences  # one trip: whoever shows the run draws its setups without a second scan
     stage(1.0, f"run {result.run_id}: {plural(len(result.trades), 'trade')}")
     return result
@@ -198,7 +204,7 @@ class RuleSweeper:
     them, orders come from occurrences signalled at or after it and index :meth:`range_bars_for`."""
 
     def __init__(self, loaded: LoadedRule, symbol: str, bars: Bars, *, timeframe: Timeframe | str | None = None,
-                 rule_version_id: int = 0, start_utc: int | None = None) -> None:
+                 rule_version_id: int = 0, start_utc: int | None = None, level_bars: Bars | None = None) -> None:
         data, _, issues = parse_yaml(loaded.version.text, str(loaded.path))
         if data is None or issues:
             raise InputError(f"{loaded.path}: cannot re-read the rule for a sweep")
@@ -210,6 +216,8 @@ class RuleSweeper:
         self.bars = bars
         self.rule_version_id = rule_version_id
         self.start_utc = start_utc
+        #: finer bars for the session and day levels when ``bars`` are a setup timeframe (run_setup's fine_bars)
+        self.level_bars = level_bars
         self.detector_runs = 0
         self._sbars: dict[str, Bars] = {}
         self._detections: dict[tuple, DetectionResult] = {}
@@ -294,7 +302,14 @@ class RuleSweeper:
         key = (compiled.timeframe.value, compiled.kinds, repr(compiled.params))
         det = self._detections.get(key)
         if det is None:
-            det = detect(self.setup_bars_for(compiled), kinds=compiled.kinds, params=compiled.params)
+            fine = level_bars(self.bars, compiled, self.level_bars)
+            buckets = None
+            if fine is not None and fine is self.bars:  # the fine bars' setup bars (one more pass, only here)
+                from ita_desktop.detectors.fine_levels import buckets_from
+
+                buckets = buckets_from(fine.time, self.setup_bars_for(compiled).time)
+            det = detect(self.setup_bars_for(compiled), kinds=compiled.kinds, params=compiled.params, fine_bars=fine,
+                         fine_buckets=buckets)
             self.detector_runs += 1
             self._detections[key] = det
         return det
@@ -349,7 +364,7 @@ def sweep_rule(store: Store, rule_ref: str | Path, symbol: str, grid: Sequence[s
     sim = instrument_settings(prep.compiled, settings, **overrides)
     stage(0.03, f"detectors and setups on {len(prep.bars):,} {prep.source_timeframe} bars")
     sweeper = RuleSweeper(prep.loaded, symbol, prep.bars, timeframe=timeframe, rule_version_id=prep.version_id,
-                          start_utc=start_utc)
+                          start_utc=start_utc, level_bars=prep.level_bars)
     result = sweep_variants(sweeper, parsed, sim, statistic=statistic, lower=prep.lower, chunk=chunk,
                             progress=lambda f, m: stage(0.05 + 0.95 * f, m), cancel=cancel)
     ranged = sweeper.range_bars_for(prep.compiled)

@@ -24,7 +24,7 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.errors import InputError
 from ita_desktop.domain.timeframes import Timeframe, build_sources
 from ita_desktop.rules.engine import CompiledRule, Occurrence, compile_rule, run_setup
-from ita_desktop.rules.engine.runner import Warmup, warmup_for
+from ita_desktop.rules.engine.runner import Warmup, levels_exact_on, warmup_for
 from ita_desktop.rules.loader import LoadedRule, load_rule, repo_rules_dir
 from ita_desktop.rules.schema import Rule
 from ita_desktop.domain.versioning import version_key
@@ -48,6 +48,10 @@ class ScanResult:
     #: setup bars before the range the detectors ran over, and the time of the first bar loaded for them
     warmup_bars: int = 0
     warmup_from_utc: int | None = None
+    #: the timeframe the session and day levels came from, and the levels the rule reads that the
+    #: setup bars cannot know exactly (only when no finer bars are stored; name -> HH:MM inside a bar)
+    levels_from: str = ""
+    inexact_levels: dict[str, tuple[str, ...]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +59,7 @@ class ScanResult:
             "symbol": self.symbol, "timeframe": self.timeframe, "source_timeframe": self.source_timeframe,
             "bars": self.n_bars, "first_utc": self.first_utc, "last_utc": self.last_utc,
             "warmup_bars": self.warmup_bars, "warmup_from_utc": self.warmup_from_utc,
+            "levels_from": self.levels_from, "inexact_levels": {k: list(v) for k, v in (self.inexact_levels or {}).items()},
             "occurrences": [o.to_dict() for o in self.occurrences], "orders": len(self.orders),
         }
 
@@ -108,6 +113,24 @@ def source_timeframes(store: Store, symbol: str, timeframe: Timeframe, data_time
     return list(dict.fromkeys(usable))
 
 
+def stored_level_bars(store: Store, symbol: str, bars: Bars, compiled: CompiledRule) -> Bars | None:
+    """Finer stored bars for the rule's session and day levels when ``bars`` are its own timeframe (stored
+    as such): the finest stored series under it that spans ``bars`` (within one bar at each end: a month
+    of M1 under years of H1 would leave the years without levels), over the same time. None: ``bars``
+    are finer already (run_setup reads them), or nothing finer covers them."""
+    if not len(bars) or bars.timeframe.minutes < compiled.timeframe.minutes or levels_exact_on(compiled):
+        return None  # finer already (run_setup reads them), or its own bars hold every level time
+    infos = {s.timeframe: s for s in store.bars.series() if s.symbol == symbol}
+    first, last = int(bars.time[0]), int(bars.time[-1])
+    slack = compiled.timeframe.seconds
+    for tf in build_sources(infos, compiled.timeframe, dividing=False):
+        if infos[tf].first_utc <= first + slack and infos[tf].last_utc >= last - slack:
+            fine = store.bars.load(symbol, tf, first, last + slack)
+            if len(fine):
+                return fine
+    return None
+
+
 def _history_before(store: Store, symbol: str, tf: Timeframe, start_utc: int, warmups: list[Warmup | None]) -> Bars:
     """The stored ``tf`` bars before ``start_utc`` that meet every warm-up: first a calendar guess,
     then twice as far back each time until the bars are there or the store has nothing earlier."""
@@ -143,7 +166,9 @@ def scan(store: Store, rule_ref: str | Path, symbol: str, *, timeframe: Timefram
     compiled = compile_rule(rule, symbol)
     bars, source_tf = load_setup_bars(store, symbol, compiled.timeframe, rule.market.data_timeframe, start_utc, end_utc,
                                       warm_for=[compiled])
-    run = run_setup(compiled, bars, rule_version_id=recorded.id, start_utc=start_utc)
+    run = run_setup(compiled, bars, rule_version_id=recorded.id, start_utc=start_utc,
+                    fine_bars=stored_level_bars(store, symbol, bars, compiled))
     return ScanResult(rule.rule_id, recorded.version, recorded.id, recorded.action, symbol, compiled.timeframe.value,
                       source_tf, len(run.bars), run.bars.first_time, run.bars.last_time, run.occurrences, run.orders,
-                      run.warmup_bars, bars.first_time if run.warmup_bars else None)
+                      run.warmup_bars, bars.first_time if run.warmup_bars else None, run.levels_from,
+                      run.inexact_levels)

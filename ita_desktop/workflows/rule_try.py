@@ -62,7 +62,7 @@ def try_rule_text(store: Store, text: str, symbol: str, *, timeframe: Timeframe 
     from ita_desktop.backtest.runs import run_backtest
     from ita_desktop.rules.engine import compile_rule, run_setup
     from ita_desktop.workflows.rule_backtest import instrument_settings
-    from ita_desktop.workflows.rule_scan import load_setup_bars, with_timeframe
+    from ita_desktop.workflows.rule_scan import load_setup_bars, stored_level_bars, with_timeframe
 
     rule, issues = validate_text(text, "<rule being tried>")
     if rule is None:
@@ -73,7 +73,7 @@ def try_rule_text(store: Store, text: str, symbol: str, *, timeframe: Timeframe 
                                     warm_for=[compiled])
     if cancel is not None and cancel():
         raise InterruptedError("cancelled")
-    run = run_setup(compiled, bars, start_utc=start_utc)
+    run = run_setup(compiled, bars, start_utc=start_utc, fine_bars=stored_level_bars(store, symbol, bars, compiled))
     result = TryResult(rule.rule_id, symbol, compiled.timeframe.value, list(run.occurrences))
     if len(run.orders):
         backtest = run_backtest(run.bars, run.orders, instrument_settings(compiled), rule_id=rule.rule_id,

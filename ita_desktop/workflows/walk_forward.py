@@ -134,6 +134,7 @@ def _run_variant(store: Store, rule_ref: str | Path, symbol: str, params: Mappin
     rule_params = {p: v for p, v in params.items() if not p.startswith(SETTINGS_PREFIX)}
     sim_over = {p[len(SETTINGS_PREFIX):]: v for p, v in params.items() if p.startswith(SETTINGS_PREFIX)}
     sweeper = RuleSweeper(prep.loaded, symbol, prep.bars, timeframe=timeframe, rule_version_id=prep.version_id,
+                          level_bars=prep.level_bars,
                           start_utc=start)
     compiled = sweeper.compiled_for(rule_params)
     sim = instrument_settings(compiled, settings, **{**overrides, **sim_over})

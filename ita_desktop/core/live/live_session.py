@@ -6,7 +6,8 @@ the bars that closed, oldest first; ``tick`` only moves the forming bar (for the
 each closed streamed bar, each rule's :class:`TimeframeBuilder` says which of its bars closed,
 ``LiveSetup.update`` (the detectors' step kernels and the matcher, advanced on the saved state:
 the same result as a full pass) gives the occurrences signalled on it, and the paper tracker
-re-simulates the open signals. Then, in ONE transaction, the streamed bars are merged into the
+re-simulates the open signals. A rule on a higher timeframe than the stream gets every streamed bar
+too (``LiveSetup.add_fine``): its session and day levels come from them, as a full pass has them. Then, in ONE transaction, the streamed bars are merged into the
 store as a ``live`` ingest and the new signals inserted (``BarStore.write(..., also=...)``); a
 replay's bars are stored already, so only its signals are written. Only signals the store did
 not hold (their deterministic key is new) are raised; bars at or before the last one processed
@@ -123,6 +124,7 @@ class LiveSession:
         for i in range(len(tail)):
             assert not builder.add(_closed(tail, i))  # a bucket still open closes nothing
         setup = LiveSetup(compiled, done)
+        setup.add_fine(tail)  # levels from the streamed bars: the open bucket's bars are theirs too
         sbars = setup_bars(done, compiled) if len(done) else Bars.empty(self.symbol, compiled.timeframe)
         buffer = BarBuffer(self.symbol, compiled.timeframe, sbars)
         lower = self.streamed if compiled.timeframe != self.stream_timeframe else None
@@ -167,6 +169,7 @@ class LiveSession:
             self.streamed.append(bar)
             self.last_time = bar.time
             for k, active in enumerate(self.rules):
+                active.setup.add_fine(bar)  # the levels read the streamed bars (a no-op for a rule on them)
                 for sbar in active.builder.add(bar):
                     advanced.add(k)
                     records += self._setup_bar(active, sbar, kind)

@@ -10,6 +10,14 @@ update costs what the new bar and the pending setups cost, not the history, and 
 full pass over the bars so far signals on that bar (tested on the real data for every seed rule
 and for stress rules, and on made-up tables).
 
+Session and day levels (sessions, PDH/PDL, opens, initial balance) are facts about time: when
+the bars given are finer than the rule's timeframe (the M1 a higher timeframe is built from), or
+finer bars are given as ``fine_bars``, the levels are computed on those and shown on the setup
+bars (detectors.fine_levels: known at the setup bar the fine bar that made them known opens, else
+the next). Live, :meth:`LiveSetup.add_fine` feeds the streamed bars to them before the setup bar
+holding them is appended, so live still equals the full pass. With only setup bars, the levels
+come from those and :func:`level_source` names the ones they cannot know exactly.
+
 A ranged run (``run_setup(..., start_utc=T)``) gets bars from before T too: the detectors run
 over that warm-up and the range, and only occurrences signalled at or after T count, so the
 range's first days agree with the same days of a full pass. How much history is enough is
@@ -24,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ita_desktop.domain.resample import bucket_starts, resample
+from ita_desktop.domain.resample import bucket_starts, resample_with_starts
 from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.detectors.objects import LevelKind
 from ita_desktop.domain.bars import Bars
@@ -56,13 +64,88 @@ class SetupRun:
     rule_version_id: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     warmup_bars: int = 0
+    #: the timeframe the session and day levels were computed from, and the levels the rule reads that
+    #: it cannot know exactly (level name -> the HH:MM inside a bar; empty when computed from fine bars)
+    levels_from: str = ""
+    inexact_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def setup_bars(bars: Bars, compiled: CompiledRule) -> Bars:
     """``bars`` on the rule's timeframe (resampled on the rule's clock when finer)."""
+    return setup_bars_with_starts(bars, compiled)[0]
+
+
+def setup_bars_with_starts(bars: Bars, compiled: CompiledRule) -> tuple[Bars, np.ndarray]:
+    """:func:`setup_bars` and the setup bar each of ``bars`` went into (its start time)."""
     if bars.timeframe == compiled.timeframe:
-        return bars
-    return resample(bars, compiled.timeframe, clock=compiled.clock)
+        return bars, bars.time
+    return resample_with_starts(bars, compiled.timeframe, clock=compiled.clock)
+
+
+#: Where H4 and D1 buckets start on the session clock (domain.resample's default day start, which the
+#: engine's setup bars and the live TimeframeBuilder use).
+BUCKET_DAY_START_MIN = 18 * 60
+
+
+def levels_exact_on(compiled: CompiledRule) -> bool:
+    """Does every time the rule's session and day levels depend on (session windows, initial balance,
+    opens, the trading day) fall on a start of the rule's bars? Then levels from finer bars equal those
+    from its own bars in everything a rule reads (tested on the seed rules), and computing them on M1
+    would only cost time. M1..H1 start on the hour's multiples of their length on any whole-hour
+    session clock; H4 and D1 on the day start's; W1 and MN1 hold nothing but the week's open."""
+    from ita_desktop.detectors.fine_levels import level_boundaries
+
+    p = compiled.params
+    minutes = compiled.timeframe.minutes
+    if minutes > 1440:
+        return False
+    anchor = BUCKET_DAY_START_MIN if minutes > 60 else 0
+    return all((b - anchor) % minutes == 0
+               for bounds in level_boundaries(p.session_levels, p.day_start).values() for b in bounds)
+
+
+def level_bars(bars: Bars, compiled: CompiledRule, fine_bars: Bars | None = None, *,
+               use: bool | None = None) -> Bars | None:
+    """The bars the rule's session and day levels are computed from when not its own: ``fine_bars`` if
+    given and finer, else ``bars`` when finer (what the setup bars are built from); None: its own bars.
+
+    ``use``: None = only when its own bars cannot know every level exactly (:func:`levels_exact_on`);
+    True = whenever finer bars are there; False = never."""
+    if use is False or (use is None and levels_exact_on(compiled)):
+        return None
+    for candidate in (fine_bars, bars):
+        if candidate is not None and len(candidate) and candidate.timeframe.minutes < compiled.timeframe.minutes:
+            return candidate
+    return None
+
+
+def fine_buckets(fine: Bars | None, bars: Bars, starts: np.ndarray) -> np.ndarray | None:
+    """Each fine bar's setup bar (``starts``, from setup_bars_with_starts) when the setup bars were
+    resampled from them; else None (fine_levels computes them)."""
+    return starts if fine is not None and fine is bars else None
+
+
+def level_source(compiled: CompiledRule, sbars: Bars, fine: Bars | None) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """Where the levels come from (a timeframe) and, from the setup bars alone, which of the levels the
+    rule reads (its sweeps' and targets' levels) those bars cannot know exactly (fine_levels.inexact_levels)."""
+    if fine is not None:
+        return fine.timeframe.value, {}
+    from ita_desktop.detectors.fine_levels import inexact_levels
+    from ita_desktop.rules.vocabulary import resolve_level
+
+    p = compiled.params
+    if not len(sbars):
+        return compiled.timeframe.value, {}
+    inexact = inexact_levels(sbars.time, compiled.timeframe.minutes, p.session_levels, tz_name=p.session_tz,
+                             day_start=p.day_start)
+    windows = compiled.rule.market.windows()
+    refs = [ref for plan in compiled.steps for ref in plan.levels]
+    refs += [resolve_level(t.level, windows) for target in compiled.rule.targets
+             for t in (target.first_of or [target]) if t.level]
+    read = {k.name for ref in refs for k in ref.kinds}
+    if {"IB_HIGH", "IB_LOW"} & read:
+        read |= {"IB_MID", "IB_EXT"}
+    return compiled.timeframe.value, {name: hhmm for name, hhmm in inexact.items() if name in read}
 
 
 # -- warm-up: the history before a range's start that its detectors need -------------------------
@@ -172,7 +255,8 @@ def occurrence_span(compiled: CompiledRule) -> int | None:
 
 def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, *,
               rule_version_id: int = 0, detection: DetectionResult | None = None,
-              start_utc: int | None = None) -> SetupRun:
+              start_utc: int | None = None, fine_bars: Bars | None = None,
+              fine_levels: bool | None = None) -> SetupRun:
     """Every occurrence of ``rule`` in ``bars`` (any timeframe at or below the rule's) and its orders.
 
     ``detection``: a full-pass DetectionResult of the same setup bars, kinds and params, reused
@@ -183,10 +267,18 @@ def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, 
     are warm-up (give at least :func:`warmup_for`'s worth): detectors and matcher run over them,
     but only occurrences signalled in the range count, ids start at 0, and every bar index
     (occurrences, orders, ``SetupRun.bars``) counts from the range's first bar (a step before the
-    range has a negative bar)."""
+    range has a negative bar).
+
+    ``fine_bars``: bars finer than the rule's timeframe over the same time (warm-up included) to
+    compute the session and day levels from, when ``bars`` are the rule's own timeframe; when
+    ``bars`` are finer, they are used; ``fine_levels`` as :func:`level_bars`'s ``use`` (None: only
+    when the rule's own bars cannot know every level exactly)."""
     compiled = rule if isinstance(rule, CompiledRule) else compile_rule(rule, symbol or bars.symbol or None)
-    sbars = setup_bars(bars, compiled)
-    det = detection if detection is not None else detect(sbars, kinds=compiled.kinds, params=compiled.params)
+    sbars, starts = setup_bars_with_starts(bars, compiled)
+    fine = level_bars(bars, compiled, fine_bars, use=fine_levels)
+    det = detection if detection is not None else \
+        detect(sbars, kinds=compiled.kinds, params=compiled.params, fine_bars=fine,
+               fine_buckets=fine_buckets(fine, bars, starts))
     if det.n_bars != len(sbars):
         raise ValueError(f"the detection given covers {det.n_bars} bars, the setup bars are {len(sbars)}")
     first = 0 if start_utc is None else int(np.searchsorted(sbars.time, start_utc, side="left"))
@@ -202,7 +294,13 @@ def run_setup(rule: Rule | CompiledRule, bars: Bars, symbol: str | None = None, 
     orders = to_order_rows([(o.id, o.direction, o.signal_bar, o.order) for o in occs if o.order is not None],
                            rule_version_id)
     counts = {"occurrences": len(occs), "orders": len(orders), "skipped": sum(o.skipped is not None for o in occs)}
-    return SetupRun(compiled, sbars, det, occs, orders, rule_version_id, counts, first)
+    if det.fine_levels is not None:
+        levels_from, inexact = getattr(det.fine_levels.fine_timeframe, "value", "finer bars"), {}
+    elif detection is None:
+        levels_from, inexact = level_source(compiled, sbars, None)
+    else:  # a sweep's variant reusing a detection: the sweep says where its levels came from, once
+        levels_from, inexact = compiled.timeframe.value, {}
+    return SetupRun(compiled, sbars, det, occs, orders, rule_version_id, counts, first, levels_from, inexact)
 
 
 def _shifted(o: Occurrence, k: int) -> Occurrence:
@@ -345,12 +443,21 @@ class LiveSetup:
 
     ``update`` returns the occurrences signalled on the new bar (their orders exist from the
     next bar). ``occurrences`` accumulates everything since the start, ids as in a full pass.
+
+    A ``history`` finer than the rule's timeframe (the streamed M1) is where the session and day
+    levels come from when the rule's own bars cannot know them exactly (as :func:`run_setup` does): feed every streamed bar after it to
+    :meth:`add_fine` before :meth:`update` appends the setup bar holding it.
     """
 
     def __init__(self, rule: Rule | CompiledRule, history: Bars, symbol: str | None = None) -> None:
         self.compiled = rule if isinstance(rule, CompiledRule) else compile_rule(rule, symbol or history.symbol or None)
-        sbars = setup_bars(history, self.compiled)
-        self.det = detect(sbars, kinds=self.compiled.kinds, params=self.compiled.params, parallel=False)
+        sbars, starts = setup_bars_with_starts(history, self.compiled)
+        fine = level_bars(history, self.compiled) if len(history) else \
+            (None if levels_exact_on(self.compiled) or history.timeframe.minutes >= self.compiled.timeframe.minutes
+             else history)  # no history yet: the streamed bars still give the levels
+        self.det = detect(sbars, kinds=self.compiled.kinds, params=self.compiled.params, parallel=False,
+                          fine_bars=fine, fine_buckets=fine_buckets(fine, history, starts))
+        self.levels_from, self.inexact_levels = level_source(self.compiled, sbars, fine)
         self.cols = _columns(sbars, max(1024, 2 * len(sbars)))
         self.bias = _bias_full(self.compiled, sbars)
         if self.bias is not None:
@@ -363,9 +470,19 @@ class LiveSetup:
         ev, times = self.matcher.all()
         self.occurrences: list[Occurrence] = self._occurrences(ev, times, ctx, 0)
 
+    def add_fine(self, bars: Any) -> None:
+        """Streamed bars finer than the rule's (a ClosedBar, a mapping, or Bars), oldest first, after the
+        history: the levels read them when the setup bar holding them is appended. No-op when the levels
+        come from the setup bars."""
+        self.det.add_fine_bars(bars)
+
     def update(self, bar: Any) -> list[Occurrence]:
         """Append one setup-timeframe bar: a mapping with time, open, high, low, close (spread optional)."""
         n0 = self.det.n_bars
+        fine = self.det.fine_levels
+        if fine is not None and (fine.fine_bucket_last() or -1) < int(bar["time"]):
+            raise RuntimeError(f"the {self.compiled.timeframe.value} bar at {int(bar['time'])} came before its "
+                               f"streamed bars: the levels read them (add_fine) before the bar is appended")
         changes = self.det.update({k: bar[k] for k in ("time", "open", "high", "low", "close")})
         if n0 >= len(self.cols["time"]):
             self._grow()
