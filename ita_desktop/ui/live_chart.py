@@ -1,6 +1,7 @@
 """The live chart's wiring: bus events (BarClosed, Tick, SignalRaised) to the chart, at most 60 frames a second.
 
-Events arrive on the GUI thread through the QtBusBridge and are only queued; a 16 ms timer applies
+Closed bars also advance the detector overlays (``LiveOverlayFeed``: the detectors' changes on a
+worker, at most one overlay update per frame). Events arrive on the GUI thread through the QtBusBridge and are only queued; a 16 ms timer applies
 what queued since the last frame in one go (every closed bar appended in one batch, the forming
 candle set to its latest state), so a replay at thousands of bars a second redraws the chart at
 most 60 times a second, and a slow tick stream costs one small repaint per tick.
@@ -16,7 +17,9 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.ui.bus_bridge import QtBusBridge
 from ita_desktop.ui.chart.live_items import SignalMark
+from ita_desktop.ui.chart.overlays import OverlaySet
 from ita_desktop.ui.chart.widget import CandleChart
+from ita_desktop.ui.live_overlays import LiveOverlayFeed
 
 FRAME_MS = 16  # at most ~60 chart refreshes a second
 
@@ -24,9 +27,12 @@ FRAME_MS = 16  # at most ~60 chart refreshes a second
 class LiveChartFeed(QObject):
     """Feeds ``chart`` from the bus for the series it shows; ``signal_lookup(key)`` gives a stored signal."""
 
-    def __init__(self, chart: CandleChart, events: QtBusBridge, signal_lookup=None, parent: QObject | None = None) -> None:
+    def __init__(self, chart: CandleChart, events: QtBusBridge, signal_lookup=None, parent: QObject | None = None,
+                 overlays: OverlaySet | None = None) -> None:
         super().__init__(parent)
         self.chart = chart
+        #: the detector overlays advanced on the appended bars (None: the chart has no overlay layers)
+        self.overlays = LiveOverlayFeed(chart, overlays, self) if overlays is not None else None
         self.signal_lookup = signal_lookup
         self._bars: list[BarClosed] = []
         self._forming: tuple[int, float, float, float, float] | None = None  # bar time, o, h, l, c
@@ -87,6 +93,8 @@ class LiveChartFeed(QObject):
             self._bars.clear()
             if fresh:
                 chart.append_bars(_as_bars(fresh, chart.bars))
+                if self.overlays is not None:
+                    self.overlays.bars_appended()
         f = self._forming
         if f is not None and (chart.bars.last_time is None or f[0] > chart.bars.last_time):
             chart.set_forming(*f[1:])

@@ -139,7 +139,11 @@ class Workbench(QObject):
         window.events.register(SignalUpdated, self.signals.on_event)
         self.signals.signal_chosen.connect(self.show_signal)
         # live chart and Bar Replay (issue 12): the chart follows the bus; the replay dock is made on first use
-        self.live_chart = LiveChartFeed(window.chart, window.events, self._stored_signal, window)
+        self.live_chart = LiveChartFeed(window.chart, window.events, self._stored_signal, window, window.overlays)
+        live_overlays = self.live_chart.overlays
+        window.overlays_detected.connect(live_overlays.attach)  # type: ignore[attr-defined]
+        window.loaded.connect(lambda *_: live_overlays.detach())
+        live_overlays.advanced.connect(window.legend.set_counts)  # type: ignore[attr-defined]
         self.replay = ReplayPanel(window, core)
         self.replay_dock: QDockWidget | None = None
         self.replay_action = window.view_menu.addAction("Bar Replay", self.show_replay)

@@ -1,0 +1,135 @@
+"""The detector overlays of a live or replayed chart, advanced on appended bars off the GUI thread.
+
+When the window's detection of the loaded series arrives (``attach``), its ``DetectionResult`` is
+kept. Each chart frame that appended bars calls ``bars_appended``: one worker thread advances the
+result over the new bars and redraws only what changed (``LiveLayers``: the detectors' changes,
+never the whole series), and the finished layers are handed to the chart's OverlaySet on the GUI
+thread. One update runs at a time; bars appended meanwhile go in the next one, so under a fast
+replay overlay updates batch themselves (at most one per chart frame) and the GUI thread only
+swaps arrays (never waits on the detectors).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from PySide6.QtCore import QObject, Signal
+
+from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet
+from ita_desktop.ui.chart.overlays.live_layers import LiveLayers
+from ita_desktop.ui.chart.widget import CandleChart
+
+log = logging.getLogger(__name__)
+
+
+class LiveOverlayFeed(QObject):
+    """Keeps ``overlays`` in step with the bars appended to ``chart``; ``advanced(counts)`` after each update."""
+
+    advanced = Signal(dict)  # legend counts of the updated layers
+    _done = Signal(object)  # a finished worker Future (emitted on the worker, delivered on the GUI thread)
+
+    def __init__(self, chart: CandleChart, overlays: OverlaySet, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.chart, self.overlays = chart, overlays
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-overlays")
+        self._data: OverlayData | None = None  # the detection the layers start from
+        self._live: LiveLayers | None = None  # built on the worker at the first appended bars
+        self._generation = 0
+        self._busy = False
+        self._again = False
+        self.updates = 0  # overlay updates applied (tests and the benchmark read it)
+        self.n_bars = 0  # bars the shown overlays cover
+        self.error: str | None = None
+        self._done.connect(self._on_done)
+
+    def attach(self, data: OverlayData) -> None:
+        """The detection of the chart's series (over its first bars); bars already appended are caught up."""
+        self.detach()
+        if data.result is None:
+            return
+        self._data = data
+        self.n_bars = data.result.n_bars
+        if self.chart.count > self.n_bars:
+            self.bars_appended()
+
+    def detach(self) -> None:
+        """Forget the series (another one loads); an update still running is ignored when it ends."""
+        self._generation += 1
+        self._data, self._live = None, None
+        self._again = False
+        self.error = None
+
+    @property
+    def idle(self) -> bool:
+        """No update running or waiting (tests wait for it before comparing layers)."""
+        return not self._busy and not self._again
+
+    def bars_appended(self) -> None:
+        """Bars were appended to the chart: advance the overlays (now, or after the running update)."""
+        if self._data is None:
+            return
+        if self._busy:
+            self._again = True
+            return
+        self._submit()
+
+    def _submit(self) -> None:
+        bars = self.chart.bars
+        if bars is None:
+            return
+        self._busy, self._again = True, False
+        generation, data, live = self._generation, self._data, self._live
+
+        def work():
+            layers_of = live or _start(data, bars)
+            m, n = layers_of.n_bars, len(bars)
+            known = layers_of.result.time
+            if m > n or (m and int(known[m - 1]) != int(bars.time[m - 1])):
+                raise ValueError(f"the chart's bars no longer extend the detected ones (bar {m - 1})")
+            layers = layers_of.advance(bars.slice(m, n)) if n > m else layers_of.layers()
+            return generation, layers_of, layers, n
+
+        future = self._executor.submit(work)
+        future.add_done_callback(self._done.emit)
+
+    def _on_done(self, future: Future) -> None:
+        self._busy = False
+        try:
+            generation, live, layers, n = future.result()
+        except Exception as exc:  # noqa: BLE001 (shown, and the live overlays stop; the candles go on)
+            if self._data is not None:
+                self.error = f"Overlays stopped following the bars: {exc}"
+                log.warning(self.error)
+                self._data, self._live = None, None
+            return
+        if generation != self._generation:
+            return  # another series since
+        self._live, self.n_bars = live, n
+        bars = self.chart.bars
+        key = (bars.symbol, bars.timeframe.value, int(bars.time[n - 1])) if bars is not None and n else None
+        self.overlays.set_layers(layers, key)
+        self.updates += 1
+        counts = {name: layer.objects for name, layer in layers.items()}
+        counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})
+        self.advanced.emit(counts)
+        if self._again or (bars is not None and len(bars) > n):
+            self._submit()
+
+    def close(self) -> None:
+        self.detach()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _start(data: OverlayData, bars) -> LiveLayers:
+    """LiveLayers from a chart detection (worker). Levels computed from finer stored bars cannot advance on
+    the chart's own appended bars: those are detected again from the chart's bars (levels of its timeframe)."""
+    result = data.result
+    assert result is not None
+    if result.fine_bars is not None:
+        from ita_desktop.detectors.dispatcher import DetectionResult
+
+        first = bars.slice(0, result.n_bars)
+        fresh = DetectionResult(result.kinds, result.params, result.symbol, result.timeframe)
+        result = fresh.run(first.time, first.open, first.high, first.low, first.close)
+    return LiveLayers(result, data.options)
