@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
         if workbench is not None:
             workbench.replay.stop()  # its thread writes to the store the core closes below
             workbench.live_chart.overlays.close()
+            workbench.live.stop(join_s=2.0)  # MT5 feeds write the bars they close to the store
             workbench.signals.cancel_pending()
         self._release_gc()
         self.save_layout()

@@ -33,6 +33,7 @@ from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
 from ita_desktop.ui.panels.signals_panel import SignalsPanel
+from ita_desktop.ui.panels.live_panel import LivePanel
 from ita_desktop.ui.panels.replay_panel import ReplayPanel
 from ita_desktop.ui.live_chart import LiveChartFeed
 from ita_desktop.ui.connection_indicator import ConnectionIndicator
@@ -148,6 +149,11 @@ class Workbench(QObject):
         self.replay_dock: QDockWidget | None = None
         self.replay_action = window.view_menu.addAction("Bar Replay", self.show_replay)
         window.series_listed.connect(self.replay.set_series)
+        # MT5 live sessions from the window (what `ita live --source mt5` runs): docked on first use
+        self.live = LivePanel(window, core)
+        self.live_dock: QDockWidget | None = None
+        self.live_action = window.view_menu.addAction("MT5 Live", self.show_live)
+        window.series_listed.connect(self.live.set_series)
         self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
         window.statusBar().addPermanentWidget(self.connection)
         from ita_desktop.ui.signal_tray import SignalTray
@@ -210,6 +216,17 @@ class Workbench(QObject):
             self.replay_dock = dock
         self.replay_dock.show()
         self.replay_dock.raise_()
+
+    def show_live(self) -> None:
+        """Dock MT5 Live (the first time: on the right, beside the legend) and bring it up."""
+        if self.live_dock is None:
+            dock = QDockWidget("MT5 Live", self.window)  # type: ignore[arg-type]
+            dock.setObjectName("liveDock")
+            dock.setWidget(self.live)
+            self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.live_dock = dock
+        self.live_dock.show()
+        self.live_dock.raise_()
 
     # -- signals ------------------------------------------------------------------------------
     def show_signals(self) -> None:
