@@ -41,17 +41,26 @@ class LiveOverlayFeed(QObject):
         self.updates = 0  # overlay updates applied (tests and the benchmark read it)
         self.n_bars = 0  # bars the shown overlays cover
         self.error: str | None = None
+        self._eager = False  # build the live layers as soon as a detection is attached (a session runs)
         self._done.connect(self._on_done)
 
     def attach(self, data: OverlayData) -> None:
         """The detection of the chart's series (over its first bars); bars already appended are caught up."""
+        eager = self._eager  # a session started before its series' detection arrived
         self.detach()
+        self._eager = eager
         if data.result is None:
             return
         self._data = data
         self.n_bars = data.result.n_bars
-        if self.chart.count > self.n_bars:
+        if self._eager or self.chart.count > self.n_bars:
             self.bars_appended()
+
+    def prime(self) -> None:
+        """A live or replay session starts: prepare the live layers now (on the worker), not at the first bar,
+        so the first closed bar costs what every other does. Without a detection yet, at its ``attach``."""
+        self._eager = True
+        self.bars_appended()
 
     def detach(self) -> None:
         """Forget the series (another one loads); an update still running is ignored when it ends."""
@@ -59,6 +68,7 @@ class LiveOverlayFeed(QObject):
         self._data, self._live = None, None
         self._again = False
         self.error = None
+        self._eager = False
 
     @property
     def idle(self) -> bool:

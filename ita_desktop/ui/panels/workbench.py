@@ -154,6 +154,8 @@ class Workbench(QObject):
         self.live_dock: QDockWidget | None = None
         self.live_action = window.view_menu.addAction("MT5 Live", self.show_live)
         window.series_listed.connect(self.live.set_series)
+        self.replay.started.connect(live_overlays.prime)  # the live layers are ready before the first bar
+        self.live.started.connect(live_overlays.prime)
         self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
         window.statusBar().addPermanentWidget(self.connection)
         from ita_desktop.ui.signal_tray import SignalTray

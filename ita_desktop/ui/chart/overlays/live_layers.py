@@ -11,7 +11,8 @@ are row-wise, so a layer drawn from a partition of its rows is the union of the 
   a few dozen batches per layer, not one per frame;
 - young rows: settled since the last seal; one chunk rebuilt when it changes, sealed at YOUNG_ROWS;
 - active rows: what depends on the bar count (open zones and levels drawn to the right edge,
-  zones ended within AGE_FADE_BARS which fade later): rebuilt on every update (a few hundred rows).
+  zones ended within AGE_FADE_BARS which fade later): rebuilt when a change names one of them or one
+  settles; otherwise only the spans at the right edge move to the new edge (a few hundred rows).
 
 So an update costs the detectors' step over the new bars plus the active and young rows, the
 same at 100,000 or 5,000,000 bars of history, and the layers equal a full ``detector_layers``
@@ -21,7 +22,7 @@ over the same tables (tests/test_live_overlays.py checks both on the real EURUSD
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +30,10 @@ import numpy as np
 
 from ita_desktop.detectors.objects import State
 from ita_desktop.ui.chart.overlays.detector_layers import (
-    AGE_FADE_BARS, OverlayOptions, fair_value_gaps, ib_extensions, initial_balance, liquidity, opening_levels,
+    AGE_FADE_BARS, RIGHT_EDGE_BARS, OverlayOptions, fair_value_gaps, ib_extensions, initial_balance, liquidity, opening_levels,
     order_blocks, sweeps, structure,
 )
-from ita_desktop.ui.chart.overlays.shapes import LayerShapes
+from ita_desktop.ui.chart.overlays.shapes import Boxes, LayerShapes, Segments
 
 if TYPE_CHECKING:
     from ita_desktop.detectors.dispatcher import DetectionResult
@@ -86,6 +87,7 @@ class LiveLayers:
         self._layers_of = {t: [name for name, tabs in LAYER_TABLES.items() if t in tabs] for t in TABLES}
         tables = result.tables
         n = result.n_bars
+        self._drawn_n = n  # the bar count the active chunks are drawn for
         self._settled = {t: np.zeros(0, dtype=bool) for t in TABLES}
         self._sealed: dict[str, list[_Chunk]] = {t: [] for t in TABLES}
         self._young: dict[str, _Chunk] = {t: _Chunk(np.zeros(0, np.int64)) for t in TABLES}
@@ -108,7 +110,7 @@ class LiveLayers:
     def _chunk(self, table: str, idx: np.ndarray, tables: dict[str, np.ndarray], n: int) -> _Chunk:
         idx = np.asarray(idx, dtype=np.int64)
         chunk = _Chunk(idx)
-        if table not in tables:
+        if table not in tables or not len(idx):
             return chunk
         part = tables[table][idx]
         for name in self._layers_of[table]:
@@ -134,7 +136,7 @@ class LiveLayers:
                     layer.objects += part.objects
                     if part.total is not None:
                         total = (total or 0) + part.total
-            layer.total = total
+            layer.total = 0 if total is None and name == "fvg" else total  # the legend's "of N" even at none
             out[name] = layer
         return out
 
@@ -148,7 +150,8 @@ class LiveLayers:
     def apply(self, changed: dict[str, np.ndarray]) -> None:
         """Redraw after an update whose changed rows per table are ``changed`` (``Changes.index``)."""
         tables = self.result.tables
-        n = self.result.n_bars
+        n, old_n = self.result.n_bars, self._drawn_n
+        self._drawn_n = n
         for t in TABLES:
             rows = tables.get(t)
             if rows is None:
@@ -166,9 +169,15 @@ class LiveLayers:
                 kept = young_rows[~np.isin(young_rows, reopened)]
                 young_dirty = len(kept) != len(young_rows)
                 young_rows = kept
-            candidates = np.union1d(self._active[t].rows, touched)
+            active = self._active[t]
+            candidates = np.union1d(active.rows, touched) if len(touched) else active.rows
             done = settled_mask(t, rows[candidates], n) if len(candidates) else np.zeros(0, dtype=bool)
             fresh = candidates[done]
+            if not len(touched) and not len(reopened) and not len(fresh):
+                # the same rows, drawn the same but for the right edge the open ones reach: moved in place
+                self._active[t] = _Chunk(active.rows, {name: _moved_edge(shapes, old_n, n)
+                                                       for name, shapes in active.shapes.items()})
+                continue
             settled[fresh] = True
             self._settled[t] = settled
             if len(fresh) or young_dirty:
@@ -189,3 +198,20 @@ class LiveLayers:
         while chunks and len(chunks[-1].rows) <= 2 * len(rows):
             rows = np.union1d(chunks.pop().rows, rows)
         chunks.append(self._chunk(table, rows, tables, n))
+
+
+def _moved_edge(shapes: LayerShapes, old_n: int, n: int) -> LayerShapes:
+    """``shapes`` with every span that reached the old right edge (``_ends`` of a live row) reaching the new
+    one. Only live rows end there: a closed row ends at a bar before the last. New arrays and batches, so
+    the layers on the chart (painted on the GUI thread) are never changed under it."""
+    old_edge, edge = old_n - 0.5 + RIGHT_EDGE_BARS, n - 0.5 + RIGHT_EDGE_BARS
+    out = LayerShapes(shapes.name, objects=shapes.objects, total=shapes.total)
+    for batch in shapes.batches:
+        if isinstance(batch, (Boxes, Segments)):
+            at_edge = batch.x1 == old_edge
+            if at_edge.any():
+                x1 = batch.x1.copy()
+                x1[at_edge] = edge
+                batch = replace(batch, x1=x1)
+        out.batches.append(batch)
+    return out
