@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--replay", type=int, default=30_000)
     ap.add_argument("--rules", default="asia_sweep,ib_raid,fvg_reversal,Frank_raid")
     ap.add_argument("--no-overlays", action="store_true", help="the chart without detector overlays (the old figure)")
+    ap.add_argument("--core-too", action="store_true", help="also replay without the chart (same bars, same load)")
     args = ap.parse_args()
     args.replay_histories = [int(h) for h in str(args.replay_history).split(",") if h]
     os.environ["ITA_HOME"] = tempfile.mkdtemp(prefix="ita-livechart-bench-")
@@ -142,13 +143,28 @@ def _app():
 
 
 def _overlays_caught_up(feed, app, n: int, timeout: float = 120.0) -> None:
-    if feed.overlays is None:
+    if feed.overlays is not None:
+        _wait_for(lambda: feed.overlays.error or (feed.overlays.idle and feed.overlays.n_bars == n), timeout, 1)
+        if feed.overlays.error:
+            raise RuntimeError(feed.overlays.error)
+
+
+def _wait_for(done, timeout: float, check_ms: int) -> None:
+    """Run the Qt event loop (as the window's app.exec does: the GUI thread idles without the GIL) until
+    ``done()``, checked every ``check_ms``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if done():
         return
+    loop, timer = QEventLoop(), QTimer()
     end = time.perf_counter() + timeout
-    while not (feed.overlays.idle and feed.overlays.n_bars == n):
-        app.processEvents()
-        if feed.overlays.error or time.perf_counter() > end:
-            raise RuntimeError(feed.overlays.error or "the overlays did not catch up")
+    timer.setInterval(check_ms)
+    timer.timeout.connect(lambda: (done() or time.perf_counter() > end) and loop.quit())
+    timer.start()
+    loop.exec()
+    timer.stop()
+    if not done():
+        raise RuntimeError("timed out")
 
 
 def _replay(args, h, m1, bus, bridge, app, windows) -> None:
@@ -173,6 +189,17 @@ def _replay(args, h, m1, bus, bridge, app, windows) -> None:
     chart.show()
     chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, windows)))
     feed = _feed(args, chart, bridge, history)
+    if args.core_too:
+        with Store.open(Path(os.environ["ITA_HOME"]) / f"core-{h}.sqlite3") as store:
+            session = LiveSession(store, None, symbol="EURUSD", stream_timeframe=m1.timeframe, rules=compiled,
+                                  history=history, source="replay", store_bars=False)
+            control = ReplayControl(ReplayPlan(session, to_play), speed=None)
+            control.start()
+            t = time.perf_counter()
+            control.play()
+            control.finished.wait()
+            took = time.perf_counter() - t
+        print(f"replay without the chart ({h:,} bars of history): {n / took:,.0f} bars/s", flush=True)
     with Store.open(Path(os.environ["ITA_HOME"]) / "replay.sqlite3") as store:
         session = LiveSession(store, bus, symbol="EURUSD", stream_timeframe=m1.timeframe, rules=compiled,
                               history=history, source="replay", store_bars=False)
@@ -182,9 +209,7 @@ def _replay(args, h, m1, bus, bridge, app, windows) -> None:
         frames0 = feed.frames
         updates0 = feed.overlays.updates if feed.overlays else 0
         control.play()
-        while not (control.finished.is_set() and chart.count == h + n):
-            app.processEvents()
-            time.sleep(0.001)
+        _wait_for(lambda: control.finished.is_set() and chart.count == h + n, 600.0, 20)
         _overlays_caught_up(feed, app, h + n)
         took = time.perf_counter() - t
         frames = feed.frames - frames0

@@ -22,6 +22,12 @@ from ita_desktop.ui.chart.widget import CandleChart
 from ita_desktop.ui.live_overlays import LiveOverlayFeed
 
 FRAME_MS = 16  # at most ~60 chart refreshes a second
+#: a frame that appended at least BULK_BARS bars (a replay as fast as it goes, a catch-up) waits BULK_FRAME_MS
+#: for the next: each frame costs the GUI thread a paint whatever it appends, and those paints took the
+#: GIL from the replay thread; 10 frames a second still show the bars running, and a live feed or a
+#: replay at a readable speed (a bar or a few per frame) keeps every frame
+BULK_BARS = 20
+BULK_FRAME_MS = 100
 
 
 class LiveChartFeed(QObject):
@@ -87,6 +93,7 @@ class LiveChartFeed(QObject):
         if chart.bars is None:
             self._bars.clear(), self._signals.clear()
             return
+        fresh = []
         if self._bars:
             last = chart.bars.last_time
             fresh = [b for b in self._bars if last is None or b.time_utc > last]
@@ -102,6 +109,7 @@ class LiveChartFeed(QObject):
             self._mark(event)
         self._signals.clear()
         self.frames += 1
+        self._timer.setInterval(BULK_FRAME_MS if len(fresh) >= BULK_BARS else FRAME_MS)
 
     def _mark(self, event: SignalRaised) -> None:
         chart = self.chart

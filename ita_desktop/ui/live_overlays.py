@@ -5,8 +5,8 @@ kept. Each chart frame that appended bars calls ``bars_appended``: one worker th
 result over the new bars and redraws only what changed (``LiveLayers``: the detectors' changes,
 never the whole series), and the finished layers are handed to the chart's OverlaySet on the GUI
 thread. One update runs at a time; bars appended meanwhile go in the next one, so under a fast
-replay overlay updates batch themselves (at most one per chart frame) and the GUI thread only
-swaps arrays (never waits on the detectors).
+replay overlay updates batch themselves (at most one per chart frame, and after a bulk update one
+per BULK_UPDATE_MS) and the GUI thread only swaps arrays (never waits on the detectors).
 """
 
 from __future__ import annotations
@@ -14,13 +14,19 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet
 from ita_desktop.ui.chart.overlays.live_layers import LiveLayers
 from ita_desktop.ui.chart.widget import CandleChart
 
 log = logging.getLogger(__name__)
+
+#: after an update that advanced at least BULK_BARS bars (a replay as fast as it goes), the next waits
+#: BULK_UPDATE_MS: each update redraws the open and young rows whatever it advanced, so fewer, larger
+#: updates leave the replay thread more of the GIL; a live feed or a slow replay updates at every bar
+BULK_BARS = 20
+BULK_UPDATE_MS = 250
 
 
 class LiveOverlayFeed(QObject):
@@ -40,9 +46,14 @@ class LiveOverlayFeed(QObject):
         self._again = False
         self.updates = 0  # overlay updates applied (tests and the benchmark read it)
         self.n_bars = 0  # bars the shown overlays cover
+        self._from = 0  # bars covered when the running update started
         self.error: str | None = None
         self._eager = False  # build the live layers as soon as a detection is attached (a session runs)
         self._done.connect(self._on_done)
+        self._pause = QTimer(self)  # the wait after a bulk update
+        self._pause.setSingleShot(True)
+        self._pause.setInterval(BULK_UPDATE_MS)
+        self._pause.timeout.connect(self._after_pause)
 
     def attach(self, data: OverlayData) -> None:
         """The detection of the chart's series (over its first bars); bars already appended are caught up."""
@@ -69,26 +80,32 @@ class LiveOverlayFeed(QObject):
         self._again = False
         self.error = None
         self._eager = False
+        self._pause.stop()
 
     @property
     def idle(self) -> bool:
         """No update running or waiting (tests wait for it before comparing layers)."""
-        return not self._busy and not self._again
+        return not self._busy and not self._again and not self._pause.isActive()
 
     def bars_appended(self) -> None:
         """Bars were appended to the chart: advance the overlays (now, or after the running update)."""
         if self._data is None:
             return
-        if self._busy:
+        if self._busy or self._pause.isActive():
             self._again = True
             return
         self._submit()
+
+    def _after_pause(self) -> None:
+        if self._again and self._data is not None and not self._busy:
+            self._submit()
 
     def _submit(self) -> None:
         bars = self.chart.bars
         if bars is None:
             return
         self._busy, self._again = True, False
+        self._from = self.n_bars
         generation, data, live = self._generation, self._data, self._live
 
         def work():
@@ -123,7 +140,11 @@ class LiveOverlayFeed(QObject):
         counts = {name: layer.objects for name, layer in layers.items()}
         counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})
         self.advanced.emit(counts)
-        if self._again or (bars is not None and len(bars) > n):
+        more = self._again or (bars is not None and len(bars) > n)
+        if n - self._from >= BULK_BARS:
+            self._again = more
+            self._pause.start()
+        elif more:
             self._submit()
 
     def close(self) -> None:

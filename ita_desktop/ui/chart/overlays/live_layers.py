@@ -38,7 +38,7 @@ from ita_desktop.ui.chart.overlays.shapes import Boxes, LayerShapes, Segments
 if TYPE_CHECKING:
     from ita_desktop.detectors.dispatcher import DetectionResult
 
-YOUNG_ROWS = 512  # rows settled since the last seal, rebuilt per update until sealed
+YOUNG_ROWS = 128  # rows settled since the last seal, rebuilt per update until sealed
 #: the tables each detector layer is drawn from (a layer of two tables is drawn per table and joined)
 LAYER_TABLES: dict[str, tuple[str, ...]] = {
     "opens": ("levels",), "ib": ("levels",), "ib_ext": ("levels",), "liquidity": ("levels", "equal"),
