@@ -16,6 +16,7 @@ from ita_desktop.ui.main_window import MainWindow
 from tests.standins import mt5_module as standin
 from tests.test_live_mt5_standin import HISTORY, SERVER_TO_UTC, _core, _terminal, market  # noqa: F401
 from tests.support.real_bars import store_bars
+from tests.test_ui_screenshots import save
 
 WAIT_MS = 120_000
 pytestmark = [pytest.mark.realdata, pytest.mark.standin]
@@ -65,7 +66,10 @@ def test_standin_mt5_live_from_the_window_appends_closed_bars_and_stops(qtbot, i
         assert np.array_equal(chart.bars.close, bars.close[:expected])
     feed = window.workbench.live_chart.overlays
     qtbot.waitUntil(lambda: feed.idle and feed.n_bars == chart.count, timeout=WAIT_MS)  # overlays followed
-    assert chart.forming.bar is not None  # the forming candle from the stand-in's ticks
+    qtbot.waitUntil(lambda: chart.forming.bar is not None, timeout=WAIT_MS)  # the forming candle from the ticks
+    qtbot.waitUntil(lambda: "EURUSD M1: connected" in panel.status.text(), timeout=WAIT_MS)
+    window.workbench.connection.refresh()
+    save(window, "mt5_live_standin.png")  # the MT5 Live dock, the indicator, the chart with its overlays
 
     panel.stop_button.click()
     qtbot.waitUntil(lambda: not panel.running and panel.feeds[0].source is not None, timeout=WAIT_MS)

@@ -227,6 +227,8 @@ class Workbench(QObject):
             dock.setWidget(self.live)
             self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.live_dock = dock
+            # half the right column: its form and a session line per symbol need more than the legend's rest
+            self.window.resizeDocks([self.window.legend_dock, dock], [1, 1], Qt.Orientation.Vertical)
         self.live_dock.show()
         self.live_dock.raise_()
 
