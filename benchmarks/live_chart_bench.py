@@ -104,8 +104,9 @@ def main() -> None:
         print(f"history {h:>9,} M1: tick -> forming candle drawn {_pct(ticks)} | bar close -> chart updated "
               f"{'(overlays included) ' if feed.overlays else ''}{_pct(closes)} (budget 20 ms each)", flush=True)
         if feed.overlays is not None:
+            worker = np.array(list(feed.overlays.worker_s)[-args.events:])
             print(f"{'':19} of which the overlays advanced (worker, then applied on the GUI thread) {_pct(overlays)}; "
-                  f"{feed.overlays.updates} updates", flush=True)
+                  f"{feed.overlays.updates} updates; the worker's own part {_pct(worker)}", flush=True)
         bridge.close()
         chart.close()
         chart.deleteLater()

@@ -12,6 +12,8 @@ per BULK_UPDATE_MS) and the GUI thread only swaps arrays (never waits on the det
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -45,6 +47,7 @@ class LiveOverlayFeed(QObject):
         self._busy = False
         self._again = False
         self.updates = 0  # overlay updates applied (tests and the benchmark read it)
+        self.worker_s: deque[float] = deque(maxlen=10_000)  # each update's time on the worker (the benchmark)
         self.n_bars = 0  # bars the shown overlays cover
         self._from = 0  # bars covered when the running update started
         self.error: str | None = None
@@ -109,12 +112,14 @@ class LiveOverlayFeed(QObject):
         generation, data, live = self._generation, self._data, self._live
 
         def work():
+            began = time.perf_counter()
             layers_of = live or _start(data, bars)
             m, n = layers_of.n_bars, len(bars)
             known = layers_of.result.time
             if m > n or (m and int(known[m - 1]) != int(bars.time[m - 1])):
                 raise ValueError(f"the chart's bars no longer extend the detected ones (bar {m - 1})")
             layers = layers_of.advance(bars.slice(m, n)) if n > m else layers_of.layers()
+            self.worker_s.append(time.perf_counter() - began)
             return generation, layers_of, layers, n
 
         future = self._executor.submit(work)

@@ -158,8 +158,10 @@ class LiveLayers:
                 continue
             touched = np.asarray(changed.get(t, np.zeros(0, np.int64)), dtype=np.int64)
             settled = self._settled[t]
-            if len(settled) < len(rows):
-                settled = np.concatenate((settled, np.zeros(len(rows) - len(settled), dtype=bool)))
+            if len(settled) < len(rows):  # room doubles: a copy per update would cost O(history)
+                grown = np.zeros(max(2 * len(settled), len(rows), 1024), dtype=bool)
+                grown[: len(settled)] = settled
+                settled = grown
             reopened = touched[settled[touched]] if len(touched) else touched
             young_rows = self._young[t].rows
             young_dirty = False
