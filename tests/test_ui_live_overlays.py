@@ -84,3 +84,34 @@ def test_replay_overlays_advance_and_equal_a_full_detection(qtbot, eurusd_store:
     panel.stop()
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
     window.close()
+
+
+def test_a_long_series_detection_not_kept_is_detected_again_when_bars_append(qtbot, eurusd_csv: Path, monkeypatch) -> None:
+    """Without a session, a detection over more than KEEP_RESULT_BARS bars is not kept (memory); when bars
+    append later, the worker detects the chart's bars again and the layers still equal a full detection."""
+    from ita_desktop.data.csv_import import read_csv
+    from ita_desktop.detectors.dispatcher import detect
+    from ita_desktop.ui import live_overlays
+    from ita_desktop.ui.chart.chart_data import prepare_chart_data
+    from ita_desktop.ui.chart.live_series import growable
+    from ita_desktop.ui.chart.overlays import OverlaySet
+    from ita_desktop.ui.chart.widget import CandleChart
+    from ita_desktop.ui.theme import get_theme
+
+    monkeypatch.setattr(live_overlays, "KEEP_RESULT_BARS", 1000)
+    bars = read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars.slice(0, 12_000)
+    chart = CandleChart()
+    qtbot.addWidget(chart)
+    chart.set_prepared(growable(prepare_chart_data(bars.slice(0, 10_000), chart.session_clock, {})))
+    overlays = OverlaySet(chart, get_theme("dark"))
+    feed = live_overlays.LiveOverlayFeed(chart, overlays)
+    feed.attach(overlay_data(chart.bars, detect(chart.bars)))
+    assert feed._data.result is None and feed.n_bars == 10_000  # not kept: no session runs
+    for a, b in ((10_000, 10_001), (10_001, 10_500), (10_500, 12_000)):
+        chart.append_bars(bars.slice(a, b))
+        feed.bars_appended()
+        qtbot.waitUntil(lambda b=b: feed.idle and feed.n_bars == b, timeout=WAIT_MS)
+        full = overlay_data(chart.bars, detect(chart.bars)).layers
+        for name in LAYER_TABLES:
+            assert drawn(overlays.shapes(name)) == drawn(full[name]), (b, name)
+    feed.close()

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 #: updates leave the replay thread more of the GIL; a live feed or a slow replay updates at every bar
 BULK_BARS = 20
 BULK_UPDATE_MS = 250
+#: a detection over more bars than this is not kept while no session runs (hundreds of MB at 5,000,000
+#: bars); a session started later detects the chart's bars again on the worker first
+KEEP_RESULT_BARS = 1_000_000
 
 
 class LiveOverlayFeed(QObject):
@@ -50,6 +54,7 @@ class LiveOverlayFeed(QObject):
         self.worker_s: deque[float] = deque(maxlen=10_000)  # each update's time on the worker (the benchmark)
         self.n_bars = 0  # bars the shown overlays cover
         self._from = 0  # bars covered when the running update started
+        self._recipe: tuple = ()  # how the attached detection was made (kinds, params, symbol, timeframe, bars)
         self.error: str | None = None
         self._eager = False  # build the live layers as soon as a detection is attached (a session runs)
         self._done.connect(self._on_done)
@@ -63,10 +68,14 @@ class LiveOverlayFeed(QObject):
         eager = self._eager  # a session started before its series' detection arrived
         self.detach()
         self._eager = eager
-        if data.result is None:
+        result = data.result
+        if result is None:
             return
+        self.n_bars = result.n_bars
+        self._recipe = (result.kinds, result.params, result.symbol, result.timeframe, result.n_bars)
+        if not self._eager and self.n_bars > KEEP_RESULT_BARS:  # no session yet: detect again if one starts
+            data = replace(data, result=None, layers={}, counts={})
         self._data = data
-        self.n_bars = data.result.n_bars
         if self._eager or self.chart.count > self.n_bars:
             self.bars_appended()
 
@@ -109,11 +118,11 @@ class LiveOverlayFeed(QObject):
             return
         self._busy, self._again = True, False
         self._from = self.n_bars
-        generation, data, live = self._generation, self._data, self._live
+        generation, data, live, recipe = self._generation, self._data, self._live, self._recipe
 
         def work():
             began = time.perf_counter()
-            layers_of = live or _start(data, bars)
+            layers_of = live or _start(data, recipe, bars)
             m, n = layers_of.n_bars, len(bars)
             known = layers_of.result.time
             if m > n or (m and int(known[m - 1]) != int(bars.time[m - 1])):
@@ -157,15 +166,16 @@ class LiveOverlayFeed(QObject):
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _start(data: OverlayData, bars) -> LiveLayers:
-    """LiveLayers from a chart detection (worker). Levels computed from finer stored bars cannot advance on
-    the chart's own appended bars: those are detected again from the chart's bars (levels of its timeframe)."""
+def _start(data: OverlayData, recipe: tuple, bars) -> LiveLayers:
+    """LiveLayers from a chart detection (worker). Detected again over the chart's first bars when the
+    detection was not kept (a long series with no session then), or when its session levels came from
+    finer stored bars: those cannot advance on the chart's own appended bars (levels of its timeframe)."""
     result = data.result
-    assert result is not None
-    if result.fine_bars is not None:
+    if result is None or result.fine_bars is not None:
         from ita_desktop.detectors.dispatcher import DetectionResult
 
-        first = bars.slice(0, result.n_bars)
-        fresh = DetectionResult(result.kinds, result.params, result.symbol, result.timeframe)
+        kinds, params, symbol, timeframe, n = recipe
+        first = bars.slice(0, n)
+        fresh = DetectionResult(kinds, params, symbol, timeframe)
         result = fresh.run(first.time, first.open, first.high, first.low, first.close)
     return LiveLayers(result, data.options)
