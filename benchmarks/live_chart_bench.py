@@ -63,7 +63,6 @@ def main() -> None:
     from ita_desktop.ui.chart.chart_data import prepare_chart_data
     from ita_desktop.ui.chart.live_series import growable
     from ita_desktop.ui.chart.widget import CandleChart
-    from ita_desktop.ui.live_chart import LiveChartFeed
 
     app = QApplication.instance() or QApplication([])
     histories = [int(h) for h in args.history.split(",")]
@@ -178,7 +177,6 @@ def _replay(args, h, m1, bus, bridge, app, windows) -> None:
     from ita_desktop.ui.chart.chart_data import prepare_chart_data
     from ita_desktop.ui.chart.live_series import growable
     from ita_desktop.ui.chart.widget import CandleChart
-    from ita_desktop.ui.live_chart import LiveChartFeed
 
     rules_ids = [r.strip() for r in args.rules.split(",") if r.strip()]
     compiled = [(compile_rule(load_rule(max((repo_rules_dir() / r).glob("v*.yaml"))).rule, "EURUSD"), None)

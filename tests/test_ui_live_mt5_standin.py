@@ -14,8 +14,8 @@ import pytest
 
 from ita_desktop.ui.main_window import MainWindow
 from tests.standins import mt5_module as standin
-from tests.test_live_mt5_standin import HISTORY, SERVER_TO_UTC, _core, _terminal, market  # noqa: F401
 from tests.support.real_bars import store_bars
+from tests.test_live_mt5_standin import HISTORY, SERVER_TO_UTC, _core, _terminal, market  # noqa: F401
 from tests.test_ui_screenshots import save
 
 WAIT_MS = 120_000
@@ -61,7 +61,7 @@ def test_standin_mt5_live_from_the_window_appends_closed_bars_and_stops(qtbot, i
     for minutes in (1, 7, 25):  # the terminal's clock moves on: each closed bar appends, none twice
         terminal.live_now += minutes * 60
         expected = _closed_before(rates, terminal.live_now)
-        qtbot.waitUntil(lambda: chart.count == expected, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda e=expected: chart.count == e, timeout=WAIT_MS)
         assert np.array_equal(chart.bars.time, bars.time[:expected])
         assert np.array_equal(chart.bars.close, bars.close[:expected])
     feed = window.workbench.live_chart.overlays

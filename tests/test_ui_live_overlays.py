@@ -58,7 +58,7 @@ def test_replay_overlays_advance_and_equal_a_full_detection(qtbot, eurusd_store:
 
     for step in range(1, 4):  # one bar at a time: each step's overlays know that bar and nothing later
         panel.step_button.click()
-        qtbot.waitUntil(lambda: chart.count == start_index + step and _caught_up(window), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda s=step: chart.count == start_index + s and _caught_up(window), timeout=WAIT_MS)
         full, result = _full_layers(window)
         for name in LAYER_TABLES:
             assert drawn(window.overlays.shapes(name)) == drawn(full[name]), (step, name)

@@ -30,8 +30,8 @@ import numpy as np
 
 from ita_desktop.detectors.objects import State
 from ita_desktop.ui.chart.overlays.detector_layers import (
-    AGE_FADE_BARS, RIGHT_EDGE_BARS, OverlayOptions, fair_value_gaps, ib_extensions, initial_balance, liquidity, opening_levels,
-    order_blocks, sweeps, structure,
+    AGE_FADE_BARS, RIGHT_EDGE_BARS, OverlayOptions, fair_value_gaps, ib_extensions, initial_balance, liquidity,
+    opening_levels, order_blocks, structure, sweeps,
 )
 from ita_desktop.ui.chart.overlays.shapes import Boxes, LayerShapes, Segments
 
