@@ -39,7 +39,7 @@ class LiveOverlayFeed(QObject):
     """Keeps ``overlays`` in step with the bars appended to ``chart``; ``advanced(counts)`` after each update."""
 
     advanced = Signal(dict)  # legend counts of the updated layers
-    _done = Signal(object)  # a finished worker Future (emitted on the worker, delivered on the GUI thread)
+    _done = Signal(int, object)  # (generation, finished Future): emitted on the worker, delivered on the GUI thread
 
     def __init__(self, chart: CandleChart, overlays: OverlaySet, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -129,23 +129,24 @@ class LiveOverlayFeed(QObject):
                 raise ValueError(f"the chart's bars no longer extend the detected ones (bar {m - 1})")
             layers = layers_of.advance(bars.slice(m, n)) if n > m else layers_of.layers()
             self.worker_s.append(time.perf_counter() - began)
-            return generation, layers_of, layers, n
+            return layers_of, layers, n
 
         future = self._executor.submit(work)
-        future.add_done_callback(self._done.emit)
+        future.add_done_callback(lambda f: self._done.emit(generation, f))
 
-    def _on_done(self, future: Future) -> None:
+    def _on_done(self, generation: int, future: Future) -> None:
         self._busy = False
-        try:
-            generation, live, layers, n = future.result()
-        except Exception as exc:  # noqa: BLE001 (shown, and the live overlays stop; the candles go on)
-            if self._data is not None:
-                self.error = f"Overlays stopped following the bars: {exc}"
-                log.warning(self.error)
-                self._data, self._live = None, None
-            return
         if generation != self._generation:
+            if self._again and self._data is not None:
+                self._submit()  # bars of the new series appended while the old update ran
             return  # another series since
+        try:
+            live, layers, n = future.result()
+        except Exception as exc:  # noqa: BLE001 (shown, and the live overlays stop; the candles go on)
+            self.error = f"Overlays stopped following the bars: {exc}"
+            log.warning(self.error)
+            self._data, self._live = None, None
+            return
         self._live, self.n_bars = live, n
         bars = self.chart.bars
         key = (bars.symbol, bars.timeframe.value, int(bars.time[n - 1])) if bars is not None and n else None
