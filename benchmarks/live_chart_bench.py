@@ -1,17 +1,21 @@
 """Live chart benchmark: the window's chart (offscreen) with H M1 bars of history, fed as the bus feeds it.
 
     QT_QPA_PLATFORM=offscreen uv run python benchmarks/live_chart_bench.py [--history 100000,1000000,5000000]
-        [--events 300] [--replay-history 100000] [--replay 30000] [--rules asia_sweep,ib_raid,fvg_reversal,Frank_raid]
+        [--events 300] [--replay-history 100000,1000000,5000000] [--replay 30000]
+        [--rules asia_sweep,ib_raid,fvg_reversal,Frank_raid] [--no-overlays]
 
 Prints, per history size, against the 20 ms budgets:
 - tick -> forming candle drawn: a Tick handed to LiveChartFeed (what the QtBusBridge calls on the GUI
   thread), the frame applied (``flush``) and the chart painted synchronously (``repaint``);
 - bar close -> chart updated: a BarClosed likewise, the bar appended (growing columns, aggregation
-  tails, the touched chunks' rows) and painted. The core's part of a bar close (rules, signals,
-  SQLite) is benchmarks/live_session_bench.py's.
-Then Bar Replay at full speed with the chart: a replay LiveSession with the rules on its own thread
-(ReplayControl), its bus events through a real QtBusBridge to the chart, which refreshes at most 60
-times a second: bars a second, chart frames a second, and a year of M1 at that pace.
+  tails, the touched chunks' rows), the detector overlays advanced from the detectors' changes on
+  their worker (LiveOverlayFeed; the figure waits until the new layers are on the chart) and painted;
+  the overlay part alone is printed too. The core's part of a bar close (rules, signals, SQLite) is
+  benchmarks/live_session_bench.py's.
+Then Bar Replay at full speed with the chart, per replay history size: a replay LiveSession with the
+rules on its own thread (ReplayControl), its bus events through a real QtBusBridge to the chart and its
+overlays, which refresh at most 60 times a second: bars a second, chart frames and overlay updates a
+second, and a year of M1 at that pace. ``--no-overlays`` measures the chart without the overlays.
 Bars: chained_series.chained_eurusd (the real EURUSD M1's returns chained end to end).
 """
 
@@ -41,10 +45,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--history", default="100000,1000000,5000000")
     ap.add_argument("--events", type=int, default=300)
-    ap.add_argument("--replay-history", type=int, default=100_000)
+    ap.add_argument("--replay-history", default="100000,1000000,5000000")
     ap.add_argument("--replay", type=int, default=30_000)
     ap.add_argument("--rules", default="asia_sweep,ib_raid,fvg_reversal,Frank_raid")
+    ap.add_argument("--no-overlays", action="store_true", help="the chart without detector overlays (the old figure)")
+    ap.add_argument("--core-too", action="store_true", help="also replay without the chart (same bars, same load)")
     args = ap.parse_args()
+    args.replay_histories = [int(h) for h in str(args.replay_history).split(",") if h]
     os.environ["ITA_HOME"] = tempfile.mkdtemp(prefix="ita-livechart-bench-")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -56,11 +63,10 @@ def main() -> None:
     from ita_desktop.ui.chart.chart_data import prepare_chart_data
     from ita_desktop.ui.chart.live_series import growable
     from ita_desktop.ui.chart.widget import CandleChart
-    from ita_desktop.ui.live_chart import LiveChartFeed
 
     app = QApplication.instance() or QApplication([])
     histories = [int(h) for h in args.history.split(",")]
-    n_total = max(max(histories), args.replay_history + args.replay) + args.events + 10
+    n_total = max(max(histories), max(args.replay_histories) + args.replay) + args.events + 10
     print(f"bars: {describe(n_total)}")
     m1 = chained_eurusd(n_total)
     windows = {"asia": ("20:00", "00:00"), "london": ("02:00", "05:00"), "ny_am": ("09:30", "11:00")}
@@ -72,10 +78,10 @@ def main() -> None:
         chart.show()
         chart.set_prepared(growable(prepare_chart_data(m1.slice(0, h), chart.session_clock, windows)))
         bridge = QtBusBridge(bus)  # one per chart: a feed lives as long as its chart
-        feed = LiveChartFeed(chart, bridge)
+        feed = _feed(args, chart, bridge, m1.slice(0, h))
         for _ in range(5):
             app.processEvents()
-        ticks, closes = np.empty(args.events), np.empty(args.events)
+        ticks, closes, overlays = np.empty(args.events), np.empty(args.events), np.empty(args.events)
         for j in range(args.events):
             i = h + j
             t0, o, hi, lo, c = int(m1.time[i]), *(float(a[i]) for a in (m1.open, m1.high, m1.low, m1.close))
@@ -88,22 +94,80 @@ def main() -> None:
             feed.on_bar_closed(BarClosed(symbol="EURUSD", timeframe="M1", time_utc=t0, open=o, high=hi, low=lo,
                                          close=c))
             feed.flush()
+            t_overlay = time.perf_counter()
+            _overlays_caught_up(feed, app, chart.count)
+            overlays[j] = time.perf_counter() - t_overlay
             chart.viewport().repaint()
             closes[j] = time.perf_counter() - t
         assert chart.count == h + args.events
         print(f"history {h:>9,} M1: tick -> forming candle drawn {_pct(ticks)} | bar close -> chart updated "
-              f"{_pct(closes)} (budget 20 ms each)", flush=True)
+              f"{'(overlays included) ' if feed.overlays else ''}{_pct(closes)} (budget 20 ms each)", flush=True)
+        if feed.overlays is not None:
+            worker = np.array(list(feed.overlays.worker_s)[-args.events:])
+            print(f"{'':19} of which the overlays advanced (worker, then applied on the GUI thread) {_pct(overlays)}; "
+                  f"{feed.overlays.updates} updates; the worker's own part {_pct(worker)}", flush=True)
         bridge.close()
         chart.close()
         chart.deleteLater()
         app.processEvents()
-    bridge = QtBusBridge(bus)
-    _replay(args, m1, bus, bridge, app, windows)
-    bridge.close()
+    for h in args.replay_histories:
+        bridge = QtBusBridge(bus)
+        _replay(args, h, m1, bus, bridge, app, windows)
+        bridge.close()
     bus.shutdown()
 
 
-def _replay(args, m1, bus, bridge, app, windows) -> None:
+def _feed(args, chart, bridge, history):
+    """The chart's LiveChartFeed, with its detector overlays attached (the window's load detection)."""
+    from ita_desktop.detectors.dispatcher import detect
+    from ita_desktop.ui.chart.overlays import OverlaySet, overlay_data
+    from ita_desktop.ui.live_chart import LiveChartFeed
+    from ita_desktop.ui.theme import get_theme
+
+    if args.no_overlays:
+        return LiveChartFeed(chart, bridge)
+    overlays = OverlaySet(chart, get_theme("dark"))
+    feed = LiveChartFeed(chart, bridge, overlays=overlays)
+    data = overlay_data(history, detect(history))
+    overlays.set_layers(data.layers, data.key)
+    feed.overlays.attach(data)
+    feed.overlays.prime()  # what the Bar Replay and MT5 Live docks do when their session starts
+    _overlays_caught_up(feed, _app(), chart.count)
+    return feed
+
+
+def _app():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance()
+
+
+def _overlays_caught_up(feed, app, n: int, timeout: float = 120.0) -> None:
+    if feed.overlays is not None:
+        _wait_for(lambda: feed.overlays.error or (feed.overlays.idle and feed.overlays.n_bars == n), timeout, 1)
+        if feed.overlays.error:
+            raise RuntimeError(feed.overlays.error)
+
+
+def _wait_for(done, timeout: float, check_ms: int) -> None:
+    """Run the Qt event loop (as the window's app.exec does: the GUI thread idles without the GIL) until
+    ``done()``, checked every ``check_ms``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if done():
+        return
+    loop, timer = QEventLoop(), QTimer()
+    end = time.perf_counter() + timeout
+    timer.setInterval(check_ms)
+    timer.timeout.connect(lambda: (done() or time.perf_counter() > end) and loop.quit())
+    timer.start()
+    loop.exec()
+    timer.stop()
+    if not done():
+        raise RuntimeError("timed out")
+
+
+def _replay(args, h, m1, bus, bridge, app, windows) -> None:
     from ita_desktop.core.live.live_service import ReplayPlan
     from ita_desktop.core.live.live_session import LiveSession
     from ita_desktop.core.live.replay_control import ReplayControl
@@ -113,18 +177,28 @@ def _replay(args, m1, bus, bridge, app, windows) -> None:
     from ita_desktop.ui.chart.chart_data import prepare_chart_data
     from ita_desktop.ui.chart.live_series import growable
     from ita_desktop.ui.chart.widget import CandleChart
-    from ita_desktop.ui.live_chart import LiveChartFeed
 
     rules_ids = [r.strip() for r in args.rules.split(",") if r.strip()]
     compiled = [(compile_rule(load_rule(max((repo_rules_dir() / r).glob("v*.yaml"))).rule, "EURUSD"), None)
                 for r in rules_ids]
-    h, n = args.replay_history, args.replay
+    n = args.replay
     history, to_play = m1.slice(0, h), m1.slice(h, h + n)
     chart = CandleChart(session_windows=windows)
     chart.resize(1400, 700)
     chart.show()
     chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, windows)))
-    feed = LiveChartFeed(chart, bridge)
+    feed = _feed(args, chart, bridge, history)
+    if args.core_too:
+        with Store.open(Path(os.environ["ITA_HOME"]) / f"core-{h}.sqlite3") as store:
+            session = LiveSession(store, None, symbol="EURUSD", stream_timeframe=m1.timeframe, rules=compiled,
+                                  history=history, source="replay", store_bars=False)
+            control = ReplayControl(ReplayPlan(session, to_play), speed=None)
+            control.start()
+            t = time.perf_counter()
+            control.play()
+            control.finished.wait()
+            took = time.perf_counter() - t
+        print(f"replay without the chart ({h:,} bars of history): {n / took:,.0f} bars/s", flush=True)
     with Store.open(Path(os.environ["ITA_HOME"]) / "replay.sqlite3") as store:
         session = LiveSession(store, bus, symbol="EURUSD", stream_timeframe=m1.timeframe, rules=compiled,
                               history=history, source="replay", store_bars=False)
@@ -132,17 +206,19 @@ def _replay(args, m1, bus, bridge, app, windows) -> None:
         control.start()
         t = time.perf_counter()
         frames0 = feed.frames
+        updates0 = feed.overlays.updates if feed.overlays else 0
         control.play()
-        while not (control.finished.is_set() and chart.count == h + n):
-            app.processEvents()
-            time.sleep(0.001)
+        _wait_for(lambda: control.finished.is_set() and chart.count == h + n, 600.0, 20)
+        _overlays_caught_up(feed, app, h + n)
         took = time.perf_counter() - t
         frames = feed.frames - frames0
+        updates = (feed.overlays.updates - updates0) if feed.overlays else 0
         year = 370_000
-        print(f"replay with the chart ({', '.join(rules_ids)}; {h:,} bars of history): {n:,} M1 bars in {took:.2f} s = "
-              f"{n / took:,.0f} bars/s, {frames} chart frames = {frames / took:.1f} frames/s (cap 60); "
-              f"a year of M1 in {year / (n / took):.0f} s (goal: under 60 s); {len(control.total.raised)} signals",
-              flush=True)
+        what = "the chart and its overlays" if feed.overlays else "the chart (no overlays)"
+        print(f"replay with {what} ({', '.join(rules_ids)}; {h:,} bars of history): {n:,} M1 bars in {took:.2f} s = "
+              f"{n / took:,.0f} bars/s, {frames} chart frames = {frames / took:.1f} frames/s (cap 60), {updates} "
+              f"overlay updates; a year of M1 in {year / (n / took):.0f} s (goal: under 60 s); "
+              f"{len(control.total.raised)} signals", flush=True)
         if control.error is not None:
             raise control.error
     chart.close()

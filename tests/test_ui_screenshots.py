@@ -268,6 +268,13 @@ def test_screenshot_bar_replay(qtbot, window_on, eurusd_csv):
         if window.chart.forming.bar is not None:
             break
     assert window.chart.forming.bar is not None
+    # the detector overlays followed the replayed bars (advanced from the detectors' changes)
+    feed = wb.live_chart.overlays
+    qtbot.waitUntil(lambda: feed.idle and feed.n_bars == window.chart.count, timeout=4 * WAIT_MS)
+    start_index = int(np.searchsorted(bars.time, int(bars.time[35_000]) // 3600 * 3600))
+    drawn_after = [b for name in ("fvg", "structure", "liquidity") for b in window.overlays.shapes(name).batches
+                   if hasattr(b, "x1") and (b.x1 > start_index).any()]
+    assert drawn_after, "no overlay over the replayed bars"
     save(window, "bar_replay.png")
     panel.stop()
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

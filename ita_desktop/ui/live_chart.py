@@ -1,6 +1,7 @@
 """The live chart's wiring: bus events (BarClosed, Tick, SignalRaised) to the chart, at most 60 frames a second.
 
-Events arrive on the GUI thread through the QtBusBridge and are only queued; a 16 ms timer applies
+Closed bars also advance the detector overlays (``LiveOverlayFeed``: the detectors' changes on a
+worker, at most one overlay update per frame). Events arrive on the GUI thread through the QtBusBridge and are only queued; a 16 ms timer applies
 what queued since the last frame in one go (every closed bar appended in one batch, the forming
 candle set to its latest state), so a replay at thousands of bars a second redraws the chart at
 most 60 times a second, and a slow tick stream costs one small repaint per tick.
@@ -16,17 +17,28 @@ from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.ui.bus_bridge import QtBusBridge
 from ita_desktop.ui.chart.live_items import SignalMark
+from ita_desktop.ui.chart.overlays import OverlaySet
 from ita_desktop.ui.chart.widget import CandleChart
+from ita_desktop.ui.live_overlays import LiveOverlayFeed
 
 FRAME_MS = 16  # at most ~60 chart refreshes a second
+#: a frame that appended at least BULK_BARS bars (a replay as fast as it goes, a catch-up) waits BULK_FRAME_MS
+#: for the next: each frame costs the GUI thread a paint whatever it appends, and those paints took the
+#: GIL from the replay thread; 10 frames a second still show the bars running, and a live feed or a
+#: replay at a readable speed (a bar or a few per frame) keeps every frame
+BULK_BARS = 20
+BULK_FRAME_MS = 100
 
 
 class LiveChartFeed(QObject):
     """Feeds ``chart`` from the bus for the series it shows; ``signal_lookup(key)`` gives a stored signal."""
 
-    def __init__(self, chart: CandleChart, events: QtBusBridge, signal_lookup=None, parent: QObject | None = None) -> None:
+    def __init__(self, chart: CandleChart, events: QtBusBridge, signal_lookup=None, parent: QObject | None = None,
+                 overlays: OverlaySet | None = None) -> None:
         super().__init__(parent)
         self.chart = chart
+        #: the detector overlays advanced on the appended bars (None: the chart has no overlay layers)
+        self.overlays = LiveOverlayFeed(chart, overlays, self) if overlays is not None else None
         self.signal_lookup = signal_lookup
         self._bars: list[BarClosed] = []
         self._forming: tuple[int, float, float, float, float] | None = None  # bar time, o, h, l, c
@@ -81,12 +93,15 @@ class LiveChartFeed(QObject):
         if chart.bars is None:
             self._bars.clear(), self._signals.clear()
             return
+        fresh = []
         if self._bars:
             last = chart.bars.last_time
             fresh = [b for b in self._bars if last is None or b.time_utc > last]
             self._bars.clear()
             if fresh:
                 chart.append_bars(_as_bars(fresh, chart.bars))
+                if self.overlays is not None:
+                    self.overlays.bars_appended()
         f = self._forming
         if f is not None and (chart.bars.last_time is None or f[0] > chart.bars.last_time):
             chart.set_forming(*f[1:])
@@ -94,6 +109,7 @@ class LiveChartFeed(QObject):
             self._mark(event)
         self._signals.clear()
         self.frames += 1
+        self._timer.setInterval(BULK_FRAME_MS if len(fresh) >= BULK_BARS else FRAME_MS)
 
     def _mark(self, event: SignalRaised) -> None:
         chart = self.chart

@@ -15,6 +15,7 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -74,6 +75,16 @@ def load_chart_data(series: SeriesService, symbol: str, timeframe: Timeframe, cl
     return prepare_chart_data(bars, clock, windows, series.digits(symbol), display)
 
 
+def _extends(bars, key: tuple[str, str, int]) -> bool:
+    """Is ``bars`` the series ``key`` names, possibly with bars appended since (live, Bar Replay)?"""
+    if key == series_key(bars):
+        return True
+    if (bars.symbol, bars.timeframe.value) != key[:2] or not len(bars):
+        return False
+    i = int(np.searchsorted(bars.time, key[2]))
+    return i < len(bars) and int(bars.time[i]) == key[2]
+
+
 def _freeze_startup_objects() -> None:
     """Move every object alive now out of the garbage collector's reach.
 
@@ -92,6 +103,7 @@ class MainWindow(QMainWindow):
     loaded = Signal(str, str)  # symbol, timeframe now on the chart
     imported = Signal(object)  # IngestSummary of a finished CSV import (from the Add data dialog)
     job_failed = Signal(str)
+    overlays_detected = Signal(object)  # OverlayData of the series on the chart (a live chart advances it)
 
     def __init__(
         self,
@@ -320,6 +332,8 @@ class MainWindow(QMainWindow):
         workbench = getattr(self, "workbench", None)
         if workbench is not None:
             workbench.replay.stop()  # its thread writes to the store the core closes below
+            workbench.live_chart.overlays.close()
+            workbench.live.stop(join_s=2.0)  # MT5 feeds write the bars they close to the store
             workbench.signals.cancel_pending()
         self._release_gc()
         self.save_layout()
@@ -506,11 +520,12 @@ class MainWindow(QMainWindow):
                           self._on_detected, lambda message: self._on_detect_failed(key, message))
 
     def _on_detected(self, data: OverlayData) -> None:
-        if self.chart.bars is None or data.key != series_key(self.chart.bars):
+        if self.chart.bars is None or not _extends(self.chart.bars, data.key):
             return  # the chart has moved on to another series
         self.overlays.set_layers(data.layers, data.key)
         self.legend.set_levels_source(data.levels_from, data.key[1], data.inexact_levels)
         self.legend.set_counts(data.counts)
+        self.overlays_detected.emit(data)  # bars appended since (live, Bar Replay) are caught up from here
         if data.inexact_levels:
             self._note(f"Only {data.levels_from} bars are stored: {', '.join(sorted(data.inexact_levels))} cannot be "
                        "known exactly (see the legend)")

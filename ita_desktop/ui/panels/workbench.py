@@ -33,6 +33,7 @@ from ita_desktop.ui.panels.backtest_panel import BacktestPanel
 from ita_desktop.ui.panels.results_panel import ResultsPanel
 from ita_desktop.ui.panels.rules_panel import RulesPanel
 from ita_desktop.ui.panels.signals_panel import SignalsPanel
+from ita_desktop.ui.panels.live_panel import LivePanel
 from ita_desktop.ui.panels.replay_panel import ReplayPanel
 from ita_desktop.ui.live_chart import LiveChartFeed
 from ita_desktop.ui.connection_indicator import ConnectionIndicator
@@ -139,11 +140,22 @@ class Workbench(QObject):
         window.events.register(SignalUpdated, self.signals.on_event)
         self.signals.signal_chosen.connect(self.show_signal)
         # live chart and Bar Replay (issue 12): the chart follows the bus; the replay dock is made on first use
-        self.live_chart = LiveChartFeed(window.chart, window.events, self._stored_signal, window)
+        self.live_chart = LiveChartFeed(window.chart, window.events, self._stored_signal, window, window.overlays)
+        live_overlays = self.live_chart.overlays
+        window.overlays_detected.connect(live_overlays.attach)  # type: ignore[attr-defined]
+        window.loaded.connect(lambda *_: live_overlays.detach())
+        live_overlays.advanced.connect(window.legend.set_counts)  # type: ignore[attr-defined]
         self.replay = ReplayPanel(window, core)
         self.replay_dock: QDockWidget | None = None
         self.replay_action = window.view_menu.addAction("Bar Replay", self.show_replay)
         window.series_listed.connect(self.replay.set_series)
+        # MT5 live sessions from the window (what `ita live --source mt5` runs): docked on first use
+        self.live = LivePanel(window, core)
+        self.live_dock: QDockWidget | None = None
+        self.live_action = window.view_menu.addAction("MT5 Live", self.show_live)
+        window.series_listed.connect(self.live.set_series)
+        self.replay.started.connect(live_overlays.prime)  # the live layers are ready before the first bar
+        self.live.started.connect(live_overlays.prime)
         self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
         window.statusBar().addPermanentWidget(self.connection)
         from ita_desktop.ui.signal_tray import SignalTray
@@ -206,6 +218,19 @@ class Workbench(QObject):
             self.replay_dock = dock
         self.replay_dock.show()
         self.replay_dock.raise_()
+
+    def show_live(self) -> None:
+        """Dock MT5 Live (the first time: on the right, beside the legend) and bring it up."""
+        if self.live_dock is None:
+            dock = QDockWidget("MT5 Live", self.window)  # type: ignore[arg-type]
+            dock.setObjectName("liveDock")
+            dock.setWidget(self.live)
+            self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.live_dock = dock
+            # half the right column: its form and a session line per symbol need more than the legend's rest
+            self.window.resizeDocks([self.window.legend_dock, dock], [1, 1], Qt.Orientation.Vertical)
+        self.live_dock.show()
+        self.live_dock.raise_()
 
     # -- signals ------------------------------------------------------------------------------
     def show_signals(self) -> None:

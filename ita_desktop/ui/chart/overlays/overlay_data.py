@@ -28,6 +28,10 @@ class OverlayData:
     #: that bars that coarse cannot know exactly (name -> local times inside a bar; fine_levels.inexact_levels)
     levels_from: str = ""
     inexact_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the detection the layers came from and the display filters used: a live chart advances both on
+    #: appended bars (ui/live_overlays.py) instead of detecting the whole series again
+    result: DetectionResult | None = None
+    options: OverlayOptions = field(default_factory=OverlayOptions)
 
 
 def series_key(bars: Bars) -> tuple[str, str, int]:
@@ -44,7 +48,7 @@ def overlay_data(bars: Bars, result: DetectionResult, options: OverlayOptions | 
     counts = {name: layer.objects for name, layer in layers.items()}
     counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})
     return OverlayData(series_key(bars), layers, counts, levels_from or bars.timeframe.value,
-                       dict(inexact_levels or {}))
+                       dict(inexact_levels or {}), result, options or OverlayOptions())
 
 
 def overlay_options(settings: Any) -> OverlayOptions:

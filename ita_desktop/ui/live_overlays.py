@@ -1,0 +1,182 @@
+"""The detector overlays of a live or replayed chart, advanced on appended bars off the GUI thread.
+
+When the window's detection of the loaded series arrives (``attach``), its ``DetectionResult`` is
+kept. Each chart frame that appended bars calls ``bars_appended``: one worker thread advances the
+result over the new bars and redraws only what changed (``LiveLayers``: the detectors' changes,
+never the whole series), and the finished layers are handed to the chart's OverlaySet on the GUI
+thread. One update runs at a time; bars appended meanwhile go in the next one, so under a fast
+replay overlay updates batch themselves (at most one per chart frame, and after a bulk update one
+per BULK_UPDATE_MS) and the GUI thread only swaps arrays (never waits on the detectors).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet
+from ita_desktop.ui.chart.overlays.live_layers import LiveLayers
+from ita_desktop.ui.chart.widget import CandleChart
+
+log = logging.getLogger(__name__)
+
+#: after an update that advanced at least BULK_BARS bars (a replay as fast as it goes), the next waits
+#: BULK_UPDATE_MS: each update redraws the open and young rows whatever it advanced, so fewer, larger
+#: updates leave the replay thread more of the GIL; a live feed or a slow replay updates at every bar
+BULK_BARS = 20
+BULK_UPDATE_MS = 250
+#: a detection over more bars than this is not kept while no session runs (hundreds of MB at 5,000,000
+#: bars); a session started later detects the chart's bars again on the worker first
+KEEP_RESULT_BARS = 1_000_000
+
+
+class LiveOverlayFeed(QObject):
+    """Keeps ``overlays`` in step with the bars appended to ``chart``; ``advanced(counts)`` after each update."""
+
+    advanced = Signal(dict)  # legend counts of the updated layers
+    _done = Signal(int, object)  # (generation, finished Future): emitted on the worker, delivered on the GUI thread
+
+    def __init__(self, chart: CandleChart, overlays: OverlaySet, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.chart, self.overlays = chart, overlays
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-overlays")
+        self._data: OverlayData | None = None  # the detection the layers start from
+        self._live: LiveLayers | None = None  # built on the worker at the first appended bars
+        self._generation = 0
+        self._busy = False
+        self._again = False
+        self.updates = 0  # overlay updates applied (tests and the benchmark read it)
+        self.worker_s: deque[float] = deque(maxlen=10_000)  # each update's time on the worker (the benchmark)
+        self.n_bars = 0  # bars the shown overlays cover
+        self._from = 0  # bars covered when the running update started
+        self._recipe: tuple = ()  # how the attached detection was made (kinds, params, symbol, timeframe, bars)
+        self.error: str | None = None
+        self._eager = False  # build the live layers as soon as a detection is attached (a session runs)
+        self._done.connect(self._on_done)
+        self._pause = QTimer(self)  # the wait after a bulk update
+        self._pause.setSingleShot(True)
+        self._pause.setInterval(BULK_UPDATE_MS)
+        self._pause.timeout.connect(self._after_pause)
+
+    def attach(self, data: OverlayData) -> None:
+        """The detection of the chart's series (over its first bars); bars already appended are caught up."""
+        eager = self._eager  # a session started before its series' detection arrived
+        self.detach()
+        self._eager = eager
+        result = data.result
+        if result is None:
+            return
+        self.n_bars = result.n_bars
+        self._recipe = (result.kinds, result.params, result.symbol, result.timeframe, result.n_bars)
+        if not self._eager and self.n_bars > KEEP_RESULT_BARS:  # no session yet: detect again if one starts
+            data = replace(data, result=None, layers={}, counts={})
+        self._data = data
+        if self._eager or self.chart.count > self.n_bars:
+            self.bars_appended()
+
+    def prime(self) -> None:
+        """A live or replay session starts: prepare the live layers now (on the worker), not at the first bar,
+        so the first closed bar costs what every other does. Without a detection yet, at its ``attach``."""
+        self._eager = True
+        self.bars_appended()
+
+    def detach(self) -> None:
+        """Forget the series (another one loads); an update still running is ignored when it ends."""
+        self._generation += 1
+        self._data, self._live = None, None
+        self._again = False
+        self.error = None
+        self._eager = False
+        self._pause.stop()
+
+    @property
+    def idle(self) -> bool:
+        """No update running or waiting (tests wait for it before comparing layers)."""
+        return not self._busy and not self._again and not self._pause.isActive()
+
+    def bars_appended(self) -> None:
+        """Bars were appended to the chart: advance the overlays (now, or after the running update)."""
+        if self._data is None:
+            return
+        if self._busy or self._pause.isActive():
+            self._again = True
+            return
+        self._submit()
+
+    def _after_pause(self) -> None:
+        if self._again and self._data is not None and not self._busy:
+            self._submit()
+
+    def _submit(self) -> None:
+        bars = self.chart.bars
+        if bars is None:
+            return
+        self._busy, self._again = True, False
+        self._from = self.n_bars
+        generation, data, live, recipe = self._generation, self._data, self._live, self._recipe
+
+        def work():
+            began = time.perf_counter()
+            layers_of = live or _start(data, recipe, bars)
+            m, n = layers_of.n_bars, len(bars)
+            known = layers_of.result.time
+            if m > n or (m and int(known[m - 1]) != int(bars.time[m - 1])):
+                raise ValueError(f"the chart's bars no longer extend the detected ones (bar {m - 1})")
+            layers = layers_of.advance(bars.slice(m, n)) if n > m else layers_of.layers()
+            self.worker_s.append(time.perf_counter() - began)
+            return layers_of, layers, n
+
+        future = self._executor.submit(work)
+        future.add_done_callback(lambda f: self._done.emit(generation, f))
+
+    def _on_done(self, generation: int, future: Future) -> None:
+        self._busy = False
+        if generation != self._generation:
+            if self._again and self._data is not None:
+                self._submit()  # bars of the new series appended while the old update ran
+            return  # another series since
+        try:
+            live, layers, n = future.result()
+        except Exception as exc:  # noqa: BLE001 (shown, and the live overlays stop; the candles go on)
+            self.error = f"Overlays stopped following the bars: {exc}"
+            log.warning(self.error)
+            self._data, self._live = None, None
+            return
+        self._live, self.n_bars = live, n
+        bars = self.chart.bars
+        key = (bars.symbol, bars.timeframe.value, int(bars.time[n - 1])) if bars is not None and n else None
+        self.overlays.set_layers(layers, key)
+        self.updates += 1
+        counts = {name: layer.objects for name, layer in layers.items()}
+        counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})
+        self.advanced.emit(counts)
+        more = self._again or (bars is not None and len(bars) > n)
+        if n - self._from >= BULK_BARS:
+            self._again = more
+            self._pause.start()
+        elif more:
+            self._submit()
+
+    def close(self) -> None:
+        self.detach()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _start(data: OverlayData, recipe: tuple, bars) -> LiveLayers:
+    """LiveLayers from a chart detection (worker). Detected again over the chart's first bars when the
+    detection was not kept (a long series with no session then), or when its session levels came from
+    finer stored bars: those cannot advance on the chart's own appended bars (levels of its timeframe)."""
+    result = data.result
+    if result is None or result.fine_bars is not None:
+        from ita_desktop.detectors.dispatcher import DetectionResult
+
+        kinds, params, symbol, timeframe, n = recipe
+        first = bars.slice(0, n)
+        fresh = DetectionResult(kinds, params, symbol, timeframe)
+        result = fresh.run(first.time, first.open, first.high, first.low, first.close)
+    return LiveLayers(result, data.options)
