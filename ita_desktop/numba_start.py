@@ -1,7 +1,17 @@
-"""Spare numba's target start-up two imports no kernel of this app uses: scipy's BLAS and cffi.
+"""Spare a process that only runs cached kernels numba's compiler start-up (issue 19: warm ``ita backtest``).
 
-When numba first loads or compiles a kernel it initialises its CPU target, and two of the
-modules it imports then probe optional packages at import time:
+Loading the first cached kernel made numba "refresh" its CPU target: import about 90 modules of
+lowering and typing registries (every ufunc, every builtin) and install them, 0.25-0.3 s of
+CPU, although a cached kernel is machine code that needs none of them: only numba's runtime
+(NRT) and the C helpers' symbols, which the target installs when it is made.
+``light_cached_loads`` lets a cached load initialise just the runtime (and import
+``numba.cpython.hashing``, the one registry module that adds symbols on import: the hash
+secret); compiling anything still refreshes the whole target first (numba's compiler does it
+itself), so a process that loads and then compiles works as before. Parallel kernels bring
+their thread pool up themselves when loaded (numba's ``reload_init``).
+
+When numba does start its whole target (compiling), two of the modules it imports probe
+optional packages at import time:
 
 * ``numba.np.arraymath`` asks once whether scipy's BLAS is there (``_HAVE_BLAS``), which
   imports all of ``scipy.linalg`` and numpy.f2py: 0.1-0.3 s of every ``ita backtest``
@@ -14,9 +24,10 @@ modules it imports then probe optional packages at import time:
   that module while cffi is hidden, so numba's cffi support is off in this process; cffi
   itself stays importable for everyone else.
 
-``prepare`` does both; ``kernel_cache_locator`` calls it, which numba imports when the first
+``prepare`` sets all three up (the skips run when the target starts); ``kernel_cache_locator`` calls it, which numba imports when the first
 cached kernel is declared, before its target starts. ``ITA_NUMBA_FULL_START=1`` leaves numba
 alone (a kernel that ever needs BLAS or cffi would be the reason to set it or drop this).
+Each patch checks the numba code it replaces and stands aside if that code is not as expected.
 """
 
 from __future__ import annotations
@@ -28,11 +39,60 @@ ENV_FULL = "ITA_NUMBA_FULL_START"
 
 
 def prepare() -> None:
-    """Both skips, unless ``ITA_NUMBA_FULL_START=1``."""
+    """Light cached loads, and the two skips set up for when the target does start; unless ``ITA_NUMBA_FULL_START=1``."""
     if os.environ.get(ENV_FULL) == "1":
         return
-    skip_blas_probe()
-    skip_cffi()
+    light_cached_loads()
+    skips_before_target_start()
+
+
+def skips_before_target_start() -> bool:
+    """Run ``skip_blas_probe`` and ``skip_cffi`` just before the CPU target imports its registries (not earlier:
+    importing numba's linalg alone costs 50-70 ms that a process running only cached kernels never pays)."""
+    from numba.core import cpu
+
+    context = cpu.CPUContext
+    current = context.load_additional_registries
+    if getattr(current, "_ita_skips", False):
+        return True
+
+    def load_additional_registries(self):  # type: ignore[no-untyped-def]
+        skip_blas_probe()
+        skip_cffi()
+        return current(self)
+
+    load_additional_registries._ita_skips = True  # type: ignore[attr-defined]
+    context.load_additional_registries = load_additional_registries
+    return True
+
+
+def light_cached_loads() -> bool:
+    """Cached loads initialise only numba's runtime, not the compiler's registries; True if patched."""
+    from numba.core import caching
+
+    cache = caching.Cache
+    current = cache.load_overload
+    if getattr(current, "_ita_light", False):
+        return True
+    names = current.__code__.co_names
+    if not {"refresh", "_guard_against_spurious_io_errors", "_load_overload"} <= set(names) or len(names) != 3:
+        return False  # numba's method is not the one this replaces: leave it
+
+    def load_overload(self, sig, target_context):  # type: ignore[no-untyped-def]
+        """numba's ``Cache.load_overload`` with the target's full refresh replaced by the runtime's start."""
+        if not getattr(target_context, "_ita_runtime_ready", False):
+            from numba.core.runtime import rtsys
+            import numba.cpython.hashing  # noqa: F401  (adds the hash secret's symbols on import)
+
+            rtsys.initialize(target_context)
+            skip_blas_probe()  # unpickling a kernel's environment can import numba.np.arraymath (its probe)
+            target_context._ita_runtime_ready = True
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+    load_overload._ita_light = True  # type: ignore[attr-defined]
+    cache.load_overload = load_overload
+    return True
 
 
 def skip_blas_probe() -> bool:
