@@ -21,8 +21,8 @@ optional packages at import time:
   ``np.linalg`` call in a jitted function still finds scipy's BLAS as usual.
 * ``numba.core.typing.cffi_utils`` builds a ``cffi.FFI()`` (cffi and pycparser: 30-40 ms)
   so that jitted code may call cffi functions; no kernel here does. ``skip_cffi`` imports
-  that module while cffi is hidden, so numba's cffi support is off in this process; cffi
-  itself stays importable for everyone else.
+  that module while cffi is hidden from the importing thread only, so numba's cffi support
+  is off in this process; cffi itself stays importable, also for other threads meanwhile.
 
 ``prepare`` sets all three up (the skips run when the target starts); ``kernel_cache_locator`` calls it, which numba imports when the first
 cached kernel is declared, before its target starts. ``ITA_NUMBA_FULL_START=1`` leaves numba
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 ENV_FULL = "ITA_NUMBA_FULL_START"
 
@@ -47,23 +48,28 @@ def prepare() -> None:
 
 
 def skips_before_target_start() -> bool:
-    """Run ``skip_blas_probe`` and ``skip_cffi`` just before the CPU target imports its registries (not earlier:
-    importing numba's linalg alone costs 50-70 ms that a process running only cached kernels never pays)."""
+    """Run ``skip_blas_probe`` and ``skip_cffi`` just before numba's typing or CPU context imports its registries
+    (not earlier: importing numba's linalg alone costs 50-70 ms that a process running only cached kernels never
+    pays). numba's compiler refreshes the typing context first, whose registries import the cffi support."""
     from numba.core import cpu
+    from numba.core.typing import context as typing_context
 
-    context = cpu.CPUContext
-    current = context.load_additional_registries
-    if getattr(current, "_ita_skips", False):
-        return True
+    for context in (typing_context.Context, cpu.CPUContext):
+        current = context.load_additional_registries
+        if getattr(current, "_ita_skips", False):
+            continue
+        context.load_additional_registries = _with_skips(current)
+    return True
 
+
+def _with_skips(load):  # type: ignore[no-untyped-def]
     def load_additional_registries(self):  # type: ignore[no-untyped-def]
         skip_blas_probe()
         skip_cffi()
-        return current(self)
+        return load(self)
 
     load_additional_registries._ita_skips = True  # type: ignore[attr-defined]
-    context.load_additional_registries = load_additional_registries
-    return True
+    return load_additional_registries
 
 
 def light_cached_loads() -> bool:
@@ -114,18 +120,29 @@ def skip_blas_probe() -> bool:
     return True
 
 
+class _HiddenFromThisThread:
+    """An import finder that makes ``import cffi`` fail in one thread only (others import it as usual)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+        if name == self.name and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden from numba's start-up)", name=name)
+        return None
+
+
 def skip_cffi() -> bool:
-    """Import numba's cffi support with cffi hidden (support off); True if done now, False if already imported."""
-    if "numba.core.typing.cffi_utils" in sys.modules:
+    """Import numba's cffi support with cffi hidden from this thread (support off); True if done now.
+
+    Left alone when cffi is imported already (then it costs numba nothing more than a small FFI object)."""
+    if "numba.core.typing.cffi_utils" in sys.modules or "cffi" in sys.modules:
         return False
-    missing = object()
-    held = sys.modules.get("cffi", missing)
-    sys.modules["cffi"] = None  # type: ignore[assignment]  # "import cffi" raises ImportError
+    finder = _HiddenFromThisThread("cffi")
+    sys.meta_path.insert(0, finder)
     try:
         import numba.core.typing.cffi_utils  # noqa: F401
     finally:
-        if held is missing:
-            del sys.modules["cffi"]
-        else:
-            sys.modules["cffi"] = held  # type: ignore[assignment]
+        sys.meta_path.remove(finder)
     return True

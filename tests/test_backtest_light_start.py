@@ -175,7 +175,9 @@ from numba.np import linalg
 print(json.dumps({"after_load": after_load, "dot": d, "sum": s, "expected": float(a @ b),
                   "ensure_blas_is_numbas": linalg.ensure_blas.__module__ == "numba.np.linalg"
                   and not hasattr(linalg.ensure_blas, "_ita_skip"),
-                  "npyimpl_after_compile": "numba.np.npyimpl" in sys.modules}))
+                  "npyimpl_after_compile": "numba.np.npyimpl" in sys.modules,
+                  "cffi_after_compile": "cffi" in sys.modules,
+                  "scipy_after_compile": "scipy.linalg" in sys.modules}))
 """
 
 
@@ -193,6 +195,31 @@ def test_a_cached_kernel_loads_without_the_compiler_and_a_later_compile_still_ha
     assert light["npyimpl_after_compile"]  # compiling started the whole target afterwards
     assert light["dot"] == pytest.approx(light["expected"]) and light["sum"] == pytest.approx(light["expected"])
     assert light["ensure_blas_is_numbas"]  # np.dot found scipy's BLAS through numba's own function
+    assert not light["cffi_after_compile"]  # numba's cffi support was imported with cffi hidden
+    assert light["scipy_after_compile"]  # ... and scipy's BLAS loaded when np.dot asked for it
     full = _numba_probe(ITA_NUMBA_FULL_START="1")
     assert "numba.np.npyimpl" in full["after_load"]  # the switch leaves numba's start-up as it was
     assert full["dot"] == pytest.approx(full["expected"])
+
+
+def test_cffi_is_hidden_from_numbas_importing_thread_only() -> None:
+    import importlib
+    import threading
+
+    from ita_desktop.numba_start import _HiddenFromThisThread
+
+    name = "colorsys"  # a small standard module nothing here has imported
+    sys.modules.pop(name, None)
+    finder = _HiddenFromThisThread(name)
+    sys.meta_path.insert(0, finder)
+    other: list[object] = []
+    try:
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(name)
+        thread = threading.Thread(target=lambda: other.append(importlib.import_module(name)))
+        thread.start()
+        thread.join()
+    finally:
+        sys.meta_path.remove(finder)
+    assert other and other[0].__name__ == name  # another thread imported it meanwhile
+    assert importlib.import_module(name) is other[0]
