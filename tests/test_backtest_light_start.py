@@ -223,3 +223,27 @@ def test_cffi_is_hidden_from_numbas_importing_thread_only() -> None:
         sys.meta_path.remove(finder)
     assert other and other[0].__name__ == name  # another thread imported it meanwhile
     assert importlib.import_module(name) is other[0]
+
+
+OPEN_STORE_PROBE = """
+import json, sys
+from ita_desktop.cli.core_factory import build_core
+with build_core() as core:
+    before = "sqlalchemy" in sys.modules
+    store, series = core.open_store()
+    print(json.dumps({"before": before, "after": "sqlalchemy" in sys.modules and "ita_desktop.storage.models" in sys.modules,
+                      "engine": store._engine is not None, "parts": sorted(k for k in vars(store) if k in
+                      ("ingests", "instruments", "jobs", "signals", "feedback", "outbox", "reviews"))}))
+"""
+
+
+def test_the_windows_store_job_loads_the_orm_so_the_gui_thread_never_does(ita_home) -> None:
+    """Store builds its ORM parts on first use; the window's "Open store" job (a worker) must build them all, or
+    a panel's first read on the GUI thread would import SQLAlchemy there (~0.3 s)."""
+    for _ in range(2):  # created and migrated (engine made), then opened at the current schema (engine on demand)
+        out = subprocess.run([sys.executable, "-c", OPEN_STORE_PROBE], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, env=dict(os.environ), timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+        assert not found["before"] and found["after"] and found["engine"]
+        assert found["parts"] == ["feedback", "ingests", "instruments", "jobs", "outbox", "reviews", "signals"]

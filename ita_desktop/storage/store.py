@@ -100,6 +100,13 @@ class Store:
 
         return ReviewRecords(self.engine, self.path.parent)
 
+    def load_all(self) -> "Store":
+        """Make the engine and every part now (imports the ORM): the window's store-opening job calls this on a
+        worker, so no first use on the GUI thread pays for SQLAlchemy's import."""
+        for part in ("ingests", "instruments", "jobs", "signals", "feedback", "outbox", "reviews"):
+            getattr(self, part)
+        return self
+
     @classmethod
     def open(cls, path: Path | None = None) -> "Store":
         """Open (creating if needed) the store at ``path``, default app_paths().database, and migrate it."""
