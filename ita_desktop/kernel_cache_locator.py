@@ -10,7 +10,10 @@ import os
 from numba.core import config
 from numba.core.caching import _CacheLocator
 
+from ita_desktop import numba_start
 from ita_desktop.kernel_cache import cache_key, cache_root, module_subpath
+
+numba_start.prepare()  # numba imports this module before its target starts: spare scipy and cffi (numba_start)
 
 
 def _cache_dir() -> str:

@@ -122,13 +122,13 @@ def run_backtest(bars: Bars, orders: np.ndarray | OrdersFor, settings: SimSettin
     if store is not None:
         stats_json = stats.to_dict()
         stats_json["findings"] = [f.to_dict() for f in findings]
-        run = store.runs.add(rule_id=rule_id, rule_version=str(rule_version), symbols=[bars.symbol],
-                             timeframe=bars.timeframe.value, first_utc=bars.first_time, last_utc=bars.last_time,
-                             ingest_ids=ingest_ids, settings=settings.to_dict(), stats=stats_json,
-                             inputs_hash=digest, trades=_records_for_store(trades), label=label,
-                             rule_version_id=None if rule_version_id is None else int(rule_version_id),
-                             warmup_bars=warmup_bars, warmup_from_utc=warmup_from)
-        result.run_id = run.run_id
+        run_id = store.runs.add(rule_id=rule_id, rule_version=str(rule_version), symbols=[bars.symbol],
+                                timeframe=bars.timeframe.value, first_utc=bars.first_time, last_utc=bars.last_time,
+                                ingest_ids=ingest_ids, settings=settings.to_dict(), stats=stats_json,
+                                inputs_hash=digest, trades=_records_for_store(trades), label=label,
+                                rule_version_id=None if rule_version_id is None else int(rule_version_id),
+                                warmup_bars=warmup_bars, warmup_from_utc=warmup_from)
+        result.run_id = run_id
     return result
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from ita_desktop.backtest.funnel import funnel_text, plural
-from ita_desktop.backtest.reports import write_csv, write_html, write_xlsx
 from ita_desktop.backtest.runs import BacktestCancelled, RunResult
 from ita_desktop.backtest.stats import format_stat
 from ita_desktop.backtest.sweep import SUMMARY_COLUMNS, SweepResult
@@ -126,9 +125,11 @@ def _backtest(args: argparse.Namespace) -> int:
     result = _run(args, work)
     if isinstance(result, int):
         return result
-    for path, writer in ((args.report, write_html), (args.csv, write_csv), (args.xlsx, write_xlsx)):
+    for path, name in ((args.report, "write_html"), (args.csv, "write_csv"), (args.xlsx, "write_xlsx")):
         if path is not None:
-            writer(result, path)
+            from ita_desktop.backtest import reports  # only when a report is asked for (its imports cost ~60 ms)
+
+            getattr(reports, name)(result, path)
             print(f"wrote {path}", file=sys.stderr)
     return _show(args, result, backtest_table)
 

@@ -135,7 +135,7 @@ class Core:
         the trader's first CSV import if it were loaded then."""
         import ita_desktop.data.csv_import  # noqa: F401  (loads pandas)
 
-        store = self._open()
+        store = self._open().load_all()  # the ORM too: the store builds it on first use, which must not be the GUI's
         return store, store.bars.series()
 
     def _open(self) -> Store:

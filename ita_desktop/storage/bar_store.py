@@ -22,19 +22,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Engine
-from sqlmodel import Session, select
 
 from ita_desktop.domain.bars import COLUMNS, DTYPES, Bars
 from ita_desktop.domain.errors import InputError, ItaError
 from ita_desktop.domain.ingest import Finding, ImportResult
 from ita_desktop.domain.timeframes import Timeframe
+from ita_desktop.storage import plain_sql
 from ita_desktop.storage.bar_reader import CODEC, LITTLE_ENDIAN, BarReader, optional_utc_iso
-from ita_desktop.storage.db import write_session
-from ita_desktop.storage.instruments import Instruments
-from ita_desktop.storage.models import BarChunk, Ingest
+
+if TYPE_CHECKING:  # the ORM is imported by writes only: reading bars (a backtest) never loads it
+    from sqlalchemy import Engine
+    from sqlmodel import Session
+
+    from ita_desktop.storage.models import BarChunk
 
 log = logging.getLogger("ita.storage")
 
@@ -145,19 +148,21 @@ def _check_bars(bars: Bars, timeframe: Timeframe, path: str) -> None:
 
 
 class BarStore(BarReader):
-    """Writes ingests into the chunks; reads (``load``, ``series``, ``digits``) are BarReader's, on the engine's connections."""
+    """Writes ingests into the chunks (through the ORM); reads (``load``, ``series``, ``digits``) are BarReader's,
+    on plain sqlite3 connections set up as the engine's (``plain_sql``), so reading bars never loads the ORM."""
 
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(Path(engine.url.database or ""))
-        self._engine = engine
+    def __init__(self, path: Path, engine: Callable[[], Engine]) -> None:
+        super().__init__(Path(path))
+        self._engine_of = engine
+
+    @property
+    def _engine(self) -> Engine:
+        return self._engine_of()
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        pooled = self._engine.raw_connection()
-        try:
-            yield pooled.driver_connection
-        finally:
-            pooled.close()
+        with plain_sql.connection(self.path) as conn:
+            yield conn
 
     def write(self, result: ImportResult, *, symbol: str, timeframe: Timeframe, source: str,
               also: Callable[[Session, int], object] | None = None) -> IngestSummary:
@@ -172,6 +177,9 @@ class BarStore(BarReader):
         bars = result.bars
         _check_bars(bars, timeframe, result.path)
         is_demo = source == "demo"
+        from ita_desktop.storage.db import write_session
+        from ita_desktop.storage.instruments import Instruments
+        from ita_desktop.storage.models import Ingest
 
         with write_session(self._engine) as session:
             instrument = Instruments.ensure(session, symbol, bars, is_demo=is_demo)
@@ -226,6 +234,9 @@ class BarStore(BarReader):
 
     def _merge(self, session: Session, symbol: str, timeframe: Timeframe, bars: Bars, ingest_id: int) -> tuple[int, int, int]:
         """Merge ``bars`` into their monthly chunks, rewriting only chunks that change."""
+        from sqlmodel import select
+
+        from ita_desktop.storage.models import BarChunk
         if not len(bars):
             return 0, 0, 0
         months = month_keys(bars.time)

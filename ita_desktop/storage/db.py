@@ -8,7 +8,6 @@ BEGIN IMMEDIATE so two writers queue on the busy timeout instead of failing half
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,12 +16,8 @@ from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from ita_desktop.domain.errors import ItaError
-
-BUSY_TIMEOUT_S = 30
-# Large pages keep a month of M1 bars (~2.4 MB of blobs) in few overflow pages: writes measured
-# 2-4x faster than with 4 KB pages. Only takes effect when the file is created.
-PAGE_SIZE = 65536
+from ita_desktop.storage.plain_sql import (  # noqa: F401  (StoreLocked, holder_of: their old home)
+    BUSY_TIMEOUT_S, PAGE_SIZE, StoreLocked, configure, holder_of, is_lock_error, locked_error)
 
 
 def make_engine(path: Path) -> Engine:
@@ -36,13 +31,7 @@ def make_engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_conn.isolation_level = None  # autocommit at the driver; _on_begin opens transactions
-        cursor = dbapi_conn.cursor()
-        cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it consistent
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
+        configure(dbapi_conn)  # the plain-sqlite3 paths' settings (plain_sql); _on_begin opens transactions
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
@@ -58,10 +47,6 @@ def read_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-class StoreLocked(ItaError):
-    """Another process held the store's write lock past the busy timeout; the transaction was rolled back."""
-
-
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction: commits if the block finishes, rolls everything back if it raises.
@@ -74,36 +59,6 @@ def write_session(engine: Engine) -> Iterator[Session]:
             with session.begin():
                 yield session
     except OperationalError as exc:
-        if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+        if not is_lock_error(exc.orig):
             raise
-        path = Path(engine.url.database or "")
-        raise StoreLocked(
-            f"the store {path} is locked by {holder_of(path) or 'another process'}: waited "
-            f"{BUSY_TIMEOUT_S} s for it to finish writing; nothing was stored, try again when it is done"
-        ) from None
-
-
-def holder_of(path: Path) -> str | None:
-    """The other processes that have the store file (or its WAL) open, as 'process PID (command)';
-    None where it cannot be known (no /proc: Windows, macOS) or nobody else has it open."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
-    wanted = {str(path.resolve()), str(path.resolve()) + "-wal"}
-    me = os.getpid()
-    found = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            if not any(os.readlink(fd) in wanted for fd in (entry / "fd").iterdir()):
-                continue
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue  # gone, or not ours to look at
-        found.append(f"process {entry.name} ({command[:80]})" if command else f"process {entry.name}")
-    if not found:
-        return None
-    if len(found) == 1:
-        return found[0]
-    return "one of " + ", ".join(found[:5])
+        raise locked_error(Path(engine.url.database or "")) from None
