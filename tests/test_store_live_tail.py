@@ -140,6 +140,8 @@ def test_a_failure_in_the_same_transaction_stores_no_tail_bar(tmp_path: Path) ->
 
         with pytest.raises(RuntimeError):
             write(store, bars.slice(5, 6), also=fails)
+        empty = write(store, bars.slice(6, 6))  # an empty write is an ingest of nothing, as before
+        assert (empty.new, empty.replaced, empty.unchanged) == (0, 0, 0)
         assert store.bars.tail_size("EURUSD", Timeframe.M1) == 5
         np.testing.assert_array_equal(store.bars.load("EURUSD", Timeframe.M1).time, bars.time[:5])
 

@@ -269,6 +269,8 @@ class BarStore(BarReader):
                      ingest_id: int) -> tuple[int, int, int]:
         """Merge a few bars into the series' tail rows: no chunk is rewritten (a chunk's blobs are read
         only for bars inside its time range, to tell unchanged and replaced bars from new ones)."""
+        if not len(bars):
+            return 0, 0, 0
         conn = session.connection()
         tf = timeframe.value
         first, last = int(bars.time[0]), int(bars.time[-1])
