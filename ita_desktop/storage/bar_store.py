@@ -16,7 +16,7 @@ tail instead: ``bar_tail`` holds one row per bar, so storing a closed M1 bar is 
 small row, not a rewrite of its month chunk (~2 MB, 50 ms). Same merge semantics: a bar equal to
 the stored one (in the tail or its chunk) is unchanged and not written; one that differs from its
 chunk's goes to the tail marked ``replaces`` and wins on load. The tail is folded into the chunks
-(``fold_tail``) when it reaches TAIL_LIMIT bars, before any large ingest of the series (so the
+(``_fold``) when it reaches TAIL_LIMIT bars, before any large ingest of the series (so the
 newer ingest wins over it), and by ``compact``. Each step is one SQLite transaction (WAL): a kill
 at any point leaves either the bars in the tail or the bars in the chunks, never neither or both.
 """
