@@ -14,6 +14,12 @@ against the stand-in terminal (tests/standins, in process: its own numpy work co
 percentage of one core, against the 2 % budget. Bars: chained_series.chained_eurusd (the real
 EURUSD M1's returns chained end to end). The store holds the last 60 days of the history (what a
 bar close's merge touches is its month's chunk, whatever lies before it).
+
+A closed bar is stored in the series' live tail (storage/bar_store.py: a row per bar, folded into
+the month chunks every TAIL_LIMIT bars). So it also prints: the load of 1,000,000 M1 bars with a full
+tail against none (budget 100 ms), and the bar write that folds a full tail into its month chunk
+(once per TAIL_LIMIT bar closes, so it is not in the p99 of 300 closes). Replay speed is printed per
+wall second and per CPU second of the process (the second is steadier on a shared machine).
 """
 
 from __future__ import annotations
@@ -114,14 +120,61 @@ def main() -> None:
     with Store.open(Path(os.environ["ITA_HOME"]) / "replay.sqlite3") as store:
         session = LiveSession(store, None, symbol="EURUSD", stream_timeframe=m1.timeframe, rules=compiled,
                               history=m1.slice(0, 0), source="replay", store_bars=False)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         step = play(session, m1.slice(0, n))
-        took = time.perf_counter() - t
+        took, cpu = time.perf_counter() - t, time.process_time() - cpu
         year = 370_000  # M1 bars in a trading year
-        print(f"replay: {n:,} M1 bars in {took:.2f} s = {n / took:,.0f} bars/s ({len(step.raised)} signals); "
-              f"a year of M1 (~{year:,} bars) in {year / (n / took):.0f} s (goal: under 60 s); no chart drawn here")
+        print(f"replay: {n:,} M1 bars in {took:.2f} s = {n / took:,.0f} bars/s ({n / cpu:,.0f} per CPU second; "
+              f"{len(step.raised)} signals); a year of M1 (~{year:,} bars) in {year / (n / took):.0f} s "
+              f"({year / (n / cpu):.0f} s of CPU; goal: under 60 s); no chart drawn here", flush=True)
+
+    _tail_load_and_fold(m1)
 
     _idle(m1, compiled, args.idle_s)
+
+
+def _tail_load_and_fold(m1) -> None:
+    """Load 1,000,000 M1 bars with the live tail empty and full (TAIL_LIMIT - 1 rows), then the bar
+    write that folds the full tail into its month chunk."""
+    from ita_desktop.domain.ingest import ImportResult
+    from ita_desktop.storage import bar_store
+    from ita_desktop.storage.store import Store
+
+    n = 1_000_000
+    limit = bar_store.TAIL_LIMIT
+    if len(m1) < n + limit:
+        from chained_series import chained_eurusd
+        m1 = chained_eurusd(n + limit)
+
+    def result(bars):
+        return ImportResult(path="bench", file_hash="", source_format="bench", server_tz="UTC", bars=bars,
+                            rows_read=len(bars))
+
+    def load_ms(store) -> float:
+        times = []
+        for _ in range(7):
+            t = time.perf_counter()
+            store.bars.load("EURUSD", m1.timeframe)
+            times.append(time.perf_counter() - t)
+        return float(np.median(times)) * 1e3
+
+    with Store.open(Path(os.environ["ITA_HOME"]) / "tail.sqlite3") as store:
+        store.bars.write(result(m1.slice(0, n)), symbol="EURUSD", timeframe=m1.timeframe, source="csv")
+        empty = load_ms(store)
+        i = n
+        while i < n + limit - 1:  # fill the tail in writes of up to TAIL_WRITE_MAX bars
+            j = min(i + bar_store.TAIL_WRITE_MAX, n + limit - 1)
+            store.bars.write(result(m1.slice(i, j)), symbol="EURUSD", timeframe=m1.timeframe, source="live")
+            i = j
+        assert store.bars.tail_size("EURUSD", m1.timeframe) == limit - 1
+        full = load_ms(store)
+        t = time.perf_counter()
+        store.bars.write(result(m1.slice(i, i + 1)), symbol="EURUSD", timeframe=m1.timeframe, source="live")
+        fold = (time.perf_counter() - t) * 1e3
+        assert store.bars.tail_size("EURUSD", m1.timeframe) == 0
+    print(f"load {n:,} M1 bars (median of 7): tail empty {empty:.1f} ms, tail full ({limit - 1:,} rows) {full:.1f} ms "
+          f"(budget 100 ms) | the bar write that folds a full tail into its month chunk: {fold:.1f} ms "
+          f"(once per {limit:,} bar closes)", flush=True)
 
 
 def _idle(m1, compiled, seconds: float) -> None:

@@ -112,6 +112,14 @@ def test_standin_live_feed_loses_and_repeats_no_bar_and_backfills_first(ita_home
         assert feed.status.connected and feed.status.gap_fills >= 1
         assert feed.status.clock_warning is None and abs(feed.status.server_offset_s) < 60
         assert feed.session.forming is not None
+        before = core.store.bars.load("EURUSD", "M1")
+        assert core.store.bars.tail_size("EURUSD", "M1") > 0  # closed bars appended as rows, no chunk rewrite
+        feed.session.stop()
+        feed.run()  # the feed's thread ending: the live tail is folded into the month chunks
+        assert core.store.bars.tail_size("EURUSD", "M1") == 0
+        after = core.store.bars.load("EURUSD", "M1")
+        for c in ("time", "open", "high", "low", "close", "tick_volume", "spread", "ingest_id"):
+            np.testing.assert_array_equal(getattr(after, c), getattr(before, c))
 
 
 @pytest.mark.parametrize("fault", ["initialize_false", "ipc_timeout_mid_stream", "terminal_gone", "not_in_market_watch"])

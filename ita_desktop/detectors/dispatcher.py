@@ -434,7 +434,7 @@ class DetectionResult:
                     u = rows["updated_at"]
                     index[tname] = np.flatnonzero((u >= first_bar) & (u <= last_bar))
         tables = self.tables
-        rows = {name: tables[name][idx].copy() for name, idx in index.items()}
+        rows = {name: tables[name][idx] for name, idx in index.items()}  # an index array's take is a copy already
         return Changes(first_bar, last_bar, index, rows, self.time)
 
     def objects(self, table: str) -> list[DetectedObject]:

@@ -543,7 +543,7 @@ class SessionLevels:
         if n:
             self._last_close = float(bars.close[n - 1])
         levels, sessions = self.levels, self.sessions
-        candidates = np.r_[self._open_levels, np.arange(nl0, len(levels), dtype=np.int64)]
+        candidates = np.concatenate([self._open_levels, np.arange(nl0, len(levels), dtype=np.int64)])  # np.r_: 50 us a bar
         changed = {"sessions": ns0 + np.flatnonzero(sessions["updated_at"][ns0:] >= i0),
                    "levels": np.sort(candidates[levels["updated_at"][candidates] >= i0])}
         self._open_levels = candidates[levels["end"][candidates] == -1]

@@ -10,6 +10,15 @@ bars win on timestamps that exist already. A bar whose values are identical is c
 "unchanged" and keeps the ingest_id it had, so every bar traces to the ingest that last
 changed it. The whole write is one transaction. Loading (concatenating a series' chunks) is
 ``bar_reader.BarReader``'s, shared with the window's ORM-free start-up path.
+
+Small writes (a live session's closed bar, at most TAIL_WRITE_MAX bars) go to the series' live
+tail instead: ``bar_tail`` holds one row per bar, so storing a closed M1 bar is an INSERT of one
+small row, not a rewrite of its month chunk (~2 MB, 50 ms). Same merge semantics: a bar equal to
+the stored one (in the tail or its chunk) is unchanged and not written; one that differs from its
+chunk's goes to the tail marked ``replaces`` and wins on load. The tail is folded into the chunks
+(``_fold``) when it reaches TAIL_LIMIT bars, before any large ingest of the series (so the
+newer ingest wins over it), and by ``compact``. Each step is one SQLite transaction (WAL): a kill
+at any point leaves either the bars in the tail or the bars in the chunks, never neither or both.
 """
 
 from __future__ import annotations
@@ -31,7 +40,8 @@ from ita_desktop.domain.errors import InputError, ItaError
 from ita_desktop.domain.ingest import Finding, ImportResult
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.storage import plain_sql
-from ita_desktop.storage.bar_reader import CODEC, LITTLE_ENDIAN, BarReader, optional_utc_iso
+from ita_desktop.storage.bar_reader import (CODEC, LITTLE_ENDIAN, TAIL_SQL, VALUE_COLUMNS, BarReader, merge_columns,
+                                            optional_utc_iso, tail_columns)
 
 if TYPE_CHECKING:  # the ORM is imported by writes only: reading bars (a backtest) never loads it
     from sqlalchemy import Engine
@@ -42,7 +52,11 @@ if TYPE_CHECKING:  # the ORM is imported by writes only: reading bars (a backtes
 log = logging.getLogger("ita.storage")
 
 SOURCES = ("csv", "mt5", "demo", "replay", "live")
-VALUE_COLUMNS = ("open", "high", "low", "close", "tick_volume", "spread")
+#: a write of at most this many bars goes to the series' live tail (a row per bar) instead of its chunks
+TAIL_WRITE_MAX = 64
+#: the tail is folded into the month chunks when it holds this many bars (a day of M1): one chunk
+#: rewrite per TAIL_LIMIT live bars instead of one per bar, and a load reads at most this many rows
+TAIL_LIMIT = 1440
 MAX_FINDING_ROWS = 1000
 
 
@@ -105,28 +119,6 @@ def decode_chunk(chunk: BarChunk) -> dict[str, np.ndarray]:
     return {c: np.frombuffer(getattr(chunk, c), dtype=LITTLE_ENDIAN[c]) for c in COLUMNS}
 
 
-def merge_columns(old: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int, int, int]:
-    """Union of two time-sorted runs; ``new`` wins on equal times. Returns (merged, new, replaced, unchanged)."""
-    old_t, new_t = old["time"], new["time"]
-    pos = np.searchsorted(old_t, new_t)
-    at = np.minimum(pos, len(old_t) - 1)
-    hit = (pos < len(old_t)) & (old_t[at] == new_t)
-    same = hit.copy()
-    for c in VALUE_COLUMNS:
-        same &= old[c][at] == new[c]
-    replace = hit & ~same
-    fresh = ~hit
-
-    merged = {c: old[c].copy() for c in COLUMNS}
-    for c in COLUMNS:
-        merged[c][pos[replace]] = new[c][replace]
-    if fresh.any():
-        merged = {c: np.concatenate([merged[c], new[c][fresh]]) for c in COLUMNS}
-        order = np.argsort(merged["time"], kind="stable")
-        merged = {c: merged[c][order] for c in COLUMNS}
-    return merged, int(fresh.sum()), int(replace.sum()), int(same.sum())
-
-
 def _check_symbol(symbol: str) -> str:
     name = symbol.strip()
     if not name or any(ch.isspace() for ch in name):
@@ -177,16 +169,24 @@ class BarStore(BarReader):
         bars = result.bars
         _check_bars(bars, timeframe, result.path)
         is_demo = source == "demo"
+        from sqlalchemy import insert, update
+
         from ita_desktop.storage.db import write_session
         from ita_desktop.storage.instruments import Instruments
         from ita_desktop.storage.models import Ingest
 
         with write_session(self._engine) as session:
-            instrument = Instruments.ensure(session, symbol, bars, is_demo=is_demo)
-            if instrument.is_demo != is_demo:
-                held = "made-up demo" if instrument.is_demo else "real"
+            conn = session.connection()
+            # plain SQL for the instrument check and the ingest row: the ORM's unit of work cost about
+            # as much as the whole live-tail write, on every closed bar
+            held_demo = conn.exec_driver_sql("SELECT is_demo FROM instruments WHERE symbol = ?", (symbol,)).fetchone()
+            if held_demo is None:
+                held_demo = (Instruments.ensure(session, symbol, bars, is_demo=is_demo).is_demo,)
+            if bool(held_demo[0]) != is_demo:
+                held = "made-up demo" if held_demo[0] else "real"
                 raise InputError(f"{symbol} holds {held} bars; store {source} bars under another symbol", file=result.path)
-            ingest = Ingest(
+            table = Ingest.__table__  # type: ignore[attr-defined]
+            ingest_id = int(conn.execute(insert(table).values(
                 source=source,
                 source_format=result.source_format,
                 path=result.path,
@@ -197,20 +197,25 @@ class BarStore(BarReader):
                 rows_read=result.rows_read,
                 rows_stored=len(bars),
                 rows_rejected=result.rows_rejected,
+                bars_new=0,
+                bars_replaced=0,
+                bars_unchanged=0,
                 first_utc=bars.first_time,
                 last_utc=bars.last_time,
                 findings_json=json.dumps([f.to_dict(MAX_FINDING_ROWS) for f in result.findings]),
                 created_at=int(_time.time()),
-            )
-            session.add(ingest)
-            session.flush()  # assigns ingest_id
-            assert ingest.ingest_id is not None
-            new, replaced, unchanged = self._merge(session, symbol, timeframe, bars, ingest.ingest_id)
-            ingest.bars_new, ingest.bars_replaced, ingest.bars_unchanged = new, replaced, unchanged
+            )).inserted_primary_key[0])
+            if len(bars) <= TAIL_WRITE_MAX:
+                new, replaced, unchanged = self._append_tail(session, symbol, timeframe, bars, ingest_id)
+            else:
+                self._fold(session, symbol, timeframe)
+                new, replaced, unchanged = self._merge(session, symbol, timeframe, bars, ingest_id)
+            conn.execute(update(table).where(table.c.ingest_id == ingest_id).values(
+                bars_new=new, bars_replaced=replaced, bars_unchanged=unchanged))
             if also is not None:
-                also(session, ingest.ingest_id)
+                also(session, ingest_id)
             summary = IngestSummary(
-                ingest_id=ingest.ingest_id,
+                ingest_id=ingest_id,
                 symbol=symbol,
                 timeframe=timeframe,
                 source=source,
@@ -265,11 +270,139 @@ class BarStore(BarReader):
                 merged, *counts = merge_columns(decode_chunk(chunk), part)
             totals += counts
             if counts[0] or counts[1]:
-                for c, blob in encode_chunk(merged).items():
-                    setattr(chunk, c, blob)
-                chunk.codec = CODEC
-                chunk.n_bars = len(merged["time"])
-                chunk.first_utc, chunk.last_utc = int(merged["time"][0]), int(merged["time"][-1])
-                session.add(chunk)
-                session.flush()  # each chunk goes to SQLite as it is merged; the commit still takes all or none
+                self._put_chunk(session, chunk, merged)
         return int(totals[0]), int(totals[1]), int(totals[2])
+
+    @staticmethod
+    def _put_chunk(session: Session, chunk: BarChunk, merged: dict[str, np.ndarray]) -> None:
+        for c, blob in encode_chunk(merged).items():
+            setattr(chunk, c, blob)
+        chunk.codec = CODEC
+        chunk.n_bars = len(merged["time"])
+        chunk.first_utc, chunk.last_utc = int(merged["time"][0]), int(merged["time"][-1])
+        session.add(chunk)
+        session.flush()  # each chunk goes to SQLite as it is merged; the commit still takes all or none
+
+    # -- the live tail ------------------------------------------------------------------------------
+
+    def _append_tail(self, session: Session, symbol: str, timeframe: Timeframe, bars: Bars,
+                     ingest_id: int) -> tuple[int, int, int]:
+        """Merge a few bars into the series' tail rows: no chunk is rewritten (a chunk's blobs are read
+        only for bars inside its time range, to tell unchanged and replaced bars from new ones)."""
+        if not len(bars):
+            return 0, 0, 0
+        conn = session.connection()
+        tf = timeframe.value
+        first, last = int(bars.time[0]), int(bars.time[-1])
+        held = tail_columns(conn.exec_driver_sql(TAIL_SQL + " AND time >= ? AND time <= ? ORDER BY time",
+                                                 (symbol, tf, first, last)).fetchall())
+        new_cols = {c: getattr(bars, c) for c in COLUMNS}
+        in_tail = np.isin(bars.time, held["time"])
+        # compare with the chunk only where a bar may lie inside one (a live bar after the chunks never does)
+        months = month_keys(bars.time)
+        chunk_rows = conn.exec_driver_sql(
+            f"SELECT id, month, first_utc, last_utc FROM bar_chunks WHERE symbol = ? AND timeframe = ? "
+            f"AND month IN ({', '.join('?' * len(set(months.tolist())))})",
+            (symbol, tf, *sorted(set(int(m) for m in months)))).fetchall()
+        in_chunk = np.zeros(len(bars), dtype=bool)
+        chunk_same = np.zeros(len(bars), dtype=bool)
+        for chunk_id, month, lo, hi in chunk_rows:
+            inside = (months == month) & (bars.time >= lo) & (bars.time <= hi) & ~in_tail
+            if not inside.any():
+                continue
+            blobs = conn.exec_driver_sql(f"SELECT {', '.join(COLUMNS)} FROM bar_chunks WHERE id = ?", (chunk_id,)).fetchone()
+            old = {c: np.frombuffer(b, dtype=LITTLE_ENDIAN[c]) for c, b in zip(COLUMNS, blobs)}
+            idx = np.flatnonzero(inside)
+            pos = np.minimum(np.searchsorted(old["time"], bars.time[idx]), len(old["time"]) - 1)
+            hit = old["time"][pos] == bars.time[idx]
+            same = hit.copy()
+            for c in VALUE_COLUMNS:
+                same &= old[c][pos] == new_cols[c][idx]
+            in_chunk[idx] = hit
+            chunk_same[idx] = same
+        tail_same = np.zeros(len(bars), dtype=bool)
+        if in_tail.any():
+            pos = np.searchsorted(held["time"], bars.time[in_tail])
+            same = np.ones(len(pos), dtype=bool)
+            for c in VALUE_COLUMNS:
+                same &= held[c][pos] == new_cols[c][in_tail]
+            tail_same[in_tail] = same
+        unchanged = tail_same | chunk_same
+        write = ~unchanged
+        rows = [(symbol, tf, int(bars.time[i]), float(bars.open[i]), float(bars.high[i]), float(bars.low[i]),
+                 float(bars.close[i]), int(bars.tick_volume[i]), int(bars.spread[i]), ingest_id,
+                 int(in_chunk[i] or (in_tail[i] and self._tail_replaces(conn, symbol, tf, int(bars.time[i])))))
+                for i in np.flatnonzero(write)]
+        if rows:
+            conn.exec_driver_sql(
+                "INSERT OR REPLACE INTO bar_tail (symbol, timeframe, time, open, high, low, close, tick_volume, spread,"
+                " ingest_id, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            held_n = conn.exec_driver_sql("SELECT COUNT(*) FROM bar_tail WHERE symbol = ? AND timeframe = ?",
+                                          (symbol, tf)).scalar_one()
+            if held_n >= TAIL_LIMIT:
+                self._fold(session, symbol, timeframe)
+        new = write & ~in_tail & ~in_chunk
+        replaced = write & ~new
+        return int(new.sum()), int(replaced.sum()), int(unchanged.sum())
+
+    @staticmethod
+    def _tail_replaces(conn, symbol: str, tf: str, t: int) -> bool:  # type: ignore[no-untyped-def]
+        row = conn.exec_driver_sql("SELECT replaces FROM bar_tail WHERE symbol = ? AND timeframe = ? AND time = ?",
+                                   (symbol, tf, t)).fetchone()
+        return bool(row and row[0])
+
+    def _fold(self, session: Session, symbol: str, timeframe: Timeframe) -> int:
+        """Move the series' tail rows into their month chunks (tail wins) in the caller's transaction; how many."""
+        from sqlmodel import select
+
+        from ita_desktop.storage.models import BarChunk
+        conn = session.connection()
+        rows = conn.exec_driver_sql(TAIL_SQL + " ORDER BY time", (symbol, timeframe.value)).fetchall()
+        if not rows:
+            return 0
+        tail = tail_columns(rows)
+        months = month_keys(tail["time"])
+        cuts = np.flatnonzero(np.diff(months)) + 1
+        existing = {
+            chunk.month: chunk
+            for chunk in session.exec(
+                select(BarChunk).where(
+                    BarChunk.symbol == symbol,
+                    BarChunk.timeframe == timeframe.value,
+                    BarChunk.month.in_(sorted({int(m) for m in months})),  # type: ignore[attr-defined]
+                )
+            )
+        }
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(months)]):
+            month = int(months[lo])
+            part = {c: tail[c][lo:hi] for c in COLUMNS}
+            chunk = existing.get(month)
+            if chunk is None:
+                chunk = BarChunk(symbol=symbol, timeframe=timeframe.value, month=month, n_bars=0, first_utc=0, last_utc=0)
+                merged = part
+            else:
+                merged = merge_columns(decode_chunk(chunk), part)[0]
+            self._put_chunk(session, chunk, merged)
+        conn.exec_driver_sql("DELETE FROM bar_tail WHERE symbol = ? AND timeframe = ?", (symbol, timeframe.value))
+        log.debug("folded %d tail bar(s) of %s %s into their chunks", len(rows), symbol, timeframe.value)
+        return len(rows)
+
+    def compact(self, symbol: str | None = None, timeframe: Timeframe | None = None) -> int:
+        """Fold the live tail of one series (or of every series) into the month chunks, in one
+        transaction; the number of bars moved. A live session calls it when it stops."""
+        from ita_desktop.storage.db import write_session
+
+        with write_session(self._engine) as session:
+            conn = session.connection()
+            series = conn.exec_driver_sql("SELECT DISTINCT symbol, timeframe FROM bar_tail").fetchall()
+            moved = 0
+            for s, tf in series:
+                if (symbol is None or s == symbol) and (timeframe is None or tf == Timeframe(timeframe).value):
+                    moved += self._fold(session, s, Timeframe(tf))
+        return moved
+
+    def tail_size(self, symbol: str, timeframe: Timeframe) -> int:
+        """Bars of the series held in the live tail (not yet folded into its chunks)."""
+        with self._connection() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM bar_tail WHERE symbol = ? AND timeframe = ?",
+                                    (symbol, Timeframe(timeframe).value)).fetchone()[0])

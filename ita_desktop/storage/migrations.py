@@ -331,9 +331,33 @@ def _v10_feedback(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_feedback_rule ON feedback (rule_id, symbol, signal_time)")
 
 
+def _bar_tail(conn: Connection) -> None:
+    """The live tail of each series (``storage/bar_store.py``): one row per bar, appended by small
+    writes (a live session's closed bar) instead of rewriting the bar's month chunk (~2 MB for M1),
+    folded into the chunks every TAIL_LIMIT bars and by any large ingest. ``replaces`` is 1 when the
+    row overrides a bar its month chunk holds (loads let the tail win; the series count skips it).
+    Needs only bar_chunks' table, so its place in MIGRATIONS does not matter."""
+    conn.exec_driver_sql(
+        """CREATE TABLE IF NOT EXISTS bar_tail (
+            symbol VARCHAR NOT NULL REFERENCES instruments (symbol),
+            timeframe VARCHAR NOT NULL,
+            time INTEGER NOT NULL,
+            open REAL NOT NULL,
+            high REAL NOT NULL,
+            low REAL NOT NULL,
+            close REAL NOT NULL,
+            tick_volume INTEGER NOT NULL,
+            spread INTEGER NOT NULL,
+            ingest_id INTEGER NOT NULL,
+            replaces INTEGER NOT NULL,
+            PRIMARY KEY (symbol, timeframe, time)
+        ) WITHOUT ROWID"""
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
                                                   _v5_rule_versions, _v6_run_columns, _v7_reviews, _v8_signals,
-                                                  _v9_outbox, _v10_feedback]
+                                                  _v9_outbox, _v10_feedback, _bar_tail]
 LATEST = len(MIGRATIONS)
 
 

@@ -46,15 +46,19 @@ class TimeframeBuilder:
         self.source, self.target, self.clock = source, target, clock
         self._bucket: int | None = None
         self._bar: list[float] = []
+        # looked up once: Timeframe.seconds and the enum membership test cost more than the arithmetic per bar
+        self._same = source == target
+        self._step = source.seconds
+        self._aligned = target.seconds if target in UTC_ALIGNED else 0
 
     def _start(self, t: int) -> int:
-        if self.target in UTC_ALIGNED:  # what bucket_starts computes for these, without a numpy call per bar
-            return t - t % self.target.seconds
+        if self._aligned:  # what bucket_starts computes for these, without a numpy call per bar
+            return t - t % self._aligned
         return int(bucket_starts(np.array([t], np.int64), self.target, clock=self.clock, in_order=False)[0])
 
     def add(self, bar: ClosedBar) -> list[ClosedBar]:
         """Take one closed streamed bar; the target bars it closes (0, 1 or 2), oldest first."""
-        if self.source == self.target:
+        if self._same:
             return [bar]
         out: list[ClosedBar] = []
         start = self._start(bar.time)
@@ -70,7 +74,7 @@ class TimeframeBuilder:
             b[1], b[2], b[3] = max(b[1], bar.high), min(b[2], bar.low), bar.close
             b[4] += bar.tick_volume
             b[5] = max(b[5], bar.spread)
-        if self._start(bar.time + self.source.seconds) > self._bucket:
+        if self._start(bar.time + self._step) > self._bucket:
             out.append(self._close())
         return out
 

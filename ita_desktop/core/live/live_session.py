@@ -193,6 +193,18 @@ class LiveSession:
     def stop(self) -> None:
         self.stopped.set()
 
+    def fold_bars(self) -> None:
+        """When the feed stops: the closed bars kept in the store's live tail (a row each, cheap to
+        append) are folded into their month chunks, so the next load reads chunks only. A failure
+        loses nothing (the tail stays and is folded later), so it is only logged."""
+        if not self.store_bars:
+            return
+        try:
+            self.store.bars.compact(self.symbol, self.stream_timeframe)
+        except Exception:  # noqa: BLE001 - the bars are stored either way
+            log.warning("%s: could not fold the live tail into the month chunks; it stays in the tail",
+                        self.symbol, exc_info=True)
+
     # -- internals --------------------------------------------------------------------------------
 
     def _setup_bar(self, active: ActiveRule, sbar: ClosedBar, kind: str) -> list[tuple[SignalRecord, ActiveRule, Any, int]]:

@@ -152,6 +152,7 @@ class MT5LiveFeed:
                 sleep(self._wait)
         finally:
             self.source.close()
+            self.session.fold_bars()
 
     def start(self, on_step: Callable[[SessionStep], None] | None = None) -> threading.Thread:
         """Run the feed on its own thread (the one that owns the MetaTrader5 calls)."""
