@@ -11,7 +11,7 @@ detector kind (each compiles what it depends on, once), then the rule matcher an
 through one seed rule's backtest (every rule runs the same kernels on the same types), then the
 sweep kernel: three groups, in the order a session needs them. Protocol on stdout, one line each:
 ``KERNELS <done> <total> <unit>`` after a unit, ``GROUP <name>`` when a group is cached
-(``detectors`` first: the window draws overlays from then on), ``DONE`` at the end (with ``ITA_KERNEL_TIMINGS=1``, before each ``GROUP`` line, one ``COMPILE`` line per kernel compiled).
+(``detectors`` first: the window draws overlays from then on), ``PRUNED <key>`` per stale key folder removed first, ``DONE`` at the end (with ``ITA_KERNEL_TIMINGS=1``, before each ``GROUP`` line, one ``COMPILE`` line per kernel compiled).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ita_desktop.cli.kernel_timings import TIMINGS_ENV, CompileTimes
 from ita_desktop.core.kernel_service import GROUPS, ready_file
-from ita_desktop.kernel_cache import cache_key
+from ita_desktop.kernel_cache import cache_key, prune_stale
 
 DEMO_DAYS = 8
 SEED_SYMBOL = "EURUSD"  # listed by every shipped rule
@@ -75,6 +75,8 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
     from ita_desktop.core.app_core import Core
     from ita_desktop.paths import AppPaths, app_paths
 
+    for folder in prune_stale(numba_dir):  # the kernels of code that is no longer this code
+        emit(f"PRUNED {folder.name}")
     timings = None
     if os.environ.get(TIMINGS_ENV):
         timings = CompileTimes()
