@@ -21,6 +21,9 @@ DIST=${1:-$ROOT/dist}
 WORK=$(mktemp -d -t ita-pyi-work-XXXXXX)
 DATA=${ITA_SMOKE_DATA:-$ROOT/../shared/data/EURUSD_M1.csv}
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+# The first start compiles the kernels (in the preparation process) before the overlays, and so
+# before the screenshot: on a loaded CI machine that can take longer than the window's 60 s default.
+export ITA_SCREENSHOT_TIMEOUT_S=${ITA_SCREENSHOT_TIMEOUT_S:-300}
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
