@@ -48,7 +48,7 @@ $Gui = Join-Path $App "ITA Desktop.exe"
 $SizeMB = [math]::Round(((Get-ChildItem $App -Recurse -File | Measure-Object Length -Sum).Sum) / 1MB)
 Write-Host "folder: $SizeMB MB ($App); largest parts (MB):"
 Get-ChildItem (Join-Path $App "_internal") | ForEach-Object {
-    [pscustomobject]@{ Name = $_.Name; MB = [math]::Round(((Get-ChildItem $_.FullName -Recurse -File -ErrorAction SilentlyContinue | Measure-Object Length -Sum).Sum + $(if ($_.PSIsContainer) { 0 } else { $_.Length })) / 1MB) }
+    [pscustomobject]@{ Name = $_.Name; MB = [math]::Round(((Get-ChildItem $_.FullName -Recurse -File -ErrorAction SilentlyContinue | Measure-Object Length -Sum).Sum) / 1MB) }
 } | Sort-Object MB -Descending | Select-Object -First 8 | ForEach-Object { Write-Host ("  {0,5}  {1}" -f $_.MB, $_.Name) }
 if (-not (Test-Path (Join-Path $App "_internal\LICENSE"))) { throw "LICENSE is not bundled" }
 
