@@ -129,8 +129,8 @@ def main() -> int:
               f"(budget {GAP_BUDGET_MS:.0f} ms); longest at {where}")
         print(f"  milestones: {marks_text}; whole child process {wall:.1f} s")
         compiles = [line.split(" ", 4)[1:] for line in done.stdout.splitlines() if line.startswith("COMPILE ")]
-        print("kernel compile CPU seconds in the preparation process (own time, nested compiles excluded), "
-              "per group, costliest first (specialisations compiled):")
+        print("kernel compile CPU seconds in the preparation process (own time, nested compiles "
+              "excluded), per group, costliest first (specialisations compiled):")
         for group in dict.fromkeys(c[0] for c in compiles):
             rows = [c for c in compiles if c[0] == group]
             total = next((c for c in rows if c[3] == "total"), None)

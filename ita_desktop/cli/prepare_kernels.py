@@ -11,7 +11,9 @@ detector kind (each compiles what it depends on, once), then the rule matcher an
 through one seed rule's backtest (every rule runs the same kernels on the same types), then the
 sweep kernel: three groups, in the order a session needs them. Protocol on stdout, one line each:
 ``KERNELS <done> <total> <unit>`` after a unit, ``GROUP <name>`` when a group is cached
-(``detectors`` first: the window draws overlays from then on), ``PRUNED <key>`` per stale key folder removed first, ``DONE`` at the end (with ``ITA_KERNEL_TIMINGS=1``, before each ``GROUP`` line, one ``COMPILE`` line per kernel compiled).
+(``detectors`` first: the window draws overlays from then on), ``PRUNED <key>`` per stale key
+folder removed first, ``DONE`` at the end; with ``ITA_KERNEL_TIMINGS=1``, before each ``GROUP``
+line, one ``COMPILE`` line per kernel compiled.
 """
 
 from __future__ import annotations
