@@ -10,7 +10,9 @@ does), and stops 1 s after it returns.
 
 Goals (issue 17): first start to overlays drawn <= 10 s, first backtest of a seed rule <= 5 s,
 the GUI thread never blocked over 50 ms meanwhile. Times are from the child's first line (before
-Qt, numba or the app are imported), on this machine's cores (shared: see the load printed).
+Qt, numba or the app are imported), on this machine's cores (shared: see the load printed). Then
+each kernel's compile time (CPU seconds, steadier than wall time on a shared machine) per group
+and how many specialisations of it were compiled, as the preparation process reported them.
 
     uv run python benchmarks/first_start_bench.py [--timeframe M5] [--rule asia_sweep]
 """
@@ -30,6 +32,8 @@ T0 = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+TIMINGS_ENV = "ITA_KERNEL_TIMINGS"  # ita_desktop.cli.kernel_timings (not imported here: no numba in this parent)
 
 OVERLAYS_GOAL_S = 10.0
 BACKTEST_GOAL_S = 5.0
@@ -83,6 +87,8 @@ def probe(timeframe: str, rule: str) -> None:
     print(f"GAPS {gaps[-1][0]:.1f} {gaps[int(len(gaps) * 0.99)][0]:.1f} {len(gaps)}")
     print("WORST " + ", ".join(f"{gap:.0f} ms at {at / 1000:.2f} s" for gap, at in reversed(gaps[-3:])))
     print("MARKS " + ", ".join(f"{name}={t - T0:.2f}" for name, t in sorted(marks.items(), key=lambda kv: kv[1])))
+    for line in core.kernels.compile_times:  # "<group> <own CPU s> <specialisations> <kernel>"
+        print(f"COMPILE {line}")
     window.close()
 
 
@@ -102,6 +108,7 @@ def main() -> int:
         home = Path(folder)
         what = fill_store(home, 0)
         env = child_env(home)  # NUMBA_CACHE_DIR unset: the app's own folder under this new ITA_HOME, empty
+        env[TIMINGS_ENV] = "1"  # the preparation process reports each kernel's compile time
         print(f"store: {what}; window on EURUSD {args.timeframe}; {os.cpu_count()} cores, load "
               f"{os.getloadavg()[0]:.1f}; numba cache empty ({home / 'cache' / 'numba'})")
         t0 = time.perf_counter()
@@ -121,6 +128,15 @@ def main() -> int:
         print(f"GUI thread ({count} ticks of {PROBE_MS} ms): longest gap {float(worst):.1f} ms, p99 {float(p99):.1f} ms "
               f"(budget {GAP_BUDGET_MS:.0f} ms); longest at {where}")
         print(f"  milestones: {marks_text}; whole child process {wall:.1f} s")
+        compiles = [line.split(" ", 4)[1:] for line in done.stdout.splitlines() if line.startswith("COMPILE ")]
+        print("kernel compile CPU seconds in the preparation process (own time, nested compiles "
+              "excluded), per group, costliest first (specialisations compiled):")
+        for group in dict.fromkeys(c[0] for c in compiles):
+            rows = [c for c in compiles if c[0] == group]
+            total = next((c for c in rows if c[3] == "total"), None)
+            top = [c for c in rows if c[3] != "total"][:8]
+            print(f"  {group}: {total[1] if total else '?'} s in {total[2] if total else '?'} compiles; "
+                  + ", ".join(f"{name} {own} s x{count}" for _, own, count, name in top))
     return 0
 
 

@@ -10,8 +10,10 @@
 #   3. a first start of the window with an empty numba cache: `ITA Desktop --screenshot` (offscreen)
 #      must show overlays, so the kernel preparation process (`ita --prepare-kernels`) must have run
 #      from the frozen folder and left its ready markers in the key folder the frozen build names
-#   4. a second `--screenshot` start on the now-warm cache
-# Prints the build time, the folder's size, and each step's time. Needs ../shared/data beside the repo.
+#   4. `ita --prepare-kernels`, `ita backtest asia_sweep` and `ita learn index` (chromadb and
+#      scikit-learn bundled) on the real data
+#   5. a second `--screenshot` start on the now-warm cache
+# Prints the build time, the folder's size (and its largest parts), and each step's time. Needs ../shared/data beside the repo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -19,6 +21,9 @@ DIST=${1:-$ROOT/dist}
 WORK=$(mktemp -d -t ita-pyi-work-XXXXXX)
 DATA=${ITA_SMOKE_DATA:-$ROOT/../shared/data/EURUSD_M1.csv}
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+# The first start compiles the kernels (in the preparation process) before the overlays, and so
+# before the screenshot: on a loaded CI machine that can take longer than the window's 60 s default.
+export ITA_SCREENSHOT_TIMEOUT_S=${ITA_SCREENSHOT_TIMEOUT_S:-300}
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -32,7 +37,8 @@ APP="$DIST/ITA Desktop"
 EXT=""; case "$(uname -s)" in MINGW*|MSYS*|CYGWIN*) EXT=".exe";; esac
 ITA="$APP/ita$EXT"
 GUI="$APP/ITA Desktop$EXT"
-echo "folder: $(du -sm "$APP" | cut -f1) MB ($APP)"
+echo "folder: $(du -sm "$APP" | cut -f1) MB ($APP); largest parts (MB):"
+du -sm "$APP/_internal"/* | sort -rn | head -8 | awk '{ printf "  %5d  %s\n", $1, substr($0, index($0, $2)) }' | sed "s|$APP/_internal/||"
 test -f "$APP/_internal/LICENSE" || { echo "LICENSE is not bundled"; exit 1; }
 
 HOME_DIR=$(mktemp -d -t ita-smoke-home-XXXXXX)
@@ -77,6 +83,12 @@ if [ "$SYMBOL" = EURUSD ]; then
   t=$(now)
   "$ITA" backtest asia_sweep --symbol EURUSD
   echo "ita backtest asia_sweep (real data, prepared cache): $(since "$t") s"
+  # `ita learn`: the similar-setups index (chromadb's PersistentClient) over the seed rule's occurrences.
+  t=$(now)
+  indexed=$("$ITA" learn index --rule asia_sweep --symbol EURUSD --json | tr -d ' \n' | grep -o '"indexed":[0-9]*}$' | tr -dc '0-9')
+  echo "ita learn index --rule asia_sweep (chromadb, real data): ${indexed:-0} occurrences indexed ($(since "$t") s)"
+  [ "${indexed:-0}" -gt 0 ] || { echo "ita learn index indexed nothing"; exit 1; }
+  test -f "$HOME_DIR/chroma/chroma.sqlite3" || { echo "no Chroma index in the data folder"; ls "$HOME_DIR"; exit 1; }
 fi
 
 t=$(now)

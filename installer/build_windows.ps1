@@ -46,7 +46,10 @@ $App = Join-Path $Root "dist\ITA Desktop"
 $Ita = Join-Path $App "ita.exe"
 $Gui = Join-Path $App "ITA Desktop.exe"
 $SizeMB = [math]::Round(((Get-ChildItem $App -Recurse -File | Measure-Object Length -Sum).Sum) / 1MB)
-Write-Host "folder: $SizeMB MB ($App)"
+Write-Host "folder: $SizeMB MB ($App); largest parts (MB):"
+Get-ChildItem (Join-Path $App "_internal") | ForEach-Object {
+    [pscustomobject]@{ Name = $_.Name; MB = [math]::Round(((Get-ChildItem $_.FullName -Recurse -File -ErrorAction SilentlyContinue | Measure-Object Length -Sum).Sum) / 1MB) }
+} | Sort-Object MB -Descending | Select-Object -First 8 | ForEach-Object { Write-Host ("  {0,5}  {1}" -f $_.MB, $_.Name) }
 if (-not (Test-Path (Join-Path $App "_internal\LICENSE"))) { throw "LICENSE is not bundled" }
 
 # 2. Smoke tests on the frozen app ------------------------------------------------------------------
@@ -55,6 +58,7 @@ New-Item -ItemType Directory $SmokeHome | Out-Null
 $env:ITA_HOME = $SmokeHome          # store, config, logs and an EMPTY numba cache
 Remove-Item Env:NUMBA_CACHE_DIR -ErrorAction SilentlyContinue
 $env:QT_QPA_PLATFORM = "offscreen"
+$env:ITA_SCREENSHOT_TIMEOUT_S = "300"  # the first start compiles the kernels before the overlays
 try {
     $got = (& $Ita --version).Trim()
     if ($got -ne "ita $Version") { throw "ita --version printed '$got', expected 'ita $Version'" }
@@ -74,6 +78,11 @@ try {
 
     Invoke-Checked "ita --prepare-kernels (rest of the kernels)" { & $Ita --prepare-kernels | Select-Object -Last 1 }
     Invoke-Checked "ita backtest asia_sweep" { & $Ita backtest asia_sweep --symbol EURUSD }
+    # `ita learn`: chromadb (PersistentClient) and scikit-learn bundled, the index in the data folder
+    $learned = (& $Ita learn index --rule asia_sweep --symbol EURUSD --json | Out-String | ConvertFrom-Json)
+    if ($LASTEXITCODE -ne 0 -or $learned.indexed -lt 1) { throw "ita learn index indexed nothing" }
+    if (-not (Test-Path (Join-Path $SmokeHome "chroma\chroma.sqlite3"))) { throw "no Chroma index in the data folder" }
+    Write-Host "ita learn index --rule asia_sweep (chromadb, real data): $($learned.indexed) occurrences indexed"
 
     $watch = [Diagnostics.Stopwatch]::StartNew()
     $second = Join-Path $SmokeHome "second_start.png"
@@ -85,6 +94,7 @@ try {
 }
 finally {
     Remove-Item Env:ITA_HOME
+    Remove-Item Env:ITA_SCREENSHOT_TIMEOUT_S -ErrorAction SilentlyContinue
     Remove-Item $SmokeHome -Recurse -Force -ErrorAction SilentlyContinue
 }
 

@@ -4,13 +4,14 @@
 ;
 ; - Per-user install: no admin rights (PrivilegesRequired=lowest), into %LOCALAPPDATA%\Programs\ITA Desktop.
 ; - Start menu and desktop shortcuts for the window; the MIT LICENSE is shown before installing.
-; - The trader's data (store, rules, settings, logs) lives in %LOCALAPPDATA%\ITA\ITA Desktop (platformdirs),
+; - The trader's data (store, rules, settings, logs, the `ita learn` similar-setups index in chroma\) lives in %LOCALAPPDATA%\ITA\ITA Desktop (platformdirs),
 ;   never under {app}: an upgrade replaces only the program (same AppId), and the store migrates itself
 ;   when the new version opens it. The uninstaller keeps that data unless the trader asks to delete it;
 ;   the compiled-kernel cache (rebuildable) always goes.
 ; - VC++ 2015-2022 x64 runtime: checked in the registry; if missing, the bundled vc_redist.x64.exe (put
 ;   in installer\redist\ by build_windows.ps1) runs, asking for elevation only for itself.
-; - After copying, `ita --prepare-kernels` compiles the numba kernels once, so the first start is warm.
+; - After copying, `ita --prepare-kernels` compiles the numba kernels once, so the first start is warm; it
+;   also removes the previous version's kernels (stale cache-key folders under Cache\numba, ~10 MB each).
 
 #define AppName "ITA Desktop"
 #ifndef AppVersion

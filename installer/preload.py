@@ -7,10 +7,14 @@ first is the known cure. Only the DLLs are loaded (no numba import), so start-up
 """
 
 import importlib.util
+import os
 import sys
 
 
 def load_native_libraries_before_qt() -> None:
+    # Chroma (`ita learn`, the similar-setups index) never phones home from the app: the index's own
+    # Settings say so too; this covers any client made without them.
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     if sys.platform != "win32":
         return  # the order matters only for Windows DLLs
     from llvmlite.binding import ffi

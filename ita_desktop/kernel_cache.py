@@ -11,7 +11,8 @@ in ``NUMBA_CACHE_LOCATOR_CLASSES`` (set in ``ita_desktop/__init__``):
 * key: ``<app version>-py<major><minor>-numba<version>-<code stamp>``, where the code stamp is
   a hash of every kernel-bearing package's sources (dev), or the one written into a frozen
   build at build time (``_build_stamp.txt``, made by installer/ita_desktop.spec). Any change of
-  code, numba or Python lands in a new folder; stale folders are simply never read again.
+  code, numba or Python lands in a new folder; the preparation process removes the stale ones
+  (:func:`prune_stale`: ~10 MB each, one per upgrade or kernel edit).
 
 This module never imports numba: the window asks it whether the kernels are ready before numba loads.
 The locator itself is in ``kernel_cache_locator`` (it subclasses numba's).
@@ -21,7 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import sys
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +33,11 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 # Packages whose files hold jitted kernels or what kernels inline (constants, helpers, dtypes).
 KERNEL_PACKAGES = ("detectors", "backtest", "rules/engine", "domain")
 BUILD_STAMP_FILE = "_build_stamp.txt"
+# What cache_key() makes, whatever the versions and stamp: only such folders are ever removed.
+KEY_PATTERN = re.compile(r"^\d[\w.+!]*-py\d+-numba[\w.+!]+-(?:[0-9a-f]{16}|v[\w.+!]+)$")
+# A key folder used or written this recently may belong to a copy still running (another version or checkout).
+PRUNE_GRACE_S = 3600.0
+USED_FILE = "last-used"  # touched by every process that loads or compiles kernels under the key
 # Ours first; numba's own (by their names in numba.core.caching) for any other cached function.
 LOCATORS = ("ita_desktop.kernel_cache_locator.AppCacheLocator,UserProvidedCacheLocator,InTreeCacheLocator,"
             "UserWideCacheLocator,ZipCacheLocator")
@@ -80,3 +89,48 @@ def module_subpath(module: str) -> str:
     """``ita_desktop.detectors.levels`` -> ``detectors.levels`` (other modules keep their full name)."""
     prefix = "ita_desktop."
     return module[len(prefix):] if module.startswith(prefix) else module
+
+
+def mark_used(root: Path) -> None:
+    """Note that a process uses the key folder ``root`` now (once per process, by the locator)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / USED_FILE).touch()
+    except OSError:  # a read-only cache is still a cache
+        pass
+
+
+def _last_touched(folder: Path) -> float:
+    """When the key folder was last used (USED_FILE) or written (its module folders, where numba writes)."""
+    times = [folder.stat().st_mtime]
+    times += [child.stat().st_mtime for child in folder.iterdir()
+              if (child.is_dir() or child.name == USED_FILE) and not child.is_symlink()]
+    return max(times)
+
+
+def prune_stale(base: Path | str, keep: str | None = None, grace_s: float = PRUNE_GRACE_S) -> list[Path]:
+    """Remove the key folders under ``base`` other than ``keep`` (this code's key) and return them.
+
+    Only direct children of ``base`` named like a cache key (KEY_PATTERN), real folders (never a
+    symlink), neither used nor written for ``grace_s`` seconds, are removed; anything else in the folder (numba's own
+    per-path folders, files, another app's data) is left alone. A process still running from a
+    removed folder loses nothing: numba keeps loaded kernels in memory and recreates the folder
+    if it compiles again. Errors (a file held open on Windows) leave that folder for next time.
+    """
+    base = Path(base)
+    keep = cache_key() if keep is None else keep
+    if not base.is_dir():
+        return []
+    removed: list[Path] = []
+    now = time.time()
+    for child in sorted(base.iterdir()):
+        if child.name == keep or not KEY_PATTERN.match(child.name) or child.is_symlink() or not child.is_dir():
+            continue
+        try:
+            if now - _last_touched(child) < grace_s:
+                continue
+            shutil.rmtree(child)
+        except OSError:
+            continue
+        removed.append(child)
+    return removed

@@ -11,7 +11,9 @@ from numba.core import config
 from numba.core.caching import _CacheLocator
 
 from ita_desktop import numba_start
-from ita_desktop.kernel_cache import cache_key, cache_root, module_subpath
+from ita_desktop.kernel_cache import cache_key, cache_root, mark_used, module_subpath
+
+_marked: set[str] = set()  # key folders this process has marked used (kernel_cache.prune_stale spares them)
 
 numba_start.prepare()  # numba imports this module before its target starts: spare scipy and cffi (numba_start)
 
@@ -47,4 +49,8 @@ class AppCacheLocator(_CacheLocator):
             self.ensure_cache_path()
         except OSError:  # not writable: numba's next locator (or no cache) takes over
             return None
+        root = str(cache_root(_cache_dir()))
+        if root not in _marked:
+            _marked.add(root)
+            mark_used(cache_root(_cache_dir()))
         return self

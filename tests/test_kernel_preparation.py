@@ -184,3 +184,68 @@ def test_preparation_command_line_names_bad_groups(capsys):
     assert main(["--prepare-kernels", "--groups", "detectors,charts"]) == 2
     assert "unknown group(s) charts; groups: detectors, backtest, sweep" in capsys.readouterr().err
     assert main(["--frobnicate"]) == 2
+
+
+def _key_folder(base: Path, name: str, age_s: float, used_s: float | None = None) -> Path:
+    """A key folder with a module folder and a kernel file, last written ``age_s`` ago (used ``used_s`` ago)."""
+    from ita_desktop.kernel_cache import USED_FILE
+
+    folder = base / name
+    (folder / "detectors.atr").mkdir(parents=True)
+    (folder / "detectors.atr" / "atr.atr_kernel-17.py311.nbi").write_bytes(b"x" * 100)
+    then = time.time() - age_s
+    for path in (folder / "detectors.atr" / "atr.atr_kernel-17.py311.nbi", folder / "detectors.atr", folder):
+        os.utime(path, (then, then))
+    if used_s is not None:
+        (folder / USED_FILE).touch()
+        os.utime(folder / USED_FILE, (time.time() - used_s,) * 2)
+        os.utime(folder, (then, then))
+    return folder
+
+
+def test_prune_removes_only_stale_key_folders_and_keeps_the_current_key(tmp_path: Path):
+    from ita_desktop.kernel_cache import PRUNE_GRACE_S, prune_stale
+
+    base = tmp_path / "numba"
+    day = 86_400.0
+    current = _key_folder(base, cache_key(), age_s=3 * day)  # old, but it is this code's key
+    stale = [_key_folder(base, "0.0.9-py311-numba0.61.0-0123456789abcdef", age_s=3 * day),
+             _key_folder(base, "0.1.0-py312-numba0.68.1-fedcba9876543210", age_s=2 * day),
+             _key_folder(base, "0.0.1-py311-numba0.68.1-v0.0.1", age_s=day)]
+    recent = _key_folder(base, "0.1.0-py311-numba0.68.1-aaaaaaaaaaaaaaaa", age_s=PRUNE_GRACE_S / 10)
+    in_use = _key_folder(base, "0.1.0-py311-numba0.68.1-bbbbbbbbbbbbbbbb", age_s=3 * day, used_s=60)
+    # Not ours (numba's own per-path folders, a file, a folder of another name), or not a folder: untouched.
+    numbas_own = base / "detectors_08387967b1d8a392ebc43966568960145a1e4136"
+    numbas_own.mkdir()
+    os.utime(numbas_own, (time.time() - 3 * day,) * 2)
+    (base / "notes-0.1.0-py311-numba0.68.1-0123456789abcdef").mkdir()
+    (base / "0.1.0-py311-numba0.68.1-cccccccccccccccc").write_text("a file named like a key")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("data")
+    link = base / "0.1.0-py311-numba0.68.1-dddddddddddddddd"
+    link.symlink_to(outside, target_is_directory=True)
+
+    removed = prune_stale(base)
+
+    assert sorted(removed) == sorted(stale)
+    assert not any(folder.exists() for folder in stale)
+    for kept in (current, recent, in_use, numbas_own, link, base / "0.1.0-py311-numba0.68.1-cccccccccccccccc",
+                 base / "notes-0.1.0-py311-numba0.68.1-0123456789abcdef"):
+        assert kept.exists() or kept.is_symlink(), kept
+    assert (outside / "keep.txt").read_text() == "data"
+    assert prune_stale(base) == [] and prune_stale(tmp_path / "missing") == []
+
+
+def test_loading_a_kernel_marks_its_key_folder_used(tmp_path: Path, monkeypatch):
+    """The locator touches USED_FILE once per process, so another running copy's key is never pruned."""
+    import ita_desktop.kernel_cache_locator as locator
+    from ita_desktop.detectors.atr import atr_kernel
+    from ita_desktop.kernel_cache import USED_FILE, prune_stale
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("numba.core.config.CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(locator, "_marked", set())
+    assert locator.AppCacheLocator.from_function(atr_kernel.py_func, atr_kernel.py_func.__code__.co_filename)
+    assert (cache_root(tmp_path) / USED_FILE).is_file()
+    assert prune_stale(tmp_path, keep="another-key") == []  # used just now: kept whatever the key

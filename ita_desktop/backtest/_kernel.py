@@ -32,6 +32,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ita_desktop.detectors._core import helper
+
 # exit reasons
 STOP, TARGET1, TARGET2, TARGET3, BREAKEVEN, TIME, END = 1, 2, 3, 4, 5, 6, 7
 # order status
@@ -58,7 +60,7 @@ NEVER = np.int64(2**62)
 RISK_EPS = 1e-9
 
 
-@njit(cache=True)
+@helper
 def _first_low(policy, d, o, h, lo):
     """True when the path visits the low before the high."""
     if policy == 0:  # worst: against the position first
@@ -68,7 +70,7 @@ def _first_low(policy, d, o, h, lo):
     return (o - lo) <= (h - o)  # open distance
 
 
-@njit(cache=True)
+@helper
 def _append_bar(px, sp, jp, tm, di, k, policy, d, o, h, lo, c, s, t):
     px[di, k] = o
     jp[di, k] = True
@@ -88,7 +90,7 @@ def _append_bar(px, sp, jp, tm, di, k, policy, d, o, h, lo, c, s, t):
     return k + 4
 
 
-@njit(cache=True)
+@helper
 def _ltf_path(px, sp, jp, tm, di, t, d, policy, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end):
     """Fill the path buffers for bar t from its lower-timeframe bars; returns the number of points.
 
@@ -99,7 +101,7 @@ def _ltf_path(px, sp, jp, tm, di, t, d, policy, l_time, l_o, l_h, l_lo, l_c, l_s
     return k
 
 
-@njit(cache=True)
+@helper
 def _close_part(pf, pi, s, frac, price, reason, bar, t_exit, cs, comm, tf, ti, n_out, state):
     """Close ``frac`` of the original size of slot s at ``price``; write the trade when nothing is left.
 
@@ -148,7 +150,7 @@ def _close_part(pf, pi, s, frac, price, reason, bar, t_exit, cs, comm, tf, ti, n
     return n_out + 1
 
 
-@njit(cache=True)
+@helper
 def _walk(pf, pi, s, px, sp, jp, tm, di, k0, k1, bar, slip, cs, comm, tf, ti, n_out, state):
     """Move slot s along path points [k0, k1): stop, targets (partials), break-even, MFE/MAE."""
     d = pi[s, Q_DIR]
@@ -186,7 +188,7 @@ def _walk(pf, pi, s, px, sp, jp, tm, di, k0, k1, bar, slip, cs, comm, tf, ti, n_
     return n_out
 
 
-@njit(cache=True)
+@helper
 def _open(pf, pi, s, oi, d, fill, bar, t_fill, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be, o_texit,
           o_maxbars, o_risk, o_lots, equity, cs, lot_step, min_lot):
     """Start a position in slot s; returns an order status (FILLED, INVALID or TOO_SMALL)."""
@@ -241,7 +243,7 @@ def _open(pf, pi, s, oi, d, fill, bar, t_fill, o_stop, o_stopdist, o_tp, o_tpr, 
     return FILLED
 
 
-@njit(cache=True)
+@helper
 def _drop_closed(live, n_live, pi):
     """Keep the still-open slots of ``live[:n_live]`` (their order kept); returns the new count."""
     keep = 0
@@ -253,7 +255,7 @@ def _drop_closed(live, n_live, pi):
     return keep
 
 
-@njit(cache=True)
+@helper
 def _free_slot(live, n_live):
     """The lowest slot not in ``live[:n_live]`` (ascending), which is also where it goes in the list."""
     for q in range(n_live):
@@ -580,7 +582,7 @@ def light_stats(tf, ti, n, initial_equity, n_bars, out):
     out[15] = net / initial_equity * 100.0
 
 
-@njit(cache=True)
+@helper
 def _exposure(ti, n, n_bars):
     """Share of bars inside any trade's [entry bar, exit bar] (a union: overlaps count once)."""
     if n_bars <= 0:

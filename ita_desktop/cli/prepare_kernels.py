@@ -11,20 +11,24 @@ detector kind (each compiles what it depends on, once), then the rule matcher an
 through one seed rule's backtest (every rule runs the same kernels on the same types), then the
 sweep kernel: three groups, in the order a session needs them. Protocol on stdout, one line each:
 ``KERNELS <done> <total> <unit>`` after a unit, ``GROUP <name>`` when a group is cached
-(``detectors`` first: the window draws overlays from then on), ``DONE`` at the end.
+(``detectors`` first: the window draws overlays from then on), ``PRUNED <key>`` per stale key
+folder removed first, ``DONE`` at the end; with ``ITA_KERNEL_TIMINGS=1``, before each ``GROUP``
+line, one ``COMPILE`` line per kernel compiled.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ita_desktop.cli.kernel_timings import TIMINGS_ENV, CompileTimes
 from ita_desktop.core.kernel_service import GROUPS, ready_file
-from ita_desktop.kernel_cache import cache_key
+from ita_desktop.kernel_cache import cache_key, prune_stale
 
 DEMO_DAYS = 8
 SEED_SYMBOL = "EURUSD"  # listed by every shipped rule
@@ -73,6 +77,12 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
     from ita_desktop.core.app_core import Core
     from ita_desktop.paths import AppPaths, app_paths
 
+    for folder in prune_stale(numba_dir):  # the kernels of code that is no longer this code
+        emit(f"PRUNED {folder.name}")
+    timings = None
+    if os.environ.get(TIMINGS_ENV):
+        timings = CompileTimes()
+        timings.install()
     failures = 0
     with tempfile.TemporaryDirectory(prefix="ita-kernels-") as tmp:
         root = Path(tmp)
@@ -93,6 +103,8 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
                     marker = ready_file(numba_dir, group)
                     marker.parent.mkdir(parents=True, exist_ok=True)
                     marker.write_text(json.dumps({"key": cache_key(), "failures": failures}), encoding="utf-8")
+                    for line in timings.take(group) if timings else []:
+                        emit(line)
                     emit(f"GROUP {group}")
     emit("DONE")
     return 0 if failures == 0 else 1
@@ -100,8 +112,6 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
 
 def main(argv: list[str] | None = None) -> int:
     """``[--prepare-kernels] [--groups detectors,backtest,sweep]``: what the service and the installer run."""
-    import os
-
     args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--prepare-kernels"]
     groups = GROUPS
     if args[:1] == ["--groups"] and len(args) == 2:

@@ -72,6 +72,7 @@ class KernelService:
         self._done = {group: threading.Event() for group in GROUPS}
         self._stopping = False
         self.error = ""
+        self.compile_times: list[str] = []  # the child's COMPILE lines (ITA_KERNEL_TIMINGS=1): for benchmarks
 
     @property
     def numba_dir(self) -> Path:
@@ -155,6 +156,8 @@ class KernelService:
         elif kind == "GROUP" and rest in self._done:
             self._done[rest].set()
             publish(KernelsReady(group=rest))
+        elif kind == "COMPILE":
+            self.compile_times.append(rest)
         elif kind == "FAILED":
             self.error = rest
             log.warning("kernel preparation: %s", rest)

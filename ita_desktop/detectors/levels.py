@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numba import njit
 
+from ita_desktop.detectors._core import helper
 from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, grow, rows_to_objects
 from ita_desktop.detectors.session_clock import SessionClock
 from ita_desktop.detectors.sessions import (
@@ -69,7 +70,7 @@ def levels_per_window(window: SessionWindow, n_multiples: int) -> int:
     return 3 + 2 * n_multiples if window.is_ib else 2
 
 
-@njit(cache=True)
+@helper
 def put_row(out, k, kind, sub, direction, bar, start, confirmed_at, price, top, bottom, ref, extra):
     """Write every field of row ``k`` (a new, live row)."""
     r = out[k]
@@ -91,7 +92,7 @@ def put_row(out, k, kind, sub, direction, bar, start, confirmed_at, price, top, 
     r.extra = extra
 
 
-@njit(cache=True)
+@helper
 def watch_add(levels, watch, watch_price, gi, n_slot, row):
     """Track a new live level for touches (``gi[n_slot]`` is the watch length; prices kept beside
     the rows so the per-bar scan reads one small contiguous array)."""
@@ -100,7 +101,7 @@ def watch_add(levels, watch, watch_price, gi, n_slot, row):
     gi[n_slot] += 1
 
 
-@njit(cache=True)
+@helper
 def retire_rows(levels, first, count, i, watch, watch_price, gi, n_slot):
     """Levels replaced at bar ``i``: end them there and stop watching them."""
     for r in range(first, first + count):
@@ -115,7 +116,7 @@ def retire_rows(levels, first, count, i, watch, watch_price, gi, n_slot):
                 break
 
 
-@njit(cache=True)
+@helper
 def complete_session(w, i, c, wi, wf, is_ib, hi_sub, lo_sub, ib_mults, sessions, levels, gi, ns_slot, nl_slot,
                      watch, watch_price, nw_slot):
     """Window ``w``'s occurrence ended with bar i - 1 (close ``c``): write its SESSION row and levels."""
@@ -153,7 +154,7 @@ def complete_session(w, i, c, wi, wf, is_ib, hi_sub, lo_sub, ib_mults, sessions,
     gi[nl_slot] = k
 
 
-@njit(cache=True)
+@helper
 def window_position(minute, day, s, e):
     """(inside, occurrence day) of a bar at local ``minute`` of ``day`` for window [s, e) (scalars only:
     the kernel calls this every bar, and array arguments would cost a refcount round trip each)."""
@@ -164,7 +165,7 @@ def window_position(minute, day, s, e):
     return minute < e, day - 1
 
 
-@njit(cache=True)
+@helper
 def begin_occurrence(w, i, o, h, l, occ, prev_local, win_start, wi, wf):
     """Bar ``i`` is the first of window ``w``'s occurrence ``occ`` (no occurrence is running)."""
     if occ <= wi[w, W_LAST_OCC]:
@@ -194,7 +195,7 @@ SUB_MIDNIGHT, SUB_DAILY = int(LevelKind.MIDNIGHT_OPEN), int(LevelKind.DAILY_OPEN
 SUB_WEEKLY, SUB_NY = int(LevelKind.WEEKLY_OPEN), int(LevelKind.NY_OPEN)
 
 
-@njit(cache=True)
+@helper
 def _emit_pair(levels, gi, slot, hi_sub, lo_sub, hi, hb, lo, lb, i, watch, watch_price):
     """Replace the live high/low pair kept in ``gi[slot]`` with a new one confirmed at bar i."""
     if gi[slot] >= 0:
@@ -208,7 +209,7 @@ def _emit_pair(levels, gi, slot, hi_sub, lo_sub, hi, hb, lo, lb, i, watch, watch
     gi[G_NL] = k + 2
 
 
-@njit(cache=True)
+@helper
 def _emit_open(levels, gi, slot, sub, price, i, late, watch, watch_price):
     """Replace the live opening level kept in ``gi[slot]`` with the open of bar i."""
     if gi[slot] >= 0:
@@ -220,7 +221,7 @@ def _emit_open(levels, gi, slot, sub, price, i, late, watch, watch_price):
     gi[G_NL] = k + 1
 
 
-@njit(cache=True)
+@helper
 def _next_anchor(d, m, x):
     """The first local minute of the form D*1440 + x after minute ``m`` of day ``d``."""
     return d * DAY_MINUTES + x + (DAY_MINUTES if x <= m else 0)
@@ -353,7 +354,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
     return i1
 
 
-@njit(cache=True)
+@helper
 def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
     """Mark watched levels (started before bar i) whose price lies in [lo_reach, hi_reach] touched."""
     k = 0
@@ -372,7 +373,7 @@ def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
             k += 1
 
 
-@njit(cache=True)
+@helper
 def _nearest(watch_price, n, close, gf):
     """Nearest watched price above the close into gf[4], at or below it into gf[5]."""
     gf[4] = np.inf

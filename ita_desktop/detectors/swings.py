@@ -21,6 +21,7 @@ import numpy as np
 
 from ita_desktop.detectors._core import (
     H0, H1, H2, H3, N_CHG, N_OUT, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
+    step_helper,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
@@ -43,7 +44,7 @@ class SwingParams:
 BLOCK = 1024
 
 
-@kernel
+@step_helper
 def swing_flags(high, low, n, ties_all, b0, b1, scratch, flags):
     """Flags for bars i in [b0, b1): bit 0 = bar i-n is a swing high, bit 1 = a swing low.
 

@@ -44,13 +44,14 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ita_desktop.detectors._core import helper
 from ita_desktop.rules.engine.compiler import DIR_AGAINST, DIR_WITH
 
 #: Event time of something that has not happened (a zone never retested): never matched.
 NEVER = np.iinfo(np.int64).max // 4
 
 
-@njit(cache=True)
+@helper
 def _lower_bound(a, lo, hi, x):
     """First index in [lo, hi) with a[i] >= x (a sorted ascending there)."""
     while lo < hi:
@@ -164,7 +165,7 @@ def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_
     return n_out
 
 
-@njit(cache=True)
+@helper
 def _start(s, lo, hi, ev_time, ev_obj, chosen, ctime, fb_a, link):
     """Where step s's candidates begin in its stream."""
     if link[s] >= 0:
@@ -175,7 +176,7 @@ def _start(s, lo, hi, ev_time, ev_obj, chosen, ctime, fb_a, link):
     return _lower_bound(ev_time, lo[s], hi[s], ctime[s - 1])
 
 
-@njit(cache=True)
+@helper
 def _passes(k, s, eff, chosen, ctime, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, fb_a, fb_b):
     if not ev_ok[k]:
         return False
