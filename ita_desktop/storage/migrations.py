@@ -331,9 +331,26 @@ def _v10_feedback(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_feedback_rule ON feedback (rule_id, symbol, signal_time)")
 
 
+def _journal_tags(conn: Connection) -> None:
+    """The journal (issue 16): the trader's own editable lists of setup and mistake tags, and a trade's R
+    kept with its feedback (a backtest trade's outcome is final when the feedback is given; a signal's
+    is read from the signals table). Needs only the feedback table before it: its position among other
+    branches' migrations does not matter beyond that."""
+    conn.exec_driver_sql(
+        """CREATE TABLE journal_tags (
+            id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (kind, name)
+        )"""
+    )
+    conn.exec_driver_sql("ALTER TABLE feedback ADD COLUMN outcome_r FLOAT")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
                                                   _v5_rule_versions, _v6_run_columns, _v7_reviews, _v8_signals,
-                                                  _v9_outbox, _v10_feedback]
+                                                  _v9_outbox, _v10_feedback, _journal_tags]
 LATEST = len(MIGRATIONS)
 
 
