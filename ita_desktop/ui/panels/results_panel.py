@@ -87,6 +87,7 @@ class ResultsPanel(QWidget):
     shown = Signal(object)
     exported = Signal(str)
     run_requested = Signal(int)  # "Open" on a stored run: its run_id
+    feedback_requested = Signal(object, int)  # "Feedback…" on the selected trade: (outcome, trade row)
 
     def __init__(self, runner: JobBridge, theme: Theme, clock: DisplayClock | str = "America/New_York",
                  parent: QWidget | None = None) -> None:
@@ -127,9 +128,14 @@ class ResultsPanel(QWidget):
         self.funnel.setObjectName("funnel")
         self.funnel.setMinimumWidth(0)
         self.funnel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.feedback_button = QPushButton("Feedback…")
+        self.feedback_button.setToolTip("the journal's feedback on the selected trade (taken, label, tags, notes, chart)")
+        self.feedback_button.setEnabled(False)
+        self.feedback_button.clicked.connect(self._request_feedback)
         top = QHBoxLayout()
         top.addWidget(self.run_box)
         top.addWidget(self.title, 1)
+        top.addWidget(self.feedback_button)
         top.addWidget(QLabel("Export"))
         for kind, (label, _pattern, _fn) in EXPORTS.items():
             button = QPushButton(kind.upper())
@@ -317,7 +323,17 @@ class ResultsPanel(QWidget):
                 return
         raise IndexError(f"no trade {trade} in the table")
 
+    def selected_trade(self) -> int | None:
+        rows = self.trades.selectionModel().selectedRows()
+        return self.trade_row_at(rows[0].row()) if rows and self.outcome is not None else None
+
+    def _request_feedback(self) -> None:
+        trade = self.selected_trade()
+        if trade is not None:
+            self.feedback_requested.emit(self.outcome, trade)
+
     def _on_trade_selected(self) -> None:
+        self.feedback_button.setEnabled(self.selected_trade() is not None and self.outcome.result.run_id is not None)
         rows = self.trades.selectionModel().selectedRows()
         if rows and self.outcome is not None:
             self.trade_chosen.emit(self.outcome, self.trade_row_at(rows[0].row()))
