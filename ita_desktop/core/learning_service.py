@@ -16,6 +16,7 @@ from ita_desktop.domain.errors import InputError
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core
     from ita_desktop.learning.dataset import Dataset
+    from ita_desktop.learning.dataset_cache import DatasetCache
     from ita_desktop.learning.proposals import Proposal
     from ita_desktop.learning.scorer import ScoreReport
     from ita_desktop.learning.similar_index import Neighbour, SimilarIndex
@@ -49,6 +50,7 @@ class LearningService:
     def __init__(self, core: Core) -> None:
         self._core = core
         self._index: SimilarIndex | None = None
+        self._cache: DatasetCache | None = None
 
     @property
     def folder(self) -> Path:
@@ -61,10 +63,25 @@ class LearningService:
             self._index = SimilarIndex(self.folder)
         return self._index
 
-    def dataset(self, rule_ref: str | Path, symbol: str) -> Dataset:
-        from ita_desktop.learning.dataset import build_dataset
+    @property
+    def cache(self) -> DatasetCache:
+        from ita_desktop.learning.dataset_cache import DatasetCache
 
-        return build_dataset(self._core.store, rule_ref, symbol)
+        if self._cache is None:
+            self._cache = DatasetCache(self._core.paths.cache / "learning")
+        return self._cache
+
+    def dataset(self, rule_ref: str | Path, symbol: str) -> Dataset:
+        """The rule's occurrences with outcomes on ``symbol``: recomputed from the store only when the rule's text
+        or the symbol's stored bars changed since the last call (``learning.dataset_cache``)."""
+        from ita_desktop.learning.dataset import build_dataset
+        from ita_desktop.learning.dataset_cache import dataset_key
+
+        loaded = self._core.rules.resolve(rule_ref)
+        store = self._core.store
+        key = dataset_key(loaded.version.content_hash, symbol, store.bars.series())
+        return self.cache.get_or_build(loaded.rule.rule_id, symbol, key,
+                                       lambda: build_dataset(store, loaded.path, symbol))
 
     def index(self, rule_ref: str | Path, symbol: str, progress: Progress | None = None) -> tuple[Dataset, str]:
         """The rule's occurrences on ``symbol`` in the collection: ('current' | 'rebuilt')."""
