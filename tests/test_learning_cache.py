@@ -40,3 +40,32 @@ def test_dataset_is_cached_across_cores_and_recomputed_after_new_bars(ita_home, 
         assert core.learning.cache.misses == 1
         assert len(longer) > len(first) and longer.fingerprint != first.fingerprint
         np.testing.assert_array_equal(longer.signal_time[: len(first)], first.signal_time)
+
+
+def _signal_of(ds, i: int):
+    from ita_desktop.storage.signal_store import SignalRecord
+
+    t, direction = int(ds.all_time[i]), int(ds.all_direction[i])
+    return SignalRecord(occurrence_key=f"sig-{i}", rule_id=ds.rule_id, rule_version=ds.rule_version, symbol=ds.symbol,
+                        timeframe="M5", signal_time=t, direction=direction, source="replay", status="pending",
+                        steps=[], occurrence={})
+
+
+def test_similar_setups_of_a_signal_are_its_occurrences_neighbours_and_a_summary_line(eurusd_store) -> None:
+    with new_core() as core:
+        ds = core.learning.dataset("ib_raid", "EURUSD")
+        assert ds.all_X is not None and len(ds.all_time) >= len(ds)
+        last_traded = len(ds) - 1  # an occurrence that traded: the index's own query answers the same
+        i = int(np.flatnonzero(ds.all_time == ds.signal_time[last_traded])[0])
+        found = core.learning.similar_to_signal(_signal_of(ds, i), k=5)
+        same = core.learning.similar("ib_raid", "EURUSD", int(ds.signal_time[last_traded]), k=5)
+        assert [n.id for n in found.neighbours] == [n.id for n in same.neighbours] and len(found.neighbours) == 5
+        assert all(n.signal_time < found.signal_time for n in found.neighbours)  # the past only
+        assert all(0 < n.similarity <= 1 for n in found.neighbours)
+        sims = [n.similarity for n in found.neighbours]
+        assert sims == sorted(sims, reverse=True)
+        line = core.learning.similar_summary(_signal_of(ds, i), k=5)
+        assert line == f"5 similar past setups: win rate {found.win_rate:.0%}, average {found.average_r:+.2f}R"
+        stray = _signal_of(ds, i)
+        stray.signal_time += 60  # not an occurrence of the rule
+        assert core.learning.similar_summary(stray) is None

@@ -142,3 +142,28 @@ def _visible_times(window) -> tuple[int, int]:
     first, stop = window.chart.visible_range()
     time = window.chart.bars.time
     return int(time[min(first, len(time) - 1)]), int(time[max(0, stop - 1)])
+
+
+def test_similar_setups_beside_the_signals_list_and_a_click_moves_the_chart(qtbot, window) -> None:
+    from tests.test_learning_cache import _signal_of
+
+    core = window.core
+    ds = core.learning.dataset("ib_raid", "EURUSD")
+    i = len(ds.all_time) - 2
+    core.store.signals.store([_signal_of(ds, i)])
+    wb = window.workbench
+    wb.show_signals()
+    panel, view = wb.signals, window.journal.similar
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=WAIT_MS)
+    with qtbot.waitSignal(view.shown, timeout=WAIT_MS):
+        panel.table.cellClicked.emit(0, 0)
+    found = view.found
+    assert view.table.rowCount() == len(found.neighbours) > 0
+    assert view.title.text().startswith(found.summary())
+    assert view.table.item(0, 1).text() == f"{found.neighbours[0].similarity:.0%}"
+    target = found.neighbours[-1].signal_time
+    assert window.chart.bars is not None
+    window.chart.show_range(len(window.chart.bars) - 50, len(window.chart.bars) - 1)
+    assert not _visible_times(window)[0] <= target <= _visible_times(window)[1]
+    view.table.cellClicked.emit(len(found.neighbours) - 1, 0)
+    qtbot.waitUntil(lambda: _visible_times(window)[0] <= target <= _visible_times(window)[1], timeout=WAIT_MS)

@@ -1,7 +1,7 @@
 """Learning as a core use case: index a rule's occurrences, find similar past setups, the scorer's report.
 
 The faces call these; the index folder is ``<data>/chroma``. No Qt here: the window would run these as
-jobs on the engine (not wired yet)."""
+jobs on the engine (the Signals panel's similar setups)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ita_desktop.domain.clock import utc_iso
-from ita_desktop.domain.errors import InputError
+from ita_desktop.domain.errors import InputError, ItaError
 
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ita_desktop.learning.similar_index import Neighbour, SimilarIndex
 
 Progress = Callable[[float, str], None]
+SIGNAL_K = 10  # neighbours shown for a signal (the Signals panel, the notification)
 
 
 @dataclass
@@ -39,6 +40,13 @@ class SimilarSetups:
     @property
     def average_r(self) -> float | None:
         return sum(n.outcome_r for n in self.neighbours) / len(self.neighbours) if self.neighbours else None
+
+    def summary(self) -> str:
+        """One line for a notification: "10 similar past setups: win rate 60%, average +0.42R"."""
+        if not self.neighbours:
+            return "No similar past setup of this rule yet"
+        return (f"{len(self.neighbours)} similar past setup{'s' if len(self.neighbours) != 1 else ''}: "
+                f"win rate {self.win_rate:.0%}, average {self.average_r:+.2f}R")
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule_id": self.rule_id, "rule_version": self.rule_version, "symbol": self.symbol,
@@ -99,6 +107,29 @@ class LearningService:
         t = int(ds.signal_time[i])
         return SimilarSetups(ds.rule_id, ds.rule_version, symbol, t,
                              self.index_store().similar(ds.rule_id, symbol, ds.X[i], t, k))
+
+    def similar_to_signal(self, signal: Any, k: int = SIGNAL_K, progress: Progress | None = None) -> SimilarSetups:
+        """The k most similar past setups of a stored signal's rule on its symbol, signalled before it.
+
+        The signal's own setup is found among the rule's occurrences on the stored bars (traded or not:
+        a live signal is usually still open) by its signal time and direction; its vector is the query."""
+        ds, _ = self.index(signal.rule_id, signal.symbol, progress)
+        t = int(signal.signal_time)
+        hits = [] if ds.all_time is None else \
+            [i for i in range(len(ds.all_time)) if ds.all_time[i] == t and ds.all_direction[i] == signal.direction]
+        if not hits:
+            raise InputError(f"{signal.rule_id} on {signal.symbol}: the signal of {utc_iso(t)} is not an occurrence "
+                             f"of v{ds.rule_version} on the stored bars")
+        return SimilarSetups(ds.rule_id, ds.rule_version, signal.symbol, t,
+                             self.index_store().similar(ds.rule_id, signal.symbol, ds.all_X[hits[0]], t, k))
+
+    def similar_summary(self, signal: Any, k: int = SIGNAL_K) -> str | None:
+        """The notification's line on a stored signal (None when it cannot be said: no index, no such setup).
+        The Telegram caption builder (outputs/) adds it under the signal's text."""
+        try:
+            return self.similar_to_signal(signal, k).summary()
+        except ItaError:
+            return None
 
     def score(self, rule_ref: str | Path, symbol: str) -> tuple[Dataset, ScoreReport]:
         from ita_desktop.learning.scorer import walk_forward

@@ -34,6 +34,11 @@ class Dataset:
     r: np.ndarray  # R multiple of the first trade
     signal_time: np.ndarray  # UTC seconds
     fingerprint: str  # what the rows were made from: rule version id, bar count, last bar time
+    #: every occurrence, traded or not (a signal still open, one skipped): its vector, time and direction,
+    #: so a signal's own setup can be looked up (similar setups for the Signals panel)
+    all_X: np.ndarray | None = None
+    all_time: np.ndarray | None = None
+    all_direction: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.occurrences)
@@ -56,4 +61,7 @@ def build_dataset(store: Any, rule_ref: str | Path, symbol: str, *, rules_dir: P
     times = np.array([o.signal_time for o in occs], dtype=np.int64)
     last = int(run.bars.time[-1]) if len(run.bars) else 0
     fp = f"{prep.version_id}:{len(run.bars)}:{last}:{len(occs)}"
-    return Dataset(prep.rule.rule_id, prep.version, prep.version_id, symbol, occs, X, win, r, times, fp)
+    every = list(run.occurrences)
+    return Dataset(prep.rule.rule_id, prep.version, prep.version_id, symbol, occs, X, win, r, times, fp,
+                   features_matrix(every, ctx), np.array([o.signal_time for o in every], dtype=np.int64),
+                   np.array([o.direction for o in every], dtype=np.int8))

@@ -22,7 +22,7 @@ from ita_desktop import __version__
 from ita_desktop.learning.dataset import Dataset
 
 log = logging.getLogger(__name__)
-FORMAT = 1  # bump when Dataset's fields change: old files are then misses
+FORMAT = 2  # bump when Dataset's fields change: old files are then misses
 
 
 def dataset_key(rule_hash: str, symbol: str, series: Iterable[Any]) -> str:

@@ -5,18 +5,23 @@ Every read and write is a job on the engine (the existing feedback and the tag l
 opens; the save, with the chart picture encoded to PNG off the GUI thread). Saving goes through
 ``core.journal.save``, which publishes ``FeedbackSaved`` (the Notion channel updates the signal's page).
 A click on an entry puts the chart there: a signal through the Signals' jump, a trade by reopening its run.
+
+It also puts the similar past setups of the selected signal beside the Signals list (``SimilarSetupsView``;
+a click on one moves the chart to it).
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QSplitter
 
 from ita_desktop.ui.panels.feedback_dialog import FeedbackDialog
 from ita_desktop.ui.panels.journal_panel import JournalPanel
 from ita_desktop.ui.panels.review_panel import encode_png
+from ita_desktop.ui.panels.similar_setups import SimilarSetupsView
 
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core
@@ -40,6 +45,17 @@ class JournalDesk(QObject):
         self.workbench.results.feedback_requested.connect(self.edit_trade)
         self.panel.edit_requested.connect(self.edit_entry)
         self.panel.entry_chosen.connect(self.show_on_chart)
+        self.similar = SimilarSetupsView(window.runner, core.learning, window.theme)
+        signals = self.workbench.signals
+        split = QSplitter(Qt.Orientation.Horizontal)  # the list, and beside it the selected one's similar setups
+        signals.layout().removeWidget(signals.table)
+        split.addWidget(signals.table)
+        split.addWidget(self.similar)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        signals.layout().addWidget(split, 1)
+        signals.signal_chosen.connect(self.similar.show_for)
+        self.similar.neighbour_chosen.connect(self.show_past_setup)
 
     def show(self) -> None:
         """Dock the Journal (the first time: a bottom tab beside Rules), bring it up and read it afresh."""
@@ -111,6 +127,10 @@ class JournalDesk(QObject):
         self.window.statusBar().showMessage(f"Feedback saved on {feedback.target_kind} {feedback.target_key}", 5000)
         if self.dock is not None and self.dock.isVisible():
             self.panel.refresh()
+
+    def show_past_setup(self, symbol: str, timeframe: str, signal_utc: int) -> None:
+        """A similar past setup clicked: the chart goes to its signal bar (the Signals' own jump)."""
+        self.workbench.show_signal(SimpleNamespace(symbol=symbol, timeframe=timeframe, steps=[], signal_time=signal_utc))
 
     # -- an entry on the chart ------------------------------------------------------------------
     def show_on_chart(self, entry: JournalEntry) -> None:
