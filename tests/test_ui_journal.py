@@ -167,3 +167,32 @@ def test_similar_setups_beside_the_signals_list_and_a_click_moves_the_chart(qtbo
     assert not _visible_times(window)[0] <= target <= _visible_times(window)[1]
     view.table.cellClicked.emit(len(found.neighbours) - 1, 0)
     qtbot.waitUntil(lambda: _visible_times(window)[0] <= target <= _visible_times(window)[1], timeout=WAIT_MS)
+
+
+def test_reliability_diagram_shows_the_walk_forward_and_no_score_when_it_does_not_beat_the_base_rate(qtbot, window) -> None:
+    import numpy as np
+
+    from ita_desktop.learning.scorer import walk_forward
+    from ita_desktop.ui.panels.reliability_view import NO_SCORE
+
+    window.journal.show()
+    view = window.journal.reliability
+    qtbot.waitUntil(lambda: view.rule_box.findText("ib_raid") >= 0 and view.symbol_box.count() > 0, timeout=WAIT_MS)
+    view.rule_box.setCurrentText("ib_raid")
+    view.symbol_box.setCurrentText("EURUSD")
+    with qtbot.waitSignal(view.shown, timeout=WAIT_MS):
+        view.run_button.click()
+    assert view.report.brier is None and "not enough occurrences" in view.text.text()  # 7 weeks: too few rows
+    assert len(view.chart.points.getData()[0] or []) == 0
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 6))
+    good = walk_forward(X, X[:, 0] + 0.5 * rng.normal(size=300) > 0, "synthetic", "EURUSD")
+    assert sum(b["n"] for b in good.reliability) == good.n_test
+    view.show_report(good)
+    xs, ys = view.chart.points.getData()
+    assert len(xs) == len(good.reliability) >= 3 and "beats the base rate" in view.text.text()
+    assert list(ys) == [b["observed"] for b in good.reliability]
+    flat = walk_forward(np.zeros((300, 6)), rng.random(300) < 0.4, "flat", "EURUSD")
+    view.show_report(flat)
+    assert NO_SCORE in view.text.text() and "P(first target" not in view.text.text()
+    assert f"{flat.base_rate_brier:.4f}" in view.text.text()

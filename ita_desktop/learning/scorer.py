@@ -13,7 +13,7 @@ reason to show a score. Otherwise it says so and no score is shown.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -40,6 +40,10 @@ class ScoreReport:
     #: Only when it beats the base rate: the latest occurrence's probability (else no score is shown).
     latest_signal_utc: str | None = None
     latest_probability: float | None = None
+    #: The reliability diagram of the out-of-sample predictions: per probability bin, the mean predicted
+    #: and the observed win rate and the rows (empty bins left out); ``base_rate``: mean base-rate prediction.
+    reliability: list[dict] = field(default_factory=list)
+    base_rate: float | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -96,6 +100,22 @@ def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
+RELIABILITY_BINS = 10
+
+
+def reliability_bins(p: np.ndarray, y: np.ndarray, bins: int = RELIABILITY_BINS) -> list[dict]:
+    """Predicted vs observed per equal-width probability bin (the reliability diagram's points)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "predicted": float(p[mask].mean()),
+                        "observed": float(y[mask].mean()), "n": int(mask.sum())})
+    return out
+
+
 def walk_forward(X: np.ndarray, y: np.ndarray, rule_id: str = "", symbol: str = "") -> ScoreReport:
     """The walk-forward report of ``X``/``y`` in signal order."""
     y = np.asarray(y, dtype=float)
@@ -129,4 +149,5 @@ def walk_forward(X: np.ndarray, y: np.ndarray, rule_id: str = "", symbol: str = 
     beats = brier < bb and ll < bll and z > Z_GAIN
     msg = (f"beats the base rate out of sample (Brier gain z = {z:.2f})" if beats else
            f"does not beat the base rate out of sample (Brier gain z = {z:.2f}, needs > {Z_GAIN}): no score is shown")
-    return ScoreReport(rule_id, symbol, n, n_train, len(yt), brier, bb, ll, bll, beats, msg)
+    return ScoreReport(rule_id, symbol, n, n_train, len(yt), brier, bb, ll, bll, beats, msg,
+                       reliability=reliability_bins(pm, yt), base_rate=float(pb.mean()))

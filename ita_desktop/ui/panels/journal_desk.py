@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QDockWidget, QSplitter
 
 from ita_desktop.ui.panels.feedback_dialog import FeedbackDialog
 from ita_desktop.ui.panels.journal_panel import JournalPanel
+from ita_desktop.ui.panels.reliability_view import ReliabilityView
 from ita_desktop.ui.panels.review_panel import encode_png
 from ita_desktop.ui.panels.similar_setups import SimilarSetupsView
 
@@ -45,6 +46,8 @@ class JournalDesk(QObject):
         self.workbench.results.feedback_requested.connect(self.edit_trade)
         self.panel.edit_requested.connect(self.edit_entry)
         self.panel.entry_chosen.connect(self.show_on_chart)
+        self.reliability = ReliabilityView(window.runner, core.learning, window.theme)
+        self.panel.tabs.addTab(self.reliability, "Scorer")
         self.similar = SimilarSetupsView(window.runner, core.learning, window.theme)
         signals = self.workbench.signals
         split = QSplitter(Qt.Orientation.Horizontal)  # the list, and beside it the selected one's similar setups
@@ -70,6 +73,13 @@ class JournalDesk(QObject):
         self.dock.raise_()
         if self.core.store_if_open is not None:
             self.panel.refresh()
+            rules = self.core.rules
+            self.window.runner.start("List rules", lambda _ctx: sorted({e.rule_id for e in rules.list() if e.valid}),
+                                     self._set_scorer_choices, lambda _error: None)
+
+    def _set_scorer_choices(self, rule_ids: list[str]) -> None:
+        symbols = sorted({getattr(s, "symbol", "") for s in self.window.series} - {""})
+        self.reliability.set_choices(rule_ids, symbols)
 
     # -- the form -----------------------------------------------------------------------------
     def edit_signal(self, record: SignalRecord) -> None:
