@@ -69,3 +69,46 @@ def test_similar_setups_of_a_signal_are_its_occurrences_neighbours_and_a_summary
         stray = _signal_of(ds, i)
         stray.signal_time += 60  # not an occurrence of the rule
         assert core.learning.similar_summary(stray) is None
+
+
+def test_the_traders_labels_join_the_training_rows() -> None:
+    from ita_desktop.learning.scorer import LABEL_INVALID, NO_LABEL, training_rows, walk_forward
+
+    from ita_desktop.learning.scorer import LABEL_VALID, fit
+
+    rng = np.random.default_rng(3)
+    n = 300
+    X = rng.normal(size=(n, 6))
+    y = X[:, 0] + 0.4 * rng.normal(size=n) > 0
+    labels = np.full(n, NO_LABEL, dtype=np.int8)
+    labels[rng.random(n) < 0.3] = LABEL_INVALID
+    labels[rng.random(n) < 0.1] = LABEL_VALID
+    keep, again = labels != LABEL_INVALID, labels == LABEL_VALID
+    by_labels = fit(X, y, labels).predict_proba(X[:20])[:, 1]
+    by_hand = fit(np.concatenate([X[keep], X[again]]), np.concatenate([y[keep], y[again]])).predict_proba(X[:20])[:, 1]
+    np.testing.assert_allclose(by_labels, by_hand)
+    plain, labelled = walk_forward(X, y), walk_forward(X, y, labels=labels)
+    assert plain.n_labelled == 0 and labelled.n_labelled == int((labels[: labelled.n_train] != NO_LABEL).sum()) > 0
+    assert labelled.brier != plain.brier  # the labels changed what the windows learnt ...
+    assert labelled.n_test == plain.n_test and labelled.base_rate_brier == pytest.approx(plain.base_rate_brier)  # ... not what they are judged on
+    Xt, yt = training_rows(X[:4], y[:4], np.array([1, 0, -1, 1], dtype=np.int8))
+    assert len(Xt) == 5 and list(yt) == [y[0], y[2], y[3], y[0], y[3]]
+
+
+def test_labels_come_from_the_journal_by_signal_time(eurusd_store) -> None:
+    from ita_desktop.core.journal_service import trade_feedback
+
+    with new_core() as core:
+        result = core.backtests.backtest("ib_raid", "EURUSD")
+        outcome = core.runs.reopen(result.run_id)
+        core.journal.save(trade_feedback(outcome, 0, label="invalid"))
+        core.journal.save(trade_feedback(outcome, 1, label="valid"))
+        core.journal.save(trade_feedback(outcome, 2, grade="A"))  # no label
+        ds = core.learning.dataset("ib_raid", "EURUSD")
+        labels = core.learning.labels(ds)
+        occ = {o.id: o.signal_time for o in outcome.occurrences}
+        t0, t1 = (occ[int(outcome.result.trades.rows[i]["occurrence"])] for i in (0, 1))
+        assert labels[list(ds.signal_time).index(t0)] == 0 and labels[list(ds.signal_time).index(t1)] == 1
+        assert int((labels != -1).sum()) == 2
+        _, report = core.learning.score("ib_raid", "EURUSD")
+        assert report.n_labelled == 0 and report.brier is None  # 7 weeks: no walk-forward, said so

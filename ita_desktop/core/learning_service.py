@@ -131,15 +131,29 @@ class LearningService:
         except ItaError:
             return None
 
+    def labels(self, ds: Dataset) -> Any:
+        """The trader's label per dataset row (1 valid, 0 invalid, -1 none), from the journal's feedback on the
+        rule's signals and trades on the symbol, matched by signal time (any rule version: a label says whether
+        the market showed the setup, which a new version does not change)."""
+        import numpy as np
+
+        from ita_desktop.learning.scorer import LABEL_INVALID, LABEL_VALID, NO_LABEL
+
+        by_time = {f.signal_time: f.label for f in self._core.store.feedback.list(rule_id=ds.rule_id, symbol=ds.symbol)
+                   if f.label}
+        code = {"valid": LABEL_VALID, "invalid": LABEL_INVALID}
+        return np.array([code.get(by_time.get(int(t)), NO_LABEL) for t in ds.signal_time], dtype=np.int8)
+
     def score(self, rule_ref: str | Path, symbol: str) -> tuple[Dataset, ScoreReport]:
         from ita_desktop.learning.scorer import walk_forward
 
         from ita_desktop.learning.scorer import SignalScorer, fit
 
         ds = self.dataset(rule_ref, symbol)
-        report = walk_forward(ds.X, ds.win, ds.rule_id, symbol)
+        labels = self.labels(ds)
+        report = walk_forward(ds.X, ds.win, ds.rule_id, symbol, labels)
         if report.beats_base_rate:  # the latest occurrence, scored by a model of the rows before it
-            model = SignalScorer(fit(ds.X[:-1], ds.win[:-1]))
+            model = SignalScorer(fit(ds.X[:-1], ds.win[:-1], labels[:-1]))
             report.latest_signal_utc = utc_iso(int(ds.signal_time[-1]))
             report.latest_probability = model.probability(ds.X[-1])
         return ds, report

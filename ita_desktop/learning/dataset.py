@@ -15,11 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ita_desktop.backtest.runs import run_backtest
-from ita_desktop.learning.features import FeatureContext, features_matrix
 from ita_desktop.rules.engine.occurrences import Occurrence
-from ita_desktop.rules.engine.runner import run_setup
-from ita_desktop.workflows.rule_backtest import instrument_settings, prepare
 
 
 @dataclass
@@ -45,7 +41,15 @@ class Dataset:
 
 
 def build_dataset(store: Any, rule_ref: str | Path, symbol: str, *, rules_dir: Path | None = None) -> Dataset:
-    """Run ``rule_ref`` on every stored bar of ``symbol`` and keep the occurrences that traded."""
+    """Run ``rule_ref`` on every stored bar of ``symbol`` and keep the occurrences that traded.
+
+    The engine, the simulator and the detectors (numba) are imported here, not at the top: a cached
+    dataset (``learning.dataset_cache``) is read back without loading them."""
+    from ita_desktop.backtest.runs import run_backtest
+    from ita_desktop.learning.features import FeatureContext, features_matrix
+    from ita_desktop.rules.engine.runner import run_setup
+    from ita_desktop.workflows.rule_backtest import instrument_settings, prepare
+
     prep = prepare(store, rule_ref, symbol, rules_dir=rules_dir)
     run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id)
     result = run_backtest(run.bars, run.orders, instrument_settings(prep.compiled), rule_id=prep.rule.rule_id,
