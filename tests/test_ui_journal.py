@@ -46,9 +46,9 @@ def test_feedback_from_results_and_signals_then_the_journal_lists_filters_and_co
     with qtbot.waitSignal(wb.reopened, timeout=WAIT_MS):
         wb.reopen_run(window.test_run_id)
     results = wb.results
-    qtbot.waitUntil(lambda: results.feedback_button.isEnabled(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: results.feedback_action.isEnabled(), timeout=WAIT_MS)
     trade = results.selected_trade()
-    results.feedback_button.click()
+    results.feedback_action.trigger()  # right-click > Feedback…
     qtbot.waitUntil(lambda: window.journal.dialog is not None and window.journal.dialog.isVisible(), timeout=WAIT_MS)
     dialog = window.journal.dialog
     dialog.taken.setCurrentText("taken")

@@ -181,7 +181,7 @@ def test_screenshot_journal(qtbot, window_on, eurusd_csv):
     panel.tabs.setCurrentWidget(panel.tag_stats)
     save(window, "window_journal_by_tag.png")
     bench.results.choose_trade(0)
-    bench.results.feedback_button.click()
+    bench.results.feedback_action.trigger()
     qtbot.waitUntil(lambda: window.journal.dialog is not None and window.journal.dialog.isVisible(), timeout=WAIT_MS)
     save(window.journal.dialog, "feedback_dialog.png")
     window.journal.dialog.close()

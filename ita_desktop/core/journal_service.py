@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from ita_desktop.bus.events import FeedbackSaved
 from ita_desktop.domain.errors import InputError
 from ita_desktop.learning.journal_stats import OUTCOMES, DayR, JournalEntry, TagStats, r_per_day, stats_by
-from ita_desktop.storage.feedback_store import Feedback
 
 if TYPE_CHECKING:
+    from ita_desktop.storage.feedback_store import Feedback
     from ita_desktop.core.app_core import Core
     from ita_desktop.core.backtest_service import BacktestOutcome
     from ita_desktop.storage.signal_store import SignalRecord
@@ -44,6 +44,8 @@ class JournalFilter:
 
 def signal_feedback(record: SignalRecord, **values: Any) -> Feedback:
     """A blank (or filled) feedback on a stored signal, keyed by its occurrence key."""
+    from ita_desktop.storage.feedback_store import Feedback  # not at the top: building a core loads no ORM
+
     return Feedback("signal", record.occurrence_key, record.rule_id, record.rule_version, record.symbol,
                     int(record.signal_time), **values)
 
@@ -54,6 +56,8 @@ def trade_key(run_id: int, occurrence: int) -> str:
 
 def trade_feedback(outcome: BacktestOutcome, trade: int, **values: Any) -> Feedback:
     """A blank (or filled) feedback on a stored run's trade (row ``trade``): its R is final and kept."""
+    from ita_desktop.storage.feedback_store import Feedback
+
     result = outcome.result
     if result.run_id is None:
         raise InputError("this run is not stored: feedback is kept with a stored run's trades only")

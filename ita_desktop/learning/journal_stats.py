@@ -12,10 +12,11 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ita_desktop.storage.feedback_store import Feedback
+if TYPE_CHECKING:  # the window and a core import this module at start-up: no ORM then
+    from ita_desktop.storage.feedback_store import Feedback
 
 OUTCOMES = ("win", "loss", "breakeven", "open")
 DAY_ZONE = "America/New_York"

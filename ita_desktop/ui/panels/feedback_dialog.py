@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QListWidgetItem, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
 )
 
-from ita_desktop.storage.feedback_store import Feedback
+if TYPE_CHECKING:  # the window module loads no ORM at start-up
+    from ita_desktop.storage.feedback_store import Feedback
 
 TAKEN = ("not said", "taken", "skipped")
 LABELS = ("", "valid", "invalid")

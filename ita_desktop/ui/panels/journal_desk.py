@@ -1,5 +1,6 @@
 """The journal in the window: the Journal dock (View > Journal) and the feedback form, opened from the Signals
-panel's and the Results panel's "Feedback…" buttons and from the Journal's own entries.
+panel's "Feedback…" button, the Results panel's trades (right-click > Feedback…, or a double-click) and
+the Journal's own entries.
 
 Every read and write is a job on the engine (the existing feedback and the tag lists before the form
 opens; the save, with the chart picture encoded to PNG off the GUI thread). Saving goes through

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSplitter,
     QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
@@ -128,14 +128,9 @@ class ResultsPanel(QWidget):
         self.funnel.setObjectName("funnel")
         self.funnel.setMinimumWidth(0)
         self.funnel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.feedback_button = QPushButton("Feedback…")
-        self.feedback_button.setToolTip("the journal's feedback on the selected trade (taken, label, tags, notes, chart)")
-        self.feedback_button.setEnabled(False)
-        self.feedback_button.clicked.connect(self._request_feedback)
         top = QHBoxLayout()
         top.addWidget(self.run_box)
         top.addWidget(self.title, 1)
-        top.addWidget(self.feedback_button)
         top.addWidget(QLabel("Export"))
         for kind, (label, _pattern, _fn) in EXPORTS.items():
             button = QPushButton(kind.upper())
@@ -153,6 +148,16 @@ class ResultsPanel(QWidget):
         self.trades.setSortingEnabled(True)
         self.trades.sortItems(0, Qt.SortOrder.AscendingOrder)  # by entry until the trader sorts otherwise
         self.trades.itemSelectionChanged.connect(self._on_trade_selected)
+        # the journal's feedback on a trade: right-click > Feedback…, or a double-click (a button would widen
+        # or heighten the dock's minimum, and with it the window's)
+        self.feedback_action = QAction("Feedback…", self.trades)
+        self.feedback_action.setToolTip("the journal's feedback on the selected trade (taken, label, tags, notes, chart)")
+        self.feedback_action.setEnabled(False)
+        self.feedback_action.triggered.connect(self._request_feedback)
+        self.trades.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.trades.addAction(self.feedback_action)
+        self.trades.cellDoubleClicked.connect(lambda _row, _col: self._request_feedback())
+        self.trades.setToolTip("click: show on the chart; double-click or right-click: the journal's feedback")
         self.equity = EquityChart(self.theme)
         self.histogram = RHistogram(self.theme)
         self.sessions = _table(BREAKDOWN_COLUMNS)
@@ -333,7 +338,7 @@ class ResultsPanel(QWidget):
             self.feedback_requested.emit(self.outcome, trade)
 
     def _on_trade_selected(self) -> None:
-        self.feedback_button.setEnabled(self.selected_trade() is not None and self.outcome.result.run_id is not None)
+        self.feedback_action.setEnabled(self.selected_trade() is not None and self.outcome.result.run_id is not None)
         rows = self.trades.selectionModel().selectedRows()
         if rows and self.outcome is not None:
             self.trade_chosen.emit(self.outcome, self.trade_row_at(rows[0].row()))
