@@ -83,7 +83,7 @@ def test_a_new_store_is_created_in_the_data_folder_at_the_latest_version_in_wal_
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     assert app_paths().database.parent == ita_home
-    assert pragma(app_paths().database, "user_version") == migrations.LATEST == len(migrations.MIGRATIONS)
+    assert pragma(app_paths().database, "user_version") == migrations.LATEST == len(migrations.MIGRATIONS) == 12
     assert pragma(app_paths().database, "journal_mode") == "wal"
 
 

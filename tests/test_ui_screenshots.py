@@ -149,6 +149,44 @@ def test_screenshot_backtest_results(qtbot, window_on, eurusd_csv):
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
 
 
+def test_screenshot_journal(qtbot, window_on, eurusd_csv):
+    """The Journal dock: entries with tags and R, the month's calendar of R per day, stats by tag, a picture."""
+    from ita_desktop.core.journal_service import trade_feedback
+    from ita_desktop.data.csv_import import read_csv
+
+    store_bars(read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars)
+    window = window_on(symbol="EURUSD", timeframe="M1")
+    core, bench = window.core, window.workbench
+    qtbot.waitUntil(lambda: core.store_if_open is not None, timeout=WAIT_MS)
+    result = core.backtests.backtest("ib_raid", "EURUSD")
+    outcome = core.runs.reopen(result.run_id)
+    png = window.chart.grab().toImage()
+    from ita_desktop.ui.panels.review_panel import encode_png
+
+    picture = encode_png(png)
+    tags = (["ib raid", "a+"], ["ib raid"], ["ib raid", "london"], ["london"])
+    for i in range(min(len(outcome.result.trades), 16)):
+        core.journal.save(trade_feedback(outcome, i, taken=i % 5 != 4, label="valid" if i % 3 else "invalid",
+                                         grade="AB"[i % 2], tags=tags[i % 4], mistakes=["early entry"] if i % 4 == 1 else [],
+                                         notes="waited for the raid to close" if i == 0 else None),
+                          picture_png=picture if i == 0 else None)
+    window.journal.show()
+    panel = window.journal.panel
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=WAIT_MS)
+    window.resizeDocks([window.journal.dock], [420], Qt.Orientation.Vertical)
+    panel.table.selectRow(panel.table.rowCount() - 1)  # the oldest: the one with the picture
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+    qtbot.wait(300)
+    save(window, "window_journal.png")
+    panel.tabs.setCurrentWidget(panel.tag_stats)
+    save(window, "window_journal_by_tag.png")
+    bench.results.choose_trade(0)
+    bench.results.feedback_action.trigger()
+    qtbot.waitUntil(lambda: window.journal.dialog is not None and window.journal.dialog.isVisible(), timeout=WAIT_MS)
+    save(window.journal.dialog, "feedback_dialog.png")
+    window.journal.dialog.close()
+
+
 @pytest.mark.standin
 def test_screenshot_standin_vision_review_on_eurusd(qtbot, window_on, eurusd_csv):
     """A review from the stand-in model on 127.0.0.1 drawn on the real EURUSD M15 chart: a zone on a detected

@@ -82,6 +82,20 @@ class SignalUpdated(Event):
     r_multiple: float | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackSaved(Event):
+    """The trader saved feedback on a signal or a backtest trade (the journal). A channel that keeps a
+    page per signal (Notion) updates it: ``target_key`` is the signal's occurrence key when
+    ``target_kind`` is "signal"; the rest of the feedback is read from ``store.feedback.get``."""
+
+    target_kind: str  # signal | trade
+    target_key: str
+    rule_id: str
+    rule_version: str
+    symbol: str
+    signal_utc: int
+
+
 # -- results -------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "live": ("ita_desktop.cli.live_cmd",
              "watch a symbol live (MT5) or replay its stored bars, printing signals as JSON lines"),
     "learn": ("ita_desktop.cli.learn_cmd", "similar past setups (ChromaDB), a calibrated score, walk-forward"),
+    "journal": ("ita_desktop.cli.journal_cmd", "the trader's feedback on signals and trades, the journal, tags"),
     "notify": ("ita_desktop.cli.notify_cmd", "notification channels: send a test message or the daily summary"),
     "signals": ("ita_desktop.cli.signals_cmd", "stored signals: export to CSV or Excel"),
 }

@@ -28,6 +28,7 @@ from ita_desktop.core.backtest_service import BacktestService
 from ita_desktop.core.detection_service import DetectionService
 from ita_desktop.core.ingest_service import IngestService
 from ita_desktop.core.review_service import ReviewService
+from ita_desktop.core.journal_service import JournalService
 from ita_desktop.core.learning_service import LearningService
 from ita_desktop.core.live.live_service import LiveService
 from ita_desktop.core.outputs_service import OutputsService
@@ -75,6 +76,7 @@ class Core:
         self.live = LiveService(self)
         self.learning = LearningService(self)
         self.outputs = OutputsService(self)  # notification channels, the daily summary, signal exports
+        self.journal = JournalService(self)  # the trader's feedback, the journal's list, calendar and tag statistics
         self.kernels = KernelService(self)  # numba kernels compiled in a separate process (the window uses it)
 
     # -- the job engine ----------------------------------------------------------------------

@@ -15,11 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ita_desktop.backtest.runs import run_backtest
-from ita_desktop.learning.features import FeatureContext, features_matrix
 from ita_desktop.rules.engine.occurrences import Occurrence
-from ita_desktop.rules.engine.runner import run_setup
-from ita_desktop.workflows.rule_backtest import instrument_settings, prepare
 
 
 @dataclass
@@ -34,13 +30,26 @@ class Dataset:
     r: np.ndarray  # R multiple of the first trade
     signal_time: np.ndarray  # UTC seconds
     fingerprint: str  # what the rows were made from: rule version id, bar count, last bar time
+    #: every occurrence, traded or not (a signal still open, one skipped): its vector, time and direction,
+    #: so a signal's own setup can be looked up (similar setups for the Signals panel)
+    all_X: np.ndarray | None = None
+    all_time: np.ndarray | None = None
+    all_direction: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.occurrences)
 
 
 def build_dataset(store: Any, rule_ref: str | Path, symbol: str, *, rules_dir: Path | None = None) -> Dataset:
-    """Run ``rule_ref`` on every stored bar of ``symbol`` and keep the occurrences that traded."""
+    """Run ``rule_ref`` on every stored bar of ``symbol`` and keep the occurrences that traded.
+
+    The engine, the simulator and the detectors (numba) are imported here, not at the top: a cached
+    dataset (``learning.dataset_cache``) is read back without loading them."""
+    from ita_desktop.backtest.runs import run_backtest
+    from ita_desktop.learning.features import FeatureContext, features_matrix
+    from ita_desktop.rules.engine.runner import run_setup
+    from ita_desktop.workflows.rule_backtest import instrument_settings, prepare
+
     prep = prepare(store, rule_ref, symbol, rules_dir=rules_dir)
     run = run_setup(prep.compiled, prep.bars, rule_version_id=prep.version_id, fine_bars=prep.level_bars)
     result = run_backtest(run.bars, run.orders, instrument_settings(prep.compiled), rule_id=prep.rule.rule_id,
@@ -56,4 +65,7 @@ def build_dataset(store: Any, rule_ref: str | Path, symbol: str, *, rules_dir: P
     times = np.array([o.signal_time for o in occs], dtype=np.int64)
     last = int(run.bars.time[-1]) if len(run.bars) else 0
     fp = f"{prep.version_id}:{len(run.bars)}:{last}:{len(occs)}"
-    return Dataset(prep.rule.rule_id, prep.version, prep.version_id, symbol, occs, X, win, r, times, fp)
+    every = list(run.occurrences)
+    return Dataset(prep.rule.rule_id, prep.version, prep.version_id, symbol, occs, X, win, r, times, fp,
+                   features_matrix(every, ctx), np.array([o.signal_time for o in every], dtype=np.int64),
+                   np.array([o.direction for o in every], dtype=np.int8))

@@ -8,12 +8,17 @@ the base rate when the out-of-sample Brier score and log loss are both lower and
 more than noise (one-sided paired test on the rows' squared errors, z > 1.645): on featureless
 data a calibrated model lands a hair under the base rate about half the time, and that is no
 reason to show a score. Otherwise it says so and no score is shown.
+
+The trader's labels join the training rows (``labels``: 1 valid, 0 invalid, -1 none): a row the trader
+labelled invalid (not the setup, whatever its outcome) is left out of every training window, and one
+labelled valid counts twice (its row is repeated: the calibrated ensemble's pipeline takes no sample
+weights). Test rows are never filtered: the score is judged on what the rule itself produces.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -40,6 +45,11 @@ class ScoreReport:
     #: Only when it beats the base rate: the latest occurrence's probability (else no score is shown).
     latest_signal_utc: str | None = None
     latest_probability: float | None = None
+    #: The reliability diagram of the out-of-sample predictions: per probability bin, the mean predicted
+    #: and the observed win rate and the rows (empty bins left out); ``base_rate``: mean base-rate prediction.
+    reliability: list[dict] = field(default_factory=list)
+    base_rate: float | None = None
+    n_labelled: int = 0  # rows the trader labelled (valid or invalid) that shaped the training windows
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -55,9 +65,21 @@ def _model():
     return CalibratedClassifierCV(base, method="sigmoid", cv=3)
 
 
-def fit(X: np.ndarray, y: np.ndarray):
+LABEL_VALID, LABEL_INVALID, NO_LABEL = 1, 0, -1
+
+
+def training_rows(X: np.ndarray, y: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a model learns from: invalid-labelled rows out, valid-labelled rows twice."""
+    if labels is None:
+        return X, y
+    keep, again = labels != LABEL_INVALID, labels == LABEL_VALID
+    return np.concatenate([X[keep], X[again]]), np.concatenate([y[keep], y[again]])
+
+
+def fit(X: np.ndarray, y: np.ndarray, labels: np.ndarray | None = None):
     """A calibrated model on all rows (used to score a new signal once the walk-forward beat the base rate)."""
-    return _model().fit(X, y.astype(int))
+    Xt, yt = training_rows(X, np.asarray(y), labels)
+    return _model().fit(Xt, yt.astype(int))
 
 
 class SignalScorer:
@@ -96,8 +118,25 @@ def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def walk_forward(X: np.ndarray, y: np.ndarray, rule_id: str = "", symbol: str = "") -> ScoreReport:
-    """The walk-forward report of ``X``/``y`` in signal order."""
+RELIABILITY_BINS = 10
+
+
+def reliability_bins(p: np.ndarray, y: np.ndarray, bins: int = RELIABILITY_BINS) -> list[dict]:
+    """Predicted vs observed per equal-width probability bin (the reliability diagram's points)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "predicted": float(p[mask].mean()),
+                        "observed": float(y[mask].mean()), "n": int(mask.sum())})
+    return out
+
+
+def walk_forward(X: np.ndarray, y: np.ndarray, rule_id: str = "", symbol: str = "",
+                 labels: np.ndarray | None = None) -> ScoreReport:
+    """The walk-forward report of ``X``/``y`` in signal order (``labels``: the trader's, see the module)."""
     y = np.asarray(y, dtype=float)
     n = len(y)
     first_test = max(MIN_TRAIN, n // (FOLDS + 1))
@@ -111,10 +150,10 @@ def walk_forward(X: np.ndarray, y: np.ndarray, rule_id: str = "", symbol: str = 
     for lo, hi in zip(edges[:-1], edges[1:]):
         if hi <= lo:
             continue
-        ytr = y[:lo]
-        rate = float(ytr.mean())
-        if 0 < rate < 1 and min(ytr.sum(), lo - ytr.sum()) >= 3:
-            p = fit(X[:lo], ytr).predict_proba(X[lo:hi])[:, 1]
+        rate = float(y[:lo].mean())  # the base rate: the rule's own past, every row
+        Xtr, ytr = training_rows(X[:lo], y[:lo], None if labels is None else labels[:lo])
+        if 0 < rate < 1 and min(ytr.sum(), len(ytr) - ytr.sum()) >= 3:
+            p = fit(Xtr, ytr).predict_proba(X[lo:hi])[:, 1]
         else:  # one class only in the past: the model can say nothing beyond the base rate
             p = np.full(hi - lo, rate)
         p_model.append(p)
@@ -129,4 +168,6 @@ def walk_forward(X: np.ndarray, y: np.ndarray, rule_id: str = "", symbol: str = 
     beats = brier < bb and ll < bll and z > Z_GAIN
     msg = (f"beats the base rate out of sample (Brier gain z = {z:.2f})" if beats else
            f"does not beat the base rate out of sample (Brier gain z = {z:.2f}, needs > {Z_GAIN}): no score is shown")
-    return ScoreReport(rule_id, symbol, n, n_train, len(yt), brier, bb, ll, bll, beats, msg)
+    return ScoreReport(rule_id, symbol, n, n_train, len(yt), brier, bb, ll, bll, beats, msg,
+                       reliability=reliability_bins(pm, yt), base_rate=float(pb.mean()),
+                       n_labelled=0 if labels is None else int((labels[:n_train] != NO_LABEL).sum()))

@@ -39,9 +39,18 @@ class Neighbour:
     outcome_r: float
     win: bool
 
+    @property
+    def similarity(self) -> float:
+        """1 for the same setup, falling towards 0: 1 / (1 + mean squared standardised difference per feature)
+        (Chroma's distance is the squared L2 over the standardised vector)."""
+        from ita_desktop.learning.features import N_FEATURES
+
+        return 1.0 / (1.0 + max(self.distance, 0.0) / N_FEATURES)
+
     def to_dict(self) -> dict[str, Any]:
         from ita_desktop.domain.clock import utc_iso
         return {"id": self.id, "signal_utc": utc_iso(self.signal_time), "distance": round(self.distance, 6),
+                "similarity": round(self.similarity, 4),
                 "outcome_r": round(self.outcome_r, 4), "win": self.win}
 
 

@@ -331,12 +331,11 @@ def _v10_feedback(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_feedback_rule ON feedback (rule_id, symbol, signal_time)")
 
 
-def _bar_tail(conn: Connection) -> None:
+def _v11_bar_tail(conn: Connection) -> None:
     """The live tail of each series (``storage/bar_store.py``): one row per bar, appended by small
     writes (a live session's closed bar) instead of rewriting the bar's month chunk (~2 MB for M1),
     folded into the chunks every TAIL_LIMIT bars and by any large ingest. ``replaces`` is 1 when the
-    row overrides a bar its month chunk holds (loads let the tail win; the series count skips it).
-    Needs only bar_chunks' table, so its place in MIGRATIONS does not matter."""
+    row overrides a bar its month chunk holds (loads let the tail win; the series count skips it)."""
     conn.exec_driver_sql(
         """CREATE TABLE IF NOT EXISTS bar_tail (
             symbol VARCHAR NOT NULL REFERENCES instruments (symbol),
@@ -355,9 +354,25 @@ def _bar_tail(conn: Connection) -> None:
     )
 
 
+def _v12_journal_tags(conn: Connection) -> None:
+    """The journal (issue 16): the trader's own editable lists of setup and mistake tags, and a trade's R
+    kept with its feedback (a backtest trade's outcome is final when the feedback is given; a signal's
+    is read from the signals table)."""
+    conn.exec_driver_sql(
+        """CREATE TABLE journal_tags (
+            id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (kind, name)
+        )"""
+    )
+    conn.exec_driver_sql("ALTER TABLE feedback ADD COLUMN outcome_r FLOAT")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ingest_format, _v3_jobs, _v4_backtest_runs,
                                                   _v5_rule_versions, _v6_run_columns, _v7_reviews, _v8_signals,
-                                                  _v9_outbox, _v10_feedback, _bar_tail]
+                                                  _v9_outbox, _v10_feedback, _v11_bar_tail, _v12_journal_tags]
 LATEST = len(MIGRATIONS)
 
 

@@ -36,6 +36,7 @@ from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, overlay_data,
 from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.legend import LegendPanel
+from ita_desktop.ui.panels.journal_desk import JournalDesk
 from ita_desktop.ui.panels.review_panel import ReviewDesk
 from ita_desktop.ui.panels.rule_editor_dock import RuleEditorDock
 from ita_desktop.ui.panels.workbench import Workbench
@@ -159,6 +160,7 @@ class MainWindow(QMainWindow):
         self.workbench = Workbench(self, core)  # Rules, Backtest and Results docks: before restore_layout
         self.review_desk = ReviewDesk(self, core)  # the vision review: button, dock, overlay layer
         self.rule_editor = RuleEditorDock(self, core)  # the rule editor's dock (hidden until Edit or the View menu)
+        self.journal = JournalDesk(self, core)  # feedback form (Signals/Results "Feedback…") and the Journal dock
         self._build_status_bar()
 
         self.chart.drawn.connect(self._on_chart_drawn)

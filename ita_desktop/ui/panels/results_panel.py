@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSplitter,
     QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
@@ -87,6 +87,7 @@ class ResultsPanel(QWidget):
     shown = Signal(object)
     exported = Signal(str)
     run_requested = Signal(int)  # "Open" on a stored run: its run_id
+    feedback_requested = Signal(object, int)  # "Feedback…" on the selected trade: (outcome, trade row)
 
     def __init__(self, runner: JobBridge, theme: Theme, clock: DisplayClock | str = "America/New_York",
                  parent: QWidget | None = None) -> None:
@@ -147,6 +148,16 @@ class ResultsPanel(QWidget):
         self.trades.setSortingEnabled(True)
         self.trades.sortItems(0, Qt.SortOrder.AscendingOrder)  # by entry until the trader sorts otherwise
         self.trades.itemSelectionChanged.connect(self._on_trade_selected)
+        # the journal's feedback on a trade: right-click > Feedback…, or a double-click (a button would widen
+        # or heighten the dock's minimum, and with it the window's)
+        self.feedback_action = QAction("Feedback…", self.trades)
+        self.feedback_action.setToolTip("the journal's feedback on the selected trade (taken, label, tags, notes, chart)")
+        self.feedback_action.setEnabled(False)
+        self.feedback_action.triggered.connect(self._request_feedback)
+        self.trades.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.trades.addAction(self.feedback_action)
+        self.trades.cellDoubleClicked.connect(lambda _row, _col: self._request_feedback())
+        self.trades.setToolTip("click: show on the chart; double-click or right-click: the journal's feedback")
         self.equity = EquityChart(self.theme)
         self.histogram = RHistogram(self.theme)
         self.sessions = _table(BREAKDOWN_COLUMNS)
@@ -317,7 +328,17 @@ class ResultsPanel(QWidget):
                 return
         raise IndexError(f"no trade {trade} in the table")
 
+    def selected_trade(self) -> int | None:
+        rows = self.trades.selectionModel().selectedRows()
+        return self.trade_row_at(rows[0].row()) if rows and self.outcome is not None else None
+
+    def _request_feedback(self) -> None:
+        trade = self.selected_trade()
+        if trade is not None:
+            self.feedback_requested.emit(self.outcome, trade)
+
     def _on_trade_selected(self) -> None:
+        self.feedback_action.setEnabled(self.selected_trade() is not None and self.outcome.result.run_id is not None)
         rows = self.trades.selectionModel().selectedRows()
         if rows and self.outcome is not None:
             self.trade_chosen.emit(self.outcome, self.trade_row_at(rows[0].row()))

@@ -46,6 +46,7 @@ def row_values(r: SignalRecord) -> list[str]:
 class SignalsPanel(QWidget):
     signal_chosen = Signal(object)  # SignalRecord
     listed = Signal(int)  # rows shown after a refresh
+    feedback_requested = Signal(object)  # SignalRecord: "Feedback…" on the selected signal (the journal's form)
 
     def __init__(self, runner: JobBridge, live: LiveService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +60,10 @@ class SignalsPanel(QWidget):
             box.currentIndexChanged.connect(self.refresh)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
+        self.feedback_button = QPushButton("Feedback…")
+        self.feedback_button.setToolTip("taken or skipped, label, grade, tags, notes and the chart for the selected signal")
+        self.feedback_button.setEnabled(False)
+        self.feedback_button.clicked.connect(self._request_feedback)
         self.count_label = QLabel("")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -71,7 +76,7 @@ class SignalsPanel(QWidget):
         self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.table.cellClicked.connect(lambda row, _col: self._choose(row))
         top = QHBoxLayout()
-        for w in (self.source_box, self.status_box, self.refresh_button):
+        for w in (self.source_box, self.status_box, self.refresh_button, self.feedback_button):
             top.addWidget(w)
         top.addWidget(self.count_label, 1)
         layout = QVBoxLayout(self)
@@ -112,4 +117,14 @@ class SignalsPanel(QWidget):
 
     def _choose(self, row: int) -> None:
         if 0 <= row < len(self.records):
+            self.feedback_button.setEnabled(True)
             self.signal_chosen.emit(self.records[row])
+
+    def selected(self) -> SignalRecord | None:
+        row = self.table.currentRow()
+        return self.records[row] if 0 <= row < len(self.records) else None
+
+    def _request_feedback(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.feedback_requested.emit(record)
