@@ -79,18 +79,15 @@ def _live(args: argparse.Namespace) -> int:
                 raise InputError("--from and --speed are for --source replay", column="--from")
             live = core.live.mt5(args.symbol, rules, timeframe=args.timeframe)
             session, run = live.session, lambda: live.run(on_step=lambda s: [_print(x) for x in step_lines(s)])
-        job = None
         if sender is not None:
             session.notify = sender.names
-            job = core.jobs.submit("outputs: send notifications", sender.run, key="outputs.sender")
         previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
         try:
             run()
         finally:
             signal.signal(signal.SIGINT, previous)
-            if job is not None:
-                job.cancel()
-                job.wait(10)
+            if sender is not None:
+                core.outputs.stop_sender()
         why = "stopped (Ctrl+C)" if session.stopped.is_set() else "the last stored bar was reached"
         print(f"live {args.source} {args.symbol}: {why}", file=sys.stderr)
         if sender is not None:
@@ -99,16 +96,13 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _sender(core: Any) -> Any:
-    """The sender of the enabled channels; --notify with none enabled is refused (it would send nothing)."""
-    from ita_desktop.outputs.channels import enabled_channels
-    from ita_desktop.outputs.sender import OutboxSender
-    from ita_desktop.outputs.signal_picture import render_pictures
-
-    channels = enabled_channels(core.settings)
-    if not channels:
+    """The core's sender job for the enabled channels (its picture process started at once); --notify with
+    none enabled is refused (it would send nothing)."""
+    sender = core.outputs.start_sender()
+    if sender is None:
         raise InputError("--notify: no notification channel is enabled (set outputs.telegram.enabled: true "
                          "in config.yaml)", column="--notify")
-    return OutboxSender(core.store.outbox, channels, pictures=render_pictures)
+    return sender
 
 
 def _drain(sender: Any, timeout_s: float) -> None:

@@ -67,9 +67,10 @@ class LiveService:
         return out
 
     def replay(self, symbol: str, rule_refs: list[str], *, timeframe: Timeframe | str | None = None,
-               start_utc: int | None = None, publish: bool = True) -> ReplayPlan:
+               start_utc: int | None = None, publish: bool = True, notify: bool = False) -> ReplayPlan:
         """A replay session over the stored bars of ``symbol``: history before ``start_utc`` (default: the first
-        stored bar), the rest played. Its signals are stored with source ``replay``."""
+        stored bar), the rest played. Its signals are stored with source ``replay``; ``notify``: they are also
+        sent through the channels of the running notification sender (``core.outputs``)."""
         from ita_desktop.core.live.live_session import LiveSession
 
         tf = self.stream_timeframe(symbol, timeframe)
@@ -81,6 +82,8 @@ class LiveService:
             raise InputError(f"no stored {symbol} {tf.value} bars at or after the start to replay", column="--from")
         session = LiveSession(self._core.store, self._core.bus if publish else None, symbol=symbol,
                               stream_timeframe=tf, rules=rules, history=history, source="replay", store_bars=False)
+        if notify:
+            session.notify = self._core.outputs.channels
         return ReplayPlan(session, to_play)
 
     def mt5(self, symbol: str, rule_refs: list[str], *, timeframe: Timeframe | str | None = None,
@@ -101,6 +104,7 @@ class LiveService:
         history = self._core.store.bars.load(symbol, tf)
         session = LiveSession(self._core.store, self._core.bus if publish else None, symbol=symbol,
                               stream_timeframe=tf, rules=rules, history=history, source="live", store_bars=True)
+        session.notify = self._core.outputs.channels  # the running sender's channels (the window's, or --notify's)
         options = {"interval_s": settings.poll_interval_ms / 1000.0, **feed_options}
         feed = MT5LiveFeed(session, source, **options)  # type: ignore[arg-type]
         self._feeds = [f for f in self._feeds if not f.session.stopped.is_set()] + [feed]
