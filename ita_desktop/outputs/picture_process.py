@@ -24,6 +24,9 @@ log = logging.getLogger("ita.outputs")
 
 START_TIMEOUT_S = 120.0  # a cold numba cache compiles the detectors in the child's first picture
 PICTURE_TIMEOUT_S = 120.0
+DIED = "the picture process had ended"
+NO_ANSWER = "the picture process did not answer in time"
+NOT_STARTED = "the picture process did not start in time"
 
 
 class PictureProcess:
@@ -85,26 +88,40 @@ class PictureProcess:
                 return answer
 
     def draw(self, symbol: str, timeframe: str, at: int | None, out: str, levels: str = "") -> str | None:
-        """Draw one picture into ``out``; None when written, else why not (the child is restarted next time)."""
+        """Draw one picture into ``out``; None when written, else why not. A child found dead is started
+        again and asked once more; one that does not answer in time is killed (started again next time)."""
+        req = {"symbol": symbol, "timeframe": timeframe, "at": at, "out": out, "levels": levels}
         with self._lock:
-            self._start_locked()
-            assert self._proc is not None and self._proc.stdin is not None
-            if not self._ready:
-                if self._wait_answer(self.start_timeout_s, None) is None:
-                    return self._kill_locked("the picture process did not start")
-                self._ready = True
-            self._next_id += 1
-            req = {"id": self._next_id, "symbol": symbol, "timeframe": timeframe, "at": at, "out": out,
-                   "levels": levels}
+            why = self._ask_locked(req)
+            if why == DIED:
+                self._kill_locked(why)
+                why = self._ask_locked(req)
+            if why in (DIED, NO_ANSWER, NOT_STARTED):
+                return self._kill_locked(why)
+            return why
+
+    def _ask_locked(self, req: dict[str, Any]) -> str | None:
+        self._start_locked()
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
+        if not self._ready:
+            if self._wait_answer(self.start_timeout_s, None) is None:
+                return DIED if proc.poll() is not None else NOT_STARTED
+            self._ready = True
+        self._next_id += 1
+        try:
+            proc.stdin.write(json.dumps({"id": self._next_id, **req}) + "\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return DIED
+        answer = self._wait_answer(self.picture_timeout_s, self._next_id)
+        if answer is None:
             try:
-                self._proc.stdin.write(json.dumps(req) + "\n")
-                self._proc.stdin.flush()
-            except (BrokenPipeError, OSError):
-                return self._kill_locked("the picture process had ended")
-            answer = self._wait_answer(self.picture_timeout_s, self._next_id)
-            if answer is None:
-                return self._kill_locked("the picture process died or did not answer in time")
-            return None if answer.get("ok") else str(answer.get("error") or "no picture")
+                proc.wait(0.5)
+            except subprocess.TimeoutExpired:
+                return NO_ANSWER
+            return DIED
+        return None if answer.get("ok") else str(answer.get("error") or "no picture")
 
     def _kill_locked(self, why: str) -> str:
         proc, self._proc, self._ready = self._proc, None, False

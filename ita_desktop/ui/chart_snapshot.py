@@ -121,6 +121,19 @@ def serve(core: Core, requests_in, answers_out) -> None:
         answers_out.flush()
 
 
+def warm_up(core: Core) -> None:
+    """Draw one throwaway picture of the first stored series: Qt's chart, the store and the detector kernels
+    are loaded before ``ready``, so the first signal's picture costs what the next ones do."""
+    from ita_desktop.domain.errors import ItaError
+
+    try:
+        series = core.store.bars.series()
+        if series:
+            render_chart_png(core, series[0].symbol, Timeframe(series[0].timeframe))
+    except (ItaError, ValueError) as exc:
+        print(f"picture process warm-up: {exc}", file=sys.stderr)
+
+
 def _serve_main(store: str | None) -> int:
     """``--serve``: the protocol owns the real stdout; prints from anything else go to stderr."""
     from pathlib import Path
@@ -136,6 +149,7 @@ def _serve_main(store: str | None) -> int:
     app = QApplication.instance() or QApplication([])
     paths = app_paths().ensure()
     with Core(load_settings(paths), paths, store_path=Path(store) if store else None) as core:
+        warm_up(core)
         serve(core, sys.stdin, answers)
     del app
     return 0
