@@ -44,7 +44,7 @@ def one_pass(signals: int, rule: str, with_picture: bool) -> list[float]:
         session.notify = ("telegram",)
         pictures = SignalPictures(core.store_path) if with_picture else None
         if pictures is not None:
-            pictures.start()  # as core.outputs.start_sender does: the process starts with the sender
+            pictures.start()  # as core.sending.start_sender does: the process starts with the sender
         sender = OutboxSender(core.store.outbox, {"telegram": TelegramChannel(tg.token, tg.chat_id, tg.api_root)},
                               pictures=pictures)
         stop = threading.Event()

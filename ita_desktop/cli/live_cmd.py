@@ -87,7 +87,7 @@ def _live(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGINT, previous)
             if sender is not None:
-                core.outputs.stop_sender()
+                core.sending.stop_sender()
         why = "stopped (Ctrl+C)" if session.stopped.is_set() else "the last stored bar was reached"
         print(f"live {args.source} {args.symbol}: {why}", file=sys.stderr)
         if sender is not None:
@@ -98,7 +98,7 @@ def _live(args: argparse.Namespace) -> int:
 def _sender(core: Any) -> Any:
     """The core's sender job for the enabled channels (its picture process started at once); --notify with
     none enabled is refused (it would send nothing)."""
-    sender = core.outputs.start_sender()
+    sender = core.sending.start_sender()
     if sender is None:
         raise InputError("--notify: no notification channel is enabled (set outputs.telegram.enabled: true "
                          "in config.yaml)", column="--notify")

@@ -31,7 +31,7 @@ from ita_desktop.core.review_service import ReviewService
 from ita_desktop.core.learning_service import LearningService
 from ita_desktop.core.live.live_service import LiveService
 from ita_desktop.core.kernel_service import KernelService
-from ita_desktop.core.outputs_service import OutputsService
+from ita_desktop.core.sender_service import SenderService
 from ita_desktop.core.rules_service import RulesService
 from ita_desktop.core.run_service import RunService
 from ita_desktop.core.series_service import SeriesService
@@ -75,7 +75,7 @@ class Core:
         self.live = LiveService(self)
         self.learning = LearningService(self)
         self.kernels = KernelService(self)  # numba kernels compiled in a separate process (the window uses it)
-        self.outputs = OutputsService(self)  # notifications: the outbox sender job and its picture process
+        self.sending = SenderService(self)  # notifications: the outbox sender job and its picture process
 
     # -- the job engine ----------------------------------------------------------------------
     @property
@@ -192,7 +192,7 @@ class Core:
             jobs, store = self._jobs, self._store
             self._store = None
         self.kernels.stop()
-        self.outputs.close()
+        self.sending.close()
         ended = jobs.shutdown(cancel=True, timeout=timeout) if jobs is not None else True
         self.bus.shutdown(timeout=1.0)
         if store is not None:

@@ -146,11 +146,11 @@ class Workbench(QObject):
         window.series_listed.connect(self.replay.set_series)
         self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
         window.statusBar().addPermanentWidget(self.connection)
-        from ita_desktop.ui.signal_tray import SignalTray
+        from ita_desktop.ui.notification_center import NotificationCenter
 
-        signals_of = lambda key: core.store.signals.get_many([key]).get(key)  # noqa: E731 (on a worker)
-        self.tray = SignalTray(window, window.runner, signals_of, self.show_signal)  # type: ignore[arg-type]
-        window.events.register(SignalRaised, self.tray.on_signal)
+        # notifications (issue 13): the sender runs with the window; the tray, its sounds and the list
+        self.notifications = NotificationCenter(window, core, self.show_signal, self.replay)
+        self.tray = self.notifications.tray
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)

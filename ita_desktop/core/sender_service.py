@@ -1,9 +1,9 @@
-"""Notifications as a core service: the outbox sender job, the picture process, "Send test", the outbox read.
+"""The notification sender as a core service: the outbox sender job, its picture process, "Send test", the outbox read.
 
 The window and ``ita live --notify`` both send through here: ``start_sender()`` builds the enabled
 channels (configuration + keyring), starts the picture process at once (warm before the first
-signal) and runs the sender as a core job; live sessions built while it runs enqueue for its
-channels (``channels``). ``close()`` (the Core's close) stops the job and ends the picture process.
+signal) and runs the sender as a core job (``core.sending``); live sessions built while it runs
+enqueue for its channels (``channels``). ``close()`` (the Core's close) stops the job and ends the picture process.
 Every attempt goes out on the bus as ``NotificationAttempted`` with the far side's words.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ita_desktop.bus.events import NotificationAttempted
@@ -28,6 +29,15 @@ CHANNEL_NAMES = ("telegram", "notion")
 TEST_TEXT = "ITA Desktop: test message"
 
 
+@dataclass(frozen=True)
+class ChannelAnswer:
+    """What a channel's far side said to a test: ``sent`` or not, and its words as they are."""
+
+    channel: str
+    sent: bool
+    text: str
+
+
 def channel_named(settings: Any, name: str) -> Any:
     """The channel ``name`` built from settings and the keyring, whether enabled or not (Send test)."""
     from ita_desktop.outputs import channels
@@ -42,7 +52,7 @@ def channel_named(settings: Any, name: str) -> Any:
     raise ItaError(f"no notification channel named {name!r} (telegram or notion)")
 
 
-class OutputsService:
+class SenderService:
     def __init__(self, core: Core) -> None:
         self._core = core
         self._lock = threading.Lock()
@@ -100,26 +110,27 @@ class OutputsService:
         if pictures is not None:
             pictures.close()
 
-    def send_test(self, channel: str) -> tuple[str, str]:
-        """Send a test message through ``channel`` (through the outbox, so it is recorded) and return
-        (status, the far side's exact answer): status is sent, refused, or pending when it is to be retried."""
+    def send_test(self, channel: str, settings: Any = None) -> ChannelAnswer:
+        """Send a test message through ``channel`` (enabled or not; through the outbox, so it is recorded) and
+        return the far side's exact answer; a retry (429, 5xx, network) is not waited for: its words are shown.
+        ``settings``: test these (Settings' fields not saved yet) instead of the core's."""
         from ita_desktop.outputs.sender import OutboxSender
         from ita_desktop.storage.outbox import OutboxItem
 
-        built = channel_named(self._core.settings, channel)
+        built = channel_named(settings if settings is not None else self._core.settings, channel)
         outbox = self._core.store.outbox
         key = f"test-{time.time_ns()}"
         outbox.enqueue_now([OutboxItem(channel, "test", key, {"text": TEST_TEXT})])
         row = next(r for r in reversed(outbox.list()) if r.signal_key == key)
         running = self.sender
         # the running sender's lock keeps its loop from sending the same row; else a sender of its own
-        sender = running if running is not None and channel in running.names else \
+        sender = running if settings is None and running is not None and channel in running.names else \
             OutboxSender(outbox, {channel: built}, on_result=self._publish)
         result = sender.send_one(row.id)
         row = next(r for r in outbox.list() if r.id == row.id)
-        if result is not None:
-            return row.status, result.detail
-        return row.status, row.last_error or (f"message {row.remote_ref}" if row.remote_ref else "no answer")
+        words = result.detail if result is not None else \
+            row.last_error or (f"message {row.remote_ref}" if row.remote_ref else "no answer")
+        return ChannelAnswer(channel, row.status == "sent", f"{channel}: {row.status}: {words}")
 
     def notifications(self, limit: int = 500) -> list[OutboxRow]:
         """The newest ``limit`` outbox rows, newest first (the window's notification list)."""
