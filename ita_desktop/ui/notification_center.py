@@ -10,6 +10,7 @@ The dock is made on first use (a new bottom tab at start-up would change the res
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
@@ -25,9 +26,11 @@ REFRESH_MS = 250
 class NotificationCenter(QObject):
     """Made by the Workbench; ``show_signal(record)`` puts the chart at a stored signal."""
 
-    def __init__(self, window: Any, core: Any, show_signal: Any, replay: Any = None) -> None:
+    def __init__(self, window: Any, core: Any, show_signal: Any, replay: Any = None,
+                 tab_with: Callable[[], QDockWidget | None] | None = None) -> None:
+        """``tab_with()``: the bottom dock the list goes beside as a tab when it is first shown."""
         super().__init__(window)
-        self.window, self.core, self.replay = window, core, replay
+        self.window, self.core, self.replay, self.tab_with = window, core, replay, tab_with
         self.sender_note = ""
         self._resume_replay = False
         signals_of = lambda key: core.store.signals.get_many([key]).get(key)  # noqa: E731 (on a worker)
@@ -99,13 +102,16 @@ class NotificationCenter(QObject):
             dock.setObjectName("notificationsDock")
             dock.setWidget(self.list)
             self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            beside = self.tab_with() if self.tab_with is not None else None
+            if beside is not None:
+                self.window.tabifyDockWidget(beside, dock)
             self.dock = dock
         self.dock.show()
         self.dock.raise_()
         self.refresh()
 
-    def _on_noted(self, kind: str, key: str, title: str, text: str, how: str) -> None:
-        self.list.add_local(kind, key, title, text, how)
+    def _on_noted(self, kind: str, key: str, title: str, text: str, how: str, at: int) -> None:
+        self.list.add_local(kind, key, title, text, how, at)
         if how != "shown" and (self.dock is None or not self.dock.isVisible()):
             self.show_list()  # no tray (or quiet hours): the window's own list shows the same
 

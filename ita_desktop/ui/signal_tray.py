@@ -49,10 +49,11 @@ class SignalTray(QObject):
     """``show_signal(record)`` puts the chart at a stored signal; ``load(key)`` reads it (runs on a worker);
     ``tray_settings()`` returns the current ``outputs.tray``; ``pause(on)`` pauses or resumes live processing.
 
-    ``noted(kind, key, title, text, how)`` fires for every notification: how is ``shown``, ``quiet hours``
-    or ``no tray`` (the Notifications list shows it; the latency benchmark times it)."""
+    ``noted(kind, key, title, text, how, at)`` fires for every notification: how is ``shown``, ``quiet hours``
+    or ``no tray``, ``at`` the signal's or update's UTC time (the Notifications list shows it; the latency
+    benchmark times it)."""
 
-    noted = Signal(str, str, str, str, str)
+    noted = Signal(str, str, str, str, str, int)
     paused_changed = Signal(bool)
 
     def __init__(self, window: QMainWindow, runner: Any, load: Callable[[str], Any],
@@ -120,19 +121,19 @@ class SignalTray(QObject):
     def on_signal(self, event: SignalRaised) -> None:
         """A raised signal: remembered (for the click), a message and its sound unless quiet hours say no."""
         title, text = message_text(event)
-        self._notify("signal", event.occurrence_key, title, text)
+        self._notify("signal", event.occurrence_key, title, text, event.signal_utc)
 
     def on_update(self, event: SignalUpdated) -> None:
         """A paper-trade update of a kind chosen in ``outputs.tray.updates``: a message and its sound."""
         if event.state not in self.tray_settings().updates:
             return
         title, text = update_message(event)
-        self._notify(event.state, event.occurrence_key, title, text)
+        self._notify(event.state, event.occurrence_key, title, text, event.time_utc)
 
-    def _notify(self, kind: str, key: str, title: str, text: str) -> None:
+    def _notify(self, kind: str, key: str, title: str, text: str, at: int) -> None:
         settings = self.tray_settings()
         if in_quiet_hours(settings.quiet_hours, self.clock()):
-            self.noted.emit(kind, key, title, text, "quiet hours")
+            self.noted.emit(kind, key, title, text, "quiet hours", int(at))
             return
         self.last_key = key or None
         if self.icon is not None:
@@ -141,7 +142,7 @@ class SignalTray(QObject):
             self.sounds.play(kind)
             if self.sounds.why:
                 self.window.statusBar().showMessage(self.sounds.why, 8000)
-        self.noted.emit(kind, key, title, text, "shown" if self.icon is not None else "no tray")
+        self.noted.emit(kind, key, title, text, "shown" if self.icon is not None else "no tray", int(at))
 
     # -- the window -----------------------------------------------------------------------------
     def bring_up(self) -> None:

@@ -1,6 +1,7 @@
 """The window's Notifications list: every notification with where it went and what became of it.
 
-Two kinds of rows, newest first: the tray's own (shown, held back by quiet hours, or listed here
+Two kinds of rows, the latest signal or update first (rows are dated by the signal's or update's
+time, so a replay's notifications sit at the replayed day): the tray's own (shown, held back by quiet hours, or listed here
 because the desktop has no tray) and the outbox's, one per channel (Telegram, Notion) with its status
 (pending, sending, sent, refused) and the far side's words as the outbox keeps them (a refusal shows
 exactly what Telegram or Notion said). A click on a row puts the chart at its signal (``chosen``).
@@ -14,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-COLUMNS = ("Time (UTC)", "Channel", "Event", "Notification", "Status", "Far side's answer")
+COLUMNS = ("Signal / update (UTC)", "Channel", "Event", "Notification", "Status", "Far side's answer")
 KEY_ROLE = Qt.ItemDataRole.UserRole
 MAX_LOCAL = 500  # tray rows kept in the list (the outbox's are read from the store)
 
@@ -66,10 +67,10 @@ class NotificationList(QWidget):
         self._local: list[tuple[float, str, str, str, str]] = []  # (time, kind, key, title, how)
         self._outbox: list[Any] = []
 
-    def add_local(self, kind: str, key: str, title: str, text: str, how: str) -> None:
-        """A tray notification (``how``: shown, quiet hours, no tray)."""
+    def add_local(self, kind: str, key: str, title: str, text: str, how: str, at: int) -> None:
+        """A tray notification (``how``: shown, quiet hours, no tray; ``at``: its signal's or update's UTC time)."""
         del text  # the title says it in one line; the tray message had both
-        self._local.insert(0, (datetime.now(timezone.utc).timestamp(), kind, key, title, how))
+        self._local.insert(0, (float(at), kind, key, title, how))
         del self._local[MAX_LOCAL:]
         self._fill()
 
@@ -97,6 +98,7 @@ class NotificationList(QWidget):
                 for column in (4, 5):
                     item.setForeground(column, Qt.GlobalColor.red)
             items.append((float(outbox_time(row) or 0), item))
+        items.sort(key=lambda pair: -pair[0])  # stable: equal times keep tray rows before the channels'
         self.tree.clear()
         self.tree.addTopLevelItems([item for _at, item in items])
         count = len(items)

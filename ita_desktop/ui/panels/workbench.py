@@ -149,7 +149,8 @@ class Workbench(QObject):
         from ita_desktop.ui.notification_center import NotificationCenter
 
         # notifications (issue 13): the sender runs with the window; the tray, its sounds and the list
-        self.notifications = NotificationCenter(window, core, self.show_signal, self.replay)
+        self.notifications = NotificationCenter(window, core, self.show_signal, self.replay,
+                                                lambda: self.signals_dock or self.rules_dock)
         self.tray = self.notifications.tray
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
