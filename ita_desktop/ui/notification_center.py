@@ -26,9 +26,10 @@ REFRESH_MS = 250
 class NotificationCenter(QObject):
     """Made by the Workbench; ``show_signal(record)`` puts the chart at a stored signal."""
 
-    def __init__(self, window: Any, core: Any, show_signal: Any, replay: Any = None,
+    def __init__(self, window: Any, core: Any, show_signal: Any, replay: Callable[[], Any] | None = None,
                  tab_with: Callable[[], QDockWidget | None] | None = None) -> None:
-        """``tab_with()``: the bottom dock the list goes beside as a tab when it is first shown."""
+        """``replay()``: the Bar Replay panel (its ``control`` is paused with live); ``tab_with()``: the bottom
+        dock the list goes beside as a tab when it is first shown."""
         super().__init__(window)
         self.window, self.core, self.replay, self.tab_with = window, core, replay, tab_with
         self.sender_note = ""
@@ -49,7 +50,12 @@ class NotificationCenter(QObject):
         events.register(SignalUpdated, self.tray.on_update)
         for kind in (SignalRaised, SignalUpdated, NotificationAttempted):
             events.register(kind, lambda _event: self._refresh_timer.start())
-        window.ready.connect(self.start_sender, Qt.ConnectionType.SingleShotConnection)
+        window.ready.connect(self._on_ready, Qt.ConnectionType.SingleShotConnection)
+
+    def _on_ready(self) -> None:
+        self.start_sender()
+        if self.core.settings.outputs.tray.sounds:
+            QTimer.singleShot(0, self.tray.sounds.preload)
 
     # -- sending ---------------------------------------------------------------------------------
     def start_sender(self) -> None:
@@ -84,7 +90,7 @@ class NotificationCenter(QObject):
     def _pause(self, on: bool) -> None:
         """The tray's Pause live: MT5 live feeds stop processing, a playing Bar Replay pauses (and plays on)."""
         (self.core.live.pause if on else self.core.live.resume)()
-        control = getattr(self.replay, "control", None) if self.replay is not None else None
+        control = getattr(self.replay(), "control", None) if self.replay is not None else None
         if control is None:
             return
         if on:

@@ -56,6 +56,12 @@ class TraySounds(QObject):
             self._effects[name] = effect
         return effect
 
+    def preload(self) -> None:
+        """Load QtMultimedia and every sound now (the window calls it once ready), so the first signal's
+        message is not held up by the audio back-end's start."""
+        for kind in SOUND_KINDS:
+            self._effect(kind)
+
     def play(self, kind: str) -> bool:
         """Play the kind's sound; False when muted or sounds cannot play here."""
         if self.muted:
