@@ -133,7 +133,7 @@ class Workbench(QObject):
         self.rules.run_requested.connect(self.reopen_run)
         window.events.register(RunStored, lambda _event: self._list_stored_runs())
         self.results.shown.connect(self._on_run_shown)
-        from ita_desktop.ui.notification_center import NotificationCenter
+        from ita_desktop.ui.panels.notification_center import NotificationCenter
 
         # notifications (issue 13): the sender runs with the window; the tray, its sounds and the list. Made
         # before the Signals panel registers: the tray's message goes first on a raised signal (100 ms budget)
