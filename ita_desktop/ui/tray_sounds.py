@@ -56,10 +56,10 @@ class TraySounds(QObject):
             self._effects[name] = effect
         return effect
 
-    def preload(self) -> None:
-        """Load QtMultimedia and every sound now (the window calls it once ready), so the first signal's
-        message is not held up by the audio back-end's start."""
-        for kind in SOUND_KINDS:
+    def preload(self, kinds: tuple[str, ...] = SOUND_KINDS) -> None:
+        """Load ``kinds``' sounds now, so the first signal's message is not held up by the audio back-end's
+        start (the window loads QtMultimedia on a worker, then one sound per event-loop turn)."""
+        for kind in kinds:
             self._effect(kind)
 
     def play(self, kind: str) -> bool:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDockWidget
 from ita_desktop.bus.events import NotificationAttempted, SignalRaised, SignalUpdated
 from ita_desktop.ui.panels.notification_list import NotificationList
 from ita_desktop.ui.signal_tray import SignalTray
+from ita_desktop.ui.tray_sounds import SOUND_KINDS
 
 REFRESH_MS = 250
 
@@ -55,7 +56,23 @@ class NotificationCenter(QObject):
     def _on_ready(self) -> None:
         self.start_sender()
         if self.core.settings.outputs.tray.sounds:
-            QTimer.singleShot(0, self.tray.sounds.preload)
+            self.load_sounds()
+
+    def load_sounds(self) -> None:
+        """QtMultimedia imported on a worker (~20 ms of loading), then one sound made per event-loop turn:
+        the GUI thread is never held for the whole (the first signal then finds them ready)."""
+        import importlib
+
+        kinds = list(SOUND_KINDS)
+        sounds = self.tray.sounds
+
+        def next_one(_result: Any = None) -> None:
+            if kinds:
+                sounds.preload((kinds.pop(0),))
+                QTimer.singleShot(0, next_one)
+
+        self.window.runner.start("Load sounds", lambda _ctx: importlib.import_module("PySide6.QtMultimedia") and None,
+                                 next_one, lambda _message: None)  # a failed import is said at the first sound
 
     # -- sending ---------------------------------------------------------------------------------
     def start_sender(self) -> None:
