@@ -213,3 +213,30 @@ def test_standin_scheduled_refresh_tops_up_history_unless_a_live_session_stores_
             _time.sleep(0.1)
         assert len(core.store.bars.load("EURUSD", "M1")) > HISTORY + 500
         core.jobs.unschedule(schedule)
+
+
+def test_standin_live_feed_paused_polls_nothing_and_resumed_catches_up(ita_home: Path, market) -> None:
+    """The tray's Pause live (core.live.pause): the running feed stops asking the terminal and processing;
+    Resume: it polls again and processes the bars closed meanwhile, none lost."""
+    import time
+
+    rates, _, bars = market
+    store_bars(bars.slice(0, HISTORY))
+    terminal = _terminal(market)
+    terminal.live_now = int(rates["time"][HISTORY + 30]) + 20
+    core = _core()
+    with core:
+        core.live.pause()
+        feed = core.live.mt5("EURUSD", [], module=standin.new_module(terminal), publish=False,
+                             source_sleep=lambda s: None, interval_s=0.02)
+        feed.start()
+        time.sleep(0.5)
+        asked = [fn for fn, _args in terminal.calls if fn.startswith("copy_")]
+        assert not asked and feed.session.last_time == int(bars.time[HISTORY - 1])  # nothing polled or processed
+        core.live.resume()
+        deadline = time.monotonic() + 60
+        while feed.session.last_time < int(bars.time[HISTORY + 29]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        feed.stop()
+        assert feed.session.last_time == int(bars.time[HISTORY + 29])  # the 30 bars closed meanwhile, processed
+        np.testing.assert_array_equal(core.store.bars.load("EURUSD", "M1").time, bars.time[:HISTORY + 30])

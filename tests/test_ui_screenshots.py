@@ -316,3 +316,58 @@ def test_screenshot_bar_replay(qtbot, window_on, eurusd_csv):
     save(window, "bar_replay.png")
     panel.stop()
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
+
+
+def test_screenshot_standin_telegram_picture_of_a_real_eurusd_signal(qtbot, window_on, eurusd_csv):
+    """What the trader's phone shows: the Telegram picture (and caption) of a real EURUSD replay signal as the
+    stand-in on 127.0.0.1 received it, beside the window with its Notifications list and Settings' channels."""
+    import yaml
+
+    from ita_desktop import secrets
+    from ita_desktop.paths import app_paths
+    from tests.support.telegram_standin import TelegramStandIn
+
+    store_bars(eurusd_bars(eurusd_csv))
+    with TelegramStandIn() as tg:
+        app_paths().ensure().user_config_file.write_text(yaml.safe_dump(
+            {"outputs": {"telegram": {"enabled": True, "chat_id": tg.chat_id, "api_root": tg.api_root}}}))
+        secrets.set_secret("telegram_bot_token", tg.token)
+        window = window_on(symbol="EURUSD", timeframe="M1")
+        qtbot.waitUntil(lambda: window.core.outputs.running is not None, timeout=4 * WAIT_MS)
+        bars = window.core.store.bars.load("EURUSD", "M1")
+        wb = window.workbench
+        wb.replay_action.trigger()
+        panel = wb.replay
+        qtbot.waitUntil(lambda: panel.timeframe_box.findText("M1") >= 0, timeout=WAIT_MS)
+        panel.symbol_box.setCurrentText("EURUSD")
+        panel.timeframe_box.setCurrentText("M1")
+        panel.rules_edit.setText("asia_sweep")
+        panel.set_start(int(bars.time[35_000]) // 3600 * 3600)
+        panel.speed_box.setCurrentText("max")
+        panel.notify_box.setChecked(True)
+        with qtbot.waitSignal(panel.started, timeout=4 * WAIT_MS):
+            panel.start_button.click()
+        panel.play_button.click()
+        qtbot.waitUntil(lambda: any(r["method"] == "sendPhoto" for r in tg.received), timeout=8 * WAIT_MS)
+        photo = next(r for r in tg.received if r["method"] == "sendPhoto")
+        SHOTS.mkdir(exist_ok=True)
+        (SHOTS / "telegram_signal_eurusd.png").write_bytes(photo["photo"])
+        (SHOTS / "telegram_signal_eurusd_caption.txt").write_text(photo["caption"], encoding="utf-8")
+        image = QImage(str(SHOTS / "telegram_signal_eurusd.png"))
+        assert (image.width(), image.height()) == (1280, 720)
+        panel.stop()
+        wb.notifications.show_list()
+        qtbot.waitUntil(lambda: wb.notifications.list.row_of("telegram", "sent") is not None, timeout=WAIT_MS)
+        save(window, "window_notifications.png")
+        dialog = window.open_settings()
+        from PySide6.QtWidgets import QTabWidget
+
+        tab_widget = dialog.findChild(QTabWidget)
+        tab_widget.setCurrentIndex(next(i for i in range(tab_widget.count()) if tab_widget.tabText(i) == "Notifications"))
+        dialog.resize(760, 620)
+        fields = dialog.channel_fields["telegram"]
+        fields["test"].click()
+        qtbot.waitUntil(lambda: fields["answer"].text().startswith("telegram: sent"), timeout=WAIT_MS)
+        save(dialog, "settings_notifications.png")
+        dialog.reject()
+        qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)

@@ -172,3 +172,16 @@ class KernelsReady(Event):
 
     group: str
     error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationAttempted(Event):
+    """The outbox sender asked a channel to deliver a notification: ``outcome`` sent, retry or refused, with
+    the far side's own words (``detail``); the window's notification list shows it."""
+
+    outbox_id: int
+    channel: str
+    event: str  # signal, an update's status, or test
+    signal_key: str
+    outcome: str
+    detail: str = ""

@@ -79,10 +79,8 @@ def _live(args: argparse.Namespace) -> int:
                 raise InputError("--from and --speed are for --source replay", column="--from")
             live = core.live.mt5(args.symbol, rules, timeframe=args.timeframe)
             session, run = live.session, lambda: live.run(on_step=lambda s: [_print(x) for x in step_lines(s)])
-        job = None
         if sender is not None:
             core.outputs.attach(session, sender)
-            job = core.jobs.submit("outputs: send notifications", sender.run, key="outputs.sender")
             if core.outputs.summary_channels(sender.names):
                 core.outputs.schedule_daily_summary(sender)
         previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
@@ -90,9 +88,8 @@ def _live(args: argparse.Namespace) -> int:
             run()
         finally:
             signal.signal(signal.SIGINT, previous)
-            if job is not None:
-                job.cancel()
-                job.wait(10)
+            if sender is not None:
+                core.outputs.stop_sender()
         why = "stopped (Ctrl+C)" if session.stopped.is_set() else "the last stored bar was reached"
         print(f"live {args.source} {args.symbol}: {why}", file=sys.stderr)
         if sender is not None:
@@ -101,12 +98,13 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _sender(core: Any) -> Any:
-    """The sender of the enabled channels; --notify with none enabled is refused (it would send nothing)."""
-    channels = core.outputs.channels()
-    if not channels:
+    """The core's sender job for the enabled channels (its picture process started at once); --notify with
+    none enabled is refused (it would send nothing)."""
+    sender = core.outputs.start_sender()
+    if sender is None:
         raise InputError("--notify: no notification channel is enabled (set outputs.telegram.enabled or "
                          "outputs.notion.enabled to true in config.yaml)", column="--notify")
-    return core.outputs.sender(channels)
+    return sender
 
 
 def _drain(sender: Any, timeout_s: float) -> None:

@@ -4,7 +4,7 @@ far side's answer (Notion's also lists the journal properties its database lacks
 `ita notify outbox [--status S]`: the outbox's rows as JSON lines (a refused row keeps the far side's words).
 
 A message goes through the outbox like any other (so it is recorded), then is sent at once;
-the exit code is 0 when the far side took it, 1 when it refused or did not answer in time.
+the exit code is 0 when the far side took it, 1 when it refused or asked to retry later (its words are printed).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="notify_command", required=True)
     test = sub.add_parser("test", help="send a test message through a channel and print its answer")
     test.add_argument("channel", choices=("telegram", "notion"))
-    test.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default 30)")
     test.add_argument("--create-properties", action="store_true",
                       help="notion: add the journal properties the database lacks (data source update)")
     test.set_defaults(func=_test)
@@ -56,7 +55,7 @@ def _test(args: argparse.Namespace) -> int:
             _missing, created = core.outputs.notion_properties(create=True)
             print(f"notion: added properties: {', '.join(created)}" if created
                   else "notion: every journal property is there")
-        answer = core.outputs.send_test(args.channel, args.timeout)
+        answer = core.outputs.send_test(args.channel)
         print(answer.text, file=sys.stdout if answer.sent else sys.stderr)
         return 0 if answer.sent else 1
 

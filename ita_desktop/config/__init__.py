@@ -92,10 +92,26 @@ class DailySummarySettings(_Section):
     time: str = Field(default="17:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
+TRAY_UPDATE_KINDS = ("filled", "target", "stop", "expired", "breakeven", "time", "not_filled", "invalid_stop")
+TrayUpdateKind = Literal["filled", "target", "stop", "expired", "breakeven", "time", "not_filled", "invalid_stop"]
+
+
+class TraySettings(_Section):
+    #: the paper-trade updates that get a tray message and a sound (a raised signal always does)
+    updates: list[TrayUpdateKind] = Field(default_factory=lambda: ["filled", "target", "stop"])
+    #: a sound per event kind (resources/sounds/<kind>.wav); the tray menu's Mute silences them for the session
+    sounds: bool = True
+    #: "HH:MM-HH:MM" on this computer's clock (may span midnight): no tray message, no sound; "" = none
+    quiet_hours: str = Field(default="", pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+    #: minimising the window hides it to the tray (where the desktop has one)
+    minimize_to_tray: bool = False
+
+
 class OutputsSettings(_Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     notion: NotionSettings = Field(default_factory=NotionSettings)
     daily_summary: DailySummarySettings = Field(default_factory=DailySummarySettings)
+    tray: TraySettings = Field(default_factory=TraySettings)
     #: how long ``ita live`` waits at exit for the outbox to be sent
     drain_timeout_s: float = Field(default=30.0, ge=0.0)
 

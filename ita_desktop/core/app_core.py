@@ -75,7 +75,7 @@ class Core:
         self.reviews = ReviewService(self)
         self.live = LiveService(self)
         self.learning = LearningService(self)
-        self.outputs = OutputsService(self)  # notification channels, the daily summary, signal exports
+        self.outputs = OutputsService(self)  # channels, the sender job and its picture process, summary, exports
         self.journal = JournalService(self)  # the trader's feedback, the journal's list, calendar and tag statistics
         self.kernels = KernelService(self)  # numba kernels compiled in a separate process (the window uses it)
 
@@ -194,6 +194,7 @@ class Core:
             jobs, store = self._jobs, self._store
             self._store = None
         self.kernels.stop()
+        self.outputs.close()
         ended = jobs.shutdown(cancel=True, timeout=timeout) if jobs is not None else True
         self.bus.shutdown(timeout=1.0)
         if store is not None:

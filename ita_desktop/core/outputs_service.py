@@ -1,23 +1,33 @@
-"""Outputs as a core service: the channels from configuration, the sender, tests, the daily summary, exports.
+"""Outputs as a core service: the channels from configuration, the sender job and its picture process,
+tests, the daily summary, exports.
 
-The faces (``ita notify``, ``ita live --notify``, ``ita signals export``, the window's Settings and
-tray) call these instead of building channels themselves, so the rules are in one place: which
-channels are on, which events each takes, what a test answers, when the summary goes out.
+The faces (``ita notify``, ``ita live --notify``, ``ita signals export``, the window's Settings, tray
+and Notifications list) call these instead of building channels themselves, so the rules are in one
+place: which channels are on, which events each takes, what a test answers, when the summary goes out.
+``start_sender()`` builds the enabled channels (configuration + keyring), starts the picture process
+at once (warm before the first signal) and runs the sender as a core job; live sessions built while it
+runs enqueue for its channels (``attach``). ``close()`` (the Core's close) stops the job and ends the
+picture process. Every attempt goes out on the bus as ``NotificationAttempted`` with the far side's words.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ita_desktop.bus.events import NotificationAttempted
 from ita_desktop.domain.errors import InputError, ItaError
 
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core
     from ita_desktop.outputs.sender import OutboxSender
+    from ita_desktop.storage.outbox import OutboxRow
+
+TEST_TEXT = "ITA Desktop: test message"
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,10 @@ class OutputsService:
     def __init__(self, core: Core) -> None:
         self.core = core
         self._summary_schedule: str | None = None
+        self._lock = threading.Lock()
+        self.running: OutboxSender | None = None  # the sender job's sender (the window's, or --notify's)
+        self._pictures: Any = None
+        self._job: Any = None
 
     # -- channels -----------------------------------------------------------------------------
     def channels(self) -> dict[str, Any]:
@@ -48,42 +62,113 @@ class OutputsService:
         return channel_events(self.core.settings)
 
     def sender(self, channels: dict[str, Any] | None = None) -> OutboxSender:
-        """A sender of ``channels`` (default: the enabled ones) that draws the signals' pictures first."""
+        """A sender of ``channels`` (default: the enabled ones) that draws the signals' pictures first (in the
+        picture process, started on first use and ended by ``close``)."""
         from ita_desktop.outputs.sender import OutboxSender
-        from ita_desktop.outputs.signal_picture import render_pictures
+        from ita_desktop.outputs.signal_picture import SignalPictures
 
+        with self._lock:
+            if self._pictures is None:
+                self._pictures = SignalPictures(self.core.store_path)
+            pictures = self._pictures
         return OutboxSender(self.core.store.outbox, self.channels() if channels is None else channels,
-                            pictures=render_pictures)
+                            pictures=pictures, on_result=self._publish)
 
-    def attach(self, session: Any, sender: OutboxSender) -> None:
-        """Make a live session enqueue, in its own transactions, what ``sender``'s channels take."""
-        events = self.events()
-        session.notify = sender.names
-        session.notify_events = {name: events.get(name, frozenset()) for name in sender.names}
+    def attach(self, session: Any, sender: OutboxSender | None = None) -> None:
+        """Make a live session enqueue, in its own transactions, what ``sender``'s channels take (default: the
+        running sender's; none running: nothing)."""
+        sender = sender if sender is not None else self.running
+        names = sender.names if sender is not None else ()
+        events = self.events() if names else {}
+        session.notify = names
+        session.notify_events = {name: events.get(name, frozenset()) for name in names}
+
+    # -- the sender job --------------------------------------------------------------------------
+    @property
+    def sending_channels(self) -> tuple[str, ...]:
+        """The channels the running sender delivers (empty when none runs)."""
+        running = self.running
+        return running.names if running is not None else ()
+
+    def _publish(self, row: OutboxRow, result: Any) -> None:
+        self.core.bus.publish(NotificationAttempted(outbox_id=row.id, channel=row.channel, event=row.event,
+                                                    signal_key=row.signal_key, outcome=result.outcome,
+                                                    detail=result.detail))
+
+    def start_sender(self, *, pictures: bool = True, poll_s: float = 0.5) -> OutboxSender | None:
+        """Run the sender job for the enabled channels (None when none is enabled), its picture process started
+        at once; a second call returns the first."""
+        from ita_desktop.outputs.sender import OutboxSender
+
+        with self._lock:
+            if self.running is not None:
+                return self.running
+        channels = self.channels()
+        if not channels:
+            return None
+        sender = self.sender(channels) if pictures else \
+            OutboxSender(self.core.store.outbox, channels, on_result=self._publish)
+        with self._lock:
+            if self.running is not None:
+                return self.running
+            if pictures and self._pictures is not None:
+                self._pictures.start()
+            self._job = self.core.jobs.submit("outputs: send notifications",
+                                              lambda ctx: sender.run(ctx, poll_s=poll_s), key="outputs.sender")
+            self.running = sender
+        return sender
+
+    def stop_sender(self, timeout_s: float = 10.0) -> None:
+        """Stop the job (what is left stays in the outbox); the picture process stays for a drain."""
+        job = self._job
+        if job is not None:
+            job.cancel()
+            if self.running is not None:
+                self.running.wake.set()
+            job.wait(timeout_s)
+        self._job = None
+
+    def close(self) -> None:
+        """The Core closes (or Settings changed the channels): the job stops and the picture process ends."""
+        self.stop_sender(timeout_s=5.0)
+        with self._lock:
+            pictures, self._pictures, self.running = self._pictures, None, None
+        if pictures is not None:
+            pictures.close()
+
+    def notifications(self, limit: int = 500) -> list[OutboxRow]:
+        """The newest ``limit`` outbox rows, newest first (the window's notification list)."""
+        return list(reversed(self.core.store.outbox.list()))[:limit]
 
     # -- tests ----------------------------------------------------------------------------------
-    def send_test(self, channel: str, timeout_s: float = 30.0) -> ChannelAnswer:
-        """Send a test message through ``channel`` (enabled or not) via the outbox; the far side's answer.
-
-        Notion's answer also says which journal properties the database lacks."""
+    def send_test(self, channel: str, settings: Any = None) -> ChannelAnswer:
+        """Send a test message through ``channel`` (enabled or not; through the outbox, so it is recorded) and
+        return the far side's exact answer; a retry (429, 5xx, network) is not waited for: its words are shown.
+        ``settings``: test these (Settings' fields not saved yet) instead of the core's. Notion's answer also
+        says which journal properties the database lacks."""
         from ita_desktop.outputs.channels import build_channel
         from ita_desktop.outputs.sender import OutboxSender
         from ita_desktop.storage.outbox import OutboxItem
 
-        built = build_channel(channel, self.core.settings)
+        built = build_channel(channel, settings if settings is not None else self.core.settings)
         outbox = self.core.store.outbox
         key = f"test-{time.time_ns()}"
-        now = int(time.time())
-        outbox.enqueue_now([OutboxItem(channel, "test", key, {"text": "ITA Desktop: test message", "time_utc": now})])
-        OutboxSender(outbox, {channel: built}).drain(timeout_s)
-        row = next(r for r in outbox.list() if r.signal_key == key)
+        outbox.enqueue_now([OutboxItem(channel, "test", key, {"text": TEST_TEXT, "time_utc": int(time.time())})])
+        row = next(r for r in reversed(outbox.list()) if r.signal_key == key)
+        running = self.running
+        # the running sender's lock keeps its loop from sending the same row; else a sender of its own
+        sender = running if settings is None and running is not None and channel in running.names else \
+            OutboxSender(outbox, {channel: built}, on_result=self._publish)
+        result = sender.send_one(row.id)
+        row = next(r for r in outbox.list() if r.id == row.id)
         if row.status == "sent":
             what = "page" if channel == "notion" else "message"
             text = f"{channel}: sent ({what} {row.remote_ref})"
             if channel == "notion":
                 text += f"; {built.report()}"
             return ChannelAnswer(channel, True, text)
-        return ChannelAnswer(channel, False, f"{channel}: {row.status}: {row.last_error}")
+        words = result.detail if result is not None else row.last_error or "no answer"
+        return ChannelAnswer(channel, False, f"{channel}: {row.status}: {words}")
 
     def notion_properties(self, create: bool = False) -> tuple[list[str], list[str]]:
         """The journal properties the Notion database lacks, and (``create``) those just added to it."""

@@ -39,10 +39,13 @@ def backoff(attempts: int) -> float:
 
 class OutboxSender:
     def __init__(self, outbox: Outbox, channels: dict[str, Channel],
-                 pictures: Callable[[list[OutboxRow]], None] | None = None) -> None:
-        """``pictures``: draws the missing pictures of the due signal rows before they are sent."""
-        self.outbox, self.channels, self.pictures = outbox, channels, pictures
+                 pictures: Callable[[list[OutboxRow]], None] | None = None,
+                 on_result: Callable[[OutboxRow, Delivery], None] | None = None) -> None:
+        """``pictures``: draws the missing pictures of the due signal rows before they are sent;
+        ``on_result``: told each attempt's outcome (the window's notification list follows it)."""
+        self.outbox, self.channels, self.pictures, self.on_result = outbox, channels, pictures, on_result
         self.wake = threading.Event()
+        self.last_result: Delivery | None = None  # the last attempt's outcome (send_one returns it)
         self._sending = threading.Lock()  # the job's loop and the exit's drain never claim the same row
 
     @property
@@ -60,6 +63,16 @@ class OutboxSender:
                 count += self._send(row)
             return count
 
+    def send_one(self, row_id: int) -> Delivery | None:
+        """Deliver one row now (Send test), unless it is no longer waiting; returns the far side's outcome."""
+        with self._sending:
+            row = next((r for r in self.outbox.list() if r.id == row_id), None)
+            if row is None or row.status not in ("pending", "sending"):
+                return None
+            self.last_result = None
+            self._send(row)
+            return self.last_result
+
     def _send(self, row: OutboxRow) -> int:
         reply_to = None
         if row.event not in STANDALONE_EVENTS:
@@ -73,6 +86,9 @@ class OutboxSender:
         except Exception as exc:  # a channel's bug must not stop the others; retried like a network failure
             log.exception("outbox row %d (%s) failed", row.id, row.channel)
             result = Delivery("retry", detail=f"{type(exc).__name__}: {exc}")
+        self.last_result = result
+        if self.on_result is not None:
+            self.on_result(row, result)
         if result.outcome == "sent":
             self.outbox.mark_sent(row.id, result.remote_ref)
             return 1

@@ -13,7 +13,8 @@ import gc
 import json
 import logging
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -557,10 +558,16 @@ class MainWindow(QMainWindow):
 
     # -- settings -----------------------------------------------------------------------
     def open_settings(self) -> SettingsDialog:
-        self.settings_dialog = SettingsDialog(self.settings, self)
+        self.settings_dialog = SettingsDialog(self.settings, self, send_test=self._send_test)
         self.settings_dialog.saved.connect(self._on_settings_saved)
         self.settings_dialog.open()
         return self.settings_dialog
+
+    def _send_test(self, channel: str, settings: Settings, done: Callable[[Any], None]) -> None:
+        """Settings' Send test, as a job: ``done`` gets the far side's answer (or the error's words)."""
+        outputs = self.core.outputs
+        self.runner.start(f"Send test ({channel})", lambda _ctx: outputs.send_test(channel, settings), done,
+                          lambda message: done(message))
 
     def _set_fvg_filter_text(self) -> None:
         size = self.settings.chart.fvg_min_atr
@@ -570,6 +577,7 @@ class MainWindow(QMainWindow):
         redetect = settings.chart != self.settings.chart
         reclock = (settings.ui.display_clock, settings.data.server_tz) != \
             (self.settings.ui.display_clock, self.settings.data.server_tz)
+        renotify = settings.outputs != self.settings.outputs  # channels, chat ids, api roots
         self.settings = self.core.settings = settings
         if reclock:
             self.workbench.results.set_display_clock(DisplayClock.from_settings(settings))
@@ -581,6 +589,9 @@ class MainWindow(QMainWindow):
         self.dark_action.setChecked(settings.ui.theme == "dark")
         if self.add_data_dialog is not None:
             self.add_data_dialog.set_settings(settings)
+        dialog = getattr(self, "settings_dialog", None)
+        if renotify or (dialog is not None and dialog.channel_tokens_changed):
+            self.workbench.notifications.restart_sender()
         self._note("Settings saved (session clock and windows apply from the next start)")
 
     def _set_demo(self, demo: bool) -> None:

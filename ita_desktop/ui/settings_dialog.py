@@ -1,5 +1,10 @@
 """File > Settings…: everything in config.yaml a trader changes by hand, plus the secret fields.
 
+The Notifications tab holds each channel (Telegram, Notion): on/off, chat id or database id, API
+root, its token (keyring only) and a "Send test" button that runs as a job (``send_test``, given by
+the window) and shows the far side's exact answer; and the tray: which updates, sounds, quiet hours,
+minimise to tray.
+
 Two doors, never crossed: ordinary settings go through ``save_user_settings`` (validated
 before anything is written: a bad value is shown in the dialog and the file is unchanged);
 secrets go through ``ita_desktop.secrets`` into the OS keyring only. A secret field is never
@@ -10,10 +15,11 @@ and "Clear" removes it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
@@ -21,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ita_desktop import secrets
-from ita_desktop.config import Settings, load_settings, save_user_settings
+from ita_desktop.config import TRAY_UPDATE_KINDS, Settings, load_settings, save_user_settings
 from ita_desktop.domain.clock import ServerClock, parse_hhmm
 from ita_desktop.domain.display_clock import DISPLAY_CLOCKS
 from ita_desktop.paths import app_paths
@@ -37,6 +43,12 @@ SECRET_FIELDS = (
     ("mt5_password", "MT5 password"),
 )
 ERROR_STYLE = "color: #ef5350;"
+OK_STYLE = "color: #4caf50;"
+#: (channel, title, its id field in outputs.<channel>, the label of that field, its keyring token)
+CHANNELS = (("telegram", "Telegram", "chat_id", "Chat id", "telegram_bot_token"),
+            ("notion", "Notion", "database_id", "Database id", "notion_token"))
+#: Send test: (channel, settings to test, done(answer or error text)) -> None; runs the test as a job
+SendTest = Callable[[str, Settings, Callable[[Any], None]], None]
 
 
 class SettingsError(ValueError):
@@ -94,6 +106,15 @@ class SecretField(QWidget):
         return action
 
 
+def _event_choices(cfg: Any) -> tuple[str, ...]:
+    """The events a channel's ``events`` setting may list (its field's allowed values)."""
+    from typing import get_args
+
+    annotation = type(cfg).model_fields["events"].annotation
+    (item,) = get_args(annotation)  # list[Literal[...]]
+    return tuple(get_args(item))
+
+
 def _check_zone(field: str, text: str) -> str:
     try:
         ServerClock.parse(text)
@@ -107,11 +128,14 @@ class SettingsDialog(QDialog):
 
     saved = Signal(object)
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None, send_test: SendTest | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.settings = settings
+        self._send_test = send_test
+        self.secret_fields: dict[str, SecretField] = {}
+        self.channel_tokens_changed = False
         self.error = QLabel("")
         self.error.setObjectName("settingsError")
         self.error.setStyleSheet(ERROR_STYLE)
@@ -121,6 +145,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._mt5_tab(), "MetaTrader 5")
         tabs.addTab(self._sessions_tab(), "Sessions")
         tabs.addTab(self._chart_tab(), "Chart")
+        tabs.addTab(self._notifications_tab(), "Notifications")
         tabs.addTab(self._secrets_tab(), "Keys and tokens")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
@@ -239,8 +264,9 @@ class SettingsDialog(QDialog):
     def _secrets_tab(self) -> QWidget:
         page = QGroupBox("Stored in the OS keyring only, never in config.yaml or the logs")
         form = QFormLayout(page)
-        self.secret_fields: dict[str, SecretField] = {}
         for name, label in SECRET_FIELDS:
+            if name in self.secret_fields:  # a channel's token: on the Notifications tab, beside its channel
+                continue
             field = SecretField(name)
             form.addRow(label, field)
             self.secret_fields[name] = field
@@ -251,6 +277,134 @@ class SettingsDialog(QDialog):
             self.keyring_problem.setWordWrap(True)
             form.insertRow(0, self.keyring_problem)
         return page
+
+    def _notifications_tab(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.channel_fields: dict[str, dict[str, Any]] = {}
+        for name, title, id_key, id_label, token in CHANNELS:
+            cfg = getattr(self.settings.outputs, name)
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            enabled = QCheckBox("Send notifications through this channel")
+            enabled.setObjectName(f"{name}_enabled")
+            enabled.setChecked(cfg.enabled)
+            ident = QLineEdit(getattr(cfg, id_key))
+            ident.setObjectName(f"{name}_{id_key}")
+            root = QLineEdit(cfg.api_root)
+            root.setObjectName(f"{name}_api_root")
+            field = SecretField(token)
+            self.secret_fields[token] = field
+            test = QPushButton("Send test")
+            test.setObjectName(f"{name}_send_test")
+            answer = QLabel("")
+            answer.setObjectName(f"{name}_test_answer")
+            answer.setWordWrap(True)
+            answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            test.clicked.connect(lambda _checked=False, n=name: self.send_test(n))
+            form.addRow(enabled)
+            form.addRow(id_label, ident)
+            form.addRow("API root", root)
+            form.addRow("Token (keyring)", field)
+            fields: dict[str, Any] = {"enabled": enabled, id_key: ident, "api_root": root, "test": test,
+                                      "answer": answer, "token": field}
+            events = getattr(cfg, "events", None)  # events per channel, where the configuration has them
+            if events is not None:
+                kinds = _event_choices(cfg)
+                row = QHBoxLayout()
+                fields["events"] = {}
+                for kind in kinds:
+                    check = QCheckBox(kind)
+                    check.setChecked(kind in events)
+                    fields["events"][kind] = check
+                    row.addWidget(check)
+                form.addRow("Events", row)
+            test_row = QHBoxLayout()
+            test_row.addWidget(test)
+            test_row.addWidget(answer, 1)
+            form.addRow(test_row)
+            self.channel_fields[name] = fields
+            layout.addWidget(box)
+        tray = self.settings.outputs.tray
+        box = QGroupBox("Tray and sounds")
+        form = QFormLayout(box)
+        row = QHBoxLayout()
+        self.tray_updates: dict[str, QCheckBox] = {}
+        for kind in TRAY_UPDATE_KINDS:
+            check = QCheckBox(kind)
+            check.setChecked(kind in tray.updates)
+            self.tray_updates[kind] = check
+            row.addWidget(check)
+        form.addRow("Updates shown", row)
+        self.tray_sounds = QCheckBox("A sound per event kind")
+        self.tray_sounds.setChecked(tray.sounds)
+        form.addRow(self.tray_sounds)
+        self.quiet_hours = QLineEdit(tray.quiet_hours)
+        self.quiet_hours.setObjectName("quiet_hours")
+        self.quiet_hours.setPlaceholderText("e.g. 22:00-07:00 (this computer's clock); empty: none")
+        form.addRow("Quiet hours", self.quiet_hours)
+        self.minimize_to_tray = QCheckBox("Minimising the window hides it to the tray")
+        self.minimize_to_tray.setChecked(tray.minimize_to_tray)
+        form.addRow(self.minimize_to_tray)
+        layout.addWidget(box)
+        layout.addStretch(1)
+        return page
+
+    def _outputs_changes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, _title, id_key, _label, _token in CHANNELS:
+            f = self.channel_fields[name]
+            section: dict[str, Any] = {"enabled": f["enabled"].isChecked(), id_key: f[id_key].text().strip(),
+                                       "api_root": f["api_root"].text().strip()}
+            if "events" in f:
+                section["events"] = [kind for kind, check in f["events"].items() if check.isChecked()]
+            out[name] = section
+        quiet = self.quiet_hours.text().strip()
+        if quiet:
+            parts = quiet.split("-")
+            try:
+                if len(parts) != 2:
+                    raise ValueError(quiet)
+                for part in parts:
+                    parse_hhmm(part.strip())
+            except Exception as exc:
+                raise SettingsError("outputs.tray.quiet_hours", f"quiet hours: {quiet!r} is not HH:MM-HH:MM "
+                                    "(e.g. 22:00-07:00)") from exc
+            quiet = "-".join(p.strip() for p in parts)
+        out["tray"] = {"updates": [k for k, c in self.tray_updates.items() if c.isChecked()],
+                       "sounds": self.tray_sounds.isChecked(), "quiet_hours": quiet,
+                       "minimize_to_tray": self.minimize_to_tray.isChecked()}
+        return out
+
+    def send_test(self, channel: str) -> None:
+        """Send a test through ``channel`` as the fields now say (its token, if typed, goes to the keyring
+        first); the far side's exact answer is shown beside the button."""
+        fields = self.channel_fields[channel]
+        answer: QLabel = fields["answer"]
+        if self._send_test is None:
+            answer.setText("Send test is not available here")
+            return
+        try:
+            section = self._outputs_changes()[channel]
+            if fields["token"].apply():
+                self.channel_tokens_changed = True
+        except (SettingsError, secrets.SecretStoreError) as exc:
+            answer.setStyleSheet(ERROR_STYLE)
+            answer.setText(str(exc))
+            return
+        cfg = getattr(self.settings.outputs, channel).model_copy(update=section)
+        settings = self.settings.model_copy(update={"outputs": self.settings.outputs.model_copy(update={channel: cfg})})
+        fields["test"].setEnabled(False)
+        answer.setStyleSheet("")
+        answer.setText("Sending…")
+        self._send_test(channel, settings, lambda result, c=channel: self._show_answer(c, result))
+
+    def _show_answer(self, channel: str, result: Any) -> None:
+        fields = self.channel_fields[channel]
+        fields["test"].setEnabled(True)
+        sent = bool(getattr(result, "sent", False))
+        fields["answer"].setStyleSheet(OK_STYLE if sent else ERROR_STYLE)
+        fields["answer"].setText(getattr(result, "text", str(result)))
 
     # -- actions ------------------------------------------------------------------------
     def _explain_data_folder(self) -> None:
@@ -306,6 +460,7 @@ class SettingsDialog(QDialog):
                       "timeout_s": self.model_timeout.value()},
             "ui": {"theme": self.theme.currentText(), "display_clock": self.display_clock.currentData()},
             "chart": {"fvg_min_atr": round(float(self.fvg_min_atr.value()), 2)},
+            "outputs": self._outputs_changes(),
         }
 
     def save(self) -> bool:
@@ -325,6 +480,8 @@ class SettingsDialog(QDialog):
             self.error.setText(f"Settings saved, but a secret was not: {exc}")
             return False
         changed = [name for name, action in done.items() if action]
+        if any(token in changed for *_rest, token in CHANNELS):
+            self.channel_tokens_changed = True
         if changed:
             log.info("secrets updated in the keyring: %s", ", ".join(changed))  # names only, never values
         self.error.setText("")

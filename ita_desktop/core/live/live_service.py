@@ -8,6 +8,7 @@ stand where a full pass has them, whatever the rule reads).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ class LiveService:
     def __init__(self, core: Core) -> None:
         self._core = core
         self._feeds: list[MT5LiveFeed] = []  # MT5 sessions started here (a refresh skips their symbols)
+        #: set: every MT5 live feed started here stops polling and processing until ``resume`` (the tray's Pause)
+        self.paused = threading.Event()
+
+    def pause(self) -> None:
+        self.paused.set()
+
+    def resume(self) -> None:
+        """The feeds poll again; the bars closed meanwhile are fetched as a gap and processed in order."""
+        self.paused.clear()
 
     def stream_timeframe(self, symbol: str, timeframe: Timeframe | str | None) -> Timeframe:
         """``timeframe`` if given and stored, else the finest stored for ``symbol``."""
@@ -67,9 +77,10 @@ class LiveService:
         return out
 
     def replay(self, symbol: str, rule_refs: list[str], *, timeframe: Timeframe | str | None = None,
-               start_utc: int | None = None, publish: bool = True) -> ReplayPlan:
+               start_utc: int | None = None, publish: bool = True, notify: bool = False) -> ReplayPlan:
         """A replay session over the stored bars of ``symbol``: history before ``start_utc`` (default: the first
-        stored bar), the rest played. Its signals are stored with source ``replay``."""
+        stored bar), the rest played. Its signals are stored with source ``replay``; ``notify``: they are also
+        sent through the channels of the running notification sender (``core.outputs.attach``)."""
         from ita_desktop.core.live.live_session import LiveSession
 
         tf = self.stream_timeframe(symbol, timeframe)
@@ -81,6 +92,8 @@ class LiveService:
             raise InputError(f"no stored {symbol} {tf.value} bars at or after the start to replay", column="--from")
         session = LiveSession(self._core.store, self._core.bus if publish else None, symbol=symbol,
                               stream_timeframe=tf, rules=rules, history=history, source="replay", store_bars=False)
+        if notify:
+            self._core.outputs.attach(session)
         return ReplayPlan(session, to_play)
 
     def mt5(self, symbol: str, rule_refs: list[str], *, timeframe: Timeframe | str | None = None,
@@ -101,8 +114,10 @@ class LiveService:
         history = self._core.store.bars.load(symbol, tf)
         session = LiveSession(self._core.store, self._core.bus if publish else None, symbol=symbol,
                               stream_timeframe=tf, rules=rules, history=history, source="live", store_bars=True)
+        self._core.outputs.attach(session)  # the running sender's channels and their events (the window's, or --notify's)
         options = {"interval_s": settings.poll_interval_ms / 1000.0, **feed_options}
         feed = MT5LiveFeed(session, source, **options)  # type: ignore[arg-type]
+        feed.paused = self.paused
         self._feeds = [f for f in self._feeds if not f.session.stopped.is_set()] + [feed]
         return feed
 

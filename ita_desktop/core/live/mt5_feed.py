@@ -77,6 +77,8 @@ class MT5LiveFeed:
         self._last_msc: int | None = None
         self._backfilled = False
         self._thread: threading.Thread | None = None
+        #: while set, the feed neither polls nor processes (the live service's pause); cleared, it catches up
+        self.paused: threading.Event | None = None
 
     # -- one poll ---------------------------------------------------------------------------
 
@@ -146,6 +148,9 @@ class MT5LiveFeed:
         sleep = self._sleep or (lambda s: self.session.stopped.wait(s))
         try:
             while not self.session.stopped.is_set():
+                if self.paused is not None and self.paused.is_set():
+                    sleep(self.status.interval_s)
+                    continue
                 step = self.poll()
                 if on_step is not None and (step.bars or step.raised or step.missed or step.updates):
                     on_step(step)

@@ -2,7 +2,8 @@
 only the bars before the start (future bars hidden), then play, pause, step one bar and a speed from
 1 bar/s to as fast as it goes. The core's replay session (``core.live.replay``) runs on its own
 thread (``ReplayControl``); its bus events move the chart (LiveChartFeed) and the Signals panel.
-Its signals are stored with source ``replay`` and are never sent to the trader's phone.
+Its signals are stored with source ``replay``; they reach the notification channels (Telegram, Notion)
+only when "Send its signals" is ticked (the window's sender must be running: a channel enabled).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from PySide6.QtCore import QDateTime, QTimer, QTimeZone, Signal
-from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDateTimeEdit, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QVBoxLayout, QWidget)
 
 from ita_desktop.domain.display_clock import DisplayClock
@@ -53,6 +54,8 @@ class ReplayPanel(QWidget):
         self.follow_button.setCheckable(True)
         self.follow_button.setChecked(True)
         self.status = QLabel("Pick a symbol, timeframe and start time")
+        self.notify_box = QCheckBox("Send its signals to the notification channels")
+        self.notify_box.setObjectName("replayNotify")
 
         form = QFormLayout()
         form.addRow("Symbol", self.symbol_box)
@@ -60,6 +63,7 @@ class ReplayPanel(QWidget):
         form.addRow("Start", self.start_edit)
         form.addRow("Rules", self.rules_edit)
         form.addRow("Speed (bars/s)", self.speed_box)
+        form.addRow(self.notify_box)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.play_button, self.pause_button, self.step_button, self.stop_button,
                   self.follow_button):
@@ -128,9 +132,10 @@ class ReplayPanel(QWidget):
         chart = self.window.chart
         clock, windows = chart.session_clock, dict(chart.session_windows)
         display = DisplayClock.from_settings(self.window.settings)
+        notify = self.notify_box.isChecked()
 
         def work(_ctx):
-            plan = live.replay(symbol, rules, timeframe=tf, start_utc=start_utc)
+            plan = live.replay(symbol, rules, timeframe=tf, start_utc=start_utc, notify=notify)
             history = plan.session.streamed.bars()
             data = growable(prepare_chart_data(history, clock, windows, series.digits(symbol), display)) \
                 if len(history) else None

@@ -134,6 +134,13 @@ class Workbench(QObject):
         self.rules.run_requested.connect(self.reopen_run)
         window.events.register(RunStored, lambda _event: self._list_stored_runs())
         self.results.shown.connect(self._on_run_shown)
+        from ita_desktop.ui.panels.notification_center import NotificationCenter
+
+        # notifications (issue 13): the sender runs with the window; the tray, its sounds and the list. Made
+        # before the Signals panel registers: the tray's message goes first on a raised signal (100 ms budget)
+        self.notifications = NotificationCenter(window, core, self.show_signal, lambda: self.replay,
+                                                lambda: self.signals_dock or self.rules_dock)
+        self.tray = self.notifications.tray
         window.events.register(SignalRaised, self.signals.on_event)
         window.events.register(SignalRaised, lambda _event: self.show_signals())
         self.signals_action = window.view_menu.addAction("Signals", self.show_signals)
@@ -158,11 +165,6 @@ class Workbench(QObject):
         self.live.started.connect(live_overlays.prime)
         self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
         window.statusBar().addPermanentWidget(self.connection)
-        from ita_desktop.ui.signal_tray import SignalTray
-
-        signals_of = lambda key: core.store.signals.get_many([key]).get(key)  # noqa: E731 (on a worker)
-        self.tray = SignalTray(window, window.runner, signals_of, self.show_signal)  # type: ignore[arg-type]
-        window.events.register(SignalRaised, self.tray.on_signal)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
