@@ -164,6 +164,8 @@ class OutputsService:
         if row.status == "sent":
             what = "page" if channel == "notion" else "message"
             text = f"{channel}: sent ({what} {row.remote_ref})"
+            if result is not None and result.detail:
+                text += f": {result.detail}"  # the far side's own answer, as it came
             if channel == "notion":
                 text += f"; {built.report()}"
             return ChannelAnswer(channel, True, text)
