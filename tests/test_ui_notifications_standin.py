@@ -196,3 +196,29 @@ def test_no_tray_here_shows_the_list_and_says_why(qtbot, eurusd_store: Path) -> 
     qtbot.waitUntil(lambda: center.dock is not None and center.dock.isVisible(), timeout=WAIT_MS)
     assert center.list.row_of("tray", "no tray").text(3) == "LONG EURUSD M1"
     _close(qtbot, window)
+
+
+def test_standin_notion_settings_send_test_shows_notion_answer_and_missing_properties(qtbot, ita_home: Path) -> None:
+    """Settings > Notifications > Notion: the events each channel takes are offered, and Send test creates a page
+    on the Notion stand-in (real notion-client) and shows Notion's answer with the properties the database lacks."""
+    from tests.support.notion_standin import NotionStandIn
+
+    with NotionStandIn(schema={"Name": "title", "Date": "date", "Symbol": "select"}) as notion:
+        app_paths().ensure().user_config_file.write_text(yaml.safe_dump({"outputs": {"notion": {
+            "enabled": True, "database_id": notion.database_id, "api_root": notion.api_root}}}))
+        secrets.set_secret("notion_token", notion.token)
+        window = MainWindow(new_core())
+        qtbot.addWidget(window)
+        with qtbot.waitSignal(window.ready, timeout=WAIT_MS):
+            window.show()
+        dialog = window.open_settings()
+        fields = dialog.channel_fields["notion"]
+        assert set(fields["events"]) >= {"signal", "target", "stop", "daily_summary"}
+        assert fields["events"]["signal"].isChecked() and not fields["events"]["daily_summary"].isChecked()
+        assert dialog.channel_fields["telegram"]["events"]["daily_summary"].isChecked()  # Telegram takes every event
+        fields["test"].click()
+        qtbot.waitUntil(lambda: fields["answer"].text().startswith("notion: sent (page "), timeout=WAIT_MS)
+        assert "Timeframe" in fields["answer"].text()  # a property the database lacks, named
+        assert len(notion.pages) == 1
+        dialog.reject()
+        _close(qtbot, window)
