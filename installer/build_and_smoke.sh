@@ -91,6 +91,13 @@ if [ "$SYMBOL" = EURUSD ]; then
   test -f "$HOME_DIR/chroma/chroma.sqlite3" || { echo "no Chroma index in the data folder"; ls "$HOME_DIR"; exit 1; }
 fi
 
+# The chart picture child (a signal's picture for Telegram/Notion, `ita review`'s): a frozen app has no
+# `python -m`, so the `ita` executable runs it with --chart-snapshot (ita_desktop/child_process.py).
+t=$(now)
+"$ITA" --chart-snapshot --symbol "$SYMBOL" --timeframe M5 --shot "" "$HOME_DIR/signal_picture.png"
+test -s "$HOME_DIR/signal_picture.png" || { echo "ita --chart-snapshot drew nothing"; exit 1; }
+echo "ita --chart-snapshot (the picture child, frozen): $(since "$t") s"
+
 t=$(now)
 "$GUI" --screenshot "$HOME_DIR/second_start.png" --symbol "$SYMBOL" --timeframe M5
 echo "ITA Desktop --screenshot, second start: $(since "$t") s"

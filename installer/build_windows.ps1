@@ -85,6 +85,10 @@ try {
     Write-Host "ita learn index --rule asia_sweep (chromadb, real data): $($learned.indexed) occurrences indexed"
 
     $watch = [Diagnostics.Stopwatch]::StartNew()
+    $picture = Join-Path $SmokeHome "signal_picture.png"
+    & $Ita --chart-snapshot --symbol EURUSD --timeframe M5 --shot '""' "$picture"
+    if ($LASTEXITCODE -ne 0 -or -not (Test-Path $picture)) { throw "ita --chart-snapshot (the picture child) drew nothing" }
+    Write-Host "ita --chart-snapshot (the picture child, frozen): drawn"
     $second = Join-Path $SmokeHome "second_start.png"
     $p = Start-Process -FilePath $Gui -ArgumentList @("--screenshot", "`"$second`"", "--symbol", "EURUSD", "--timeframe", "M5") -Wait -PassThru
     if ($p.ExitCode -ne 0 -or -not (Test-Path $second)) { throw "second start failed: exit $($p.ExitCode)" }

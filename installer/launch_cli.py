@@ -1,7 +1,9 @@
 """PyInstaller entry for the `ita` command line (a console executable beside the window).
 
 ``ita --prepare-kernels`` compiles the numba kernels into the user cache: the window starts it as a
-separate process on a first start, and the installer runs it once after installing.
+separate process on a first start, and the installer runs it once after installing. ``ita
+--chart-snapshot ...`` is the chart picture child (``ita review``'s picture, the notifications' picture
+process): a frozen app has no ``python -m`` (ita_desktop/child_process.py).
 """
 
 import sys
@@ -14,6 +16,11 @@ if sys.argv[1:2] == ["--prepare-kernels"]:
     from ita_desktop.cli.prepare_kernels import main as prepare
 
     sys.exit(prepare())
+
+if sys.argv[1:2] == ["--chart-snapshot"]:
+    from ita_desktop.ui.chart_snapshot import main as chart_snapshot
+
+    sys.exit(chart_snapshot(sys.argv[2:]))
 
 from ita_desktop.cli.main import main  # noqa: E402
 

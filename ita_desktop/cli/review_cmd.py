@@ -11,10 +11,11 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from ita_desktop.child_process import child_command
 
 from ita_desktop.domain.clock import utc_iso
 from ita_desktop.domain.errors import InputError, ItaError
@@ -47,7 +48,7 @@ def render_pictures(symbol: str, timeframe: Timeframe, ats: list[int | None]) ->
     """The chart pictures, drawn in one child process by ui/chart_snapshot.py (offscreen Qt)."""
     with tempfile.TemporaryDirectory(prefix="ita-review-") as folder:
         outs = [str(Path(folder) / f"{k}.png") for k in range(len(ats))]
-        cmd = [sys.executable, "-m", "ita_desktop.ui.chart_snapshot", "--symbol", symbol, "--timeframe", timeframe.value]
+        cmd = child_command("ita_desktop.ui.chart_snapshot") + ["--symbol", symbol, "--timeframe", timeframe.value]
         for at, out in zip(ats, outs):
             cmd += ["--shot", "" if at is None else str(at), out]
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

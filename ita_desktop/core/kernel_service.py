@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PREPARE_FLAG = "--prepare-kernels"  # the frozen ``ita`` executable runs the preparation with it
 GROUPS = ("detectors", "backtest", "sweep")  # in the order the preparation compiles them
 PARALLEL_MIN_CORES = 4
 
@@ -39,11 +37,9 @@ def ready_file(numba_dir: Path | str, group: str) -> Path:
 
 def preparation_command() -> list[str]:
     """How to start the preparation process: ``python -m ...`` from sources, the ``ita`` executable frozen."""
-    if getattr(sys, "frozen", False):
-        folder = Path(sys.executable).resolve().parent
-        cli = folder / ("ita.exe" if sys.platform == "win32" else "ita")
-        return [str(cli if cli.exists() else sys.executable), PREPARE_FLAG]
-    return [sys.executable, "-m", "ita_desktop.cli.prepare_kernels"]
+    from ita_desktop.child_process import child_command
+
+    return child_command("ita_desktop.cli.prepare_kernels")
 
 
 def plan(missing: tuple[str, ...], cores: int) -> list[tuple[str, ...]]:

@@ -1,7 +1,7 @@
 """The picture process: one child that stays up and draws the signals' chart pictures on request.
 
 A child per picture cost ~7 s (interpreter, Qt, the Core, the kernels) against a budget of 1 s
-from signal to Telegram. This keeps one ``python -m ita_desktop.ui.chart_snapshot --serve`` child
+from signal to Telegram. This keeps one ``chart_snapshot --serve`` child (``child_process.child_command``)
 per sender: started once (eagerly, when the sender starts, so the first signal finds it warm), fed
 one JSON request per stdin line, answered one JSON line per picture on stdout. A child that died or
 stopped answering is killed and started again on the next request; ``close()`` ends it with the
@@ -15,10 +15,11 @@ import logging
 import os
 import queue
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import IO, Any
+
+from ita_desktop.child_process import child_command
 
 log = logging.getLogger("ita.outputs")
 
@@ -55,7 +56,7 @@ class PictureProcess:
     def _start_locked(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
-        cmd = [sys.executable, "-m", "ita_desktop.ui.chart_snapshot", "--serve"]
+        cmd = child_command("ita_desktop.ui.chart_snapshot") + ["--serve"]
         if self.store_path is not None:
             cmd += ["--store", str(self.store_path)]
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
