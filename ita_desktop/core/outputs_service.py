@@ -12,9 +12,11 @@ picture process. Every attempt goes out on the bus as ``NotificationAttempted`` 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,30 @@ class OutputsService:
         from ita_desktop.outputs.channels import channel_events
 
         return channel_events(self.core.settings)
+
+    def feedback_channels(self) -> tuple[str, ...]:
+        """The enabled channels that take the trader's feedback on a signal: those that keep a page per signal
+        (Notion) and list ``feedback`` in their events. Read from configuration only (no keyring, no network)."""
+        from ita_desktop.outputs.channels import FEEDBACK_CHANNELS
+
+        events = self.events()
+        return tuple(n for n in FEEDBACK_CHANNELS
+                     if getattr(self.core.settings.outputs, n).enabled and "feedback" in events.get(n, ()))
+
+    def feedback_items(self, feedback: Any, updated_at: int) -> list[Any]:
+        """The outbox rows of a signal's saved feedback (none for a backtest trade's, none when no channel takes
+        it): the feedback's fields as the payload, its revision (``updated_at`` and the fields' digest) in the
+        key, so an edit sends again and a retry of the same save does not."""
+        from ita_desktop.storage.outbox import OutboxItem
+
+        names = self.feedback_channels() if feedback.target_kind == "signal" else ()
+        if not names:
+            return []
+        fields = {k: v for k, v in asdict(feedback).items() if k != "picture_path"}
+        digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+        payload = {**fields, "updated_at": updated_at}
+        return [OutboxItem(n, "feedback", feedback.target_key, payload, revision=f"{updated_at}-{digest}")
+                for n in names]
 
     def sender(self, channels: dict[str, Any] | None = None) -> OutboxSender:
         """A sender of ``channels`` (default: the enabled ones) that draws the signals' pictures first (in the
