@@ -90,8 +90,8 @@ def properties_to_create(missing: list[JournalProperty]) -> dict[str, Any]:
 
 def _text(value: str) -> list[dict[str, Any]]:
     """Rich text of ``value``: items of at most 2000 characters (Notion's limit per item), at most 100 of them."""
-    return [{"type": "text", "text": {"content": value[i:i + TEXT_LIMIT]}}
-            for i in range(0, min(len(value), TEXT_LIMIT * 100), TEXT_LIMIT)] or [{"type": "text", "text": {"content": ""}}]
+    chunks = [value[i:i + TEXT_LIMIT] for i in range(0, min(len(value), TEXT_LIMIT * 100), TEXT_LIMIT)] or [""]
+    return [{"type": "text", "text": {"content": c}} for c in chunks]
 
 
 def _option(name: str) -> str:

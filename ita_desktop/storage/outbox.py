@@ -80,7 +80,8 @@ class Outbox:
         new = 0
         for it in items:
             res = session.connection().execute(sql, {
-                "k": idem_key(it.signal_key, it.channel, it.event, it.revision), "c": it.channel, "e": it.event, "s": it.signal_key,
+                "k": idem_key(it.signal_key, it.channel, it.event, it.revision), "c": it.channel, "e": it.event,
+                "s": it.signal_key,
                 "p": json.dumps(it.payload), "pic": it.picture_path, "n": now, "t": int(now)})
             new += res.rowcount
         return new

@@ -100,7 +100,8 @@ class NotionStandIn:
                 if _plain(p["properties"].get("Signal key", {}).get("rich_text", [])) == signal_key]
 
     def value(self, page: dict[str, Any], name: str) -> Any:
-        """A page property's plain value (text, number, select name, option names, checkbox, date start, file upload ids)."""
+        """A page property's plain value (text, number, select name, option names, checkbox, date start,
+        file upload ids)."""
         v = page["properties"].get(name)
         if v is None:
             return None
