@@ -160,3 +160,25 @@ def test_feedback_on_a_backtest_trade_sends_nothing_to_notion(ita_home: Path) ->
             assert core.store.outbox.list() == []
         finally:
             core.close()
+
+
+def test_notion_standin_ita_journal_add_sends_the_signals_feedback_at_once(ita_home: Path, capsys) -> None:
+    with NotionStandIn() as notion:
+        _configure(notion)
+        with Store.open() as store:
+            store.signals.store([_record("k3")])
+            store.outbox.enqueue_now([OutboxItem("notion", "signal", "k3", SIGNAL)])
+            OutboxSender(store.outbox, {"notion": NotionChannel(notion.token, notion.database_id,
+                                                                notion.api_root)}).drain(10)
+        (page,) = notion.page_for("k3")
+        assert main(["journal", "add", "--signal", "k3", "--taken", "--label", "valid", "--tag", "asia sweep"]) == 0
+        out = capsys.readouterr().out
+        assert f"notion: feedback sent (page {page['id']})" in out
+        assert notion.value(notion.pages[page["id"]], "Tags") == ["asia sweep"]
+        assert notion.value(notion.pages[page["id"]], "Taken") is True
+        assert main(["journal", "add", "--signal", "k3", "--notes", "late", "--json"]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        assert answer["notifications"] == [{"channel": "notion", "sent": True,
+                                            "text": f"notion: feedback sent (page {page['id']})"}]
+        assert notion.value(notion.pages[page["id"]], "Notes") == "late"
+        assert notion.value(notion.pages[page["id"]], "Label") == "valid"  # the edit kept what it did not change

@@ -87,6 +87,39 @@ class OutputsService:
         return [OutboxItem(n, "feedback", feedback.target_key, payload, revision=f"{updated_at}-{digest}")
                 for n in names]
 
+    def send_feedback(self, target_key: str) -> list[ChannelAnswer]:
+        """Send now the waiting feedback rows of signal ``target_key`` (``ita journal add`` outside the window),
+        oldest first; a row whose signal's page is not made yet stays for the running sender or the next
+        ``ita live --notify``. A PATCH sent twice (the window's sender in another process) writes the same."""
+        from ita_desktop.outputs.channels import build_channel
+        from ita_desktop.outputs.sender import OutboxSender
+
+        outbox = self.core.store.outbox
+        rows = [r for r in outbox.list() if r.event == "feedback" and r.signal_key == target_key
+                and r.status in ("pending", "sending")]
+        answers: list[ChannelAnswer] = []
+        senders: dict[str, OutboxSender] = {}
+        for row in rows:
+            if row.channel not in senders:
+                try:
+                    senders[row.channel] = OutboxSender(outbox, {row.channel: build_channel(row.channel,
+                                                                                            self.core.settings)},
+                                                        on_result=self._publish)
+                except ItaError as exc:
+                    answers.append(ChannelAnswer(row.channel, False, f"{row.channel}: not sent now: {exc}"))
+                    continue
+            result = senders[row.channel].send_one(row.id)
+            status = next((r.status for r in outbox.list() if r.id == row.id), None)
+            if status == "sent":
+                answers.append(ChannelAnswer(row.channel, True, f"{row.channel}: feedback sent (page {result.remote_ref})"
+                                             if result is not None else f"{row.channel}: feedback sent"))
+            elif result is None:
+                answers.append(ChannelAnswer(row.channel, False, f"{row.channel}: the feedback waits for the "
+                                             "signal's page (the window or the next `ita live --notify` sends it)"))
+            else:
+                answers.append(ChannelAnswer(row.channel, False, f"{row.channel}: {status}: {result.detail}"))
+        return answers
+
     def sender(self, channels: dict[str, Any] | None = None) -> OutboxSender:
         """A sender of ``channels`` (default: the enabled ones) that draws the signals' pictures first (in the
         picture process, started on first use and ended by ``close``)."""
