@@ -182,3 +182,24 @@ def test_notion_standin_ita_journal_add_sends_the_signals_feedback_at_once(ita_h
                                             "text": f"notion: feedback sent (page {page['id']})"}]
         assert notion.value(notion.pages[page["id"]], "Notes") == "late"
         assert notion.value(notion.pages[page["id"]], "Label") == "valid"  # the edit kept what it did not change
+
+
+def test_feedback_values_are_written_in_the_traders_own_property_types() -> None:
+    from ita_desktop.outputs.notion_journal import feedback_values, page_properties
+
+    def schema(**types: str) -> dict:
+        return {n: {"type": t} for n, t in types.items()}
+
+    fb = {"taken": True, "label": "valid", "grade": "A+", "tags": ["asia, sweep", "a+"], "mistakes": [],
+          "notes": "x" * 4500}
+    props = page_properties(schema(Taken="select", Label="rich_text", Grade="rich_text", Tags="rich_text",
+                                   Mistakes="multi_select", Notes="rich_text"), feedback_values(fb))
+    assert props["Taken"] == {"select": {"name": "yes"}}
+    assert props["Label"]["rich_text"][0]["text"]["content"] == "valid"
+    assert props["Tags"]["rich_text"][0]["text"]["content"] == "asia, sweep, a+"  # text keeps the commas
+    assert props["Mistakes"] == {"multi_select": []}  # cleared
+    assert [len(x["text"]["content"]) for x in props["Notes"]["rich_text"]] == [2000, 2000, 500]
+    props = page_properties(schema(Taken="checkbox", Label="select", Tags="multi_select", Notes="number"),
+                            feedback_values({"tags": ["asia, sweep"]}))
+    assert props == {"Taken": {"checkbox": False}, "Label": {"select": None},
+                     "Tags": {"multi_select": [{"name": "asia  sweep"}]}}  # a number cannot hold the notes
