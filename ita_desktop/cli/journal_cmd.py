@@ -1,7 +1,8 @@
 """`ita journal add|list|tags`: the trader's feedback on signals and backtest trades, the journal and its tag lists.
 
 ``add`` edits the entry in place when the target already has feedback (only the options given
-change). ``list`` prints the entries with R, then R per New York day and the statistics by setup tag
+change); a signal's feedback is sent at once to the channels that take it (Notion's page), each
+answer printed. ``list`` prints the entries with R, then R per New York day and the statistics by setup tag
 and by mistake (``--json``: ``entries``, ``r_per_day``, ``stats``).
 """
 
@@ -97,13 +98,19 @@ def _add(args: argparse.Namespace) -> int:
             fb.mistakes = args.mistake
         fb.outcome_r = fresh.outcome_r
         core.journal.save(fb, picture)
+        answers = core.outputs.send_feedback(fb.target_key) if fb.target_kind == "signal" else []
         saved = core.journal.entries()
         entry = next(e for e in saved if e.feedback.target_key == fb.target_key and e.feedback.target_kind == fb.target_kind)
     if args.json:
-        print(json.dumps(entry.to_dict(), indent=2))
+        out = entry.to_dict()
+        if answers:
+            out["notifications"] = [{"channel": a.channel, "sent": a.sent, "text": a.text} for a in answers]
+        print(json.dumps(out, indent=2))
     else:
         print(f"feedback saved on {fb.target_kind} {fb.target_key} ({fb.rule_id} v{fb.rule_version} {fb.symbol} "
               f"{utc_iso(fb.signal_time)})")
+        for a in answers:
+            print(a.text)
     return 0
 
 

@@ -62,17 +62,18 @@ class ChartSettings(_Section):
 
 
 #: What a channel can take: a raised signal, each paper-trade outcome (filled, target, stop, expired,
-#: and the rarer final statuses), and the day's summary. ``outputs.<channel>.events`` lists the chosen ones.
+#: and the rarer final statuses), the day's summary, and the trader's feedback on a signal (written on the
+#: signal's page by a channel that keeps one: Notion). ``outputs.<channel>.events`` lists the chosen ones.
 OUTPUT_EVENTS = ("signal", "filled", "target", "stop", "expired", "breakeven", "time", "not_filled", "invalid_stop",
-                 "daily_summary")
+                 "daily_summary", "feedback")
 OutputEvent = Literal["signal", "filled", "target", "stop", "expired", "breakeven", "time", "not_filled",
-                      "invalid_stop", "daily_summary"]
+                      "invalid_stop", "daily_summary", "feedback"]
 
 
 class TelegramSettings(_Section):
     enabled: bool = False
-    #: the events sent to the chat (default: every one, the day's summary included)
-    events: list[OutputEvent] = Field(default_factory=lambda: list(OUTPUT_EVENTS))
+    #: the events sent to the chat (default: every one, the day's summary included; not the trader's own feedback)
+    events: list[OutputEvent] = Field(default_factory=lambda: [e for e in OUTPUT_EVENTS if e != "feedback"])
     chat_id: str = ""
     #: the Bot API's root URL (tests point it at a stand-in on 127.0.0.1); the token is in the keyring
     api_root: str = "https://api.telegram.org"
@@ -82,7 +83,8 @@ class NotionSettings(_Section):
     enabled: bool = False
     database_id: str = ""
     api_root: str = "https://api.notion.com"
-    #: the events written to the journal (default: a page per signal, updated with every outcome; no summary page)
+    #: the events written to the journal (default: a page per signal, updated with every outcome and with the
+    #: trader's feedback; no summary page)
     events: list[OutputEvent] = Field(default_factory=lambda: [e for e in OUTPUT_EVENTS if e != "daily_summary"])
 
 

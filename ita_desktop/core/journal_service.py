@@ -2,8 +2,10 @@
 statistics by tag and mistake, and the trader's tag lists.
 
 Feedback is stored with the rule id and version it was given under (``store.feedback``), so a rule
-changing later loses nothing. Saving publishes ``FeedbackSaved`` on the bus: a channel that keeps a
-page per signal (Notion) updates that page. The chart picture is written as a PNG under
+changing later loses nothing. Saving a signal's feedback enqueues, in the feedback's own transaction,
+an outbox row (event ``feedback``) for each enabled channel that keeps a page per signal and takes
+that event (Notion: the page's Taken, Label, Grade, Tags, Mistakes, Notes); then ``FeedbackSaved``
+goes out on the bus. The chart picture is written as a PNG under
 ``<data>/journal/``. No Qt here; the window runs these in jobs.
 """
 
@@ -91,7 +93,17 @@ class JournalService:
             path = self.pictures / f"{feedback.rule_id}-{name}.png"
             path.write_bytes(picture_png)
             feedback.picture_path = str(path)
-        self._core.store.feedback.save(feedback)
+        outputs, outbox = self._core.outputs, self._core.store.outbox
+
+        def enqueue(session: Any, updated_at: int) -> None:  # in the feedback's transaction: both or neither
+            items = outputs.feedback_items(feedback, updated_at)
+            if items:
+                outbox.enqueue(session, items)
+
+        self._core.store.feedback.save(feedback, also=enqueue)
+        running = outputs.running
+        if running is not None and feedback.target_kind == "signal":
+            running.wake.set()
         self._core.bus.publish(FeedbackSaved(target_kind=feedback.target_kind, target_key=feedback.target_key,
                                              rule_id=feedback.rule_id, rule_version=feedback.rule_version,
                                              symbol=feedback.symbol, signal_utc=feedback.signal_time))

@@ -12,9 +12,11 @@ picture process. Every attempt goes out on the bus as ``NotificationAttempted`` 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,63 @@ class OutputsService:
         from ita_desktop.outputs.channels import channel_events
 
         return channel_events(self.core.settings)
+
+    def feedback_channels(self) -> tuple[str, ...]:
+        """The enabled channels that take the trader's feedback on a signal: those that keep a page per signal
+        (Notion) and list ``feedback`` in their events. Read from configuration only (no keyring, no network)."""
+        from ita_desktop.outputs.channels import FEEDBACK_CHANNELS
+
+        events = self.events()
+        return tuple(n for n in FEEDBACK_CHANNELS
+                     if getattr(self.core.settings.outputs, n).enabled and "feedback" in events.get(n, ()))
+
+    def feedback_items(self, feedback: Any, updated_at: int) -> list[Any]:
+        """The outbox rows of a signal's saved feedback (none for a backtest trade's, none when no channel takes
+        it): the feedback's fields as the payload, its revision (``updated_at`` and the fields' digest) in the
+        key, so an edit sends again and a retry of the same save does not."""
+        from ita_desktop.storage.outbox import OutboxItem
+
+        names = self.feedback_channels() if feedback.target_kind == "signal" else ()
+        if not names:
+            return []
+        fields = {k: v for k, v in asdict(feedback).items() if k != "picture_path"}
+        digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+        payload = {**fields, "updated_at": updated_at}
+        return [OutboxItem(n, "feedback", feedback.target_key, payload, revision=f"{updated_at}-{digest}")
+                for n in names]
+
+    def send_feedback(self, target_key: str) -> list[ChannelAnswer]:
+        """Send now the waiting feedback rows of signal ``target_key`` (``ita journal add`` outside the window),
+        oldest first; a row whose signal's page is not made yet stays for the running sender or the next
+        ``ita live --notify``. A PATCH sent twice (the window's sender in another process) writes the same."""
+        from ita_desktop.outputs.channels import build_channel
+        from ita_desktop.outputs.sender import OutboxSender
+
+        outbox = self.core.store.outbox
+        rows = [r for r in outbox.list() if r.event == "feedback" and r.signal_key == target_key
+                and r.status in ("pending", "sending")]
+        answers: list[ChannelAnswer] = []
+        senders: dict[str, OutboxSender] = {}
+        for row in rows:
+            if row.channel not in senders:
+                try:
+                    senders[row.channel] = OutboxSender(outbox, {row.channel: build_channel(row.channel,
+                                                                                            self.core.settings)},
+                                                        on_result=self._publish)
+                except ItaError as exc:
+                    answers.append(ChannelAnswer(row.channel, False, f"{row.channel}: not sent now: {exc}"))
+                    continue
+            result = senders[row.channel].send_one(row.id)
+            status = next((r.status for r in outbox.list() if r.id == row.id), None)
+            if status == "sent":
+                answers.append(ChannelAnswer(row.channel, True, f"{row.channel}: feedback sent (page {result.remote_ref})"
+                                             if result is not None else f"{row.channel}: feedback sent"))
+            elif result is None:
+                answers.append(ChannelAnswer(row.channel, False, f"{row.channel}: the feedback waits for the "
+                                             "signal's page (the window or the next `ita live --notify` sends it)"))
+            else:
+                answers.append(ChannelAnswer(row.channel, False, f"{row.channel}: {status}: {result.detail}"))
+        return answers
 
     def sender(self, channels: dict[str, Any] | None = None) -> OutboxSender:
         """A sender of ``channels`` (default: the enabled ones) that draws the signals' pictures first (in the

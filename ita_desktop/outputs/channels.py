@@ -36,6 +36,8 @@ def notion_channel(settings: Any) -> Any:
 
 
 CHANNEL_BUILDERS = {"telegram": telegram_channel, "notion": notion_channel}
+#: the channels that keep a page per signal, so the trader's feedback has somewhere to go (event ``feedback``)
+FEEDBACK_CHANNELS = ("notion",)
 
 
 def build_channel(name: str, settings: Any) -> Any:

@@ -8,6 +8,8 @@ source's id and its schema, and then:
   multipart), a page created under the data source with the typed properties, the picture in
   the ``Chart`` files property and as an image block, and the caption as text;
 - an outcome (filled, target, stop, ...): the signal's page updated (Status, R);
+- the trader's feedback (event ``feedback``, given in the window's Journal): the signal's page updated
+  (Taken, Label, Grade, Tags, Mistakes, Notes; a cleared field empties its property);
 - a test or the day's summary: a page of its own.
 
 A page is found again by its ``Signal key`` before it is created, so a send retried after a
@@ -31,8 +33,8 @@ from notion_client.errors import HTTPResponseError, RequestTimeoutError
 from ita_desktop.outputs.caption import signal_caption
 from ita_desktop.outputs.delivery import Delivery, refused, retry, sent
 from ita_desktop.outputs.notion_journal import (
-    KEY_PROPERTY, JournalProperty, missing_properties, ny_iso, page_properties, paragraphs, properties_to_create,
-    signal_title, signal_values, unusable_properties, update_values,
+    KEY_PROPERTY, JournalProperty, feedback_values, missing_properties, ny_iso, page_properties, paragraphs,
+    properties_to_create, signal_title, signal_values, unusable_properties, update_values,
 )
 from ita_desktop.storage.outbox import OutboxRow
 
@@ -131,7 +133,7 @@ class NotionChannel:
 
     # -- delivery ---------------------------------------------------------------------------------
     def deliver(self, row: OutboxRow, reply_to: str | None) -> Delivery:
-        """One outbox row; ``reply_to``: the signal's page id (outcomes update it)."""
+        """One outbox row; ``reply_to``: the signal's page id (outcomes and feedback update it)."""
         try:
             if self.data_source_id is None:
                 self.connect()
@@ -184,7 +186,8 @@ class NotionChannel:
         page_id = page_id or self._find(row.signal_key)
         if page_id is None:
             raise NotionRefusal(refused(f"no journal page for signal {row.signal_key} (its page was not made)"))
-        properties = page_properties(self.schema, update_values(row.payload))
+        values = feedback_values(row.payload) if row.event == "feedback" else update_values(row.payload)
+        properties = page_properties(self.schema, values)
         self._call("update page", self.client.pages.update, page_id, properties=properties)
         return page_id
 

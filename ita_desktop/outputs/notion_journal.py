@@ -25,7 +25,7 @@ class JournalProperty:
 
     name: str
     type: str
-    kind: str  # text, number, date, files
+    kind: str  # text, number, date, files, flag (yes/no), words (a list of names)
 
 
 JOURNAL_PROPERTIES = (
@@ -43,6 +43,13 @@ JOURNAL_PROPERTIES = (
     JournalProperty("Chart", "files", "files"),
     #: the occurrence key: a page is found again by it, so a retried create never makes a second page
     JournalProperty("Signal key", "rich_text", "text"),
+    # the trader's feedback, given in the window's Journal (event ``feedback``)
+    JournalProperty("Taken", "checkbox", "flag"),
+    JournalProperty("Label", "select", "text"),
+    JournalProperty("Grade", "select", "text"),
+    JournalProperty("Tags", "multi_select", "words"),
+    JournalProperty("Mistakes", "multi_select", "words"),
+    JournalProperty("Notes", "rich_text", "text"),
 )
 KEY_PROPERTY = "Signal key"
 
@@ -50,7 +57,9 @@ KEY_PROPERTY = "Signal key"
 WRITABLE = {"text": ("title", "rich_text", "select", "multi_select"),
             "number": ("number", "rich_text"),
             "date": ("date", "rich_text"),
-            "files": ("files",)}
+            "files": ("files",),
+            "flag": ("checkbox", "select", "rich_text"),
+            "words": ("multi_select", "rich_text")}
 
 
 def title_name(schema: dict[str, Any]) -> str | None:
@@ -80,7 +89,14 @@ def properties_to_create(missing: list[JournalProperty]) -> dict[str, Any]:
 
 
 def _text(value: str) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": {"content": value[:TEXT_LIMIT]}}]
+    """Rich text of ``value``: items of at most 2000 characters (Notion's limit per item), at most 100 of them."""
+    chunks = [value[i:i + TEXT_LIMIT] for i in range(0, min(len(value), TEXT_LIMIT * 100), TEXT_LIMIT)] or [""]
+    return [{"type": "text", "text": {"content": c}} for c in chunks]
+
+
+def _option(name: str) -> str:
+    """A select option's name: no commas (Notion splits on them), at most 100 characters."""
+    return name.replace(",", " ").strip()[:100]
 
 
 def typed_value(ptype: str, kind: str, value: Any) -> dict[str, Any] | None:
@@ -93,9 +109,19 @@ def typed_value(ptype: str, kind: str, value: Any) -> dict[str, Any] | None:
         return {"date": {"start": value}} if ptype == "date" else {"rich_text": _text(value)}
     if kind == "number":
         return {"number": value} if ptype == "number" else {"rich_text": _text(f"{value:g}")}
+    if kind == "flag":
+        if ptype == "checkbox":
+            return {"checkbox": bool(value)}
+        value = "yes" if value else "no"
+    if kind == "words":
+        names = [_option(w) for w in value]
+        return {"multi_select": [{"name": n} for n in dict.fromkeys(names) if n]} if ptype == "multi_select" \
+            else {"rich_text": _text(", ".join(value)) if value else []}
     text = str(value)
+    if text == "":  # a value the trader cleared: the property is emptied
+        return {"select": None} if ptype == "select" else {ptype: []}
     if ptype in ("select", "multi_select"):
-        option = {"name": text.replace(",", " ")[:100]}  # option names hold no commas, at most 100 characters
+        option = {"name": _option(text)}
         return {"select": option} if ptype == "select" else {"multi_select": [option]}
     return {ptype: _text(text)}
 
@@ -154,6 +180,12 @@ def update_values(p: dict[str, Any]) -> dict[str, Any]:
     """An outcome's journal values: the status and, once closed, the R."""
     r = p.get("r_multiple")
     return {"Status": p["status"], "R": round(float(r), 4) if isinstance(r, (int, float)) else None}
+
+
+def feedback_values(p: dict[str, Any]) -> dict[str, Any]:
+    """The trader's feedback as journal values; a cleared field empties its property ("" and [] are written)."""
+    return {"Taken": bool(p.get("taken")), "Label": p.get("label") or "", "Grade": p.get("grade") or "",
+            "Tags": list(p.get("tags") or []), "Mistakes": list(p.get("mistakes") or []), "Notes": p.get("notes") or ""}
 
 
 def paragraphs(text: str) -> list[dict[str, Any]]:

@@ -3,7 +3,9 @@
 Each row is claimed (``sending``) before the far side is asked and marked ``sent`` right after,
 so a kill between enqueue and send loses nothing (the row is still pending), and a kill during a
 send resends only the row in flight. An update waits until its signal's message is sent (it
-replies to it); when the signal was refused, the update goes on its own. The far side's wait
+replies to it); when the signal was refused, the update goes on its own. The trader's feedback
+(``feedback``, one row per edit) waits for its signal's page and for its older edits, so the page
+ends with the newest. The far side's wait
 (Telegram's ``retry_after``, Notion's ``Retry-After``) is honoured; otherwise back-off doubles
 from 2 s to 5 minutes. A refusal is final and keeps the far side's words.
 """
@@ -25,6 +27,8 @@ BACKOFF_FIRST_S = 2.0
 #: events that stand alone; the others (a signal's outcomes) follow their signal's message or page
 STANDALONE_EVENTS = ("signal", "test", "daily_summary")
 BACKOFF_MAX_S = 300.0
+#: events a signal can have more than once (one outbox row per revision); they go out in order
+REPEATED_EVENTS = ("feedback",)
 
 
 class Channel(Protocol):
@@ -78,6 +82,8 @@ class OutboxSender:
         if row.event not in STANDALONE_EVENTS:
             state = self.outbox.status_of(row.signal_key, row.channel)
             if state in ("pending", "sending"):  # its signal first: the update replies to it
+                return 0
+            if row.event in REPEATED_EVENTS and self.outbox.earlier_waiting(row):  # the older edit first
                 return 0
             reply_to = self.outbox.remote_ref(row.signal_key, row.channel)
         self.outbox.mark_sending(row.id)

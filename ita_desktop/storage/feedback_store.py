@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from ita_desktop.domain.errors import InputError
 from ita_desktop.storage.db import read_session, write_session
@@ -65,9 +67,10 @@ class FeedbackStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def save(self, fb: Feedback) -> None:
+    def save(self, fb: Feedback, also: Callable[[Session, int], object] | None = None) -> int:
         """Insert or replace the feedback on ``fb``'s target (bad values: InputError, nothing stored);
-        its tags and mistakes join the trader's lists in the same transaction."""
+        its tags and mistakes join the trader's lists in the same transaction, and ``also(session,
+        updated_at)`` runs in it too (the outbox's row for the signal's Notion page). Returns ``updated_at``."""
         fb.check()
         fb.tags = [t.strip() for t in fb.tags]
         fb.mistakes = [m.strip() for m in fb.mistakes]
@@ -85,6 +88,9 @@ class FeedbackStore:
                 for word in set(words):
                     session.execute(text("INSERT OR IGNORE INTO journal_tags (kind, name, created_at) "
                                          "VALUES (:kind, :name, :now)"), {"kind": kind, "name": word, "now": now})
+            if also is not None:
+                also(session, now)
+        return now
 
     def get(self, target_kind: str, target_key: str) -> Feedback | None:
         with read_session(self._engine) as session:

@@ -2,7 +2,9 @@
 
 A row is enqueued in the caller's transaction (the one that stores the signal or its update), so
 a crash either loses both or keeps both. ``idem_key`` (signal x channel x event) is UNIQUE: a
-restart that stores the same signal again enqueues nothing. The sender claims a row (``sending``)
+restart that stores the same signal again enqueues nothing. An event that can happen again for
+the same signal (the trader's feedback, edited) adds its ``revision`` to the key: an edit is a new
+row, a retry of the same save is not. The sender claims a row (``sending``)
 before it asks the far side and marks it ``sent`` with the far side's reference (Telegram's
 message id) right after; ``refused`` rows keep the far side's words and are never retried.
 """
@@ -22,8 +24,9 @@ from ita_desktop.storage.db import read_session, write_session
 OUTBOX_STATUSES = ("pending", "sending", "sent", "refused")
 
 
-def idem_key(signal_key: str, channel: str, event: str) -> str:
-    return f"{signal_key}|{channel}|{event}"
+def idem_key(signal_key: str, channel: str, event: str, revision: str | None = None) -> str:
+    key = f"{signal_key}|{channel}|{event}"
+    return key if revision is None else f"{key}|{revision}"
 
 
 @dataclass
@@ -35,6 +38,8 @@ class OutboxItem:
     signal_key: str
     payload: dict[str, Any]
     picture_path: str | None = None
+    #: what makes a repeated event new (the feedback's edit); None for the events a signal has once
+    revision: str | None = None
 
 
 @dataclass
@@ -75,7 +80,8 @@ class Outbox:
         new = 0
         for it in items:
             res = session.connection().execute(sql, {
-                "k": idem_key(it.signal_key, it.channel, it.event), "c": it.channel, "e": it.event, "s": it.signal_key,
+                "k": idem_key(it.signal_key, it.channel, it.event, it.revision), "c": it.channel, "e": it.event,
+                "s": it.signal_key,
                 "p": json.dumps(it.payload), "pic": it.picture_path, "n": now, "t": int(now)})
             new += res.rowcount
         return new
@@ -125,6 +131,15 @@ class Outbox:
         with read_session(self._engine) as session:
             return session.connection().execute(text("SELECT status FROM outbox WHERE idem_key = :k"),
                                                 {"k": idem_key(signal_key, channel, event)}).scalar()
+
+    def earlier_waiting(self, row: OutboxRow) -> bool:
+        """Whether an older row of the same signal, channel and event is still to be sent (an older edit of the
+        feedback goes first, so the page ends with the newest)."""
+        with read_session(self._engine) as session:
+            return session.connection().execute(
+                text("SELECT 1 FROM outbox WHERE signal_key = :s AND channel = :c AND event = :e AND id < :id "
+                     "AND status IN ('pending', 'sending') LIMIT 1"),
+                {"s": row.signal_key, "c": row.channel, "e": row.event, "id": row.id}).first() is not None
 
     def waiting(self, channels: tuple[str, ...] | None = None) -> int:
         """How many rows are not yet sent nor refused (the drain at exit waits for none)."""

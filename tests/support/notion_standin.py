@@ -29,7 +29,9 @@ from typing import Any
 
 FULL_SCHEMA = {"Name": "title", "Date": "date", "Symbol": "select", "Timeframe": "select", "Rule": "select",
                "Version": "rich_text", "Direction": "select", "Entry": "number", "Stop": "number", "Target": "number",
-               "Status": "select", "R": "number", "Chart": "files", "Signal key": "rich_text"}
+               "Status": "select", "R": "number", "Chart": "files", "Signal key": "rich_text",
+               "Taken": "checkbox", "Label": "select", "Grade": "select", "Tags": "multi_select",
+               "Mistakes": "multi_select", "Notes": "rich_text"}
 
 
 def _prop(name: str, ptype: str) -> dict[str, Any]:
@@ -98,7 +100,8 @@ class NotionStandIn:
                 if _plain(p["properties"].get("Signal key", {}).get("rich_text", [])) == signal_key]
 
     def value(self, page: dict[str, Any], name: str) -> Any:
-        """A page property's plain value (text, number, select name, date start, file upload ids)."""
+        """A page property's plain value (text, number, select name, option names, checkbox, date start,
+        file upload ids)."""
         v = page["properties"].get(name)
         if v is None:
             return None
@@ -107,6 +110,8 @@ class NotionStandIn:
             return _plain(v[t])
         if t == "select":
             return v[t]["name"] if v[t] else None
+        if t == "multi_select":
+            return [o["name"] for o in v[t]]
         if t == "date":
             return v[t]["start"] if v[t] else None
         if t == "files":
@@ -287,6 +292,9 @@ class NotionStandIn:
                 "number": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
                 "select": lambda v: v is None or (isinstance(v, dict) and isinstance(v.get("name"), str)
                                                   and "," not in v["name"]),
+                "multi_select": lambda v: isinstance(v, list) and all(
+                    isinstance(o, dict) and isinstance(o.get("name"), str) and "," not in o["name"] for o in v),
+                "checkbox": lambda v: isinstance(v, bool),
                 "date": lambda v: v is None or (isinstance(v, dict) and _iso(v.get("start"))),
                 "files": lambda v: True,
             }.get(ptype, lambda v: True)

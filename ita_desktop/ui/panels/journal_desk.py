@@ -4,7 +4,8 @@ the Journal's own entries.
 
 Every read and write is a job on the engine (the existing feedback and the tag lists before the form
 opens; the save, with the chart picture encoded to PNG off the GUI thread). Saving goes through
-``core.journal.save``, which publishes ``FeedbackSaved`` (the Notion channel updates the signal's page).
+``core.journal.save``, which enqueues the signal's Notion page update in the feedback's transaction
+(the window's sender sends it) and publishes ``FeedbackSaved``.
 A click on an entry puts the chart there: a signal through the Signals' jump, a trade by reopening its run.
 
 It also puts the similar past setups of the selected signal beside the Signals list (``SimilarSetupsView``;
