@@ -68,12 +68,15 @@ OUTPUT_EVENTS = ("signal", "filled", "target", "stop", "expired", "breakeven", "
                  "daily_summary", "feedback")
 OutputEvent = Literal["signal", "filled", "target", "stop", "expired", "breakeven", "time", "not_filled",
                       "invalid_stop", "daily_summary", "feedback"]
+#: Telegram has no page to write feedback on: a chat takes every event but that one
+TelegramEvent = Literal["signal", "filled", "target", "stop", "expired", "breakeven", "time", "not_filled",
+                        "invalid_stop", "daily_summary"]
 
 
 class TelegramSettings(_Section):
     enabled: bool = False
-    #: the events sent to the chat (default: every one, the day's summary included; not the trader's own feedback)
-    events: list[OutputEvent] = Field(default_factory=lambda: [e for e in OUTPUT_EVENTS if e != "feedback"])
+    #: the events sent to the chat (default: every one it can take, the day's summary included)
+    events: list[TelegramEvent] = Field(default_factory=lambda: [e for e in OUTPUT_EVENTS if e != "feedback"])
     chat_id: str = ""
     #: the Bot API's root URL (tests point it at a stand-in on 127.0.0.1); the token is in the keyring
     api_root: str = "https://api.telegram.org"

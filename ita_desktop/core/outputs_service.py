@@ -214,11 +214,7 @@ class OutputsService:
         key = f"test-{time.time_ns()}"
         outbox.enqueue_now([OutboxItem(channel, "test", key, {"text": TEST_TEXT, "time_utc": int(time.time())})])
         row = next(r for r in reversed(outbox.list()) if r.signal_key == key)
-        running = self.running
-        # the running sender's lock keeps its loop from sending the same row; else a sender of its own
-        sender = running if settings is None and running is not None and channel in running.names else \
-            OutboxSender(outbox, {channel: built}, on_result=self._publish)
-        result = sender.send_one(row.id)
+        result = OutboxSender(outbox, {channel: built}, on_result=self._publish).send_one(row.id)
         row = next(r for r in outbox.list() if r.id == row.id)
         if row.status == "sent":
             what = "page" if channel == "notion" else "message"
@@ -229,6 +225,8 @@ class OutputsService:
                 text += f"; {built.report()}"
             return ChannelAnswer(channel, True, text)
         words = result.detail if result is not None else row.last_error or "no answer"
+        if row.status != "refused":  # a test is tried once: a "retry later" is its answer, not a waiting row
+            outbox.mark_refused(row.id, words)
         return ChannelAnswer(channel, False, f"{channel}: {row.status}: {words}")
 
     def notion_properties(self, create: bool = False) -> tuple[list[str], list[str]]:

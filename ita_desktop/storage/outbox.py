@@ -93,11 +93,12 @@ class Outbox:
 
     def due(self, now: float, channels: tuple[str, ...], limit: int = 50) -> list[OutboxRow]:
         """Rows to try now, oldest first: pending ones whose wait is over, and ``sending`` ones a killed
-        process left behind (delivered again: the far side may not have taken them)."""
+        process left behind (delivered again: the far side may not have taken them). A test message is
+        not among them: Send test delivers its own row once, at once (a running sender must not race it)."""
         if not channels:
             return []
         names = ", ".join(f":c{i}" for i in range(len(channels)))
-        sql = (f"SELECT * FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= :n "
+        sql = (f"SELECT * FROM outbox WHERE status IN ('pending', 'sending') AND event != 'test' AND next_attempt_at <= :n "
                f"AND channel IN ({names}) ORDER BY id LIMIT :lim")
         params: dict[str, Any] = {"n": now, "lim": limit, **{f"c{i}": c for i, c in enumerate(channels)}}
         with read_session(self._engine) as session:
