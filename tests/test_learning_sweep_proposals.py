@@ -51,7 +51,9 @@ def _fake_sweep(path: str, ins: dict, oos: dict, split_seen: list):
     return sweep
 
 
-def test_a_value_better_in_sample_but_worse_out_of_sample_is_not_proposed() -> None:
+def test_a_value_better_in_sample_but_worse_out_of_sample_is_not_proposed(ita_home) -> None:
+    from ita_desktop.cli.core_factory import build_core
+
     path, text, seen = "targets.0.first_of.0.r", _text("fvg_reversal"), []
     ins = {1: (30, 0.1), 2: (30, 0.2), 3: (25, 0.5), 4: (5, 2.0)}  # 4 has too few trades to be chosen
     oos = {1: (10, 0.1), 2: (10, 0.3), 3: (9, -0.2), 4: (2, 1.0)}
@@ -66,6 +68,12 @@ def test_a_value_better_in_sample_but_worse_out_of_sample_is_not_proposed() -> N
                         _fake_sweep(path, ins, oos, []), ["2"])
     assert p.proposed_value == 3 and p.proposed_version == "3" and p.kind == "sweep:targets.0.first_of.0.r"
     assert "-      - r: 2" in p.yaml_diff and "+      - r: 3" in p.yaml_diff
+    with build_core() as core:
+        assert not (core.rules.user_dir / "fvg_reversal").exists()
+        saved = core.learning.accept(p)
+        assert saved == core.rules.user_dir / "fvg_reversal" / "v3.yaml"
+        stored = core.rules.resolve("fvg_reversal")
+        assert stored.version.version == "3" and stored.rule.targets[0].first_of[0].r == 3
 
 
 def test_too_few_trades_says_so() -> None:
@@ -116,6 +124,8 @@ def test_ita_learn_propose_lists_the_sweep_proposals_with_their_kind(eurusd_stor
     assert [r["value"] for r in sweep["rows"]] == [0.25, 0.5, 0.75, 1.0]
     assert sweep["objective"] == "expectancy_r" and out["accepted"] is None
     assert (sweep["change"] is None) == sweep["message"].startswith("no proposal")
+    # on these seven weeks 0.25 pips wins in-sample (16 trades, +0.58R) but loses out-of-sample: said so
+    assert sweep["change"] is None and "better in-sample but worse out-of-sample" in sweep["message"]
 
 
 def test_accept_needs_a_choice_when_there_are_several(ita_home) -> None:
@@ -133,3 +143,12 @@ def test_accept_needs_a_choice_when_there_are_several(ita_home) -> None:
         _choose([a, b, c], "3")
     with pytest.raises(InputError, match="no such proposal"):
         _choose([a, b, c], "sweep:risk.percent")
+
+
+def test_ita_learn_propose_prints_each_value_in_and_out_of_sample(eurusd_store, capsys) -> None:
+    assert main(["learn", "propose", "ib_raid", "--symbol", "EURUSD"]) == 0
+    out = capsys.readouterr().out
+    assert "[1] weekday: " in out and "[2] sweep:steps.0.min_size.pips: " in out
+    for v in ("0.25", "0.5", "0.75", "1"):
+        assert f"steps.0.min_size.pips = {v:<6} in-sample: " in out
+    assert "objective expectancy_r, at least 10 in-sample trades" in out

@@ -89,7 +89,10 @@ def _clean(v: Any) -> Any:
 
 
 def _stats(row: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: _clean((row or {}).get(k)) for k in STAT_KEYS}
+    """The sweep row's figures, plus ``total_r`` (trades x expectancy) as the weekday proposal reports."""
+    out = {k: _clean((row or {}).get(k)) for k in STAT_KEYS}
+    out["total_r"] = out["trades"] * out["expectancy_r"] if out["trades"] and out["expectancy_r"] is not None else 0.0
+    return out
 
 
 @dataclass
