@@ -152,3 +152,17 @@ def test_ita_learn_propose_prints_each_value_in_and_out_of_sample(eurusd_store, 
     for v in ("0.25", "0.5", "0.75", "1"):
         assert f"steps.0.min_size.pips = {v:<6} in-sample: " in out
     assert "objective expectancy_r, at least 10 in-sample trades" in out
+
+
+def test_ita_learn_propose_accept_with_nothing_to_accept_stores_nothing(eurusd_store, capsys) -> None:
+    from ita_desktop.cli.core_factory import build_core
+
+    assert main(["learn", "propose", "ib_raid", "--symbol", "EURUSD", "--accept", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert not any(p["change"] for p in out["proposals"]) and out["accepted"] is None
+    assert main(["learn", "propose", "ib_raid", "--symbol", "EURUSD", "--no-sweeps", "--accept"]) == 0
+    assert "nothing to accept" in capsys.readouterr().err  # plain --accept as before
+    assert main(["learn", "propose", "ib_raid", "--symbol", "EURUSD", "--accept", "sweep:steps.0.min_size.pips"]) == 1
+    assert "there is no proposal to accept" in capsys.readouterr().err
+    with build_core() as core:
+        assert not (core.rules.user_dir / "ib_raid").exists()
