@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ita_desktop.domain.versioning import next_version, with_version
-from ita_desktop.rules.sweep_paths import _valid, candidate_values, numeric_paths
+from ita_desktop.rules.sweep_paths import accepts, candidate_values, numeric_paths
 from ita_desktop.rules.yaml_source import parse_yaml
 
 IN_SAMPLE = 0.7
@@ -61,7 +61,7 @@ def candidate_grid(text: str, file: str = "<rule>") -> dict[str, list[Any]]:
     values = dict(numeric_paths(data))
     out = {}
     for path in candidate_paths(text, file):
-        ok = [v for v in _values_around(path, values[path]) if _valid(data, path, v, file)]
+        ok = [v for v in _values_around(path, values[path]) if accepts(data, path, v, file)]
         if len(ok) >= 2 and values[path] in ok:
             out[path] = ok
     return out
