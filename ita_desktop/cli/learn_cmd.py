@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ita_desktop.cli.core_factory import build_core
 from ita_desktop.cli.options import utc_seconds
 from ita_desktop.domain.clock import utc_iso
+from ita_desktop.domain.errors import InputError
 
 SEED_RULES = ("asia_sweep", "ib_raid", "fvg_reversal", "Frank_raid")
 
@@ -41,7 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r = sub.add_parser("propose", help="a proposed rule version from the statistics, in and out of sample, with the YAML diff")
     r.add_argument("rule", metavar="RULE")
     r.add_argument("--symbol", required=True)
-    r.add_argument("--accept", action="store_true", help="store the proposal as a new version in your rules folder")
+    r.add_argument("--accept", nargs="?", const="", default=None, metavar="N|KIND",
+                   help="store a proposal as a new version in your rules folder; with several proposals, "
+                        "which one: its number in the list or its kind (weekday, sweep:<path>)")
+    r.add_argument("--no-sweeps", action="store_true", help="only the weekday proposal (no backtests)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=_propose)
 
@@ -107,28 +112,62 @@ def _fmt_stats(s: dict) -> str:
     return f"{s['trades']} trades, win {s['win_rate']:.0%}, {s['expectancy_r']:+.2f}R/trade, {s['total_r']:+.1f}R"
 
 
+def _choose(proposals: list[Any], choice: str) -> Any | None:
+    """The proposal ``--accept`` names: the only one with a change, or by number (1-based) or kind."""
+    offered = [p for p in proposals if p.proposed_text]
+    if not offered and not choice:
+        return None  # as before: nothing to accept, said on stderr
+    if not offered:
+        raise InputError("--accept: there is no proposal to accept (" + "; ".join(p.message for p in proposals) + ")")
+    if not choice:
+        if len(offered) == 1:
+            return offered[0]
+        raise InputError("--accept: there are several proposals; name one: "
+                         + ", ".join(f"{proposals.index(p) + 1} ({p.kind})" for p in offered))
+    for i, p in enumerate(proposals, 1):
+        if choice in (str(i), p.kind):
+            if not p.proposed_text:
+                raise InputError(f"--accept {choice}: {p.kind} has no proposal ({p.message})")
+            return p
+    raise InputError(f"--accept {choice}: no such proposal; the proposals are "
+                     + ", ".join(f"{i} ({p.kind})" for i, p in enumerate(proposals, 1)))
+
+
 def _propose(args: argparse.Namespace) -> int:
     with build_core() as core:
         proposal = core.learning.propose(args.rule, args.symbol)
-        saved = core.learning.accept(proposal) if args.accept and proposal.proposed_text else None
+        sweeps = [] if args.no_sweeps else core.learning.propose_sweeps(args.rule, args.symbol, _progress)
+        proposals = [proposal, *sweeps]
+        chosen = _choose(proposals, args.accept) if args.accept is not None else None
+        saved = core.learning.accept(chosen) if chosen is not None else None
     if args.json:
         d = proposal.to_dict()
+        d["proposals"] = [p.to_dict() for p in proposals]
         d["accepted"] = str(saved) if saved else None
+        d["accepted_kind"] = chosen.kind if chosen is not None else None
         print(json.dumps(d, indent=2))
         return 0
     print(f"{proposal.rule_id} v{proposal.rule_version} on {args.symbol}: {proposal.n_in_sample} in-sample, "
           f"{proposal.n_out_of_sample} out-of-sample trade(s)")
     for what, table in proposal.stats_in_sample.items():
         print(f"  in-sample by {what}: " + "; ".join(f"{k} {_fmt_stats(v)}" for k, v in table.items()))
-    if proposal.change:
-        print(f"proposal v{proposal.proposed_version}: {proposal.change}")
-        for side in ("in_sample", "out_of_sample"):
-            cur, new = getattr(proposal, side)["current"], getattr(proposal, side)["proposed"]
-            print(f"  {side.replace('_', '-'):<14} current: {_fmt_stats(cur):<45} proposed: {_fmt_stats(new)}")
-        print(proposal.yaml_diff, end="")
-    print(proposal.message)
+    for i, p in enumerate(proposals, 1):
+        print(f"[{i}] {p.kind}: " + (f"proposal v{p.proposed_version}: {p.change}" if p.change else p.message))
+        if p.kind.startswith("sweep:"):
+            print(f"  in-sample {utc_iso(p.in_sample_range[0])} .. {utc_iso(p.in_sample_range[1])}, "
+                  f"out-of-sample to {utc_iso(p.out_of_sample_range[1])}; objective {p.objective}, "
+                  f"at least {p.min_trades} in-sample trades")
+            for row in p.rows:
+                print(f"  {p.path} = {row['value']:<6g} in-sample: {_fmt_stats(row['in_sample']):<45} "
+                      f"out-of-sample: {_fmt_stats(row['out_of_sample'])}")
+        if p.change:
+            for side in ("in_sample", "out_of_sample"):
+                cur, new = getattr(p, side)["current"], getattr(p, side)["proposed"]
+                print(f"  {side.replace('_', '-'):<14} current: {_fmt_stats(cur):<45} proposed: {_fmt_stats(new)}")
+            print(p.yaml_diff, end="")
+            print(f"  {p.message}")
     if saved:
-        print(f"accepted: stored as {saved}")
-    elif args.accept:
+        print(f"accepted {chosen.kind}: stored as {saved}")
+    elif args.accept is not None:
         print("nothing to accept", file=sys.stderr)
     return 0

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ita_desktop.learning.dataset import Dataset
     from ita_desktop.learning.dataset_cache import DatasetCache
     from ita_desktop.learning.proposals import Proposal
+    from ita_desktop.learning.sweep_proposals import SweepProposal
     from ita_desktop.learning.scorer import ScoreReport
     from ita_desktop.learning.similar_index import Neighbour, SimilarIndex
 
@@ -160,21 +161,53 @@ class LearningService:
 
     def propose(self, rule_ref: str | Path, symbol: str) -> Proposal:
         """A proposed version of the rule from its statistics (nothing stored)."""
-        from ita_desktop.domain.versioning import version_from_path
         from ita_desktop.learning.proposals import propose
 
         loaded = self._core.rules.resolve(rule_ref)
         ds = self.dataset(loaded.path, symbol)
+        return propose(ds, loaded.path.read_text(encoding="utf-8"), self._taken_versions(ds.rule_id))
+
+    def _taken_versions(self, rule_id: str) -> list[str]:
+        from ita_desktop.domain.versioning import version_from_path
+
         taken = []
         for folder, _origin in self._core.rules.folders():
-            rule_dir = folder / ds.rule_id
+            rule_dir = folder / rule_id
             for f in rule_dir.glob("v*.y*ml") if rule_dir.is_dir() else []:
                 where = version_from_path(f)
                 if where is not None:
                     taken.append(where[1])
-        return propose(ds, loaded.path.read_text(encoding="utf-8"), taken)
+        return taken
 
-    def accept(self, proposal: Proposal) -> Path:
+    def propose_sweeps(self, rule_ref: str | Path, symbol: str,
+                       progress: Progress | None = None) -> list[SweepProposal]:
+        """One sweep proposal per candidate path of the rule (learning.sweep_proposals): each path's small
+        grid swept on the in-sample and the out-of-sample share of the stored bars (nothing stored)."""
+        from ita_desktop.learning.sweep_proposals import candidate_grid, propose_sweeps
+        from ita_desktop.workflows.rule_backtest import prepare, sweep_rule
+
+        loaded = self._core.rules.resolve(rule_ref)
+        text = loaded.path.read_text(encoding="utf-8")
+        grid = candidate_grid(text, str(loaded.path))
+        if not grid:
+            return []
+        whole = prepare(self._core.store, loaded.path, symbol)
+        first, last = whole.bars.first_time, whole.bars.last_time
+        if first is None or last is None:
+            raise InputError(f"no stored {symbol} bars to sweep {loaded.rule.rule_id} on")
+        done = [0]
+        total = 2 * len(grid)
+
+        def sweep(item: str, start: int, end: int) -> list[dict[str, Any]]:
+            if progress is not None:
+                progress(done[0] / total, f"sweeping {item.partition('=')[0]} ({done[0] + 1} of {total})")
+            done[0] += 1
+            return sweep_rule(self._core.store, loaded.path, symbol, [item], start_utc=start, end_utc=end).rows
+
+        return propose_sweeps(text, loaded.rule.rule_id, whole.version, symbol, int(first), int(last) + 1, sweep,
+                              self._taken_versions(loaded.rule.rule_id), str(loaded.path))
+
+    def accept(self, proposal: Proposal | SweepProposal) -> Path:
         """The trader accepted: the proposed text saved as a new version (the rules service's save)."""
         if not proposal.proposed_text:
             raise InputError(f"{proposal.rule_id}: there is no proposal to accept ({proposal.message})")

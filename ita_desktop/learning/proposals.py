@@ -54,8 +54,12 @@ class Proposal:
     proposed_text: str = ""
     message: str = ""
 
+    @property
+    def kind(self) -> str:
+        return "weekday"
+
     def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
+        d = {"kind": self.kind, **self.__dict__}
         d.pop("proposed_text")
         return d
 

@@ -91,6 +91,11 @@ def _valid(data: dict[str, Any], path: str, value: Any, file: str) -> bool:
     return not check_rule(changed, SourceMap(), file)
 
 
+def accepts(data: dict[str, Any], path: str, value: Any, file: str = "<rule>") -> bool:
+    """Whether the rule data with ``path`` set to ``value`` still validates (learning.sweep_proposals' grids)."""
+    return _valid(data, path, value, file)
+
+
 def default_grid(text: str, file: str = "<rule>", rows: int = 2) -> list[tuple[str, str]]:
     """``rows`` grid rows ``(path, "v1, v2, ...")`` for the rule: its most swept paths, each with the
     values around its own that the rule accepts (so the default sweep runs)."""
