@@ -16,6 +16,7 @@ never change once results hang on it. The decision is pure logic here; storage k
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Iterable
@@ -123,3 +124,10 @@ def with_version(text: str, new_version: str) -> str:
                 start, end = value.start_mark.index, value.end_mark.index
                 return text[:start] + f'"{new_version}"' + text[end:]
     raise ValueError("the rule text has no top-level version key to replace")
+
+
+def version_diff(rule_id: str, old_version: str, old_text: str, new_version: str, new_text: str) -> str:
+    """The unified diff from one version's text to another's, the files named ``<rule_id>/v<version>.yaml``
+    (what a proposed version shows the trader before it is accepted)."""
+    return "".join(difflib.unified_diff(old_text.splitlines(True), new_text.splitlines(True),
+                                        f"{rule_id}/v{old_version}.yaml", f"{rule_id}/v{new_version}.yaml"))

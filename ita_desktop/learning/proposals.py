@@ -12,14 +12,13 @@ is shown. Nothing is stored here: a proposal becomes a version only when the tra
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ita_desktop.domain.versioning import next_version, with_version
+from ita_desktop.domain.versioning import next_version, version_diff, with_version
 from ita_desktop.learning.dataset import Dataset
 from ita_desktop.learning.features import FEATURE_NAMES, SESSIONS
 
@@ -124,9 +123,7 @@ def propose(ds: Dataset, rule_text: str, taken_versions: list[str]) -> Proposal:
                           "proposed": _stats(ds.r[oos][kept[oos]], ds.win[oos][kept[oos]])}
     new_text = with_version(with_days(rule_text, keep), base.proposed_version)
     base.proposed_text = new_text
-    base.yaml_diff = "".join(difflib.unified_diff(rule_text.splitlines(True), new_text.splitlines(True),
-                                                  f"{ds.rule_id}/v{ds.rule_version}.yaml",
-                                                  f"{ds.rule_id}/v{base.proposed_version}.yaml"))
+    base.yaml_diff = version_diff(ds.rule_id, ds.rule_version, rule_text, base.proposed_version, new_text)
     o = base.out_of_sample
     better = o["proposed"]["expectancy_r"] is not None and o["current"]["expectancy_r"] is not None and \
         o["proposed"]["expectancy_r"] > o["current"]["expectancy_r"]

@@ -14,7 +14,6 @@ value. Nothing is stored (sweep_rule stores no run); the version is written only
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ita_desktop.domain.versioning import next_version, with_version
+from ita_desktop.domain.versioning import next_version, version_diff, with_version
 from ita_desktop.rules.sweep_paths import accepts, candidate_values, numeric_paths
 from ita_desktop.rules.yaml_source import parse_yaml
 
@@ -173,9 +172,7 @@ def propose_path(rule_text: str, rule_id: str, rule_version: str, symbol: str, p
     p.change = f"{path}: {current:g} -> {best:g} (best in-sample {OBJECTIVE} with >= {MIN_TRADES} trades)"
     p.proposed_version = next_version(rule_version, taken_versions)
     p.proposed_text = with_version(set_scalar(rule_text, path, best), p.proposed_version)
-    p.yaml_diff = "".join(difflib.unified_diff(rule_text.splitlines(True), p.proposed_text.splitlines(True),
-                                               f"{rule_id}/v{rule_version}.yaml",
-                                               f"{rule_id}/v{p.proposed_version}.yaml"))
+    p.yaml_diff = version_diff(rule_id, rule_version, rule_text, p.proposed_version, p.proposed_text)
     p.message = ("in-sample better and out-of-sample not worse; accept to store it as a new version")
     return p
 
