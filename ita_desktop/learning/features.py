@@ -77,9 +77,12 @@ def _num(x: float) -> float:
     return 0.0 if not math.isfinite(x) else float(x)
 
 
-def occurrence_features(occ: Occurrence, ctx: FeatureContext) -> np.ndarray:
-    """The vector (float32, ``N_FEATURES``) of ``occ`` from bars up to its signal bar."""
-    s = occ.signal_bar
+def occurrence_features(occ: Occurrence, ctx: FeatureContext, offset: int = 0) -> np.ndarray:
+    """The vector (float32, ``N_FEATURES``) of ``occ`` from bars up to its signal bar.
+
+    ``offset``: the bar index of ``ctx``'s first bar (a context over a window of the bars, as a live signal's
+    is: ``learning.signal_features``); the occurrence's bar indexes count from the whole series' start."""
+    s = occ.signal_bar - offset  # the signal bar in ctx's arrays; step timings are differences of indexes
     b = ctx.bars
     a = ctx.atr[s]
     if not math.isfinite(a) or a <= 0:
@@ -106,7 +109,8 @@ def occurrence_features(occ: Occurrence, ctx: FeatureContext) -> np.ndarray:
     for hit in occ.steps[:MAX_STEPS]:
         size = (hit.high - hit.low) / a if math.isfinite(hit.high - hit.low) else 0.0
         zone = (hit.top - hit.bottom) / a if math.isfinite(hit.top - hit.bottom) else 0.0
-        steps += [size, zone, _num((hit.price - close) / a * d), float(s - hit.bar), float(hit.bar - hit.obj_bar)]
+        steps += [size, zone, _num((hit.price - close) / a * d), float(occ.signal_bar - hit.bar),
+                  float(hit.bar - hit.obj_bar)]
     steps += [0.0] * (MAX_STEPS * len(PER_STEP) - len(steps))
     return np.asarray([_num(x) for x in head] + steps, dtype=np.float32)
 

@@ -108,6 +108,8 @@ class LiveSession:
         #: the events each channel takes (``outputs.<channel>.events``); a channel not named takes every event
         self.notify_events: dict[str, frozenset[str]] = {}
         self._price_grid: dict[str, Any] | None = None
+        #: the raised signals' feature vectors (learning.signal_features), by key, until their outbox rows are written
+        self._features: dict[str, list[float]] = {}
         self.forming: ClosedBar | None = None
         self.streamed = BarBuffer(symbol, self.stream_timeframe, history)
         self.last_time: int | None = history.last_time
@@ -211,8 +213,22 @@ class LiveSession:
         active.setup_bars.append(sbar)
         out = []
         for o in active.setup.update(sbar):
-            out.append((signal_record(o, kind, active.version_id), active, o, len(active.setup_bars) - 1))
+            rec = signal_record(o, kind, active.version_id)
+            out.append((rec, active, o, len(active.setup_bars) - 1))
+            if self.notify and kind != "missed" and o.order is not None:
+                self._signal_features(active, o, rec.occurrence_key)
         return out
+
+    def _signal_features(self, active: ActiveRule, o: Any, key: str) -> None:
+        """The signal's feature vector from the setup's bars (the notification's similar past setups are looked up
+        with it by the sender); a failure costs only that line, never the signal."""
+        try:
+            from ita_desktop.learning.signal_features import live_features
+
+            self._features[key] = live_features(active.setup, o)
+        except Exception:  # noqa: BLE001 - the signal is stored and sent without its similar setups
+            log.warning("%s: no feature vector for signal %s (sent without similar setups)", self.symbol, key,
+                        exc_info=True)
 
     def _store(self, bars: list[ClosedBar], records: list[tuple[SignalRecord, ActiveRule, Any, int]],
                step: SessionStep) -> None:
@@ -252,6 +268,7 @@ class LiveSession:
             before = stored_before.get(rec.occurrence_key)
             if before is not None and before.status in OPEN_STATUSES:  # stored by an earlier session: follow it on
                 active.tracker.follow(rec.occurrence_key, o, index, before.id or 0, before.status, before.outcome)
+        self._features.clear()  # written with their rows (or their signals were stored before)
 
     def _wants(self, channel: str, event: str) -> bool:
         events = self.notify_events.get(channel)
@@ -268,11 +285,16 @@ class LiveSession:
         """The raised signals' notifications, in the transaction that stores them (a missed or skipped one is not sent)."""
         if self.notify:
             pictures = self.store.path.parent / "signal_pictures"  # drawn by the sender (outputs/signal_picture.py)
-            items = [OutboxItem(channel, "signal", rec.occurrence_key, {**signal_payload(rec), **self.price_grid()},
+            items = [OutboxItem(channel, "signal", rec.occurrence_key, {**signal_payload(rec), **self.price_grid(),
+                                                                        **self._features_of(rec.occurrence_key)},
                                 str(pictures / f"{rec.occurrence_key}.png"))
                      for rec, new in zip(recs, fresh) if new and rec.source != "missed" and rec.status != "skipped"
                      for channel in self.notify if self._wants(channel, "signal")]
             self.store.outbox.enqueue(session, items)
+
+    def _features_of(self, key: str) -> dict[str, Any]:
+        vec = self._features.get(key)
+        return {"features": vec} if vec is not None else {}
 
     def _enqueue_update(self, session: Any, u: PaperUpdate) -> None:
         if self.notify:
