@@ -48,6 +48,7 @@ class OutputsService:
         self._lock = threading.Lock()
         self.running: OutboxSender | None = None  # the sender job's sender (the window's, or --notify's)
         self._pictures: Any = None
+        self._similar: Any = None
         self._job: Any = None
 
     # -- channels -----------------------------------------------------------------------------
@@ -131,7 +132,17 @@ class OutputsService:
                 self._pictures = SignalPictures(self.core.store_path)
             pictures = self._pictures
         return OutboxSender(self.core.store.outbox, self.channels() if channels is None else channels,
-                            pictures=pictures, on_result=self._publish)
+                            pictures=pictures, on_result=self._publish, annotate=self.similar_lines())
+
+    def similar_lines(self) -> Any:
+        """The sender's hook that adds a signal's similar past setups (learning.similar_line); its index opens on a
+        thread of its own at the first call, so the first signal does not wait for ChromaDB to load."""
+        from ita_desktop.learning.similar_line import SimilarLines
+
+        with self._lock:
+            if self._similar is None:
+                self._similar = SimilarLines(self.core.learning.index_store, self.core.store.outbox)
+            return self._similar
 
     def attach(self, session: Any, sender: OutboxSender | None = None) -> None:
         """Make a live session enqueue, in its own transactions, what ``sender``'s channels take (default: the
@@ -166,7 +177,7 @@ class OutputsService:
         if not channels:
             return None
         sender = self.sender(channels) if pictures else \
-            OutboxSender(self.core.store.outbox, channels, on_result=self._publish)
+            OutboxSender(self.core.store.outbox, channels, on_result=self._publish, annotate=self.similar_lines())
         with self._lock:
             if self.running is not None:
                 return self.running
@@ -191,7 +202,7 @@ class OutputsService:
         """The Core closes (or Settings changed the channels): the job stops and the picture process ends."""
         self.stop_sender(timeout_s=5.0)
         with self._lock:
-            pictures, self._pictures, self.running = self._pictures, None, None
+            pictures, self._pictures, self.running, self._similar = self._pictures, None, None, None
         if pictures is not None:
             pictures.close()
 

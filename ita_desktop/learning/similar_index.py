@@ -95,6 +95,14 @@ class SimilarIndex:
         return bool(entry) and entry["fingerprint"] == ds.fingerprint and \
             self._stored_count(ds.rule_id, ds.symbol) == entry["count"]
 
+    def entry(self, rule_id: str, symbol: str) -> dict[str, Any] | None:
+        """What the collection of the rule on the symbol was built from (fingerprint, count, scaling, rule_version),
+        or None when it was never built or no longer holds its rows (a deleted folder)."""
+        entry = self._manifest().get(_key(rule_id, symbol))
+        if not entry or self._stored_count(rule_id, symbol) != entry["count"]:
+            return None
+        return entry
+
     # -- building --------------------------------------------------------------------------------
     def ensure(self, ds: Dataset, progress: Progress | None = None) -> str:
         """Index ``ds`` unless the collection already holds exactly it: 'current' or 'rebuilt'."""

@@ -52,6 +52,8 @@ def signal_caption(p: dict[str, Any]) -> str:
             r = abs(price - entry) / risk if risk else 0.0
             lines.append(f"Target {i} {_price(price, d)} ({abs(price - entry) / pip:.1f} pips, {r:.2f}R)")
     lines.append(_times(int(p["signal_time"])))
+    if p.get("similar"):  # the k most similar past setups of the rule (learning.similar_line), settled once
+        lines.append(str(p["similar"]))
     return fit("\n".join(lines))
 
 

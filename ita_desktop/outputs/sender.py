@@ -44,10 +44,13 @@ def backoff(attempts: int) -> float:
 class OutboxSender:
     def __init__(self, outbox: Outbox, channels: dict[str, Channel],
                  pictures: Callable[[list[OutboxRow]], None] | None = None,
-                 on_result: Callable[[OutboxRow, Delivery], None] | None = None) -> None:
+                 on_result: Callable[[OutboxRow, Delivery], None] | None = None,
+                 annotate: Callable[[list[OutboxRow]], list[OutboxRow]] | None = None) -> None:
         """``pictures``: draws the missing pictures of the due signal rows before they are sent;
-        ``on_result``: told each attempt's outcome (the window's notification list follows it)."""
+        ``on_result``: told each attempt's outcome (the window's notification list follows it);
+        ``annotate``: settles what the due rows' text adds once per signal (the similar past setups' line)."""
         self.outbox, self.channels, self.pictures, self.on_result = outbox, channels, pictures, on_result
+        self.annotate = annotate
         self.wake = threading.Event()
         self.last_result: Delivery | None = None  # the last attempt's outcome (send_one returns it)
         self._sending = threading.Lock()  # the job's loop and the exit's drain never claim the same row
@@ -61,6 +64,8 @@ class OutboxSender:
         with self._sending:
             count = 0
             rows = self.outbox.due(time.time() if now is None else now, self.names)
+            if self.annotate is not None and rows:
+                rows = self.annotate(rows)
             if self.pictures is not None and rows:
                 self.pictures(rows)
             for row in rows:

@@ -142,6 +142,20 @@ class Outbox:
                      "AND status IN ('pending', 'sending') LIMIT 1"),
                 {"s": row.signal_key, "c": row.channel, "e": row.event, "id": row.id}).first() is not None
 
+    def settle_field(self, signal_key: str, event: str, field: str, value: Any) -> Any:
+        """Write ``field`` into the payload of every ``event`` row of the signal that lacks it, and return the value
+        those rows now hold: the first one written wins, so every channel's row of a signal and every retry of it
+        carry the same (the notification's similar-setups line, decided once per signal)."""
+        path = f"$.{field}"
+        with write_session(self._engine) as session:
+            conn = session.connection()
+            conn.execute(text("UPDATE outbox SET payload_json = json_set(payload_json, :p, :v) WHERE signal_key = :s "
+                              "AND event = :e AND json_type(payload_json, :p) IS NULL"),
+                         {"p": path, "v": value, "s": signal_key, "e": event})
+            return conn.execute(text("SELECT json_extract(payload_json, :p) FROM outbox WHERE signal_key = :s AND "
+                                     "event = :e AND json_type(payload_json, :p) IS NOT NULL ORDER BY id LIMIT 1"),
+                                {"p": path, "s": signal_key, "e": event}).scalar()
+
     def waiting(self, channels: tuple[str, ...] | None = None) -> int:
         """How many rows are not yet sent nor refused (the drain at exit waits for none)."""
         sql = "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"
