@@ -112,3 +112,23 @@ def test_labels_come_from_the_journal_by_signal_time(eurusd_store) -> None:
         assert int((labels != -1).sum()) == 2
         _, report = core.learning.score("ib_raid", "EURUSD")
         assert report.n_labelled == 0 and report.brier is None  # 7 weeks: no walk-forward, said so
+
+
+def test_a_changed_instrument_setting_is_a_cache_miss(eurusd_store) -> None:
+    """The outcomes are measured in the instrument's units: a changed pip size (the stored instrument or the rule's)
+    must recompute, not keep the old rows."""
+    from ita_desktop.learning.dataset_cache import dataset_key
+
+    with new_core() as core:
+        core.learning.dataset("ib_raid", "EURUSD")
+        core.learning.dataset("ib_raid", "EURUSD")
+        assert (core.learning.cache.misses, core.learning.cache.hits) == (1, 1)
+        row = core.store.instruments.get("EURUSD")
+        core.store.instruments.define("EURUSD", digits=row.digits, pip_size=row.pip_size * 10)
+        core.learning.dataset("ib_raid", "EURUSD")
+        assert core.learning.cache.misses == 2  # recomputed after the pip size changed
+        series = core.store.bars.series()
+    base = {"rule_point": 1e-05, "rule_pip_size": 0.0001, "rule_point_value": 1.0}
+    assert dataset_key("h", "EURUSD", series, base) == dataset_key("h", "EURUSD", series, dict(base))
+    assert dataset_key("h", "EURUSD", series, base) != dataset_key("h", "EURUSD", series,
+                                                                    {**base, "rule_pip_size": 0.001})

@@ -67,3 +67,42 @@ def test_signals_panel_lists_filters_refreshes_on_the_bus_and_jumps_the_chart(qt
     assert first <= index < stop and stop - first < 2_000
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=WAIT_MS)
     window.close()
+
+
+def test_signals_panel_shows_only_the_latest_refresh_when_jobs_finish_out_of_order(qtbot, ita_home: Path) -> None:
+    """A slow refresh (the old filter) that finishes after a newer one must not replace the newer list."""
+    import threading
+
+    from ita_desktop.core.job_engine import JobEngine
+    from ita_desktop.ui.job_bridge import JobBridge
+    from ita_desktop.ui.panels.signals_panel import SignalsPanel
+
+    with Store.open() as store:
+        store.signals.store([_record("a", 1_700_000_000, status="stop", outcome={"r_multiple": -1.0}),
+                             _record("b", 1_700_003_600, "replay")])
+    core = new_core()
+    release = threading.Event()
+
+    class GatedLive:  # the real service; the first (closed-only) listing waits until released
+        def signals(self, **wanted):
+            if wanted.get("status") == "closed":
+                release.wait(30)
+            return core.live.signals(**wanted)
+
+    runner = JobBridge(JobEngine(2))
+    panel = SignalsPanel(runner, GatedLive())
+    qtbot.addWidget(panel)
+    panel.status_box.blockSignals(True)
+    panel.status_box.setCurrentText("closed")
+    panel.refresh()  # slow: held
+    panel.status_box.setCurrentText("any status")
+    panel.status_box.blockSignals(False)
+    with qtbot.waitSignal(panel.listed, timeout=WAIT_MS):
+        panel.refresh()  # fast: both signals
+    assert panel.table.rowCount() == 2
+    release.set()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=WAIT_MS)
+    qtbot.wait(50)
+    assert panel.table.rowCount() == 2  # the stale closed-only list (1 row) was dropped
+    runner.shutdown(5000)
+    core.close()

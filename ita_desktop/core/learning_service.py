@@ -88,9 +88,21 @@ class LearningService:
 
         loaded = self._core.rules.resolve(rule_ref)
         store = self._core.store
-        key = dataset_key(loaded.version.content_hash, symbol, store.bars.series())
+        key = dataset_key(loaded.version.content_hash, symbol, store.bars.series(), self._instrument(loaded, symbol))
         return self.cache.get_or_build(loaded.rule.rule_id, symbol, key,
                                        lambda: build_dataset(store, loaded.path, symbol))
+
+    def _instrument(self, loaded: Any, symbol: str) -> dict[str, Any]:
+        """The instrument settings the dataset's outcomes depend on: the rule's own for the symbol (point, pip size,
+        point value) and the stored instrument row (digits, point, pip size)."""
+        out: dict[str, Any] = {}
+        inst = loaded.rule.market.symbols.get(symbol)
+        if inst is not None:
+            out.update({f"rule_{k}": getattr(inst, k, None) for k in ("point", "pip_size", "point_value")})
+        row = self._core.store.instruments.get(symbol)
+        if row is not None:
+            out.update({"stored_digits": row.digits, "stored_point": row.point, "stored_pip_size": row.pip_size})
+        return out
 
     def index(self, rule_ref: str | Path, symbol: str, progress: Progress | None = None) -> tuple[Dataset, str]:
         """The rule's occurrences on ``symbol`` in the collection: ('current' | 'rebuilt')."""

@@ -1,7 +1,8 @@
 """A rule's recomputed dataset kept between calls: in memory (the window asks again and again) and on disk (each
 `ita learn similar/score` is a new process), so only the first call pays the 10-25 s backtest.
 
-The key is what the rows are made from: the rule's text (its content hash), the symbol's stored series
+The key is what the rows are made from: the rule's text (its content hash), the instrument's settings (the
+rule's point, pip size and point value for the symbol, and the stored instrument row), the symbol's stored series
 (every timeframe's bar count and first/last time: new bars, a re-import or a deletion change it) and the
 app's version (a code change may change features or outcomes). A key that differs is a miss; the
 stale file of that rule and symbol is replaced by the new one. SQLite stays the source of truth:
@@ -14,7 +15,7 @@ import hashlib
 import logging
 import pickle
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,13 @@ log = logging.getLogger(__name__)
 FORMAT = 2  # bump when Dataset's fields change: old files are then misses
 
 
-def dataset_key(rule_hash: str, symbol: str, series: Iterable[Any]) -> str:
-    """The cache key of a rule text on a symbol's stored series (SeriesInfo rows of any symbol; others ignored)."""
+def dataset_key(rule_hash: str, symbol: str, series: Iterable[Any], instrument: Mapping[str, Any] | None = None) -> str:
+    """The cache key of a rule text on a symbol's stored series (SeriesInfo rows of any symbol; others ignored) and
+    the instrument's settings the outcomes are measured with (point, pip size, point value, digits: a changed pip
+    size must not keep the old outcomes)."""
     parts = [f"v{FORMAT}", __version__, rule_hash, symbol]
     parts += sorted(f"{s.timeframe.value}:{s.bars}:{s.first_utc}:{s.last_utc}" for s in series if s.symbol == symbol)
+    parts += [f"{k}={instrument[k]!r}" for k in sorted(instrument or {})]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 

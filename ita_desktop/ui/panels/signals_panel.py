@@ -53,6 +53,7 @@ class SignalsPanel(QWidget):
         self.setObjectName("signalsPanel")
         self.runner, self.live = runner, live
         self.records: list[SignalRecord] = []
+        self._asked = 0  # refreshes asked for: only the latest one's result is shown (jobs may finish out of order)
         self.source_box, self.status_box = QComboBox(), QComboBox()
         self.source_box.addItems(SOURCES)
         self.status_box.addItems(STATUS)
@@ -103,7 +104,14 @@ class SignalsPanel(QWidget):
 
     def refresh(self) -> None:
         wanted = self.filters()
-        self.runner.start("List signals", lambda _ctx: self.live.signals(**wanted), self._show,
+        self._asked += 1
+        asked = self._asked
+
+        def done(records: list[SignalRecord]) -> None:
+            if asked == self._asked:  # a later refresh (other filters, newer rows) is on its way: this one is stale
+                self._show(records)
+
+        self.runner.start("List signals", lambda _ctx: self.live.signals(**wanted), done,
                           lambda error: self.count_label.setText(f"Cannot list signals: {error}"))
 
     def _show(self, records: list[SignalRecord]) -> None:
