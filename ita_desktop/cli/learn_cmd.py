@@ -47,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="store a proposal as a new version in your rules folder; with several proposals, "
                         "which one: its number in the list or its kind (weekday, sweep:<path>)")
     r.add_argument("--no-sweeps", action="store_true", help="only the weekday proposal (no backtests)")
+    r.add_argument("--walk-forward", type=int, default=None, metavar="N",
+                   help="walk-forward parts of the sweep proposals (as `ita sweep --walk-forward N`; default 3)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=_propose)
 
@@ -134,9 +136,12 @@ def _choose(proposals: list[Any], choice: str) -> Any | None:
 
 
 def _propose(args: argparse.Namespace) -> int:
+    from ita_desktop.learning.sweep_proposals import fmt_value
+
     with build_core() as core:
         proposal = core.learning.propose(args.rule, args.symbol)
-        sweeps = [] if args.no_sweeps else core.learning.propose_sweeps(args.rule, args.symbol, _progress)
+        sweeps = [] if args.no_sweeps else core.learning.propose_sweeps(args.rule, args.symbol, _progress,
+                                                                           args.walk_forward)
         proposals = [proposal, *sweeps]
         chosen = _choose(proposals, args.accept) if args.accept is not None else None
         saved = core.learning.accept(chosen) if chosen is not None else None
@@ -154,11 +159,19 @@ def _propose(args: argparse.Namespace) -> int:
     for i, p in enumerate(proposals, 1):
         print(f"[{i}] {p.kind}: " + (f"proposal v{p.proposed_version}: {p.change}" if p.change else p.message))
         if p.kind.startswith("sweep:"):
-            print(f"  in-sample {utc_iso(p.in_sample_range[0])} .. {utc_iso(p.in_sample_range[1])}, "
-                  f"out-of-sample to {utc_iso(p.out_of_sample_range[1])}; objective {p.objective}, "
-                  f"at least {p.min_trades} in-sample trades")
+            print(f"  walk-forward in {p.parts} parts from {utc_iso(p.in_sample_range[0])} to "
+                  f"{utc_iso(p.out_of_sample_range[1])} (each part's last {p.oos_fraction:.0%} out-of-sample); "
+                  f"objective {p.objective}, at least {p.min_trades} in-sample trades")
+            for w in p.walk_forward:
+                chosen = fmt_value(w["chosen"]) if w["chosen"] is not None else "none (no trades)"
+                print(f"  part {w['part']}/{w['parts']} {utc_iso(w['in_sample'][0])[:10]} .. "
+                      f"{utc_iso(w['out_of_sample'][1])[:10]}: chose {chosen:<12} in-sample: "
+                      f"{_fmt_stats(w['in']['chosen']):<45} out-of-sample: {_fmt_stats(w['out']['chosen'])}")
+            wf = p.walk_forward_result
+            print(f"  walk-forward         in-sample: {_fmt_stats(wf['in_sample']):<45} "
+                  f"out-of-sample: {_fmt_stats(wf['out_of_sample'])}")
             for row in p.rows:
-                print(f"  {p.path} = {row['value']:<6g} in-sample: {_fmt_stats(row['in_sample']):<45} "
+                print(f"  {p.path} = {fmt_value(row['value']):<6} in-sample: {_fmt_stats(row['in_sample']):<45} "
                       f"out-of-sample: {_fmt_stats(row['out_of_sample'])}")
         if p.change:
             for side in ("in_sample", "out_of_sample"):

@@ -191,11 +191,12 @@ class LearningService:
                     taken.append(where[1])
         return taken
 
-    def propose_sweeps(self, rule_ref: str | Path, symbol: str,
-                       progress: Progress | None = None) -> list[SweepProposal]:
+    def propose_sweeps(self, rule_ref: str | Path, symbol: str, progress: Progress | None = None,
+                       parts: int | None = None) -> list[SweepProposal]:
         """One sweep proposal per candidate path of the rule (learning.sweep_proposals): each path's small
-        grid swept on the in-sample and the out-of-sample share of the stored bars (nothing stored)."""
-        from ita_desktop.learning.sweep_proposals import candidate_grid, propose_sweeps
+        grid swept walk-forward in ``parts`` parts (default ``WALK_FORWARD_PARTS``) over the stored bars, each
+        part's in-sample and out-of-sample window (nothing stored)."""
+        from ita_desktop.learning.sweep_proposals import WALK_FORWARD_PARTS, candidate_grid, propose_sweeps
         from ita_desktop.workflows.rule_backtest import prepare, sweep_rule
 
         loaded = self._core.rules.resolve(rule_ref)
@@ -207,17 +208,18 @@ class LearningService:
         first, last = whole.bars.first_time, whole.bars.last_time
         if first is None or last is None:
             raise InputError(f"no stored {symbol} bars to sweep {loaded.rule.rule_id} on")
+        parts = parts or WALK_FORWARD_PARTS
         done = [0]
-        total = 2 * len(grid)
+        total = 2 * parts * len(grid)
 
-        def sweep(item: str, start: int, end: int) -> list[dict[str, Any]]:
+        def sweep(item: dict[str, list[Any]], start: int, end: int) -> list[dict[str, Any]]:
             if progress is not None:
-                progress(done[0] / total, f"sweeping {item.partition('=')[0]} ({done[0] + 1} of {total})")
+                progress(done[0] / total, f"sweeping {next(iter(item))} walk-forward ({done[0] + 1} of {total})")
             done[0] += 1
-            return sweep_rule(self._core.store, loaded.path, symbol, [item], start_utc=start, end_utc=end).rows
+            return sweep_rule(self._core.store, loaded.path, symbol, item, start_utc=start, end_utc=end).rows
 
         return propose_sweeps(text, loaded.rule.rule_id, whole.version, symbol, int(first), int(last) + 1, sweep,
-                              self._taken_versions(loaded.rule.rule_id), str(loaded.path))
+                              self._taken_versions(loaded.rule.rule_id), str(loaded.path), parts)
 
     def accept(self, proposal: Proposal | SweepProposal) -> Path:
         """The trader accepted: the proposed text saved as a new version (the rules service's save)."""
