@@ -16,11 +16,13 @@ from ita_desktop import secrets
 from ita_desktop.core.live.replay_feed import play
 from ita_desktop.learning.similar_line import FIELD, SimilarLines, similar_line
 from ita_desktop.outputs.caption import CAPTION_LIMIT
+from ita_desktop.outputs.notion import NotionChannel
 from ita_desktop.outputs.sender import OutboxSender
 from ita_desktop.outputs.telegram import TelegramChannel
 from ita_desktop.paths import app_paths
 from ita_desktop.storage.outbox import OutboxItem
 from tests.support.cores import new_core
+from tests.support.notion_standin import NotionStandIn
 from tests.support.telegram_standin import TelegramStandIn
 
 pytestmark = [pytest.mark.standin, pytest.mark.realdata]
@@ -90,6 +92,12 @@ def test_standin_telegram_retry_sends_the_settled_line_and_no_collection_sends_n
         index._client.delete_collection(index._collection(RULE, "EURUSD").name)  # the collection goes away
         assert sender.send_due(now=time.time() + 3600) == 1
         assert tg.received[-1]["text"].endswith("\n" + expected)  # the retry sends the same words
+        with NotionStandIn() as notion:  # the signal's other channel: its page's text ends with the same line
+            to_notion = OutboxSender(outbox, {"notion": NotionChannel(notion.token, notion.database_id,
+                                                                      notion.api_root)}, annotate=lines)
+            assert to_notion.send_due() == 1
+            (page,) = notion.page_for("sig-a")
+            assert any(expected in str(b) for b in page["children"])
 
         caplog.set_level(logging.INFO, logger="ita.outputs")
         outbox.enqueue_now([OutboxItem("telegram", "signal", "sig-b", {**payload, "signal_id": 2})])
@@ -124,3 +132,17 @@ def test_standin_telegram_a_failed_query_or_index_sends_the_signal_without_the_l
         assert "the index could not be opened" in caplog.text
         assert len(tg.received) == 3 and not any("Similar" in m["text"] for m in tg.received)
         assert {r.payload[FIELD] for r in outbox.list()} == {""}
+
+
+def test_the_caption_ends_with_the_line_and_stays_within_telegrams_limit() -> None:
+    from ita_desktop.outputs.caption import signal_caption
+
+    p = {"rule_id": RULE, "rule_version": "1", "symbol": "EURUSD", "timeframe": "M5", "direction": -1,
+         "signal_time": 1_700_000_000, "order_type": "market", "entry_price": 1.085, "stop_price": 1.087,
+         "targets": [{"r": 1.0}, {"r": 2.0}, {"r": 3.0}], "digits": 5, "pip_size": 0.0001}
+    plain = signal_caption(p)
+    line = "Similar past setups (10, similarity 0.71): win rate 60%, average +0.42R"
+    assert signal_caption({**p, FIELD: line}) == plain + "\n" + line
+    assert signal_caption({**p, FIELD: ""}) == plain  # settled empty: no line
+    long = signal_caption({**p, FIELD: "x" * 2000})
+    assert len(long) == CAPTION_LIMIT and long.startswith(plain)
