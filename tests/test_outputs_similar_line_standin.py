@@ -146,3 +146,28 @@ def test_the_caption_ends_with_the_line_and_stays_within_telegrams_limit() -> No
     assert signal_caption({**p, FIELD: ""}) == plain  # settled empty: no line
     long = signal_caption({**p, FIELD: "x" * 2000})
     assert len(long) == CAPTION_LIMIT and long.startswith(plain)
+
+
+def test_before_any_collection_is_built_chromadb_is_not_opened(ita_home, tmp_path, caplog) -> None:
+    from ita_desktop.learning.similar_index import SimilarIndex
+    from ita_desktop.storage.store import Store
+
+    caplog.set_level(logging.INFO, logger="ita.outputs")
+    built, opened = [False], []
+
+    def open_index():
+        opened.append(1)
+        return SimilarIndex(tmp_path / "chroma")
+
+    payload = {"rule_id": RULE, "rule_version": "1", "symbol": "EURUSD", "signal_time": 1_700_000_000,
+               "direction": 1, "features": [0.0] * 40}
+    with Store.open() as store:
+        store.outbox.enqueue_now([OutboxItem("telegram", "signal", "k1", payload),
+                                  OutboxItem("telegram", "signal", "k2", payload)])
+        lines = SimilarLines(open_index, store.outbox, exists=lambda: built[0])
+        rows = store.outbox.list()
+        assert lines(rows[:1])[0].payload[FIELD] == "" and not opened and not lines.ready.is_set()
+        assert "no collection (run `ita learn index`)" in caplog.text
+        built[0] = True  # `ita learn index` ran meanwhile: the index opens now (on its thread)
+        lines.wait_s = 60
+        assert lines(rows[1:])[0].payload[FIELD] == "" and opened == [1] and lines.ready.is_set()

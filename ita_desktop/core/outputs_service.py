@@ -141,7 +141,9 @@ class OutputsService:
 
         with self._lock:
             if self._similar is None:
-                self._similar = SimilarLines(self.core.learning.index_store, self.core.store.outbox)
+                manifest = self.core.learning.folder / "manifest.json"
+                self._similar = SimilarLines(self.core.learning.index_store, self.core.store.outbox,
+                                             exists=manifest.is_file)
             return self._similar
 
     def attach(self, session: Any, sender: OutboxSender | None = None) -> None:

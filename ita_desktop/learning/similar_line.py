@@ -39,11 +39,22 @@ def similar_line(neighbours: list[Any]) -> str:
 class SimilarLines:
     """The sender's ``annotate`` hook: settles the similar-setups line of each due signal row that lacks one."""
 
-    def __init__(self, open_index: Callable[[], Any], outbox: Any, *, k: int = SIGNAL_K, wait_s: float = 0.25) -> None:
+    def __init__(self, open_index: Callable[[], Any], outbox: Any, *, k: int = SIGNAL_K, wait_s: float = 0.25,
+                 exists: Callable[[], bool] | None = None) -> None:
+        """``exists``: whether any collection was ever built (a file test); until it is, ChromaDB is not loaded
+        at all (a trader who never indexed pays nothing), and once it is, the index opens on its thread."""
         self._open_index, self.outbox, self.k, self.wait_s = open_index, outbox, k, wait_s
+        self._exists = exists or (lambda: True)
         self._index: Any = None
         self.ready = threading.Event()
         self.query_ms: list[float] = []  # each query's time (the benchmark reads it)
+        self._opening = False
+        self._open()
+
+    def _open(self) -> None:
+        if self._opening or not self._exists():
+            return
+        self._opening = True
         threading.Thread(target=self._warm, name="similar-index-open", daemon=True).start()
 
     def _warm(self) -> None:
@@ -60,6 +71,10 @@ class SimilarLines:
         import time
 
         what = f"{payload.get('rule_id')} v{payload.get('rule_version')} on {payload.get('symbol')}"
+        self._open()
+        if not self._opening:
+            log.info("similar setups for %s: no collection (run `ita learn index`); sent without the line", what)
+            return ""
         if not self.ready.wait(self.wait_s) or self._index is None:
             log.info("similar setups for %s: the index is not open yet; sent without the line", what)
             return ""
