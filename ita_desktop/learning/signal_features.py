@@ -32,10 +32,10 @@ def _ny_days(times: np.ndarray, clock: str) -> np.ndarray:
     return local.normalize().tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
-def window_start(times: np.ndarray, s: int, clock: str) -> int:
+def window_start(times: np.ndarray, s: int, clock: str, width: int = MIN_WINDOW) -> int:
     """The first bar of a window ending at ``s`` that holds at least MIN_WINDOW bars before it and the whole
-    previous day present in the bars (or starts at the first bar)."""
-    width = MIN_WINDOW
+    previous day present in the bars (or starts at the first bar). ``width``: the first try (doubled until)."""
+    width = max(width, MIN_WINDOW)
     while True:
         lo = max(0, s - width)
         if lo == 0:
@@ -56,8 +56,10 @@ def features_at_signal(occ: Occurrence, cols: dict[str, np.ndarray], symbol: str
     n = s + 1
     high, low, close = (np.asarray(cols[k][:n], np.float64) for k in ("high", "low", "close"))
     full_atr = atr(high, low, close, ATR_LENGTH)
-    lo = window_start(np.asarray(cols["time"][:n], np.int64), s, clock)
-    window = Bars.from_columns(symbol, Timeframe(timeframe), {
+    tf = Timeframe(timeframe)
+    days = 3 * 1440 // max(tf.minutes, 1)  # usually holds the previous day at the first try (a weekend: doubled)
+    lo = window_start(np.asarray(cols["time"][:n], np.int64), s, clock, MIN_WINDOW + days)
+    window = Bars.from_columns(symbol, tf, {
         "time": np.asarray(cols["time"][lo:n], np.int64), "open": np.asarray(cols["open"][lo:n], np.float64),
         "high": high[lo:], "low": low[lo:], "close": close[lo:]})
     ctx = replace(FeatureContext.of(window, clock), atr=full_atr[lo:])
