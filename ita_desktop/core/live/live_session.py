@@ -8,8 +8,8 @@ each closed streamed bar, each rule's :class:`TimeframeBuilder` says which of it
 the same result as a full pass) gives the occurrences signalled on it, and the paper tracker
 re-simulates the open signals. A rule on a higher timeframe than the stream gets every streamed bar
 too (``LiveSetup.add_fine``): its session and day levels come from them, as a full pass has them. Then, in ONE transaction, the streamed bars are merged into the
-store as a ``live`` ingest and the new signals inserted (``BarStore.write(..., also=...)``); a
-replay's bars are stored already, so only its signals are written. Only signals the store did
+store as a ``live`` ingest (one row per session and UTC day, which each write continues) and the new
+signals inserted (``BarStore.write(..., also=...)``); a replay's bars are stored already, so only its signals are written. Only signals the store did
 not hold (their deterministic key is new) are raised; bars at or before the last one processed
 are ignored, so a reconnect's overlap or a restart never processes a bar or raises a signal twice.
 """
@@ -121,6 +121,9 @@ class LiveSession:
         self.forming: ClosedBar | None = None
         self.streamed = BarBuffer(symbol, self.stream_timeframe, history)
         self.last_time: int | None = history.last_time
+        #: (UTC day, ingest id) of the live ingest this session's closed bars of that day continue: one
+        #: ``ingests`` row per session and day, not per bar; each bar and signal still names it
+        self._ingest: tuple[int, int] | None = None
         self.rules: list[ActiveRule] = []
         #: rules on the same timeframe and clock share a builder and their bars, and detectors with equal
         #: keys (detectors.shared_detection): each is advanced once per bar, whatever the number of rules
@@ -262,8 +265,11 @@ class LiveSession:
                                                                      "tick_volume", "spread")})
             result = ImportResult(path=f"live:{self.symbol}", file_hash="", source_format="mt5-live", server_tz="UTC",
                                   bars=batch, rows_read=len(batch))
-            self.store.bars.write(result, symbol=self.symbol, timeframe=self.stream_timeframe, source="live",
-                                  also=with_signals)
+            day = bars[0].time // 86_400
+            ingest_id = self._ingest[1] if self._ingest is not None and self._ingest[0] == day else None
+            summary = self.store.bars.write(result, symbol=self.symbol, timeframe=self.stream_timeframe, source="live",
+                                            also=with_signals, ingest_id=ingest_id)
+            self._ingest = (day, summary.ingest_id)
         else:
             fresh = self.store.signals.store(recs, also=lambda session, new: self._enqueue_signals(session, recs, new))
         if self.bus is not None:
