@@ -19,6 +19,7 @@ the group's, so between the first and its own take of a bar it must not be read)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -41,12 +42,21 @@ class SharedDetection(DetectionResult):
         self.group = group
         self.parallel = False
         self._seen = 0
+        self._tables: tuple[int, dict[str, np.ndarray]] | None = None
 
     def run(self, time, open_, high, low, close) -> "DetectionResult":
         raise RuntimeError("a shared detection runs through its group (SharedDetections.join)")
 
     def _append(self, new_bar: Any) -> tuple[int, int]:
         return self.group._take(self, new_bar)
+
+    @property
+    def tables(self) -> dict[str, np.ndarray]:
+        """As DetectionResult's, built once per bar (the live engine reads them several times a bar)."""
+        cached = self._tables
+        if cached is None or cached[0] != self.group.version:
+            cached = self._tables = (self.group.version, DetectionResult.tables.fget(self))  # type: ignore[attr-defined]
+        return cached[1]
 
     @property
     def n_bars(self) -> int:
@@ -79,6 +89,8 @@ class SharedDetections:
         self._series: dict[str, tuple] = {}  # "atr"/"structure" -> the key of the group's producer
         self._order: list[tuple[str, Any]] = []  # pooled detectors in run order
         self._last: tuple[int, int] = (0, 0)  # the bars the group appended last (first index, count)
+        #: changes whenever bars are appended or detectors join (members' cached table views expire)
+        self.version = 0
 
     @property
     def n_bars(self) -> int:
@@ -125,6 +137,7 @@ class SharedDetections:
         self._run(sorted(new, key=lambda item: _RUN_ORDER.index(item[0])), 0, self._bars.n)
         member._seen = self._bars.n
         self.members.append(member)
+        self.version += 1
         return member
 
     def _run(self, detectors: list[tuple[str, Any]], i0: int, i1: int) -> None:
@@ -142,23 +155,31 @@ class SharedDetections:
         bars = self._bars
         if bars is None:
             raise RuntimeError("join the group before update()")
-        cols = _as_columns(new_bar)
-        k = len(cols["time"])
-        if k == 0:
-            return member._seen, 0
-        if member._seen == bars.n:
+        one = isinstance(new_bar, Mapping) and not hasattr(new_bar["time"], "__len__")  # a live bar's values
+        if member._seen == bars.n:  # the first to take it: append, advance every pooled detector once
+            cols = {c: np.array([new_bar[c]]) for c in _BAR_COLUMNS} if one else _as_columns(new_bar)
+            k = len(cols["time"])
             n0 = bars.n
+            if k == 0:
+                return n0, 0
             _check_after(bars, cols)
             bars.append(cols)
             self._run(self._order, n0, n0 + k)
             self._last = (n0, k)
-        else:
-            n0, last_k = self._last
-            held = {c: bars.cols[c][n0 : n0 + k] for c in _BAR_COLUMNS}
-            if member._seen != n0 or k != last_k or \
-                    not all(np.array_equal(held[c], cols[c]) for c in _BAR_COLUMNS):
+            self.version += 1
+        else:  # the others: the same bars
+            n0, k = self._last
+            if one:
+                same = k == 1 and all(bars.cols[c][n0] == new_bar[c] for c in _BAR_COLUMNS)
+            else:
+                cols = _as_columns(new_bar)
+                if not len(cols["time"]):
+                    return member._seen, 0
+                same = len(cols["time"]) == k and \
+                    all(np.array_equal(bars.cols[c][n0 : n0 + k], cols[c]) for c in _BAR_COLUMNS)
+            if member._seen != n0 or not same:
                 raise RuntimeError("members of a shared detection take the same bars in turn: this member is at bar "
-                                   f"{member._seen}, the group appended {last_k} bar(s) at {n0} (other bars or "
+                                   f"{member._seen}, the group appended {k} bar(s) at {n0} (other bars or "
                                    "a member skipped a bar)")
         member._seen = n0 + k
         return n0, k
