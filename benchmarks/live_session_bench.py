@@ -2,7 +2,8 @@
 history, then bar closes fed one at a time, each stored with its signals in one transaction.
 
     uv run python benchmarks/live_session_bench.py [--history 100000,1000000,5000000] [--closes 300]
-        [--replay 50000] [--idle-s 10] [--rules asia_sweep,ib_raid,fvg_reversal,Frank_raid]
+        [--replay 50000] [--replay-history 0,100000,1000000] [--replay-only] [--idle-s 10]
+        [--rules asia_sweep,ib_raid,fvg_reversal,Frank_raid]
 
 Prints, per history size: the session's start (every rule's full pass), then per bar close
 (``LiveSession.process``: the rules' bars built, detectors + setup engine advanced, paper trades
@@ -19,7 +20,12 @@ A closed bar is stored in the series' live tail (storage/bar_store.py: a row per
 the month chunks every TAIL_LIMIT bars). So it also prints: the load of 1,000,000 M1 bars with a full
 tail against none (budget 100 ms), and the bar write that folds a full tail into its month chunk
 (once per TAIL_LIMIT bar closes, so it is not in the p99 of 300 closes). Replay speed is printed per
-wall second and per CPU second of the process (the second is steadier on a shared machine).
+wall second and per CPU second of the process (the second is steadier on a shared machine), after
+each ``--replay-history`` size of history (the session's start, every rule's full pass, is not in the
+figure), with "a year of M1" in seconds both for a trading year (~372,000 M1 bars: 24 hours, 5 days
+a week) and for 525,600 bars (every minute of a year), and the machine's load average. The rules on
+one timeframe share their detectors (detectors/shared_detection.py): the count run per bar is printed.
+``--replay-only`` skips the bar-close, tail and idle parts.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ def main() -> None:
     ap.add_argument("--history", default="100000,1000000,5000000")
     ap.add_argument("--closes", type=int, default=300)
     ap.add_argument("--replay", type=int, default=50_000)
+    ap.add_argument("--replay-history", default="0,100000,1000000")
+    ap.add_argument("--replay-only", action="store_true")
     ap.add_argument("--idle-s", type=float, default=10.0)
     ap.add_argument("--rules", default="asia_sweep,ib_raid,fvg_reversal,Frank_raid")
     args = ap.parse_args()
@@ -67,7 +75,10 @@ def main() -> None:
     histories = [int(h) for h in args.history.split(",")]
     latest = {r: max((repo_rules_dir() / r).glob("v*.yaml")) for r in rules_ids}
     compiled = [(compile_rule(load_rule(p).rule, "EURUSD"), None) for p in latest.values()]
-    n_total = max(histories) + args.closes + 10
+    replay_histories = [int(h) for h in args.replay_history.split(",") if h.strip()]
+    if args.replay_only:
+        histories = []
+    n_total = max(histories + [h + args.replay for h in replay_histories] + [args.replay]) + args.closes + 10
     print(f"bars: {describe(n_total)}; rules: {', '.join(f'{c.rule.rule_id} {c.timeframe.value}' for c, _ in compiled)}")
     m1 = chained_eurusd(n_total)
 
@@ -116,21 +127,45 @@ def main() -> None:
                   f"SQLite (bar merge + signals) {_pct(in_store)} | tick -> forming bar {_pct(ticks)}", flush=True)
 
     # Bar Replay at full speed (signals stored; the bars are the store's already)
-    n = min(args.replay, len(m1))
-    with Store.open(Path(os.environ["ITA_HOME"]) / "replay.sqlite3") as store:
-        session = LiveSession(store, None, symbol="EURUSD", stream_timeframe=m1.timeframe, rules=compiled,
-                              history=m1.slice(0, 0), source="replay", store_bars=False)
-        t, cpu = time.perf_counter(), time.process_time()
-        step = play(session, m1.slice(0, n))
-        took, cpu = time.perf_counter() - t, time.process_time() - cpu
-        year = 370_000  # M1 bars in a trading year
-        print(f"replay: {n:,} M1 bars in {took:.2f} s = {n / took:,.0f} bars/s ({n / cpu:,.0f} per CPU second; "
-              f"{len(step.raised)} signals); a year of M1 (~{year:,} bars) in {year / (n / took):.0f} s "
-              f"({year / (n / cpu):.0f} s of CPU; goal: under 60 s); no chart drawn here", flush=True)
+    for h in replay_histories:
+        _replay(m1, compiled, h, args.replay)
+    if args.replay_only:
+        return
 
     _tail_load_and_fold(m1)
 
     _idle(m1, compiled, args.idle_s)
+
+
+#: M1 bars in a trading year (24 hours, 5 days a week, 52 weeks) and in every minute of a year
+TRADING_YEAR_M1 = 372_000
+CALENDAR_YEAR_M1 = 525_600
+
+
+def _replay(m1, compiled, history: int, n: int) -> None:
+    """Bar Replay at full speed of ``n`` M1 bars after ``history`` bars (signals stored, bars not: the
+    store's already), per wall and per CPU second, and what that makes a year of M1."""
+    from ita_desktop.core.live.live_session import LiveSession
+    from ita_desktop.core.live.replay_feed import play
+    from ita_desktop.storage.store import Store
+
+    with Store.open(Path(os.environ["ITA_HOME"]) / f"replay-{history}.sqlite3") as store:
+        t = time.perf_counter()
+        session = LiveSession(store, None, symbol="EURUSD", stream_timeframe=m1.timeframe, rules=compiled,
+                              history=m1.slice(0, history), source="replay", store_bars=False)
+        start = time.perf_counter() - t
+        t, cpu = time.perf_counter(), time.process_time()
+        step = play(session, m1.slice(history, history + n))
+        took, cpu = time.perf_counter() - t, time.process_time() - cpu
+    wall_rate, cpu_rate = n / took, n / cpu
+    shared = getattr(session, "detections", None)  # None: code before detections were shared (A/B runs)
+    per_bar = shared.detectors() if shared is not None else sum(len(a.setup.det.detectors) for a in session.rules)
+    print(f"replay after {history:,} M1 of history (session start {start:.2f} s; {per_bar} "
+          f"detectors run per bar for {len(compiled)} rules): {n:,} M1 bars in {took:.2f} s = {wall_rate:,.0f} bars/s "
+          f"({cpu_rate:,.0f} per CPU second; {len(step.raised)} signals) at load {os.getloadavg()[0]:.1f}; a year of "
+          f"M1 in {TRADING_YEAR_M1 / wall_rate:.0f} s ({TRADING_YEAR_M1 / cpu_rate:.0f} s of CPU) for "
+          f"{TRADING_YEAR_M1:,} bars, {CALENDAR_YEAR_M1 / wall_rate:.0f} s ({CALENDAR_YEAR_M1 / cpu_rate:.0f} s of "
+          f"CPU) for {CALENDAR_YEAR_M1:,} (goal: under 60 s); no chart drawn here", flush=True)
 
 
 def _tail_load_and_fold(m1) -> None:

@@ -102,6 +102,15 @@ def _check_no_lost_or_twice(core: Core, market, drive) -> None:
     np.testing.assert_array_equal(stored.time, bars.time[:n])
     np.testing.assert_array_equal(stored.close, bars.close[:n])
     assert {i.source for i in core.store.ingests.list("EURUSD")} >= {"live"}
+    # one live ingest row per session and UTC day (not per closed bar), and every closed bar names one
+    live = [i for i in core.store.ingests.list("EURUSD") if i.source == "live"]
+    days = {int(t) // 86_400 for t in expected}
+    assert 1 <= len(live) <= len(days) * 4 < len(expected), (len(live), len(days), len(expected))  # reconnects: new sessions
+    assert sum(i.bars_new for i in live) == len(expected)
+    assert set(stored.ingest_id[HISTORY:n].tolist()) == {i.ingest_id for i in live}
+    for i in live:
+        mine = stored.time[HISTORY:n][stored.ingest_id[HISTORY:n] == i.ingest_id]
+        assert (i.first_utc, i.last_utc, i.rows_stored) == (int(mine[0]), int(mine[-1]), len(mine))
 
 
 def test_standin_live_feed_loses_and_repeats_no_bar_and_backfills_first(ita_home: Path, market) -> None:

@@ -187,3 +187,34 @@ def test_a_kill_9_between_or_during_bar_writes_loses_nothing_stored(tmp_path: Pa
         # every bar reported stored is there; at most the one being written when killed is extra
         assert stored + 1 <= len(loaded) <= stored + 2
         assert_same_bars(loaded, bars.slice(0, len(loaded)))
+
+
+def test_writes_continuing_an_ingest_grow_one_row_and_refuse_another_series(tmp_path: Path) -> None:
+    """A live session's closed bars continue its ingest: one ``ingests`` row whose counts and first/last
+    time grow, every bar naming it; continuing another symbol's, timeframe's or source's ingest is refused
+    and stores nothing."""
+    bars = minute_bars(JAN_31_2022 - 30 * 60, 60)  # across the month end
+    with Store.open(tmp_path / "s.sqlite3") as store:
+        first = write(store, bars.slice(0, 1))
+        for i in range(1, 60):
+            summary = store.bars.write(result_of(bars.slice(i, i + 1), "live:EURUSD"), symbol="EURUSD",
+                                       timeframe=Timeframe.M1, source="live", ingest_id=first.ingest_id)
+            assert summary.ingest_id == first.ingest_id and summary.new == 1
+        again = store.bars.write(result_of(bars.slice(50, 60), "live:EURUSD"), symbol="EURUSD",
+                                 timeframe=Timeframe.M1, source="live", ingest_id=first.ingest_id)
+        assert (again.new, again.unchanged) == (0, 10)
+        rows = store.ingests.list("EURUSD")
+        assert len(rows) == 1
+        row = rows[0]
+        assert (row.bars_new, row.bars_unchanged, row.rows_stored, row.rows_read) == (60, 10, 70, 70)
+        assert (row.first_utc, row.last_utc) == (int(bars.time[0]), int(bars.time[-1]))
+        loaded = store.bars.load("EURUSD", Timeframe.M1)
+        assert set(loaded.ingest_id.tolist()) == {first.ingest_id}
+        later = minute_bars(int(bars.time[-1]) + 60, 1, seed=3)
+        for kwargs in ({"source": "mt5"}, {"timeframe": Timeframe.M5}, {"symbol": "GBPUSD"}):
+            args = {"symbol": "EURUSD", "timeframe": Timeframe.M1, "source": "live"} | kwargs
+            part = later if args["timeframe"] == Timeframe.M1 else Bars.from_columns(
+                "EURUSD", Timeframe.M5, {c: getattr(later, c) for c in VALUES})
+            with pytest.raises(ValueError, match="cannot continue it"):
+                store.bars.write(result_of(part, "live:EURUSD"), ingest_id=first.ingest_id, **args)
+        assert len(store.bars.load("EURUSD", Timeframe.M1)) == 60 and len(store.ingests.list("EURUSD")) == 1

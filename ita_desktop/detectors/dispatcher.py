@@ -266,42 +266,60 @@ class DetectionResult:
 
     # -- building and running -------------------------------------------------------------
 
-    def _build(self, n_hint: int) -> None:
+    def _build(self, n_hint: int, pool: dict[tuple, Any] | None = None) -> None:
+        """Build the planned detectors. ``pool``: detectors already built over the same bars for other
+        requests, by :func:`detector_keys` (shared_detection.SharedDetections): one with the same key
+        is taken instead of built, and what is built is added (a session clock is pooled too)."""
         p = self.params
         d: dict[str, Any] = {}
+        keys = detector_keys(self.kinds, p, fine=self.fine_bars is not None)
+
+        def made(name: str, factory: Any) -> None:
+            if pool is None:
+                d[name] = factory()
+                return
+            if keys[name] not in pool:
+                pool[keys[name]] = factory()
+            d[name] = pool[keys[name]]
+
         if "atr" in self.plan:
-            d["atr"] = AtrSeries(p.atr_length)
+            made("atr", lambda: AtrSeries(p.atr_length))
         if "session_levels" in self.plan:
             from ita_desktop.detectors.levels import SessionLevels
 
             if self.fine_bars is not None:
                 from ita_desktop.detectors.fine_levels import FineSessionLevels
 
-                d["session_levels"] = FineSessionLevels(self.fine_bars, self.timeframe, p.session_levels,
-                                                        buckets=self.fine_buckets,
-                                                        tz_name=p.session_tz, day_start=p.day_start,
-                                                        fold_weekend=p.fold_weekend)
+                made("session_levels", lambda: FineSessionLevels(self.fine_bars, self.timeframe, p.session_levels,
+                                                                 buckets=self.fine_buckets, tz_name=p.session_tz,
+                                                                 day_start=p.day_start, fold_weekend=p.fold_weekend))
             else:
-                d["session_levels"] = SessionLevels(p.session_levels, tz_name=p.session_tz, day_start=p.day_start,
-                                                    fold_weekend=p.fold_weekend)
+                clock = None
+                if pool is not None:
+                    from ita_desktop.detectors.session_clock import SessionClock
+
+                    clock = pool.setdefault(("clock", p.session_tz, p.day_start, p.fold_weekend),
+                                            SessionClock(p.session_tz, p.day_start, p.fold_weekend))
+                made("session_levels", lambda: SessionLevels(p.session_levels, clock, tz_name=p.session_tz,
+                                                             day_start=p.day_start, fold_weekend=p.fold_weekend))
         if "swings" in self.plan:
-            d["swings"] = Swings(p.swings, n_hint)
+            made("swings", lambda: Swings(p.swings, n_hint))
         if "displacement" in self.plan:
-            d["displacement"] = Displacement(p.displacement, n_hint)
+            made("displacement", lambda: Displacement(p.displacement, n_hint))
         if "equal" in self.plan:
-            d["equal"] = EqualHighsLows(d["swings"], p.equal, n_hint)
+            made("equal", lambda: EqualHighsLows(d["swings"], p.equal, n_hint))
         if "structure" in self.plan:
-            d["structure"] = Structure(d["swings"], p.structure, n_hint)
+            made("structure", lambda: Structure(d["swings"], p.structure, n_hint))
         if "fvg" in self.plan:
-            d["fvg"] = Fvg(p.fvg, n_hint)
+            made("fvg", lambda: Fvg(p.fvg, n_hint))
         if "order_blocks" in self.plan:
-            d["order_blocks"] = OrderBlocks(d["structure"], p.order_blocks, n_hint)
+            made("order_blocks", lambda: OrderBlocks(d["structure"], p.order_blocks, n_hint))
         if "sweeps" in self.plan:
             sources = {}
             for src in p.sweeps.sources:
                 key = "session_levels" if src == "levels" else src
                 sources[src] = d[key]
-            d["sweeps"] = Sweeps(p.sweeps, sources, n_hint)
+            made("sweeps", lambda: Sweeps(p.sweeps, sources, n_hint))
         self.detectors = d
 
     def _advance(self, i0: int, i1: int) -> None:
@@ -352,20 +370,30 @@ class DetectionResult:
     def update(self, new_bar: Any) -> Changes:
         """Append one bar (mapping/tuple ``time, open, high, low, close``) or several (Bars or a
         mapping of arrays); run every detector over the new bars; return what changed."""
+        n0, k = self._append(new_bar)
+        if k == 0:
+            return Changes(n0, n0 - 1, {}, {}, self.time)
+        return self.changes(n0, n0 + k - 1)
+
+    def advance(self, new_bar: Any) -> dict[str, np.ndarray]:
+        """:meth:`update` without copying the changed rows: per table, the indexes of the rows created or
+        changed (the live engine reads the tables themselves; the copies cost more than its kernels)."""
+        n0, k = self._append(new_bar)
+        return self.changed_index(n0, n0 + k - 1) if k else {}
+
+    def _append(self, new_bar: Any) -> tuple[int, int]:
+        """Append and detect the new bars; (index of the first new bar, how many)."""
         if self._bars is None:
             raise RuntimeError("run() the full pass before update()")
         cols = _as_columns(new_bar)
         k = len(cols["time"])
-        if k == 0:
-            n = self._bars.n
-            return Changes(n, n - 1, {}, {}, self.time)
         n0 = self._bars.n
-        last = self._bars.cols["time"][n0 - 1] if n0 else None
-        if last is not None and cols["time"][0] <= last or (k > 1 and not np.all(np.diff(cols["time"]) > 0)):
-            raise ValueError(f"new bars must come after bar {n0 - 1} (time {last}) in increasing time order")
+        if k == 0:
+            return n0, 0
+        _check_after(self._bars, cols)
         self._bars.append(cols)
         self._advance(n0, n0 + k)
-        return self.changes(n0, n0 + k - 1)
+        return n0, k
 
     @property
     def fine_levels(self) -> Any:
@@ -417,15 +445,23 @@ class DetectionResult:
     def changes(self, first_bar: int, last_bar: int | None = None) -> Changes:
         """Rows per table with ``updated_at`` in [first_bar, last_bar] (default: that one bar)."""
         last_bar = first_bar if last_bar is None else last_bar
+        index = self.changed_index(first_bar, last_bar)
+        tables = self.tables
+        rows = {name: tables[name][idx] for name, idx in index.items()}  # an index array's take is a copy already
+        return Changes(first_bar, last_bar, index, rows, self.time)
+
+    def changed_index(self, first_bar: int, last_bar: int | None = None) -> dict[str, np.ndarray]:
+        """:meth:`changes`' row indexes only."""
+        last_bar = first_bar if last_bar is None else last_bar
         index: dict[str, np.ndarray] = {}
         for name, det in self.detectors.items():
             if isinstance(det, ObjectDetector):
                 if first_bar == last_bar == det.last_bar():
-                    idx = np.unique(det.changed_index)  # the kernel's log of its last bar
+                    log = det.changed_index  # the kernel's log of its last bar
+                    index[name] = log.copy() if len(log) < 2 else np.unique(log)
                 else:
                     u = det.rows["updated_at"]
-                    idx = np.flatnonzero((u >= first_bar) & (u <= last_bar))
-                index[name] = idx
+                    index[name] = np.flatnonzero((u >= first_bar) & (u <= last_bar))
             elif name == "session_levels":
                 if det.last_changed is not None and det.last_changed[:2] == (first_bar, last_bar):
                     index.update(det.last_changed[2])  # the update's own account: rows it could change only
@@ -433,9 +469,7 @@ class DetectionResult:
                 for tname, rows in (("sessions", det.sessions), ("levels", det.levels)):
                     u = rows["updated_at"]
                     index[tname] = np.flatnonzero((u >= first_bar) & (u <= last_bar))
-        tables = self.tables
-        rows = {name: tables[name][idx] for name, idx in index.items()}  # an index array's take is a copy already
-        return Changes(first_bar, last_bar, index, rows, self.time)
+        return index
 
     def objects(self, table: str) -> list[DetectedObject]:
         return rows_to_objects(self.tables[table], self.time)
@@ -449,6 +483,43 @@ class DetectionResult:
         tables = {name: [o.to_dict() for o in self.objects(name)] for name in self.tables if name in want}
         return {"symbol": self.symbol, "timeframe": getattr(self.timeframe, "value", self.timeframe),
                 "bars": self.n_bars, "tables": tables}
+
+
+def _check_after(bars: _BarBuffer, cols: dict[str, np.ndarray]) -> None:
+    """New bars must follow the last one held, in increasing time order."""
+    n0, k = bars.n, len(cols["time"])
+    last = bars.cols["time"][n0 - 1] if n0 else None
+    if last is not None and cols["time"][0] <= last or (k > 1 and not np.all(np.diff(cols["time"]) > 0)):
+        raise ValueError(f"new bars must come after bar {n0 - 1} (time {last}) in increasing time order")
+
+
+def detector_keys(kinds: tuple[str, ...], params: DetectorParams, *, fine: bool = False) -> dict[str, tuple]:
+    """Per detector a request builds (its plan), what makes it the same detector over the same bars: its
+    own params and its inputs' keys. Detectors with equal keys over equal bars hold equal tables and
+    series (shared_detection shares them). Levels from fine bars read bars of their own: never equal."""
+    p = params
+    plan = _plan(kinds, p)
+    k: dict[str, tuple] = {}
+    if "atr" in plan:
+        k["atr"] = ("atr", p.atr_length)
+    if "session_levels" in plan:
+        k["session_levels"] = ("session_levels", p.session_levels, p.session_tz, p.day_start, p.fold_weekend) + \
+            (("fine", object()) if fine else ())
+    if "swings" in plan:
+        k["swings"] = ("swings", p.swings)
+    if "displacement" in plan:
+        k["displacement"] = ("displacement", p.displacement, k["atr"])
+    if "equal" in plan:
+        k["equal"] = ("equal", p.equal, k["swings"], k["atr"])
+    if "structure" in plan:
+        k["structure"] = ("structure", p.structure, k["swings"])
+    if "fvg" in plan:
+        k["fvg"] = ("fvg", p.fvg, k["atr"])
+    if "order_blocks" in plan:
+        k["order_blocks"] = ("order_blocks", p.order_blocks, k["structure"], k["atr"])
+    if "sweeps" in plan:
+        k["sweeps"] = ("sweeps", p.sweeps, tuple(k["session_levels" if s == "levels" else s] for s in p.sweeps.sources))
+    return k
 
 
 @kernel

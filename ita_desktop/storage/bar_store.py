@@ -157,11 +157,15 @@ class BarStore(BarReader):
             yield conn
 
     def write(self, result: ImportResult, *, symbol: str, timeframe: Timeframe, source: str,
-              also: Callable[[Session, int], object] | None = None) -> IngestSummary:
+              also: Callable[[Session, int], object] | None = None, ingest_id: int | None = None) -> IngestSummary:
         """Record the ingest and merge its bars, all in one transaction (nothing changes if anything fails).
 
         ``also(session, ingest_id)`` runs inside that transaction after the merge: a live session
-        stores the signals its bars produced with them (both or neither)."""
+        stores the signals its bars produced with them (both or neither).
+
+        ``ingest_id``: these bars continue that ingest (same symbol, timeframe and source) instead of
+        recording a new one: its counts grow and its first/last time widen. A live session writes each
+        closed bar so, one ingest row per session and day instead of one per bar."""
         symbol = _check_symbol(symbol)
         timeframe = Timeframe(timeframe)
         if source not in SOURCES:
@@ -186,32 +190,49 @@ class BarStore(BarReader):
                 held = "made-up demo" if held_demo[0] else "real"
                 raise InputError(f"{symbol} holds {held} bars; store {source} bars under another symbol", file=result.path)
             table = Ingest.__table__  # type: ignore[attr-defined]
-            ingest_id = int(conn.execute(insert(table).values(
-                source=source,
-                source_format=result.source_format,
-                path=result.path,
-                file_hash=result.file_hash,
-                symbol=symbol,
-                timeframe=timeframe.value,
-                server_tz=result.server_tz,
-                rows_read=result.rows_read,
-                rows_stored=len(bars),
-                rows_rejected=result.rows_rejected,
-                bars_new=0,
-                bars_replaced=0,
-                bars_unchanged=0,
-                first_utc=bars.first_time,
-                last_utc=bars.last_time,
-                findings_json=json.dumps([f.to_dict(MAX_FINDING_ROWS) for f in result.findings]),
-                created_at=int(_time.time()),
-            )).inserted_primary_key[0])
+            continued = ingest_id is not None
+            if continued:
+                held_ingest = conn.exec_driver_sql("SELECT symbol, timeframe, source FROM ingests WHERE ingest_id = ?",
+                                                   (ingest_id,)).fetchone()
+                if held_ingest is None or tuple(held_ingest) != (symbol, timeframe.value, source):
+                    raise ValueError(f"ingest {ingest_id} is not a {source} ingest of {symbol} {timeframe.value} "
+                                     f"(it holds {tuple(held_ingest) if held_ingest else 'nothing'}): cannot continue it")
+            else:
+                ingest_id = int(conn.execute(insert(table).values(
+                    source=source,
+                    source_format=result.source_format,
+                    path=result.path,
+                    file_hash=result.file_hash,
+                    symbol=symbol,
+                    timeframe=timeframe.value,
+                    server_tz=result.server_tz,
+                    rows_read=result.rows_read,
+                    rows_stored=len(bars),
+                    rows_rejected=result.rows_rejected,
+                    bars_new=0,
+                    bars_replaced=0,
+                    bars_unchanged=0,
+                    first_utc=bars.first_time,
+                    last_utc=bars.last_time,
+                    findings_json=json.dumps([f.to_dict(MAX_FINDING_ROWS) for f in result.findings]),
+                    created_at=int(_time.time()),
+                )).inserted_primary_key[0])
             if len(bars) <= TAIL_WRITE_MAX:
                 new, replaced, unchanged = self._append_tail(session, symbol, timeframe, bars, ingest_id)
             else:
                 self._fold(session, symbol, timeframe)
                 new, replaced, unchanged = self._merge(session, symbol, timeframe, bars, ingest_id)
-            conn.execute(update(table).where(table.c.ingest_id == ingest_id).values(
-                bars_new=new, bars_replaced=replaced, bars_unchanged=unchanged))
+            if continued:
+                conn.exec_driver_sql(
+                    "UPDATE ingests SET rows_read = rows_read + ?, rows_stored = rows_stored + ?, "
+                    "rows_rejected = rows_rejected + ?, bars_new = bars_new + ?, bars_replaced = bars_replaced + ?, "
+                    "bars_unchanged = bars_unchanged + ?, first_utc = MIN(COALESCE(first_utc, ?), ?), "
+                    "last_utc = MAX(COALESCE(last_utc, ?), ?) WHERE ingest_id = ?",
+                    (result.rows_read, len(bars), result.rows_rejected, new, replaced, unchanged, bars.first_time,
+                     bars.first_time, bars.last_time, bars.last_time, ingest_id))
+            else:
+                conn.execute(update(table).where(table.c.ingest_id == ingest_id).values(
+                    bars_new=new, bars_replaced=replaced, bars_unchanged=unchanged))
             if also is not None:
                 also(session, ingest_id)
             summary = IngestSummary(

@@ -8,8 +8,8 @@ each closed streamed bar, each rule's :class:`TimeframeBuilder` says which of it
 the same result as a full pass) gives the occurrences signalled on it, and the paper tracker
 re-simulates the open signals. A rule on a higher timeframe than the stream gets every streamed bar
 too (``LiveSetup.add_fine``): its session and day levels come from them, as a full pass has them. Then, in ONE transaction, the streamed bars are merged into the
-store as a ``live`` ingest and the new signals inserted (``BarStore.write(..., also=...)``); a
-replay's bars are stored already, so only its signals are written. Only signals the store did
+store as a ``live`` ingest (one row per session and UTC day, which each write continues) and the new
+signals inserted (``BarStore.write(..., also=...)``); a replay's bars are stored already, so only its signals are written. Only signals the store did
 not hold (their deterministic key is new) are raised; bars at or before the last one processed
 are ignored, so a reconnect's overlap or a restart never processes a bar or raises a signal twice.
 """
@@ -33,6 +33,7 @@ from ita_desktop.core.live.signal_rows import occurrence_key, signal_payload, si
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.resample import bucket_starts
+from ita_desktop.detectors.shared_detection import DetectionGroups
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.compiler import CompiledRule
 from ita_desktop.rules.engine.runner import LiveSetup, setup_bars
@@ -53,6 +54,15 @@ class ActiveRule:
     setup: LiveSetup
     setup_bars: BarBuffer
     tracker: PaperTracker
+
+
+@dataclass
+class RuleTimeframe:
+    """The session's rules on one timeframe and bar clock: one builder, one buffer of their closed bars."""
+
+    builder: TimeframeBuilder
+    bars: BarBuffer
+    rules: list[int] = field(default_factory=list)  # indexes in LiveSession.rules
 
 
 @dataclass
@@ -113,7 +123,15 @@ class LiveSession:
         self.forming: ClosedBar | None = None
         self.streamed = BarBuffer(symbol, self.stream_timeframe, history)
         self.last_time: int | None = history.last_time
+        #: (UTC day, ingest id) of the live ingest this session's closed bars of that day continue: one
+        #: ``ingests`` row per session and day, not per bar; each bar and signal still names it
+        self._ingest: tuple[int, int] | None = None
         self.rules: list[ActiveRule] = []
+        #: rules on the same timeframe and clock share a builder and their bars, and detectors with equal
+        #: keys (detectors.shared_detection): each is advanced once per bar, whatever the number of rules
+        self.timeframes: dict[tuple[Timeframe, str], RuleTimeframe] = {}
+        self.detections = DetectionGroups()
+        self._fine: list[int] = []  # rules whose levels read the streamed bars (add_fine)
         for compiled, version_id in rules:
             self.rules.append(self._activate(compiled, version_id, history, (sim_settings or {}).get(compiled.rule.rule_id)))
 
@@ -122,13 +140,20 @@ class LiveSession:
         from ita_desktop.workflows.rule_backtest import instrument_settings
 
         done, tail = _split_history(history, compiled, self.stream_timeframe)
-        builder = TimeframeBuilder(self.stream_timeframe, compiled.timeframe, compiled.clock)
-        for i in range(len(tail)):
-            assert not builder.add(_closed(tail, i))  # a bucket still open closes nothing
-        setup = LiveSetup(compiled, done)
+        key = (compiled.timeframe, compiled.clock)
+        group = self.timeframes.get(key)
+        if group is None:
+            builder = TimeframeBuilder(self.stream_timeframe, compiled.timeframe, compiled.clock)
+            for i in range(len(tail)):
+                assert not builder.add(_closed(tail, i))  # a bucket still open closes nothing
+            sbars = setup_bars(done, compiled) if len(done) else Bars.empty(self.symbol, compiled.timeframe)
+            group = self.timeframes[key] = RuleTimeframe(builder, BarBuffer(self.symbol, compiled.timeframe, sbars))
+        builder, buffer = group.builder, group.bars
+        setup = LiveSetup(compiled, done, shared=self.detections)
         setup.add_fine(tail)  # levels from the streamed bars: the open bucket's bars are theirs too
-        sbars = setup_bars(done, compiled) if len(done) else Bars.empty(self.symbol, compiled.timeframe)
-        buffer = BarBuffer(self.symbol, compiled.timeframe, sbars)
+        if setup.det.fine_levels is not None:
+            self._fine.append(len(self.rules))
+        group.rules.append(len(self.rules))
         lower = self.streamed if compiled.timeframe != self.stream_timeframe else None
         tracker = PaperTracker(settings or instrument_settings(compiled), buffer, lower)
         active = ActiveRule(compiled, version_id, builder, setup, buffer, tracker)
@@ -170,11 +195,10 @@ class LiveSession:
         for bar in fresh:
             self.streamed.append(bar)
             self.last_time = bar.time
-            for k, active in enumerate(self.rules):
-                active.setup.add_fine(bar)  # the levels read the streamed bars (a no-op for a rule on them)
-                for sbar in active.builder.add(bar):
-                    advanced.add(k)
-                    records += self._setup_bar(active, sbar, kind)
+            for k in self._fine:
+                self.rules[k].setup.add_fine(bar)  # their levels read the streamed bars
+            records += self._close_bars([(group, group.builder.add(bar)) for group in self.timeframes.values()],
+                                        kind, advanced)
         self._store(fresh, records, step)
         for k in sorted(advanced):  # paper trades move when their rule's bar closes
             step.updates += self._track(self.rules[k])
@@ -183,10 +207,8 @@ class LiveSession:
     def finish(self) -> SessionStep:
         """The end of a replay: the rules' buckets still open close as the stored bars have them."""
         step = SessionStep()
-        records: list[tuple[SignalRecord, ActiveRule, Any, int]] = []
-        for active in self.rules:
-            for sbar in active.builder.flush():
-                records += self._setup_bar(active, sbar, self.source)
+        records = self._close_bars([(group, group.builder.flush()) for group in self.timeframes.values()],
+                                   self.source, set())
         self._store([], records, step)
         for active in self.rules:
             step.updates += self._track(active)
@@ -209,8 +231,22 @@ class LiveSession:
 
     # -- internals --------------------------------------------------------------------------------
 
+    def _close_bars(self, closed: list[tuple[RuleTimeframe, list[ClosedBar]]], kind: str,
+                    advanced: set[int]) -> list[tuple[SignalRecord, ActiveRule, Any, int]]:
+        """Rule bars closed by one streamed bar (or a flush), per timeframe: each is appended once and every
+        rule on it takes it in turn (a shared detection's members take bar n before n + 1); the records in
+        rule order, as each rule alone would give them."""
+        per_rule: dict[int, list[tuple[SignalRecord, ActiveRule, Any, int]]] = {}
+        for group, sbars in closed:
+            for sbar in sbars:
+                group.bars.append(sbar)
+                for k in group.rules:
+                    advanced.add(k)
+                    per_rule.setdefault(k, []).extend(self._setup_bar(self.rules[k], sbar, kind))
+        return [r for k in sorted(per_rule) for r in per_rule[k]]
+
     def _setup_bar(self, active: ActiveRule, sbar: ClosedBar, kind: str) -> list[tuple[SignalRecord, ActiveRule, Any, int]]:
-        active.setup_bars.append(sbar)
+        """``sbar`` (appended to the rule's bars already) through the rule's live engine."""
         out = []
         for o in active.setup.update(sbar):
             rec = signal_record(o, kind, active.version_id)
@@ -245,8 +281,11 @@ class LiveSession:
                                                                      "tick_volume", "spread")})
             result = ImportResult(path=f"live:{self.symbol}", file_hash="", source_format="mt5-live", server_tz="UTC",
                                   bars=batch, rows_read=len(batch))
-            self.store.bars.write(result, symbol=self.symbol, timeframe=self.stream_timeframe, source="live",
-                                  also=with_signals)
+            day = bars[0].time // 86_400
+            ingest_id = self._ingest[1] if self._ingest is not None and self._ingest[0] == day else None
+            summary = self.store.bars.write(result, symbol=self.symbol, timeframe=self.stream_timeframe, source="live",
+                                            also=with_signals, ingest_id=ingest_id)
+            self._ingest = (day, summary.ingest_id)
         else:
             fresh = self.store.signals.store(recs, also=lambda session, new: self._enqueue_signals(session, recs, new))
         if self.bus is not None:

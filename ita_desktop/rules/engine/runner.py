@@ -35,6 +35,7 @@ import numpy as np
 from ita_desktop.domain.resample import bucket_starts, resample_with_starts
 from ita_desktop.detectors.dispatcher import DetectionResult, detect
 from ita_desktop.detectors.objects import LevelKind
+from ita_desktop.detectors.shared_detection import DetectionGroups
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.bias import BiasTracker
@@ -447,16 +448,25 @@ class LiveSetup:
     A ``history`` finer than the rule's timeframe (the streamed M1) is where the session and day
     levels come from when the rule's own bars cannot know them exactly (as :func:`run_setup` does): feed every streamed bar after it to
     :meth:`add_fine` before :meth:`update` appends the setup bar holding it.
+
+    ``shared``: the session's detection groups (detectors.shared_detection): rules on the same bars
+    share every detector whose key is equal, each advanced once per bar; their updates must then be
+    called bar by bar in turn (every rule of a group takes bar n before any takes n + 1).
     """
 
-    def __init__(self, rule: Rule | CompiledRule, history: Bars, symbol: str | None = None) -> None:
+    def __init__(self, rule: Rule | CompiledRule, history: Bars, symbol: str | None = None, *,
+                 shared: DetectionGroups | None = None) -> None:
         self.compiled = rule if isinstance(rule, CompiledRule) else compile_rule(rule, symbol or history.symbol or None)
         sbars, starts = setup_bars_with_starts(history, self.compiled)
         fine = level_bars(history, self.compiled) if len(history) else \
             (None if levels_exact_on(self.compiled) or history.timeframe.minutes >= self.compiled.timeframe.minutes
              else history)  # no history yet: the streamed bars still give the levels
-        self.det = detect(sbars, kinds=self.compiled.kinds, params=self.compiled.params, parallel=False,
-                          fine_bars=fine, fine_buckets=fine_buckets(fine, history, starts))
+        if shared is not None and fine is None:  # one detection per detector key for the session's rules
+            self.det = shared.detect((self.compiled.symbol, self.compiled.timeframe, self.compiled.clock), sbars,
+                                     self.compiled.kinds, self.compiled.params)
+        else:
+            self.det = detect(sbars, kinds=self.compiled.kinds, params=self.compiled.params, parallel=False,
+                              fine_bars=fine, fine_buckets=fine_buckets(fine, history, starts))
         self.levels_from, self.inexact_levels = level_source(self.compiled, sbars, fine)
         self.cols = _columns(sbars, max(1024, 2 * len(sbars)))
         self.bias = _bias_full(self.compiled, sbars)
@@ -483,7 +493,7 @@ class LiveSetup:
         if fine is not None and (fine.fine_bucket_last() or -1) < int(bar["time"]):
             raise RuntimeError(f"the {self.compiled.timeframe.value} bar at {int(bar['time'])} came before its "
                                f"streamed bars: the levels read them (add_fine) before the bar is appended")
-        changes = self.det.update({k: bar[k] for k in ("time", "open", "high", "low", "close")})
+        changed = self.det.advance({k: bar[k] for k in ("time", "open", "high", "low", "close")})
         if n0 >= len(self.cols["time"]):
             self._grow()
         for k in ("time", "open", "high", "low", "close"):
@@ -493,7 +503,7 @@ class LiveSetup:
             self.bias.trend[n0] = self.bias.update(int(bar["time"]), float(bar["open"]), float(bar["high"]),
                                                    float(bar["low"]), float(bar["close"]))
         bv, ctx = self.engine.view()
-        ev, times = self.matcher.bar(self.det.tables, bv, changes.index)
+        ev, times = self.matcher.bar(self.det.tables, bv, changed)
         if not len(ev):
             return []
         new = self._occurrences(ev, times, ctx, len(self.occurrences))
