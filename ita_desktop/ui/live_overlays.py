@@ -11,6 +11,7 @@ per BULK_UPDATE_MS) and the GUI thread only swaps arrays (never waits on the det
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import deque
@@ -178,11 +179,14 @@ class LiveOverlayFeed(QObject):
             log.warning(self.error)
             self._data, self._live = None, None
             return
+        built = self._live is None
         self._live, self.n_bars = live, n
         bars = self.chart.bars
         key = (bars.symbol, bars.timeframe.value, int(bars.time[n - 1])) if bars is not None and n else None
         self.overlays.set_layers(layers, key)
         self._release()
+        if built:  # the live layers and their detection live as long as the session: out of the collector's
+            gc.freeze()  # walks, as the window's start-up objects are (a full collection walked them all, GIL held)
         self.updates += 1
         counts = {name: layer.objects for name, layer in layers.items()}
         counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})

@@ -58,8 +58,13 @@ class SpanIndex:
         self.long_ids = np.flatnonzero(long)
         self.long_x0 = x0[self.long_ids]
         self.long_x1 = x1[self.long_ids]
+        #: the extent of every span: a view outside it meets none (checked before the window scan)
+        self.lo = float(x0.min()) if n else 0.0
+        self.hi = float(x1.max()) if n else -1.0
 
     def visible(self, left: float, right: float) -> np.ndarray:
+        if right < self.lo or left > self.hi:
+            return _NONE
         a = int(np.searchsorted(self.short_x0, left - self.max_short, side="left"))
         b = int(np.searchsorted(self.short_x0, right, side="right"))
         ids = self.short_ids[a:b][self.short_x1[a:b] >= left]
@@ -68,6 +73,9 @@ class SpanIndex:
             if keep.any():
                 ids = np.concatenate((ids, self.long_ids[keep]))
         return ids
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _f64(values) -> np.ndarray:
