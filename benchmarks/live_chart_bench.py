@@ -11,7 +11,8 @@ Prints, per history size, against the 20 ms budgets, each through the Qt event l
   bar (growing columns, aggregation tails, the touched chunks' rows) AND its detector overlays advanced
   from the detectors' changes on their worker (LiveOverlayFeed); the overlay part alone (bars appended
   to layers on the chart) and the worker's own part are printed too, and the time the live layers take
-  to build when a session starts (``prime``). The core's part of a bar close (rules, signals, SQLite) is
+  to build when a session starts (``prime``). The GUI thread's own CPU time per tick and per bar close is
+  printed too: on a shared machine the wall times mostly say how long the thread waited for a core. The core's part of a bar close (rules, signals, SQLite) is
   benchmarks/live_session_bench.py's.
 Then Bar Replay at full speed with the chart, per replay history size: a replay LiveSession with the
 rules on its own thread (ReplayControl), its bus events through a real QtBusBridge to the chart and its
@@ -87,21 +88,24 @@ def main() -> None:
             feed.overlays.advanced.connect(lambda _counts: swapped.append(time.perf_counter()))
         _wait_for(lambda: False, 0.2, 20, check=False)  # settle: the first frames, pending events
         ticks, closes, overlays = np.empty(args.events), np.empty(args.events), np.empty(args.events)
+        tick_cpu, close_cpu = np.empty(args.events), np.empty(args.events)  # the GUI thread's own CPU time
         for j in range(args.events):
             i = h + j
             t0, o, hi, lo, c = int(m1.time[i]), *(float(a[i]) for a in (m1.open, m1.high, m1.low, m1.close))
             price = (hi + lo) / 2
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             feed.on_tick(Tick(symbol="EURUSD", time_utc=t0 + 30.0, bid=price, ask=price + 1e-5))
             ticks[j] = _until_painted(chart, lambda: chart.forming.bar is not None and chart.forming.bar.close == price) - t
+            tick_cpu[j] = time.thread_time() - cpu
             _wait_for(lambda: False, 0.02, 20, check=False)  # the bar closes a little later (a quiet GUI thread)
             n = h + j + 1
             swapped.clear()
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             feed.on_bar_closed(BarClosed(symbol="EURUSD", timeframe="M1", time_utc=t0, open=o, high=hi, low=lo,
                                          close=c))
             closes[j] = _until_painted(chart, lambda: chart.count == n and (
                 feed.overlays is None or feed.overlays.error is not None or (feed.overlays.n_bars == n and swapped))) - t
+            close_cpu[j] = time.thread_time() - cpu
             if feed.overlays is not None:
                 if feed.overlays.error:
                     raise RuntimeError(feed.overlays.error)
@@ -109,6 +113,8 @@ def main() -> None:
         assert chart.count == h + args.events
         print(f"history {h:>9,} M1: tick -> forming candle drawn {_pct(ticks)} | bar close -> chart updated "
               f"{'(overlays included) ' if feed.overlays else ''}{_pct(closes)} (budget 20 ms each)", flush=True)
+        print(f"{'':19} CPU time of the GUI thread (whatever the machine's load): tick {_pct(tick_cpu)} | bar close "
+              f"{_pct(close_cpu)}", flush=True)
         if feed.overlays is not None:
             worker = np.array(list(feed.overlays.worker_s)[-args.events:])
             print(f"{'':19} of which the overlays advanced (bar handed over -> layers on the chart) {_pct(overlays)}; "
