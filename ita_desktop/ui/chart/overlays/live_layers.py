@@ -22,7 +22,7 @@ over the same tables (tests/test_live_overlays.py checks both on the real EURUSD
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +103,7 @@ class LiveLayers:
                 continue
             done = settled_mask(t, rows, n)
             self._settled[t] = done.copy()
-            self._sealed[t] = [self._chunk(t, np.flatnonzero(done), tables, n)] if done.any() else []
+            self._sealed[t] = self._history_chunks(t, np.flatnonzero(done), tables, n)
             self._active[t] = self._chunk(t, np.flatnonzero(~done), tables, n)
 
     @property
@@ -177,7 +177,7 @@ class LiveLayers:
                 young_rows = kept
             active = self._active[t]
             candidates = np.union1d(active.rows, touched) if len(touched) else active.rows
-            done = settled_mask(t, rows[candidates], n) if len(candidates) else np.zeros(0, dtype=bool)
+            done = settled_mask(t, rows.take(candidates), n) if len(candidates) else np.zeros(0, dtype=bool)
             fresh = candidates[done]
             if not len(touched) and not len(reopened) and not len(fresh):
                 # the same rows, drawn the same but for the right edge the open ones reach: moved in place
@@ -193,6 +193,19 @@ class LiveLayers:
                     young_rows = np.zeros(0, np.int64)
                 self._young[t] = self._chunk(t, young_rows, tables, n)
             self._active[t] = self._chunk(t, candidates[~done], tables, n)
+
+    def _history_chunks(self, table: str, rows: np.ndarray, tables, n: int) -> list[_Chunk]:
+        """The rows settled before the first update, in chunks halving towards the newest (the older half,
+        then half the rest, ... down to MAX_MERGE_ROWS): a change naming a settled row again (mostly a
+        recent one) redraws its small chunk, not the whole history's."""
+        chunks = []
+        while len(rows) > MAX_MERGE_ROWS:
+            half = len(rows) // 2
+            chunks.append(self._chunk(table, rows[:half], tables, n))
+            rows = rows[half:]
+        if len(rows):
+            chunks.append(self._chunk(table, rows, tables, n))
+        return chunks
 
     def _without(self, table: str, chunk: _Chunk, rows: np.ndarray, tables, n: int) -> _Chunk:
         drop = np.isin(chunk.rows, rows)
@@ -214,10 +227,10 @@ def _moved_edge(shapes: LayerShapes, old_n: int, n: int) -> LayerShapes:
     out = LayerShapes(shapes.name, objects=shapes.objects, total=shapes.total)
     for batch in shapes.batches:
         if isinstance(batch, (Boxes, Segments)):
-            at_edge = batch.x1 == old_edge
-            if at_edge.any():
+            at_edge = np.flatnonzero(batch.x1 == old_edge)
+            if len(at_edge):
                 x1 = batch.x1.copy()
                 x1[at_edge] = edge
-                batch = replace(batch, x1=x1)
+                batch = batch.with_right(x1, at_edge)
         out.batches.append(batch)
     return out
