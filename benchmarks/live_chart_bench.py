@@ -4,13 +4,15 @@
         [--events 300] [--replay-history 100000,1000000,5000000] [--replay 30000]
         [--rules asia_sweep,ib_raid,fvg_reversal,Frank_raid] [--no-overlays]
 
-Prints, per history size, against the 20 ms budgets:
+Prints, per history size, against the 20 ms budgets, each through the Qt event loop as the window runs:
 - tick -> forming candle drawn: a Tick handed to LiveChartFeed (what the QtBusBridge calls on the GUI
-  thread), the frame applied (``flush``) and the chart painted synchronously (``repaint``);
-- bar close -> chart updated: a BarClosed likewise, the bar appended (growing columns, aggregation
-  tails, the touched chunks' rows), the detector overlays advanced from the detectors' changes on
-  their worker (LiveOverlayFeed; the figure waits until the new layers are on the chart) and painted;
-  the overlay part alone is printed too. The core's part of a bar close (rules, signals, SQLite) is
+  thread), until the chart has painted the frame showing it;
+- bar close -> chart updated: a BarClosed likewise, until the chart has painted the frame showing the
+  bar (growing columns, aggregation tails, the touched chunks' rows) AND its detector overlays advanced
+  from the detectors' changes on their worker (LiveOverlayFeed); the overlay part alone (bars appended
+  to layers on the chart) and the worker's own part are printed too, and the time the live layers take
+  to build when a session starts (``prime``). The GUI thread's own CPU time per tick and per bar close is
+  printed too: on a shared machine the wall times mostly say how long the thread waited for a core. The core's part of a bar close (rules, signals, SQLite) is
   benchmarks/live_session_bench.py's.
 Then Bar Replay at full speed with the chart, per replay history size: a replay LiveSession with the
 rules on its own thread (ReplayControl), its bus events through a real QtBusBridge to the chart and its
@@ -51,7 +53,7 @@ def main() -> None:
     ap.add_argument("--no-overlays", action="store_true", help="the chart without detector overlays (the old figure)")
     ap.add_argument("--core-too", action="store_true", help="also replay without the chart (same bars, same load)")
     args = ap.parse_args()
-    args.replay_histories = [int(h) for h in str(args.replay_history).split(",") if h]
+    args.replay_histories = [int(h) for h in str(args.replay_history).split(",") if h]  # "" skips the replays
     os.environ["ITA_HOME"] = tempfile.mkdtemp(prefix="ita-livechart-bench-")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -62,50 +64,60 @@ def main() -> None:
     from ita_desktop.ui.bus_bridge import QtBusBridge
     from ita_desktop.ui.chart.chart_data import prepare_chart_data
     from ita_desktop.ui.chart.live_series import growable
-    from ita_desktop.ui.chart.widget import CandleChart
 
     app = QApplication.instance() or QApplication([])
+    timed_chart = _make_timed_chart()
     histories = [int(h) for h in args.history.split(",")]
-    n_total = max(max(histories), max(args.replay_histories) + args.replay) + args.events + 10
+    n_total = max(max(histories), max(args.replay_histories, default=0) + args.replay) + args.events + 10
     print(f"bars: {describe(n_total)}")
     m1 = chained_eurusd(n_total)
     windows = {"asia": ("20:00", "00:00"), "london": ("02:00", "05:00"), "ny_am": ("09:30", "11:00")}
     bus = EventBus()
 
     for h in histories:
-        chart = CandleChart(session_windows=windows)
+        chart = timed_chart(session_windows=windows)
         chart.resize(1400, 700)
         chart.show()
         chart.set_prepared(growable(prepare_chart_data(m1.slice(0, h), chart.session_clock, windows)))
         bridge = QtBusBridge(bus)  # one per chart: a feed lives as long as its chart
         feed = _feed(args, chart, bridge, m1.slice(0, h))
-        for _ in range(5):
-            app.processEvents()
+        swapped: list[float] = []
+        if feed.overlays is not None:
+            feed.overlays.advanced.connect(lambda _counts: swapped.append(time.perf_counter()))
+        _wait_for(lambda: False, 0.2, 20, check=False)  # settle: the first frames, pending events
         ticks, closes, overlays = np.empty(args.events), np.empty(args.events), np.empty(args.events)
+        tick_cpu, close_cpu = np.empty(args.events), np.empty(args.events)  # the GUI thread's own CPU time
         for j in range(args.events):
             i = h + j
             t0, o, hi, lo, c = int(m1.time[i]), *(float(a[i]) for a in (m1.open, m1.high, m1.low, m1.close))
-            t = time.perf_counter()
-            feed.on_tick(Tick(symbol="EURUSD", time_utc=t0 + 30.0, bid=(hi + lo) / 2, ask=(hi + lo) / 2 + 1e-5))
-            feed.flush()
-            chart.viewport().repaint()
-            ticks[j] = time.perf_counter() - t
-            t = time.perf_counter()
+            price = (hi + lo) / 2
+            t, cpu = time.perf_counter(), time.thread_time()
+            feed.on_tick(Tick(symbol="EURUSD", time_utc=t0 + 30.0, bid=price, ask=price + 1e-5))
+            ticks[j] = _until_painted(chart, lambda: chart.forming.bar is not None and chart.forming.bar.close == price) - t
+            tick_cpu[j] = time.thread_time() - cpu
+            _wait_for(lambda: False, 0.02, 20, check=False)  # the bar closes a little later (a quiet GUI thread)
+            n = h + j + 1
+            swapped.clear()
+            t, cpu = time.perf_counter(), time.thread_time()
             feed.on_bar_closed(BarClosed(symbol="EURUSD", timeframe="M1", time_utc=t0, open=o, high=hi, low=lo,
                                          close=c))
-            feed.flush()
-            t_overlay = time.perf_counter()
-            _overlays_caught_up(feed, app, chart.count)
-            overlays[j] = time.perf_counter() - t_overlay
-            chart.viewport().repaint()
-            closes[j] = time.perf_counter() - t
+            closes[j] = _until_painted(chart, lambda: chart.count == n and (
+                feed.overlays is None or feed.overlays.error is not None or (feed.overlays.n_bars == n and swapped))) - t
+            close_cpu[j] = time.thread_time() - cpu
+            if feed.overlays is not None:
+                if feed.overlays.error:
+                    raise RuntimeError(feed.overlays.error)
+                overlays[j] = swapped[-1] - t
         assert chart.count == h + args.events
         print(f"history {h:>9,} M1: tick -> forming candle drawn {_pct(ticks)} | bar close -> chart updated "
               f"{'(overlays included) ' if feed.overlays else ''}{_pct(closes)} (budget 20 ms each)", flush=True)
+        print(f"{'':19} CPU time of the GUI thread (whatever the machine's load): tick {_pct(tick_cpu)} | bar close "
+              f"{_pct(close_cpu)}", flush=True)
         if feed.overlays is not None:
             worker = np.array(list(feed.overlays.worker_s)[-args.events:])
-            print(f"{'':19} of which the overlays advanced (worker, then applied on the GUI thread) {_pct(overlays)}; "
-                  f"{feed.overlays.updates} updates; the worker's own part {_pct(worker)}", flush=True)
+            print(f"{'':19} of which the overlays advanced (bar handed over -> layers on the chart) {_pct(overlays)}; "
+                  f"{feed.overlays.updates} updates; the worker's own part {_pct(worker)}; live layers built at "
+                  f"session start (prime) in {feed.primed_s:.2f} s", flush=True)
         bridge.close()
         chart.close()
         chart.deleteLater()
@@ -115,6 +127,42 @@ def main() -> None:
         _replay(args, h, m1, bus, bridge, app, windows)
         bridge.close()
     bus.shutdown()
+
+
+def _make_timed_chart():
+    from ita_desktop.ui.chart.widget import CandleChart
+
+    class TimedChart(CandleChart):
+        """The window's chart; ``paint_hook()`` runs after each paint of its viewport (the frame is drawn)."""
+
+        paint_hook = None
+
+        def paintEvent(self, ev):  # noqa: N802 (Qt's name)
+            super().paintEvent(ev)
+            if self.paint_hook is not None:
+                self.paint_hook()
+
+    return TimedChart
+
+
+def _until_painted(chart, shown, timeout: float = 30.0) -> float:
+    """Run the event loop until a paint of ``chart`` ends with ``shown()`` true; the time that paint ended."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop, ended = QEventLoop(), []
+
+    def hook():
+        if not ended and shown():
+            ended.append(time.perf_counter())
+            loop.quit()
+
+    chart.paint_hook = hook
+    QTimer.singleShot(int(timeout * 1000), loop.quit)
+    loop.exec()
+    chart.paint_hook = None
+    if not ended:
+        raise RuntimeError("timed out waiting for the chart to paint")
+    return ended[0]
 
 
 def _feed(args, chart, bridge, history):
@@ -131,8 +179,10 @@ def _feed(args, chart, bridge, history):
     data = overlay_data(history, detect(history))
     overlays.set_layers(data.layers, data.key)
     feed.overlays.attach(data)
+    t = time.perf_counter()
     feed.overlays.prime()  # what the Bar Replay and MT5 Live docks do when their session starts
     _overlays_caught_up(feed, _app(), chart.count)
+    feed.primed_s = time.perf_counter() - t  # over 1M bars the detection is not kept: detected again first
     return feed
 
 
@@ -149,7 +199,7 @@ def _overlays_caught_up(feed, app, n: int, timeout: float = 120.0) -> None:
             raise RuntimeError(feed.overlays.error)
 
 
-def _wait_for(done, timeout: float, check_ms: int) -> None:
+def _wait_for(done, timeout: float, check_ms: int, check: bool = True) -> None:
     """Run the Qt event loop (as the window's app.exec does: the GUI thread idles without the GIL) until
     ``done()``, checked every ``check_ms``."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -163,7 +213,7 @@ def _wait_for(done, timeout: float, check_ms: int) -> None:
     timer.start()
     loop.exec()
     timer.stop()
-    if not done():
+    if check and not done():
         raise RuntimeError("timed out")
 
 

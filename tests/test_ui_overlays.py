@@ -390,3 +390,32 @@ def test_markers_at_one_point_draw_one_filled_marker(qapp, monkeypatch):
     for dx, dy in ((0, 0), (-1, -2), (1, -2), (0, 2)):
         assert image.pixelColor(x + dx, y + dy) == single.pixelColor(x + dx, y + dy) == fill
     assert image.pixelColor(round(_px(60)), y - 10) == single.pixelColor(round(_px(60)), y - 10)
+
+
+def test_a_repaint_of_the_same_view_replays_the_frame_and_new_shapes_replan_it(qapp, monkeypatch):
+    """A repaint with the same view, shapes and colours (a tick's forming candle, the crosshair) draws the
+    frame planned before, pixel for pixel, without planning it again; new shapes or colours plan anew."""
+    level = Style("buyside", width=1.5)
+    layer = LayerShapes("known")
+    layer.add(Boxes([10, 50], [20, 70], [30, 60], [40, 80], Style("bull", fill_alpha=70, line_alpha=0)))
+    layer.add(Segments([5, 5], [45, 45], [60, 60.5], [60, 60.5], level, ["PDH", "PWH"]))
+    layer.add(Markers([20], [10], "up", Style("bull", fill_alpha=255, size=9.0), ["Sweep PDL"]))
+    first, item = _paint_item(monkeypatch, layer)
+    plan = item._plan
+    planned = []
+    monkeypatch.setattr(item, "_planned", lambda *a: planned.append(a) or OverlayItem._planned(item, *a))
+
+    def draw(painter: QPainter) -> None:
+        painter.setTransform(QTransform(SX, 0, 0, SY, DX, DY))
+        item.paint(painter, None)
+
+    again = _image(draw)
+    assert again == first and item._plan is plan and not planned and item.last_drawn == 2 + 2 + 1
+    moved = LayerShapes("known")
+    moved.add(Boxes([30], [40], [30], [40], Style("bull", fill_alpha=70, line_alpha=0)))
+    item.set_shapes(moved, 100, 0.0, 100.0)
+    changed = _image(draw)
+    assert len(planned) == 1 and changed != first and item.last_drawn == 1
+    item.set_palette({**overlay_palette(get_theme("dark")), "bull": "#ff0000"})
+    recoloured = _image(draw)
+    assert len(planned) == 2 and recoloured != changed

@@ -9,6 +9,8 @@ most 60 times a second, and a slow tick stream costs one small repaint per tick.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
@@ -44,8 +46,9 @@ class LiveChartFeed(QObject):
         self._forming: tuple[int, float, float, float, float] | None = None  # bar time, o, h, l, c
         self._signals: list[SignalRaised] = []
         self.frames = 0  # chart refreshes done (tests and the benchmark read it)
+        self._next_frame = 0.0  # time.monotonic() before which no frame is drawn (at most ~60 a second)
         self._timer = QTimer(self)
-        self._timer.setInterval(FRAME_MS)
+        self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.flush)
         events.register(BarClosed, self.on_bar_closed)
         events.register(Tick, self.on_tick)
@@ -56,8 +59,10 @@ class LiveChartFeed(QObject):
         return bars is not None and bars.symbol == symbol and (timeframe is None or bars.timeframe.value == timeframe)
 
     def _wake(self) -> None:
+        """Draw what queued at the next frame: at once when the last frame is FRAME_MS (or, after a bulk
+        frame, BULK_FRAME_MS) old, so a bar closing on a quiet chart is not held back a frame."""
         if not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(max(0, round((self._next_frame - time.monotonic()) * 1000)))
 
     # -- bus slots (GUI thread; they only queue) ------------------------------------------------
     def on_bar_closed(self, event: BarClosed) -> None:
@@ -99,6 +104,8 @@ class LiveChartFeed(QObject):
             fresh = [b for b in self._bars if last is None or b.time_utc > last]
             self._bars.clear()
             if fresh:
+                if self.overlays is not None:  # a few bars: drawn with their overlays in one paint
+                    self.overlays.hold_paint(len(fresh))
                 chart.append_bars(_as_bars(fresh, chart.bars))
                 if self.overlays is not None:
                     self.overlays.bars_appended()
@@ -109,7 +116,7 @@ class LiveChartFeed(QObject):
             self._mark(event)
         self._signals.clear()
         self.frames += 1
-        self._timer.setInterval(BULK_FRAME_MS if len(fresh) >= BULK_BARS else FRAME_MS)
+        self._next_frame = time.monotonic() + (BULK_FRAME_MS if len(fresh) >= BULK_BARS else FRAME_MS) / 1000
 
     def _mark(self, event: SignalRaised) -> None:
         chart = self.chart

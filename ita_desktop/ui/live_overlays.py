@@ -11,6 +11,7 @@ per BULK_UPDATE_MS) and the GUI thread only swaps arrays (never waits on the det
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import deque
@@ -33,6 +34,8 @@ BULK_UPDATE_MS = 250
 #: a detection over more bars than this is not kept while no session runs (hundreds of MB at 5,000,000
 #: bars); a session started later detects the chart's bars again on the worker first
 KEEP_RESULT_BARS = 1_000_000
+#: the longest a closed bar waits for its overlays before the chart is painted without them (``hold_paint``)
+HOLD_MS = 60
 
 
 class LiveOverlayFeed(QObject):
@@ -62,6 +65,11 @@ class LiveOverlayFeed(QObject):
         self._pause.setSingleShot(True)
         self._pause.setInterval(BULK_UPDATE_MS)
         self._pause.timeout.connect(self._after_pause)
+        self._held = False  # the chart's viewport does not paint until this update's layers are on it
+        self._hold = QTimer(self)
+        self._hold.setSingleShot(True)
+        self._hold.setInterval(HOLD_MS)
+        self._hold.timeout.connect(self._release)
 
     def attach(self, data: OverlayData) -> None:
         """The detection of the chart's series (over its first bars); bars already appended are caught up."""
@@ -87,6 +95,7 @@ class LiveOverlayFeed(QObject):
 
     def detach(self) -> None:
         """Forget the series (another one loads); an update still running is ignored when it ends."""
+        self._release()
         self._generation += 1
         self._data, self._live = None, None
         self._again = False
@@ -98,6 +107,28 @@ class LiveOverlayFeed(QObject):
     def idle(self) -> bool:
         """No update running or waiting (tests wait for it before comparing layers)."""
         return not self._busy and not self._again and not self._pause.isActive()
+
+    def hold_paint(self, bars: int) -> None:
+        """``bars`` closed bars are about to be appended: if their overlay update starts now and is small (a
+        live bar, a slow replay), the chart's viewport stops painting until its layers are on the chart (at
+        most HOLD_MS), so the candle and its overlays are drawn in one paint, not two (each paint of the
+        chart with its overlays is most of a bar close's cost on the GUI thread). A bulk append (fast
+        replay) is painted at once: its overlays follow every BULK_UPDATE_MS."""
+        if (self._live is None or self._busy or self._pause.isActive() or self._held or bars >= BULK_BARS
+                or not self.chart.isVisible()):
+            return
+        viewport = self.chart.viewport()
+        if viewport.updatesEnabled():
+            viewport.setUpdatesEnabled(False)
+            self._held = True
+            self._hold.start()
+
+    def _release(self) -> None:
+        """The chart paints again (one paint of everything changed while held)."""
+        if self._held:
+            self._held = False
+            self._hold.stop()
+            self.chart.viewport().setUpdatesEnabled(True)
 
     def bars_appended(self) -> None:
         """Bars were appended to the chart: advance the overlays (now, or after the running update)."""
@@ -143,14 +174,19 @@ class LiveOverlayFeed(QObject):
         try:
             live, layers, n = future.result()
         except Exception as exc:  # noqa: BLE001 (shown, and the live overlays stop; the candles go on)
+            self._release()
             self.error = f"Overlays stopped following the bars: {exc}"
             log.warning(self.error)
             self._data, self._live = None, None
             return
+        built = self._live is None
         self._live, self.n_bars = live, n
         bars = self.chart.bars
         key = (bars.symbol, bars.timeframe.value, int(bars.time[n - 1])) if bars is not None and n else None
         self.overlays.set_layers(layers, key)
+        self._release()
+        if built:  # the live layers and their detection live as long as the session: out of the collector's
+            gc.freeze()  # walks, as the window's start-up objects are (a full collection walked them all, GIL held)
         self.updates += 1
         counts = {name: layer.objects for name, layer in layers.items()}
         counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})

@@ -279,6 +279,9 @@ class CandleChart(pg.GraphicsLayoutWidget):
             lo, hi = span
             pad = (hi - lo) * Y_PADDING or max(abs(hi) * 1e-4, 1e-6)
             self.view.setYRange(lo - pad, hi + pad, padding=0)
+        # the view's new transform now, not when the next paint prepares (pyqtgraph's default): set during
+        # that paint it marks every item changed again, and the chart paints a second time right after
+        self.view.updateMatrix()
         return first, stop
 
     # -- input ------------------------------------------------------------------------

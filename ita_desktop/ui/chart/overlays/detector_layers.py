@@ -66,8 +66,18 @@ def _level_lines(rows: np.ndarray, labels: dict[LevelKind, str], n_bars: int, st
                  text=None) -> Segments:
     x0 = rows["start"] - 0.5
     x1 = np.maximum(_ends(rows["end"], n_bars, exclusive=True), x0 + 1.0)
-    texts = [text(r) if text else labels[LevelKind(int(r["sub"]))] for r in rows] if len(rows) else []
+    texts = text(rows) if text else _labels_of(rows["sub"], labels)
     return Segments(x0, x1, rows["price"], rows["price"], style, texts)
+
+
+def _labels_of(codes: np.ndarray, labels: dict, prefix: str = "", default: str | None = None) -> list[str]:
+    """``prefix + labels[code]`` per row, looked up by integer code (no enum built per row: a 5,000,000-bar
+    series has hundreds of thousands of rows)."""
+    by_code = {int(k): prefix + v for k, v in labels.items()}
+    if default is not None:
+        fallback = prefix + default
+        return [by_code.get(c, fallback) for c in codes.tolist()]
+    return [by_code[c] for c in codes.tolist()]
 
 
 def _levels_of(levels: np.ndarray, kinds) -> np.ndarray:
@@ -94,10 +104,21 @@ def initial_balance(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
 def ib_extensions(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
     layer = LayerShapes("ib_ext")
     rows = _levels_of(tables.get("levels", _EMPTY), (LevelKind.IB_EXT,))
-    label = lambda r: f"IB {'+' if r['direction'] >= 0 else '−'}{float(r['extra']):g}×"  # noqa: E731
-    layer.add(_level_lines(rows, {}, n_bars, Style("ib", dash=True, line_alpha=150), text=label))
+    layer.add(_level_lines(rows, {}, n_bars, Style("ib", dash=True, line_alpha=150), text=_ib_ext_labels))
     layer.objects = len(rows)
     return layer
+
+
+def _ib_ext_labels(rows: np.ndarray) -> list[str]:
+    """"IB +1.5×" / "IB −2×" per row (each distinct label formatted once)."""
+    made: dict[tuple[bool, float], str] = {}
+    out = []
+    for up, extra in zip((rows["direction"] >= 0).tolist(), rows["extra"].tolist()):
+        text = made.get((up, extra))
+        if text is None:
+            text = made[(up, extra)] = f"IB {'+' if up else '−'}{extra:g}×"
+        out.append(text)
+    return out
 
 
 def liquidity(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
@@ -140,12 +161,11 @@ def sweeps(tables: dict[str, np.ndarray], n_bars: int, *, of_swings: bool) -> La
         rows = rows[np.isin(rows["sub"], LIQUIDITY_SWEEPS)]
     origin = _sweep_origins(rows, tables)
     x0 = np.maximum(origin, rows["start"] - SWEEP_TAIL_BARS) - 0.5
-    texts = [SWEEP_LABELS.get(LevelKind(int(s)), "level") for s in rows["sub"]] if len(rows) else []
     for direction, role, shape in ((-1, "bear", "down"), (1, "bull", "up")):
         pick = rows["direction"] == direction
         r = rows[pick]
         layer.add(Segments(x0[pick], r["end"] + 0.5, r["price"], r["price"], Style("sweep", dash=True)))
-        labels = None if of_swings else [f"Sweep {t}" for t, p in zip(texts, pick) if p]
+        labels = None if of_swings else _labels_of(r["sub"], SWEEP_LABELS, "Sweep ", "level")
         layer.add(Markers(r["bar"], r["extra"], shape, Style(role, fill_alpha=255, size=9.0), labels))
     layer.objects = len(rows)
     return layer

@@ -38,6 +38,7 @@ MAX_MARKERS = 150  # per batch; more means zoomed out too far to tell markers ap
 MAX_LABELS = 40
 PIXEL_PAD = 12.0  # drawn beyond the viewport edge so clipped lines end off screen
 LABEL_POINT_SIZE = 8
+MAX_TEXTS = 4096  # laid-out label texts kept per layer
 
 
 class OverlayItem(pg.GraphicsObject):
@@ -61,6 +62,8 @@ class OverlayItem(pg.GraphicsObject):
         self._placed = _LabelSpace(self._metrics.height())  # labels drawn in the current paint
         self._shared_labels = False  # True: the OverlaySet shares one space among its layers, cleared per frame
         self.last_drawn = 0  # shapes drawn by the last paint (tests and the benchmark read it)
+        self._version = 0  # bumped when the shapes or colours change: the plan of a frame is then stale
+        self._plan: _Plan | None = None  # the last frame's draw calls
 
     # -- data -------------------------------------------------------------------------
     def set_shapes(self, shapes: LayerShapes | None, n_bars: int, low: float, high: float) -> None:
@@ -70,7 +73,9 @@ class OverlayItem(pg.GraphicsObject):
         whenever the chart is: shapes outside them are not lost, only the view decides."""
         self.prepareGeometryChange()
         self.shapes = shapes or LayerShapes(self.name)
-        self._texts.clear()  # laid-out labels of the previous shapes would only pile up
+        self._version += 1
+        if len(self._texts) > MAX_TEXTS:  # laid-out labels are kept across updates (the same texts recur)
+            self._texts.clear()
         span = max(high - low, 1e-9)
         self._bounds = QRectF(-0.5, low - span, float(max(n_bars, 1)) + 16, 3 * span) if n_bars else QRectF()
         self.update()
@@ -80,9 +85,11 @@ class OverlayItem(pg.GraphicsObject):
         never sits on another layer's ("CHoCH" over "EQL"); the owner clears it before each frame."""
         self._placed = space
         self._shared_labels = True
+        self._version += 1
 
     def set_palette(self, palette: dict[str, str]) -> None:
         self._palette = dict(palette)
+        self._version += 1
         self._tools.clear()
         self._label_pens.clear()
         self.update()
@@ -92,37 +99,70 @@ class OverlayItem(pg.GraphicsObject):
 
     # -- paint ------------------------------------------------------------------------
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        """Draw the shapes meeting the view. What to draw (visible shapes mapped to pixels, labels placed)
+        is planned once per view, shapes and palette, then replayed: a repaint of part of the chart (a
+        tick's forming candle, the crosshair) or of an unchanged view costs the Qt calls only."""
         view = self.viewRect()
         if view is None or not self.shapes.batches:
             self.last_drawn = 0
+            self._plan = None
             self.painted.emit()
             return
         t = painter.worldTransform()
+        key = (self._version, t.m11(), t.m22(), t.dx(), t.dy(), view.left(), view.right(), view.top(), view.bottom())
+        plan = self._plan
+        if plan is None or plan.key != key:
+            plan = self._plan = self._planned(key, view, t)
+        elif self._shared_labels:
+            for rect in plan.labels:  # the frame's other layers avoid these labels as when planned
+                self._placed.add(*rect)
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(self._font)
+        for op, *args in plan.ops:
+            if op == "rects":
+                draw_rects(painter, args[0])
+            elif op == "lines":
+                draw_lines(painter, args[0])
+            elif op == "tools":
+                painter.setPen(args[0])
+                painter.setBrush(args[1])
+            elif op == "label":
+                painter.drawStaticText(args[0], args[1])
+            elif op == "markers":
+                path, xs, ys = args
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+                for x, y in zip(xs, ys):  # the transform is the identity here (reset above)
+                    painter.translate(x, y)
+                    painter.drawPath(path)
+                    painter.translate(-x, -y)
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.restore()
+        self.last_drawn = plan.drawn
+        self.painted.emit()
+
+    def _planned(self, key: tuple, view: QRectF, t: QTransform) -> "_Plan":
+        """The draw calls of one frame: the visible shapes in pixels, within the layer's budget."""
         sx, sy, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
         xa, xb = sorted((sx * view.left() + dx, sx * view.right() + dx))
         ya, yb = sorted((sy * view.top() + dy, sy * view.bottom() + dy))
         frame = _Frame(sx, sy, dx, dy, xa - PIXEL_PAD, xb + PIXEL_PAD, ya - PIXEL_PAD, yb + PIXEL_PAD)
         margin = PIXEL_PAD / abs(sx) if sx else 0.0
-        painter.save()
-        painter.resetTransform()
-        painter.setFont(self._font)
         if not self._shared_labels:
             self._placed.clear()
+        plan = _Plan(key)
         visible = [(b, b.index.visible(view.left() - margin, view.right() + margin)) for b in self.shapes.batches]
         spans = [(b, self._wide_enough(b, ids, abs(sx))) for b, ids in visible if len(ids) and not isinstance(b, Markers)]
         budget = max(LAYER_BUDGET // max(len(spans), 1), MIN_BATCH_BUDGET)
-        drawn = 0
         for batch, ids in spans:
             if len(ids):
                 ids = self._longest(batch, ids, budget)
                 draw = self._boxes if isinstance(batch, Boxes) else self._segments
-                drawn += draw(painter, batch, ids, frame)
+                plan.drawn += draw(plan, batch, ids, frame)
         for batch, ids in visible:
             if isinstance(batch, Markers) and 0 < len(ids) <= MAX_MARKERS:
-                drawn += self._markers(painter, batch, ids, frame)
-        painter.restore()
-        self.last_drawn = drawn
-        self.painted.emit()
+                plan.drawn += self._markers(plan, batch, ids, frame)
+        return plan
 
     @staticmethod
     def _wide_enough(batch: Boxes | Segments, ids: np.ndarray, px_per_bar: float) -> np.ndarray:
@@ -156,27 +196,25 @@ class OverlayItem(pg.GraphicsObject):
             tools = self._tools[style] = (pen, brush)
         return tools
 
-    def _boxes(self, painter: QPainter, b: Boxes, ids: np.ndarray, f: "_Frame") -> int:
+    def _boxes(self, plan: "_Plan", b: Boxes, ids: np.ndarray, f: "_Frame") -> int:
         x0, x1 = f.x(b.x0[ids]), f.x(b.x1[ids])
         y0, y1 = f.y(b.y0[ids]), f.y(b.y1[ids])
         rects = np.column_stack((np.minimum(x0, x1), np.minimum(y0, y1),
                                  np.maximum(np.abs(x1 - x0), 1.0), np.maximum(np.abs(y1 - y0), 1.0)))
-        pen, brush = self._tools_for(b.style)
-        painter.setPen(pen)
-        painter.setBrush(brush)
-        draw_rects(painter, rects)
+        plan.ops.append(("tools", *self._tools_for(b.style)))
+        plan.ops.append(("rects", rects))
         return len(ids)
 
-    def _segments(self, painter: QPainter, s: Segments, ids: np.ndarray, f: "_Frame") -> int:
+    def _segments(self, plan: "_Plan", s: Segments, ids: np.ndarray, f: "_Frame") -> int:
         x0, x1 = f.x(s.x0[ids]), f.x(s.x1[ids])
         y0, y1 = f.y(s.y0[ids]), f.y(s.y1[ids])
-        pen, _ = self._tools_for(s.style)
-        painter.setPen(pen)
-        draw_lines(painter, np.column_stack((x0, y0, x1, y1)))
+        pen, brush = self._tools_for(s.style)
+        plan.ops.append(("tools", pen, brush))
+        plan.ops.append(("lines", np.column_stack((x0, y0, x1, y1))))
         if s.labels is not None and len(ids) <= MAX_LABELS:
             below = s.style.role in ("bear", "sellside")
             dy = self._metrics.ascent() + 1 if below else -3.0
-            self._set_label_pen(painter, s.style)
+            self._set_label_pen(plan, s.style)
             for k, xa, xb, ya, yb in zip(ids.tolist(), x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist()):
                 text = s.labels[k]
                 static, w = self._text(text)
@@ -188,29 +226,24 @@ class OverlayItem(pg.GraphicsObject):
                         continue  # half out of the plot: "OS" for BOS at the left edge
                 else:  # right end of the visible part, inside the line and the plot
                     x = max(min(xb, f.right - PIXEL_PAD) - w - 3, f.left + PIXEL_PAD + 2)
-                self._label(painter, x, (ya + yb) / 2 + dy, w, static)
+                self._label(plan, x, (ya + yb) / 2 + dy, w, static)
         return len(ids)
 
-    def _markers(self, painter: QPainter, m: Markers, ids: np.ndarray, f: "_Frame") -> int:
+    def _markers(self, plan: "_Plan", m: Markers, ids: np.ndarray, f: "_Frame") -> int:
         xs, ys = f.x(m.x[ids]).tolist(), f.y(m.y[ids]).tolist()
         path = self._marker_path(m.shape, m.style.size)
         pen, brush = self._tools_for(m.style)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(pen if m.shape == "cross" else QPen(Qt.PenStyle.NoPen))
-        painter.setBrush(brush if m.shape != "cross" else QBrush(Qt.BrushStyle.NoBrush))
-        for x, y in zip(xs, ys):  # the transform is the identity here (paint reset it)
-            painter.translate(x, y)
-            painter.drawPath(path)
-            painter.translate(-x, -y)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        plan.ops.append(("tools", pen if m.shape == "cross" else _NO_PEN,
+                         brush if m.shape != "cross" else _NO_BRUSH))
+        plan.ops.append(("markers", path, xs, ys))
         if m.labels is not None and len(ids) <= MAX_LABELS:
             r = m.style.size / 2
             dy = {"up": 3 + 2 * r + self._metrics.ascent(), "down": -3 - 2 * r - 2}.get(m.shape, -r - 2)
-            self._set_label_pen(painter, m.style)
+            self._set_label_pen(plan, m.style)
             lo, hi = f.left + PIXEL_PAD + 2, f.right - PIXEL_PAD - 2  # inside the plot: never cut by its edges
             for k, x, y in zip(ids.tolist(), xs, ys):
                 static, w = self._text(m.labels[k])
-                self._label(painter, min(max(x - w / 2, lo), hi - w), y + dy, w, static)
+                self._label(plan, min(max(x - w / 2, lo), hi - w), y + dy, w, static)
         return len(ids)
 
     def _marker_path(self, shape: str, size: float) -> QPainterPath:
@@ -243,20 +276,36 @@ class OverlayItem(pg.GraphicsObject):
             cached = self._texts[text] = (static, self._metrics.horizontalAdvance(text))
         return cached
 
-    def _label(self, painter: QPainter, x: float, y: float, width: float, text: QStaticText) -> None:
-        """Draw a label with its baseline at ``y`` unless it would overlap one this layer already
-        drew in this frame."""
+    def _label(self, plan: "_Plan", x: float, y: float, width: float, text: QStaticText) -> None:
+        """Draw a label with its baseline at ``y`` unless it would overlap one already drawn in this frame."""
         top = y - self._metrics.ascent()
-        if self._placed.take(x, top, x + width, top + self._metrics.height()):
-            painter.drawStaticText(QPointF(x, top), text)
+        rect = (x, top, x + width, top + self._metrics.height())
+        if self._placed.take(*rect):
+            plan.ops.append(("label", QPointF(x, top), text))
+            plan.labels.append(rect)
 
-    def _set_label_pen(self, painter: QPainter, style: Style) -> None:
+    def _set_label_pen(self, plan: "_Plan", style: Style) -> None:
         pen = self._label_pens.get(style.role)
         if pen is None:
             pen = self._label_pens[style.role] = QPen(
                 QColor(self._palette.get(style.role, self._palette.get("label", "#ffffff"))))
-        painter.setPen(pen)
-        painter.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+        plan.ops.append(("tools", pen, _NO_BRUSH))
+
+
+_NO_PEN = QPen(Qt.PenStyle.NoPen)
+_NO_BRUSH = QBrush(Qt.BrushStyle.NoBrush)
+
+
+class _Plan:
+    """One frame's draw calls for a layer, for the view, shapes and palette in ``key``."""
+
+    __slots__ = ("key", "ops", "labels", "drawn")
+
+    def __init__(self, key: tuple) -> None:
+        self.key = key
+        self.ops: list[tuple] = []  # ("tools", pen, brush) | ("rects"/"lines", rows) | ("label", at, text) | ("markers", path, xs, ys)
+        self.labels: list[tuple[float, float, float, float]] = []  # label rectangles drawn (device pixels)
+        self.drawn = 0  # shapes drawn
 
 
 class _LabelSpace:
@@ -282,9 +331,13 @@ class _LabelSpace:
             for x0, y0, x1, y1 in self.rows.get(key, ()):
                 if left < x1 and x0 < right and top < y1 and y0 < bottom:
                     return False
-        for key in keys:
-            self.rows.setdefault(key, []).append((left, top, right, bottom))
+        self.add(left, top, right, bottom)
         return True
+
+    def add(self, left: float, top: float, right: float, bottom: float) -> None:
+        """Claim the rectangle whatever it overlaps (a label drawn again from a layer's plan)."""
+        for key in range(floor(top / self.band), floor(bottom / self.band) + 1):
+            self.rows.setdefault(key, []).append((left, top, right, bottom))
 
 
 class _Frame:

@@ -11,6 +11,7 @@ scanning every object of a million-bar series.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,8 +59,30 @@ class SpanIndex:
         self.long_ids = np.flatnonzero(long)
         self.long_x0 = x0[self.long_ids]
         self.long_x1 = x1[self.long_ids]
+        #: the extent of every span: a view outside it meets none (checked before the window scan)
+        self.lo = float(x0.min()) if n else 0.0
+        self.hi = float(x1.max()) if n else -1.0
+
+    def moved_right(self, lo: np.ndarray, hi: np.ndarray, moved: np.ndarray) -> SpanIndex:
+        """This index after the right ends of spans ``moved`` (ids) grew; ``lo``/``hi`` are every span's ends
+        now. No re-sort (a live layer's open zones move to the new right edge at every bar): spans grown
+        longer than ``max_short`` join the long ones, so the window scan stays exact."""
+        out = copy.copy(self)
+        is_long = np.zeros(len(hi), dtype=bool)
+        is_long[self.long_ids] = True
+        too_long = moved[((hi[moved] - lo[moved]) > self.max_short) & ~is_long[moved]]
+        if len(too_long):
+            keep = ~np.isin(self.short_ids, too_long)
+            out.short_ids, out.short_x0 = self.short_ids[keep], self.short_x0[keep]
+            out.long_ids = np.concatenate((self.long_ids, too_long))
+            out.long_x0 = lo[out.long_ids]
+        out.short_x1, out.long_x1 = hi[out.short_ids], hi[out.long_ids]
+        out.hi = max(self.hi, float(hi[moved].max())) if len(moved) else self.hi
+        return out
 
     def visible(self, left: float, right: float) -> np.ndarray:
+        if right < self.lo or left > self.hi:
+            return _NONE
         a = int(np.searchsorted(self.short_x0, left - self.max_short, side="left"))
         b = int(np.searchsorted(self.short_x0, right, side="right"))
         ids = self.short_ids[a:b][self.short_x1[a:b] >= left]
@@ -68,6 +91,9 @@ class SpanIndex:
             if keep.any():
                 ids = np.concatenate((ids, self.long_ids[keep]))
         return ids
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _f64(values) -> np.ndarray:
@@ -92,6 +118,13 @@ class Boxes:
     def __len__(self) -> int:
         return len(self.x0)
 
+    def with_right(self, x1: np.ndarray, moved: np.ndarray) -> Boxes:
+        """These boxes with right ends ``x1`` (only ``moved`` ids changed, growing): a copy, index not rebuilt."""
+        out = copy.copy(self)
+        out.x1 = _f64(x1)
+        out.index = self.index.moved_right(self.x0, out.x1, moved)
+        return out
+
 
 @dataclass
 class Segments:
@@ -113,6 +146,13 @@ class Segments:
 
     def __len__(self) -> int:
         return len(self.x0)
+
+    def with_right(self, x1: np.ndarray, moved: np.ndarray) -> Segments:
+        """These segments with x1 ``x1`` (only ``moved`` ids changed, growing): a copy, index not rebuilt."""
+        out = copy.copy(self)
+        out.x1 = _f64(x1)
+        out.index = self.index.moved_right(np.minimum(self.x0, out.x1), np.maximum(self.x0, out.x1), moved)
+        return out
 
 
 MARKER_SHAPES = ("up", "down", "dot", "cross")

@@ -1,0 +1,153 @@
+"""A closed bar on a live chart (real EURUSD M1, offscreen): the candle and the detector overlays advanced over
+it are drawn in ONE paint. The chart's viewport holds its paints while the overlay update runs on its
+worker (LiveOverlayFeed.hold_paint), so no frame ever shows the new candle with the old overlays, and a
+bar close costs one paint of the chart with its overlays, not two; the layers then equal a full detection."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from ita_desktop.bus.event_bus import EventBus
+from ita_desktop.bus.events import BarClosed, Tick
+from ita_desktop.detectors.dispatcher import detect
+from ita_desktop.ui.bus_bridge import QtBusBridge
+from ita_desktop.ui.chart.chart_data import prepare_chart_data
+from ita_desktop.ui.chart.live_series import growable
+from ita_desktop.ui.chart.overlays import OverlaySet, overlay_data
+from ita_desktop.ui.chart.overlays.detector_layers import detector_layers
+from ita_desktop.ui.chart.widget import CandleChart
+from ita_desktop.ui.live_chart import LiveChartFeed
+from ita_desktop.ui.theme import get_theme
+from tests.test_live_overlays import drawn
+
+pytestmark = pytest.mark.realdata
+START = 20_000
+
+
+class _PaintLog(CandleChart):
+    """The chart, noting what each paint of its viewport showed: (closed bars, bars its overlays cover)."""
+
+    feed: LiveChartFeed | None = None
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.shown: list[tuple[int, int]] = []
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        super().paintEvent(ev)
+        if self.feed is not None:
+            self.shown.append((self.count, self.feed.overlays.n_bars))
+
+
+@pytest.fixture(scope="module")
+def eurusd(eurusd_csv: Path):
+    from ita_desktop.data.csv_import import read_csv
+
+    return read_csv(eurusd_csv, symbol="EURUSD", server_tz="-03:30").bars
+
+
+def test_a_closed_bar_and_its_overlays_are_drawn_in_one_paint(qtbot, eurusd, monkeypatch) -> None:
+    from ita_desktop.ui import live_overlays
+
+    monkeypatch.setattr(live_overlays, "HOLD_MS", 20_000)  # the hold's bound is the next test's: here it never runs out
+    bus = EventBus()
+    bridge = QtBusBridge(bus)
+    chart = _PaintLog()
+    qtbot.addWidget(chart)
+    chart.resize(1200, 600)
+    chart.show()
+    history = eurusd.slice(0, START)
+    chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, {})))
+    overlays = OverlaySet(chart, get_theme("dark"))
+    feed = LiveChartFeed(chart, bridge, overlays=overlays)
+    data = overlay_data(history, detect(history))
+    overlays.set_layers(data.layers, data.key)
+    feed.overlays.attach(data)
+    feed.overlays.prime()
+    qtbot.waitUntil(lambda: feed.overlays.idle and feed.overlays.updates > 0, timeout=120_000)
+    chart.feed = feed
+    try:
+        _close_bars(qtbot, chart, feed, eurusd)
+    finally:
+        _stop(feed, bridge, bus)
+    n = START + 12
+    full = detector_layers(detect(eurusd.slice(0, n)).tables, n, data.options)
+    for name, layer in full.items():
+        assert drawn(overlays.shapes(name)) == drawn(layer), name
+
+
+def _stop(feed: LiveChartFeed, bridge: QtBusBridge, bus: EventBus) -> None:
+    feed.overlays.close()
+    feed.overlays._executor.shutdown(wait=True)  # no update ends after the test's widgets are gone
+    bridge.close()
+    bus.shutdown()
+
+
+def _close_bars(qtbot, chart: _PaintLog, feed: LiveChartFeed, eurusd) -> None:
+    for j in range(12):
+        i = START + j
+        price = float(eurusd.close[i])
+        feed.on_tick(Tick(symbol="EURUSD", time_utc=int(eurusd.time[i]) + 30.0, bid=price, ask=price + 1e-5))
+        qtbot.waitUntil(lambda: chart.forming.bar is not None and bool(chart.shown), timeout=10_000)
+        chart.shown.clear()
+        feed.on_bar_closed(BarClosed(symbol="EURUSD", timeframe="M1", time_utc=int(eurusd.time[i]),
+                                     open=float(eurusd.open[i]), high=float(eurusd.high[i]),
+                                     low=float(eurusd.low[i]), close=price))
+        n = i + 1
+        qtbot.waitUntil(lambda: feed.overlays.n_bars == n and bool(chart.shown), timeout=30_000)
+        qtbot.wait(30)  # any later paint of this bar close would come now
+        # no paint showed the new candle with the old overlays, and the bar close took one paint (a paint of the
+        # frame before it, pending from the tick, may come first)
+        assert all(overlaid == n for closed, overlaid in chart.shown if closed == n), chart.shown
+        assert [closed for closed, _ in chart.shown].count(n) == 1, f"bar {j}: {chart.shown}"
+        assert chart.viewport().updatesEnabled()
+
+
+def test_a_held_paint_is_released_when_the_overlays_do_not_come(qtbot, eurusd) -> None:
+    """The hold is bounded: with the overlay worker stuck, the closed bar is painted after HOLD_MS anyway,
+    and forgetting the series (another one loads) releases it at once."""
+    from ita_desktop.ui import live_overlays
+
+    bus = EventBus()
+    bridge = QtBusBridge(bus)
+    chart = CandleChart()
+    qtbot.addWidget(chart)
+    chart.resize(800, 400)
+    chart.show()
+    history = eurusd.slice(0, START)
+    chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, {})))
+    overlays = OverlaySet(chart, get_theme("dark"))
+    feed = LiveChartFeed(chart, bridge, overlays=overlays)
+    feed.overlays.attach(overlay_data(history, detect(history)))
+    feed.overlays.prime()
+    qtbot.waitUntil(lambda: feed.overlays.idle and feed.overlays.updates > 0, timeout=120_000)
+    try:
+        _held_then_released(qtbot, chart, feed, eurusd, live_overlays.HOLD_MS)
+    finally:
+        _stop(feed, bridge, bus)
+
+
+def _held_then_released(qtbot, chart: CandleChart, feed: LiveChartFeed, eurusd, hold_ms: int) -> None:
+    for k, release in enumerate(("timeout", "detach")):
+        stuck = threading.Event()
+        feed.overlays._executor.submit(stuck.wait)  # the worker is busy elsewhere: the update queues behind it
+        try:
+            i = START + k
+            feed.on_bar_closed(BarClosed(symbol="EURUSD", timeframe="M1", time_utc=int(eurusd.time[i]),
+                                         open=float(eurusd.open[i]), high=float(eurusd.high[i]),
+                                         low=float(eurusd.low[i]), close=float(eurusd.close[i])))
+            qtbot.waitUntil(lambda: chart.count == i + 1, timeout=10_000)
+            assert not chart.viewport().updatesEnabled()  # held for the overlays
+            if release == "timeout":
+                qtbot.waitUntil(lambda: chart.viewport().updatesEnabled(), timeout=hold_ms + 2_000)
+                assert feed.overlays.n_bars < chart.count  # painted without them
+                stuck.set()
+                qtbot.waitUntil(lambda: feed.overlays.idle and feed.overlays.n_bars == chart.count, timeout=30_000)
+            else:
+                feed.overlays.detach()
+                assert chart.viewport().updatesEnabled()
+        finally:
+            stuck.set()
