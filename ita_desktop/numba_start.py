@@ -28,15 +28,39 @@ optional packages at import time:
 cached kernel is declared, before its target starts. ``ITA_NUMBA_FULL_START=1`` leaves numba
 alone (a kernel that ever needs BLAS or cffi would be the reason to set it or drop this).
 Each patch checks the numba code it replaces and stands aside if that code is not as expected.
+
+Two more pieces of numba's start-up only serve a compile, and wait for it (issue 19: warm
+``ita backtest`` <= 0.5 s):
+
+* ``import numba`` runs ``numba.experimental.jitclass.overloads``, which registers ~40
+  ``@overload``s for jitclass instances (``len``, ``hash``, operators) by generating and
+  ``exec``-ing their source: 20-30 ms. No kernel here is a jitclass, and registrations are only
+  read when a context refreshes, which every compile does first. ``defer_jitclass_overloads``
+  (called by ``ita_desktop/__init__`` before numba is imported) lets that import make an empty
+  placeholder and runs the real module just before the typing or CPU context loads its registries.
+* The first call of every dispatcher scans the entry points of every installed distribution
+  for numba extensions (``numba.core.entrypoints.init_all``, ~30 ms of CPU and more of disk on
+  165 packages), although a cached kernel's argument types are numba's own (arrays, numbers).
+  ``defer_extension_scan`` leaves that scan to the CPU context's refresh, which runs it before
+  any compile (numba's ``CPUContext.load_additional_registries`` calls it).
+
+And the BLAS probe is set up only when ``numba.np.arraymath`` is about to be imported (a cached
+kernel whose code uses one of its implementations, ``np.iinfo`` say, imports it), so a process
+that never imports it does not import numba's linalg (15 ms) for nothing.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
 import os
 import sys
 import threading
+import types
 
 ENV_FULL = "ITA_NUMBA_FULL_START"
+JITCLASS_OVERLOADS = "numba.experimental.jitclass.overloads"
+ARRAYMATH = "numba.np.arraymath"
 
 
 def prepare() -> None:
@@ -45,6 +69,7 @@ def prepare() -> None:
         return
     light_cached_loads()
     skips_before_target_start()
+    defer_extension_scan()
 
 
 def skips_before_target_start() -> bool:
@@ -64,6 +89,7 @@ def skips_before_target_start() -> bool:
 
 def _with_skips(load):  # type: ignore[no-untyped-def]
     def load_additional_registries(self):  # type: ignore[no-untyped-def]
+        run_deferred_jitclass_overloads()
         skip_blas_probe()
         skip_cffi()
         return load(self)
@@ -91,7 +117,7 @@ def light_cached_loads() -> bool:
             import numba.cpython.hashing  # noqa: F401  (adds the hash secret's symbols on import)
 
             rtsys.initialize(target_context)
-            skip_blas_probe()  # unpickling a kernel's environment can import numba.np.arraymath (its probe)
+            skip_blas_probe_on_import()  # unpickling a kernel's environment can import numba.np.arraymath (its probe)
             target_context._ita_runtime_ready = True
         with self._guard_against_spurious_io_errors():
             return self._load_overload(sig, target_context)
@@ -117,6 +143,99 @@ def skip_blas_probe() -> bool:
 
     skipped_once._ita_skip = True  # type: ignore[attr-defined]
     linalg.ensure_blas = skipped_once
+    return True
+
+
+class _BeforeImport:
+    """An import finder that runs ``action`` once, just before ``name`` is first imported, then leaves."""
+
+    def __init__(self, name: str, action) -> None:  # type: ignore[no-untyped-def]
+        self.name = name
+        self.action = action
+
+    def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+        if name == self.name:
+            try:
+                sys.meta_path.remove(self)
+            except ValueError:  # another thread got here first
+                return None
+            self.action()
+        return None  # the usual finders import the module itself
+
+
+def skip_blas_probe_on_import() -> bool:
+    """``skip_blas_probe`` just before ``numba.np.arraymath`` is imported; True if set up (not imported yet)."""
+    if ARRAYMATH in sys.modules:
+        return False
+    if not any(isinstance(f, _BeforeImport) and f.name == ARRAYMATH for f in sys.meta_path):
+        sys.meta_path.insert(0, _BeforeImport(ARRAYMATH, skip_blas_probe))
+    return True
+
+
+def defer_extension_scan() -> bool:
+    """A dispatcher's first call skips numba's scan for extension entry points (a compile still runs it first, from
+    the CPU context's registries); True if patched."""
+    from numba.core import dispatcher
+
+    base = dispatcher._DispatcherBase
+    hook = base._compilation_chain_init_hook
+    if getattr(hook, "_ita_deferred", False):
+        return True
+    if set(hook.__code__.co_names) != {"entrypoints", "init_all"}:
+        return False  # numba's hook does something else now: leave it
+
+    def _compilation_chain_init_hook(self):  # type: ignore[no-untyped-def]
+        """numba's hook, its ``entrypoints.init_all()`` left to ``CPUContext.load_additional_registries``."""
+
+    _compilation_chain_init_hook._ita_deferred = True  # type: ignore[attr-defined]
+    base._compilation_chain_init_hook = _compilation_chain_init_hook
+    return True
+
+
+class _DeferJitclassOverloads:
+    """Import finder and loader: ``numba.experimental.jitclass.overloads`` becomes an empty placeholder (once)."""
+
+    def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+        if name != JITCLASS_OVERLOADS:
+            return None
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            return None
+        if importlib.machinery.PathFinder.find_spec(name, path) is None:
+            return None  # not where numba keeps it: let the usual import say so
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec):  # type: ignore[no-untyped-def]
+        module = types.ModuleType(spec.name, "Placeholder: the real module runs before numba's first compile "
+                                             "(ita_desktop.numba_start).")
+        module._ita_deferred = True  # type: ignore[attr-defined]
+        return module
+
+    def exec_module(self, module) -> None:  # type: ignore[no-untyped-def]
+        skips_before_target_start()  # numba's contexts are imported by now: the hook that runs the real module
+
+
+def defer_jitclass_overloads() -> bool:
+    """Before numba is imported: its jitclass overloads are registered just before the first compile, not on import;
+    True if set up. ``ITA_NUMBA_FULL_START=1`` or numba imported already: nothing done."""
+    if os.environ.get(ENV_FULL) == "1" or "numba" in sys.modules:
+        return False
+    if not any(isinstance(f, _DeferJitclassOverloads) for f in sys.meta_path):
+        sys.meta_path.insert(0, _DeferJitclassOverloads())
+    return True
+
+
+def run_deferred_jitclass_overloads() -> bool:
+    """Run the real ``numba.experimental.jitclass.overloads`` in place of its placeholder; True if it ran now."""
+    placeholder = sys.modules.get(JITCLASS_OVERLOADS)
+    if not getattr(placeholder, "_ita_deferred", False):
+        return False
+    del sys.modules[JITCLASS_OVERLOADS]
+    real = importlib.import_module(JITCLASS_OVERLOADS)
+    package = sys.modules.get("numba.experimental.jitclass")
+    if package is not None:
+        package.overloads = real  # type: ignore[attr-defined]
     return True
 
 

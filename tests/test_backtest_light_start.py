@@ -159,11 +159,15 @@ def test_a_bad_trade_row_rolls_the_whole_run_back(tmp_path: Path) -> None:
 
 NUMBA_PROBE = """
 import json, sys
+import ita_desktop  # first, as the app and the CLI do (it sets numba up before numba is imported)
 import numpy as np
 from numba import njit
 from ita_desktop.detectors.dispatcher import _first_not_increasing
 assert _first_not_increasing(np.array([1, 2, 2, 3]), 4) == 2  # a cached kernel (compiled first if cold)
-after_load = sorted(m for m in ("numba.np.npyimpl", "scipy.linalg", "cffi") if m in sys.modules)
+after_load = sorted(m for m in ("numba.np.npyimpl", "scipy.linalg", "cffi", "numba.np.linalg") if m in sys.modules)
+from numba.core import entrypoints
+scanned_at_load = entrypoints._already_initialized
+jitclass_deferred_at_load = getattr(sys.modules["numba.experimental.jitclass.overloads"], "_ita_deferred", False)
 
 @njit
 def dot(a, b):
@@ -172,7 +176,24 @@ def dot(a, b):
 a, b = np.arange(5.0), np.linspace(0.0, 1.0, 5)
 d, s = dot(a, b)
 from numba.np import linalg
+from numba import int64
+from numba.experimental import jitclass
+
+@jitclass([("n", int64)])
+class Sized:
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+@njit
+def size_of(x):
+    return len(x)
+
 print(json.dumps({"after_load": after_load, "dot": d, "sum": s, "expected": float(a @ b),
+                  "scanned_at_load": scanned_at_load, "scanned_after_compile": entrypoints._already_initialized,
+                  "jitclass_deferred_at_load": jitclass_deferred_at_load, "jitclass_len": size_of(Sized(7)),
                   "ensure_blas_is_numbas": linalg.ensure_blas.__module__ == "numba.np.linalg"
                   and not hasattr(linalg.ensure_blas, "_ita_skip"),
                   "npyimpl_after_compile": "numba.np.npyimpl" in sys.modules,
@@ -191,7 +212,9 @@ def _numba_probe(**env: str) -> dict:
 def test_a_cached_kernel_loads_without_the_compiler_and_a_later_compile_still_has_everything() -> None:
     _numba_probe()  # warm
     light = _numba_probe()
-    assert light["after_load"] == []  # no registries, no scipy, no cffi for a cached load
+    assert light["after_load"] == []  # no registries, no scipy, no cffi, no linalg for a cached load
+    assert not light["scanned_at_load"] and light["scanned_after_compile"]  # extensions looked for before compiling
+    assert light["jitclass_deferred_at_load"] and light["jitclass_len"] == 7  # jitclass overloads there to compile
     assert light["npyimpl_after_compile"]  # compiling started the whole target afterwards
     assert light["dot"] == pytest.approx(light["expected"]) and light["sum"] == pytest.approx(light["expected"])
     assert light["ensure_blas_is_numbas"]  # np.dot found scipy's BLAS through numba's own function
@@ -199,6 +222,7 @@ def test_a_cached_kernel_loads_without_the_compiler_and_a_later_compile_still_ha
     assert light["scipy_after_compile"]  # ... and scipy's BLAS loaded when np.dot asked for it
     full = _numba_probe(ITA_NUMBA_FULL_START="1")
     assert "numba.np.npyimpl" in full["after_load"]  # the switch leaves numba's start-up as it was
+    assert full["scanned_at_load"] and not full["jitclass_deferred_at_load"] and full["jitclass_len"] == 7
     assert full["dot"] == pytest.approx(full["expected"])
 
 
