@@ -44,6 +44,11 @@ Two more pieces of numba's start-up only serve a compile, and wait for it (issue
   ``defer_extension_scan`` leaves that scan to the CPU context's refresh, which runs it before
   any compile (numba's ``CPUContext.load_additional_registries`` calls it).
 
+numba's type of an array argument (``typeof`` of an ndarray, at each kernel's first call) first
+asks whether it is a ``numpy.ma.MaskedArray``, which imports ``numpy.ma`` (numpy loads it on
+first use: 8-15 ms). No masked array can exist before ``numpy.ma`` is imported, so
+``array_typeof_without_numpy_ma`` asks only when it is.
+
 And the BLAS probe is set up only when ``numba.np.arraymath`` is about to be imported (a cached
 kernel whose code uses one of its implementations, ``np.iinfo`` say, imports it), so a process
 that never imports it does not import numba's linalg (15 ms) for nothing.
@@ -70,6 +75,7 @@ def prepare() -> None:
     light_cached_loads()
     skips_before_target_start()
     defer_extension_scan()
+    array_typeof_without_numpy_ma()
 
 
 def skips_before_target_start() -> bool:
@@ -143,6 +149,42 @@ def skip_blas_probe() -> bool:
 
     skipped_once._ita_skip = True  # type: ignore[attr-defined]
     linalg.ensure_blas = skipped_once
+    return True
+
+
+_TYPEOF_NDARRAY_NAMES = ('isinstance', 'np', 'ma', 'MaskedArray', 'errors', 'NumbaTypeError', 'numpy_support',
+                         'from_dtype', 'dtype', 'NumbaNotImplementedError', 'NumbaValueError', 'map_layout', 'flags',
+                         'writeable', 'types', 'Array', 'ndim')
+
+
+def array_typeof_without_numpy_ma() -> bool:
+    """numba's ``typeof`` of an ndarray without importing ``numpy.ma`` while nothing has (then no value can be a
+    masked array); True if registered."""
+    import numpy as np
+    from numba.core import errors, types
+    from numba.core.typing import typeof
+    from numba.np import numpy_support
+
+    current = typeof.typeof_impl.dispatch(np.ndarray)
+    if getattr(current, "_ita_lazy_ma", False):
+        return True
+    if current.__code__.co_names != _TYPEOF_NDARRAY_NAMES:
+        return False  # numba's function is not the one this mirrors: leave it
+
+    def _typeof_ndarray(val, c):  # type: ignore[no-untyped-def]
+        """numba's ``_typeof_ndarray``, its masked-array check only once ``numpy.ma`` exists."""
+        if "numpy.ma" in sys.modules:
+            return current(val, c)
+        try:
+            dtype = numpy_support.from_dtype(val.dtype)
+        except errors.NumbaNotImplementedError:
+            raise errors.NumbaValueError(f"Unsupported array dtype: {val.dtype}")
+        layout = numpy_support.map_layout(val)
+        readonly = not val.flags.writeable
+        return types.Array(dtype, val.ndim, layout, readonly=readonly)
+
+    _typeof_ndarray._ita_lazy_ma = True  # type: ignore[attr-defined]
+    typeof.typeof_impl.register(np.ndarray)(_typeof_ndarray)
     return True
 
 

@@ -29,9 +29,11 @@ code = main(sys.argv[1:])
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 # Not needed to run cached kernels on stored bars and store the run: the ORM, scipy's BLAS, cffi,
-# numba's lowering registries (a compile would load them), the report writers.
+# numba's lowering registries (a compile would load them), the report writers, numpy.ma, numba's
+# arraymath and linalg (numba_start).
 NOT_LOADED = ("sqlalchemy", "sqlmodel", "ita_desktop.storage.models", "scipy.linalg", "cffi", "numba.np.npyimpl",
-              "numba.cpython.mathimpl", "ita_desktop.backtest.reports")
+              "numba.cpython.mathimpl", "ita_desktop.backtest.reports", "numpy.ma", "numba.np.arraymath",
+              "numba.np.linalg")
 
 
 def _probe(*args: str, env: dict[str, str] | None = None) -> tuple[int, set[str], str]:
@@ -271,3 +273,44 @@ def test_the_windows_store_job_loads_the_orm_so_the_gui_thread_never_does(ita_ho
         found = json.loads(out.stdout.strip().splitlines()[-1])
         assert not found["before"] and found["after"] and found["engine"]
         assert found["parts"] == ["feedback", "ingests", "instruments", "jobs", "outbox", "reviews", "signals"]
+
+
+TYPEOF_PROBE = """
+import json, sys
+import ita_desktop
+import numpy as np
+from ita_desktop.detectors.dispatcher import _first_not_increasing  # a cached kernel: numba_start is set up
+from numba.core import errors
+from numba.core.typing.typeof import typeof, typeof_impl
+assert _first_not_increasing(np.array([1, 2, 2, 3]), 4) == 2
+ours = typeof_impl.dispatch(np.ndarray)
+base = np.arange(24.0).reshape(4, 6)
+ro = np.arange(3, dtype=np.int8)
+ro.flags.writeable = False
+arrays = [base, base.T, base[:, ::2], ro, np.zeros(0, np.bool_), np.zeros((2, 2), np.dtype([("a", "i8"), ("b", "f4")]))]
+got = [str(typeof(a)) for a in arrays]
+ma_before = "numpy.ma" in sys.modules
+import numpy.ma
+masked = None
+try:
+    typeof(numpy.ma.masked_array([1.0, 2.0]))
+except errors.NumbaTypeError as exc:
+    masked = str(exc)
+print(json.dumps({"lazy": getattr(ours, "_ita_lazy_ma", False), "got": got, "ma_before": ma_before,
+                  "masked": masked}))
+"""
+
+
+def test_an_array_argument_is_typed_as_numba_types_it_without_importing_numpy_ma() -> None:
+    def run(**env: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", TYPEOF_PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             env={**os.environ, **env}, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    light, full = run(), run(ITA_NUMBA_FULL_START="1")
+    assert light["lazy"] and not full["lazy"]
+    assert light["got"] == full["got"]  # the same types as numba's own function gives
+    assert "array(float64, 2d, F)" in light["got"] and "readonly array(int8, 1d, C)" in light["got"]
+    assert not light["ma_before"] and full["ma_before"]
+    assert light["masked"] == full["masked"] and "MaskedArray" in light["masked"]  # refused once numpy.ma exists
