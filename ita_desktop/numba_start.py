@@ -49,6 +49,12 @@ asks whether it is a ``numpy.ma.MaskedArray``, which imports ``numpy.ma`` (numpy
 first use: 8-15 ms). No masked array can exist before ``numpy.ma`` is imported, so
 ``array_typeof_without_numpy_ma`` asks only when it is.
 
+Starting numba's runtime (NRT) compiles its few LLVM functions (atomic reference counts, the
+abort for an unresolved symbol) in every process: 15-25 ms of LLVM. ``cached_runtime_library``
+keeps their machine code beside the kernels, as numba keeps a kernel's (object code and the
+module to link against), under a name of numba's, llvmlite's and the CPU's description
+(``codegen.magic_tuple``); any other process compiles them as numba does and writes the file.
+
 And the BLAS probe is set up only when ``numba.np.arraymath`` is about to be imported (a cached
 kernel whose code uses one of its implementations, ``np.iinfo`` say, imports it), so a process
 that never imports it does not import numba's linalg (15 ms) for nothing.
@@ -76,6 +82,7 @@ def prepare() -> None:
     skips_before_target_start()
     defer_extension_scan()
     array_typeof_without_numpy_ma()
+    cached_runtime_library()
 
 
 def skips_before_target_start() -> bool:
@@ -150,6 +157,85 @@ def skip_blas_probe() -> bool:
     skipped_once._ita_skip = True  # type: ignore[attr-defined]
     linalg.ensure_blas = skipped_once
     return True
+
+
+NRT_FILE_PREFIX = "nrt-"
+
+
+def cached_runtime_library() -> bool:
+    """numba's runtime functions loaded from their machine code kept in the kernel cache (compiled and kept when
+    missing); True if patched."""
+    from numba.core.runtime import nrtdynmod
+
+    current = nrtdynmod.compile_nrt_functions
+    if getattr(current, "_ita_cached", False):
+        return True
+    if current.__code__.co_names != ("create_nrt_module", "add_ir_module", "finalize"):
+        return False  # numba's function is not the one this replaces: leave it
+
+    def compile_nrt_functions(ctx):  # type: ignore[no-untyped-def]
+        """numba's ``compile_nrt_functions``, its result kept as object code and loaded from there next time."""
+        path = _runtime_library_file(ctx)
+        codegen = ctx.codegen()
+        if path is not None and path.is_file():
+            try:
+                return codegen.unserialize_library(_read_library(path))
+            except Exception:  # a damaged or foreign file: compile as numba does (and replace it)
+                pass
+        ir_mod, library = nrtdynmod.create_nrt_module(ctx)
+        if path is not None:
+            library.enable_object_caching()  # so the machine code can be kept (numba does the same for a kernel)
+        library.add_ir_module(ir_mod)
+        library.finalize()
+        if path is not None:
+            _write_library(path, library.serialize_using_object_code())
+        return library
+
+    compile_nrt_functions._ita_cached = True  # type: ignore[attr-defined]
+    nrtdynmod.compile_nrt_functions = compile_nrt_functions
+    return True
+
+
+def _runtime_library_file(ctx):  # type: ignore[no-untyped-def]
+    """The file for this numba, llvmlite and CPU in this code's kernel cache folder; None without a cache folder."""
+    import hashlib
+
+    import llvmlite
+    import numba
+    from numba.core import config
+
+    from ita_desktop.kernel_cache import cache_root
+
+    base = config.CACHE_DIR or os.environ.get("NUMBA_CACHE_DIR")
+    if not base:
+        return None
+    what = repr((numba.__version__, llvmlite.__version__, ctx.codegen().magic_tuple(), sys.version_info[:2]))
+    return cache_root(base) / f"{NRT_FILE_PREFIX}{hashlib.sha256(what.encode()).hexdigest()[:16]}.bin"
+
+
+def _read_library(path):  # type: ignore[no-untyped-def]
+    import pickle
+
+    with open(path, "rb") as f:
+        state = pickle.load(f)
+    if not (isinstance(state, tuple) and len(state) == 3 and state[1] == "object"):
+        raise ValueError(f"{path}: not a kept runtime library")
+    return state
+
+
+def _write_library(path, state) -> None:  # type: ignore[no-untyped-def]
+    """Write through a temporary file and a rename (a reader never sees half a file); a read-only cache is skipped."""
+    import pickle
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 _TYPEOF_NDARRAY_NAMES = ('isinstance', 'np', 'ma', 'MaskedArray', 'errors', 'NumbaTypeError', 'numpy_support',

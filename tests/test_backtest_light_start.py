@@ -314,3 +314,46 @@ def test_an_array_argument_is_typed_as_numba_types_it_without_importing_numpy_ma
     assert "array(float64, 2d, F)" in light["got"] and "readonly array(int8, 1d, C)" in light["got"]
     assert not light["ma_before"] and full["ma_before"]
     assert light["masked"] == full["masked"] and "MaskedArray" in light["masked"]  # refused once numpy.ma exists
+
+
+NRT_PROBE = """
+import json, sys
+import ita_desktop
+import numpy as np
+from numba import njit
+from numba.core.runtime import nrtdynmod
+from ita_desktop.backtest._kernel import light_stats  # noqa: F401  (an ita_desktop kernel module: numba_start set up)
+from ita_desktop.numba_start import _runtime_library_file
+from numba.core.registry import cpu_target
+
+@njit
+def made(n):
+    a = np.empty(n)  # the runtime allocates, counts references and frees
+    for i in range(n):
+        a[i] = i * 0.5
+    return a
+
+out = made(5)
+path = _runtime_library_file(cpu_target.target_context)
+print(json.dumps({"cached": getattr(nrtdynmod.compile_nrt_functions, "_ita_cached", False), "sum": float(out.sum()),
+                  "file": str(path), "exists": path.is_file()}))
+"""
+
+
+def test_numbas_runtime_is_kept_compiled_and_a_damaged_copy_is_compiled_again(tmp_path) -> None:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+
+    def run() -> dict:
+        out = subprocess.run([sys.executable, "-c", NRT_PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             env=env, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = run()  # compiles the runtime and keeps it
+    assert first["cached"] and first["exists"] and first["sum"] == 5.0
+    kept = Path(first["file"]).read_bytes()
+    again = run()  # loads it
+    assert again["sum"] == 5.0 and Path(again["file"]).read_bytes() == kept
+    Path(first["file"]).write_bytes(b"not a library")
+    damaged = run()  # compiled as numba does, and the file replaced
+    assert damaged["sum"] == 5.0 and Path(damaged["file"]).read_bytes() == kept
