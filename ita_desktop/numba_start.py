@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import importlib.util
 import os
 import sys
 import threading
@@ -330,8 +331,12 @@ class _DeferJitclassOverloads:
             sys.meta_path.remove(self)
         except ValueError:
             return None
-        if importlib.machinery.PathFinder.find_spec(name, path) is None:
-            return None  # not where numba keeps it: let the usual import say so
+        try:
+            real = importlib.util.find_spec(name)  # through the other finders (a frozen app's too)
+        except (ImportError, ValueError):
+            real = None
+        if real is None:
+            return None  # not there: let the usual import say so
         return importlib.machinery.ModuleSpec(name, self)
 
     def create_module(self, spec):  # type: ignore[no-untyped-def]
