@@ -14,3 +14,8 @@ if "NUMBA_CACHE_LOCATOR_CLASSES" not in _os.environ:
     from ita_desktop.kernel_cache import LOCATORS as _LOCATORS
 
     _os.environ["NUMBA_CACHE_LOCATOR_CLASSES"] = _LOCATORS
+
+# Before numba is imported: its jitclass overloads register at the first compile, not on import (numba_start).
+from ita_desktop.numba_start import defer_jitclass_overloads as _defer_jitclass_overloads
+
+_defer_jitclass_overloads()

@@ -29,9 +29,11 @@ code = main(sys.argv[1:])
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 # Not needed to run cached kernels on stored bars and store the run: the ORM, scipy's BLAS, cffi,
-# numba's lowering registries (a compile would load them), the report writers.
+# numba's lowering registries (a compile would load them), the report writers, numpy.ma, numba's
+# arraymath and linalg (numba_start).
 NOT_LOADED = ("sqlalchemy", "sqlmodel", "ita_desktop.storage.models", "scipy.linalg", "cffi", "numba.np.npyimpl",
-              "numba.cpython.mathimpl", "ita_desktop.backtest.reports")
+              "numba.cpython.mathimpl", "ita_desktop.backtest.reports", "numpy.ma", "numba.np.arraymath",
+              "numba.np.linalg")
 
 
 def _probe(*args: str, env: dict[str, str] | None = None) -> tuple[int, set[str], str]:
@@ -159,11 +161,15 @@ def test_a_bad_trade_row_rolls_the_whole_run_back(tmp_path: Path) -> None:
 
 NUMBA_PROBE = """
 import json, sys
+import ita_desktop  # first, as the app and the CLI do (it sets numba up before numba is imported)
 import numpy as np
 from numba import njit
 from ita_desktop.detectors.dispatcher import _first_not_increasing
 assert _first_not_increasing(np.array([1, 2, 2, 3]), 4) == 2  # a cached kernel (compiled first if cold)
-after_load = sorted(m for m in ("numba.np.npyimpl", "scipy.linalg", "cffi") if m in sys.modules)
+after_load = sorted(m for m in ("numba.np.npyimpl", "scipy.linalg", "cffi", "numba.np.linalg") if m in sys.modules)
+from numba.core import entrypoints
+scanned_at_load = entrypoints._already_initialized
+jitclass_deferred_at_load = getattr(sys.modules["numba.experimental.jitclass.overloads"], "_ita_deferred", False)
 
 @njit
 def dot(a, b):
@@ -172,7 +178,24 @@ def dot(a, b):
 a, b = np.arange(5.0), np.linspace(0.0, 1.0, 5)
 d, s = dot(a, b)
 from numba.np import linalg
+from numba import int64
+from numba.experimental import jitclass
+
+@jitclass([("n", int64)])
+class Sized:
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+@njit
+def size_of(x):
+    return len(x)
+
 print(json.dumps({"after_load": after_load, "dot": d, "sum": s, "expected": float(a @ b),
+                  "scanned_at_load": scanned_at_load, "scanned_after_compile": entrypoints._already_initialized,
+                  "jitclass_deferred_at_load": jitclass_deferred_at_load, "jitclass_len": size_of(Sized(7)),
                   "ensure_blas_is_numbas": linalg.ensure_blas.__module__ == "numba.np.linalg"
                   and not hasattr(linalg.ensure_blas, "_ita_skip"),
                   "npyimpl_after_compile": "numba.np.npyimpl" in sys.modules,
@@ -191,7 +214,9 @@ def _numba_probe(**env: str) -> dict:
 def test_a_cached_kernel_loads_without_the_compiler_and_a_later_compile_still_has_everything() -> None:
     _numba_probe()  # warm
     light = _numba_probe()
-    assert light["after_load"] == []  # no registries, no scipy, no cffi for a cached load
+    assert light["after_load"] == []  # no registries, no scipy, no cffi, no linalg for a cached load
+    assert not light["scanned_at_load"] and light["scanned_after_compile"]  # extensions looked for before compiling
+    assert light["jitclass_deferred_at_load"] and light["jitclass_len"] == 7  # jitclass overloads there to compile
     assert light["npyimpl_after_compile"]  # compiling started the whole target afterwards
     assert light["dot"] == pytest.approx(light["expected"]) and light["sum"] == pytest.approx(light["expected"])
     assert light["ensure_blas_is_numbas"]  # np.dot found scipy's BLAS through numba's own function
@@ -199,6 +224,7 @@ def test_a_cached_kernel_loads_without_the_compiler_and_a_later_compile_still_ha
     assert light["scipy_after_compile"]  # ... and scipy's BLAS loaded when np.dot asked for it
     full = _numba_probe(ITA_NUMBA_FULL_START="1")
     assert "numba.np.npyimpl" in full["after_load"]  # the switch leaves numba's start-up as it was
+    assert full["scanned_at_load"] and not full["jitclass_deferred_at_load"] and full["jitclass_len"] == 7
     assert full["dot"] == pytest.approx(full["expected"])
 
 
@@ -247,3 +273,87 @@ def test_the_windows_store_job_loads_the_orm_so_the_gui_thread_never_does(ita_ho
         found = json.loads(out.stdout.strip().splitlines()[-1])
         assert not found["before"] and found["after"] and found["engine"]
         assert found["parts"] == ["feedback", "ingests", "instruments", "jobs", "outbox", "reviews", "signals"]
+
+
+TYPEOF_PROBE = """
+import json, sys
+import ita_desktop
+import numpy as np
+from ita_desktop.detectors.dispatcher import _first_not_increasing  # a cached kernel: numba_start is set up
+from numba.core import errors
+from numba.core.typing.typeof import typeof, typeof_impl
+assert _first_not_increasing(np.array([1, 2, 2, 3]), 4) == 2
+ours = typeof_impl.dispatch(np.ndarray)
+base = np.arange(24.0).reshape(4, 6)
+ro = np.arange(3, dtype=np.int8)
+ro.flags.writeable = False
+arrays = [base, base.T, base[:, ::2], ro, np.zeros(0, np.bool_), np.zeros((2, 2), np.dtype([("a", "i8"), ("b", "f4")]))]
+got = [str(typeof(a)) for a in arrays]
+ma_before = "numpy.ma" in sys.modules
+import numpy.ma
+masked = None
+try:
+    typeof(numpy.ma.masked_array([1.0, 2.0]))
+except errors.NumbaTypeError as exc:
+    masked = str(exc)
+print(json.dumps({"lazy": getattr(ours, "_ita_lazy_ma", False), "got": got, "ma_before": ma_before,
+                  "masked": masked}))
+"""
+
+
+def test_an_array_argument_is_typed_as_numba_types_it_without_importing_numpy_ma() -> None:
+    def run(**env: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", TYPEOF_PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             env={**os.environ, **env}, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    light, full = run(), run(ITA_NUMBA_FULL_START="1")
+    assert light["lazy"] and not full["lazy"]
+    assert light["got"] == full["got"]  # the same types as numba's own function gives
+    assert "array(float64, 2d, F)" in light["got"] and "readonly array(int8, 1d, C)" in light["got"]
+    assert not light["ma_before"] and full["ma_before"]
+    assert light["masked"] == full["masked"] and "MaskedArray" in light["masked"]  # refused once numpy.ma exists
+
+
+NRT_PROBE = """
+import json, sys
+import ita_desktop
+import numpy as np
+from numba import njit
+from numba.core.runtime import nrtdynmod
+from ita_desktop.backtest._kernel import light_stats  # noqa: F401  (an ita_desktop kernel module: numba_start set up)
+from ita_desktop.numba_start import _runtime_library_file
+from numba.core.registry import cpu_target
+
+@njit
+def made(n):
+    a = np.empty(n)  # the runtime allocates, counts references and frees
+    for i in range(n):
+        a[i] = i * 0.5
+    return a
+
+out = made(5)
+path = _runtime_library_file(cpu_target.target_context)
+print(json.dumps({"cached": getattr(nrtdynmod.compile_nrt_functions, "_ita_cached", False), "sum": float(out.sum()),
+                  "file": str(path), "exists": path.is_file()}))
+"""
+
+
+def test_numbas_runtime_is_kept_compiled_and_a_damaged_copy_is_compiled_again(tmp_path) -> None:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+
+    def run() -> dict:
+        out = subprocess.run([sys.executable, "-c", NRT_PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             env=env, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = run()  # compiles the runtime and keeps it
+    assert first["cached"] and first["exists"] and first["sum"] == 5.0
+    kept = Path(first["file"]).read_bytes()
+    again = run()  # loads it
+    assert again["sum"] == 5.0 and Path(again["file"]).read_bytes() == kept
+    Path(first["file"]).write_bytes(b"not a library")
+    damaged = run()  # compiled as numba does, and the file replaced
+    assert damaged["sum"] == 5.0 and Path(damaged["file"]).read_bytes() == kept

@@ -81,3 +81,53 @@ def test_commands_still_run_and_bad_ones_are_refused(ita_home, capsys) -> None:
         main(["nonsense"])
     assert exc.value.code == 2
     assert "invalid choice: 'nonsense'" in capsys.readouterr().err
+
+
+GC_PROBE = """
+import gc, json, sys
+from ita_desktop.cli.main import main
+seen = []
+gc.callbacks.append(lambda phase, info: phase == "start" and seen.append(info["generation"]))
+mode = sys.argv.pop(1)
+code = main() if mode == "entry" else main(sys.argv[1:])
+print(json.dumps({"code": code, "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "collections_in_startup": len(seen), "cli": sorted(m for m in sys.modules if m.endswith("_cmd"))}))
+"""
+
+
+def _gc_probe(ita_home, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", GC_PROBE, *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                         env={"ITA_HOME": str(ita_home), "PATH": "/usr/bin:/bin"}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_as_the_process_command_line_the_collector_pauses_for_start_up_and_is_back_on_after(ita_home) -> None:
+    entry = _gc_probe(ita_home, "entry", "config", "show")
+    assert entry["code"] == 0 and "ita_desktop.cli.config_cmd" in entry["cli"]
+    assert entry["enabled"] and entry["frozen"] > 10_000  # start-up's objects frozen, the collector back on
+    called = _gc_probe(ita_home, "call", "config", "show")  # main(argv) from a caller's process: left alone
+    assert called["code"] == 0 and called["enabled"] and called["frozen"] == 0
+    assert called["collections_in_startup"] > entry["collections_in_startup"]
+
+
+def test_the_collector_pause_restores_a_caller_that_had_it_off_and_survives_a_parse_error() -> None:
+    import gc
+
+    from ita_desktop.cli.main import collector_paused
+
+    assert gc.isenabled()
+    try:
+        with pytest.raises(SystemExit), collector_paused():
+            assert not gc.isenabled()
+            build_parser().parse_args(["--no-such-option"])
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process's objects back to the collector
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled() and gc.get_freeze_count() == 0  # a caller that had it off: left as it was
+    finally:
+        gc.enable()

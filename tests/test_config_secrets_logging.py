@@ -77,3 +77,14 @@ def test_cli_secret_set_reads_stdin_and_list_hides_values(ita_home, monkeypatch,
 def test_cli_config_path_names_the_database(ita_home, capsys):
     assert main(["config", "path"]) == 0
     assert str(ita_home / "ita.sqlite3") in capsys.readouterr().out
+
+
+def test_the_shipped_defaults_read_with_libyaml_are_what_the_python_parser_reads() -> None:
+    from importlib import resources
+
+    import yaml
+
+    from ita_desktop.config import defaults_dict
+
+    text = resources.files("ita_desktop.config").joinpath("defaults.yaml").read_text(encoding="utf-8")
+    assert defaults_dict() == yaml.safe_load(text) and defaults_dict()["sessions"]

@@ -148,7 +148,8 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def defaults_dict() -> dict[str, Any]:
     text = resources.files("ita_desktop.config").joinpath("defaults.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    # libyaml's parser when PyYAML has it (the shipped file is well-formed; 0.5 ms instead of 5 for every command)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def load_settings(paths: AppPaths | None = None) -> Settings:

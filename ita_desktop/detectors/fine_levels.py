@@ -345,7 +345,8 @@ def inexact_levels(source_time: np.ndarray, source_minutes: int, params: Session
     if source_minutes <= 1 or not len(source_time):
         return {}
     clock = SessionClock.build(np.asarray(source_time, np.int64), tz_name, day_start)
-    starts = {int(m) for m in np.unique(clock.minute)}
+    # a set, not np.unique: that asks numpy.ma whether the array is masked (importing numpy.ma: 6-10 ms a backtest)
+    starts = set(clock.minute.tolist())
     weekly = ("PWH", "PWL", "WEEKLY_OPEN")
     out: dict[str, tuple[str, ...]] = {}
     for name, bounds in level_boundaries(params, day_start).items():

@@ -49,6 +49,9 @@ from ita_desktop.rules.engine.compiler import DIR_AGAINST, DIR_WITH
 
 #: Event time of something that has not happened (a zone never retested): never matched.
 NEVER = np.iinfo(np.int64).max // 4
+#: No window bound. A module constant, not ``np.iinfo`` in the kernel: numba implements that in
+#: numba.np.arraymath, and a cached kernel using it imports that module and numba's linalg on load.
+UNBOUNDED = np.iinfo(np.int64).max
 
 
 @helper
@@ -106,7 +109,7 @@ def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_
             end = hi[s]
             if link[s] >= 0:  # retest: the one event at the chosen zone's position
                 end = min(end, k + 1)
-            bound = ctime[win_ref[s]] + win_n[s] if win_n[s] >= 0 else np.iinfo(np.int64).max
+            bound = ctime[win_ref[s]] + win_n[s] if win_n[s] >= 0 else UNBOUNDED
             while k >= 0:
                 if k >= end:
                     if link[s] < 0:  # the stream's end: a later event may still qualify
