@@ -32,7 +32,7 @@ export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
 export ITA_SCREENSHOT_TIMEOUT_S=${ITA_SCREENSHOT_TIMEOUT_S:-300}
 
 now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+since() { awk -v a="$1" -v b="$(now)" -v f="${2:-%.1f}" 'BEGIN { printf f, b - a }'; }
 
 if [ "${ITA_SMOKE_NO_BUILD:-0}" = 1 ] && [ -d "$DIST/ITA Desktop" ]; then
   echo "ITA_SMOKE_NO_BUILD=1: smoke tests on the existing $DIST/ITA Desktop"
@@ -63,7 +63,7 @@ unset NUMBA_CACHE_DIR
 
 t=$(now)
 version=$("$ITA" --version)
-echo "ita --version: $version ($(since "$t") s)"
+echo "ita --version: $version ($(since "$t" %.2f) s; the frozen start-up cost every command pays)"
 [[ "$version" == "ita $(uv run python -c 'import ita_desktop; print(ita_desktop.__version__)')" ]]
 
 SYMBOL=EURUSD
