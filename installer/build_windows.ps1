@@ -15,13 +15,17 @@
        ITA_HOME and an empty numba cache: ita --version; ita data import of the real EURUSD M1 file
        (--server-tz=-03:30); the window's first start with --screenshot (offscreen), which must show
        the overlays, so the kernel preparation process must have run; ita --prepare-kernels for the
-       rest; ita backtest asia_sweep; a second --screenshot start.
+       rest; ita backtest asia_sweep; ita learn index; ita learn score on ten years of gold H1 (an H1
+       copy of the seed rule ib_raid: scikit-learn fits); ita --check-sounds (the tray's sounds load:
+       needs an audio output, which a build VM without a sound device lacks: pass -NoSoundDevice there
+       to report the check without failing on it); ita --chart-snapshot; a second --screenshot start.
     3. Downloads Microsoft's VC++ 2015-2022 x64 redistributable into installer\redist\ (bundled, run
        by the installer only when the machine lacks it), then iscc -> dist\ITA-Desktop-<version>-setup.exe.
 #>
 param(
     [string]$Data = (Join-Path $PSScriptRoot "..\..\shared\data\EURUSD_M1.csv"),
-    [switch]$SkipInstaller
+    [switch]$SkipInstaller,
+    [switch]$NoSoundDevice
 )
 $ErrorActionPreference = "Stop"
 Set-StrictMode -Version Latest
@@ -49,7 +53,10 @@ $SizeMB = [math]::Round(((Get-ChildItem $App -Recurse -File | Measure-Object Len
 Write-Host "folder: $SizeMB MB ($App); largest parts (MB):"
 Get-ChildItem (Join-Path $App "_internal") | ForEach-Object {
     [pscustomobject]@{ Name = $_.Name; MB = [math]::Round(((Get-ChildItem $_.FullName -Recurse -File -ErrorAction SilentlyContinue | Measure-Object Length -Sum).Sum) / 1MB) }
-} | Sort-Object MB -Descending | Select-Object -First 8 | ForEach-Object { Write-Host ("  {0,5}  {1}" -f $_.MB, $_.Name) }
+} | Sort-Object MB -Descending | Select-Object -First 12 | ForEach-Object { Write-Host ("  {0,5}  {1}" -f $_.MB, $_.Name) }
+Write-Host "largest files (MB):"
+Get-ChildItem (Join-Path $App "_internal") -Recurse -File | Sort-Object Length -Descending | Select-Object -First 8 |
+    ForEach-Object { Write-Host ("  {0,5:N1}  {1}" -f ($_.Length / 1MB), $_.FullName.Substring($App.Length + 11)) }
 if (-not (Test-Path (Join-Path $App "_internal\LICENSE"))) { throw "LICENSE is not bundled" }
 
 # 2. Smoke tests on the frozen app ------------------------------------------------------------------
@@ -60,9 +67,10 @@ Remove-Item Env:NUMBA_CACHE_DIR -ErrorAction SilentlyContinue
 $env:QT_QPA_PLATFORM = "offscreen"
 $env:ITA_SCREENSHOT_TIMEOUT_S = "300"  # the first start compiles the kernels before the overlays
 try {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
     $got = (& $Ita --version).Trim()
     if ($got -ne "ita $Version") { throw "ita --version printed '$got', expected 'ita $Version'" }
-    Write-Host "ita --version: $got"
+    Write-Host ("ita --version: {0} ({1:N2} s)" -f $got, $watch.Elapsed.TotalSeconds)
     if (-not (Test-Path $Data)) { throw "real data not found at $Data (pass -Data)" }
     Invoke-Checked "ita data import (real EURUSD M1)" { & $Ita data import $Data --symbol EURUSD --server-tz=-03:30 }
 
@@ -83,6 +91,28 @@ try {
     if ($LASTEXITCODE -ne 0 -or $learned.indexed -lt 1) { throw "ita learn index indexed nothing" }
     if (-not (Test-Path (Join-Path $SmokeHome "chroma\chroma.sqlite3"))) { throw "no Chroma index in the data folder" }
     Write-Host "ita learn index --rule asia_sweep (chromadb, real data): $($learned.indexed) occurrences indexed"
+
+    # scikit-learn's fit: the scorer needs 40+ outcomes; an H1 copy of ib_raid over ten years of gold H1 has them.
+    $GoldH1 = Join-Path (Split-Path $Data) "XAUUSD_H1.csv"
+    if (-not (Test-Path $GoldH1)) { throw "real gold H1 data not found at $GoldH1" }
+    Invoke-Checked "ita data import (real XAUUSD H1)" { & $Ita data import $GoldH1 --symbol XAUUSD --server-tz=Europe/Athens | Out-Null }
+    $RuleDir = Join-Path $SmokeHome "rules\ib_raid"
+    New-Item -ItemType Directory $RuleDir -Force | Out-Null
+    $rule = (Get-Content (Join-Path $Root "rules\ib_raid\v1.yaml")) -replace '^version: 1$', 'version: 2' `
+        -replace '^  timeframe: M5$', '  timeframe: H1'
+    [IO.File]::WriteAllLines((Join-Path $RuleDir "v2.yaml"), [string[]]$rule)  # UTF-8 without a BOM
+    $score = (& $Ita learn score ib_raid --symbol XAUUSD --json | Out-String | ConvertFrom-Json)
+    if ($LASTEXITCODE -ne 0 -or $score.n_train -lt 1) { throw "ita learn score fitted nothing" }
+    Write-Host "ita learn score ib_raid (H1 copy) on XAUUSD H1 (scikit-learn fit): n_train $($score.n_train)"
+
+    # The tray's sounds: QtMultimedia's QSoundEffect with the bundled WAVs, Ready only for an audio output.
+    # (stdout only: Qt's warnings on stderr would stop the script under ErrorActionPreference=Stop)
+    $sounds = (& $Ita --check-sounds | Out-String).Trim()
+    Write-Host $sounds
+    if ($LASTEXITCODE -ne 0) {
+        if ($NoSoundDevice -and $sounds -match "audio outputs: none") { Write-Host "NOTE: no audio output here: the sounds' check is not conclusive" }
+        else { throw "the tray's sounds did not load" }
+    }
 
     $watch = [Diagnostics.Stopwatch]::StartNew()
     $picture = Join-Path $SmokeHome "signal_picture.png"

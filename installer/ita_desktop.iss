@@ -8,7 +8,7 @@
 ;   never under {app}: an upgrade replaces only the program (same AppId), and the store migrates itself
 ;   when the new version opens it. The uninstaller keeps that data unless the trader asks to delete it;
 ;   the compiled-kernel cache (rebuildable) always goes.
-; - VC++ 2015-2022 x64 runtime: checked in the registry; if missing, the bundled vc_redist.x64.exe (put
+; - VC++ 2015-2022 x64 runtime: checked in the registry (14.40 or newer); if missing or older, the bundled vc_redist.x64.exe (put
 ;   in installer\redist\ by build_windows.ps1) runs, asking for elevation only for itself.
 ; - After copying, `ita --prepare-kernels` compiles the numba kernels once, so the first start is warm; it
 ;   also removes the previous version's kernels (stale cache-key folders under Cache\numba, ~10 MB each).
@@ -76,16 +76,27 @@ Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags
 Type: filesandordirs; Name: "{#DataDir}\Cache"
 
 [Code]
+const
+  { The runtime must be at least as new as the newest toolset that built a bundled DLL: code built
+    with Visual Studio 2022 17.10 (runtime 14.40) or later can crash on an older msvcp140.dll
+    (std::mutex), and Python 3.11, PySide6, numba and onnxruntime wheels are built with recent ones. An
+    older 14.x runtime is therefore upgraded too (the redistributable updates it in place). }
+  VCRedistMinMinor = 40;
+
 function VCRedistInstalledAt(const Key: String): Boolean;
 var
-  Installed: Cardinal;
+  Installed, Major, Minor: Cardinal;
 begin
-  Result := RegQueryDWordValue(HKLM64, Key, 'Installed', Installed) and (Installed = 1);
+  Result := RegQueryDWordValue(HKLM64, Key, 'Installed', Installed) and (Installed = 1) and
+            RegQueryDWordValue(HKLM64, Key, 'Major', Major) and
+            RegQueryDWordValue(HKLM64, Key, 'Minor', Minor) and
+            ((Major > 14) or ((Major = 14) and (Minor >= VCRedistMinMinor)));
 end;
 
 function VCRedistNeeded: Boolean;
 begin
-  { The 2015-2022 runtimes share one key (14.0); x64 apps need the x64 one. }
+  { The 2015-2022 runtimes share one key (14.0) with Installed, Major, Minor and Bld values; x64 apps
+    need the x64 one, which the 64-bit registry view holds (WOW6432Node checked as well). }
   Result := not (VCRedistInstalledAt('SOFTWARE\Microsoft\VisualStudio\14.0\VC\Runtimes\x64') or
                  VCRedistInstalledAt('SOFTWARE\WOW6432Node\Microsoft\VisualStudio\14.0\VC\Runtimes\x64'));
 end;
@@ -104,5 +115,8 @@ begin
             DataDir + #13#10 + #13#10 +
             'Choose No to keep them for a later installation.',
             mbConfirmation, MB_YESNO or MB_DEFBUTTON2) = IDYES then
+  begin
     DelTree(DataDir, True, True, True);
+    RemoveDir(ExpandConstant('{localappdata}\ITA'));  { the author folder, only if nothing else is in it }
+  end;
 end;
