@@ -34,6 +34,11 @@ DEMO_DAYS = 8
 SEED_SYMBOL = "EURUSD"  # listed by every shipped rule
 SEED_RULE = "asia_sweep"
 SWEEP_GRID = ["targets.0.first_of.1.r=1.5,2"]
+#: Detector units in the order the window can draw its layers as they come (ui/chart/overlays/detector_layers.
+#: LAYER_KINDS): the default-visible layers, cheapest first (FVGs; BOS/CHoCH after swings; order blocks;
+#: liquidity levels; sweeps), then the kinds no layer draws. Every kind of ALL_KINDS, once (a test checks).
+DETECTOR_ORDER = ("fvg", "swings", "structure", "order_blocks", "levels", "equal", "sweeps", "sessions",
+                  "displacement", "atr", "trend")
 
 
 def _units(core, symbol: str) -> list[tuple[str, str, Callable[[], object]]]:
@@ -44,8 +49,9 @@ def _units(core, symbol: str) -> list[tuple[str, str, Callable[[], object]]]:
 
     start = (int(time.time()) // 86_400 - DEMO_DAYS) * 86_400
     bars = generate_demo_bars("EURUSD", start_utc=start, days=DEMO_DAYS, timeframe=Timeframe.M5)
+    kinds = DETECTOR_ORDER + tuple(k for k in ALL_KINDS if k not in DETECTOR_ORDER)
     units: list[tuple[str, str, Callable[[], object]]] = [
-        ("detectors", kind, lambda kind=kind: core.detection.detect(bars, [kind])) for kind in ALL_KINDS]
+        ("detectors", kind, lambda kind=kind: core.detection.detect(bars, [kind])) for kind in kinds]
     units.append(("detectors", "all overlays", lambda: core.detection.detect(bars)))
     # One seed rule's backtest compiles the rule matcher and the simulator: every rule runs the same
     # kernels with the same argument types, so backtesting the others would compile nothing more.
