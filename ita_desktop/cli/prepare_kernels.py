@@ -18,6 +18,7 @@ line, one ``COMPILE`` line per kernel compiled.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -41,8 +42,9 @@ DETECTOR_ORDER = ("fvg", "swings", "structure", "order_blocks", "levels", "equal
                   "displacement", "atr", "trend")
 
 
-def _units(core, symbol: str) -> list[tuple[str, str, Callable[[], object]]]:
-    """(group, unit name, call) in the order the session needs them."""
+def _units(core, symbol: Callable[[], str]) -> list[tuple[str, str, Callable[[], object]]]:
+    """(group, unit name, call) in the order the session needs them; ``symbol()`` stores the seed bars
+    the backtest units read (on first call: the detectors need no store, and come first)."""
     from ita_desktop.data.demo import generate_demo_bars
     from ita_desktop.detectors.dispatcher import ALL_KINDS
     from ita_desktop.domain.timeframes import Timeframe
@@ -55,8 +57,8 @@ def _units(core, symbol: str) -> list[tuple[str, str, Callable[[], object]]]:
     units.append(("detectors", "all overlays", lambda: core.detection.detect(bars)))
     # One seed rule's backtest compiles the rule matcher and the simulator: every rule runs the same
     # kernels with the same argument types, so backtesting the others would compile nothing more.
-    units.append(("backtest", f"backtest {SEED_RULE}", lambda: core.backtests.backtest(SEED_RULE, symbol)))
-    units.append(("sweep", "sweep", lambda: core.backtests.sweep_rule(SEED_RULE, symbol, SWEEP_GRID)))
+    units.append(("backtest", f"backtest {SEED_RULE}", lambda: core.backtests.backtest(SEED_RULE, symbol())))
+    units.append(("sweep", "sweep", lambda: core.backtests.sweep_rule(SEED_RULE, symbol(), SWEEP_GRID)))
     return units
 
 
@@ -94,7 +96,7 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
         root = Path(tmp)
         paths = AppPaths(data=root, config=root / "config", logs=root / "logs", cache=root / "cache").ensure()
         with Core(load_settings(app_paths()), paths, workers=1) as core:
-            symbol = _store_seed_bars(core)
+            symbol = functools.cache(lambda: _store_seed_bars(core))
             units = [unit for unit in _units(core, symbol) if unit[0] in groups]
             for n, (group, name, call) in enumerate(units, start=1):
                 started = time.perf_counter()

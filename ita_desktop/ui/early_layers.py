@@ -32,13 +32,14 @@ class EarlyLayers:
         self._key: tuple[str, str, int] | None = None  # the series the layers below belong to
         self._drawn: set[str] = set()  # layers drawn or being detected for that series
         self._counts: dict[str, int] = {}
+        self._fine: list = []  # the finest stored bars under that series, read once (levels come from them)
         self._running = False
 
     def draw(self, data: ChartData) -> None:
         window = self._window
         key = series_key(data.bars)
         if key != self._key:
-            self._key, self._drawn, self._counts = key, set(), {}
+            self._key, self._drawn, self._counts, self._fine = key, set(), {}, []
         if self._running:
             return  # the job running now draws again when it ends
         kernels = window.core.kernels
@@ -48,11 +49,13 @@ class EarlyLayers:
         self._running = True
         self._drawn.update(names)
         kinds = tuple(dict.fromkeys(k for n in names for k in LAYER_KINDS[n]))
-        bars, detection, options = data.bars, window.core.detection, overlay_options(window.settings)
+        bars, detection, options, fine = data.bars, window.core.detection, overlay_options(window.settings), self._fine
 
         def work(_ctx):
-            found = detection.detect_chart(bars, kinds=kinds)  # levels from the finest stored bars, as in full
-            return detector_layers(found.result.tables, len(bars), options, only=names)
+            if not fine:  # levels from the finest stored bars, as the full detection reads them
+                fine.append(detection.fine_bars_for(bars))
+            result = detection.detect(bars, kinds, fine_bars=fine[0])
+            return detector_layers(result.tables, len(bars), options, only=names)
 
         window.runner.start(f"Detect {', '.join(names)}", work, lambda layers: self._done(data, layers),
                             self._failed)
