@@ -103,8 +103,8 @@ def test_window_draws_each_layer_as_its_kernels_are_ready_with_a_standin_prepara
     window.ready.connect(lambda: ready.append(True))
     window.show()
     # the first three units (FVGs; swings; structure) are "compiled": their layers come, the others wait
-    qtbot.waitUntil(lambda: window.overlays.shapes("fvg").objects > 0 and window.overlays.shapes("structure").objects > 0,
-                    timeout=WAIT_S * 1000)
+    drawn = window.overlays.shapes
+    qtbot.waitUntil(lambda: drawn("fvg").objects > 0 and drawn("structure").objects > 0, timeout=WAIT_S * 1000)
     early = {name: window.overlays.shapes(name).objects for name in ("fvg", "structure")}
     assert window.overlays.shapes("order_blocks").objects == 0 and window.overlays.shapes("liquidity").objects == 0
     assert not ready and window.overlays.key is None and window._detect_waiting is not None
@@ -146,7 +146,8 @@ def test_a_prestarted_preparation_nobody_takes_over_ends_at_exit(ita_home: Path,
     from ita_desktop.core import kernel_service
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
-    monkeypatch.setattr(kernel_service, "preparation_command", lambda: [sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(kernel_service, "preparation_command",
+                        lambda: [sys.executable, "-c", "import time; time.sleep(60)"])
     monkeypatch.setattr(kernel_service, "_PRESTARTED", [])
     assert kernel_service.prestart()
     process = kernel_service._PRESTARTED[0][2][0]
