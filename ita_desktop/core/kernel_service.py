@@ -60,7 +60,8 @@ def plan(missing: tuple[str, ...], cores: int) -> list[tuple[str, ...]]:
 def _spawn(numba_dir: Path, groups: tuple[str, ...]) -> subprocess.Popen[str]:
     """One preparation process compiling ``groups`` into ``numba_dir``; its protocol lines on stdout."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), PYTHONUNBUFFERED="1")
-    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window flashing up on Windows
+    # no console window flashing up on Windows, and below the window's priority (POSIX: the child's nice)
+    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
     return subprocess.Popen(preparation_command() + ["--groups", ",".join(groups)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env, creationflags=flags)
 
