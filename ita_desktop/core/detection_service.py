@@ -136,12 +136,10 @@ class DetectionService:
         return self._core.series.finest(bars.symbol, bars.timeframe, first, last + bars.timeframe.seconds,
                                         covering=(first, last))
 
-    def detect_chart(self, bars: Bars, overrides: Mapping[str, Any] | None = None,
-                     kinds: Iterable[str] | None = None) -> ChartDetection:
-        """Every detector (or ``kinds``) over a chart's bars, levels from the finest stored series covering them
-        (worker thread)."""
+    def detect_chart(self, bars: Bars, overrides: Mapping[str, Any] | None = None) -> ChartDetection:
+        """Every detector over a chart's bars, levels from the finest stored series covering them (worker thread)."""
         fine = self.fine_bars_for(bars)
-        result = self.detect(bars, kinds, overrides, fine_bars=fine)
+        result = self.detect(bars, None, overrides, fine_bars=fine)
         levels_from, inexact = level_source(bars, fine, result.params)
         return ChartDetection(result, levels_from, inexact)
 
