@@ -63,16 +63,16 @@ class EarlyLayers:
     def _done(self, data: ChartData, layers) -> None:
         self._running = False
         window = self._window
-        waiting = window._detect_waiting
-        if waiting is not data or window.chart.bars is None or series_key(window.chart.bars) != self._key:
-            return  # the full detection has taken over, or the chart moved on
-        window.overlays.set_layers(layers)
-        for name, layer in layers.items():
-            self._counts[name] = layer.objects
-            if layer.total is not None:
-                self._counts[f"{name}_total"] = layer.total
-        window.legend.set_counts(self._counts)
-        self.draw(waiting)  # units compiled meanwhile
+        waiting = window._detect_waiting  # None once the full detection has taken over
+        if waiting is data and window.chart.bars is not None and series_key(window.chart.bars) == self._key:
+            window.overlays.set_layers(layers)
+            for name, layer in layers.items():
+                self._counts[name] = layer.objects
+                if layer.total is not None:
+                    self._counts[f"{name}_total"] = layer.total
+            window.legend.set_counts(self._counts)
+        if waiting is not None and not window._closed:
+            self.draw(waiting)  # units compiled meanwhile, or the series the trader switched to meanwhile
 
     def _failed(self, message: str) -> None:
         self._running = False  # the full detection reports what fails for good
