@@ -10,7 +10,10 @@ does), and stops 1 s after it returns.
 
 Goals (issue 17): first start to overlays drawn <= 10 s, first backtest of a seed rule <= 5 s,
 the GUI thread never blocked over 50 ms meanwhile. Times are from the child's first line (before
-Qt, numba or the app are imported), on this machine's cores (shared: see the load printed). Then
+Qt, numba or the app are imported), on this machine's cores (shared: see the load printed). The
+preparation starts first, as the window's entry point starts it (``kernel_service.prestart``); each
+layer is drawn as soon as its kernels are (``first layers``, then ``default layers``: every layer the
+legend shows by default), the ``overlays`` mark is the window's ``ready`` (every layer, full detection). Then
 each kernel's compile time (CPU seconds, steadier than wall time on a shared machine) per group
 and how many specialisations of it were compiled, as the preparation process reported them.
 
@@ -43,6 +46,9 @@ PROBE_MS = 2
 
 def probe(timeframe: str, rule: str) -> None:
     """Child mode: the real window on a cold cache; prints milestones and the GUI thread's longest gaps."""
+    from ita_desktop.core.kernel_service import prestart
+
+    prestart()  # as the window's entry point does (ita_desktop/desktop_entry.py), before Qt and the app load
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -51,11 +57,13 @@ def probe(timeframe: str, rule: str) -> None:
     from ita_desktop.core.app_core import Core
     from ita_desktop.paths import app_paths
     from ita_desktop.ui.main_window import MainWindow
+    from ita_desktop.ui.chart.overlays.detector_layers import LAYER_KINDS
 
     app = QApplication([])
     paths = app_paths().ensure()
     core = Core(load_settings(paths), paths)
     marks: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # this (the window's) process's CPU seconds at a milestone
     core.bus.subscribe(KernelsReady, lambda e: marks.setdefault(f"kernels {e.group}", time.perf_counter()))
     window = MainWindow(core, symbol="EURUSD", timeframe=timeframe)
     ticks: list[float] = []
@@ -72,11 +80,27 @@ def probe(timeframe: str, rule: str) -> None:
 
     def overlays_drawn() -> None:
         marks["overlays"] = time.perf_counter()
+        cpu["overlays"] = time.process_time()
         marks["backtest asked"] = time.perf_counter()
         window.runner.start("first backtest", lambda _ctx: core.backtests.backtest(rule, "EURUSD"),
                             backtest_done, failed)
 
     window.chart.drawn.connect(lambda: marks.setdefault("candles", time.perf_counter()))
+    from ita_desktop.ui.chart.overlays.layers import LAYERS
+
+    shown = [spec.name for spec in LAYERS if spec.visible and spec.name in LAYER_KINDS]
+
+    given: set[str] = set()  # layers handed to the chart so far
+    set_layers = window.overlays.set_layers
+    window.overlays.set_layers = lambda layers, key=None: (given.update(layers), set_layers(layers, key))[1]
+
+    def layers_drawn() -> None:  # each layer is drawn as soon as its kernels are ready (ui/early_layers.py)
+        now = time.perf_counter()
+        marks.setdefault("first layers", now)
+        if given >= set(shown):
+            marks.setdefault("default layers", now)
+
+    window.overlays.drawn.connect(layers_drawn)
     window.ready.connect(overlays_drawn)
     QTimer.singleShot(180_000, lambda: (print("FAILED timeout"), app.quit()))
     marks["window built"] = time.perf_counter()
@@ -87,9 +111,25 @@ def probe(timeframe: str, rule: str) -> None:
     print(f"GAPS {gaps[-1][0]:.1f} {gaps[int(len(gaps) * 0.99)][0]:.1f} {len(gaps)}")
     print("WORST " + ", ".join(f"{gap:.0f} ms at {at / 1000:.2f} s" for gap, at in reversed(gaps[-3:])))
     print("MARKS " + ", ".join(f"{name}={t - T0:.2f}" for name, t in sorted(marks.items(), key=lambda kv: kv[1])))
+    print(f"WINDOW CPU {cpu.get('overlays', float('nan')):.2f}")
+    print(f"WINDOW COMPILES {' '.join(window_compiles()) or 'none'}")
     for line in core.kernels.compile_times:  # "<group> <own CPU s> <specialisations> <kernel>"
         print(f"COMPILE {line}")
     window.close()
+
+
+def window_compiles() -> list[str]:
+    """Kernels this (the window's) process compiled instead of loading them from the cache: should be none."""
+    from numba.core.registry import CPUDispatcher
+
+    found = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("ita_desktop."):
+            continue
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, CPUDispatcher) and value.stats.cache_misses:
+                found.append(f"{name.removeprefix('ita_desktop.')}.{attr}x{sum(value.stats.cache_misses.values())}")
+    return sorted(set(found))
 
 
 def main() -> int:
@@ -128,14 +168,21 @@ def main() -> int:
         print(f"GUI thread ({count} ticks of {PROBE_MS} ms): longest gap {float(worst):.1f} ms, p99 {float(p99):.1f} ms "
               f"(budget {GAP_BUDGET_MS:.0f} ms); longest at {where}")
         print(f"  milestones: {marks_text}; whole child process {wall:.1f} s")
+        print(f"  first layers drawn {marks.get('first layers', float('nan')):.2f} s, every default-visible layer "
+              f"{marks.get('default layers', float('nan')):.2f} s; kernels the window compiled itself: "
+              + next((line[16:] for line in done.stdout.splitlines() if line.startswith("WINDOW COMPILES ")), "?"))
+        window_cpu = next((line[11:] for line in done.stdout.splitlines() if line.startswith("WINDOW CPU ")), "?")
+        print(f"  the window's own process had used {window_cpu} s of CPU when the overlays were drawn")
         compiles = [line.split(" ", 4)[1:] for line in done.stdout.splitlines() if line.startswith("COMPILE ")]
         print("kernel compile CPU seconds in the preparation process (own time, nested compiles "
               "excluded), per group, costliest first (specialisations compiled):")
         for group in dict.fromkeys(c[0] for c in compiles):
             rows = [c for c in compiles if c[0] == group]
             total = next((c for c in rows if c[3] == "total"), None)
-            top = [c for c in rows if c[3] != "total"][:8]
-            print(f"  {group}: {total[1] if total else '?'} s in {total[2] if total else '?'} compiles; "
+            top = [c for c in rows if c[3] not in ("total", "process")][:8]
+            process = next((c[1] for c in rows if c[3] == "process"), "?")
+            print(f"  {group}: {total[1] if total else '?'} s in {total[2] if total else '?'} compiles "
+                  f"(the preparation process's CPU when it was done: {process} s); "
                   + ", ".join(f"{name} {own} s x{count}" for _, own, count, name in top))
     return 0
 

@@ -6,6 +6,6 @@ from preload import load_native_libraries_before_qt
 
 load_native_libraries_before_qt()  # before anything imports PySide6 (Windows DLL order)
 
-from ita_desktop.app import main  # noqa: E402
+from ita_desktop.desktop_entry import main  # noqa: E402  (kernel preparation starts first)
 
 sys.exit(main())

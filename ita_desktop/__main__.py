@@ -2,6 +2,6 @@
 
 import sys
 
-from ita_desktop.app import main
+from ita_desktop.desktop_entry import main
 
 sys.exit(main())

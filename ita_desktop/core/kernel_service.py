@@ -10,6 +10,7 @@ error and the kernels compile where they are first used (slower, still correct).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import subprocess
@@ -56,6 +57,63 @@ def plan(missing: tuple[str, ...], cores: int) -> list[tuple[str, ...]]:
     return [missing] if missing else []
 
 
+def _spawn(numba_dir: Path, groups: tuple[str, ...]) -> subprocess.Popen[str]:
+    """One preparation process compiling ``groups`` into ``numba_dir``; its protocol lines on stdout."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), PYTHONUNBUFFERED="1")
+    # no console window flashing up on Windows, and below the window's priority (POSIX: the child's nice)
+    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
+    return subprocess.Popen(preparation_command() + ["--groups", ",".join(groups)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env, creationflags=flags)
+
+
+#: Processes ``prestart`` began, waiting for the window's KernelService to read them: (numba dir, parts, processes)
+_PRESTARTED: list[tuple[Path, list[tuple[str, ...]], list[subprocess.Popen[str]]]] = []
+
+
+def prestart() -> bool:
+    """Start the preparation now, before the window's own imports and set-up (1-3 s on a first start),
+    when this code's kernels are not all cached; True if started. The window's ``KernelService.start``
+    then takes the running processes over (their lines wait in the pipe meanwhile). A process nobody
+    took over (the app exited early: ``--version``, no display, bad settings) is ended at exit.
+    Needs ``NUMBA_CACHE_DIR`` (set on importing ``ita_desktop``); imports neither numba nor Qt."""
+    numba_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if not numba_dir or _PRESTARTED:
+        return False
+    missing = tuple(g for g in GROUPS if not ready_file(numba_dir, g).is_file())
+    parts = plan(missing, os.cpu_count() or 1)
+    if not parts:
+        return False
+    try:
+        processes = [_spawn(Path(numba_dir), groups) for groups in parts]
+    except OSError as exc:  # the window's start() tries again and reports it
+        log.warning("kernel preparation could not start early: %s", exc)
+        return False
+    _PRESTARTED.append((Path(numba_dir), parts, processes))
+    atexit.register(_end_prestarted)
+    return True
+
+
+def _end_prestarted() -> None:
+    for _dir, _parts, processes in _PRESTARTED:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+    _PRESTARTED.clear()
+
+
+def _take_prestarted(numba_dir: Path, missing: tuple[str, ...]):
+    """The prestarted (parts, processes) when they prepare what is missing in this folder; else None
+    (and any prestarted process is ended: it compiles for another folder)."""
+    if not _PRESTARTED:
+        return None
+    folder, parts, processes = _PRESTARTED[0]
+    if folder == numba_dir and set(missing) <= {g for part in parts for g in part}:
+        _PRESTARTED.clear()
+        return parts, processes
+    _end_prestarted()
+    return None
+
+
 class KernelService:
     """``ready(group)``, ``start()`` (idempotent), ``wait(group, timeout)``; events on the core's bus."""
 
@@ -67,8 +125,10 @@ class KernelService:
         self._parts: list[tuple[str, ...]] = []  # the groups each process prepares
         self._done = {group: threading.Event() for group in GROUPS}
         self._stopping = False
+        self._failed: set[str] = set()
         self.error = ""
         self.compile_times: list[str] = []  # the child's COMPILE lines (ITA_KERNEL_TIMINGS=1): for benchmarks
+        self.units_done: set[str] = set()  # units compiled without failure ("fvg", ...): detector kinds usable now
 
     @property
     def numba_dir(self) -> Path:
@@ -83,6 +143,11 @@ class KernelService:
             return True
         return False
 
+    def kinds_ready(self, kinds: tuple[str, ...]) -> bool:
+        """True when every detector kind in ``kinds`` can run without compiling here: its unit (which
+        compiled what the kind depends on) is done, or the whole detectors group is."""
+        return self.ready("detectors") or set(kinds) <= self.units_done
+
     def wait(self, group: str = "detectors", timeout: float | None = None) -> bool:
         return self.ready(group) or self._done[group].wait(timeout)
 
@@ -96,7 +161,9 @@ class KernelService:
             if self.running or all(self.ready(g) for g in GROUPS):
                 return False
             missing = tuple(g for g in GROUPS if not self.ready(g))
-            self._thread = threading.Thread(target=self._run, args=(plan(missing, os.cpu_count() or 1),),
+            taken = _take_prestarted(self.numba_dir, missing)  # started before the window's imports
+            parts, started = taken if taken else (plan(missing, os.cpu_count() or 1), [])
+            self._thread = threading.Thread(target=self._run, args=(parts, started),
                                             name="kernel-preparation", daemon=True)
             self._thread.start()
             return True
@@ -108,11 +175,12 @@ class KernelService:
             if process.poll() is None:
                 process.terminate()
 
-    def _run(self, parts: list[tuple[str, ...]]) -> None:
+    def _run(self, parts: list[tuple[str, ...]], started: list[subprocess.Popen[str]]) -> None:
         publish = self._core.bus.publish
         self._parts = parts
-        readers = [threading.Thread(target=self._run_one, args=(k, groups, publish), daemon=True,
-                                    name=f"kernel-preparation-{k}") for k, groups in enumerate(parts)]
+        readers = [threading.Thread(target=self._run_one, daemon=True, name=f"kernel-preparation-{k}",
+                                    args=(k, groups, publish, started[k] if k < len(started) else None))
+                   for k, groups in enumerate(parts)]
         for reader in readers:
             reader.start()
         for reader in readers:
@@ -124,17 +192,16 @@ class KernelService:
                 self._done[group].set()
                 publish(KernelsReady(group=group, error=self.error or "not prepared"))
 
-    def _run_one(self, k: int, groups: tuple[str, ...], publish) -> None:
-        env = dict(os.environ, NUMBA_CACHE_DIR=str(self.numba_dir), PYTHONUNBUFFERED="1")
-        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window flashing up on Windows
-        command = preparation_command() + ["--groups", ",".join(groups)]
-        try:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       stdin=subprocess.DEVNULL, text=True, env=env, creationflags=flags)
-        except OSError as exc:
-            self.error = f"kernel preparation could not start: {exc}"
-            return
+    def _run_one(self, k: int, groups: tuple[str, ...], publish, process: subprocess.Popen[str] | None) -> None:
+        if process is None:
+            try:
+                process = _spawn(self.numba_dir, groups)
+            except OSError as exc:
+                self.error = f"kernel preparation could not start: {exc}"
+                return
         self._processes.append(process)
+        if self._stopping and process.poll() is None:
+            process.terminate()  # stop() came before this process was listed
         assert process.stdout is not None
         for line in process.stdout:
             self._handle(k, line.strip(), publish)
@@ -147,13 +214,17 @@ class KernelService:
         kind, _, rest = line.partition(" ")
         if kind == "KERNELS":  # each process counts its own units: "detectors 7 of 12", "backtest 1 of 2"
             done, total, unit = rest.split(" ", 2)
+            name = unit.rsplit(" ", 1)[0]
+            if name not in self._failed:
+                self.units_done.add(name)  # before the event: its subscribers read units_done
             publish(KernelsProgressed(group=self._parts[k][0], done=int(done), total=int(total),
-                                      unit=unit.rsplit(" ", 1)[0]))
+                                      unit=name))
         elif kind == "GROUP" and rest in self._done:
             self._done[rest].set()
             publish(KernelsReady(group=rest))
         elif kind == "COMPILE":
             self.compile_times.append(rest)
         elif kind == "FAILED":
+            self._failed.add(rest.split(":", 1)[0])
             self.error = rest
             log.warning("kernel preparation: %s", rest)

@@ -34,6 +34,7 @@ from ita_desktop.ui.bus_bridge import QtBusBridge
 from ita_desktop.ui.chart import CandleChart
 from ita_desktop.ui.chart.chart_data import ChartData, prepare_chart_data
 from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet, overlay_data, overlay_options, series_key
+from ita_desktop.ui.early_layers import EarlyLayers
 from ita_desktop.ui.empty_state import EmptyState
 from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.legend import LegendPanel
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         self.empty_state.requested.connect(self.add_data)
         self.runner.activity.connect(self.activity_label.setText)
         self._detect_waiting: ChartData | None = None  # a chart whose overlays wait for their kernels
+        self.early_layers = EarlyLayers(self)  # meanwhile: each layer as soon as its own kernels are ready
         self.events.register(KernelsProgressed, self._on_kernels_progressed)
         self.events.register(KernelsReady, self._on_kernels_ready)
         if core.kernels.start():  # cache missing or stale: compile in a separate process, never in this one
@@ -506,9 +508,11 @@ class MainWindow(QMainWindow):
     # -- overlays ------------------------------------------------------------------------
     def _detect(self, data: ChartData) -> None:
         """Run the detectors over the loaded series on a worker; the overlays follow by signal.
-        While their kernels are being prepared (first start), the candles stay alone until KernelsReady."""
+        While their kernels are being prepared (first start), each layer is drawn as soon as its own kernels are
+        ready (ui/early_layers.py) and this full detection runs on KernelsReady."""
         if not self.core.kernels.ready("detectors"):
             self._detect_waiting = data
+            self.early_layers.draw(data)
             return
         self._detect_waiting = None
         bars, detection, options = data.bars, self.core.detection, overlay_options(self.settings)
@@ -541,6 +545,10 @@ class MainWindow(QMainWindow):
     def _on_kernels_progressed(self, event: KernelsProgressed) -> None:
         if event.group == "detectors" or self.core.kernels.ready("detectors"):  # what the trader waits for first
             self.numba_label.setText(f"Preparing {event.group}: {event.done} of {event.total}")
+        waiting = self._detect_waiting
+        if waiting is not None and not self._closed and self.chart.bars is not None \
+                and series_key(waiting.bars) == series_key(self.chart.bars):
+            self.early_layers.draw(waiting)  # a detector kind's kernels are ready: its layers can be drawn
 
     def _on_kernels_ready(self, event: KernelsReady) -> None:
         if event.error:

@@ -264,13 +264,26 @@ def structure(tables: dict[str, np.ndarray], n_bars: int) -> LayerShapes:
 _EMPTY = empty_objects(0)
 
 
-def detector_layers(tables: dict[str, np.ndarray], n_bars: int, options: OverlayOptions | None = None
-                    ) -> dict[str, LayerShapes]:
-    """Every detector layer the legend lists (session shading is the chart's own layer)."""
+#: The detector kinds each layer is drawn from (their tables; a kind's dependencies are detected with it).
+#: On a first start the window draws a layer as soon as these kinds' kernels are cached
+#: (ui/early_layers.py); cli/prepare_kernels.DETECTOR_ORDER compiles the default-visible layers' kinds first.
+LAYER_KINDS: dict[str, tuple[str, ...]] = {
+    "opens": ("levels",), "ib": ("levels",), "ib_ext": ("levels",), "liquidity": ("levels", "equal"),
+    "sweeps": ("sweeps", "levels", "equal", "swings"), "swing_sweeps": ("sweeps", "levels", "equal", "swings"),
+    "fvg": ("fvg",), "order_blocks": ("order_blocks",), "structure": ("structure",),
+}
+
+
+def detector_layers(tables: dict[str, np.ndarray], n_bars: int, options: OverlayOptions | None = None,
+                    only: tuple[str, ...] | None = None) -> dict[str, LayerShapes]:
+    """Every detector layer the legend lists (session shading is the chart's own layer), or those in ``only``."""
     options = options or OverlayOptions()
-    layers = [
-        opening_levels(tables, n_bars), initial_balance(tables, n_bars), ib_extensions(tables, n_bars),
-        liquidity(tables, n_bars), sweeps(tables, n_bars, of_swings=False), sweeps(tables, n_bars, of_swings=True),
-        fair_value_gaps(tables, n_bars, options), order_blocks(tables, n_bars), structure(tables, n_bars),
-    ]
-    return {layer.name: layer for layer in layers}
+    build = {
+        "opens": lambda: opening_levels(tables, n_bars), "ib": lambda: initial_balance(tables, n_bars),
+        "ib_ext": lambda: ib_extensions(tables, n_bars), "liquidity": lambda: liquidity(tables, n_bars),
+        "sweeps": lambda: sweeps(tables, n_bars, of_swings=False),
+        "swing_sweeps": lambda: sweeps(tables, n_bars, of_swings=True),
+        "fvg": lambda: fair_value_gaps(tables, n_bars, options), "order_blocks": lambda: order_blocks(tables, n_bars),
+        "structure": lambda: structure(tables, n_bars),
+    }
+    return {name: make() for name, make in build.items() if only is None or name in only}
