@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ita_desktop.detectors._core import FIRST_FREE, INF, LAST, N_CHG, N_OUT, U, kernel, new_row, pq_push, qtop
-from ita_desktop.detectors.base import BarContext, ObjectDetector
+from ita_desktop.detectors.base import BarContext, ObjectDetector, lazy_zeros
 from ita_desktop.detectors.objects import OBJECT_DTYPE, Kind, LevelKind, Table
 
 K_SWEEP = int(Kind.SWEEP)
@@ -311,10 +311,11 @@ class Sweeps(ObjectDetector):
         self._cursors = {name: 0 for name in self.sources}
         cap = self.buf.capacity
         self.lv = {name: np.empty(cap, dt) for name, dt in _LEVEL_COLUMNS.items()}
-        self.raid_lv = np.empty(cap, np.int64)
-        self.raid_start = np.empty(cap, np.int64)
-        self.raid_ext = np.empty(cap, np.float64)
-        self.raid_extbar = np.empty(cap, np.int64)
+        # raids in progress: a few at a time (mapped as written, see base.lazy_zeros)
+        self.raid_lv = lazy_zeros(cap, np.int64)
+        self.raid_start = lazy_zeros(cap, np.int64)
+        self.raid_ext = lazy_zeros(cap, np.float64)
+        self.raid_extbar = lazy_zeros(cap, np.int64)
         self._empty = np.zeros(0, OBJECT_DTYPE)
 
     @property
@@ -338,7 +339,7 @@ class Sweeps(ObjectDetector):
         n_raid = int(self.buf.ist[S_NRAID])
         for name in ("raid_lv", "raid_start", "raid_ext", "raid_extbar"):
             arr = getattr(self, name)
-            new = np.empty(cap, arr.dtype)
+            new = lazy_zeros(cap, arr.dtype)
             new[:n_raid] = arr[:n_raid]
             setattr(self, name, new)
 
