@@ -297,9 +297,10 @@ def main(argv=None) -> int:
     print(f"  session-clock detectors (levels.py) alone   {fmt(t, LAST_BEST)}")
     t, _ = timed(lambda: detect(bars, "all", parallel=False), args.runs)
     everything = (t, LAST_BEST)
+    spread, cpu = LAST_SPREAD, LAST_CPU
     floor = ohlc_floor(bars, args.runs)
     print(f"  everything + sweeps of session levels, 1 thread  {fmt(*everything)}   (budget 100 ms, goal 50 ms; "
-          f"spread {LAST_SPREAD[0] * 1e3:.1f}-{LAST_SPREAD[1] * 1e3:.1f}, CPU {LAST_CPU * 1e3:.1f} ms median) "
+          f"spread {spread[0] * 1e3:.1f}-{spread[1] * 1e3:.1f}, CPU {cpu * 1e3:.1f} ms median) "
           f"beside the floor {floor[0] * 1e3:.1f} ms")
     print(f"  memory floor: one numba pass reading OHLC         {fmt(*floor)}   "
           f"(everything is {everything[0] / floor[0]:.0f}x the floor)")
