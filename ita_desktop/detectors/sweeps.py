@@ -149,7 +149,8 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
             side = lv_side[U(q)]
             if side == 0:
                 continue
-            if i > 0 and ((side > 0 and close[U(i - 1)] > lv_price[U(q)]) or (side < 0 and close[U(i - 1)] < lv_price[U(q)])):
+            if i > 0 and ((side > 0 and close[U(i - 1)] > lv_price[U(q)])
+                          or (side < 0 and close[U(i - 1)] < lv_price[U(q)])):
                 continue  # already closed beyond when it became live: not resting liquidity
             if side > 0:
                 nh = pq_push(hk, hid, P_HIGH, nh, lv_price[U(q)], q)
