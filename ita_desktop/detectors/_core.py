@@ -96,13 +96,18 @@ IST_SIZE = 16
 
 INF = np.inf
 
+#: Index arrays with ``arr[U(i)]`` in hot loops. numba wraps a signed index around (``i < 0`` means
+#: ``i + len``): a compare and a select on every access, and loops it cannot vectorise (gathers). An
+#: unsigned index skips that; the cast is free. Only for indexes known to be >= 0 (no bounds check runs).
+U = np.uint64
+
 
 @step_helper
 def mark(out, chg, k, i, nchg):
     """Record that row k changed at bar i (once per bar in the change log); returns nchg."""
-    if out[k].updated_at != i:
-        out[k].updated_at = i
-        chg[nchg] = k
+    if out[U(k)].updated_at != i:
+        out[U(k)].updated_at = i
+        chg[U(nchg)] = k
         nchg += 1
     return nchg
 
@@ -112,7 +117,7 @@ def new_row(out, chg, k, nchg, i, kind, sub, direction, bar, start, end, top, bo
     """Write row k, confirmed at bar i, and log it at chg[nchg]. The caller guarantees room
     and advances its own ``n_out`` and ``nchg`` (kernels keep counters in locals: reading and
     writing ``ist`` every bar costs more than the detection itself)."""
-    r = out[k]
+    r = out[U(k)]
     r.kind = kind
     r.sub = sub
     r.direction = direction
@@ -129,7 +134,7 @@ def new_row(out, chg, k, nchg, i, kind, sub, direction, bar, start, end, top, bo
     r.price = price
     r.ref = ref
     r.extra = extra
-    chg[nchg] = k
+    chg[U(nchg)] = k
 
 
 @step_helper
@@ -140,22 +145,22 @@ def pq_push(keys, ids, h, size, key, idx):
     swaps every time). Returns the new size."""
     j = size
     while j > 0:
-        kj = keys[h, j - 1]
-        if kj < key or (kj == key and ids[h, j - 1] < idx):
-            keys[h, j] = kj
-            ids[h, j] = ids[h, j - 1]
+        kj = keys[U(h), U(j - 1)]
+        if kj < key or (kj == key and ids[U(h), U(j - 1)] < idx):
+            keys[U(h), U(j)] = kj
+            ids[U(h), U(j)] = ids[U(h), U(j - 1)]
             j -= 1
         else:
             break
-    keys[h, j] = key
-    ids[h, j] = idx
+    keys[U(h), U(j)] = key
+    ids[U(h), U(j)] = idx
     return size + 1
 
 
 @kernel(inline="always")
 def qtop(keys, h, size):
     """The next-to-pop key of queue h, or +inf when it is empty (so life_due never fires)."""
-    return keys[h, size - 1] if size > 0 else INF
+    return keys[U(h), U(size - 1)] if size > 0 else INF
 
 
 @kernel(inline="always")
@@ -182,61 +187,61 @@ def life_step(out, i, high, low, close, hk, hid, s0, s1, s2, s3, chg, nchg, stri
     """
     # 0 support, untouched: key = -top; hit when top >= low (strict: top > low)
     while s0 > 0:
-        top = -hk[0, s0 - 1]
+        top = -hk[0, U(s0 - 1)]
         hit = top > low if strict_touch else top >= low
         if not hit:
             break
         s0 -= 1
-        k = hid[0, s0]
-        if out[k].state == 2:
+        k = hid[0, U(s0)]
+        if out[U(k)].state == 2:
             continue
-        out[k].touched_at = i
-        out[k].state = 1
+        out[U(k)].touched_at = i
+        out[U(k)].state = 1
         if end_on_touch:
-            out[k].end = i
+            out[U(k)].end = i
         nchg = mark(out, chg, k, i, nchg)
-        s1 = pq_push(hk, hid, 1, s1, -out[k].bottom, k)
+        s1 = pq_push(hk, hid, 1, s1, -out[U(k)].bottom, k)
     # 1 support, touched: key = -bottom; filled when bottom > close
     while s1 > 0:
-        if not (-hk[1, s1 - 1] > close):
+        if not (-hk[1, U(s1 - 1)] > close):
             break
         s1 -= 1
-        k = hid[1, s1]
-        if out[k].state == 2:
+        k = hid[1, U(s1)]
+        if out[U(k)].state == 2:
             continue
-        out[k].filled_at = i
-        out[k].state = 2
+        out[U(k)].filled_at = i
+        out[U(k)].state = 2
         if not end_on_touch:
-            out[k].end = i
+            out[U(k)].end = i
         nchg = mark(out, chg, k, i, nchg)
     # 2 resistance, untouched: key = bottom; hit when bottom <= high (strict: bottom < high)
     while s2 > 0:
-        bottom = hk[2, s2 - 1]
+        bottom = hk[2, U(s2 - 1)]
         hit = bottom < high if strict_touch else bottom <= high
         if not hit:
             break
         s2 -= 1
-        k = hid[2, s2]
-        if out[k].state == 2:
+        k = hid[2, U(s2)]
+        if out[U(k)].state == 2:
             continue
-        out[k].touched_at = i
-        out[k].state = 1
+        out[U(k)].touched_at = i
+        out[U(k)].state = 1
         if end_on_touch:
-            out[k].end = i
+            out[U(k)].end = i
         nchg = mark(out, chg, k, i, nchg)
-        s3 = pq_push(hk, hid, 3, s3, out[k].top, k)
+        s3 = pq_push(hk, hid, 3, s3, out[U(k)].top, k)
     # 3 resistance, touched: key = top; filled when top < close
     while s3 > 0:
-        if not (hk[3, s3 - 1] < close):
+        if not (hk[3, U(s3 - 1)] < close):
             break
         s3 -= 1
-        k = hid[3, s3]
-        if out[k].state == 2:
+        k = hid[3, U(s3)]
+        if out[U(k)].state == 2:
             continue
-        out[k].filled_at = i
-        out[k].state = 2
+        out[U(k)].filled_at = i
+        out[U(k)].state = 2
         if not end_on_touch:
-            out[k].end = i
+            out[U(k)].end = i
         nchg = mark(out, chg, k, i, nchg)
     return s0, s1, s2, s3, nchg
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ita_desktop.detectors._core import kernel
+from ita_desktop.detectors._core import U, kernel
 
 
 @kernel
@@ -25,13 +25,13 @@ def atr_kernel(high, low, close, out, length, i0, i1, ist, fst):
     keep = (length - 1) * inv
     cnt = ist[0]
     seed = fst[0]
-    prev = out[i0 - 1] if cnt >= length and i0 > 0 else np.nan
+    prev = out[U(i0 - 1)] if cnt >= length and i0 > 0 else np.nan
     for i in range(i0, i1):
-        h = high[i]
-        lo = low[i]
+        h = high[U(i)]
+        lo = low[U(i)]
         tr = h - lo
         if i > 0:
-            pc = close[i - 1]
+            pc = close[U(i - 1)]
             a = abs(h - pc)
             b = abs(lo - pc)
             if a > tr:
@@ -47,7 +47,7 @@ def atr_kernel(high, low, close, out, length, i0, i1, ist, fst):
             v = seed / length
         else:
             v = prev * keep + tr * inv
-        out[i] = v
+        out[U(i)] = v
         prev = v
     ist[0] = cnt
     fst[0] = seed

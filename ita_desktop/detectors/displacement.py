@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-from ita_desktop.detectors._core import H0, H1, H2, H3, N_CHG, N_OUT, body_ok, kernel, new_row, save_state
+from ita_desktop.detectors._core import H0, H1, H2, H3, N_CHG, N_OUT, U, body_ok, kernel, new_row, save_state
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
 
@@ -42,14 +42,14 @@ def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1,
         nchg = 0
         if i == 0:
             continue
-        o = open_[i]
-        c = close[i]
-        a = atr[i - 1]
+        o = open_[U(i)]
+        c = close[U(i)]
+        a = atr[U(i - 1)]
         if body_ok(o, c, a, k, 0):
             body = c - o
-            if min_body_ratio <= 0.0 or abs(body) >= min_body_ratio * (high[i] - low[i]):
+            if min_body_ratio <= 0.0 or abs(body) >= min_body_ratio * (high[U(i)] - low[U(i)]):
                 d = 1 if body > 0 else -1
-                new_row(out, chg, n_out, nchg, i, K_DISP, 0, d, i, i, i, high[i], low[i], c, -1, abs(body) / a)
+                new_row(out, chg, n_out, nchg, i, K_DISP, 0, d, i, i, i, high[U(i)], low[U(i)], c, -1, abs(body) / a)
                 n_out += 1
                 nchg += 1
     save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i1 - 1)

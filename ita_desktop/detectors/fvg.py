@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ita_desktop.detectors._core import (
-    H0, H1, H2, H3, N_CHG, N_OUT, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
+    H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
@@ -48,42 +48,42 @@ def fvg_kernel(open_, high, low, close, atr, min_size, min_atr, middle_confirms,
             save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
             return i
         nchg = 0
-        h = high[i]
-        lo = low[i]
-        c = close[i]
+        h = high[U(i)]
+        lo = low[U(i)]
+        c = close[U(i)]
         if life_due(t0, t1, t2, t3, h, lo, c):
             s0, s1, s2, s3, nchg = life_step(out, i, h, lo, c, hk, hid, s0, s1, s2, s3, chg, nchg, False, False)
             t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
         if i < 2:
             continue
-        h2 = high[i - 2]
-        l2 = low[i - 2]
+        h2 = high[U(i - 2)]
+        l2 = low[U(i - 2)]
         if lo > h2:  # bullish: gap [high[i-2], low[i]]
             gap = lo - h2
             ok = gap >= min_size
             if ok and min_atr > 0.0:
-                ok = gap >= min_atr * atr[i - 2]
+                ok = gap >= min_atr * atr[U(i - 2)]
             if ok and middle_confirms:
-                ok = close[i - 1] > open_[i - 1]
+                ok = close[U(i - 1)] > open_[U(i - 1)]
             if ok:
                 new_row(out, chg, n_out, nchg, i, K_FVG, 0, 1, i - 1, i - 2, -1, lo, h2, 0.5 * (lo + h2), -1,
-                        gap / atr[i - 2])
+                        gap / atr[U(i - 2)])
                 s0 = pq_push(hk, hid, 0, s0, -lo, n_out)
-                t0 = hk[0, s0 - 1]
+                t0 = hk[0, U(s0 - 1)]
                 n_out += 1
                 nchg += 1
         elif h < l2:  # bearish: gap [high[i], low[i-2]]
             gap = l2 - h
             ok = gap >= min_size
             if ok and min_atr > 0.0:
-                ok = gap >= min_atr * atr[i - 2]
+                ok = gap >= min_atr * atr[U(i - 2)]
             if ok and middle_confirms:
-                ok = close[i - 1] < open_[i - 1]
+                ok = close[U(i - 1)] < open_[U(i - 1)]
             if ok:
                 new_row(out, chg, n_out, nchg, i, K_FVG, 0, -1, i - 1, i - 2, -1, l2, h, 0.5 * (l2 + h), -1,
-                        gap / atr[i - 2])
+                        gap / atr[U(i - 2)])
                 s2 = pq_push(hk, hid, 2, s2, h, n_out)
-                t2 = hk[2, s2 - 1]
+                t2 = hk[2, U(s2 - 1)]
                 n_out += 1
                 nchg += 1
     save_state(ist, n_out, nchg, s0, s1, s2, s3, i1 - 1)

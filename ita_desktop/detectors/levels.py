@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numba import njit
 
-from ita_desktop.detectors._core import helper
+from ita_desktop.detectors._core import U, helper
 from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, grow, rows_to_objects
 from ita_desktop.detectors.session_clock import SessionClock
 from ita_desktop.detectors.sessions import (
@@ -227,6 +227,36 @@ def _next_anchor(d, m, x):
     return d * DAY_MINUTES + x + (DAY_MINUTES if x <= m else 0)
 
 
+@helper
+def _window_bounds(wi, wf, n_win):
+    """(first local minute any window opens or closes, lowest running high, highest running low)."""
+    next_evt = wi[0, W_NEXT] if n_win > 0 else np.int64(2**62)
+    ext_hi = np.inf
+    ext_lo = -np.inf
+    for w in range(n_win):
+        if wi[w, W_NEXT] < next_evt:
+            next_evt = wi[w, W_NEXT]
+        if wi[w, W_STATUS] != 0:
+            if wf[w, 1] < ext_hi:
+                ext_hi = wf[w, 1]
+            if wf[w, 2] > ext_lo:
+                ext_lo = wf[w, 2]
+    return next_evt, ext_hi, ext_lo
+
+
+@helper
+def _save_bar_state(gi, gf, nxt, prev_local, cur_td, next_open, dh, dl, dhb, dlb):
+    """Write the kernel's per-bar locals back to the state arrays (``nxt``: the next bar to do)."""
+    gi[G_NEXT] = nxt
+    gi[G_PREV_LOCAL] = prev_local
+    gi[G_TDAY] = cur_td
+    gi[G_NEXT_OPEN] = next_open
+    gf[0] = dh
+    gf[1] = dl
+    gi[G_DHB] = dhb
+    gi[G_DLB] = dlb
+
+
 @njit(cache=True)
 def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1,
                         win_start, win_end, win_hi_sub, win_lo_sub, win_ib, ib_mults,
@@ -240,31 +270,42 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
     refcount round trip per array argument)."""
     label_shift = 1 if day_start_min >= DAY_MINUTES // 2 else 0
     n_win = win_start.shape[0]
+    # Per-bar state in locals (written back to gi/gf whenever the kernel returns): a store to a state
+    # array makes every later read of it, and of the other arrays, a reload.
+    prev_local = gi[G_PREV_LOCAL]
+    cur_td = gi[G_TDAY]
+    next_open = gi[G_NEXT_OPEN]
+    dh, dl, dhb, dlb = gf[0], gf[1], gi[G_DHB], gi[G_DLB]
+    near_up, near_dn = gf[4], gf[5]
+    # The sessions loop runs only at the first local minute any window opens or closes (next_evt);
+    # between those a bar can only extend running occurrences, and only when it trades beyond the
+    # lowest running high (ext_hi) or the highest running low (ext_lo).
+    next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
     for i in range(i0, i1):
         if gi[G_NS] + n_win > sessions.shape[0] or gi[G_NL] + max_levels_per_bar > levels.shape[0]:
+            _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
             return i
-        o, h, l, c = open_[i], high[i], low[i], close[i]
-        d = np.int64(day[i])
-        m = np.int64(minute[i])
-        td = np.int64(tday[i])
+        o, h, l, c = open_[U(i)], high[U(i)], low[U(i)], close[U(i)]
+        d = np.int64(day[U(i)])
+        m = np.int64(minute[U(i)])
+        td = np.int64(tday[U(i)])
         local = d * DAY_MINUTES + m
-        first = gi[G_NEXT] == 0
+        first = i == 0
         nl_before = gi[G_NL]
-        prev = local - 1 if first else gi[G_PREV_LOCAL]
+        prev = local - 1 if first else prev_local
 
         # Previous day / week: known at the first bar of the next one. The week's extremes are
         # folded in from each finished day, so the hot path tracks only the day's.
-        if first or td != gi[G_TDAY]:
-            wk = np.int64(week[i])
+        if first or td != cur_td:
+            wk = np.int64(week[U(i)])
             if not first and gi[G_DAY_OK] == 1:
-                _emit_pair(levels, gi, G_PDH, SUB_PDH, SUB_PDL, gf[0], gi[G_DHB], gf[1], gi[G_DLB], i,
-                           watch, watch_price)
-            if not first and gf[0] > gf[2]:
-                gf[2] = gf[0]
-                gi[G_WHB] = gi[G_DHB]
-            if not first and gf[1] < gf[3]:
-                gf[3] = gf[1]
-                gi[G_WLB] = gi[G_DLB]
+                _emit_pair(levels, gi, G_PDH, SUB_PDH, SUB_PDL, dh, dhb, dl, dlb, i, watch, watch_price)
+            if not first and dh > gf[2]:
+                gf[2] = dh
+                gi[G_WHB] = dhb
+            if not first and dl < gf[3]:
+                gf[3] = dl
+                gi[G_WLB] = dlb
             if first or wk != gi[G_WEEK]:
                 if not first and gi[G_WEEK_OK] == 1:
                     _emit_pair(levels, gi, G_PWH, SUB_PWH, SUB_PWL, gf[2], gi[G_WHB], gf[3], gi[G_WLB], i,
@@ -276,27 +317,28 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
                 gf[3] = np.inf
             day_anchor = (td - label_shift) * DAY_MINUTES + day_start_min
             gi[G_DAY_OK] = 1 if (not first or local <= day_anchor) else 0
+            cur_td = td
             gi[G_TDAY] = td
-            gf[0] = h
-            gf[1] = l
-            gi[G_DHB] = i
-            gi[G_DLB] = i
+            dh = h
+            dl = l
+            dhb = i
+            dlb = i
         else:
-            if h > gf[0]:
-                gf[0] = h
-                gi[G_DHB] = i
-            if l < gf[1]:
-                gf[1] = l
-                gi[G_DLB] = i
+            if h > dh:
+                dh = h
+                dhb = i
+            if l < dl:
+                dl = l
+                dlb = i
 
         # Opening levels: bar i opens an anchor that falls in (previous bar, this bar]. Every
         # anchor is a day at 00:00, the NY open or the day start, so nothing can open before
-        # G_NEXT_OPEN, the first such minute after the previous bar.
-        if local >= gi[G_NEXT_OPEN] or first:
+        # next_open, the first such minute after the previous bar.
+        if local >= next_open or first:
             day_anchor = (td - label_shift) * DAY_MINUTES + day_start_min
             if prev < day_anchor <= local:
                 _emit_open(levels, gi, G_DOPEN, SUB_DAILY, o, i, local - day_anchor, watch, watch_price)
-            wk = np.int64(week[i])
+            wk = np.int64(week[U(i)])
             week_anchor = (wk * 7 - 3 - label_shift) * DAY_MINUTES + day_start_min
             if prev < week_anchor <= local:
                 _emit_open(levels, gi, G_WOPEN, SUB_WEEKLY, o, i, local - week_anchor, watch, watch_price)
@@ -307,13 +349,37 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
             ny_anchor = midnight + ny_open_min
             if weekday_ok and prev < ny_anchor <= local:
                 _emit_open(levels, gi, G_NYOPEN, SUB_NY, o, i, local - ny_anchor, watch, watch_price)
-            gi[G_NEXT_OPEN] = min(_next_anchor(d, m, 0), _next_anchor(d, m, ny_open_min),
-                                  _next_anchor(d, m, day_start_min))
+            next_open = min(_next_anchor(d, m, 0), _next_anchor(d, m, ny_open_min),
+                            _next_anchor(d, m, day_start_min))
 
         # Sessions. ``wi[w, W_NEXT]`` is the local minute at which window w next opens or closes:
         # until then a bar only extends the running occurrence.
-        for w in range(n_win):
-            if local < wi[w, W_NEXT]:
+        if local >= next_evt:
+            for w in range(n_win):
+                if local < wi[w, W_NEXT]:
+                    if wi[w, W_STATUS] != 0:
+                        if h > wf[w, 1]:
+                            wf[w, 1] = h
+                            wi[w, W_HBAR] = i
+                        if l < wf[w, 2]:
+                            wf[w, 2] = l
+                            wi[w, W_LBAR] = i
+                    continue
+                if wi[w, W_STATUS] == 1:
+                    complete_session(w, i, close[U(i - 1)], wi, wf, win_ib[w] != 0, win_hi_sub[w], win_lo_sub[w],
+                                     ib_mults, sessions, levels, gi, G_NS, G_NL, watch, watch_price, G_NWATCH)
+                wi[w, W_STATUS] = 0
+                ws = win_start[w]
+                we = win_end[w]
+                inside, occ = window_position(m, d, ws, we)
+                if inside:
+                    wi[w, W_NEXT] = occ * DAY_MINUTES + we + (DAY_MINUTES if we <= ws else 0)
+                    begin_occurrence(w, i, o, h, l, occ, prev, win_start, wi, wf)
+                else:
+                    wi[w, W_NEXT] = _next_anchor(d, m, ws)
+            next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
+        elif h > ext_hi or l < ext_lo:
+            for w in range(n_win):
                 if wi[w, W_STATUS] != 0:
                     if h > wf[w, 1]:
                         wf[w, 1] = h
@@ -321,36 +387,26 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
                     if l < wf[w, 2]:
                         wf[w, 2] = l
                         wi[w, W_LBAR] = i
-                continue
-            if wi[w, W_STATUS] == 1:
-                complete_session(w, i, close[i - 1], wi, wf, win_ib[w] != 0, win_hi_sub[w], win_lo_sub[w],
-                                 ib_mults, sessions, levels, gi, G_NS, G_NL, watch, watch_price, G_NWATCH)
-            wi[w, W_STATUS] = 0
-            ws = win_start[w]
-            we = win_end[w]
-            inside, occ = window_position(m, d, ws, we)
-            if inside:
-                wi[w, W_NEXT] = occ * DAY_MINUTES + we + (DAY_MINUTES if we <= ws else 0)
-                begin_occurrence(w, i, o, h, l, occ, prev, win_start, wi, wf)
-            else:
-                wi[w, W_NEXT] = _next_anchor(d, m, ws)
+            next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
 
         # Touches: the first bar after a level's start whose range (widened to the previous
         # close, so a gap through the price counts) reaches it. Untouched levels all lie outside
-        # the last bar's range, so only the nearest one above (gf[4]) and below (gf[5]) the last
+        # the last bar's range, so only the nearest one above (near_up) and below (near_dn) the last
         # close can be reached: the full scan runs only when one of them is.
         lo_reach = l
         hi_reach = h
         if not first:
-            lo_reach = min(l, close[i - 1])
-            hi_reach = max(h, close[i - 1])
-        scanned = hi_reach >= gf[4] or lo_reach <= gf[5]
+            pc = close[U(i - 1)]
+            lo_reach = min(l, pc)
+            hi_reach = max(h, pc)
+        scanned = hi_reach >= near_up or lo_reach <= near_dn
         if scanned:
             _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach)
         if scanned or gi[G_NL] != nl_before:
             _nearest(watch_price, gi[G_NWATCH], c, gf)
-        gi[G_PREV_LOCAL] = local
-        gi[G_NEXT] = i + 1
+            near_up, near_dn = gf[4], gf[5]
+        prev_local = local
+    _save_bar_state(gi, gf, i1, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
     return i1
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ita_desktop.detectors._core import (
-    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, kernel, life_due, life_step, mark, new_row, pq_push, qtop,
+    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, mark, new_row, pq_push, qtop,
     save_state,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
@@ -68,30 +68,30 @@ def equal_kernel(high, low, close, atr, swings, n_swings, tol_abs, tol_atr, max_
     s0, s1, s2, s3 = ist[H0], ist[H1], ist[H2], ist[H3]
     t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
     c = ist[CURSOR]
-    next_conf = swings[c].confirmed_at if c < n_swings else -1
+    next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
     for i in range(i0, i1):
         if n_out + 2 > cap:
             ist[CURSOR] = c
             save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
             return i
         nchg = 0
-        h = high[i]
-        lo = low[i]
-        cl = close[i]
+        h = high[U(i)]
+        lo = low[U(i)]
+        cl = close[U(i)]
         if life_due(t0, t1, t2, t3, h, lo, cl):
             s0, s1, s2, s3, nchg = life_step(out, i, h, lo, cl, hk, hid, s0, s1, s2, s3, chg, nchg, True, True)
             t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
         while next_conf >= 0 and next_conf <= i:
             s = c
             c += 1
-            next_conf = swings[c].confirmed_at if c < n_swings else -1
-            side = 0 if swings[s].kind == K_SWING_HIGH else 1
+            next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
+            side = 0 if swings[U(s)].kind == K_SWING_HIGH else 1
             sgn = 1.0 if side == 0 else -1.0
-            p = swings[s].price
-            b = swings[s].bar
+            p = swings[U(s)].price
+            b = swings[U(s)].bar
             tol = tol_abs
             if tol_atr > 0.0 and b >= 1:
-                t_atr = tol_atr * atr[b - 1]
+                t_atr = tol_atr * atr[U(b - 1)]
                 if t_atr > tol:  # False for NaN
                     tol = t_atr
             # scan the ring newest -> oldest. swx = most extreme ring swing passed (sign-adjusted):
@@ -106,13 +106,13 @@ def equal_kernel(high, low, close, atr, swings, n_swings, tol_abs, tol_atr, max_
             slot = head
             for q in range(cnt):
                 slot = slot - 1 if slot > 0 else K - 1  # newest first (no integer modulo: it is slow)
-                bj = ring_bar[side, slot]
+                bj = ring_bar[U(side), U(slot)]
                 if b - bj > max_bars or swx > sgn * p + tol:
                     break
-                pj = ring_price[side, slot]
+                pj = ring_price[U(side), U(slot)]
                 if abs(p - pj) <= tol:
                     for t in range(bj + 1, end_excl):
-                        v = high[t] if side == 0 else -low[t]
+                        v = high[U(t)] if side == 0 else -low[U(t)]
                         if v > runx:
                             runx = v
                     end_excl = bj + 1
@@ -126,18 +126,18 @@ def equal_kernel(high, low, close, atr, swings, n_swings, tol_abs, tol_atr, max_
                     swx = sgn * pj
             cluster = -1
             if found >= 0:
-                pj = ring_price[side, found]
-                r = ring_cluster[side, found]
-                if r >= 0 and out[r].filled_at == -1 and out[r].state != 2:
-                    start = out[r].start
-                    count = out[r].extra + 1.0
-                    top = max(out[r].top, p)
-                    bottom = min(out[r].bottom, p)
-                    out[r].state = 2
-                    out[r].end = i
+                pj = ring_price[U(side), U(found)]
+                r = ring_cluster[U(side), U(found)]
+                if r >= 0 and out[U(r)].filled_at == -1 and out[U(r)].state != 2:
+                    start = out[U(r)].start
+                    count = out[U(r)].extra + 1.0
+                    top = max(out[U(r)].top, p)
+                    bottom = min(out[U(r)].bottom, p)
+                    out[U(r)].state = 2
+                    out[U(r)].end = i
                     nchg = mark(out, chg, r, i, nchg)
                 else:
-                    start = ring_bar[side, found]
+                    start = ring_bar[U(side), U(found)]
                     count = 2.0
                     top = max(p, pj)
                     bottom = min(p, pj)
@@ -145,17 +145,17 @@ def equal_kernel(high, low, close, atr, swings, n_swings, tol_abs, tol_atr, max_
                 if side == 0:
                     new_row(out, chg, n_out, nchg, i, K_EQH, 0, 1, b, start, -1, top, bottom, top, s, count)
                     s2 = pq_push(hk, hid, 2, s2, top, cluster)  # touched when high > top
-                    t2 = hk[2, s2 - 1]
+                    t2 = hk[2, U(s2 - 1)]
                 else:
                     new_row(out, chg, n_out, nchg, i, K_EQL, 0, -1, b, start, -1, top, bottom, bottom, s, count)
                     s0 = pq_push(hk, hid, 0, s0, -bottom, cluster)  # touched when low < bottom
-                    t0 = hk[0, s0 - 1]
+                    t0 = hk[0, U(s0 - 1)]
                 n_out += 1
                 nchg += 1
-            ring_bar[side, head] = b
-            ring_price[side, head] = p
-            ring_row[side, head] = s
-            ring_cluster[side, head] = cluster
+            ring_bar[U(side), U(head)] = b
+            ring_price[U(side), U(head)] = p
+            ring_row[U(side), U(head)] = s
+            ring_cluster[U(side), U(head)] = cluster
             ist[R_HEAD + side] = head + 1 if head + 1 < K else 0
             if cnt < K:
                 ist[R_COUNT + side] = cnt + 1

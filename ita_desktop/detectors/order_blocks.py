@@ -30,7 +30,8 @@ import numpy as np
 
 
 from ita_desktop.detectors._core import (
-    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, body_ok, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
+    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, body_ok, kernel, life_due, life_step, new_row, pq_push, qtop,
+    save_state,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
@@ -63,7 +64,7 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
     s0, s1, s2, s3 = ist[H0], ist[H1], ist[H2], ist[H3]
     t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
     c = ist[CURSOR]
-    next_conf = events[c].confirmed_at if c < n_events else -1
+    next_conf = events[U(c)].confirmed_at if c < n_events else -1
     last_bull = ist[S_LAST_BULL]
     last_bear = ist[S_LAST_BEAR]
     for i in range(i0, i1):
@@ -74,45 +75,45 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
             save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
             return i
         nchg = 0
-        h = high[i]
-        lo = low[i]
-        cl = close[i]
+        h = high[U(i)]
+        lo = low[U(i)]
+        cl = close[U(i)]
         if life_due(t0, t1, t2, t3, h, lo, cl):
             s0, s1, s2, s3, nchg = life_step(out, i, h, lo, cl, hk, hid, s0, s1, s2, s3, chg, nchg, False, False)
             t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
         while next_conf >= 0 and next_conf <= i:
             e = c
             c += 1
-            next_conf = events[c].confirmed_at if c < n_events else -1
-            b = events[e].bar
-            d = events[e].direction
+            next_conf = events[U(c)].confirmed_at if c < n_events else -1
+            b = events[U(e)].bar
+            d = events[U(e)].direction
             lo_bar = b - lookback
             if lo_bar < 0:
                 lo_bar = 0
             u = -1
             dbar = -1
             if extreme:
-                st = events[e].start
+                st = events[U(e)].start
                 if b - st > 1:
                     u = st + 1
                     for t in range(st + 1, b):
                         if d > 0:
-                            if low[t] <= low[u]:
+                            if low[U(t)] <= low[U(u)]:
                                 u = t
                         else:
-                            if high[t] >= high[u]:
+                            if high[U(t)] >= high[U(u)]:
                                 u = t
                 elif b >= 1:
                     u = b - 1
             else:
                 for t in range(b, lo_bar - 1, -1):
-                    a_prev = atr[t - 1] if t >= 1 else np.nan
-                    if body_ok(open_[t], close[t], a_prev, disp_k, d):
+                    a_prev = atr[U(t - 1)] if t >= 1 else np.nan
+                    if body_ok(open_[U(t)], close[U(t)], a_prev, disp_k, d):
                         dbar = t
                         break
                 if dbar >= 0:
                     for t in range(dbar - 1, lo_bar - 1, -1):
-                        if (d > 0 and close[t] < open_[t]) or (d < 0 and close[t] > open_[t]):
+                        if (d > 0 and close[U(t)] < open_[U(t)]) or (d < 0 and close[U(t)] > open_[U(t)]):
                             u = t
                             break
             if u >= 0 and u == (last_bull if d > 0 else last_bear):
@@ -122,16 +123,16 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
                     last_bull = u
                 else:
                     last_bear = u
-                top = high[u]
-                bottom = low[u]
+                top = high[U(u)]
+                bottom = low[U(u)]
                 new_row(out, chg, n_out, nchg, i, K_OB, 0, d, u, u, -1, top, bottom, 0.5 * (top + bottom), e,
                         float(dbar))
                 if d > 0:
                     s0 = pq_push(hk, hid, 0, s0, -top, n_out)
-                    t0 = hk[0, s0 - 1]
+                    t0 = hk[0, U(s0 - 1)]
                 else:
                     s2 = pq_push(hk, hid, 2, s2, bottom, n_out)
-                    t2 = hk[2, s2 - 1]
+                    t2 = hk[2, U(s2 - 1)]
                 n_out += 1
                 nchg += 1
     ist[CURSOR] = c

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ita_desktop.domain.clock import DAY_MINUTES, local_seconds, parse_hhmm
+from ita_desktop.domain.clock import DAY, DAY_MINUTES, _transitions, parse_hhmm
 
 
 def day_label_shift(day_start_min: int) -> int:
@@ -40,12 +40,16 @@ def trading_day_anchor(tday: int, day_start_min: int) -> int:
 
 
 @njit(cache=True)
-def _fill_kernel(local, day_start_min, label_shift, fold_weekend, minute, day, tday, week):
-    """One pass over local wall-clock seconds; writes the four calendar arrays in place.
+def _fill_kernel(utc, times, offsets, end, day_start_min, label_shift, fold_weekend, minute, day, tday, week):
+    """One pass over UTC bar times; writes the four calendar arrays in place. Returns False (and stops)
+    at a bar outside ``[times[0], end)``, the span the zone's transitions were looked up for.
 
-    The divisions by the day's length run only when a bar leaves the current calendar day or
-    trading day (bars come in runs of a day): 4-5x faster than dividing on every bar, and the
-    same values for any input, sorted or not (any bar outside the held day recomputes it)."""
+    The wall clock is ``utc + offsets[k]`` for the last transition ``times[k] <= utc`` (what
+    ``domain.clock.local_seconds`` gives), followed here bar by bar instead of in an array of its own:
+    one pass and no 8-byte-a-bar temporary. The divisions by the day's length run only when a bar
+    leaves the current calendar day or trading day (bars come in runs of a day): 4-5x faster than
+    dividing on every bar, and the same values for any input, sorted or not (any bar outside the
+    held day or offset span recomputes it)."""
     d_lo = np.int64(1)  # the held calendar day's local minutes [d_lo, d_hi); empty at first
     d_hi = np.int64(0)
     t_lo = np.int64(1)  # the held trading day's local minutes [t_lo, t_hi)
@@ -53,8 +57,22 @@ def _fill_kernel(local, day_start_min, label_shift, fold_weekend, minute, day, t
     d = np.int64(0)
     td = np.int64(0)
     wk = np.int64(0)
-    for i in range(local.shape[0]):
-        lm = local[i] // 60  # local minutes since the epoch (floor, also before 1970)
+    nt = times.shape[0]
+    k = 0  # the offset span held: [times[k], next_t)
+    next_t = times[1] if nt > 1 else end
+    off = offsets[0]
+    for i in range(utc.shape[0]):
+        t = utc[i]
+        if t < times[k] or t >= next_t:
+            if t < times[0] or t >= end:
+                return False
+            while k + 1 < nt and times[k + 1] <= t:
+                k += 1
+            while times[k] > t:
+                k -= 1
+            next_t = times[k + 1] if k + 1 < nt else end
+            off = offsets[k]
+        lm = (t + off) // 60  # local minutes since the epoch (floor, also before 1970)
         if lm < d_lo or lm >= d_hi:
             d = lm // DAY_MINUTES
             d_lo = d * DAY_MINUTES
@@ -73,6 +91,7 @@ def _fill_kernel(local, day_start_min, label_shift, fold_weekend, minute, day, t
             wk = (td + 3) // 7
         tday[i] = td
         week[i] = wk
+    return True
 
 
 class SessionClock:
@@ -126,8 +145,11 @@ class SessionClock:
             self._tday = _grown(self._tday, cap, self._n)
             self._week = _grown(self._week, cap, self._n)
         sl = slice(self._n, need)
-        _fill_kernel(local_seconds(time, self.tz_name), self.day_start_min, day_label_shift(self.day_start_min),
-                     self.fold_weekend, self._minute[sl], self._day[sl], self._tday[sl], self._week[sl])
+        args = (self.day_start_min, day_label_shift(self.day_start_min), self.fold_weekend,
+                self._minute[sl], self._day[sl], self._tday[sl], self._week[sl])
+        lo, hi = int(time[0]), int(time[-1])  # the span of sorted times; else the kernel says so
+        if not _fill_kernel(time, *_offset_spans(self.tz_name, lo, hi), *args):
+            _fill_kernel(time, *_offset_spans(self.tz_name, int(time.min()), int(time.max())), *args)
         self._n = need
         self._last_time = int(time[-1])
 
@@ -151,6 +173,14 @@ class SessionClock:
     def weekday(self) -> np.ndarray:
         """Weekday of each bar's trading day, Monday = 0."""
         return ((self.tday.astype(np.int64) + 3) % 7).astype(np.int8)
+
+
+def _offset_spans(tz_name: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The zone's transitions covering UTC seconds [lo, hi] and where that cover ends (as local_seconds
+    looks them up: from the day before ``lo`` to two days after ``hi``)."""
+    day_lo, day_hi = min(lo, hi) // DAY - 1, max(lo, hi) // DAY + 2
+    times, offsets = _transitions(tz_name, day_lo, day_hi)
+    return times, offsets, day_hi * DAY
 
 
 def _grown(arr: np.ndarray, cap: int, n: int) -> np.ndarray:

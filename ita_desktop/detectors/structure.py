@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ita_desktop.detectors._core import CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, kernel, new_row, save_state
+from ita_desktop.detectors._core import CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, new_row, save_state
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
 
@@ -57,9 +57,9 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
     c = ist[CURSOR]
     hrow, hbroken, lrow, lbroken, trend = ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND]
     # the watched prices, +/-inf when there is nothing to break: one compare per side per bar
-    hp = swings[hrow].price if hrow >= 0 and hbroken == 0 else np.inf
-    lp = swings[lrow].price if lrow >= 0 and lbroken == 0 else -np.inf
-    next_conf = swings[c].confirmed_at if c < n_swings else -1
+    hp = swings[U(hrow)].price if hrow >= 0 and hbroken == 0 else np.inf
+    lp = swings[U(lrow)].price if lrow >= 0 and lbroken == 0 else -np.inf
+    next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
     for i in range(i0, i1):
         if n_out + 2 > cap:
             ist[CURSOR] = c
@@ -68,35 +68,35 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
             return i
         nchg = 0
         while next_conf >= 0 and next_conf <= i:
-            if swings[c].kind == K_SWING_HIGH:
+            if swings[U(c)].kind == K_SWING_HIGH:
                 hrow = c
                 hbroken = 0
-                hp = swings[c].price
+                hp = swings[U(c)].price
             else:
                 lrow = c
                 lbroken = 0
-                lp = swings[c].price
+                lp = swings[U(c)].price
             c += 1
-            next_conf = swings[c].confirmed_at if c < n_swings else -1
-        xh = high[i] if wick else close[i]
+            next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
+        xh = high[U(i)] if wick else close[U(i)]
         if xh > hp:
             kind = K_BOS if trend == 1 else K_CHOCH
-            new_row(out, chg, n_out, nchg, i, kind, trend, 1, i, swings[hrow].bar, i, hp, hp, hp, hrow, 1.0)
+            new_row(out, chg, n_out, nchg, i, kind, trend, 1, i, swings[U(hrow)].bar, i, hp, hp, hp, hrow, 1.0)
             n_out += 1
             nchg += 1
             hbroken = 1
             hp = np.inf
             trend = 1
-        xl = low[i] if wick else close[i]
+        xl = low[U(i)] if wick else close[U(i)]
         if xl < lp:
             kind = K_BOS if trend == -1 else K_CHOCH
-            new_row(out, chg, n_out, nchg, i, kind, trend, -1, i, swings[lrow].bar, i, lp, lp, lp, lrow, -1.0)
+            new_row(out, chg, n_out, nchg, i, kind, trend, -1, i, swings[U(lrow)].bar, i, lp, lp, lp, lrow, -1.0)
             n_out += 1
             nchg += 1
             lbroken = 1
             lp = -np.inf
             trend = -1
-        trend_out[i] = trend
+        trend_out[U(i)] = trend
     ist[CURSOR] = c
     ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND] = hrow, hbroken, lrow, lbroken, trend
     save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i1 - 1)

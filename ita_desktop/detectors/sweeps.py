@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ita_desktop.detectors._core import FIRST_FREE, INF, LAST, N_CHG, N_OUT, kernel, new_row, pq_push, qtop
-from ita_desktop.detectors.base import BarContext, ObjectDetector
+from ita_desktop.detectors._core import FIRST_FREE, INF, LAST, N_CHG, N_OUT, U, kernel, new_row, pq_push, qtop
+from ita_desktop.detectors.base import BarContext, ObjectDetector, lazy_zeros
 from ita_desktop.detectors.objects import OBJECT_DTYPE, Kind, LevelKind, Table
 
 K_SWEEP = int(Kind.SWEEP)
@@ -121,71 +121,72 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
     # they arrive nearly in valid_from order, so insertion from the tail is O(1) in practice
     nlev = ist[S_NLEV]
     for q in range(ist[S_NPUSHED], nlev):
-        key = float(lv_from[q])
+        key = float(lv_from[U(q)])
         j = pt
-        while j > ph and (hk[P_PEND, j - 1] > key or (hk[P_PEND, j - 1] == key and hid[P_PEND, j - 1] > q)):
-            hk[P_PEND, j] = hk[P_PEND, j - 1]
-            hid[P_PEND, j] = hid[P_PEND, j - 1]
+        while j > ph and (hk[P_PEND, U(j - 1)] > key or (hk[P_PEND, U(j - 1)] == key and hid[P_PEND, U(j - 1)] > q)):
+            hk[P_PEND, U(j)] = hk[P_PEND, U(j - 1)]
+            hid[P_PEND, U(j)] = hid[P_PEND, U(j - 1)]
             j -= 1
-        hk[P_PEND, j] = key
-        hid[P_PEND, j] = q
+        hk[P_PEND, U(j)] = key
+        hid[P_PEND, U(j)] = q
         pt += 1
     ist[S_NPUSHED] = nlev
-    pnext = hk[P_PEND, ph] if ph < pt else INF
+    pnext = hk[P_PEND, U(ph)] if ph < pt else INF
     th = qtop(hk, P_HIGH, nh)  # lowest live high-side level (+inf: none)
     tl = qtop(hk, P_LOW, nl)  # minus the highest live low-side level
     for i in range(i0, i1):
         nchg = 0
-        hi = high[i]
-        lo = low[i]
-        cl = close[i]
+        hi = high[U(i)]
+        lo = low[U(i)]
+        cl = close[U(i)]
         if pnext > i and nr == 0 and not th < hi and not tl < -lo:
             continue  # nothing can happen on this bar
         # 1. levels becoming live
         while pnext <= i:
-            q = hid[P_PEND, ph]
+            q = hid[P_PEND, U(ph)]
             ph += 1
-            pnext = hk[P_PEND, ph] if ph < pt else INF
-            side = lv_side[q]
+            pnext = hk[P_PEND, U(ph)] if ph < pt else INF
+            side = lv_side[U(q)]
             if side == 0:
                 continue
-            if i > 0 and ((side > 0 and close[i - 1] > lv_price[q]) or (side < 0 and close[i - 1] < lv_price[q])):
+            if i > 0 and ((side > 0 and close[U(i - 1)] > lv_price[U(q)])
+                          or (side < 0 and close[U(i - 1)] < lv_price[U(q)])):
                 continue  # already closed beyond when it became live: not resting liquidity
             if side > 0:
-                nh = pq_push(hk, hid, P_HIGH, nh, lv_price[q], q)
-                th = hk[P_HIGH, nh - 1]
+                nh = pq_push(hk, hid, P_HIGH, nh, lv_price[U(q)], q)
+                th = hk[P_HIGH, U(nh - 1)]
             else:
-                nl = pq_push(hk, hid, P_LOW, nl, -lv_price[q], q)
-                tl = hk[P_LOW, nl - 1]
+                nl = pq_push(hk, hid, P_LOW, nl, -lv_price[U(q)], q)
+                tl = hk[P_LOW, U(nl - 1)]
         # 2. raids in progress: close back inside -> sweep; out of time -> broken
         w = 0
         for r in range(nr):
-            q = raid_lv[r]
-            L = lv_price[q]
-            side = lv_side[q]
+            q = raid_lv[U(r)]
+            L = lv_price[U(q)]
+            side = lv_side[U(q)]
             if side > 0:
-                if hi > raid_ext[r]:
-                    raid_ext[r] = hi
-                    raid_extbar[r] = i
+                if hi > raid_ext[U(r)]:
+                    raid_ext[U(r)] = hi
+                    raid_extbar[U(r)] = i
                 back = cl <= L
             else:
-                if lo < raid_ext[r]:
-                    raid_ext[r] = lo
-                    raid_extbar[r] = i
+                if lo < raid_ext[U(r)]:
+                    raid_ext[U(r)] = lo
+                    raid_extbar[U(r)] = i
                 back = cl >= L
             if back:
-                ext = raid_ext[r]
+                ext = raid_ext[U(r)]
                 top = ext if side > 0 else L
                 bottom = L if side > 0 else ext
-                new_row(out, chg, n_out, nchg, i, K_SWEEP, lv_kind[q], -side, raid_extbar[r], raid_start[r], i,
-                        top, bottom, L, lv_ref[q], ext)
+                new_row(out, chg, n_out, nchg, i, K_SWEEP, lv_kind[U(q)], -side, raid_extbar[U(r)], raid_start[U(r)], i,
+                        top, bottom, L, lv_ref[U(q)], ext)
                 n_out += 1
                 nchg += 1
-            elif i - raid_start[r] < max_bars:
-                raid_lv[w] = q
-                raid_start[w] = raid_start[r]
-                raid_ext[w] = raid_ext[r]
-                raid_extbar[w] = raid_extbar[r]
+            elif i - raid_start[U(r)] < max_bars:
+                raid_lv[U(w)] = q
+                raid_start[U(w)] = raid_start[U(r)]
+                raid_ext[U(w)] = raid_ext[U(r)]
+                raid_extbar[U(w)] = raid_extbar[U(r)]
                 w += 1
         nr = w
         # 3. new raids: high side (lowest level first), then low side (highest level first)
@@ -195,40 +196,40 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
                     if not th < hi:
                         break
                     nh -= 1
-                    q = hid[P_HIGH, nh]
+                    q = hid[P_HIGH, U(nh)]
                     th = qtop(hk, P_HIGH, nh)
                 else:
                     if not tl < -lo:
                         break
                     nl -= 1
-                    q = hid[P_LOW, nl]
+                    q = hid[P_LOW, U(nl)]
                     tl = qtop(hk, P_LOW, nl)
-                if lv_until[q] >= 0 and i > lv_until[q]:
+                if lv_until[U(q)] >= 0 and i > lv_until[U(q)]:
                     continue
-                src = lv_src[q]
+                src = lv_src[U(q)]
                 if src == SRC_LEVELS:
-                    e = level_rows[lv_ref[q]].end
+                    e = level_rows[U(lv_ref[U(q)])].end
                     if e >= 0 and e <= i:
                         continue
                 elif src == SRC_EQUAL:
-                    row = equal_rows[lv_ref[q]]
+                    row = equal_rows[U(lv_ref[U(q)])]
                     if row.state == 2 and row.filled_at == -1 and row.end >= 0 and row.end <= i:
                         continue  # superseded by a larger cluster
-                L = lv_price[q]
+                L = lv_price[U(q)]
                 ext = hi if side > 0 else lo
                 back = cl <= L if side > 0 else cl >= L
                 if back:
                     top = ext if side > 0 else L
                     bottom = L if side > 0 else ext
-                    new_row(out, chg, n_out, nchg, i, K_SWEEP, lv_kind[q], -side, i, i, i, top, bottom, L,
-                            lv_ref[q], ext)
+                    new_row(out, chg, n_out, nchg, i, K_SWEEP, lv_kind[U(q)], -side, i, i, i, top, bottom, L,
+                            lv_ref[U(q)], ext)
                     n_out += 1
                     nchg += 1
                 elif max_bars > 0:
-                    raid_lv[nr] = q
-                    raid_start[nr] = i
-                    raid_ext[nr] = ext
-                    raid_extbar[nr] = i
+                    raid_lv[U(nr)] = q
+                    raid_start[U(nr)] = i
+                    raid_ext[U(nr)] = ext
+                    raid_extbar[U(nr)] = i
                     nr += 1
     ist[S_PHEAD] = ph
     ist[S_NPEND] = pt
@@ -311,10 +312,11 @@ class Sweeps(ObjectDetector):
         self._cursors = {name: 0 for name in self.sources}
         cap = self.buf.capacity
         self.lv = {name: np.empty(cap, dt) for name, dt in _LEVEL_COLUMNS.items()}
-        self.raid_lv = np.empty(cap, np.int64)
-        self.raid_start = np.empty(cap, np.int64)
-        self.raid_ext = np.empty(cap, np.float64)
-        self.raid_extbar = np.empty(cap, np.int64)
+        # raids in progress: a few at a time (mapped as written, see base.lazy_zeros)
+        self.raid_lv = lazy_zeros(cap, np.int64)
+        self.raid_start = lazy_zeros(cap, np.int64)
+        self.raid_ext = lazy_zeros(cap, np.float64)
+        self.raid_extbar = lazy_zeros(cap, np.int64)
         self._empty = np.zeros(0, OBJECT_DTYPE)
 
     @property
@@ -338,7 +340,7 @@ class Sweeps(ObjectDetector):
         n_raid = int(self.buf.ist[S_NRAID])
         for name in ("raid_lv", "raid_start", "raid_ext", "raid_extbar"):
             arr = getattr(self, name)
-            new = np.empty(cap, arr.dtype)
+            new = lazy_zeros(cap, arr.dtype)
             new[:n_raid] = arr[:n_raid]
             setattr(self, name, new)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ita_desktop.detectors._core import (
-    H0, H1, H2, H3, N_CHG, N_OUT, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
+    H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
     step_helper,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
@@ -58,7 +58,7 @@ def swing_flags(high, low, n, ties_all, b0, b1, scratch, flags):
     if s < 0:
         s = 0
     for t in range(min(s, m)):
-        flags[t] = 0
+        flags[U(t)] = 0
     if s >= m:
         return
     base = b0 - 2 * n  # scratch index t <-> bar base + t
@@ -66,36 +66,36 @@ def swing_flags(high, low, n, ties_all, b0, b1, scratch, flags):
     A = scratch[0]  # window max of highs
     B = scratch[1]  # window min of lows
     for t in range(s, T):
-        A[t] = high[base + t]
-        B[t] = low[base + t]
+        A[U(t)] = high[U(base + t)]
+        B[U(t)] = low[U(base + t)]
     a = 1
     while 2 * a <= n:
         for t in range(s, T - 2 * a + 1):
-            x = A[t + a]
-            A[t] = x if x > A[t] else A[t]
-            y = B[t + a]
-            B[t] = y if y < B[t] else B[t]
+            x = A[U(t + a)]
+            A[U(t)] = x if x > A[U(t)] else A[U(t)]
+            y = B[U(t + a)]
+            B[U(t)] = y if y < B[U(t)] else B[U(t)]
         a *= 2
     d = n - a
     if d > 0:
         for t in range(s, T - n + 1):
-            x = A[t + d]
-            A[t] = x if x > A[t] else A[t]
-            y = B[t + d]
-            B[t] = y if y < B[t] else B[t]
+            x = A[U(t + d)]
+            A[U(t)] = x if x > A[U(t)] else A[U(t)]
+            y = B[U(t + d)]
+            B[U(t)] = y if y < B[U(t)] else B[U(t)]
     # now A[t] = max(high[base+t .. base+t+n-1]); for bar i = b0+t, p = i-n:
     # left window = A[t], right window = A[t+n+1], the swing bar itself = base+t+n
     for t in range(s, m):
-        hp = high[base + t + n]
-        lp = low[base + t + n]
-        lmx = A[t]
-        rmx = A[t + n + 1]
-        lmn = B[t]
-        rmn = B[t + n + 1]
+        hp = high[U(base + t + n)]
+        lp = low[U(base + t + n)]
+        lmx = A[U(t)]
+        rmx = A[U(t + n + 1)]
+        lmn = B[U(t)]
+        rmn = B[U(t + n + 1)]
         # bitwise (not short-circuit) logic: no branches to mispredict
         fh = (hp >= rmx) & ((hp > lmx) | (ties_all & (hp == lmx)))
         fl = (lp <= rmn) & ((lp < lmn) | (ties_all & (lp == lmn)))
-        flags[t] = np.int8(fh) | (np.int8(fl) << np.int8(1))
+        flags[U(t)] = np.int8(fh) | (np.int8(fl) << np.int8(1))
 
 
 @kernel
@@ -114,27 +114,27 @@ def swings_kernel(high, low, close, n, ties_all, i0, i1, ist, out, chg, hk, hid,
                 save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
                 return i
             nchg = 0
-            h = high[i]
-            lo = low[i]
-            c = close[i]
+            h = high[U(i)]
+            lo = low[U(i)]
+            c = close[U(i)]
             if life_due(t0, t1, t2, t3, h, lo, c):
                 s0, s1, s2, s3, nchg = life_step(out, i, h, lo, c, hk, hid, s0, s1, s2, s3, chg, nchg, True, True)
                 t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
-            f = flags[i - b0]
+            f = flags[U(i - b0)]
             if f != 0:
                 p = i - n
                 if f & 1:
-                    hp = high[p]
+                    hp = high[U(p)]
                     new_row(out, chg, n_out, nchg, i, 1, 0, 1, p, p, -1, hp, hp, hp, -1, np.nan)
                     s2 = pq_push(hk, hid, 2, s2, hp, n_out)
-                    t2 = hk[2, s2 - 1]
+                    t2 = hk[2, U(s2 - 1)]
                     n_out += 1
                     nchg += 1
                 if f & 2:
-                    lp = low[p]
+                    lp = low[U(p)]
                     new_row(out, chg, n_out, nchg, i, 2, 0, -1, p, p, -1, lp, lp, lp, -1, np.nan)
                     s0 = pq_push(hk, hid, 0, s0, -lp, n_out)
-                    t0 = hk[0, s0 - 1]
+                    t0 = hk[0, U(s0 - 1)]
                     n_out += 1
                     nchg += 1
         b0 = b1
