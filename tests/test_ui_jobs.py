@@ -38,7 +38,9 @@ from ita_desktop.ui.job_bridge import JobBridge
 from ita_desktop.ui.main_window import MainWindow
 from tests.support.cores import new_core
 
-WAIT_MS = 30_000
+#: the longest any wait here runs before it calls the work hung: a ceiling, not a measure (30 s timed out at
+#: load 8.5 on 2 cores while the window opened and the jobs ran; the GUI's latency is judged by Gaps only)
+WAIT_MS = 180_000
 GUI_BUDGET_MS = 50.0  # DESIGN.md: "GUI thread blocked by any job: never over 50 ms" (benchmark)
 FREEZE_MS = 400.0  # a gap this long is a freeze, never scheduling noise: the test fails on it
 P99_BOUND_MS = 2 * GUI_BUDGET_MS  # blocking on 1 % of the ticks, far from the budget's edge: fails a GUI that stalls often

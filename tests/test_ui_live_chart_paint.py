@@ -151,3 +151,45 @@ def _held_then_released(qtbot, chart: CandleChart, feed: LiveChartFeed, eurusd, 
                 assert chart.viewport().updatesEnabled()
         finally:
             stuck.set()
+
+
+def test_closing_during_an_overlay_update_waits_for_it_and_drops_its_result(qtbot, eurusd, monkeypatch) -> None:
+    """A window closing while the worker advances the layers: close() waits (bounded) for the update and its
+    result never reaches the GUI thread (a late emit on a deleted QObject crashed a test run once)."""
+    from ita_desktop.ui.chart.overlays.live_layers import LiveLayers
+
+    bus = EventBus()
+    bridge = QtBusBridge(bus)
+    chart = CandleChart()
+    qtbot.addWidget(chart)
+    history = eurusd.slice(0, START)
+    chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, {})))
+    feed = LiveChartFeed(chart, bridge, overlays=OverlaySet(chart, get_theme("dark")))
+    feed.overlays.attach(overlay_data(history, detect(history)))
+    feed.overlays.prime()
+    qtbot.waitUntil(lambda: feed.overlays.idle and feed.overlays.updates > 0, timeout=120_000)
+    entered, release = threading.Event(), threading.Event()
+    advance = LiveLayers.advance
+
+    def slow_advance(self, bars):
+        entered.set()
+        release.wait(10)
+        return advance(self, bars)
+
+    monkeypatch.setattr(LiveLayers, "advance", slow_advance)
+    delivered: list[int] = []
+    feed.overlays._done.connect(lambda generation, _f: delivered.append(generation))
+    updates = feed.overlays.updates
+    feed.on_bar_closed(BarClosed(symbol="EURUSD", timeframe="M1", time_utc=int(eurusd.time[START]),
+                                 open=float(eurusd.open[START]), high=float(eurusd.high[START]),
+                                 low=float(eurusd.low[START]), close=float(eurusd.close[START])))
+    qtbot.waitUntil(entered.is_set, timeout=30_000)  # the frame timer hands the bar to the worker
+    threading.Timer(0.2, release.set).start()
+    try:
+        feed.overlays.close()
+        assert feed.overlays._future is not None and feed.overlays._future.done()  # waited for the running update
+        qtbot.wait(100)
+        assert delivered == [] and feed.overlays.updates == updates  # its result was dropped
+    finally:
+        release.set()
+        _stop(feed, bridge, bus)

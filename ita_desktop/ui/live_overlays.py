@@ -15,7 +15,7 @@ import gc
 import logging
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -36,6 +36,7 @@ BULK_UPDATE_MS = 250
 KEEP_RESULT_BARS = 1_000_000
 #: the longest a closed bar waits for its overlays before the chart is painted without them (``hold_paint``)
 HOLD_MS = 60
+CLOSE_WAIT_S = 2.0  # a window closing waits at most this for a running overlay update (seconds)
 
 
 class LiveOverlayFeed(QObject):
@@ -52,6 +53,8 @@ class LiveOverlayFeed(QObject):
         self._live: LiveLayers | None = None  # built on the worker at the first appended bars
         self._generation = 0
         self._busy = False
+        self._closed = False  # set by close(): a worker finishing later must not emit on a deleted object
+        self._future: Future | None = None
         self._again = False
         self.updates = 0  # overlay updates applied (tests and the benchmark read it)
         self.worker_s: deque[float] = deque(maxlen=10_000)  # each update's time on the worker (the benchmark)
@@ -162,8 +165,8 @@ class LiveOverlayFeed(QObject):
             self.worker_s.append(time.perf_counter() - began)
             return layers_of, layers, n
 
-        future = self._executor.submit(work)
-        future.add_done_callback(lambda f: self._done.emit(generation, f))
+        future = self._future = self._executor.submit(work)
+        future.add_done_callback(lambda f: None if self._closed else self._done.emit(generation, f))
 
     def _on_done(self, generation: int, future: Future) -> None:
         self._busy = False
@@ -199,8 +202,13 @@ class LiveOverlayFeed(QObject):
             self._submit()
 
     def close(self) -> None:
+        """Stop following; an update still running is given up to CLOSE_WAIT_S to end before the window
+        (and this object) goes, and its result is dropped."""
+        self._closed = True
         self.detach()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._future is not None:
+            wait([self._future], timeout=CLOSE_WAIT_S)
 
 
 def _start(data: OverlayData, recipe: tuple, bars) -> LiveLayers:
