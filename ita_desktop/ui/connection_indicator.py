@@ -21,7 +21,7 @@ def connection_text(symbol: str, status, now: float) -> str:  # status: core.liv
     state = "connected" if status.connected else "disconnected"
     parts = [f"MT5 {symbol} {'●' if status.connected else '○'} {state}", f"poll {status.interval_s * 1000:.0f} ms"]
     age = tick_age(status, now)
-    parts.append("no tick yet" if age is None else f"tick {age:.1f} s ago")
+    parts.append("no tick yet" if age is None else f"tick {age_text(age)} ago")
     if status.server_offset_s is not None:
         parts.append(f"server {status.server_offset_s:+.0f} s")
     if status.reconnects:
@@ -31,6 +31,18 @@ def connection_text(symbol: str, status, now: float) -> str:  # status: core.liv
     elif status.clock_warning:
         parts.append(f"⚠ {status.clock_warning}")
     return " · ".join(parts)
+
+
+def age_text(seconds: float) -> str:
+    """A tick's age as a trader reads it: tenths of a second while live, then minutes, hours and days
+    (a terminal left on over a weekend showed "tick 172800.0 s ago")."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86_400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} d"
 
 
 def tick_age(status, now: float) -> float | None:
