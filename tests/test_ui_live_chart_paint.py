@@ -53,21 +53,9 @@ def test_a_closed_bar_and_its_overlays_are_drawn_in_one_paint(qtbot, eurusd, mon
     from ita_desktop.ui import live_overlays
 
     monkeypatch.setattr(live_overlays, "HOLD_MS", 20_000)  # the hold's bound is the next test's: here it never runs out
-    bus = EventBus()
-    bridge = QtBusBridge(bus)
     chart = _PaintLog()
-    qtbot.addWidget(chart)
-    chart.resize(1200, 600)
-    chart.show()
-    history = eurusd.slice(0, START)
-    chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, {})))
-    overlays = OverlaySet(chart, get_theme("dark"))
-    feed = LiveChartFeed(chart, bridge, overlays=overlays)
-    data = overlay_data(history, detect(history))
-    overlays.set_layers(data.layers, data.key)
-    feed.overlays.attach(data)
-    feed.overlays.prime()
-    qtbot.waitUntil(lambda: feed.overlays.idle and feed.overlays.updates > 0, timeout=120_000)
+    bus, bridge, feed, data = _primed_feed(qtbot, chart, eurusd, (1200, 600))
+    overlays = feed.overlays.overlays
     chart.feed = feed
     try:
         _close_bars(qtbot, chart, feed, eurusd)
@@ -77,6 +65,27 @@ def test_a_closed_bar_and_its_overlays_are_drawn_in_one_paint(qtbot, eurusd, mon
     full = detector_layers(detect(eurusd.slice(0, n)).tables, n, data.options)
     for name, layer in full.items():
         assert drawn(overlays.shapes(name)) == drawn(layer), name
+
+
+def _primed_feed(qtbot, chart: CandleChart, eurusd, size: tuple[int, int] | None = None):
+    """``chart`` showing the first START bars with their overlays drawn, and a live feed whose overlay
+    layers are built (primed) on its worker: (bus, bridge, feed, the chart's overlay data)."""
+    bus = EventBus()
+    bridge = QtBusBridge(bus)
+    qtbot.addWidget(chart)
+    if size is not None:
+        chart.resize(*size)
+        chart.show()
+    history = eurusd.slice(0, START)
+    chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, {})))
+    overlays = OverlaySet(chart, get_theme("dark"))
+    feed = LiveChartFeed(chart, bridge, overlays=overlays)
+    data = overlay_data(history, detect(history))
+    overlays.set_layers(data.layers, data.key)
+    feed.overlays.attach(data)
+    feed.overlays.prime()
+    qtbot.waitUntil(lambda: feed.overlays.idle and feed.overlays.updates > 0, timeout=120_000)
+    return bus, bridge, feed, data
 
 
 def _stop(feed: LiveChartFeed, bridge: QtBusBridge, bus: EventBus) -> None:
@@ -111,19 +120,8 @@ def test_a_held_paint_is_released_when_the_overlays_do_not_come(qtbot, eurusd) -
     and forgetting the series (another one loads) releases it at once."""
     from ita_desktop.ui import live_overlays
 
-    bus = EventBus()
-    bridge = QtBusBridge(bus)
     chart = CandleChart()
-    qtbot.addWidget(chart)
-    chart.resize(800, 400)
-    chart.show()
-    history = eurusd.slice(0, START)
-    chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, {})))
-    overlays = OverlaySet(chart, get_theme("dark"))
-    feed = LiveChartFeed(chart, bridge, overlays=overlays)
-    feed.overlays.attach(overlay_data(history, detect(history)))
-    feed.overlays.prime()
-    qtbot.waitUntil(lambda: feed.overlays.idle and feed.overlays.updates > 0, timeout=120_000)
+    bus, bridge, feed, _data = _primed_feed(qtbot, chart, eurusd, (800, 400))
     try:
         _held_then_released(qtbot, chart, feed, eurusd, live_overlays.HOLD_MS)
     finally:
@@ -158,16 +156,8 @@ def test_closing_during_an_overlay_update_waits_for_it_and_drops_its_result(qtbo
     result never reaches the GUI thread (a late emit on a deleted QObject crashed a test run once)."""
     from ita_desktop.ui.chart.overlays.live_layers import LiveLayers
 
-    bus = EventBus()
-    bridge = QtBusBridge(bus)
     chart = CandleChart()
-    qtbot.addWidget(chart)
-    history = eurusd.slice(0, START)
-    chart.set_prepared(growable(prepare_chart_data(history, chart.session_clock, {})))
-    feed = LiveChartFeed(chart, bridge, overlays=OverlaySet(chart, get_theme("dark")))
-    feed.overlays.attach(overlay_data(history, detect(history)))
-    feed.overlays.prime()
-    qtbot.waitUntil(lambda: feed.overlays.idle and feed.overlays.updates > 0, timeout=120_000)
+    bus, bridge, feed, _data = _primed_feed(qtbot, chart, eurusd)
     entered, release = threading.Event(), threading.Event()
     advance = LiveLayers.advance
 
