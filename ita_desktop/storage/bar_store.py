@@ -109,6 +109,19 @@ def month_keys(time: np.ndarray) -> np.ndarray:
     return (1970 + months // 12) * 100 + months % 12 + 1
 
 
+def month_runs(months: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """(month, first index, end index) of each run of equal month keys in time-sorted bars."""
+    cuts = np.flatnonzero(np.diff(months)) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(months)]):
+        yield int(months[lo]), int(lo), int(hi)
+
+
+def new_chunk(symbol: str, timeframe: Timeframe, month: int) -> BarChunk:
+    """An empty chunk row for a month the series has no bars in yet."""
+    from ita_desktop.storage.models import BarChunk
+    return BarChunk(symbol=symbol, timeframe=timeframe.value, month=month, n_bars=0, first_utc=0, last_utc=0)
+
+
 def encode_chunk(columns: dict[str, np.ndarray]) -> dict[str, bytes]:
     return {c: np.ascontiguousarray(columns[c], dtype=LITTLE_ENDIAN[c]).tobytes() for c in COLUMNS}
 
@@ -260,32 +273,17 @@ class BarStore(BarReader):
 
     def _merge(self, session: Session, symbol: str, timeframe: Timeframe, bars: Bars, ingest_id: int) -> tuple[int, int, int]:
         """Merge ``bars`` into their monthly chunks, rewriting only chunks that change."""
-        from sqlmodel import select
-
-        from ita_desktop.storage.models import BarChunk
         if not len(bars):
             return 0, 0, 0
         months = month_keys(bars.time)
-        cuts = np.flatnonzero(np.diff(months)) + 1
-        starts, ends = np.r_[0, cuts], np.r_[cuts, len(bars)]
-        existing = {
-            chunk.month: chunk
-            for chunk in session.exec(
-                select(BarChunk).where(
-                    BarChunk.symbol == symbol,
-                    BarChunk.timeframe == timeframe.value,
-                    BarChunk.month.in_([int(m) for m in months[starts]]),  # type: ignore[attr-defined]
-                )
-            )
-        }
+        existing = self._chunks_of_months(session, symbol, timeframe, months)
         totals = np.zeros(3, dtype=np.int64)
-        for lo, hi in zip(starts, ends):
-            month = int(months[lo])
+        for month, lo, hi in month_runs(months):
             part = {c: getattr(bars, c)[lo:hi] for c in COLUMNS}
             part["ingest_id"] = np.full(hi - lo, ingest_id, dtype=DTYPES["ingest_id"])
             chunk = existing.get(month)
             if chunk is None:
-                chunk = BarChunk(symbol=symbol, timeframe=timeframe.value, month=month, n_bars=0, first_utc=0, last_utc=0)
+                chunk = new_chunk(symbol, timeframe, month)
                 merged, counts = part, (hi - lo, 0, 0)
             else:
                 merged, *counts = merge_columns(decode_chunk(chunk), part)
@@ -293,6 +291,20 @@ class BarStore(BarReader):
             if counts[0] or counts[1]:
                 self._put_chunk(session, chunk, merged)
         return int(totals[0]), int(totals[1]), int(totals[2])
+
+    @staticmethod
+    def _chunks_of_months(session: Session, symbol: str, timeframe: Timeframe, months: np.ndarray) -> dict[int, BarChunk]:
+        """The stored chunks of the series for these UTC months, by month (one select for a merge or a fold)."""
+        from sqlmodel import select
+
+        from ita_desktop.storage.models import BarChunk
+        wanted = sorted({int(m) for m in months})
+        query = select(BarChunk).where(
+            BarChunk.symbol == symbol,
+            BarChunk.timeframe == timeframe.value,
+            BarChunk.month.in_(wanted),  # type: ignore[attr-defined]
+        )
+        return {chunk.month: chunk for chunk in session.exec(query)}
 
     @staticmethod
     def _put_chunk(session: Session, chunk: BarChunk, merged: dict[str, np.ndarray]) -> None:
@@ -374,33 +386,18 @@ class BarStore(BarReader):
 
     def _fold(self, session: Session, symbol: str, timeframe: Timeframe) -> int:
         """Move the series' tail rows into their month chunks (tail wins) in the caller's transaction; how many."""
-        from sqlmodel import select
-
-        from ita_desktop.storage.models import BarChunk
         conn = session.connection()
         rows = conn.exec_driver_sql(TAIL_SQL + " ORDER BY time", (symbol, timeframe.value)).fetchall()
         if not rows:
             return 0
         tail = tail_columns(rows)
         months = month_keys(tail["time"])
-        cuts = np.flatnonzero(np.diff(months)) + 1
-        existing = {
-            chunk.month: chunk
-            for chunk in session.exec(
-                select(BarChunk).where(
-                    BarChunk.symbol == symbol,
-                    BarChunk.timeframe == timeframe.value,
-                    BarChunk.month.in_(sorted({int(m) for m in months})),  # type: ignore[attr-defined]
-                )
-            )
-        }
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(months)]):
-            month = int(months[lo])
+        existing = self._chunks_of_months(session, symbol, timeframe, months)
+        for month, lo, hi in month_runs(months):
             part = {c: tail[c][lo:hi] for c in COLUMNS}
             chunk = existing.get(month)
             if chunk is None:
-                chunk = BarChunk(symbol=symbol, timeframe=timeframe.value, month=month, n_bars=0, first_utc=0, last_utc=0)
-                merged = part
+                chunk, merged = new_chunk(symbol, timeframe, month), part
             else:
                 merged = merge_columns(decode_chunk(chunk), part)[0]
             self._put_chunk(session, chunk, merged)
