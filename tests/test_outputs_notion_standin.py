@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,8 +15,8 @@ from ita_desktop.outputs.notion import NOTION_VERSION, NotionChannel
 from ita_desktop.outputs.sender import OutboxSender
 from ita_desktop.storage.outbox import OutboxItem
 from ita_desktop.storage.store import Store
-from tests.conftest import PROJECT_ROOT
 from tests.support.notion_standin import NotionStandIn
+from tests.support.outbox_child import big_picture, child_starter, kill
 
 pytestmark = pytest.mark.standin
 
@@ -152,44 +149,15 @@ def test_notion_standin_type_checks_properties_and_the_refusal_keeps_notions_wor
         assert not notion.pages
 
 
-CHILD = """
-import sys, time
-from pathlib import Path
-from ita_desktop.outputs.notion import NotionChannel
-from ita_desktop.outputs.sender import OutboxSender
-from ita_desktop.storage.outbox import OutboxItem
-from ita_desktop.storage.store import Store
-db, root, token, database, picture, pause = sys.argv[1:7]
-with Store.open(Path(db)) as store:
-    store.outbox.enqueue_now([OutboxItem("notion", "signal", f"k{i}", {
-        "rule_id": "r", "rule_version": "1", "symbol": "EURUSD", "timeframe": "M5", "direction": 1,
-        "signal_time": 1700000000 + 300 * i, "entry_price": 1.1, "stop_price": 1.09, "targets": []}, picture)
-        for i in range(5)])
-    print("enqueued", flush=True)
-    if pause == "1":
-        time.sleep(60)
-    left = OutboxSender(store.outbox, {"notion": NotionChannel(token, database, root)}).drain(30)
-    print("left", left, flush=True)
-"""
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_notion_standin_sigkill_before_during_and_after_a_send_makes_each_page_exactly_once(tmp_path: Path) -> None:
     db = tmp_path / "ita.sqlite"
-    picture = tmp_path / "big.png"
-    picture.write_bytes(PNG[:8] + os.urandom(24 * 1024 * 1024))  # more than the loopback's socket buffers
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    picture = big_picture(tmp_path, PNG)
     with NotionStandIn() as notion:
-        def child(pause: str) -> subprocess.Popen:
-            return subprocess.Popen([sys.executable, str(script), str(db), notion.api_root, notion.token,
-                                     notion.database_id, str(picture), pause],
-                                    stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
-
-        def kill(proc: subprocess.Popen) -> None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        child = child_starter(tmp_path, db, picture, "notion",
+                              "from ita_desktop.outputs.notion import NotionChannel",
+                              "NotionChannel(args[1], args[2], args[0])", notion.api_root, notion.token,
+                              notion.database_id)
 
         # 1. killed between enqueue and send
         proc = child("1")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +13,7 @@ from ita_desktop.outputs.sender import OutboxSender
 from ita_desktop.outputs.telegram import TelegramChannel
 from ita_desktop.storage.outbox import OutboxItem
 from ita_desktop.storage.store import Store
-from tests.conftest import PROJECT_ROOT
+from tests.support.outbox_child import big_picture, child_starter, kill
 from tests.support.telegram_standin import TelegramStandIn
 
 pytestmark = pytest.mark.standin
@@ -106,52 +103,25 @@ def test_standin_telegram_refusals_are_final_and_keep_the_far_sides_words(ita_ho
         assert sender.send_due(now=time.time() + 3600) == 0 and row.attempts == store.outbox.list()[0].attempts
 
 
-CHILD = """
-import os, sys, time
-from pathlib import Path
-from ita_desktop.outputs.sender import OutboxSender
-from ita_desktop.outputs.telegram import TelegramChannel
-from ita_desktop.storage.outbox import OutboxItem
-from ita_desktop.storage.store import Store
-db, root, token, picture, pause = sys.argv[1:6]
-with Store.open(Path(db)) as store:
-    store.outbox.enqueue_now([OutboxItem("telegram", "signal", f"k{i}", {
-        "rule_id": "r", "rule_version": "1", "symbol": "EURUSD", "timeframe": "M5", "direction": 1,
-        "signal_time": 1700000000 + 300 * i, "entry_price": 1.1, "stop_price": 1.09, "targets": []}, picture)
-        for i in range(5)])
-    print("enqueued", flush=True)
-    if pause == "1":
-        time.sleep(60)
-    left = OutboxSender(store.outbox, {"telegram": TelegramChannel(token, "42", root)}).drain(30)
-    print("left", left, flush=True)
-"""
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_standin_telegram_sigkill_before_and_during_a_send_delivers_each_exactly_once(tmp_path: Path) -> None:
     db = tmp_path / "ita.sqlite"
-    picture = tmp_path / "big.png"
-    picture.write_bytes(PNG[:8] + os.urandom(24 * 1024 * 1024))  # more than the loopback's socket buffers
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    picture = big_picture(tmp_path, PNG)
     with TelegramStandIn() as tg:
-        def child(pause: str) -> subprocess.Popen:
-            return subprocess.Popen([sys.executable, str(script), str(db), tg.api_root, tg.token, str(picture), pause],
-                                    stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
+        child = child_starter(tmp_path, db, picture, "telegram",
+                              "from ita_desktop.outputs.telegram import TelegramChannel",
+                              "TelegramChannel(args[1], '42', args[0])", tg.api_root, tg.token)
 
         # 1. killed between enqueue and send
         proc = child("1")
         assert proc.stdout.readline().strip() == "enqueued"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        kill(proc)
         assert not tg.received
         # 2. killed during a send: the stand-in holds the first upload half-read
         tg.hold_next_upload = True
         proc = child("0")
         assert tg.holding.wait(60)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        kill(proc)
         time.sleep(0.5)
         assert not tg.received
         # 3. a restart delivers everything, each once
