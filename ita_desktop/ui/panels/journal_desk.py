@@ -39,17 +39,13 @@ class JournalDesk(QObject):
         super().__init__(window)
         self.window, self.core = window, core
         self.workbench = window.workbench
-        self.panel = JournalPanel(window.runner, core.journal, window.theme)
+        self._panel: JournalPanel | None = None  # built on first use (the dock, a test): ~50 ms of the window's build
         self.dock: QDockWidget | None = None  # docked on first use, as the Signals list
         self.dialog: FeedbackDialog | None = None
         self._runs: dict[int, BacktestOutcome] = {}  # reopened runs, by id (a click on a trade entry)
         self.action = window.view_menu.addAction("Journal", self.show)
         self.workbench.signals.feedback_requested.connect(self.edit_signal)
         self.workbench.results.feedback_requested.connect(self.edit_trade)
-        self.panel.edit_requested.connect(self.edit_entry)
-        self.panel.entry_chosen.connect(self.show_on_chart)
-        self.reliability = ReliabilityView(window.runner, core.learning, window.theme)
-        self.panel.tabs.addTab(self.reliability, "Scorer")
         self.similar = SimilarSetupsView(window.runner, core.learning, window.theme)
         signals = self.workbench.signals
         split = QSplitter(Qt.Orientation.Horizontal)  # the list, and beside it the selected one's similar setups
@@ -61,6 +57,24 @@ class JournalDesk(QObject):
         signals.layout().addWidget(split, 1)
         signals.signal_chosen.connect(self.similar.show_for)
         self.similar.neighbour_chosen.connect(self.show_past_setup)
+
+    @property
+    def panel(self) -> JournalPanel:
+        """The Journal's panel with the scorer's tab, built the first time it is needed."""
+        if self._panel is None:
+            window, core = self.window, self.core
+            panel = self._panel = JournalPanel(window.runner, core.journal, window.theme)
+            panel.edit_requested.connect(self.edit_entry)
+            panel.entry_chosen.connect(self.show_on_chart)
+            self._reliability = ReliabilityView(window.runner, core.learning, window.theme)
+            panel.tabs.addTab(self._reliability, "Scorer")
+        return self._panel
+
+    @property
+    def reliability(self) -> ReliabilityView:
+        """The scorer's reliability view, a tab of the Journal (built with it)."""
+        self.panel  # noqa: B018 - builds it
+        return self._reliability
 
     def show(self) -> None:
         """Dock the Journal (the first time: a bottom tab beside Rules), bring it up and read it afresh."""
