@@ -105,7 +105,7 @@ def probe(timeframe: str, rule: str) -> None:
 
     window.overlays.drawn.connect(layers_drawn)
     window.ready.connect(overlays_drawn)
-    QTimer.singleShot(180_000, lambda: (print("FAILED timeout"), app.quit()))
+    QTimer.singleShot(380_000, lambda: (print("FAILED timeout"), app.quit()))
     marks["window built"] = time.perf_counter()
     ticks.append(time.perf_counter())  # the gap from show() to the first tick is the first show's turn
     cpu_ticks.append(time.thread_time())
@@ -166,7 +166,7 @@ def main() -> int:
               f"{os.getloadavg()[0]:.1f}; numba cache empty ({home / 'cache' / 'numba'})")
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "--probe", "--timeframe", args.timeframe, "--rule", args.rule],
-                              env=env, capture_output=True, text=True, timeout=400)
+                              env=env, capture_output=True, text=True, timeout=420)
         wall = time.perf_counter() - t0
         found = re.search(r"GAPS ([\d.]+) ([\d.]+) (\d+)\nWORST (.+)\nMARKS (.+)", done.stdout)
         if found is None or "FAILED" in done.stdout:
