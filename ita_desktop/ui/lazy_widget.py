@@ -13,6 +13,8 @@ from typing import Generic, TypeVar
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from ita_desktop.ui.wheel_guard import guard_wheel
+
 W = TypeVar("W", bound=QWidget)
 
 
@@ -35,6 +37,8 @@ class LazyWidget(QWidget, Generic[W]):
             assert self._build is not None
             self._widget, self._build = self._build(), None
             self.layout().addWidget(self._widget)
+            self._widget.show()  # a child added to a shown parent stays hidden until told; under a hidden one it waits
+            guard_wheel(self._widget)  # as the window's own boxes (the window guarded those it had when built)
         return self._widget
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)

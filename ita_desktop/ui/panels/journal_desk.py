@@ -25,6 +25,7 @@ from ita_desktop.ui.panels.journal_panel import JournalPanel
 from ita_desktop.ui.panels.reliability_view import ReliabilityView
 from ita_desktop.ui.panels.review_panel import encode_png
 from ita_desktop.ui.panels.similar_setups import SimilarSetupsView
+from ita_desktop.ui.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core
@@ -68,6 +69,7 @@ class JournalDesk(QObject):
             panel.entry_chosen.connect(self.show_on_chart)
             self._reliability = ReliabilityView(window.runner, core.learning, window.theme)
             panel.tabs.addTab(self._reliability, "Scorer")
+            guard_wheel(panel)  # its boxes take the wheel only when focused, as the window's others
         return self._panel
 
     @property

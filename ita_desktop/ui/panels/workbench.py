@@ -37,6 +37,7 @@ from ita_desktop.ui.panels.live_panel import LivePanel
 from ita_desktop.ui.panels.replay_panel import ReplayPanel
 from ita_desktop.ui.live_chart import LiveChartFeed
 from ita_desktop.ui.connection_indicator import ConnectionIndicator
+from ita_desktop.ui.wheel_guard import guard_wheel
 from ita_desktop.ui.panels.trade_drawing import TradeSpan, setup_shapes, trade_shapes, trade_spans
 
 if TYPE_CHECKING:
@@ -214,6 +215,7 @@ class Workbench(QObject):
 
     def _panel_built(self, panel: ReplayPanel | LivePanel) -> None:
         """A Replay or Live panel just built: the stored series, and the live layers primed before its first bar."""
+        guard_wheel(panel)  # its boxes take the wheel only when focused, as the window's others
         if self._listed is not None:
             panel.set_series(self._listed)
         self.window.series_listed.connect(panel.set_series)
