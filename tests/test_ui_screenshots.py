@@ -139,7 +139,7 @@ def test_screenshot_backtest_results(qtbot, window_on, eurusd_csv):
     with qtbot.waitSignal(window.overlays.drawn, timeout=WAIT_MS):
         window.chart.update()
     save(window, "window_results_trade.png")
-    bench.results.tabs.setCurrentWidget(bench.results.equity)
+    bench.results.tabs.setCurrentWidget(bench.results.equity.parentWidget())  # its tab: a place holder built on show
     save(window, "window_results_equity.png")
     bench.backtest.set_grid([("stop.buffer.pips", "0.5, 1, 2, 3"), ("management.break_even_at_r", "0.5, 1, 2")])
     with qtbot.waitSignal(bench.backtest.swept, timeout=WAIT_MS):

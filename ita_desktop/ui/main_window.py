@@ -336,9 +336,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         workbench = getattr(self, "workbench", None)
         if workbench is not None:
-            workbench.replay.stop()  # its thread writes to the store the core closes below
-            workbench.live_chart.overlays.close()
-            workbench.live.stop(join_s=2.0)  # MT5 feeds write the bars they close to the store
+            workbench.stop_sessions()  # Bar Replay's thread and MT5 feeds write to the store the core closes below
             workbench.signals.cancel_pending()
         self._release_gc()
         self.save_layout()

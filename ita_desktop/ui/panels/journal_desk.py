@@ -25,6 +25,7 @@ from ita_desktop.ui.panels.journal_panel import JournalPanel
 from ita_desktop.ui.panels.reliability_view import ReliabilityView
 from ita_desktop.ui.panels.review_panel import encode_png
 from ita_desktop.ui.panels.similar_setups import SimilarSetupsView
+from ita_desktop.ui.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:
     from ita_desktop.core.app_core import Core
@@ -39,17 +40,13 @@ class JournalDesk(QObject):
         super().__init__(window)
         self.window, self.core = window, core
         self.workbench = window.workbench
-        self.panel = JournalPanel(window.runner, core.journal, window.theme)
+        self._panel: JournalPanel | None = None  # built on first use (the dock, a test): ~50 ms of the window's build
         self.dock: QDockWidget | None = None  # docked on first use, as the Signals list
         self.dialog: FeedbackDialog | None = None
         self._runs: dict[int, BacktestOutcome] = {}  # reopened runs, by id (a click on a trade entry)
         self.action = window.view_menu.addAction("Journal", self.show)
         self.workbench.signals.feedback_requested.connect(self.edit_signal)
         self.workbench.results.feedback_requested.connect(self.edit_trade)
-        self.panel.edit_requested.connect(self.edit_entry)
-        self.panel.entry_chosen.connect(self.show_on_chart)
-        self.reliability = ReliabilityView(window.runner, core.learning, window.theme)
-        self.panel.tabs.addTab(self.reliability, "Scorer")
         self.similar = SimilarSetupsView(window.runner, core.learning, window.theme)
         signals = self.workbench.signals
         split = QSplitter(Qt.Orientation.Horizontal)  # the list, and beside it the selected one's similar setups
@@ -61,6 +58,25 @@ class JournalDesk(QObject):
         signals.layout().addWidget(split, 1)
         signals.signal_chosen.connect(self.similar.show_for)
         self.similar.neighbour_chosen.connect(self.show_past_setup)
+
+    @property
+    def panel(self) -> JournalPanel:
+        """The Journal's panel with the scorer's tab, built the first time it is needed."""
+        if self._panel is None:
+            window, core = self.window, self.core
+            panel = self._panel = JournalPanel(window.runner, core.journal, window.theme)
+            panel.edit_requested.connect(self.edit_entry)
+            panel.entry_chosen.connect(self.show_on_chart)
+            self._reliability = ReliabilityView(window.runner, core.learning, window.theme)
+            panel.tabs.addTab(self._reliability, "Scorer")
+            guard_wheel(panel)  # its boxes take the wheel only when focused, as the window's others
+        return self._panel
+
+    @property
+    def reliability(self) -> ReliabilityView:
+        """The scorer's reliability view, a tab of the Journal (built with it)."""
+        self.panel  # noqa: B018 - builds it
+        return self._reliability
 
     def show(self) -> None:
         """Dock the Journal (the first time: a bottom tab beside Rules), bring it up and read it afresh."""

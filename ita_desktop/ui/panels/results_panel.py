@@ -28,6 +28,7 @@ from ita_desktop.backtest.stats import format_stat
 from ita_desktop.core.backtest_service import BacktestOutcome, SweepOutcome
 from ita_desktop.domain.display_clock import DisplayClock
 from ita_desktop.ui.job_bridge import JobBridge
+from ita_desktop.ui.lazy_widget import LazyWidget
 from ita_desktop.ui.panels.result_charts import EquityChart, RHistogram, SweepHeatmap
 from ita_desktop.ui.theme import Theme
 
@@ -158,24 +159,27 @@ class ResultsPanel(QWidget):
         self.trades.addAction(self.feedback_action)
         self.trades.cellDoubleClicked.connect(lambda _row, _col: self._request_feedback())
         self.trades.setToolTip("click: show on the chart; double-click or right-click: the journal's feedback")
-        self.equity = EquityChart(self.theme)
-        self.histogram = RHistogram(self.theme)
+        # the pictures are built when their tab is first shown (or a test asks for them): three pyqtgraph plots
+        # were two thirds of the window's build and of this hidden tab's polish at the first show
+        self._equity = LazyWidget(self._make_equity)
+        self._histogram = LazyWidget(self._make_histogram)
+        self._drawn: dict[str, tuple] = {}  # what the unbuilt pictures show once built: name -> (method, args)
         self.sessions = _table(BREAKDOWN_COLUMNS)
         self.weekdays = _table(BREAKDOWN_COLUMNS)
         breakdowns = QSplitter(Qt.Orientation.Horizontal)
         breakdowns.addWidget(self._titled("By session (entry, New York)", self.sessions))
         breakdowns.addWidget(self._titled("By weekday", self.weekdays))
-        self.heatmap = SweepHeatmap(self.theme)
+        self._heatmap = LazyWidget(lambda: SweepHeatmap(self.theme))
         self.sweep_table = _table(("Rank",))
         self.sweep_table.setSortingEnabled(True)
         sweep = QSplitter(Qt.Orientation.Horizontal)
-        sweep.addWidget(self.heatmap)
+        sweep.addWidget(self._heatmap)
         sweep.addWidget(self.sweep_table)
         sweep.setSizes([500, 400])
         self.tabs = QTabWidget()
         self.tabs.addTab(self.trades, "Trades")
-        self.tabs.addTab(self.equity, "Equity")
-        self.tabs.addTab(self.histogram, "R distribution")
+        self.tabs.addTab(self._equity, "Equity")
+        self.tabs.addTab(self._histogram, "R distribution")
         self.tabs.addTab(breakdowns, "Breakdowns")
         self.tabs.addTab(sweep, "Sweep")
         self.tabs.setCornerWidget(self.funnel, Qt.Corner.TopRightCorner)
@@ -195,6 +199,40 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(split, 1)
+
+    def _make_equity(self) -> EquityChart:
+        chart = EquityChart(self.theme)
+        if "equity" in self._drawn:
+            method, args = self._drawn.pop("equity")
+            getattr(chart, method)(*args)
+        return chart
+
+    def _make_histogram(self) -> RHistogram:
+        chart = RHistogram(self.theme)
+        if "histogram" in self._drawn:
+            method, args = self._drawn.pop("histogram")
+            getattr(chart, method)(*args)
+        return chart
+
+    @property
+    def equity(self) -> EquityChart:
+        return self._equity.get()
+
+    @property
+    def histogram(self) -> RHistogram:
+        return self._histogram.get()
+
+    @property
+    def heatmap(self) -> SweepHeatmap:
+        return self._heatmap.get()
+
+    def _draw(self, name: str, method: str, *args: Any) -> None:
+        """``method(*args)`` on the picture ``name`` now if it is built, else when its tab is first shown."""
+        holder: LazyWidget = getattr(self, f"_{name}")
+        if holder.built:
+            getattr(holder.get(), method)(*args)
+        else:
+            self._drawn[name] = (method, args)
 
     @staticmethod
     def _titled(title: str, widget: QWidget) -> QWidget:
@@ -229,8 +267,8 @@ class ResultsPanel(QWidget):
             self.title.setText("No results yet: run a backtest.")
             for table in (self.summary, self.trades, self.sessions, self.weekdays):
                 table.setRowCount(0)
-            self.equity.show_stats(None, 0.0)
-            self.histogram.show_r([])
+            self._draw("equity", "show_stats", None, 0.0)
+            self._draw("histogram", "show_r", [])
             self.funnel.setText("")
             return
         result = outcome.result
@@ -243,8 +281,8 @@ class ResultsPanel(QWidget):
         self.funnel.setToolTip(self.funnel.text())
         self._fill_summary(result.stats.summary)
         self._fill_trades(outcome)
-        self.equity.show_stats(result.stats, result.trades.settings.initial_equity)
-        self.histogram.show_r(result.stats.r_multiples)
+        self._draw("equity", "show_stats", result.stats, result.trades.settings.initial_equity)
+        self._draw("histogram", "show_r", result.stats.r_multiples)
         self._fill_breakdown(self.sessions, result.stats.breakdowns.get("session", []))
         self._fill_breakdown(self.weekdays, result.stats.breakdowns.get("weekday", []))
         if self.tabs.currentWidget() is self.sweep_tab:
@@ -353,7 +391,7 @@ class ResultsPanel(QWidget):
         if outcome.result is None:
             self._show_walk_forward(outcome)
             return
-        self.heatmap.setVisible(True)
+        self._heatmap.setVisible(True)
         result, paths = outcome.result, outcome.paths
         ranked = result.ranked()[:SWEEP_ROWS]
         columns = ["Rank", *paths, result.statistic] + [k for k in (ranked[0] if ranked else {})
@@ -403,7 +441,7 @@ class ResultsPanel(QWidget):
             for j, text in enumerate(cells):
                 table.setItem(i, j, _Item(text, i if j == 0 else text))
         table.resizeColumnsToContents()
-        self.heatmap.setVisible(False)
+        self._heatmap.setVisible(False)
         self.tabs.setCurrentWidget(self.sweep_tab)
 
     # -- export -------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from ita_desktop.ui.panels.live_panel import LivePanel
 from ita_desktop.ui.panels.replay_panel import ReplayPanel
 from ita_desktop.ui.live_chart import LiveChartFeed
 from ita_desktop.ui.connection_indicator import ConnectionIndicator
+from ita_desktop.ui.wheel_guard import guard_wheel
 from ita_desktop.ui.panels.trade_drawing import TradeSpan, setup_shapes, trade_shapes, trade_spans
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ class Workbench(QObject):
 
         # notifications (issue 13): the sender runs with the window; the tray, its sounds and the list. Made
         # before the Signals panel registers: the tray's message goes first on a raised signal (100 ms budget)
-        self.notifications = NotificationCenter(window, core, self.show_signal, lambda: self.replay,
+        self.notifications = NotificationCenter(window, core, self.show_signal, lambda: self._replay,
                                                 lambda: self.signals_dock or self.rules_dock)
         self.tray = self.notifications.tray
         window.events.register(SignalRaised, self.signals.on_event)
@@ -152,17 +153,16 @@ class Workbench(QObject):
         window.overlays_detected.connect(live_overlays.attach)  # type: ignore[attr-defined]
         window.loaded.connect(lambda *_: live_overlays.detach())
         live_overlays.advanced.connect(window.legend.set_counts)  # type: ignore[attr-defined]
-        self.replay = ReplayPanel(window, core)
+        # Bar Replay and MT5 live sessions (what `ita live --source mt5` runs): each panel is built and docked on
+        # first use (``replay``, ``live``); built with the window, their polish fell in the first show's turn
+        self._replay: ReplayPanel | None = None
+        self._live: LivePanel | None = None
+        self._listed: list | None = None  # the last series listed, for a panel built after it
+        window.series_listed.connect(self._remember_series)
         self.replay_dock: QDockWidget | None = None
         self.replay_action = window.view_menu.addAction("Bar Replay", self.show_replay)
-        window.series_listed.connect(self.replay.set_series)
-        # MT5 live sessions from the window (what `ita live --source mt5` runs): docked on first use
-        self.live = LivePanel(window, core)
         self.live_dock: QDockWidget | None = None
         self.live_action = window.view_menu.addAction("MT5 Live", self.show_live)
-        window.series_listed.connect(self.live.set_series)
-        self.replay.started.connect(live_overlays.prime)  # the live layers are ready before the first bar
-        self.live.started.connect(live_overlays.prime)
         self.connection = ConnectionIndicator(core.live.running_feeds, parent=window)
         window.statusBar().addPermanentWidget(self.connection)
 
@@ -209,6 +209,41 @@ class Workbench(QObject):
     def _stored_signal(self, key: str):
         store = self.core.store_if_open
         return store.signals.get_many([key]).get(key) if store is not None else None
+
+    def _remember_series(self, series: list) -> None:
+        self._listed = list(series)
+
+    def _panel_built(self, panel: ReplayPanel | LivePanel) -> None:
+        """A Replay or Live panel just built: the stored series, and the live layers primed before its first bar."""
+        guard_wheel(panel)  # its boxes take the wheel only when focused, as the window's others
+        if self._listed is not None:
+            panel.set_series(self._listed)
+        self.window.series_listed.connect(panel.set_series)
+        panel.started.connect(self.live_chart.overlays.prime)
+
+    @property
+    def replay(self) -> ReplayPanel:
+        """The Bar Replay panel (built the first time it is asked for)."""
+        if self._replay is None:
+            self._replay = ReplayPanel(self.window, self.core)
+            self._panel_built(self._replay)
+        return self._replay
+
+    @property
+    def live(self) -> LivePanel:
+        """The MT5 Live panel (built the first time it is asked for)."""
+        if self._live is None:
+            self._live = LivePanel(self.window, self.core)
+            self._panel_built(self._live)
+        return self._live
+
+    def stop_sessions(self) -> None:
+        """On the window's close: a running Bar Replay and MT5 feeds stop (their threads write to the store)."""
+        if self._replay is not None:
+            self._replay.stop()
+        self.live_chart.overlays.close()
+        if self._live is not None:
+            self._live.stop(join_s=2.0)
 
     def show_replay(self) -> None:
         """Dock Bar Replay (the first time: on the right, beside the legend) and bring it up."""
