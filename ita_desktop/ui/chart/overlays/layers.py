@@ -126,6 +126,9 @@ class OverlaySet(QObject):
     def adopt(self, plans: list[tuple]) -> int:
         """Give each layer its plan from ``plan_ahead`` (GUI thread, right after ``set_layers``); a layer
         whose shapes or palette changed meanwhile plans at its paint as usual. Returns the plans taken."""
+        shown = {item for item in self.items.values() if item.isVisible() and item.shapes.batches}
+        if shown != {item for item, *_ in plans}:
+            return 0  # a layer switched on or off since: its labels would change where the others' go
         return sum(item.adopt(plan, shapes, version) for item, shapes, version, plan in plans)
 
     def _clear_labels(self) -> None:
