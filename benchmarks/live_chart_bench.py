@@ -64,8 +64,12 @@ def main() -> None:
     from ita_desktop.ui.bus_bridge import QtBusBridge
     from ita_desktop.ui.chart.chart_data import prepare_chart_data
     from ita_desktop.ui.chart.live_series import growable
+    from ita_desktop.ui.job_bridge import GIL_SWITCH_INTERVAL_S
 
     app = QApplication.instance() or QApplication([])
+    # the window's GIL switch interval (its JobBridge sets it at start-up): with Python's default 5 ms the
+    # overlay worker waited up to 5 ms for the GIL after each hand-over, which the window never does
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
     timed_chart = _make_timed_chart()
     histories = [int(h) for h in args.history.split(",")]
     n_total = max(max(histories), max(args.replay_histories, default=0) + args.replay) + args.events + 10

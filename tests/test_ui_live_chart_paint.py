@@ -183,3 +183,44 @@ def test_closing_during_an_overlay_update_waits_for_it_and_drops_its_result(qtbo
     finally:
         release.set()
         _stop(feed, bridge, bus)
+
+
+def test_the_worker_plans_a_bar_close_paint_and_it_draws_what_the_paint_would_plan(qtbot, eurusd, monkeypatch) -> None:
+    """A held bar close's overlay layers are planned on the overlay worker (LiveOverlayFeed with
+    OverlaySet.plan_ahead), for the view the paint will find: that paint plans nothing on the GUI thread, and
+    the frame it draws is pixel for pixel the one the layers draw when each plans at its paint."""
+    from ita_desktop.ui import live_overlays
+    from ita_desktop.ui.chart.overlays.item import OverlayItem
+
+    monkeypatch.setattr(live_overlays, "HOLD_MS", 20_000)
+    chart = _PaintLog()
+    bus, bridge, feed, _data = _primed_feed(qtbot, chart, eurusd, (1200, 600))
+    overlays = feed.overlays.overlays
+    chart.feed = feed
+    on_gui: list[bool] = []  # per plan made: on the GUI thread?
+    planned = OverlayItem._planned
+    monkeypatch.setattr(OverlayItem, "_planned", lambda self, *a, **k: on_gui.append(
+        threading.current_thread() is threading.main_thread()) or planned(self, *a, **k))
+    try:
+        qtbot.wait(50)
+        for j in range(8):
+            i = START + j
+            on_gui.clear(), chart.shown.clear()
+            taken = feed.overlays.planned_ahead
+            feed.on_bar_closed(BarClosed(symbol="EURUSD", timeframe="M1", time_utc=int(eurusd.time[i]),
+                                         open=float(eurusd.open[i]), high=float(eurusd.high[i]),
+                                         low=float(eurusd.low[i]), close=float(eurusd.close[i])))
+            n = i + 1
+            qtbot.waitUntil(lambda: feed.overlays.n_bars == n and any(c == n for c, _ in chart.shown), timeout=30_000)
+            drawing = [item for item in overlays.items.values() if item.isVisible() and item.shapes.batches]
+            assert drawing and feed.overlays.planned_ahead - taken == len(drawing), f"bar {j}"
+            assert on_gui and not any(on_gui), f"bar {j}: a layer was planned on the GUI thread"
+            ahead = chart.grab().toImage()
+            for item in drawing:
+                item._plan = None  # each layer plans again at its paint (GUI thread)
+            on_gui.clear()
+            at_paint = chart.grab().toImage()
+            assert on_gui and all(on_gui)
+            assert at_paint == ahead, f"bar {j}: the frame planned on the worker differs"
+    finally:
+        _stop(feed, bridge, bus)

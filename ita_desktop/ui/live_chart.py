@@ -107,14 +107,16 @@ class LiveChartFeed(QObject):
                 if self.overlays is not None:  # a few bars: drawn with their overlays in one paint
                     self.overlays.hold_paint(len(fresh))
                 chart.append_bars(_as_bars(fresh, chart.bars))
-                if self.overlays is not None:
-                    self.overlays.bars_appended()
         f = self._forming
         if f is not None and (chart.bars.last_time is None or f[0] > chart.bars.last_time):
             chart.set_forming(*f[1:])
         for event in self._signals:
             self._mark(event)
         self._signals.clear()
+        if fresh and self.overlays is not None:
+            # last: the worker then finds the GIL free (the GUI thread goes back to its event loop), and the
+            # view it plans the held paint for is final (a forming candle may have moved the price range)
+            self.overlays.bars_appended()
         self.frames += 1
         self._next_frame = time.monotonic() + (BULK_FRAME_MS if len(fresh) >= BULK_BARS else FRAME_MS) / 1000
 

@@ -57,6 +57,7 @@ class LiveOverlayFeed(QObject):
         self._future: Future | None = None
         self._again = False
         self.updates = 0  # overlay updates applied (tests and the benchmark read it)
+        self.planned_ahead = 0  # layer plans made on the worker and taken by the chart (tests and the benchmark)
         self.worker_s: deque[float] = deque(maxlen=10_000)  # each update's time on the worker (the benchmark)
         self.n_bars = 0  # bars the shown overlays cover
         self._from = 0  # bars covered when the running update started
@@ -153,6 +154,9 @@ class LiveOverlayFeed(QObject):
         self._busy, self._again = True, False
         self._from = self.n_bars
         generation, data, live, recipe = self._generation, self._data, self._live, self._recipe
+        # a held paint waits for this update: the worker also plans that paint's overlay layers (the view is
+        # already where the paint will find it), so the GUI thread only swaps them in and replays the plans
+        frame = self.overlays.frame_ahead() if self._held and live is not None else None
 
         def work():
             began = time.perf_counter()
@@ -162,8 +166,9 @@ class LiveOverlayFeed(QObject):
             if m > n or (m and int(known[m - 1]) != int(bars.time[m - 1])):
                 raise ValueError(f"the chart's bars no longer extend the detected ones (bar {m - 1})")
             layers = layers_of.advance(bars.slice(m, n)) if n > m else layers_of.layers()
+            plans = self.overlays.plan_ahead(frame, layers) if frame else []
             self.worker_s.append(time.perf_counter() - began)
-            return layers_of, layers, n
+            return layers_of, layers, n, plans
 
         future = self._future = self._executor.submit(work)
         future.add_done_callback(lambda f: None if self._closed else self._done.emit(generation, f))
@@ -175,7 +180,7 @@ class LiveOverlayFeed(QObject):
                 self._submit()  # bars of the new series appended while the old update ran
             return  # another series since
         try:
-            live, layers, n = future.result()
+            live, layers, n, plans = future.result()
         except Exception as exc:  # noqa: BLE001 (shown, and the live overlays stop; the candles go on)
             self._release()
             self.error = f"Overlays stopped following the bars: {exc}"
@@ -187,6 +192,8 @@ class LiveOverlayFeed(QObject):
         bars = self.chart.bars
         key = (bars.symbol, bars.timeframe.value, int(bars.time[n - 1])) if bars is not None and n else None
         self.overlays.set_layers(layers, key)
+        if plans:
+            self.planned_ahead += self.overlays.adopt(plans)
         self._release()
         if built:  # the live layers and their detection live as long as the session: out of the collector's
             gc.freeze()  # walks, as the window's start-up objects are (a full collection walked them all, GIL held)

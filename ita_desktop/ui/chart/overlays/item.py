@@ -58,6 +58,8 @@ class OverlayItem(pg.GraphicsObject):
         self._font = QFont()
         self._font.setPointSize(LABEL_POINT_SIZE)
         self._metrics = QFontMetricsF(self._font)
+        # plain floats: a plan made on the overlay worker must not touch the font (its engines are per thread)
+        self._ascent, self._line_height = self._metrics.ascent(), self._metrics.height()
         self._texts: dict[str, tuple[QStaticText, float]] = {}  # label text -> (laid out, advance)
         self._placed = _LabelSpace(self._metrics.height())  # labels drawn in the current paint
         self._shared_labels = False  # True: the OverlaySet shares one space among its layers, cleared per frame
@@ -97,6 +99,11 @@ class OverlayItem(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:
         return self._bounds
 
+    @property
+    def version(self) -> int:
+        """Bumped by every change of shapes, palette or label space (a plan made before it is stale)."""
+        return self._version
+
     # -- paint ------------------------------------------------------------------------
     def paint(self, painter: QPainter, option, widget=None) -> None:
         """Draw the shapes meeting the view. What to draw (visible shapes mapped to pixels, labels placed)
@@ -108,11 +115,13 @@ class OverlayItem(pg.GraphicsObject):
             self._plan = None
             self.painted.emit()
             return
-        t = painter.worldTransform()
-        key = (self._version, t.m11(), t.m22(), t.dx(), t.dy(), view.left(), view.right(), view.top(), view.bottom())
+        frame = frame_key(painter.worldTransform(), view)
+        key = (self._version, *frame)
         plan = self._plan
         if plan is None or plan.key != key:
-            plan = self._plan = self._planned(key, view, t)
+            if not self._shared_labels:
+                self._placed.clear()
+            plan = self._plan = self._planned(key, frame, self.shapes, self._placed)
         elif self._shared_labels:
             for rect in plan.labels:  # the frame's other layers avoid these labels as when planned
                 self._placed.add(*rect)
@@ -141,17 +150,47 @@ class OverlayItem(pg.GraphicsObject):
         self.last_drawn = plan.drawn
         self.painted.emit()
 
-    def _planned(self, key: tuple, view: QRectF, t: QTransform) -> "_Plan":
-        """The draw calls of one frame: the visible shapes in pixels, within the layer's budget."""
-        sx, sy, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
-        xa, xb = sorted((sx * view.left() + dx, sx * view.right() + dx))
-        ya, yb = sorted((sy * view.top() + dy, sy * view.bottom() + dy))
+    # -- a frame planned ahead, on the overlay worker ------------------------------------
+    def frame_now(self) -> tuple[float, ...] | None:
+        """The frame (device transform and view, as ``frame_key``) the next paint will see, unless the view
+        changes first (GUI thread): what ``plan_ahead`` plans for."""
+        view, views = self.viewRect(), self.scene().views() if self.scene() is not None else []
+        if view is None or not views:
+            return None
+        return frame_key(self.deviceTransform(views[0].viewportTransform()), view)
+
+    def plan_ahead(self, shapes: LayerShapes, frame: tuple[float, ...], space: "_LabelSpace") -> "_Plan | None":
+        """Plan ``shapes`` for ``frame`` off the GUI thread (the live overlays' worker, the labels placed in
+        ``space`` as the frame's paint would); None when a label's text was never laid out (that needs the
+        font: the paint plans it). Touches no Qt object shared with the GUI thread but pens and paths, which
+        are values. ``adopt`` hands the plan to the item with the shapes."""
+        if not shapes.batches:
+            return None
+        try:
+            return self._planned(frame, frame, shapes, space, ahead=True)
+        except _NotLaidOut:
+            return None
+
+    def adopt(self, plan: "_Plan", shapes: LayerShapes, version: int) -> bool:
+        """Use ``plan`` (made by ``plan_ahead`` for ``shapes``) for the next paint if the item still shows those
+        shapes at ``version`` (no palette or shapes changed since): that paint then only replays it."""
+        if self.shapes is not shapes or self._version != version:
+            return False
+        plan.key = (version, *plan.key)
+        self._plan = plan
+        return True
+
+    def _planned(self, key: tuple, frame: tuple[float, ...], shapes: LayerShapes, space: "_LabelSpace",
+                 ahead: bool = False) -> "_Plan":
+        """The draw calls of one frame: the visible shapes in pixels, within the layer's budget, the labels
+        placed in ``space``."""
+        sx, sy, dx, dy, left, right, top, bottom = frame
+        xa, xb = sorted((sx * left + dx, sx * right + dx))
+        ya, yb = sorted((sy * top + dy, sy * bottom + dy))
         frame = _Frame(sx, sy, dx, dy, xa - PIXEL_PAD, xb + PIXEL_PAD, ya - PIXEL_PAD, yb + PIXEL_PAD)
         margin = PIXEL_PAD / abs(sx) if sx else 0.0
-        if not self._shared_labels:
-            self._placed.clear()
-        plan = _Plan(key)
-        visible = [(b, b.index.visible(view.left() - margin, view.right() + margin)) for b in self.shapes.batches]
+        plan = _Plan(key, space, ahead)
+        visible = [(b, b.index.visible(left - margin, right + margin)) for b in shapes.batches]
         spans = [(b, self._wide_enough(b, ids, abs(sx))) for b, ids in visible if len(ids) and not isinstance(b, Markers)]
         budget = max(LAYER_BUDGET // max(len(spans), 1), MIN_BATCH_BUDGET)
         for batch, ids in spans:
@@ -199,8 +238,8 @@ class OverlayItem(pg.GraphicsObject):
     def _boxes(self, plan: "_Plan", b: Boxes, ids: np.ndarray, f: "_Frame") -> int:
         x0, x1 = f.x(b.x0[ids]), f.x(b.x1[ids])
         y0, y1 = f.y(b.y0[ids]), f.y(b.y1[ids])
-        rects = np.column_stack((np.minimum(x0, x1), np.minimum(y0, y1),
-                                 np.maximum(np.abs(x1 - x0), 1.0), np.maximum(np.abs(y1 - y0), 1.0)))
+        rects = _rows4(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(np.abs(x1 - x0), 1.0),
+                       np.maximum(np.abs(y1 - y0), 1.0))
         plan.ops.append(("tools", *self._tools_for(b.style)))
         plan.ops.append(("rects", rects))
         return len(ids)
@@ -210,14 +249,14 @@ class OverlayItem(pg.GraphicsObject):
         y0, y1 = f.y(s.y0[ids]), f.y(s.y1[ids])
         pen, brush = self._tools_for(s.style)
         plan.ops.append(("tools", pen, brush))
-        plan.ops.append(("lines", np.column_stack((x0, y0, x1, y1))))
+        plan.ops.append(("lines", _rows4(x0, y0, x1, y1)))
         if s.labels is not None and len(ids) <= MAX_LABELS:
             below = s.style.role in ("bear", "sellside")
-            dy = self._metrics.ascent() + 1 if below else -3.0
+            dy = self._ascent + 1 if below else -3.0
             self._set_label_pen(plan, s.style)
             for k, xa, xb, ya, yb in zip(ids.tolist(), x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist()):
                 text = s.labels[k]
-                static, w = self._text(text)
+                static, w = self._text(text, plan.ahead)
                 if s.style.label_at == "mid":
                     if abs(xb - xa) < w:  # a label longer than its line would float over other bars
                         continue
@@ -238,11 +277,11 @@ class OverlayItem(pg.GraphicsObject):
         plan.ops.append(("markers", path, xs, ys))
         if m.labels is not None and len(ids) <= MAX_LABELS:
             r = m.style.size / 2
-            dy = {"up": 3 + 2 * r + self._metrics.ascent(), "down": -3 - 2 * r - 2}.get(m.shape, -r - 2)
+            dy = {"up": 3 + 2 * r + self._ascent, "down": -3 - 2 * r - 2}.get(m.shape, -r - 2)
             self._set_label_pen(plan, m.style)
             lo, hi = f.left + PIXEL_PAD + 2, f.right - PIXEL_PAD - 2  # inside the plot: never cut by its edges
             for k, x, y in zip(ids.tolist(), xs, ys):
-                static, w = self._text(m.labels[k])
+                static, w = self._text(m.labels[k], plan.ahead)
                 self._label(plan, min(max(x - w / 2, lo), hi - w), y + dy, w, static)
         return len(ids)
 
@@ -266,10 +305,13 @@ class OverlayItem(pg.GraphicsObject):
                 path.lineTo(r, -r)
         return path
 
-    def _text(self, text: str) -> tuple[QStaticText, float]:
-        """``text`` laid out once for the label font, and its advance width."""
+    def _text(self, text: str, ahead: bool = False) -> tuple[QStaticText, float]:
+        """``text`` laid out once for the label font, and its advance width (``ahead``: off the GUI thread,
+        where only texts already laid out are used)."""
         cached = self._texts.get(text)
         if cached is None:
+            if ahead:
+                raise _NotLaidOut(text)
             static = QStaticText(text)
             static.setTextFormat(Qt.TextFormat.PlainText)
             static.prepare(QTransform(), self._font)
@@ -278,9 +320,9 @@ class OverlayItem(pg.GraphicsObject):
 
     def _label(self, plan: "_Plan", x: float, y: float, width: float, text: QStaticText) -> None:
         """Draw a label with its baseline at ``y`` unless it would overlap one already drawn in this frame."""
-        top = y - self._metrics.ascent()
-        rect = (x, top, x + width, top + self._metrics.height())
-        if self._placed.take(*rect):
+        top = y - self._ascent
+        rect = (x, top, x + width, top + self._line_height)
+        if plan.space.take(*rect):
             plan.ops.append(("label", QPointF(x, top), text))
             plan.labels.append(rect)
 
@@ -292,6 +334,16 @@ class OverlayItem(pg.GraphicsObject):
         plan.ops.append(("tools", pen, _NO_BRUSH))
 
 
+def frame_key(t: QTransform, view: QRectF) -> tuple[float, ...]:
+    """What a layer's plan depends on besides its shapes and palette: the data -> device scale and offset
+    (sx, sy, dx, dy) and the view (left, right, top, bottom, in data coordinates)."""
+    return t.m11(), t.m22(), t.dx(), t.dy(), view.left(), view.right(), view.top(), view.bottom()
+
+
+class _NotLaidOut(Exception):
+    """A label text not yet laid out, met while planning off the GUI thread."""
+
+
 _NO_PEN = QPen(Qt.PenStyle.NoPen)
 _NO_BRUSH = QBrush(Qt.BrushStyle.NoBrush)
 
@@ -299,10 +351,12 @@ _NO_BRUSH = QBrush(Qt.BrushStyle.NoBrush)
 class _Plan:
     """One frame's draw calls for a layer, for the view, shapes and palette in ``key``."""
 
-    __slots__ = ("key", "ops", "labels", "drawn")
+    __slots__ = ("key", "ops", "labels", "drawn", "space", "ahead")
 
-    def __init__(self, key: tuple) -> None:
+    def __init__(self, key: tuple, space: "_LabelSpace", ahead: bool = False) -> None:
         self.key = key
+        self.space = space  # where its labels are placed while planning
+        self.ahead = ahead  # planned off the GUI thread (plan_ahead)
         self.ops: list[tuple] = []  # ("tools", pen, brush) | ("rects"/"lines", rows) | ("label", at, text) | ("markers", path, xs, ys)
         self.labels: list[tuple[float, float, float, float]] = []  # label rectangles drawn (device pixels)
         self.drawn = 0  # shapes drawn
@@ -350,8 +404,21 @@ class _Frame:
         self.sx, self.sy, self.dx, self.dy = sx, sy, dx, dy
         self.left, self.right, self.top, self.bottom = left, right, top, bottom
 
+    # np.clip's own wrapper cost more than the clipping on these short arrays (a plan maps ~100 batches)
     def x(self, values: np.ndarray) -> np.ndarray:
-        return np.clip(self.sx * values + self.dx, self.left, self.right)
+        out = self.sx * values + self.dx
+        return _minimum(_maximum(out, self.left, out=out), self.right, out=out)
 
     def y(self, values: np.ndarray) -> np.ndarray:
-        return np.clip(self.sy * values + self.dy, self.top - 4000.0, self.bottom + 4000.0)
+        out = self.sy * values + self.dy
+        return _minimum(_maximum(out, self.top - 4000.0, out=out), self.bottom + 4000.0, out=out)
+
+
+_minimum, _maximum = np.minimum, np.maximum
+
+
+def _rows4(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """(n, 4) float64 rows of four columns (what np.column_stack gives, without its checks)."""
+    rows = np.empty((len(a), 4))
+    rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3] = a, b, c, d
+    return rows

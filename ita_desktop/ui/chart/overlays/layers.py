@@ -100,6 +100,37 @@ class OverlaySet(QObject):
             self._awaiting = False
             QTimer.singleShot(0, self.drawn.emit)
 
+    def frame_ahead(self) -> list[tuple]:
+        """What the next frame will paint (GUI thread), for ``plan_ahead`` on a worker: each shown layer, in
+        the order a paint draws them (by z), with its shapes, version and the frame it will be painted in."""
+        shown = sorted((item for item in self.items.values() if item.isVisible()), key=lambda item: item.zValue())
+        return [(item, item.shapes, item.version, item.frame_now()) for item in shown]
+
+    def plan_ahead(self, frame: list[tuple], layers: Mapping[str, LayerShapes]) -> list[tuple]:
+        """Plan the next frame's layers off the GUI thread, ``layers`` (name -> shapes) replacing the shapes
+        ``frame_ahead`` saw: every layer places its labels in one space, in paint order, as the paint would.
+        ``adopt`` hands the plans over after ``set_layers(layers)``."""
+        space, plans = _LabelSpace(self.labels.band), []
+        for item, shapes, version, at in frame:
+            new = layers.get(item.name)
+            if new is not None:
+                shapes, version = new, version + 1  # set_layers will set it (one version step)
+            if not shapes.batches:
+                continue  # an empty layer draws nothing and places no label
+            plan = item.plan_ahead(shapes, at, space) if at is not None else None
+            if plan is None:
+                return []  # a layer the paint must plan: the layers after it would place labels differently
+            plans.append((item, shapes, version, plan))
+        return plans
+
+    def adopt(self, plans: list[tuple]) -> int:
+        """Give each layer its plan from ``plan_ahead`` (GUI thread, right after ``set_layers``); a layer
+        whose shapes or palette changed meanwhile plans at its paint as usual. Returns the plans taken."""
+        shown = {item for item in self.items.values() if item.isVisible() and item.shapes.batches}
+        if shown != {item for item, *_ in plans}:
+            return 0  # a layer switched on or off since: its labels would change where the others' go
+        return sum(item.adopt(plan, shapes, version) for item, shapes, version, plan in plans)
+
     def _clear_labels(self) -> None:
         self.labels.clear()
 
