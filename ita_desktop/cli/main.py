@@ -130,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, "func"):  # a command chosen_command could not see (after "--"): register them all
             args = build_parser(full=True).parse_args(tokens)
     paths = app_paths().ensure()
+    if argv is None:  # the process's own command line: validated rules and settings are kept between runs
+        from ita_desktop import validated_cache
+
+        validated_cache.enable(paths.cache)
     log_setup.configure(paths.logs, console=args.verbose, level="DEBUG" if args.verbose else "INFO")
     try:
         code = int(args.func(args) or 0)
