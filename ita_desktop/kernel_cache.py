@@ -73,11 +73,30 @@ def cache_key() -> str:
     from ita_desktop import __version__
 
     try:
-        numba_version = metadata.version("numba")
+        numba_version = distribution_version("numba")
     except metadata.PackageNotFoundError:  # pragma: no cover - a frozen build without dist-info
         numba_version = "unknown"
     py = f"{sys.version_info[0]}{sys.version_info[1]}"
     return f"{__version__}-py{py}-numba{numba_version}-{code_stamp()}"
+
+
+def distribution_version(name: str) -> str:
+    """``importlib.metadata.version(name)`` without parsing the whole METADATA file as an e-mail message.
+
+    The library's parser imports and runs the ``email`` package over numba's long description: ~15 ms of every
+    warm command for one header. The headers end at the first empty line; ``Version`` is one of them (a test
+    compares this with the library's answer for every installed distribution)."""
+    from importlib import metadata
+
+    dist = metadata.distribution(name)
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    for line in (text or "").splitlines():
+        if not line.strip():
+            break
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == "version" and not line[0].isspace():
+            return value.strip()
+    return dist.version  # no Version header where expected: the library's own parser decides
 
 
 def cache_root(base: Path | str) -> Path:
