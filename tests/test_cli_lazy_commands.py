@@ -131,3 +131,35 @@ def test_the_collector_pause_restores_a_caller_that_had_it_off_and_survives_a_pa
         assert not gc.isenabled() and gc.get_freeze_count() == 0  # a caller that had it off: left as it was
     finally:
         gc.enable()
+
+
+BLAS_PROBE = """
+import json, os, sys
+from ita_desktop.cli.main import one_blas_thread
+with one_blas_thread(sys.argv[1]):
+    inside = os.environ.get("OPENBLAS_NUM_THREADS")
+    import numpy
+import threadpoolctl
+print(json.dumps({"inside": inside, "after": os.environ.get("OPENBLAS_NUM_THREADS"),
+                  "threads": [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]}))
+"""
+
+
+@pytest.mark.parametrize(("command", "user", "expected"), [
+    ("backtest", {}, {"inside": "1", "after": None, "threads": [1]}),
+    ("sweep", {}, {"inside": "1", "after": None, "threads": [1]}),
+    ("learn", {}, {"inside": None, "after": None}),  # scikit-learn's linear algebra keeps every core
+    ("backtest", {"OMP_NUM_THREADS": "2"}, {"inside": None, "after": None, "threads": [2]}),  # the user's choice
+])
+def test_openblas_starts_one_thread_for_the_kernel_commands_only(command, user, expected) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                                                            "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", BLAS_PROBE, command], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                         env={**env, **user}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    if "threads" not in expected:
+        got.pop("threads")
+    assert got == expected
