@@ -84,6 +84,9 @@ def prepare() -> None:
     defer_extension_scan()
     array_typeof_without_numpy_ma()
     cached_runtime_library()
+    from ita_desktop.numba_link_symbols import defer_linking_modules  # a cached kernel's linking module: parsed on use
+
+    defer_linking_modules()
 
 
 def skips_before_target_start() -> bool:
