@@ -375,6 +375,28 @@ def run_deferred_jitclass_overloads() -> bool:
     return True
 
 
+def lazy_importlib_metadata() -> bool:
+    """``importlib.metadata`` as a lazy module (``importlib.util.LazyLoader``: run at its first attribute use) while
+    nothing has imported it; True if made so.
+
+    numba imports it on ``import numba`` (``numba.core.entrypoints``) for the extension scan, which a process running
+    cached kernels never does (``defer_extension_scan``); importing it costs ~10 ms (the ``email`` package, zipfile,
+    csv). Only for a single-threaded start (``ita``'s kernel commands): Python 3.11's LazyLoader is not safe when
+    two threads first touch the module at once."""
+    name = "importlib.metadata"
+    if name in sys.modules or os.environ.get(ENV_FULL) == "1":
+        return False
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return False
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    importlib.metadata = module  # type: ignore[attr-defined]  # the package's attribute, as an import sets it
+    spec.loader.exec_module(module)
+    return True
+
+
 class _HiddenFromThisThread:
     """An import finder that makes ``import cffi`` fail in one thread only (others import it as usual)."""
 

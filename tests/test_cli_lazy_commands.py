@@ -163,3 +163,32 @@ def test_openblas_starts_one_thread_for_the_kernel_commands_only(command, user, 
     if "threads" not in expected:
         got.pop("threads")
     assert got == expected
+
+
+LAZY_METADATA_PROBE = """
+import json, sys
+import ita_desktop
+from ita_desktop.numba_start import lazy_importlib_metadata
+made = lazy_importlib_metadata()
+import numba, numba.core.entrypoints as entrypoints
+before = type(sys.modules["importlib.metadata"]).__name__
+
+@numba.njit
+def twice(x):
+    return 2 * x
+
+result = twice(21)  # a compile: numba's extension scan reads the entry points through the module
+from importlib import metadata
+print(json.dumps({"made": made, "before": before, "after": type(sys.modules["importlib.metadata"]).__name__,
+                  "scanned": entrypoints._already_initialized, "result": result,
+                  "version": metadata.version("numba") == numba.__version__, "again": lazy_importlib_metadata()}))
+"""
+
+
+def test_importlib_metadata_waits_until_used_and_then_is_the_real_module() -> None:
+    out = subprocess.run([sys.executable, "-c", LAZY_METADATA_PROBE], cwd=PROJECT_ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "made": True, "before": "_LazyModule", "after": "module", "scanned": True, "result": 42, "version": True,
+        "again": False}

@@ -197,7 +197,8 @@ from ita_desktop.rules.schema import Rule
 import threadpoolctl
 blas = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
 print(json.dumps({"code": code, "built": [Rule.__pydantic_complete__, Settings.__pydantic_complete__], "blas": blas,
-                  "variable": __import__("os").environ.get("OPENBLAS_NUM_THREADS")}), file=sys.stderr)
+                  "variable": __import__("os").environ.get("OPENBLAS_NUM_THREADS"),
+                  "metadata": type(sys.modules["importlib.metadata"]).__name__}), file=sys.stderr)
 """
 
 
@@ -217,7 +218,7 @@ def test_the_command_line_keeps_them_and_a_warm_backtest_builds_no_validator(ita
         assert out.returncode == 0, out.stderr[-2000:]
         runs.append((json.loads(out.stdout), json.loads(out.stderr.strip().splitlines()[-1])))
     (first, _), (second, probe) = runs
-    assert probe == {"code": 0, "built": [False, False], "blas": [1], "variable": None}
+    assert probe == {"code": 0, "built": [False, False], "blas": [1], "variable": None, "metadata": "_LazyModule"}
     assert {p.name.split("-")[0] for p in (ita_home / "cache" / validated_cache.FOLDER_NAME).iterdir()} == {
         "rule", "settings"}
     assert main(args) == 0  # in this process, the cache off: validated as ever

@@ -147,6 +147,10 @@ def one_blas_thread(command: str | None) -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     tokens = offsets_attached(sys.argv[1:] if argv is None else argv)
     command = chosen_command(tokens)
+    if argv is None and command in ONE_BLAS_THREAD_COMMANDS:  # a single-threaded start that runs cached kernels
+        from ita_desktop.numba_start import lazy_importlib_metadata
+
+        lazy_importlib_metadata()  # numba imports it for an extension scan only a compile runs
     # Only as the process's own command line (argv None): a caller in a long-lived process (tests, a script calling
     # main) keeps its collector as it is, and nothing of it is frozen.
     with collector_paused(argv is None), one_blas_thread(command):
