@@ -192,3 +192,46 @@ def test_importlib_metadata_waits_until_used_and_then_is_the_real_module() -> No
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {
         "made": True, "before": "_LazyModule", "after": "module", "scanned": True, "result": 42, "version": True,
         "again": False}
+
+
+EXIT_PROBE = """
+import atexit, os, sys, threading, time, weakref
+from pathlib import Path
+marks = Path(sys.argv.pop(1))
+def note(text):
+    marks.write_text(marks.read_text() + text + "\\n")
+real_exit = os._exit
+os._exit = lambda code: (note(f"os._exit({code})"), real_exit(code))
+atexit.register(note, "atexit")
+class Owner:
+    pass
+owner = Owner()
+weakref.finalize(owner, note, "finalize")
+if sys.argv.pop(1) == "thread":
+    def outlive_main():  # alive until the main thread is done, however long the command takes
+        while threading.main_thread().is_alive():
+            time.sleep(0.01)
+        note("thread")
+    threading.Thread(target=outlive_main).start()
+from ita_desktop.cli.main import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("extra", ["none", "thread"])
+def test_a_kernel_command_ends_without_the_interpreters_teardown_but_with_its_exit_duties(tmp_path, extra) -> None:
+    import os
+
+    marks = tmp_path / "marks.txt"
+    marks.write_text("")
+    env = {**os.environ, "ITA_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-c", EXIT_PROBE, str(marks), extra, "scan", "no_such_rule", "--symbol",
+                          "EURUSD"], cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 1 and "error: no rule 'no_such_rule'" in out.stderr  # the message and the code as ever
+    logs = "".join(p.read_text() for p in (tmp_path / "home" / "logs").glob("*.log"))
+    assert "no rule 'no_such_rule'" in logs  # logging's exit flush ran
+    if extra == "thread":  # another thread alive: the usual exit, which waits for it
+        assert sorted(marks.read_text().splitlines()) == ["atexit", "finalize", "thread"]
+    else:  # the exit duties, then the process ends without the teardown
+        assert marks.read_text().splitlines()[-1] == "os._exit(1)"
+        assert sorted(marks.read_text().splitlines()[:-1]) == ["atexit", "finalize"]

@@ -163,6 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         validated_cache.enable(paths.cache)
     log_setup.configure(paths.logs, console=args.verbose, level="DEBUG" if args.verbose else "INFO")
+    code = _run_command(args)
+    if argv is None and command in ONE_BLAS_THREAD_COMMANDS:
+        exit_without_teardown(code)
+    return code
+
+
+def _run_command(args: argparse.Namespace) -> int:
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a reader that went away (`| head -3`) shows here, not at exit
@@ -177,6 +184,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return 130
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process now, as the interpreter would, but without its teardown of every module and object.
+
+    After a warm ``ita backtest`` the interpreter spent ~20-35 ms freeing ~700 modules (numba's, numpy's) one
+    object at a time, for memory the OS takes back at once. What an exit must still do is done first: the
+    ``atexit`` functions (logging's flush and close, ``weakref.finalize`` hooks, numba's), then stdout and stderr
+    flushed. Only when the main thread is the only one (the interpreter would wait for others) and for the kernel
+    commands, whose files and the store are closed by the time they return; otherwise it returns and the usual
+    exit runs."""
+    import threading
+
+    if threading.active_count() != 1:
+        return
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader gone or a stream closed: nothing left to deliver
+            pass
+    os._exit(code)
 
 
 def _stdout_to_devnull() -> None:
