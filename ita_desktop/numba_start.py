@@ -386,10 +386,12 @@ def lazy_importlib_metadata() -> bool:
     name = "importlib.metadata"
     if name in sys.modules or os.environ.get(ENV_FULL) == "1":
         return False
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    try:
+        spec = importlib.util.find_spec(name)
+        lazy = importlib.util.LazyLoader(spec.loader)  # TypeError: a loader without exec_module (a frozen importer)
+    except (AttributeError, ImportError, TypeError, ValueError):
         return False
-    spec.loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = lazy
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     importlib.metadata = module  # type: ignore[attr-defined]  # the package's attribute, as an import sets it
