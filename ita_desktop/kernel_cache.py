@@ -73,11 +73,70 @@ def cache_key() -> str:
     from ita_desktop import __version__
 
     try:
-        numba_version = metadata.version("numba")
+        numba_version = distribution_version("numba")
     except metadata.PackageNotFoundError:  # pragma: no cover - a frozen build without dist-info
         numba_version = "unknown"
     py = f"{sys.version_info[0]}{sys.version_info[1]}"
     return f"{__version__}-py{py}-numba{numba_version}-{code_stamp()}"
+
+
+def distribution_version(name: str) -> str:
+    """``importlib.metadata.version(name)`` without parsing the whole METADATA file as an e-mail message.
+
+    The library's parser imports and runs the ``email`` package over numba's long description: ~15 ms of every
+    warm command for one header. The headers end at the first empty line; ``Version`` is one of them. The
+    METADATA beside the package (``<site>/<name>-<version>.dist-info``, the one installer's copy) is read without
+    importing ``importlib.metadata`` at all; otherwise the library finds the distribution (a test compares this
+    with the library's answer for every installed distribution)."""
+    text = _metadata_beside_package(name)
+    if text is None:
+        from importlib import metadata
+
+        dist = metadata.distribution(name)
+        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+        fallback = lambda: dist.version  # noqa: E731
+    else:
+        fallback = lambda: _library_version(name)  # noqa: E731
+    headers: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            break
+        key, sep, value = line.partition(":")
+        if sep and not line[0].isspace():
+            headers.setdefault(key.strip().lower(), value.strip())
+    if "version" in headers and _normal(headers.get("name", "")) == _normal(name):
+        return headers["version"]
+    return fallback()  # no Version header where expected: the library's own parser decides
+
+
+def _library_version(name: str) -> str:
+    from importlib import metadata
+
+    return metadata.version(name)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _metadata_beside_package(name: str) -> str | None:
+    """The METADATA text of the single ``<name>-*.dist-info`` folder beside the importable package ``name``."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    site = Path(next(iter(spec.submodule_search_locations))).parent
+    found = [p for p in site.glob("*.dist-info") if _normal(p.name[:-len(".dist-info")].rsplit("-", 1)[0]) == _normal(name)]
+    if len(found) != 1:
+        return None
+    try:
+        return (found[0] / "METADATA").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def cache_root(base: Path | str) -> Path:

@@ -84,6 +84,9 @@ def prepare() -> None:
     defer_extension_scan()
     array_typeof_without_numpy_ma()
     cached_runtime_library()
+    from ita_desktop.numba_link_symbols import defer_linking_modules  # a cached kernel's linking module: parsed on use
+
+    defer_linking_modules()
 
 
 def skips_before_target_start() -> bool:
@@ -369,6 +372,30 @@ def run_deferred_jitclass_overloads() -> bool:
     package = sys.modules.get("numba.experimental.jitclass")
     if package is not None:
         package.overloads = real  # type: ignore[attr-defined]
+    return True
+
+
+def lazy_importlib_metadata() -> bool:
+    """``importlib.metadata`` as a lazy module (``importlib.util.LazyLoader``: run at its first attribute use) while
+    nothing has imported it; True if made so.
+
+    numba imports it on ``import numba`` (``numba.core.entrypoints``) for the extension scan, which a process running
+    cached kernels never does (``defer_extension_scan``); importing it costs ~10 ms (the ``email`` package, zipfile,
+    csv). Only for a single-threaded start (``ita``'s kernel commands): Python 3.11's LazyLoader is not safe when
+    two threads first touch the module at once."""
+    name = "importlib.metadata"
+    if name in sys.modules or os.environ.get(ENV_FULL) == "1":
+        return False
+    try:
+        spec = importlib.util.find_spec(name)
+        lazy = importlib.util.LazyLoader(spec.loader)  # TypeError: a loader without exec_module (a frozen importer)
+    except (AttributeError, ImportError, TypeError, ValueError):
+        return False
+    spec.loader = lazy
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    importlib.metadata = module  # type: ignore[attr-defined]  # the package's attribute, as an import sets it
+    spec.loader.exec_module(module)
     return True
 
 

@@ -131,3 +131,107 @@ def test_the_collector_pause_restores_a_caller_that_had_it_off_and_survives_a_pa
         assert not gc.isenabled() and gc.get_freeze_count() == 0  # a caller that had it off: left as it was
     finally:
         gc.enable()
+
+
+BLAS_PROBE = """
+import json, os, sys
+from ita_desktop.cli.main import one_blas_thread
+with one_blas_thread(sys.argv[1]):
+    inside = os.environ.get("OPENBLAS_NUM_THREADS")
+    import numpy
+import threadpoolctl
+print(json.dumps({"inside": inside, "after": os.environ.get("OPENBLAS_NUM_THREADS"),
+                  "threads": [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]}))
+"""
+
+
+@pytest.mark.parametrize(("command", "user", "expected"), [
+    ("backtest", {}, {"inside": "1", "after": None, "threads": [1]}),
+    ("sweep", {}, {"inside": "1", "after": None, "threads": [1]}),
+    ("learn", {}, {"inside": None, "after": None}),  # scikit-learn's linear algebra keeps every core
+    ("backtest", {"OMP_NUM_THREADS": "2"}, {"inside": None, "after": None, "threads": [2]}),  # the user's choice
+])
+def test_openblas_starts_one_thread_for_the_kernel_commands_only(command, user, expected) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                                                            "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", BLAS_PROBE, command], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                         env={**env, **user}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    if "threads" not in expected:
+        got.pop("threads")
+    assert got == expected
+
+
+LAZY_METADATA_PROBE = """
+import json, sys
+import ita_desktop
+from ita_desktop.numba_start import lazy_importlib_metadata
+made = lazy_importlib_metadata()
+import numba, numba.core.entrypoints as entrypoints
+before = type(sys.modules["importlib.metadata"]).__name__
+
+@numba.njit
+def twice(x):
+    return 2 * x
+
+result = twice(21)  # a compile: numba's extension scan reads the entry points through the module
+from importlib import metadata
+print(json.dumps({"made": made, "before": before, "after": type(sys.modules["importlib.metadata"]).__name__,
+                  "scanned": entrypoints._already_initialized, "result": result,
+                  "version": metadata.version("numba") == numba.__version__, "again": lazy_importlib_metadata()}))
+"""
+
+
+def test_importlib_metadata_waits_until_used_and_then_is_the_real_module() -> None:
+    out = subprocess.run([sys.executable, "-c", LAZY_METADATA_PROBE], cwd=PROJECT_ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "made": True, "before": "_LazyModule", "after": "module", "scanned": True, "result": 42, "version": True,
+        "again": False}
+
+
+EXIT_PROBE = """
+import atexit, os, sys, threading, time, weakref
+from pathlib import Path
+marks = Path(sys.argv.pop(1))
+def note(text):
+    marks.write_text(marks.read_text() + text + "\\n")
+real_exit = os._exit
+os._exit = lambda code: (note(f"os._exit({code})"), real_exit(code))
+atexit.register(note, "atexit")
+class Owner:
+    pass
+owner = Owner()
+weakref.finalize(owner, note, "finalize")
+if sys.argv.pop(1) == "thread":
+    def outlive_main():  # alive until the main thread is done, however long the command takes
+        while threading.main_thread().is_alive():
+            time.sleep(0.01)
+        note("thread")
+    threading.Thread(target=outlive_main).start()
+from ita_desktop.cli.main import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("extra", ["none", "thread"])
+def test_a_kernel_command_ends_without_the_interpreters_teardown_but_with_its_exit_duties(tmp_path, extra) -> None:
+    import os
+
+    marks = tmp_path / "marks.txt"
+    marks.write_text("")
+    env = {**os.environ, "ITA_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-c", EXIT_PROBE, str(marks), extra, "scan", "no_such_rule", "--symbol",
+                          "EURUSD"], cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 1 and "error: no rule 'no_such_rule'" in out.stderr  # the message and the code as ever
+    logs = "".join(p.read_text() for p in (tmp_path / "home" / "logs").glob("*.log"))
+    assert "no rule 'no_such_rule'" in logs  # logging's exit flush ran
+    if extra == "thread":  # another thread alive: the usual exit, which waits for it
+        assert sorted(marks.read_text().splitlines()) == ["atexit", "finalize", "thread"]
+    else:  # the exit duties, then the process ends without the teardown
+        assert marks.read_text().splitlines()[-1] == "os._exit(1)"
+        assert sorted(marks.read_text().splitlines()[:-1]) == ["atexit", "finalize"]

@@ -34,6 +34,17 @@ def test_cache_key_names_version_python_numba_and_code():
     assert os.environ["NUMBA_CACHE_LOCATOR_CLASSES"].startswith("ita_desktop.kernel_cache_locator.AppCacheLocator,")
 
 
+def test_the_version_header_read_directly_is_the_librarys_answer_for_every_installed_distribution():
+    """cache_key reads numba's Version header without the email parser: the same string as importlib.metadata's."""
+    from importlib import metadata
+
+    from ita_desktop.kernel_cache import distribution_version
+
+    names = {d.metadata["Name"] for d in metadata.distributions()}
+    assert "numba" in names and len(names) > 20
+    assert {n: distribution_version(n) for n in names} == {n: metadata.version(n) for n in names}
+
+
 def test_source_stamp_changes_with_any_kernel_package_file(tmp_path: Path):
     for package in KERNEL_PACKAGES:
         (tmp_path / package).mkdir(parents=True)

@@ -19,6 +19,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
+from ita_desktop import validated_cache
 from ita_desktop.rules.checks import check_rule, rule_warnings
 from ita_desktop.rules.rule_issues import RuleIssue, RuleValidationError, described, shown, sort_issues
 from ita_desktop.rules.schema import STEP_MODELS, Rule
@@ -93,15 +94,51 @@ def validate_file(path: str | Path) -> tuple[Rule | None, list[RuleIssue]]:
     return validate_text(text, path)
 
 
+#: The modules whose code decides whether a rule file is valid and what model it makes (validated_cache's stamp;
+#: a test checks that it names every module ``import ita_desktop.rules.loader`` brings in).
+VALIDATING_MODULES = (
+    "ita_desktop.config", "ita_desktop.detectors.objects", "ita_desktop.domain.clock", "ita_desktop.domain.errors",
+    "ita_desktop.domain.timeframes", "ita_desktop.domain.versioning", "ita_desktop.paths", "ita_desktop.rules.checks",
+    "ita_desktop.rules.loader", "ita_desktop.rules.rule_issues", "ita_desktop.rules.schema",
+    "ita_desktop.rules.vocabulary", "ita_desktop.rules.yaml_source",
+)
+
+
 def load_rule(path: str | Path) -> LoadedRule:
-    """The valid rule at ``path`` with its :class:`RuleVersion`; RuleValidationError lists every problem."""
+    """The valid rule at ``path`` with its :class:`RuleVersion`; RuleValidationError lists every problem.
+
+    With ``validated_cache`` on (``ita``'s command line), a file already found valid, byte for byte and by this
+    code, is read back instead of validated again (an invalid file is never kept: its errors are always fresh)."""
     path = Path(path)
+    cached, key = _cached_rule(path)
+    if cached is not None:
+        return cached
     rule, issues = validate_file(path)
     if rule is None:
         raise RuleValidationError(path, issues)
     text = path.read_text(encoding="utf-8-sig")
     version = RuleVersion(rule_id=rule.rule_id, version=rule.version, content_hash=content_hash(text), text=text)
+    if key is not None:
+        validated_cache.keep("rule", *key, (rule, version))
     return LoadedRule(path=path, rule=rule, version=version)
+
+
+def _cached_rule(path: Path) -> tuple[LoadedRule | None, tuple[bytes, bytes] | None]:
+    """The rule kept for ``path`` as given and its exact bytes, and the cache key (None when the cache is off)."""
+    if not validated_cache.enabled():
+        return None, None
+    try:
+        data = str(path).encode("utf-8", "surrogateescape") + b"\0" + path.read_bytes()
+    except OSError:
+        return None, None
+    from ita_desktop.config import DEFAULTS_FILE  # the session names the checks accept come from it
+
+    stamp = validated_cache.code_stamp(VALIDATING_MODULES, (DEFAULTS_FILE,))
+    kept = validated_cache.fetch("rule", stamp, data)
+    if (isinstance(kept, tuple) and len(kept) == 2 and isinstance(kept[0], Rule)
+            and isinstance(kept[1], RuleVersion)):
+        return LoadedRule(path=path, rule=kept[0], version=kept[1]), (stamp, data)
+    return None, (stamp, data)
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
