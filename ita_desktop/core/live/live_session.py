@@ -197,8 +197,9 @@ class LiveSession:
             self.last_time = bar.time
             for k in self._fine:
                 self.rules[k].setup.add_fine(bar)  # their levels read the streamed bars
-            records += self._close_bars([(group, group.builder.add(bar)) for group in self.timeframes.values()],
-                                        kind, advanced)
+            closed = [(group, sbars) for group in self.timeframes.values() if (sbars := group.builder.add(bar))]
+            if closed:  # most streamed bars close no rule bar (4 of 5 M1 bars on M5)
+                records += self._close_bars(closed, kind, advanced)
         self._store(fresh, records, step)
         for k in sorted(advanced):  # paper trades move when their rule's bar closes
             step.updates += self._track(self.rules[k])
@@ -268,6 +269,12 @@ class LiveSession:
 
     def _store(self, bars: list[ClosedBar], records: list[tuple[SignalRecord, ActiveRule, Any, int]],
                step: SessionStep) -> None:
+        if not records and not (self.store_bars and bars):  # nothing to store: a replay's bar without a signal
+            if self.bus is not None:
+                for b in bars:
+                    self.bus.publish(BarClosed(symbol=self.symbol, timeframe=self.stream_timeframe.value,
+                                               time_utc=b.time, open=b.open, high=b.high, low=b.low, close=b.close))
+            return
         recs = [r[0] for r in records]
         if self.store_bars and bars:
             fresh: list[bool] = []
