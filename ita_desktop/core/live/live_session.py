@@ -33,6 +33,7 @@ from ita_desktop.core.live.signal_rows import occurrence_key, signal_payload, si
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.resample import bucket_starts
+from ita_desktop.detectors.live_ready import make_ready
 from ita_desktop.detectors.shared_detection import DetectionGroups
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.compiler import CompiledRule
@@ -134,6 +135,8 @@ class LiveSession:
         self._fine: list[int] = []  # rules whose levels read the streamed bars (add_fine)
         for compiled, version_id in rules:
             self.rules.append(self._activate(compiled, version_id, history, (sim_settings or {}).get(compiled.rule.rule_id)))
+        for active in self.rules:  # the first closed bar costs what the others do (detectors.live_ready)
+            make_ready(active.setup.det)
 
     def _activate(self, compiled: CompiledRule, version_id: int | None, history: Bars,
                   settings: SimSettings | None) -> ActiveRule:
