@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ita_desktop.detectors.base import ObjectDetector
 from ita_desktop.detectors.dispatcher import (
     _RUN_ORDER, DetectionResult, DetectorParams, _as_columns, _BarBuffer, _check_after, _first_not_increasing,
     detector_keys, normalize_kinds,
@@ -72,7 +73,12 @@ class SharedDetection(DetectionResult):
         for name, det in self.detectors.items():
             got = cache.get(id(det))
             if got is None:
-                got = cache[id(det)] = DetectionResult.changed_index(_One(name, det), first_bar, last_bar)
+                if isinstance(det, ObjectDetector) and det.last_bar() == first_bar:
+                    log = det.changed_index  # the kernel's log of its last bar (as DetectionResult reads it)
+                    got = {name: log.copy() if len(log) < 2 else np.unique(log)}
+                else:
+                    got = DetectionResult.changed_index(_One(name, det), first_bar, last_bar)
+                cache[id(det)] = got
             index.update(got)
         return index
 
