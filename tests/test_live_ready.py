@@ -15,6 +15,7 @@ from numba.core.dispatcher import Dispatcher
 from ita_desktop.config import load_settings
 from ita_desktop.core.app_core import Core
 from ita_desktop.core.live.bar_builder import ClosedBar
+from ita_desktop.core.live.paper_trades import Followed
 from ita_desktop.detectors.dispatcher import detect
 from ita_desktop.detectors.live_ready import make_ready
 from ita_desktop.paths import app_paths
@@ -88,6 +89,12 @@ def test_a_started_session_takes_its_first_rule_bars_in_place_with_its_kernels_l
             assert all(a is arrays[k] for k, a in _arrays(d).items())
         loaded = {k: v for k, v in _signatures().items() if v != kernels.get(k, 0)}
         assert not loaded, f"kernels compiled or loaded at the first bars: {sorted(loaded)}"
+        # the first signal's paper trade: the tracker's simulator was warmed at the start too
+        for active in plan.session.rules:
+            signal = next(o for o in reversed(active.setup.occurrences) if o.order is not None)
+            active.tracker._simulate(Followed("first", signal, signal.signal_bar))
+        loaded = {k: v for k, v in _signatures().items() if v != kernels.get(k, 0)}
+        assert not loaded, f"kernels compiled or loaded at the first signal's paper trade: {sorted(loaded)}"
 
 
 def test_the_chart_live_layers_built_at_session_start_are_ready(eurusd_csv: Path) -> None:

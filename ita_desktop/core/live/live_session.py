@@ -135,8 +135,9 @@ class LiveSession:
         self._fine: list[int] = []  # rules whose levels read the streamed bars (add_fine)
         for compiled, version_id in rules:
             self.rules.append(self._activate(compiled, version_id, history, (sim_settings or {}).get(compiled.rule.rule_id)))
-        for active in self.rules:  # the first closed bar costs what the others do (detectors.live_ready)
+        for active in self.rules:  # the first closed bar and signal cost what the others do (detectors.live_ready)
             make_ready(active.setup.det)
+            active.tracker.warm()
 
     def _activate(self, compiled: CompiledRule, version_id: int | None, history: Bars,
                   settings: SimSettings | None) -> ActiveRule:
