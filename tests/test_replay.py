@@ -177,6 +177,26 @@ def test_speed_can_change_while_playing():
         replay.speed = 0
 
 
+def test_without_full_speed_ticks_as_fast_as_it_goes_plays_the_closes_alone_and_paced_play_the_ticks_again():
+    """Bar Replay's player (full_speed_ticks=False): at speed None a bar not begun is its BarClosed alone, the
+    same closes as a bar-mode replay; a bar begun at a paced speed finishes with its ticks; stepping and a
+    paced speed play the ticks."""
+    fake = FakeTime()
+    replay = Replay(BARS, ticks=True, speed=None, full_speed_ticks=False, clock=fake.clock, sleep=fake.sleep)
+    assert [type(e) for e in replay.step()] == [Tick, Tick, Tick, Tick, BarClosed]  # stepping: the ticks
+    replay.speed = 4.0
+    played = []
+    for event in replay:
+        played.append(event)
+        if isinstance(event, Tick) and event.index == 1 and len(played) == 2:
+            replay.speed = None  # bar 1 is begun: it finishes with its ticks, then closes alone
+    assert [(type(e), e.index) for e in played] == [(Tick, 1)] * 4 + [(BarClosed, 1), (BarClosed, 2), (BarClosed, 3)]
+    closes = [e for e in played if isinstance(e, BarClosed)]
+    assert closes == list(Replay(BARS))[1:]
+    assert fake.sleeps, "the paced ticks waited"
+    assert [type(e) for e in Replay(BARS, ticks=True, full_speed_ticks=True)][:5] == [Tick, Tick, Tick, Tick, BarClosed]
+
+
 def test_infer_point_from_quotes():
     assert infer_point(np.array([1.08123, 1.0815, 1.08])) == pytest.approx(1e-5)
     assert infer_point(np.array([2351.27, 2351.3])) == pytest.approx(0.01)

@@ -19,6 +19,7 @@ import pytest
 from ita_desktop.backtest.simulator import simulate
 from ita_desktop.core.live.bar_builder import TimeframeBuilder
 from ita_desktop.core.live.live_session import _closed, _split_history
+from ita_desktop.detectors.live_ready import make_ready
 from ita_desktop.detectors.objects import FIXED_FIELDS, LevelKind
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.timeframes import Timeframe
@@ -110,6 +111,7 @@ def _live(compiled, m1: Bars, start: int) -> LiveSetup:
     done, tail = _split_history(m1.slice(0, start), compiled, m1.timeframe)
     live = LiveSetup(compiled, done)
     live.add_fine(tail)
+    make_ready(live.det)  # as LiveSession's start does (room reserved, update path warmed): results unchanged
     builder = TimeframeBuilder(m1.timeframe, compiled.timeframe, compiled.clock)
     for i in range(len(tail)):
         builder.add(_closed(tail, i))

@@ -99,9 +99,14 @@ class Replay:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         poll_s: float = 0.05,
+        full_speed_ticks: bool = True,
     ) -> None:
         self.bars = bars
         self.ticks = ticks
+        #: False: while ``speed`` is None (as fast as it goes) a bar not yet begun plays as its BarClosed
+        #: alone; its ticks would show a forming candle no frame draws (Bar Replay, ReplayControl), and
+        #: building them cost the replay about as much as the rules did. Stepping and paced play keep them.
+        self.full_speed_ticks = full_speed_ticks
         self.speed = speed
         self.point = point if point is not None else infer_point(bars.close)
         self._clock = clock
@@ -162,11 +167,15 @@ class Replay:
 
     # -- playing ------------------------------------------------------------------------
 
+    def _bar(self, index: int) -> Bar:
+        b = self.bars
+        return Bar(int(b.time[index]), float(b.open[index]), float(b.high[index]), float(b.low[index]),
+                   float(b.close[index]), int(b.tick_volume[index]), int(b.spread[index]))
+
     def bar_events(self, index: int) -> list[Event]:
         """All events bar ``index`` produces, in order."""
         b = self.bars
-        closed = Bar(int(b.time[index]), float(b.open[index]), float(b.high[index]), float(b.low[index]),
-                     float(b.close[index]), int(b.tick_volume[index]), int(b.spread[index]))
+        closed = self._bar(index)
         events: list[Event] = []
         if self.ticks:
             path = tick_path(closed.open, closed.high, closed.low, closed.close)
@@ -185,6 +194,9 @@ class Replay:
         """The next event, at once (no pacing, ignores pause); None at the end."""
         if self.done:
             return None
+        if self._sub == 0 and self.ticks and self._speed is None and not self.full_speed_ticks:
+            self._position += 1  # as fast as it goes: the close alone (see full_speed_ticks)
+            return BarClosed(self.bars.symbol, self.bars.timeframe, self._position - 1, self._bar(self._position - 1))
         events = self.bar_events(self._position)
         event = events[self._sub]
         self._sub += 1

@@ -188,6 +188,7 @@ def begin_occurrence(w, i, o, h, l, occ, prev_local, win_start, wi, wf):
  G_PDH, G_PWH, G_DOPEN, G_WOPEN, G_MOPEN, G_NYOPEN, G_NS, G_NL, G_NWATCH, G_NEXT_OPEN) = range(20)
 G_SIZE = 20
 _FIXED_LEVELS_PER_BAR = 8  # PDH, PDL, PWH, PWL and four opens
+_NO_ROWS = np.zeros(0, np.int64)  # an update that changed no row of a table (read only)
 
 SUB_PDH, SUB_PDL = int(LevelKind.PDH), int(LevelKind.PDL)
 SUB_PWH, SUB_PWL = int(LevelKind.PWH), int(LevelKind.PWL)
@@ -599,11 +600,20 @@ class SessionLevels:
                 self._levels = grow(self._levels, int(self._gi[G_NL]) + self._max_levels_per_bar)
         if n:
             self._last_close = float(bars.close[n - 1])
-        levels, sessions = self.levels, self.sessions
-        candidates = np.concatenate([self._open_levels, np.arange(nl0, len(levels), dtype=np.int64)])  # np.r_: 50 us a bar
-        changed = {"sessions": ns0 + np.flatnonzero(sessions["updated_at"][ns0:] >= i0),
-                   "levels": np.sort(candidates[levels["updated_at"][candidates] >= i0])}
-        self._open_levels = candidates[levels["end"][candidates] == -1]
+        nl, ns = int(self._gi[G_NL]), int(self._gi[G_NS])
+        levels = self._levels[:nl]
+        # the open levels are ascending and all before nl0, so the candidates are too (no sort); a live bar
+        # mostly adds no level and no session: skip the concatenation and the empty scans then
+        candidates = self._open_levels if nl == nl0 else \
+            np.concatenate([self._open_levels, np.arange(nl0, nl, dtype=np.int64)])  # np.r_: 50 us a bar
+        if len(candidates):
+            changed_levels = candidates[levels["updated_at"][candidates] >= i0]
+            self._open_levels = candidates[levels["end"][candidates] == -1]
+        else:
+            changed_levels = candidates
+        changed = {"sessions": ns0 + np.flatnonzero(self._sessions["updated_at"][ns0:ns] >= i0) if ns > ns0
+                   else _NO_ROWS,
+                   "levels": changed_levels}
         self.last_changed = (i0, n - 1, changed)
         return changed
 

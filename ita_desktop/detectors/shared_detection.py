@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ita_desktop.detectors.base import ObjectDetector
 from ita_desktop.detectors.dispatcher import (
     _RUN_ORDER, DetectionResult, DetectorParams, _as_columns, _BarBuffer, _check_after, _first_not_increasing,
     detector_keys, normalize_kinds,
@@ -58,6 +59,29 @@ class SharedDetection(DetectionResult):
             cached = self._tables = (self.group.version, DetectionResult.tables.fget(self))  # type: ignore[attr-defined]
         return cached[1]
 
+    def changed_index(self, first_bar: int, last_bar: int | None = None) -> dict[str, np.ndarray]:
+        """As DetectionResult's; a pooled detector's rows changed on a live bar are read once per bar for
+        every member that has it (the members share the arrays: read only)."""
+        last_bar = first_bar if last_bar is None else last_bar
+        group = self.group
+        if not (first_bar == last_bar == group._last[0] and group._last[1] == 1):
+            return super().changed_index(first_bar, last_bar)
+        if group._index_version != group.version:
+            group._index_version, group._index = group.version, {}
+        cache = group._index
+        index: dict[str, np.ndarray] = {}
+        for name, det in self.detectors.items():
+            got = cache.get(id(det))
+            if got is None:
+                if isinstance(det, ObjectDetector) and det.last_bar() == first_bar:
+                    log = det.changed_index  # the kernel's log of its last bar (as DetectionResult reads it)
+                    got = {name: log.copy() if len(log) < 2 else np.unique(log)}
+                else:
+                    got = DetectionResult.changed_index(_One(name, det), first_bar, last_bar)
+                cache[id(det)] = got
+            index.update(got)
+        return index
+
     @property
     def n_bars(self) -> int:
         return self._seen
@@ -78,6 +102,13 @@ class SharedDetection(DetectionResult):
         return out
 
 
+class _One:
+    """One pooled detector as DetectionResult.changed_index reads a detection (its ``detectors``)."""
+
+    def __init__(self, name: str, det: Any) -> None:
+        self.detectors = {name: det}
+
+
 class SharedDetections:
     """Requests over one series of bars (a symbol's timeframe), sharing detectors with equal keys."""
 
@@ -91,6 +122,8 @@ class SharedDetections:
         self._last: tuple[int, int] = (0, 0)  # the bars the group appended last (first index, count)
         #: changes whenever bars are appended or detectors join (members' cached table views expire)
         self.version = 0
+        self._index_version = -1  # the version _index holds the changed rows of (per pooled detector)
+        self._index: dict[int, dict[str, np.ndarray]] = {}
 
     @property
     def n_bars(self) -> int:
@@ -157,13 +190,22 @@ class SharedDetections:
             raise RuntimeError("join the group before update()")
         one = isinstance(new_bar, Mapping) and not hasattr(new_bar["time"], "__len__")  # a live bar's values
         if member._seen == bars.n:  # the first to take it: append, advance every pooled detector once
-            cols = {c: np.array([new_bar[c]]) for c in _BAR_COLUMNS} if one else _as_columns(new_bar)
-            k = len(cols["time"])
             n0 = bars.n
-            if k == 0:
-                return n0, 0
-            _check_after(bars, cols)
-            bars.append(cols)
+            if one and n0 < len(bars.cols["time"]) and n0 < len(bars.series["atr"]):  # a live bar, room for it
+                k = 1
+                if n0 and not new_bar["time"] > bars.cols["time"][n0 - 1]:
+                    raise ValueError(f"new bars must come after bar {n0 - 1} (time {bars.cols['time'][n0 - 1]}) in "
+                                     "increasing time order")
+                for c in _BAR_COLUMNS:  # what _BarBuffer.append writes, without five one-value arrays
+                    bars.cols[c][n0] = new_bar[c]
+                bars.n = n0 + 1
+            else:
+                cols = {c: np.array([new_bar[c]]) for c in _BAR_COLUMNS} if one else _as_columns(new_bar)
+                k = len(cols["time"])
+                if k == 0:
+                    return n0, 0
+                _check_after(bars, cols)
+                bars.append(cols)
             self._run(self._order, n0, n0 + k)
             self._last = (n0, k)
             self.version += 1

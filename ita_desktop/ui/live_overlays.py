@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ita_desktop.detectors.live_ready import make_ready
 from ita_desktop.ui.chart.overlays import OverlayData, OverlaySet
 from ita_desktop.ui.chart.overlays.live_layers import LiveLayers
 from ita_desktop.ui.chart.widget import CandleChart
@@ -230,4 +231,6 @@ def _start(data: OverlayData, recipe: tuple, bars) -> LiveLayers:
         first = bars.slice(0, n)
         fresh = DetectionResult(kinds, params, symbol, timeframe)
         result = fresh.run(first.time, first.open, first.high, first.low, first.close)
-    return LiveLayers(result, data.options)
+    layers = LiveLayers(result, data.options)
+    make_ready(result)  # the first bar close then costs what the others do (room reserved, update path warm)
+    return layers

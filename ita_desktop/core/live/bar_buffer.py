@@ -27,9 +27,14 @@ class BarBuffer:
         """``bar``: anything with time, open, high, low, close (tick_volume, spread optional) attributes."""
         if self.n == len(self._cols["time"]):
             self._cols = {c: np.concatenate([a, np.zeros(len(a), a.dtype)]) for c, a in self._cols.items()}
-        i = self.n
-        for c in ("time", "open", "high", "low", "close", "tick_volume", "spread"):
-            self._cols[c][i] = getattr(bar, c, 0)
+        i, cols = self.n, self._cols
+        cols["time"][i] = bar.time  # type: ignore[attr-defined]
+        cols["open"][i] = bar.open  # type: ignore[attr-defined]
+        cols["high"][i] = bar.high  # type: ignore[attr-defined]
+        cols["low"][i] = bar.low  # type: ignore[attr-defined]
+        cols["close"][i] = bar.close  # type: ignore[attr-defined]
+        cols["tick_volume"][i] = getattr(bar, "tick_volume", 0)
+        cols["spread"][i] = getattr(bar, "spread", 0)
         self.n += 1
 
     @property

@@ -33,6 +33,7 @@ from ita_desktop.core.live.signal_rows import occurrence_key, signal_payload, si
 from ita_desktop.domain.bars import Bars
 from ita_desktop.domain.ingest import ImportResult
 from ita_desktop.domain.resample import bucket_starts
+from ita_desktop.detectors.live_ready import make_ready
 from ita_desktop.detectors.shared_detection import DetectionGroups
 from ita_desktop.domain.timeframes import Timeframe
 from ita_desktop.rules.engine.compiler import CompiledRule
@@ -134,6 +135,9 @@ class LiveSession:
         self._fine: list[int] = []  # rules whose levels read the streamed bars (add_fine)
         for compiled, version_id in rules:
             self.rules.append(self._activate(compiled, version_id, history, (sim_settings or {}).get(compiled.rule.rule_id)))
+        for active in self.rules:  # the first closed bar and signal cost what the others do (detectors.live_ready)
+            make_ready(active.setup.det)
+            active.tracker.warm()
 
     def _activate(self, compiled: CompiledRule, version_id: int | None, history: Bars,
                   settings: SimSettings | None) -> ActiveRule:
@@ -197,8 +201,9 @@ class LiveSession:
             self.last_time = bar.time
             for k in self._fine:
                 self.rules[k].setup.add_fine(bar)  # their levels read the streamed bars
-            records += self._close_bars([(group, group.builder.add(bar)) for group in self.timeframes.values()],
-                                        kind, advanced)
+            closed = [(group, sbars) for group in self.timeframes.values() if (sbars := group.builder.add(bar))]
+            if closed:  # most streamed bars close no rule bar (4 of 5 M1 bars on M5)
+                records += self._close_bars(closed, kind, advanced)
         self._store(fresh, records, step)
         for k in sorted(advanced):  # paper trades move when their rule's bar closes
             step.updates += self._track(self.rules[k])
@@ -268,6 +273,12 @@ class LiveSession:
 
     def _store(self, bars: list[ClosedBar], records: list[tuple[SignalRecord, ActiveRule, Any, int]],
                step: SessionStep) -> None:
+        if not records and not (self.store_bars and bars):  # nothing to store: a replay's bar without a signal
+            if self.bus is not None:
+                for b in bars:
+                    self.bus.publish(BarClosed(symbol=self.symbol, timeframe=self.stream_timeframe.value,
+                                               time_utc=b.time, open=b.open, high=b.high, low=b.low, close=b.close))
+            return
         recs = [r[0] for r in records]
         if self.store_bars and bars:
             fresh: list[bool] = []

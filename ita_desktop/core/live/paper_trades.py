@@ -103,6 +103,20 @@ class PaperTracker:
         self.open = still
         return updates
 
+    def warm(self) -> None:
+        """Simulate a throwaway market order on the last bars once (nothing is followed or stored), so the
+        session's first signal does not pay the simulator kernel's first call in this process."""
+        n = len(self.setup_bars)
+        if n < 3:
+            return
+        bars = self.setup_bars.bars(n - 3)
+        close = float(bars.close[0])
+        plan = OrderPlan("market", close, close * 0.99, close * 0.01, ({"r": 1.0},), -1, None, -1, None, None,
+                         None, 1.0)
+        occurrence = Occurrence(0, "warm", "v0", bars.symbol, bars.timeframe.value, 1, 0, int(bars.time[0]), (),
+                                plan)
+        self._simulate(Followed("warm", occurrence, n - 3))
+
     def _simulate(self, f: Followed) -> tuple[str, dict[str, Any]]:
         bars = self.setup_bars.bars(f.signal_index)
         assert f.occurrence.order is not None

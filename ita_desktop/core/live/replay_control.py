@@ -4,8 +4,8 @@ The window's Bar Replay (like TradingView's) drives a replay session through thi
 Every bar plays as four ticks (the forming candle moves) and then its close, which the session
 processes like any closed bar (rules, signals stored with source ``replay``, bus events). It
 starts paused; ``step`` plays one whole bar while paused; ``speed`` is bars a second, None as
-fast as it goes (then only the closes are fed: ticks would cost the bus and the chart for a
-forming candle no frame shows). At the last stored bar the session's open rule buckets close (``finish``), so
+fast as it goes (then only the closes are played: ticks would cost the bus and the chart for a
+forming candle no frame shows, and building them cost as much as the rules). At the last stored bar the session's open rule buckets close (``finish``), so
 a replay played to the end signals exactly what a full pass does.
 """
 
@@ -27,7 +27,7 @@ class ReplayControl:
 
     def __init__(self, plan: ReplayPlan, speed: float | None = 1.0) -> None:
         self.session: LiveSession = plan.session
-        self.player = bar_replay.Replay(plan.to_play, ticks=True, speed=speed)
+        self.player = bar_replay.Replay(plan.to_play, ticks=True, speed=speed, full_speed_ticks=False)
         self.player.pause()
         self.total = SessionStep()
         self.finished = threading.Event()

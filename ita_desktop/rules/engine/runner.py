@@ -334,16 +334,26 @@ class _Engine:
         self.bias = bias
 
     def view(self) -> tuple[BarView, SignalContext]:
+        bv = self.bar_view()
+        return bv, self.context(bv)
+
+    def bar_view(self) -> BarView:
+        """What the matcher reads (every bar); :meth:`context` only when something signals (the order's inputs)."""
         det = self.det
         n = det.n_bars
         cols = self.cols
-        clock = det.detectors["session_levels"].clock
         series = det.series
         atr = series["atr"] if "atr" in series else np.full(n, np.nan)
-        bv = BarView(cols["open"][:n], cols["high"][:n], cols["low"][:n], cols["close"][:n], clock.minute[:n], atr)
-        ctx = SignalContext(cols["time"][:n], cols["close"][:n], cols["spread"][:n], atr, clock.minute[:n],
-                            clock.day[:n], det.tables, self.compiled.timeframe.seconds)
-        return bv, ctx
+        return BarView(cols["open"][:n], cols["high"][:n], cols["low"][:n], cols["close"][:n],
+                       det.detectors["session_levels"].clock.minute[:n], atr)
+
+    def context(self, bv: BarView) -> SignalContext:
+        det = self.det
+        n = len(bv.close)
+        cols = self.cols
+        clock = det.detectors["session_levels"].clock
+        return SignalContext(cols["time"][:n], bv.close, cols["spread"][:n], bv.atr, bv.minute, clock.day[:n],
+                             det.tables, self.compiled.timeframe.seconds)
 
     def occurrences(self, streams: list[Stream], off: np.ndarray, ev: np.ndarray, times: np.ndarray,
                     ctx: SignalContext, only_signal_from: int, id_start: int) -> list[Occurrence]:
@@ -502,11 +512,11 @@ class LiveSetup:
         if self.bias is not None:
             self.bias.trend[n0] = self.bias.update(int(bar["time"]), float(bar["open"]), float(bar["high"]),
                                                    float(bar["low"]), float(bar["close"]))
-        bv, ctx = self.engine.view()
+        bv = self.engine.bar_view()
         ev, times = self.matcher.bar(self.det.tables, bv, changed)
         if not len(ev):
             return []
-        new = self._occurrences(ev, times, ctx, len(self.occurrences))
+        new = self._occurrences(ev, times, self.engine.context(bv), len(self.occurrences))
         self.occurrences += new
         return new
 
