@@ -86,3 +86,28 @@ def test_displacement_rows_equal_a_plain_loop_and_a_run_in_pieces(bars, params) 
         assert sorted(changed.tolist()) == np.flatnonzero((rows["updated_at"] >= n0) & (rows["updated_at"] < n1)).tolist()
     got = live.tables["displacement"]
     assert all(np.array_equal(got[f], full[f]) for f in got.dtype.names)
+
+
+@pytest.mark.parametrize("params", [{}, {"order_blocks": {"lookback": 70, "displacement_k": 0.0}}])
+def test_order_blocks_equal_whether_buffers_grow_or_bars_come_in_pieces(bars, params) -> None:
+    """The kernel's loop between breaks and its stop when the rows are full (buffers of 64 rows that grow
+    many times) give the rows of one pass with room to spare, and so do live pieces after a full pass."""
+    from ita_desktop.detectors.base import BarContext
+    from ita_desktop.detectors.order_blocks import OrderBlockParams, OrderBlocks
+
+    full = detect(bars, ["order_blocks"], params)
+    want = full.tables["order_blocks"]
+    assert len(want) > 2 * 64  # more rows than the first buffers hold: they grow at least twice
+    st = full.detectors["structure"]
+    n = len(bars)
+    ctx = BarContext(bars.open, bars.high, bars.low, bars.close, bars.time, n, {"atr": full.series["atr"]})
+    small = OrderBlocks(st, OrderBlockParams(**params.get("order_blocks", {})), n_hint=0)
+    small.run(ctx, 0, n)
+    assert small.buf.capacity >= 4 * 64
+    assert all(np.array_equal(small.rows[f], want[f]) for f in want.dtype.names)
+    cut = 2500
+    live = detect(bars.slice(0, cut), ["order_blocks"], params)
+    for n0, n1 in ((cut, cut + 1), (cut + 1, cut + 700), (cut + 700, len(bars))):
+        live.advance(bars.slice(n0, n1))
+    got = live.tables["order_blocks"]
+    assert all(np.array_equal(got[f], want[f]) for f in want.dtype.names)

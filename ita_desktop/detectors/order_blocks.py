@@ -31,7 +31,6 @@ from numba.cpython.unsafe.numbers import leading_zeros
 
 from ita_desktop.detectors._core import (
     CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
-    step_helper,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
@@ -55,7 +54,7 @@ class OrderBlockParams:
             raise ValueError(f"order block candle must be one of {sorted(CANDLE)}, got {self.candle!r}")
 
 
-@step_helper
+@kernel(inline="always")
 def last_displacement(open_, close, atr, disp_k, d, lo, hi):
     """The latest bar t in [lo, hi] whose candle passes ``body_ok(open, close, ATR[t-1], disp_k, d)``, or -1.
 
@@ -76,7 +75,7 @@ def last_displacement(open_, close, atr, disp_k, d, lo, hi):
     return -1
 
 
-@step_helper
+@kernel(inline="always")
 def last_opposite(open_, close, d, lo, hi):
     """The latest bar t in [lo, hi] that closed against ``d`` (down-close for d > 0, up-close for d < 0),
     or -1; bit masks as :func:`last_displacement`."""
@@ -106,7 +105,23 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
     next_conf = events[U(c)].confirmed_at if c < n_events else -1
     last_bull = ist[S_LAST_BULL]
     last_bear = ist[S_LAST_BEAR]
-    for i in range(i0, i1):
+    i = i0
+    while i < i1:
+        # bars before the next break's bar only advance the life queues: a tight loop (the break handling,
+        # with its scans, stays out of it)
+        stop = next_conf if 0 <= next_conf < i1 else i1
+        while i < stop:
+            nchg = 0
+            h = high[U(i)]
+            lo = low[U(i)]
+            cl = close[U(i)]
+            if life_due(t0, t1, t2, t3, h, lo, cl):
+                s0, s1, s2, s3, nchg = life_step(out, i, h, lo, cl, hk, hid, s0, s1, s2, s3, chg, nchg, False,
+                                                 False)
+                t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
+            i += 1
+        if i >= i1:
+            break
         if n_out + 2 > cap:
             ist[CURSOR] = c
             ist[S_LAST_BULL] = last_bull
@@ -167,6 +182,7 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
                     t2 = hk[2, U(s2 - 1)]
                 n_out += 1
                 nchg += 1
+        i += 1
     ist[CURSOR] = c
     ist[S_LAST_BULL] = last_bull
     ist[S_LAST_BEAR] = last_bear
