@@ -83,7 +83,8 @@ def test_displacement_rows_equal_a_plain_loop_and_a_run_in_pieces(bars, params) 
         piece = bars.slice(n0, n1)
         changed = live.advance(piece)["displacement"]
         rows = live.tables["displacement"]
-        assert sorted(changed.tolist()) == np.flatnonzero((rows["updated_at"] >= n0) & (rows["updated_at"] < n1)).tolist()
+        u = rows["updated_at"]
+        assert sorted(changed.tolist()) == np.flatnonzero((u >= n0) & (u < n1)).tolist()
     got = live.tables["displacement"]
     assert all(np.array_equal(got[f], full[f]) for f in got.dtype.names)
 
