@@ -27,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
+from numba.cpython.unsafe.numbers import leading_zeros
 
 from ita_desktop.detectors._core import (
-    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, body_ok, kernel, life_due, life_step, new_row, pq_push, qtop,
+    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, pq_push, qtop,
     save_state,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
@@ -55,6 +55,45 @@ class OrderBlockParams:
             raise ValueError(f"order block candle must be one of {sorted(CANDLE)}, got {self.candle!r}")
 
 
+@kernel(inline="always")
+def last_displacement(open_, close, atr, disp_k, d, lo, hi):
+    """The latest bar t in [lo, hi] whose candle passes ``body_ok(open, close, ATR[t-1], disp_k, d)``, or -1.
+
+    Up to 64 bars at a time into a bit mask, with no branch per bar (the candle directions are a coin
+    toss: a scan that stops at the first hit mispredicted about every other bar), then the highest bit."""
+    while hi >= lo:
+        lo_c = max(lo, hi - 63)
+        m = U(0)
+        for t in range(lo_c, hi + 1):
+            body = close[U(t)] - open_[U(t)]
+            a_prev = atr[U(t - 1)] if t >= 1 else np.nan
+            dir_ok = (body > 0.0) if d > 0 else ((body < 0.0) if d < 0 else True)
+            ok = dir_ok and (disp_k <= 0.0 or abs(body) >= disp_k * a_prev)
+            m |= U(ok) << U(t - lo_c)
+        if m != 0:
+            return lo_c + 63 - leading_zeros(m)
+        hi = lo_c - 1
+    return -1
+
+
+@kernel(inline="always")
+def last_opposite(open_, close, d, lo, hi):
+    """The latest bar t in [lo, hi] that closed against ``d`` (down-close for d > 0, up-close for d < 0),
+    or -1; bit masks as :func:`last_displacement`."""
+    while hi >= lo:
+        lo_c = max(lo, hi - 63)
+        m = U(0)
+        for t in range(lo_c, hi + 1):
+            c = close[U(t)]
+            o = open_[U(t)]
+            ok = (c < o) if d > 0 else ((c > o) if d < 0 else False)
+            m |= U(ok) << U(t - lo_c)
+        if m != 0:
+            return lo_c + 63 - leading_zeros(m)
+        hi = lo_c - 1
+    return -1
+
+
 @kernel
 def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback, disp_k, extreme,
                         i0, i1, ist, out, chg, hk, hid):
@@ -67,7 +106,23 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
     next_conf = events[U(c)].confirmed_at if c < n_events else -1
     last_bull = ist[S_LAST_BULL]
     last_bear = ist[S_LAST_BEAR]
-    for i in range(i0, i1):
+    i = i0
+    while i < i1:
+        # bars before the next break's bar only advance the life queues: a tight loop (the break handling,
+        # with its scans, stays out of it)
+        stop = next_conf if 0 <= next_conf < i1 else i1
+        while i < stop:
+            nchg = 0
+            h = high[U(i)]
+            lo = low[U(i)]
+            cl = close[U(i)]
+            if life_due(t0, t1, t2, t3, h, lo, cl):
+                s0, s1, s2, s3, nchg = life_step(out, i, h, lo, cl, hk, hid, s0, s1, s2, s3, chg, nchg, False,
+                                                 False)
+                t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
+            i += 1
+        if i >= i1:
+            break
         if n_out + 2 > cap:
             ist[CURSOR] = c
             ist[S_LAST_BULL] = last_bull
@@ -106,16 +161,9 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
                 elif b >= 1:
                     u = b - 1
             else:
-                for t in range(b, lo_bar - 1, -1):
-                    a_prev = atr[U(t - 1)] if t >= 1 else np.nan
-                    if body_ok(open_[U(t)], close[U(t)], a_prev, disp_k, d):
-                        dbar = t
-                        break
+                dbar = last_displacement(open_, close, atr, disp_k, d, lo_bar, b)
                 if dbar >= 0:
-                    for t in range(dbar - 1, lo_bar - 1, -1):
-                        if (d > 0 and close[U(t)] < open_[U(t)]) or (d < 0 and close[U(t)] > open_[U(t)]):
-                            u = t
-                            break
+                    u = last_opposite(open_, close, d, lo_bar, dbar - 1)
             if u >= 0 and u == (last_bull if d > 0 else last_bear):
                 u = -1  # the same candle already made this side's latest order block
             if u >= 0:
@@ -135,6 +183,7 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
                     t2 = hk[2, U(s2 - 1)]
                 n_out += 1
                 nchg += 1
+        i += 1
     ist[CURSOR] = c
     ist[S_LAST_BULL] = last_bull
     ist[S_LAST_BEAR] = last_bear
