@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numba import njit
 
-from ita_desktop.detectors._core import U, helper
+from ita_desktop.detectors._core import U, step_helper
 from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, grow, rows_to_objects
 from ita_desktop.detectors.session_clock import SessionClock
 from ita_desktop.detectors.sessions import (
@@ -70,7 +70,7 @@ def levels_per_window(window: SessionWindow, n_multiples: int) -> int:
     return 3 + 2 * n_multiples if window.is_ib else 2
 
 
-@helper
+@step_helper
 def put_row(out, k, kind, sub, direction, bar, start, confirmed_at, price, top, bottom, ref, extra):
     """Write every field of row ``k`` (a new, live row)."""
     r = out[k]
@@ -92,7 +92,7 @@ def put_row(out, k, kind, sub, direction, bar, start, confirmed_at, price, top, 
     r.extra = extra
 
 
-@helper
+@step_helper
 def watch_add(levels, watch, watch_price, gi, n_slot, row):
     """Track a new live level for touches (``gi[n_slot]`` is the watch length; prices kept beside
     the rows so the per-bar scan reads one small contiguous array)."""
@@ -101,7 +101,7 @@ def watch_add(levels, watch, watch_price, gi, n_slot, row):
     gi[n_slot] += 1
 
 
-@helper
+@step_helper
 def retire_rows(levels, first, count, i, watch, watch_price, gi, n_slot):
     """Levels replaced at bar ``i``: end them there and stop watching them."""
     for r in range(first, first + count):
@@ -116,7 +116,7 @@ def retire_rows(levels, first, count, i, watch, watch_price, gi, n_slot):
                 break
 
 
-@helper
+@step_helper
 def complete_session(w, i, c, wi, wf, is_ib, hi_sub, lo_sub, ib_mults, sessions, levels, gi, ns_slot, nl_slot,
                      watch, watch_price, nw_slot):
     """Window ``w``'s occurrence ended with bar i - 1 (close ``c``): write its SESSION row and levels."""
@@ -154,7 +154,7 @@ def complete_session(w, i, c, wi, wf, is_ib, hi_sub, lo_sub, ib_mults, sessions,
     gi[nl_slot] = k
 
 
-@helper
+@step_helper
 def window_position(minute, day, s, e):
     """(inside, occurrence day) of a bar at local ``minute`` of ``day`` for window [s, e) (scalars only:
     the kernel calls this every bar, and array arguments would cost a refcount round trip each)."""
@@ -165,7 +165,7 @@ def window_position(minute, day, s, e):
     return minute < e, day - 1
 
 
-@helper
+@step_helper
 def begin_occurrence(w, i, o, h, l, occ, prev_local, win_start, wi, wf):
     """Bar ``i`` is the first of window ``w``'s occurrence ``occ`` (no occurrence is running)."""
     if occ <= wi[w, W_LAST_OCC]:
@@ -195,7 +195,7 @@ SUB_MIDNIGHT, SUB_DAILY = int(LevelKind.MIDNIGHT_OPEN), int(LevelKind.DAILY_OPEN
 SUB_WEEKLY, SUB_NY = int(LevelKind.WEEKLY_OPEN), int(LevelKind.NY_OPEN)
 
 
-@helper
+@step_helper
 def _emit_pair(levels, gi, slot, hi_sub, lo_sub, hi, hb, lo, lb, i, watch, watch_price):
     """Replace the live high/low pair kept in ``gi[slot]`` with a new one confirmed at bar i."""
     if gi[slot] >= 0:
@@ -209,7 +209,7 @@ def _emit_pair(levels, gi, slot, hi_sub, lo_sub, hi, hb, lo, lb, i, watch, watch
     gi[G_NL] = k + 2
 
 
-@helper
+@step_helper
 def _emit_open(levels, gi, slot, sub, price, i, late, watch, watch_price):
     """Replace the live opening level kept in ``gi[slot]`` with the open of bar i."""
     if gi[slot] >= 0:
@@ -221,13 +221,13 @@ def _emit_open(levels, gi, slot, sub, price, i, late, watch, watch_price):
     gi[G_NL] = k + 1
 
 
-@helper
+@step_helper
 def _next_anchor(d, m, x):
     """The first local minute of the form D*1440 + x after minute ``m`` of day ``d``."""
     return d * DAY_MINUTES + x + (DAY_MINUTES if x <= m else 0)
 
 
-@helper
+@step_helper
 def _window_bounds(wi, wf, n_win):
     """(first local minute any window opens or closes, lowest running high, highest running low)."""
     next_evt = wi[0, W_NEXT] if n_win > 0 else np.int64(2**62)
@@ -244,7 +244,46 @@ def _window_bounds(wi, wf, n_win):
     return next_evt, ext_hi, ext_lo
 
 
-@helper
+@step_helper
+def _extend_running(w, wi, wf, h, l, i):
+    """Bar i (high h, low l) extends window w's running occurrence, if one runs."""
+    if wi[w, W_STATUS] != 0:
+        if h > wf[w, 1]:
+            wf[w, 1] = h
+            wi[w, W_HBAR] = i
+        if l < wf[w, 2]:
+            wf[w, 2] = l
+            wi[w, W_LBAR] = i
+
+
+@step_helper
+def _quiet_bars(high, low, close, minute, day, tday, i, i1, cur_td, next_local, ext_hi, ext_lo, near_up, near_dn,
+                dh, dl, dhb, dlb):
+    """From bar i (> 0), the first bar in ``[i, i1)`` that does more than extend the day's high and low
+    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it): a new trading day,
+    a local minute at or past ``next_local`` (an opening level or a window's open or close), a trade beyond
+    a running session's extreme (``ext_hi``/``ext_lo``), or a range (widened to the previous close) that
+    reaches the nearest watched level. The same tests as the kernel's, in the same form (NaN alike)."""
+    while i < i1:
+        h = high[U(i)]
+        l = low[U(i)]
+        pc = close[U(i - 1)]
+        local = np.int64(day[U(i)]) * DAY_MINUTES + np.int64(minute[U(i)])
+        if np.int64(tday[U(i)]) != cur_td or local >= next_local or h > ext_hi or l < ext_lo:
+            break
+        if max(h, pc) >= near_up or min(l, pc) <= near_dn:
+            break
+        if h > dh:
+            dh = h
+            dhb = i
+        if l < dl:
+            dl = l
+            dlb = i
+        i += 1
+    return i, dh, dl, dhb, dlb
+
+
+@step_helper
 def _save_bar_state(gi, gf, nxt, prev_local, cur_td, next_open, dh, dl, dhb, dlb):
     """Write the kernel's per-bar locals back to the state arrays (``nxt``: the next bar to do)."""
     gi[G_NEXT] = nxt
@@ -257,7 +296,7 @@ def _save_bar_state(gi, gf, nxt, prev_local, cur_td, next_open, dh, dl, dhb, dlb
     gi[G_DLB] = dlb
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1,
                         win_start, win_end, win_hi_sub, win_lo_sub, win_ib, ib_mults,
                         day_start_min, fold_weekend, ny_open_min, max_levels_per_bar,
@@ -281,7 +320,19 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
     # between those a bar can only extend running occurrences, and only when it trades beyond the
     # lowest running high (ext_hi) or the highest running low (ext_lo).
     next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
-    for i in range(i0, i1):
+    i = i0
+    while i < i1:
+        if i > 0:
+            # Most bars only move the day's high/low: one tight scan runs past them (the loop below keeps
+            # too much live to hold it in registers, and paid ~11 ns a bar).
+            j, dh, dl, dhb, dlb = _quiet_bars(high, low, close, minute, day, tday, i, i1, cur_td,
+                                              min(next_open, next_evt), ext_hi, ext_lo, near_up, near_dn,
+                                              dh, dl, dhb, dlb)
+            if j > i:
+                prev_local = np.int64(day[U(j - 1)]) * DAY_MINUTES + np.int64(minute[U(j - 1)])
+                i = j
+                if i >= i1:
+                    break
         if gi[G_NS] + n_win > sessions.shape[0] or gi[G_NL] + max_levels_per_bar > levels.shape[0]:
             _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
             return i
@@ -357,13 +408,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
         if local >= next_evt:
             for w in range(n_win):
                 if local < wi[w, W_NEXT]:
-                    if wi[w, W_STATUS] != 0:
-                        if h > wf[w, 1]:
-                            wf[w, 1] = h
-                            wi[w, W_HBAR] = i
-                        if l < wf[w, 2]:
-                            wf[w, 2] = l
-                            wi[w, W_LBAR] = i
+                    _extend_running(w, wi, wf, h, l, i)
                     continue
                 if wi[w, W_STATUS] == 1:
                     complete_session(w, i, close[U(i - 1)], wi, wf, win_ib[w] != 0, win_hi_sub[w], win_lo_sub[w],
@@ -380,13 +425,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
             next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
         elif h > ext_hi or l < ext_lo:
             for w in range(n_win):
-                if wi[w, W_STATUS] != 0:
-                    if h > wf[w, 1]:
-                        wf[w, 1] = h
-                        wi[w, W_HBAR] = i
-                    if l < wf[w, 2]:
-                        wf[w, 2] = l
-                        wi[w, W_LBAR] = i
+                _extend_running(w, wi, wf, h, l, i)
             next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
 
         # Touches: the first bar after a level's start whose range (widened to the previous
@@ -406,11 +445,12 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
             _nearest(watch_price, gi[G_NWATCH], c, gf)
             near_up, near_dn = gf[4], gf[5]
         prev_local = local
+        i += 1
     _save_bar_state(gi, gf, i1, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
     return i1
 
 
-@helper
+@step_helper
 def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
     """Mark watched levels (started before bar i) whose price lies in [lo_reach, hi_reach] touched."""
     k = 0
@@ -429,7 +469,7 @@ def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
             k += 1
 
 
-@helper
+@step_helper
 def _nearest(watch_price, n, close, gf):
     """Nearest watched price above the close into gf[4], at or below it into gf[5]."""
     gf[4] = np.inf
