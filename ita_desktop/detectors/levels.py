@@ -33,7 +33,7 @@ from numba import njit
 
 from ita_desktop.detectors._core import U, step_helper
 from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, grow, rows_to_objects
-from ita_desktop.detectors.session_clock import SessionClock
+from ita_desktop.detectors.session_clock import SessionClock, trading_day
 from ita_desktop.detectors.sessions import (
     DEFAULT_INITIAL_BALANCE,
     DEFAULT_WINDOWS,
@@ -257,11 +257,11 @@ def _extend_running(w, wi, wf, h, l, i):
 
 
 @step_helper
-def _quiet_bars(high, low, close, minute, day, tday, i, i1, cur_td, next_local, ext_hi, ext_lo, near_up, near_dn,
+def _quiet_bars(high, low, close, minute, day, i, i1, t_lo, t_hi, next_local, ext_hi, ext_lo, near_up, near_dn,
                 dh, dl, dhb, dlb):
     """From bar i (> 0), the first bar in ``[i, i1)`` that does more than extend the day's high and low
-    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it): a new trading day,
-    a local minute at or past ``next_local`` (an opening level or a window's open or close), a trade beyond
+    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it): a local minute outside
+    the held trading day's ``[t_lo, t_hi)`` (perhaps a new trading day: the kernel looks it up), a local minute at or past ``next_local`` (an opening level or a window's open or close), a trade beyond
     a running session's extreme (``ext_hi``/``ext_lo``), or a range (widened to the previous close) that
     reaches the nearest watched level. The same tests as the kernel's, in the same form (NaN alike)."""
     while i < i1:
@@ -269,7 +269,7 @@ def _quiet_bars(high, low, close, minute, day, tday, i, i1, cur_td, next_local, 
         l = low[U(i)]
         pc = close[U(i - 1)]
         local = np.int64(day[U(i)]) * DAY_MINUTES + np.int64(minute[U(i)])
-        if np.int64(tday[U(i)]) != cur_td or local >= next_local or h > ext_hi or l < ext_lo:
+        if local < t_lo or local >= t_hi or local >= next_local or h > ext_hi or l < ext_lo:
             break
         if max(h, pc) >= near_up or min(l, pc) <= near_dn:
             break
@@ -297,7 +297,7 @@ def _save_bar_state(gi, gf, nxt, prev_local, cur_td, next_open, dh, dl, dhb, dlb
 
 
 @njit(cache=True, _nrt=False)
-def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1,
+def session_levels_step(open_, high, low, close, minute, day, i0, i1,
                         win_start, win_end, win_hi_sub, win_lo_sub, win_ib, ib_mults,
                         day_start_min, fold_weekend, ny_open_min, max_levels_per_bar,
                         wi, wf, gi, gf, watch, watch_price, sessions, levels):
@@ -320,12 +320,18 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
     # between those a bar can only extend running occurrences, and only when it trades beyond the
     # lowest running high (ext_hi) or the highest running low (ext_lo).
     next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
+    # The trading day and week of the bars' local minutes [t_lo, t_hi) (session_clock.trading_day, once per
+    # trading day); empty at first, so the first bar looks them up.
+    t_lo = np.int64(1)
+    t_hi = np.int64(0)
+    td_w = cur_td
+    wk_w = gi[G_WEEK]
     i = i0
     while i < i1:
         if i > 0:
             # Most bars only move the day's high/low: one tight scan runs past them (the loop below keeps
             # too much live to hold it in registers, and paid ~11 ns a bar).
-            j, dh, dl, dhb, dlb = _quiet_bars(high, low, close, minute, day, tday, i, i1, cur_td,
+            j, dh, dl, dhb, dlb = _quiet_bars(high, low, close, minute, day, i, i1, t_lo, t_hi,
                                               min(next_open, next_evt), ext_hi, ext_lo, near_up, near_dn,
                                               dh, dl, dhb, dlb)
             if j > i:
@@ -339,8 +345,11 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
         o, h, l, c = open_[U(i)], high[U(i)], low[U(i)], close[U(i)]
         d = np.int64(day[U(i)])
         m = np.int64(minute[U(i)])
-        td = np.int64(tday[U(i)])
         local = d * DAY_MINUTES + m
+        if local < t_lo or local >= t_hi:
+            td_w, wk_w, t_lo = trading_day(local, day_start_min, label_shift, fold_weekend)
+            t_hi = t_lo + DAY_MINUTES
+        td = td_w
         first = i == 0
         nl_before = gi[G_NL]
         prev = local - 1 if first else prev_local
@@ -348,7 +357,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
         # Previous day / week: known at the first bar of the next one. The week's extremes are
         # folded in from each finished day, so the hot path tracks only the day's.
         if first or td != cur_td:
-            wk = np.int64(week[U(i)])
+            wk = wk_w
             if not first and gi[G_DAY_OK] == 1:
                 _emit_pair(levels, gi, G_PDH, SUB_PDH, SUB_PDL, dh, dhb, dl, dlb, i, watch, watch_price)
             if not first and dh > gf[2]:
@@ -389,7 +398,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
             day_anchor = (td - label_shift) * DAY_MINUTES + day_start_min
             if prev < day_anchor <= local:
                 _emit_open(levels, gi, G_DOPEN, SUB_DAILY, o, i, local - day_anchor, watch, watch_price)
-            wk = np.int64(week[U(i)])
+            wk = wk_w
             week_anchor = (wk * 7 - 3 - label_shift) * DAY_MINUTES + day_start_min
             if prev < week_anchor <= local:
                 _emit_open(levels, gi, G_WOPEN, SUB_WEEKLY, o, i, local - week_anchor, watch, watch_price)
@@ -629,7 +638,7 @@ class SessionLevels:
             self._levels = self._ensure(self._levels, int(self._gi[G_NL]) + days * self._max_levels_per_bar)
         while i < n:
             i = session_levels_step(
-                bars.open, bars.high, bars.low, bars.close, clk.minute, clk.day, clk.tday, clk.week, i, n,
+                bars.open, bars.high, bars.low, bars.close, clk.minute, clk.day, i, n,
                 self._win_start, self._win_end, self._win_hi, self._win_lo, self._win_ib, self._mults,
                 clk.day_start_min, clk.fold_weekend, self._ny_open, self._max_levels_per_bar,
                 self._wi, self._wf, self._gi, self._gf, self._watch, self._watch_price,
