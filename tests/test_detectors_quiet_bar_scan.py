@@ -1,10 +1,9 @@
-"""The kernels that scan past quiet bars (structure, equal highs/lows, sweeps, session levels; issue 19) keep
-their contracts when a run ends on a quiet bar or inside a scan, on the real EURUSD M1.
+"""Runs of any length (1 bar to a few hundred) give the full pass's rows, on the real EURUSD M1 (issue 19).
 
-A step kernel's change log holds what the LAST bar of a run changed: after a run whose last bars were
-skipped in one scan it must be empty, and after a run ending on an event bar exactly that bar's rows. Runs
-of every length (1 bar to a few hundred) must give the full pass's rows; tiny buffers make the kernels stop
-for room at event bars right after a scan.
+The session-levels kernel scans past quiet bars in one tight loop (levels._quiet_bars) and looks the trading
+day up once per day: runs ending inside a scan, on an event bar, or stopped for room right after a scan must
+write what the full pass writes. The same runs pin the step kernels' contract that the scan must keep if it
+is used elsewhere: the change log holds what the LAST bar of a run changed (empty after a quiet bar).
 """
 
 from __future__ import annotations

@@ -173,31 +173,6 @@ def life_due(k0, k1, k2, k3, high, low, close):
     return (-k0 >= low) | (-k1 > close) | (k2 <= high) | (k3 < close)
 
 
-@kernel(inline="always")
-def next_life_bar(high, low, close, i, stop, k0, k1, k2, k3):
-    """The first bar in ``[i, stop)`` where :func:`life_due` holds for queue tops ``k0..k3``, else ``stop``.
-
-    For kernels whose other events are known bars (a swing's confirmation): the bars between are
-    scanned here, eight at a time with a branch-free OR (LLVM vectorises it), instead of one turn of
-    the kernel's whole bar loop each (whose many live counters spill, and whose rare branches
-    mispredict). The same test as life_due, so the same bars stop.
-    """
-    a = -k0
-    b = -k1
-    while i + 8 <= stop:
-        hit = False
-        for t in range(i, i + 8):
-            hit |= (a >= low[U(t)]) | (b > close[U(t)]) | (k2 <= high[U(t)]) | (k3 < close[U(t)])
-        if hit:
-            break
-        i += 8
-    while i < stop:
-        if (a >= low[U(i)]) | (b > close[U(i)]) | (k2 <= high[U(i)]) | (k3 < close[U(i)]):
-            return i
-        i += 1
-    return stop
-
-
 @kernel(inline="always")  # inlined into each kernel: ~10% faster on FVG
 def life_step(out, i, high, low, close, hk, hid, s0, s1, s2, s3, chg, nchg, strict_touch, end_on_touch):
     """Advance the life of watched rows by bar i; returns the new (s0, s1, s2, s3, nchg).

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ita_desktop.detectors._core import (
-    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, mark, new_row, next_life_bar,
-    pq_push, qtop, save_state,
+    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, mark, new_row, pq_push, qtop,
+    save_state,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
@@ -69,18 +69,7 @@ def equal_kernel(high, low, close, atr, swings, n_swings, tol_abs, tol_atr, max_
     t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
     c = ist[CURSOR]
     next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
-    i = i0
-    while i < i1:
-        # Only a swing's confirmation or a due life test changes anything: the bars before the next
-        # of either change nothing (and leave an empty change log), so they are skipped in one scan.
-        if next_conf < 0 or next_conf > i:
-            stop = next_conf if 0 <= next_conf < i1 else i1
-            j = next_life_bar(high, low, close, i, stop, t0, t1, t2, t3)
-            if j > i:
-                nchg = 0
-                i = j
-                if i >= i1:
-                    break
+    for i in range(i0, i1):
         if n_out + 2 > cap:
             ist[CURSOR] = c
             save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
@@ -170,7 +159,6 @@ def equal_kernel(high, low, close, atr, swings, n_swings, tol_abs, tol_atr, max_
             ist[R_HEAD + side] = head + 1 if head + 1 < K else 0
             if cnt < K:
                 ist[R_COUNT + side] = cnt + 1
-        i += 1
     ist[CURSOR] = c
     save_state(ist, n_out, nchg, s0, s1, s2, s3, i1 - 1)
     return i1

@@ -49,29 +49,6 @@ class StructureParams:
             raise ValueError(f"structure break_on must be one of {sorted(BREAK_ON)}, got {self.break_on!r}")
 
 
-@kernel(inline="always")
-def _next_break_bar(high, low, close, wick, i, stop, hp, lp, trend, trend_out):
-    """The first bar in ``[i, stop)`` that breaks ``hp`` (up) or ``lp`` (down), else ``stop``; the bars
-    before it get ``trend``. Eight bars at a time with a branch-free OR (vectorised), then the exact bar."""
-    up = high if wick else close
-    dn = low if wick else close
-    j = i
-    while j + 8 <= stop:
-        hit = False
-        for t in range(j, j + 8):
-            hit |= (up[U(t)] > hp) | (dn[U(t)] < lp)
-        if hit:
-            break
-        j += 8
-    while j < stop:
-        if (up[U(j)] > hp) | (dn[U(j)] < lp):
-            break
-        j += 1
-    for t in range(i, j):
-        trend_out[U(t)] = trend
-    return j
-
-
 @kernel
 def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1, ist, out, chg):
     cap = out.shape[0]
@@ -83,18 +60,7 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
     hp = swings[U(hrow)].price if hrow >= 0 and hbroken == 0 else np.inf
     lp = swings[U(lrow)].price if lrow >= 0 and lbroken == 0 else -np.inf
     next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
-    i = i0
-    while i < i1:
-        if next_conf < 0 or next_conf > i:
-            # until the next swing's confirmation only a break changes anything: one scan finds it and
-            # writes the unchanged trend on the bars before it (they leave an empty change log)
-            stop = next_conf if 0 <= next_conf < i1 else i1
-            j = _next_break_bar(high, low, close, wick, i, stop, hp, lp, trend, trend_out)
-            if j > i:
-                nchg = 0
-                i = j
-                if i >= i1:
-                    break
+    for i in range(i0, i1):
         if n_out + 2 > cap:
             ist[CURSOR] = c
             ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND] = hrow, hbroken, lrow, lbroken, trend
@@ -131,7 +97,6 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
             lp = -np.inf
             trend = -1
         trend_out[U(i)] = trend
-        i += 1
     ist[CURSOR] = c
     ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND] = hrow, hbroken, lrow, lbroken, trend
     save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i1 - 1)

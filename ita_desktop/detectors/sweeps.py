@@ -105,25 +105,6 @@ class LevelInput:
         )
 
 
-@kernel(inline="always")
-def _next_raid_bar(high, low, i, stop, th, lo_lim):
-    """The first bar in ``[i, stop)`` whose high is above ``th`` or whose low is below ``lo_lim``, else
-    ``stop``: eight bars at a time with a branch-free OR (vectorised), then the exact bar. The kernel's
-    own bar loop keeps a dozen counters live, spills them and paid ~5 ns a quiet bar."""
-    while i + 8 <= stop:
-        hit = False
-        for t in range(i, i + 8):
-            hit |= (th < high[U(t)]) | (lo_lim > low[U(t)])
-        if hit:
-            break
-        i += 8
-    while i < stop:
-        if (th < high[U(i)]) | (lo_lim > low[U(i)]):
-            return i
-        i += 1
-    return stop
-
-
 @kernel
 def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref, lv_kind, lv_src,
                   level_rows, equal_rows, max_bars, raid_lv, raid_start, raid_ext, raid_extbar,
@@ -153,22 +134,13 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
     pnext = hk[P_PEND, U(ph)] if ph < pt else INF
     th = qtop(hk, P_HIGH, nh)  # lowest live high-side level (+inf: none)
     tl = qtop(hk, P_LOW, nl)  # minus the highest live low-side level
-    i = i0
-    while i < i1:
-        if pnext > i and nr == 0:
-            # nothing can happen before a level becomes live or a bar trades beyond a live one: one scan
-            # over those bars (they change nothing and leave an empty change log)
-            stop = i1 if pnext >= i1 else np.int64(pnext)
-            j = _next_raid_bar(high, low, i, stop, th, -tl)
-            if j > i:
-                nchg = 0
-                i = j
-                if i >= i1:
-                    break
+    for i in range(i0, i1):
         nchg = 0
         hi = high[U(i)]
         lo = low[U(i)]
         cl = close[U(i)]
+        if pnext > i and nr == 0 and not th < hi and not tl < -lo:
+            continue  # nothing can happen on this bar
         # 1. levels becoming live
         while pnext <= i:
             q = hid[P_PEND, U(ph)]
@@ -259,7 +231,6 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
                     raid_ext[U(nr)] = ext
                     raid_extbar[U(nr)] = i
                     nr += 1
-        i += 1
     ist[S_PHEAD] = ph
     ist[S_NPEND] = pt
     ist[S_NHIGH] = nh
