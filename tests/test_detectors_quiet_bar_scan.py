@@ -97,3 +97,25 @@ def test_session_levels_in_runs_of_any_length_equal_the_full_pass(eurusd_csv) ->
     fields_equal(full.sessions, got.sessions)
     fields_equal(full.levels, got.levels)
     assert full.running == got.running
+
+
+def test_session_clock_extended_in_pieces_equals_one_build(eurusd_csv) -> None:
+    """The clock computes its arrays when asked (the session-levels kernel reads UTC times itself): extends
+    of every size, read between or not, more of them than it holds before computing, give the arrays of one
+    build, and a time not after the last one is refused at once."""
+    from ita_desktop.detectors.session_clock import PENDING_MAX
+
+    bars = real_bars(eurusd_csv, "EURUSD")
+    t = bars.time[:N]
+    whole = SessionClock.build(t)
+    pieces = SessionClock()
+    cuts = [0, 5000, 5001, 5002] + list(range(5003, 5003 + 3 * PENDING_MAX)) + [20_000, N]
+    for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+        pieces.extend(t[a:b])
+        assert len(pieces) == b
+        if k % 97 == 0:
+            assert np.array_equal(pieces.minute, whole.minute[:b])
+    for name in ("minute", "day", "tday", "week", "weekday"):
+        assert np.array_equal(getattr(pieces, name), getattr(whole, name)), name
+    with pytest.raises(ValueError, match="after the last one"):
+        pieces.extend(t[N - 1:N])

@@ -257,18 +257,24 @@ def _extend_running(w, wi, wf, h, l, i):
 
 
 @step_helper
-def _quiet_bars(high, low, close, minute, day, i, i1, t_lo, t_hi, next_local, ext_hi, ext_lo, near_up, near_dn,
-                dh, dl, dhb, dlb):
+def _quiet_bars(high, low, close, utc, i, i1, sp_lo, sp_hi, off, t_lo, t_hi, next_local, ext_hi, ext_lo, near_up,
+                near_dn, dh, dl, dhb, dlb):
     """From bar i (> 0), the first bar in ``[i, i1)`` that does more than extend the day's high and low
-    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it): a local minute outside
-    the held trading day's ``[t_lo, t_hi)`` (perhaps a new trading day: the kernel looks it up), a local minute at or past ``next_local`` (an opening level or a window's open or close), a trade beyond
-    a running session's extreme (``ext_hi``/``ext_lo``), or a range (widened to the previous close) that
-    reaches the nearest watched level. The same tests as the kernel's, in the same form (NaN alike)."""
+    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it, with the local minute
+    of the last bar passed): a UTC time outside the held offset span ``[sp_lo, sp_hi)`` or a local minute
+    outside the held trading day ``[t_lo, t_hi)`` (the kernel looks them up again), a local minute at or
+    past ``next_local`` (an opening level or a window's open or close), a trade beyond a running session's
+    extreme (``ext_hi``/``ext_lo``), or a range (widened to the previous close) that reaches the nearest
+    watched level. The same tests as the kernel's, in the same form (NaN alike)."""
+    last_local = np.int64(-1)  # the local minute of the last bar passed (returned when one was)
     while i < i1:
         h = high[U(i)]
         l = low[U(i)]
         pc = close[U(i - 1)]
-        local = np.int64(day[U(i)]) * DAY_MINUTES + np.int64(minute[U(i)])
+        t = utc[U(i)]
+        if t < sp_lo or t >= sp_hi:
+            break
+        local = (t + off) // 60
         if local < t_lo or local >= t_hi or local >= next_local or h > ext_hi or l < ext_lo:
             break
         if max(h, pc) >= near_up or min(l, pc) <= near_dn:
@@ -279,8 +285,21 @@ def _quiet_bars(high, low, close, minute, day, i, i1, t_lo, t_hi, next_local, ex
         if l < dl:
             dl = l
             dlb = i
+        last_local = local
         i += 1
-    return i, dh, dl, dhb, dlb
+    return i, dh, dl, dhb, dlb, last_local
+
+
+@step_helper
+def _offset_span(times, end, t, k):
+    """(k, times[k], end of that span) for the last transition ``times[k] <= t`` (``t`` within the spans the
+    caller looked up), searching from the previous span ``k``."""
+    nt = times.shape[0]
+    while k + 1 < nt and times[U(k + 1)] <= t:
+        k += 1
+    while k > 0 and times[U(k)] > t:
+        k -= 1
+    return k, times[U(k)], times[U(k + 1)] if k + 1 < nt else end
 
 
 @step_helper
@@ -297,7 +316,7 @@ def _save_bar_state(gi, gf, nxt, prev_local, cur_td, next_open, dh, dl, dhb, dlb
 
 
 @njit(cache=True, _nrt=False)
-def session_levels_step(open_, high, low, close, minute, day, i0, i1,
+def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, span_end, i0, i1,
                         win_start, win_end, win_hi_sub, win_lo_sub, win_ib, ib_mults,
                         day_start_min, fold_weekend, ny_open_min, max_levels_per_bar,
                         wi, wf, gi, gf, watch, watch_price, sessions, levels):
@@ -324,6 +343,12 @@ def session_levels_step(open_, high, low, close, minute, day, i0, i1,
     # trading day); empty at first, so the first bar looks them up.
     t_lo = np.int64(1)
     t_hi = np.int64(0)
+    # The zone's offset span [sp_lo, sp_hi) of the bars' UTC times (offset ``off``): the local minute is
+    # (utc + off) // 60, as session_clock computes it; empty at first.
+    k_span = 0
+    sp_lo = np.int64(1)
+    sp_hi = np.int64(0)
+    off = np.int64(0)
     td_w = cur_td
     wk_w = gi[G_WEEK]
     i = i0
@@ -331,11 +356,11 @@ def session_levels_step(open_, high, low, close, minute, day, i0, i1,
         if i > 0:
             # Most bars only move the day's high/low: one tight scan runs past them (the loop below keeps
             # too much live to hold it in registers, and paid ~11 ns a bar).
-            j, dh, dl, dhb, dlb = _quiet_bars(high, low, close, minute, day, i, i1, t_lo, t_hi,
-                                              min(next_open, next_evt), ext_hi, ext_lo, near_up, near_dn,
-                                              dh, dl, dhb, dlb)
+            j, dh, dl, dhb, dlb, last_local = _quiet_bars(high, low, close, utc, i, i1, sp_lo, sp_hi, off, t_lo,
+                                                          t_hi, min(next_open, next_evt), ext_hi, ext_lo, near_up,
+                                                          near_dn, dh, dl, dhb, dlb)
             if j > i:
-                prev_local = np.int64(day[U(j - 1)]) * DAY_MINUTES + np.int64(minute[U(j - 1)])
+                prev_local = last_local
                 i = j
                 if i >= i1:
                     break
@@ -343,9 +368,13 @@ def session_levels_step(open_, high, low, close, minute, day, i0, i1,
             _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
             return i
         o, h, l, c = open_[U(i)], high[U(i)], low[U(i)], close[U(i)]
-        d = np.int64(day[U(i)])
-        m = np.int64(minute[U(i)])
-        local = d * DAY_MINUTES + m
+        t = utc[U(i)]
+        if t < sp_lo or t >= sp_hi:
+            k_span, sp_lo, sp_hi = _offset_span(span_times, span_end, t, k_span)
+            off = span_offsets[U(k_span)]
+        local = (t + off) // 60
+        d = local // DAY_MINUTES
+        m = local - d * DAY_MINUTES
         if local < t_lo or local >= t_hi:
             td_w, wk_w, t_lo = trading_day(local, day_start_min, label_shift, fold_weekend)
             t_hi = t_lo + DAY_MINUTES
@@ -630,6 +659,9 @@ class SessionLevels:
             self.clock.extend(bars.time[len(self.clock):n])
         clk = self.clock
         i = i0 = self.n_bars
+        if n > i:
+            stretch = bars.time[i:n]
+            spans = clk.offset_spans(int(stretch.min()), int(stretch.max()))
         nl0, ns0 = int(self._gi[G_NL]), int(self._gi[G_NS])
         if n > i:
             # Reserve roughly what this stretch needs up front, so long passes rarely regrow.
@@ -638,7 +670,7 @@ class SessionLevels:
             self._levels = self._ensure(self._levels, int(self._gi[G_NL]) + days * self._max_levels_per_bar)
         while i < n:
             i = session_levels_step(
-                bars.open, bars.high, bars.low, bars.close, clk.minute, clk.day, i, n,
+                bars.open, bars.high, bars.low, bars.close, np.ascontiguousarray(bars.time, np.int64), *spans, i, n,
                 self._win_start, self._win_end, self._win_hi, self._win_lo, self._win_ib, self._mults,
                 clk.day_start_min, clk.fold_weekend, self._ny_open, self._max_levels_per_bar,
                 self._wi, self._wf, self._gi, self._gf, self._watch, self._watch_price,

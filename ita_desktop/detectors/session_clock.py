@@ -123,7 +123,9 @@ class SessionClock:
         self.day_start = day_start
         self.day_start_min = parse_hhmm(day_start) % DAY_MINUTES
         self.fold_weekend = fold_weekend
-        self._n = 0
+        self._n = 0  # bars whose minute and day are computed
+        self._len = 0  # bars given to extend
+        self._pending: list[np.ndarray] = []  # their times, not yet computed
         self._minute = np.empty(0, np.int16)
         self._day = np.empty(0, np.int32)
         self._last_time: int | None = None
@@ -142,16 +144,32 @@ class SessionClock:
         return cls.build(time, settings.sessions.clock, settings.data.day_start)
 
     def __len__(self) -> int:
-        return self._n
+        return self._len
 
     def extend(self, time: np.ndarray) -> None:
-        """Append bars (UTC seconds, ascending, after the last one already here)."""
+        """Append bars (UTC seconds, ascending, after the last one already here). Their arrays are computed
+        when first asked for: the session-levels kernel reads the local minute from the UTC times itself, so
+        a detection pass that nobody asks the calendar of writes (and faults in) none of it."""
         time = np.ascontiguousarray(time, dtype=np.int64)
         k = time.shape[0]
         if k == 0:
             return
         if self._last_time is not None and time[0] <= self._last_time:
             raise ValueError("SessionClock.extend needs bar times after the last one it holds")
+        # a long series is kept as the caller's array (bar columns are not written over); short ones
+        # (live bars, often views of a buffer that is reused) are copied
+        self._pending.append(time if k >= 4096 else time.copy())
+        self._len += k
+        self._last_time = int(time[-1])
+        if len(self._pending) >= PENDING_MAX:  # live bars nobody asks the calendar of: computed in batches
+            self._fill()
+
+    def _fill(self) -> None:
+        if not self._pending:
+            return
+        time = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self._pending = []
+        k = time.shape[0]
         need = self._n + k
         if need > self._minute.shape[0]:
             cap = max(need, 2 * self._minute.shape[0], 1024)
@@ -163,14 +181,19 @@ class SessionClock:
         if not _fill_kernel(time, *_offset_spans(self.tz_name, lo, hi), *args):
             _fill_kernel(time, *_offset_spans(self.tz_name, int(time.min()), int(time.max())), *args)
         self._n = need
-        self._last_time = int(time[-1])
+
+    def offset_spans(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The zone's offset spans covering UTC seconds [lo, hi]: (transition times, offsets, end)."""
+        return _offset_spans(self.tz_name, lo, hi)
 
     @property
     def minute(self) -> np.ndarray:
+        self._fill()
         return self._minute[: self._n]
 
     @property
     def day(self) -> np.ndarray:
+        self._fill()
         return self._day[: self._n]
 
     @property
@@ -178,6 +201,7 @@ class SessionClock:
         return day_label_shift(self.day_start_min)
 
     def _trading_days(self) -> tuple[np.ndarray, np.ndarray]:
+        self._fill()
         tday = np.empty(self._n, np.int32)
         week = np.empty(self._n, np.int32)
         _trading_days_kernel(self.minute, self.day, self.day_start_min, self.label_shift, self.fold_weekend,
@@ -196,6 +220,10 @@ class SessionClock:
     def weekday(self) -> np.ndarray:
         """Weekday of each bar's trading day, Monday = 0."""
         return ((self.tday.astype(np.int64) + 3) % 7).astype(np.int8)
+
+
+#: Extends held before their arrays are computed anyway (a bound on the list of live bars' times).
+PENDING_MAX = 256
 
 
 def _offset_spans(tz_name: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, int]:
