@@ -23,6 +23,8 @@ Definitions (all on the session clock, e.g. America/New_York):
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
@@ -126,6 +128,7 @@ class SessionClock:
         self._n = 0  # bars whose minute and day are computed
         self._len = 0  # bars given to extend
         self._pending: list[np.ndarray] = []  # their times, not yet computed
+        self._lock = threading.Lock()  # a clock may be shared (detections of several rules, a worker reading)
         self._minute = np.empty(0, np.int16)
         self._day = np.empty(0, np.int32)
         self._last_time: int | None = None
@@ -158,15 +161,21 @@ class SessionClock:
             raise ValueError("SessionClock.extend needs bar times after the last one it holds")
         # a long series is kept as the caller's array (bar columns are not written over); short ones
         # (live bars, often views of a buffer that is reused) are copied
-        self._pending.append(time if k >= 4096 else time.copy())
-        self._len += k
-        self._last_time = int(time[-1])
+        with self._lock:
+            self._pending.append(time if k >= 4096 else time.copy())
+            self._len += k
+            self._last_time = int(time[-1])
         if len(self._pending) >= PENDING_MAX:  # live bars nobody asks the calendar of: computed in batches
             self._fill()
 
     def _fill(self) -> None:
         if not self._pending:
             return
+        with self._lock:
+            if self._pending:
+                self._fill_pending()
+
+    def _fill_pending(self) -> None:
         time = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
         self._pending = []
         k = time.shape[0]
