@@ -31,9 +31,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numba import njit
 
-from ita_desktop.detectors._core import U, helper
-from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, grow, rows_to_objects
-from ita_desktop.detectors.session_clock import SessionClock
+from ita_desktop.detectors._core import U, step_helper
+from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, rows_to_objects
+from ita_desktop.detectors.session_clock import SessionClock, trading_day
 from ita_desktop.detectors.sessions import (
     DEFAULT_INITIAL_BALANCE,
     DEFAULT_WINDOWS,
@@ -70,7 +70,7 @@ def levels_per_window(window: SessionWindow, n_multiples: int) -> int:
     return 3 + 2 * n_multiples if window.is_ib else 2
 
 
-@helper
+@step_helper
 def put_row(out, k, kind, sub, direction, bar, start, confirmed_at, price, top, bottom, ref, extra):
     """Write every field of row ``k`` (a new, live row)."""
     r = out[k]
@@ -92,7 +92,7 @@ def put_row(out, k, kind, sub, direction, bar, start, confirmed_at, price, top, 
     r.extra = extra
 
 
-@helper
+@step_helper
 def watch_add(levels, watch, watch_price, gi, n_slot, row):
     """Track a new live level for touches (``gi[n_slot]`` is the watch length; prices kept beside
     the rows so the per-bar scan reads one small contiguous array)."""
@@ -101,7 +101,7 @@ def watch_add(levels, watch, watch_price, gi, n_slot, row):
     gi[n_slot] += 1
 
 
-@helper
+@step_helper
 def retire_rows(levels, first, count, i, watch, watch_price, gi, n_slot):
     """Levels replaced at bar ``i``: end them there and stop watching them."""
     for r in range(first, first + count):
@@ -116,7 +116,7 @@ def retire_rows(levels, first, count, i, watch, watch_price, gi, n_slot):
                 break
 
 
-@helper
+@step_helper
 def complete_session(w, i, c, wi, wf, is_ib, hi_sub, lo_sub, ib_mults, sessions, levels, gi, ns_slot, nl_slot,
                      watch, watch_price, nw_slot):
     """Window ``w``'s occurrence ended with bar i - 1 (close ``c``): write its SESSION row and levels."""
@@ -154,7 +154,7 @@ def complete_session(w, i, c, wi, wf, is_ib, hi_sub, lo_sub, ib_mults, sessions,
     gi[nl_slot] = k
 
 
-@helper
+@step_helper
 def window_position(minute, day, s, e):
     """(inside, occurrence day) of a bar at local ``minute`` of ``day`` for window [s, e) (scalars only:
     the kernel calls this every bar, and array arguments would cost a refcount round trip each)."""
@@ -165,7 +165,7 @@ def window_position(minute, day, s, e):
     return minute < e, day - 1
 
 
-@helper
+@step_helper
 def begin_occurrence(w, i, o, h, l, occ, prev_local, win_start, wi, wf):
     """Bar ``i`` is the first of window ``w``'s occurrence ``occ`` (no occurrence is running)."""
     if occ <= wi[w, W_LAST_OCC]:
@@ -196,7 +196,7 @@ SUB_MIDNIGHT, SUB_DAILY = int(LevelKind.MIDNIGHT_OPEN), int(LevelKind.DAILY_OPEN
 SUB_WEEKLY, SUB_NY = int(LevelKind.WEEKLY_OPEN), int(LevelKind.NY_OPEN)
 
 
-@helper
+@step_helper
 def _emit_pair(levels, gi, slot, hi_sub, lo_sub, hi, hb, lo, lb, i, watch, watch_price):
     """Replace the live high/low pair kept in ``gi[slot]`` with a new one confirmed at bar i."""
     if gi[slot] >= 0:
@@ -210,7 +210,7 @@ def _emit_pair(levels, gi, slot, hi_sub, lo_sub, hi, hb, lo, lb, i, watch, watch
     gi[G_NL] = k + 2
 
 
-@helper
+@step_helper
 def _emit_open(levels, gi, slot, sub, price, i, late, watch, watch_price):
     """Replace the live opening level kept in ``gi[slot]`` with the open of bar i."""
     if gi[slot] >= 0:
@@ -222,13 +222,13 @@ def _emit_open(levels, gi, slot, sub, price, i, late, watch, watch_price):
     gi[G_NL] = k + 1
 
 
-@helper
+@step_helper
 def _next_anchor(d, m, x):
     """The first local minute of the form D*1440 + x after minute ``m`` of day ``d``."""
     return d * DAY_MINUTES + x + (DAY_MINUTES if x <= m else 0)
 
 
-@helper
+@step_helper
 def _window_bounds(wi, wf, n_win):
     """(first local minute any window opens or closes, lowest running high, highest running low)."""
     next_evt = wi[0, W_NEXT] if n_win > 0 else np.int64(2**62)
@@ -245,7 +245,65 @@ def _window_bounds(wi, wf, n_win):
     return next_evt, ext_hi, ext_lo
 
 
-@helper
+@step_helper
+def _extend_running(w, wi, wf, h, l, i):
+    """Bar i (high h, low l) extends window w's running occurrence, if one runs."""
+    if wi[w, W_STATUS] != 0:
+        if h > wf[w, 1]:
+            wf[w, 1] = h
+            wi[w, W_HBAR] = i
+        if l < wf[w, 2]:
+            wf[w, 2] = l
+            wi[w, W_LBAR] = i
+
+
+@step_helper
+def _quiet_bars(high, low, close, utc, i, i1, sp_lo, sp_hi, off, t_lo, t_hi, next_local, ext_hi, ext_lo, near_up,
+                near_dn, dh, dl, dhb, dlb):
+    """From bar i (> 0), the first bar in ``[i, i1)`` that does more than extend the day's high and low
+    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it, with the local minute
+    of the last bar passed): a UTC time outside the held offset span ``[sp_lo, sp_hi)`` or a local minute
+    outside the held trading day ``[t_lo, t_hi)`` (the kernel looks them up again), a local minute at or
+    past ``next_local`` (an opening level or a window's open or close), a trade beyond a running session's
+    extreme (``ext_hi``/``ext_lo``), or a range (widened to the previous close) that reaches the nearest
+    watched level. The same tests as the kernel's, in the same form (NaN alike)."""
+    last_local = np.int64(-1)  # the local minute of the last bar passed (returned when one was)
+    while i < i1:
+        h = high[U(i)]
+        l = low[U(i)]
+        pc = close[U(i - 1)]
+        t = utc[U(i)]
+        if t < sp_lo or t >= sp_hi:
+            break
+        local = (t + off) // 60
+        if local < t_lo or local >= t_hi or local >= next_local or h > ext_hi or l < ext_lo:
+            break
+        if max(h, pc) >= near_up or min(l, pc) <= near_dn:
+            break
+        if h > dh:
+            dh = h
+            dhb = i
+        if l < dl:
+            dl = l
+            dlb = i
+        last_local = local
+        i += 1
+    return i, dh, dl, dhb, dlb, last_local
+
+
+@step_helper
+def _offset_span(times, end, t, k):
+    """(k, times[k], end of that span) for the last transition ``times[k] <= t`` (``t`` within the spans the
+    caller looked up), searching from the previous span ``k``."""
+    nt = times.shape[0]
+    while k + 1 < nt and times[U(k + 1)] <= t:
+        k += 1
+    while k > 0 and times[U(k)] > t:
+        k -= 1
+    return k, times[U(k)], times[U(k + 1)] if k + 1 < nt else end
+
+
+@step_helper
 def _save_bar_state(gi, gf, nxt, prev_local, cur_td, next_open, dh, dl, dhb, dlb):
     """Write the kernel's per-bar locals back to the state arrays (``nxt``: the next bar to do)."""
     gi[G_NEXT] = nxt
@@ -258,8 +316,8 @@ def _save_bar_state(gi, gf, nxt, prev_local, cur_td, next_open, dh, dl, dhb, dlb
     gi[G_DLB] = dlb
 
 
-@njit(cache=True)
-def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1,
+@njit(cache=True, _nrt=False)
+def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, span_end, i0, i1,
                         win_start, win_end, win_hi_sub, win_lo_sub, win_ib, ib_mults,
                         day_start_min, fold_weekend, ny_open_min, max_levels_per_bar,
                         wi, wf, gi, gf, watch, watch_price, sessions, levels):
@@ -282,15 +340,46 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
     # between those a bar can only extend running occurrences, and only when it trades beyond the
     # lowest running high (ext_hi) or the highest running low (ext_lo).
     next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
-    for i in range(i0, i1):
+    # The trading day and week of the bars' local minutes [t_lo, t_hi) (session_clock.trading_day, once per
+    # trading day); empty at first, so the first bar looks them up.
+    t_lo = np.int64(1)
+    t_hi = np.int64(0)
+    # The zone's offset span [sp_lo, sp_hi) of the bars' UTC times (offset ``off``): the local minute is
+    # (utc + off) // 60, as session_clock computes it; empty at first.
+    k_span = 0
+    sp_lo = np.int64(1)
+    sp_hi = np.int64(0)
+    off = np.int64(0)
+    td_w = cur_td
+    wk_w = gi[G_WEEK]
+    i = i0
+    while i < i1:
+        if i > 0:
+            # Most bars only move the day's high/low: one tight scan runs past them (the loop below keeps
+            # too much live to hold it in registers, and paid ~11 ns a bar).
+            j, dh, dl, dhb, dlb, last_local = _quiet_bars(high, low, close, utc, i, i1, sp_lo, sp_hi, off, t_lo,
+                                                          t_hi, min(next_open, next_evt), ext_hi, ext_lo, near_up,
+                                                          near_dn, dh, dl, dhb, dlb)
+            if j > i:
+                prev_local = last_local
+                i = j
+                if i >= i1:
+                    break
         if gi[G_NS] + n_win > sessions.shape[0] or gi[G_NL] + max_levels_per_bar > levels.shape[0]:
             _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
             return i
         o, h, l, c = open_[U(i)], high[U(i)], low[U(i)], close[U(i)]
-        d = np.int64(day[U(i)])
-        m = np.int64(minute[U(i)])
-        td = np.int64(tday[U(i)])
-        local = d * DAY_MINUTES + m
+        t = utc[U(i)]
+        if t < sp_lo or t >= sp_hi:
+            k_span, sp_lo, sp_hi = _offset_span(span_times, span_end, t, k_span)
+            off = span_offsets[U(k_span)]
+        local = (t + off) // 60
+        d = local // DAY_MINUTES
+        m = local - d * DAY_MINUTES
+        if local < t_lo or local >= t_hi:
+            td_w, wk_w, t_lo = trading_day(local, day_start_min, label_shift, fold_weekend)
+            t_hi = t_lo + DAY_MINUTES
+        td = td_w
         first = i == 0
         nl_before = gi[G_NL]
         prev = local - 1 if first else prev_local
@@ -298,7 +387,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
         # Previous day / week: known at the first bar of the next one. The week's extremes are
         # folded in from each finished day, so the hot path tracks only the day's.
         if first or td != cur_td:
-            wk = np.int64(week[U(i)])
+            wk = wk_w
             if not first and gi[G_DAY_OK] == 1:
                 _emit_pair(levels, gi, G_PDH, SUB_PDH, SUB_PDL, dh, dhb, dl, dlb, i, watch, watch_price)
             if not first and dh > gf[2]:
@@ -339,7 +428,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
             day_anchor = (td - label_shift) * DAY_MINUTES + day_start_min
             if prev < day_anchor <= local:
                 _emit_open(levels, gi, G_DOPEN, SUB_DAILY, o, i, local - day_anchor, watch, watch_price)
-            wk = np.int64(week[U(i)])
+            wk = wk_w
             week_anchor = (wk * 7 - 3 - label_shift) * DAY_MINUTES + day_start_min
             if prev < week_anchor <= local:
                 _emit_open(levels, gi, G_WOPEN, SUB_WEEKLY, o, i, local - week_anchor, watch, watch_price)
@@ -358,13 +447,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
         if local >= next_evt:
             for w in range(n_win):
                 if local < wi[w, W_NEXT]:
-                    if wi[w, W_STATUS] != 0:
-                        if h > wf[w, 1]:
-                            wf[w, 1] = h
-                            wi[w, W_HBAR] = i
-                        if l < wf[w, 2]:
-                            wf[w, 2] = l
-                            wi[w, W_LBAR] = i
+                    _extend_running(w, wi, wf, h, l, i)
                     continue
                 if wi[w, W_STATUS] == 1:
                     complete_session(w, i, close[U(i - 1)], wi, wf, win_ib[w] != 0, win_hi_sub[w], win_lo_sub[w],
@@ -381,13 +464,7 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
             next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
         elif h > ext_hi or l < ext_lo:
             for w in range(n_win):
-                if wi[w, W_STATUS] != 0:
-                    if h > wf[w, 1]:
-                        wf[w, 1] = h
-                        wi[w, W_HBAR] = i
-                    if l < wf[w, 2]:
-                        wf[w, 2] = l
-                        wi[w, W_LBAR] = i
+                _extend_running(w, wi, wf, h, l, i)
             next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
 
         # Touches: the first bar after a level's start whose range (widened to the previous
@@ -407,11 +484,12 @@ def session_levels_step(open_, high, low, close, minute, day, tday, week, i0, i1
             _nearest(watch_price, gi[G_NWATCH], c, gf)
             near_up, near_dn = gf[4], gf[5]
         prev_local = local
+        i += 1
     _save_bar_state(gi, gf, i1, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
     return i1
 
 
-@helper
+@step_helper
 def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
     """Mark watched levels (started before bar i) whose price lies in [lo_reach, hi_reach] touched."""
     k = 0
@@ -430,7 +508,7 @@ def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
             k += 1
 
 
-@helper
+@step_helper
 def _nearest(watch_price, n, close, gf):
     """Nearest watched price above the close into gf[4], at or below it into gf[5]."""
     gf[4] = np.inf
@@ -582,22 +660,25 @@ class SessionLevels:
             self.clock.extend(bars.time[len(self.clock):n])
         clk = self.clock
         i = i0 = self.n_bars
+        if n > i:
+            stretch = bars.time[i:n]
+            spans = clk.offset_spans(int(stretch.min()), int(stretch.max()))
         nl0, ns0 = int(self._gi[G_NL]), int(self._gi[G_NS])
         if n > i:
             # Reserve roughly what this stretch needs up front, so long passes rarely regrow.
             days = (n - i) // 1000 + 2
-            self._sessions = self._ensure(self._sessions, int(self._gi[G_NS]) + days * len(self.windows))
-            self._levels = self._ensure(self._levels, int(self._gi[G_NL]) + days * self._max_levels_per_bar)
+            self._sessions = _ensure_rows(self._sessions, int(self._gi[G_NS]), days * len(self.windows))
+            self._levels = _ensure_rows(self._levels, int(self._gi[G_NL]), days * self._max_levels_per_bar)
         while i < n:
             i = session_levels_step(
-                bars.open, bars.high, bars.low, bars.close, clk.minute, clk.day, clk.tday, clk.week, i, n,
+                bars.open, bars.high, bars.low, bars.close, np.ascontiguousarray(bars.time, np.int64), *spans, i, n,
                 self._win_start, self._win_end, self._win_hi, self._win_lo, self._win_ib, self._mults,
                 clk.day_start_min, clk.fold_weekend, self._ny_open, self._max_levels_per_bar,
                 self._wi, self._wf, self._gi, self._gf, self._watch, self._watch_price,
                 self._sessions, self._levels)
             if i < n:
-                self._sessions = grow(self._sessions, int(self._gi[G_NS]) + len(self.windows))
-                self._levels = grow(self._levels, int(self._gi[G_NL]) + self._max_levels_per_bar)
+                self._sessions = _grown_rows(self._sessions, int(self._gi[G_NS]), len(self.windows))
+                self._levels = _grown_rows(self._levels, int(self._gi[G_NL]), self._max_levels_per_bar)
         if n:
             self._last_close = float(bars.close[n - 1])
         nl, ns = int(self._gi[G_NL]), int(self._gi[G_NS])
@@ -617,9 +698,6 @@ class SessionLevels:
         self.last_changed = (i0, n - 1, changed)
         return changed
 
-    @staticmethod
-    def _ensure(buf: np.ndarray, size: int) -> np.ndarray:
-        return buf if len(buf) >= size else grow(buf, size)
 
     @property
     def sessions(self) -> np.ndarray:
@@ -649,6 +727,20 @@ class SessionLevels:
                                           self._last_close,
                                           int(self._wi[w, W_HBAR]), int(self._wi[w, W_LBAR])))
         return tuple(out)
+
+
+def _grown_rows(buf: np.ndarray, used: int, more: int) -> np.ndarray:
+    """``buf`` doubled (or to ``used + more`` rows), its first ``used`` rows kept. The new rows are left
+    unwritten (``np.empty``): the kernel writes every field of a row it adds (``put_row``) and nothing reads
+    past the counts, so filling the spare rows with defaults (``objects.grow``) only wrote and faulted in
+    memory (a full pass reserves ~25,000 level rows for ~16,000 used)."""
+    new = np.empty(max(2 * len(buf), used + more, 16), dtype=buf.dtype)
+    new[:used] = buf[:used]
+    return new
+
+
+def _ensure_rows(buf: np.ndarray, used: int, more: int) -> np.ndarray:
+    return buf if len(buf) >= used + more else _grown_rows(buf, used, more)
 
 
 def detect_session_levels(bars: Any, params: SessionLevelParams | None = None, clock: SessionClock | None = None,
