@@ -31,7 +31,7 @@ def _arrays(result) -> dict[str, np.ndarray]:
     clock = result.detectors["session_levels"].clock
     return {**{f"bars.{c}": a for c, a in result._bars.cols.items()},
             **{f"series.{c}": a for c, a in result._bars.series.items()},
-            **{f"clock.{c}": getattr(clock, f"_{c}") for c in ("minute", "day", "tday", "week")}}
+            **{f"clock.{c}": getattr(clock, f"_{c}") for c in ("minute", "day")}}
 
 
 def _bar(bars, i: int) -> dict:

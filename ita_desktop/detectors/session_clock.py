@@ -150,15 +150,14 @@ class SessionClock:
         return self._len
 
     def reserve(self, k: int) -> None:
-        """Room for ``k`` more bars now, so the next extends do not copy the arrays (a live session's
-        first bar would otherwise pay the copy of the whole history's calendar)."""
-        need = self._n + k
-        if need > self._minute.shape[0]:
-            cap = max(need, 2 * self._minute.shape[0], 1024)
-            self._minute = _grown(self._minute, cap, self._n)
-            self._day = _grown(self._day, cap, self._n)
-            self._tday = _grown(self._tday, cap, self._n)
-            self._week = _grown(self._week, cap, self._n)
+        """Room for ``k`` more bars than were given to ``extend``, so filling in the next ones does not copy the
+        arrays (a live session's first bar would otherwise pay the copy of the whole history's calendar)."""
+        with self._lock:
+            need = self._len + k
+            if need > self._minute.shape[0]:
+                cap = max(need, 2 * self._minute.shape[0], 1024)
+                self._minute = _grown(self._minute, cap, self._n)
+                self._day = _grown(self._day, cap, self._n)
 
     def extend(self, time: np.ndarray) -> None:
         """Append bars (UTC seconds, ascending, after the last one already here). Their arrays are computed
