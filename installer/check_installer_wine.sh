@@ -160,17 +160,18 @@ run_setup() {  # run_setup NAME EXE [ARGS...]: a silent run; its Inno log is $WO
 }
 logged() { grep -qF -- "$1" "$RUN_LOG.txt"; }
 ran_count() { grep -c -- "^$1" "$ITA_STAND_IN_LOG_U" | tr -d '\n' || true; }
-reg_value() {  # reg_value KEY NAME: the value's data, empty if missing
-  wine reg query "$1" /v "$2" 2>/dev/null | tr -d '\r' | awk -v n="$2" '$1 == n { print $NF }'
+reg_value() {  # reg_value KEY NAME VIEW: the value's data, empty if missing
+  wine reg query "$1" /v "$2" "$3" 2>/dev/null | tr -d '\r' | awk -v n="$2" '$1 == n { print $NF }'
 }
-set_vc_runtime() {  # set_vc_runtime MINOR | none: the runtime's registry key as the check wants it
-  wine reg delete "$VC_KEY" /f >/dev/null 2>&1 || true
+set_vc_runtime() {  # set_vc_runtime none | 32|64 MINOR: the runtime's key, in one registry view only
+  # (plain `wine reg` works in the 32-bit view, whose HKLM\SOFTWARE is the 64-bit view's WOW6432Node)
+  wine reg delete "$VC_KEY" /f /reg:64 >/dev/null 2>&1 || true
+  wine reg delete "$VC_KEY" /f /reg:32 >/dev/null 2>&1 || true
   if [ "$1" != none ]; then
-    wine reg add "$VC_KEY" /v Installed /t REG_DWORD /d 1 /f >/dev/null
-    wine reg add "$VC_KEY" /v Major /t REG_DWORD /d 14 /f >/dev/null
-    wine reg add "$VC_KEY" /v Minor /t REG_DWORD /d "$1" /f >/dev/null
+    wine reg add "$VC_KEY" /v Installed /t REG_DWORD /d 1 /f "/reg:$1" >/dev/null
+    wine reg add "$VC_KEY" /v Major /t REG_DWORD /d 14 /f "/reg:$1" >/dev/null
+    wine reg add "$VC_KEY" /v Minor /t REG_DWORD /d "$2" /f "/reg:$1" >/dev/null
   fi
-  wineserver -w
 }
 shortcut_to_app() {  # the .lnk exists and points at {app}\ITA Desktop.exe
   [ -f "$1" ] && python3 - "$1" 'Programs\ITA Desktop\ITA Desktop.exe' <<'EOF'
@@ -180,7 +181,9 @@ sys.exit(0 if target.encode("utf-16-le") in data or target.encode("latin-1") in 
 EOF
 }
 payload_version() { [ "$(cat "$APP_U/_internal/payload-version.txt" 2>/dev/null)" = "$1" ]; }
-uninstall_key() { wine reg query "HK$1\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\${APP_ID}_is1" >/dev/null 2>&1; }
+uninstall_key() {  # uninstall_key CU|LM 32|64: Inno's uninstall entry is in that hive and view
+  wine reg query "HK$1\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\${APP_ID}_is1" "/reg:$2" >/dev/null 2>&1
+}
 no_program_files_copy() { ! ls -d "$WINEPREFIX"/drive_c/Program\ Files*/ITA\ Desktop >/dev/null 2>&1; }
 
 # 3. First install: no VC++ runtime on the machine ----------------------------------------------------
@@ -193,11 +196,12 @@ check "its records go under HKEY_CURRENT_USER" logged "Install mode root key: HK
 check "installed into %LOCALAPPDATA%\\Programs\\ITA Desktop" test -f "$APP_U/ITA Desktop.exe" -a -f "$APP_U/ita.exe" -a -f "$APP_U/LICENSE"
 check "nothing under Program Files" no_program_files_copy
 check "the uninstaller is there (unins000.exe, unins000.dat)" test -f "$APP_U/unins000.exe" -a -f "$APP_U/unins000.dat"
-check "the uninstall entry is the user's (HKCU), not the machine's (HKLM)" eval 'uninstall_key CU && ! uninstall_key LM'
+check "the uninstall entry is the user's (HKCU), not the machine's (HKLM)" eval 'uninstall_key CU 64 && ! uninstall_key LM 64 && ! uninstall_key LM 32'
 check "Start menu shortcut to ITA Desktop.exe" shortcut_to_app "$START_MENU_LNK"
 check "desktop shortcut to ITA Desktop.exe" shortcut_to_app "$DESKTOP_LNK"
 check "the VC++ redistributable ran (/install /quiet /norestart)" test "$(ran_count 'vc_redist.x64.exe /install /quiet /norestart')" = 1
-check "the runtime was found installed after it" logged "VC++ runtime: 14.40 or newer is installed now"
+check "the redistributable wrote the runtime's key (14.42, 64-bit view)" test "$(reg_value "$VC_KEY" Minor /reg:64)" = 0x2a
+check "the installer found the runtime installed after it" logged "VC++ runtime: 14.40 or newer is installed now"
 check "ita.exe --prepare-kernels ran after copying" test "$(ran_count 'ita.exe --prepare-kernels')" = 1
 check "the window was not started by a silent install" test "$(ran_count 'ITA Desktop.exe')" = 0
 
@@ -230,20 +234,20 @@ check "the old version's program files are gone ([InstallDelete] of _internal)" 
 check "settings, rules, store and logs unchanged" data_kept
 check "the store still opens (its bar and schema version there)" store_opens
 check "one uninstaller, updated (no unins001.exe)" test -f "$APP_U/unins000.exe" -a ! -e "$APP_U/unins001.exe"
-check "the uninstall entry says 0.1.1" test "$(reg_value "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\${APP_ID}_is1" DisplayVersion)" = 0.1.1
+check "the uninstall entry says 0.1.1" test "$(reg_value "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\${APP_ID}_is1" DisplayVersion /reg:64)" = 0.1.1
 check "runtime 14.42 present: the redistributable was not run again" test "$(ran_count 'vc_redist.x64.exe')" = 1
 check "ita.exe --prepare-kernels ran again (the new version's kernels)" test "$(ran_count 'ita.exe --prepare-kernels')" = 2
 
 # 6. The runtime check's edges --------------------------------------------------------------------------
-step "VC++ runtime 14.38 (too old) and a redistributable that fails"
-set_vc_runtime 38
+step "VC++ runtime 14.38 (too old, under WOW6432Node) and a redistributable that fails"
+set_vc_runtime 32 38
 export ITA_STAND_IN_VC_INSTALLS=0
 check "the installer exits 0" run_setup reinstall-old-runtime "$WORK/setup-0.1.1.exe"
 check "runtime 14.38 is too old: the redistributable ran" test "$(ran_count 'vc_redist.x64.exe')" = 2
 check "the runtime still missing after it: the installer says so" logged "VC++ runtime: still missing or older than 14.40 after vc_redist.x64.exe ran"
 check "... naming the download (message box, suppressed here)" logged "Install it from https://aka.ms/vs/17/release/vc_redist.x64.exe"
-step "VC++ runtime 14.40 exactly"
-set_vc_runtime 40
+step "VC++ runtime 14.40 exactly (under WOW6432Node)"
+set_vc_runtime 32 40
 check "the installer exits 0" run_setup reinstall-runtime-14.40 "$WORK/setup-0.1.1.exe"
 check "runtime 14.40 is enough: the redistributable was not run" test "$(ran_count 'vc_redist.x64.exe')" = 2
 check "no word of a missing runtime" eval '! logged "VC++ runtime: still missing"'
@@ -253,7 +257,7 @@ step "uninstall (silent, the default)"
 check "the uninstaller exits 0" run_setup uninstall-keep "$APP_U/unins000.exe"
 check "the program folder is gone" test ! -e "$APP_U"
 check "both shortcuts are gone" test ! -e "$START_MENU_LNK" -a ! -e "$DESKTOP_LNK"
-check "the uninstall entry is gone" eval '! uninstall_key CU'
+check "the uninstall entry is gone" eval '! uninstall_key CU 64 && ! uninstall_key CU 32'
 check "settings, rules, store and logs kept" data_kept
 check "the compiled-kernel cache is gone (rebuildable)" test ! -e "$DATA_U/Cache"
 check "the uninstaller logged why it kept them" logged "Kept the trader's data (silent uninstall without /DELETEDATA)"
