@@ -3,7 +3,7 @@
 # wine, checked step by step with an exit status: per-user install without admin rights, Start menu and
 # desktop shortcuts, the uninstaller, an upgrade that keeps the trader's settings, rules and store, the
 # VC++ runtime check (missing, too old, new enough, a redistributable that fails), and an uninstaller that
-# keeps the data unless /DELETEDATA asks otherwise.
+# keeps the data unless asked (/DELETEDATA, or Yes to its question in an interactive uninstall).
 #
 # The payload is a stand-in, not the app: Windows CPython cannot be had here, so no Windows PyInstaller
 # build either. "ITA Desktop.exe", ita.exe and the bundled vc_redist.x64.exe are one small stand-in program
@@ -11,7 +11,8 @@
 # sees which of them the installer ran and with what arguments. What is exercised is the installer script.
 #
 # Needs: wine with 32-bit support (ISCC.exe and the setup loader are 32-bit: `dpkg --add-architecture i386`,
-# then `apt-get install wine wine64 wine32:i386`), xvfb-run (wine's Setup needs a display), python3, and
+# then `apt-get install wine wine64 wine32:i386`), xvfb-run (wine's Setup needs a display), xdotool (answers
+# the interactive uninstaller's message boxes), python3, and
 # npm (the compiler is Inno Setup 6.3.1 from npm's innosetup-compiler package; or point ITA_INNO_DIR at a
 # folder holding ISCC.exe). ITA_ISS=FILE checks another copy of the script (to show a check failing);
 # ITA_WINE_KEEP=1 keeps the work folder (wine prefix, logs). Prints each check and exits 1 if any failed.
@@ -23,7 +24,7 @@ INNO_VERSION="6.3.1"
 APP_ID='{6C0F3C52-5E0B-4C1B-9E0B-1D6A2B7C9F11}'
 VC_KEY='HKLM\SOFTWARE\Microsoft\VisualStudio\14.0\VC\Runtimes\x64'
 
-for tool in wine wineserver winepath xvfb-run python3; do
+for tool in wine wineserver winepath xvfb-run xdotool python3; do
   command -v "$tool" >/dev/null || { echo "check_installer_wine: '$tool' not found (see this script's header)" >&2; exit 2; }
 done
 # Every wine process of the check shares one X display: a wineserver started without one would keep
@@ -159,6 +160,52 @@ run_setup() {  # run_setup NAME EXE [ARGS...]: a silent run; its Inno log is $WO
   return "$rc"
 }
 logged() { grep -qF -- "$1" "$RUN_LOG.txt"; }
+open_message_box() {  # the text's first line of the message box the uninstaller's log shows unanswered
+  tr -d '\r' <"$1" 2>/dev/null | cut -c25- | awk '
+    /^ *Message box \(/ { n = NR; text = ""; answered = 0; next }
+    n && NR == n + 1     { text = $0; sub(/^ +/, "", text) }
+    /^ *User chose/      { answered = 1 }
+    END { if (n && !answered) print text }'
+}
+uninstall_interactive() {  # uninstall_interactive NAME y|n: a normal (not silent) uninstall, its boxes
+  # answered by keys sent to the newest uninstaller window when its log shows the box open: Yes to
+  # "are you sure", ANSWER to the data question, Enter to the last one. The log is followed to its end:
+  # the first-phase process exits as soon as the second phase (a copy in %TEMP%) has taken over.
+  local name="$1" answer="$2" rc=0 waited=0 pid box key last="" since_key=0 t0 w closed=0
+  RUN_LOG="$WORK/$name.log"
+  t0=$(date +%s.%N)
+  wine "$APP_U/unins000.exe" "/LOG=$(winepath -w "$RUN_LOG")" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 240); do
+    sleep 0.5
+    [ -f "$RUN_LOG" ] || continue
+    if grep -q "Log closed." "$RUN_LOG"; then closed=1; break; fi
+    box="$(open_message_box "$RUN_LOG")"
+    case "$box" in
+      "Are you sure you want to completely remove"*) key=y ;;
+      "Also delete your ITA Desktop data?"*) key="$answer" ;;
+      *"was successfully removed"*) key=Return ;;
+      *) continue ;;
+    esac
+    since_key=$((since_key + 1))
+    if [ "$box" != "$last" ] || [ "$since_key" -ge 6 ]; then  # once per box; again after 3 s unanswered
+      w="$(xdotool search --onlyvisible --name 'Uninstall' 2>/dev/null | sort -n | tail -1)"
+      [ -n "$w" ] && xdotool windowfocus "$w" 2>/dev/null && xdotool key --clearmodifiers "$key"
+      last="$box"; since_key=0
+    fi
+  done
+  if [ "$closed" = 0 ]; then
+    echo "  $name: its log not closed after 120 s (a message box nobody answered?): wine stopped"
+    wineserver -k
+    rc=124
+  fi
+  wait "$pid" || waited=$?
+  [ "$rc" -ne 0 ] || rc="$waited"
+  wineserver -w
+  tr -d '\r' <"$RUN_LOG" >"$RUN_LOG.txt" 2>/dev/null || : >"$RUN_LOG.txt"
+  printf '  %s: exit %s, %.1f s\n' "$name" "$rc" "$(since "$t0")"
+  return "$rc"
+}
 ran_count() { grep -c -- "^$1" "$ITA_STAND_IN_LOG_U" | tr -d '\n' || true; }
 reg_value() {  # reg_value KEY NAME VIEW: the value's data, empty if missing
   wine reg query "$1" /v "$2" "$3" 2>/dev/null | tr -d '\r' | awk -v n="$2" '$1 == n { print $NF }'
@@ -262,13 +309,30 @@ check "settings, rules, store and logs kept" data_kept
 check "the compiled-kernel cache is gone (rebuildable)" test ! -e "$DATA_U/Cache"
 check "the uninstaller logged why it kept them" logged "Kept the trader's data (silent uninstall without /DELETEDATA)"
 
-step "reinstall over the kept data, then uninstall with /DELETEDATA"
+step "reinstall over the kept data, then an interactive uninstall answering No to the data question"
 check "the reinstall exits 0" run_setup reinstall-0.1.1 "$WORK/setup-0.1.1.exe"
 check "the kept data is untouched by the reinstall" data_kept
+check "the uninstaller exits 0" uninstall_interactive uninstall-answer-no n
+check "it asked whether to delete the data" logged "Also delete your ITA Desktop data?"
+check "the program folder is gone" test ! -e "$APP_U"
+check "No: settings, rules, store and logs kept" data_kept
+check "No: the uninstaller logged the trader's choice" logged "Kept the trader's data (the trader chose No)"
+
+step "reinstall, then uninstall with /DELETEDATA"
+check "the reinstall exits 0" run_setup reinstall-0.1.1-b "$WORK/setup-0.1.1.exe"
 check "the uninstaller with /DELETEDATA exits 0" run_setup uninstall-delete "$APP_U/unins000.exe" /DELETEDATA
 check "the program folder is gone" test ! -e "$APP_U"
 check "the data folder is gone" test ! -e "$DATA_U"
 check "the empty author folder (%LOCALAPPDATA%\\ITA) is gone" test ! -e "$LOCALAPPDATA_U/ITA"
+
+step "reinstall, new data, then an interactive uninstall answering Yes"
+check "the reinstall exits 0" run_setup reinstall-0.1.1-c "$WORK/setup-0.1.1.exe"
+mkdir -p "$DATA_U/rules/my_sweep"
+printf 'id: my_sweep\nversion: 2\n' >"$DATA_U/rules/my_sweep/v2.yaml"
+check "the uninstaller exits 0" uninstall_interactive uninstall-answer-yes y
+check "the program folder is gone" test ! -e "$APP_U"
+check "Yes: the data folder is gone" test ! -e "$DATA_U"
+check "Yes: the uninstaller logged it" logged "Deleted the trader's data"
 
 echo "== $PASSES passed, $FAILS failed ($(( $(date +%s) - START )) s)"
 [ "$FAILS" -eq 0 ]
