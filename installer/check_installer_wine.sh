@@ -155,7 +155,7 @@ run_setup() {  # run_setup NAME EXE [ARGS...]: a silent run; its Inno log is $WO
   t0=$(date +%s.%N)
   wine "$exe" /VERYSILENT /SUPPRESSMSGBOXES /NORESTART "/LOG=$(winepath -w "$RUN_LOG")" "$@" >/dev/null 2>&1 || rc=$?
   wineserver -w  # the uninstaller's second phase and the [Run] programs end too
-  tr -d '\r' <"$RUN_LOG" >"$RUN_LOG.txt" 2>/dev/null || : >"$RUN_LOG.txt"
+  if [ -f "$RUN_LOG" ]; then tr -d '\r' <"$RUN_LOG" >"$RUN_LOG.txt"; else : >"$RUN_LOG.txt"; fi
   printf '  %s: exit %s, %.1f s\n' "$name" "$rc" "$(since "$t0")"
   return "$rc"
 }
@@ -178,7 +178,10 @@ uninstall_interactive() {  # uninstall_interactive NAME y|n: a normal (not silen
   pid=$!
   for _ in $(seq 1 240); do
     sleep 0.5
-    [ -f "$RUN_LOG" ] || continue
+    if [ ! -f "$RUN_LOG" ]; then  # no log yet: wait, unless no uninstaller started at all
+      kill -0 "$pid" 2>/dev/null && continue
+      closed=1; break
+    fi
     if grep -q "Log closed." "$RUN_LOG"; then closed=1; break; fi
     box="$(open_message_box "$RUN_LOG")"
     case "$box" in
@@ -202,7 +205,7 @@ uninstall_interactive() {  # uninstall_interactive NAME y|n: a normal (not silen
   wait "$pid" || waited=$?
   [ "$rc" -ne 0 ] || rc="$waited"
   wineserver -w
-  tr -d '\r' <"$RUN_LOG" >"$RUN_LOG.txt" 2>/dev/null || : >"$RUN_LOG.txt"
+  if [ -f "$RUN_LOG" ]; then tr -d '\r' <"$RUN_LOG" >"$RUN_LOG.txt"; else : >"$RUN_LOG.txt"; fi
   printf '  %s: exit %s, %.1f s\n' "$name" "$rc" "$(since "$t0")"
   return "$rc"
 }
