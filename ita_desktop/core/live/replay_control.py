@@ -27,8 +27,8 @@ from ita_desktop.data import replay as bar_replay
 IDLE_S = 0.02  # how often a paused replay looks for a step, play or stop
 #: as fast as it goes, the session's events are published once this many are held or the oldest is this old
 #: (a few ms: far below a chart frame's 16 ms, so nothing shows later on the chart)
-HOLD_EVENTS = 64
-HOLD_S = 0.004
+HOLD_EVENTS = 256
+HOLD_S = 0.008
 
 
 class HeldBus:
