@@ -288,7 +288,7 @@ def _replay(args, h, m1, bus, bridge, app, windows) -> None:
         t, cpu, gui_cpu = time.perf_counter(), time.process_time(), time.thread_time()
         frames0 = feed.frames
         updates0 = feed.overlays.updates if feed.overlays else 0
-        worker0 = feed.overlays.worker_cpu_s if feed.overlays else 0.0
+        worker0 = getattr(feed.overlays, "worker_cpu_s", 0.0)
         control.play()
         _wait_for(lambda: control.finished.is_set() and chart.count == h + n, 600.0, 20)
         _overlays_caught_up(feed, app, h + n)
@@ -302,7 +302,7 @@ def _replay(args, h, m1, bus, bridge, app, windows) -> None:
               f"overlay updates; {len(control.total.raised)} signals; load average {os.getloadavg()[0]:.1f}", flush=True)
         print(f"{'':19} the GUI thread: {paints.n} paints of the chart, {gui_cpu:.2f} s CPU ({gui_cpu / max(paints.n, 1) * 1e3:.1f} ms "
               f"a paint, {gui_cpu / n * 1e6:.1f} us a bar); the overlay worker: "
-              f"{(feed.overlays.worker_cpu_s - worker0) if feed.overlays else 0:.2f} s CPU", flush=True)
+              f"{getattr(feed.overlays, 'worker_cpu_s', 0.0) - worker0:.2f} s CPU", flush=True)
         print(f"{'':19} a year of M1 at that pace (goal: under 60 s): {YEAR_ALL:,} bars (every minute) in "
               f"{YEAR_ALL * took / n:.0f} s wall, {YEAR_ALL * cpu / n:.0f} s CPU; a trading year ({YEAR_TRADING:,} bars: "
               f"24 h, 5 days a week) in {YEAR_TRADING * took / n:.0f} s wall, {YEAR_TRADING * cpu / n:.0f} s CPU", flush=True)
