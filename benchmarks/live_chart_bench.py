@@ -18,7 +18,8 @@ Then Bar Replay at full speed with the chart, per replay history size: a replay 
 rules on its own thread (ReplayControl), its bus events through a real QtBusBridge to the chart and its
 overlays, which refresh at most 60 times a second: bars a second, chart frames and overlay updates a
 second, and a year of M1 at that pace (525,600 bars, and a trading year of 372,000) in wall and CPU
-seconds, with the load average. ``--no-overlays`` measures the chart without the overlays.
+seconds, with the load average, and the chart's paints with the GUI thread's CPU (per paint and per bar)
+and the overlay worker's CPU. ``--no-overlays`` measures the chart without the overlays.
 Bars: chained_series.chained_eurusd (the real EURUSD M1's returns chained end to end).
 """
 
