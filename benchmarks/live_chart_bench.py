@@ -18,7 +18,8 @@ Then Bar Replay at full speed with the chart, per replay history size: a replay 
 rules on its own thread (ReplayControl), its bus events through a real QtBusBridge to the chart and its
 overlays, which refresh at most 60 times a second: bars a second, chart frames and overlay updates a
 second, and a year of M1 at that pace (525,600 bars, and a trading year of 372,000) in wall and CPU
-seconds, with the load average. ``--no-overlays`` measures the chart without the overlays.
+seconds, with the load average, and the chart's paints with the GUI thread's CPU (per paint and per bar)
+and the overlay worker's CPU. ``--no-overlays`` measures the chart without the overlays.
 Bars: chained_series.chained_eurusd (the real EURUSD M1's returns chained end to end).
 """
 
@@ -42,6 +43,25 @@ from chained_series import chained_eurusd, describe  # noqa: E402
 
 YEAR_ALL = 525_600  # M1 bars in a year, every minute
 YEAR_TRADING = 372_000  # M1 bars in a trading year (24 hours, 5 days a week)
+
+
+class _PaintCount:
+    """Counts the paints of a chart's viewport (an event filter; the chart's frames and overlay swaps)."""
+
+    def __init__(self, chart) -> None:
+        from PySide6.QtCore import QEvent, QObject
+
+        outer = self
+        self.n = 0
+
+        class Filter(QObject):
+            def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+                if event.type() == QEvent.Type.Paint:
+                    outer.n += 1
+                return False
+
+        self._filter = Filter()
+        chart.viewport().installEventFilter(self._filter)
 
 
 def _pct(a: np.ndarray) -> str:
@@ -265,13 +285,15 @@ def _replay(args, h, m1, bus, bridge, app, windows) -> None:
                               history=history, source="replay", store_bars=False)
         control = ReplayControl(ReplayPlan(session, to_play), speed=None)
         control.start()
-        t, cpu = time.perf_counter(), time.process_time()
+        paints = _PaintCount(chart)
+        t, cpu, gui_cpu = time.perf_counter(), time.process_time(), time.thread_time()
         frames0 = feed.frames
         updates0 = feed.overlays.updates if feed.overlays else 0
+        worker0 = getattr(feed.overlays, "worker_cpu_s", 0.0)
         control.play()
         _wait_for(lambda: control.finished.is_set() and chart.count == h + n, 600.0, 20)
         _overlays_caught_up(feed, app, h + n)
-        took, cpu = time.perf_counter() - t, time.process_time() - cpu
+        took, cpu, gui_cpu = time.perf_counter() - t, time.process_time() - cpu, time.thread_time() - gui_cpu
         frames = feed.frames - frames0
         updates = (feed.overlays.updates - updates0) if feed.overlays else 0
         what = "the chart and its overlays" if feed.overlays else "the chart (no overlays)"
@@ -279,6 +301,9 @@ def _replay(args, h, m1, bus, bridge, app, windows) -> None:
               f"{n / took:,.0f} bars/s ({n / cpu:,.0f} per CPU second of the process: replay thread, GUI thread and "
               f"overlay worker), {frames} chart frames = {frames / took:.1f} frames/s (cap 60), {updates} "
               f"overlay updates; {len(control.total.raised)} signals; load average {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"{'':19} the GUI thread: {paints.n} paints of the chart, {gui_cpu:.2f} s CPU ({gui_cpu / max(paints.n, 1) * 1e3:.1f} ms "
+              f"a paint, {gui_cpu / n * 1e6:.1f} us a bar); the overlay worker: "
+              f"{getattr(feed.overlays, 'worker_cpu_s', 0.0) - worker0:.2f} s CPU", flush=True)
         print(f"{'':19} a year of M1 at that pace (goal: under 60 s): {YEAR_ALL:,} bars (every minute) in "
               f"{YEAR_ALL * took / n:.0f} s wall, {YEAR_ALL * cpu / n:.0f} s CPU; a trading year ({YEAR_TRADING:,} bars: "
               f"24 h, 5 days a week) in {YEAR_TRADING * took / n:.0f} s wall, {YEAR_TRADING * cpu / n:.0f} s CPU", flush=True)

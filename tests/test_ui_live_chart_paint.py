@@ -224,3 +224,67 @@ def test_the_worker_plans_a_bar_close_paint_and_it_draws_what_the_paint_would_pl
             assert at_paint == ahead, f"bar {j}: the frame planned on the worker differs"
     finally:
         _stop(feed, bridge, bus)
+
+
+class _UpdateLog(CandleChart):
+    """The chart, noting each paint of its viewport: (closed bars, overlay updates on the chart)."""
+
+    feed: LiveChartFeed | None = None
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.shown: list[tuple[int, int]] = []
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        super().paintEvent(ev)
+        if self.feed is not None:
+            self.shown.append((self.count, self.feed.overlays.updates))
+
+
+def _close_many(feed: LiveChartFeed, eurusd, first: int, k: int) -> None:
+    for i in range(first, first + k):
+        feed.on_bar_closed(BarClosed(symbol="EURUSD", timeframe="M1", time_utc=int(eurusd.time[i]),
+                                     open=float(eurusd.open[i]), high=float(eurusd.high[i]),
+                                     low=float(eurusd.low[i]), close=float(eurusd.close[i])))
+
+
+def test_a_fast_replays_overlay_update_is_painted_with_the_next_frame_not_on_its_own(qtbot, eurusd, monkeypatch) -> None:
+    """A bulk overlay update (a replay as fast as it goes) waits for the chart's next frame, so one paint shows
+    the new candles and the overlays (a paint of its own was a third of a fast replay's paints); without a
+    frame it is shown after READY_MS; the layers shown then equal a full detection of the bars they cover."""
+    from ita_desktop.ui import live_overlays
+
+    monkeypatch.setattr(live_overlays, "READY_MS", 20_000)  # here only a frame shows a waiting update
+    chart = _UpdateLog()
+    bus, bridge, feed, data = _primed_feed(qtbot, chart, eurusd, (1200, 600))
+    overlays = feed.overlays
+    chart.feed = feed
+    try:
+        _close_many(feed, eurusd, START, 300)  # a fast replay's frame: 300 bars
+        qtbot.waitUntil(lambda: overlays.n_bars == START + 300, timeout=60_000)  # its update done on the worker
+        assert overlays._ready is not None and not overlays.idle
+        updates = overlays.updates
+        qtbot.wait(150)
+        assert overlays.updates == updates  # waiting for a frame: not shown, so no paint of its own
+        assert all(shown <= updates for _, shown in chart.shown)
+        chart.shown.clear()
+        _close_many(feed, eurusd, START + 300, 1)  # the next frame: the waiting layers go on the chart with it
+        qtbot.waitUntil(lambda: chart.count == START + 301 and bool(chart.shown), timeout=10_000)
+        assert overlays.updates == updates + 1
+        assert chart.shown[0] == (START + 301, updates + 1)  # one paint: the new candle with the waiting layers
+        n = START + 300
+        full = detector_layers(detect(eurusd.slice(0, n)).tables, n, data.options)
+        for name, layer in full.items():
+            assert drawn(overlays.overlays.shapes(name)) == drawn(layer), name
+        # without a frame (the replay paused or ended), a waiting update is shown after READY_MS
+        monkeypatch.setattr(live_overlays, "READY_MS", 50)
+        overlays._ready_timer.setInterval(50)
+        qtbot.waitUntil(lambda: overlays.idle, timeout=60_000)
+        _close_many(feed, eurusd, START + 301, 200)
+        qtbot.waitUntil(lambda: overlays.idle and overlays.n_bars == START + 501, timeout=60_000)
+        n = START + 501
+        full = detector_layers(detect(eurusd.slice(0, n)).tables, n, data.options)
+        for name, layer in full.items():
+            assert drawn(overlays.overlays.shapes(name)) == drawn(layer), name
+    finally:
+        _stop(feed, bridge, bus)

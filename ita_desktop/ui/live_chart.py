@@ -98,6 +98,8 @@ class LiveChartFeed(QObject):
         if chart.bars is None:
             self._bars.clear(), self._signals.clear()
             return
+        if self.overlays is not None:
+            self.overlays.take_ready()  # a fast replay's overlay update waiting for this frame: one paint for both
         fresh = []
         if self._bars:
             last = chart.bars.last_time

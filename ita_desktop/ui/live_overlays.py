@@ -37,6 +37,9 @@ BULK_UPDATE_MS = 250
 KEEP_RESULT_BARS = 1_000_000
 #: the longest a closed bar waits for its overlays before the chart is painted without them (``hold_paint``)
 HOLD_MS = 60
+#: a bulk update's layers wait for the chart's next frame (``take_ready``) so that one paint shows both (a paint
+#: of its own was a third of a fast replay's paints); at most this long when no frame comes (paused, ended)
+READY_MS = 150
 CLOSE_WAIT_S = 2.0  # a window closing waits at most this for a running overlay update (seconds)
 
 
@@ -60,6 +63,7 @@ class LiveOverlayFeed(QObject):
         self.updates = 0  # overlay updates applied (tests and the benchmark read it)
         self.planned_ahead = 0  # layer plans made on the worker and taken by the chart (tests and the benchmark)
         self.worker_s: deque[float] = deque(maxlen=10_000)  # each update's time on the worker (the benchmark)
+        self.worker_cpu_s = 0.0  # the worker's CPU time over all updates (the benchmark)
         self.n_bars = 0  # bars the shown overlays cover
         self._from = 0  # bars covered when the running update started
         self._recipe: tuple = ()  # how the attached detection was made (kinds, params, symbol, timeframe, bars)
@@ -75,6 +79,11 @@ class LiveOverlayFeed(QObject):
         self._hold.setSingleShot(True)
         self._hold.setInterval(HOLD_MS)
         self._hold.timeout.connect(self._release)
+        self._ready: tuple | None = None  # (layers, key) of a bulk update waiting for the chart's next frame
+        self._ready_timer = QTimer(self)
+        self._ready_timer.setSingleShot(True)
+        self._ready_timer.setInterval(READY_MS)
+        self._ready_timer.timeout.connect(self.take_ready)
 
     def attach(self, data: OverlayData) -> None:
         """The detection of the chart's series (over its first bars); bars already appended are caught up."""
@@ -101,6 +110,8 @@ class LiveOverlayFeed(QObject):
     def detach(self) -> None:
         """Forget the series (another one loads); an update still running is ignored when it ends."""
         self._release()
+        self._ready = None
+        self._ready_timer.stop()
         self._generation += 1
         self._data, self._live = None, None
         self._again = False
@@ -111,7 +122,7 @@ class LiveOverlayFeed(QObject):
     @property
     def idle(self) -> bool:
         """No update running or waiting (tests wait for it before comparing layers)."""
-        return not self._busy and not self._again and not self._pause.isActive()
+        return not self._busy and not self._again and not self._pause.isActive() and self._ready is None
 
     def hold_paint(self, bars: int) -> None:
         """``bars`` closed bars are about to be appended: if their overlay update starts now and is small (a
@@ -160,7 +171,7 @@ class LiveOverlayFeed(QObject):
         frame = self.overlays.frame_ahead() if self._held and live is not None else None
 
         def work():
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.thread_time()
             layers_of = live or _start(data, recipe, bars)
             m, n = layers_of.n_bars, len(bars)
             known = layers_of.result.time
@@ -169,6 +180,7 @@ class LiveOverlayFeed(QObject):
             layers = layers_of.advance(bars.slice(m, n)) if n > m else layers_of.layers()
             plans = self.overlays.plan_ahead(frame, layers) if frame else []
             self.worker_s.append(time.perf_counter() - began)
+            self.worker_cpu_s += time.thread_time() - cpu
             return layers_of, layers, n, plans
 
         future = self._future = self._executor.submit(work)
@@ -192,22 +204,40 @@ class LiveOverlayFeed(QObject):
         self._live, self.n_bars = live, n
         bars = self.chart.bars
         key = (bars.symbol, bars.timeframe.value, int(bars.time[n - 1])) if bars is not None and n else None
-        self.overlays.set_layers(layers, key)
-        if plans:
-            self.planned_ahead += self.overlays.adopt(plans)
-        self._release()
+        if n - self._from >= BULK_BARS and not built and not plans and not self._held:
+            self._ready = (layers, key)  # a fast replay: painted with the chart's next frame (``take_ready``)
+            if not self._ready_timer.isActive():  # counted from the first waiting update: shown within READY_MS
+                self._ready_timer.start()
+        else:
+            self._ready = None  # a newer update's layers replace any still waiting
+            self._ready_timer.stop()
+            self._show(layers, key, plans)
         if built:  # the live layers and their detection live as long as the session: out of the collector's
             gc.freeze()  # walks, as the window's start-up objects are (a full collection walked them all, GIL held)
-        self.updates += 1
-        counts = {name: layer.objects for name, layer in layers.items()}
-        counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})
-        self.advanced.emit(counts)
         more = self._again or (bars is not None and len(bars) > n)
         if n - self._from >= BULK_BARS:
             self._again = more
             self._pause.start()
         elif more:
             self._submit()
+
+    def take_ready(self) -> None:
+        """The chart is about to paint a frame (or READY_MS passed): a bulk update's layers go on it now."""
+        if self._ready is not None:
+            self._ready_timer.stop()
+            (layers, key), self._ready = self._ready, None
+            self._show(layers, key, [])
+
+    def _show(self, layers: dict, key, plans: list) -> None:
+        """An update's layers on the chart (and the paint held for them released)."""
+        self.overlays.set_layers(layers, key)
+        if plans:
+            self.planned_ahead += self.overlays.adopt(plans)
+        self._release()
+        self.updates += 1
+        counts = {name: layer.objects for name, layer in layers.items()}
+        counts.update({f"{name}_total": layer.total for name, layer in layers.items() if layer.total is not None})
+        self.advanced.emit(counts)
 
     def close(self) -> None:
         """Stop following; an update still running is given up to CLOSE_WAIT_S to end before the window
