@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
@@ -42,6 +42,7 @@ SUMMARY_KEYS = ("trades", "win_rate", "expectancy_r", "profit_factor", "net_pnl"
                 "sortino", "sqn", "exposure", "final_equity")
 PERCENT = {"win_rate", "exposure"}
 SWEEP_ROWS = 50
+W = TypeVar("W", bound=QWidget)  # a lazily built picture
 
 
 class _Item(QTableWidgetItem):
@@ -161,8 +162,8 @@ class ResultsPanel(QWidget):
         self.trades.setToolTip("click: show on the chart; double-click or right-click: the journal's feedback")
         # the pictures are built when their tab is first shown (or a test asks for them): three pyqtgraph plots
         # were two thirds of the window's build and of this hidden tab's polish at the first show
-        self._equity = LazyWidget(self._make_equity)
-        self._histogram = LazyWidget(self._make_histogram)
+        self._equity = LazyWidget(lambda: self._with_drawn("equity", EquityChart(self.theme)))
+        self._histogram = LazyWidget(lambda: self._with_drawn("histogram", RHistogram(self.theme)))
         self._drawn: dict[str, tuple] = {}  # what the unbuilt pictures show once built: name -> (method, args)
         self.sessions = _table(BREAKDOWN_COLUMNS)
         self.weekdays = _table(BREAKDOWN_COLUMNS)
@@ -200,17 +201,10 @@ class ResultsPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(split, 1)
 
-    def _make_equity(self) -> EquityChart:
-        chart = EquityChart(self.theme)
-        if "equity" in self._drawn:
-            method, args = self._drawn.pop("equity")
-            getattr(chart, method)(*args)
-        return chart
-
-    def _make_histogram(self) -> RHistogram:
-        chart = RHistogram(self.theme)
-        if "histogram" in self._drawn:
-            method, args = self._drawn.pop("histogram")
+    def _with_drawn(self, name: str, chart: W) -> W:
+        """A just-built picture, showing what was drawn on it before it existed (see ``_draw``)."""
+        if name in self._drawn:
+            method, args = self._drawn.pop(name)
             getattr(chart, method)(*args)
         return chart
 
