@@ -28,9 +28,11 @@ START = 20_000
 
 
 class _PaintLog(CandleChart):
-    """The chart, noting what each paint of its viewport showed: (closed bars, bars its overlays cover)."""
+    """The chart, noting what each paint of its viewport showed: (closed bars, the overlays' ``noted`` field:
+    the bars they cover)."""
 
     feed: LiveChartFeed | None = None
+    noted = "n_bars"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -39,7 +41,7 @@ class _PaintLog(CandleChart):
     def paintEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
         super().paintEvent(ev)
         if self.feed is not None:
-            self.shown.append((self.count, self.feed.overlays.n_bars))
+            self.shown.append((self.count, getattr(self.feed.overlays, self.noted)))
 
 
 @pytest.fixture(scope="module")
@@ -226,19 +228,10 @@ def test_the_worker_plans_a_bar_close_paint_and_it_draws_what_the_paint_would_pl
         _stop(feed, bridge, bus)
 
 
-class _UpdateLog(CandleChart):
+class _UpdateLog(_PaintLog):
     """The chart, noting each paint of its viewport: (closed bars, overlay updates on the chart)."""
 
-    feed: LiveChartFeed | None = None
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.shown: list[tuple[int, int]] = []
-
-    def paintEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
-        super().paintEvent(ev)
-        if self.feed is not None:
-            self.shown.append((self.count, self.feed.overlays.updates))
+    noted = "updates"
 
 
 def _close_many(feed: LiveChartFeed, eurusd, first: int, k: int) -> None:
