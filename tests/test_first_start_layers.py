@@ -10,17 +10,15 @@ each unit is "compiled"; the kernels themselves come from a copy of this code's 
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 
-from ita_desktop.core.kernel_service import GROUPS, ready_file
-from ita_desktop.kernel_cache import cache_root
+from ita_desktop.core.kernel_service import ready_file
 from tests.support.cores import new_core
+from tests.support.kernel_caches import marked_ready, unmarked_copy
 
 WAIT_S = 240
 
@@ -55,18 +53,6 @@ def test_layer_kinds_name_every_detector_layer_and_a_subset_draws_as_the_whole(e
                     assert np.array_equal(getattr(a, field), getattr(b, field), equal_nan=True)
 
 
-def _cold_copy(tmp_path: Path) -> Path:
-    """This code's kernels (compiled once into the test process's cache), copied without their ready markers."""
-    from ita_desktop.cli.prepare_kernels import prepare
-
-    source = Path(os.environ["NUMBA_CACHE_DIR"])
-    if not all(ready_file(source, g).is_file() for g in GROUPS):
-        assert prepare(source, emit=lambda _line: None) == 0
-    target = tmp_path / "numba"
-    shutil.copytree(cache_root(source), cache_root(target), ignore=shutil.ignore_patterns("ready-*.json"))
-    return target
-
-
 def _standin_preparation(tmp_path: Path, numba_dir: Path) -> list[str]:
     """A stand-in preparation process: reports the units in DETECTOR_ORDER, pausing after the third until
     ``go`` exists, then writes the detectors' marker and reports the group (the kernels are already cached)."""
@@ -93,7 +79,7 @@ def test_window_draws_each_layer_as_its_kernels_are_ready_with_a_standin_prepara
     from ita_desktop.ui.chart.overlays import series_key
     from ita_desktop.ui.main_window import MainWindow
 
-    numba_dir = _cold_copy(tmp_path)
+    numba_dir = unmarked_copy(tmp_path)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
     command = _standin_preparation(tmp_path, numba_dir)
     monkeypatch.setattr("ita_desktop.core.kernel_service.preparation_command", lambda: command)
@@ -158,10 +144,7 @@ def test_a_prestarted_preparation_nobody_takes_over_ends_at_exit(ita_home: Path,
 def test_a_ready_cache_prestarts_nothing(tmp_path: Path, monkeypatch):
     from ita_desktop.core import kernel_service
 
-    numba_dir = tmp_path / "numba"
-    for group in GROUPS:
-        ready_file(numba_dir, group).parent.mkdir(parents=True, exist_ok=True)
-        ready_file(numba_dir, group).write_text("{}")
+    numba_dir = marked_ready(tmp_path / "numba")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
     monkeypatch.setattr(kernel_service, "_PRESTARTED", [])
     assert not kernel_service.prestart() and not kernel_service._PRESTARTED

@@ -9,7 +9,6 @@ copy, and reports exactly as on a trader's first start (only faster than a compi
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from ita_desktop.bus.events import KernelsProgressed, KernelsReady
 from ita_desktop.core.kernel_service import GROUPS, PARALLEL_MIN_CORES, ready_file
 from ita_desktop.kernel_cache import KERNEL_PACKAGES, cache_key, cache_root, module_subpath, source_stamp
 from tests.support.cores import new_core
+from tests.support.kernel_caches import marked_ready, unmarked_copy
 
 WAIT_S = 240
 
@@ -77,20 +77,8 @@ def test_locator_keys_on_module_not_on_the_files_path(tmp_path: Path):
     assert AppCacheLocator.from_function(not_ours, __file__) is None  # tests' own kernels: numba's locators
 
 
-def _warm_copy(tmp_path: Path) -> Path:
-    """This code's kernels compiled into the test process's cache, copied without their ready markers."""
-    from ita_desktop.cli.prepare_kernels import prepare
-
-    source = Path(os.environ["NUMBA_CACHE_DIR"])
-    if not all(ready_file(source, g).is_file() for g in GROUPS):
-        assert prepare(source, emit=lambda _line: None) == 0
-    target = tmp_path / "numba"
-    shutil.copytree(cache_root(source), cache_root(target), ignore=shutil.ignore_patterns("ready-*.json"))
-    return target
-
-
 def test_preparation_process_reports_every_unit_and_each_group(tmp_path: Path, ita_home: Path, monkeypatch):
-    numba_dir = _warm_copy(tmp_path)
+    numba_dir = unmarked_copy(tmp_path)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
     with new_core() as core:
         progressed: list[KernelsProgressed] = []
@@ -113,10 +101,7 @@ def test_preparation_process_reports_every_unit_and_each_group(tmp_path: Path, i
 
 
 def test_a_ready_cache_starts_no_process(ita_home: Path, tmp_path: Path, monkeypatch):
-    numba_dir = tmp_path / "numba"
-    for group in GROUPS:
-        ready_file(numba_dir, group).parent.mkdir(parents=True, exist_ok=True)
-        ready_file(numba_dir, group).write_text("{}")
+    numba_dir = marked_ready(tmp_path / "numba")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
     with new_core() as core:
         assert core.kernels.ready("detectors") and not core.kernels.start() and not core.kernels.running
@@ -160,7 +145,7 @@ def test_window_draws_candles_first_and_overlays_when_their_kernels_are_ready(qt
     from ita_desktop.ui.chart.overlays import series_key
     from ita_desktop.ui.main_window import MainWindow
 
-    numba_dir = _warm_copy(tmp_path)
+    numba_dir = unmarked_copy(tmp_path)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
     labels: list[str] = []
     window = MainWindow(new_core(), symbol="EURUSD", timeframe="M5")
