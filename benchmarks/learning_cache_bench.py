@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,14 +21,12 @@ RULES = ("asia_sweep", "ib_raid", "fvg_reversal")
 
 
 def main() -> None:
-    home = Path(tempfile.mkdtemp(prefix="ita-cache-bench-"))
-    os.environ["ITA_HOME"] = str(home)
     sys.path.insert(0, str(ROOT))
-    from ita_desktop.data.csv_import import read_csv
-    from tests.support.cores import new_core
-    from tests.support.real_bars import store_bars
+    from tests.support.real_bars import real_eurusd_home
 
-    store_bars(read_csv(ROOT.parent / "shared" / "data" / "EURUSD_M1.csv", symbol="EURUSD", server_tz="-03:30").bars)
+    real_eurusd_home("ita-cache-bench-")
+    from tests.support.cores import new_core
+
     print(f"load: {os.getloadavg()[0]:.1f} (1-min average) on {os.cpu_count()} cores")
     for rule in RULES:
         with new_core() as core:

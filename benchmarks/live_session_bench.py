@@ -65,7 +65,6 @@ def main() -> None:
 
     from ita_desktop.core.live.bar_builder import ClosedBar
     from ita_desktop.core.live.live_session import LiveSession
-    from ita_desktop.core.live.replay_feed import play
     from ita_desktop.domain.ingest import ImportResult
     from ita_desktop.rules.engine import compile_rule
     from ita_desktop.rules.loader import load_rule, repo_rules_dir

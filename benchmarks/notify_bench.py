@@ -14,10 +14,8 @@ once without (sendMessage). Budget (issue 13): 1 s with the picture.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -83,13 +81,9 @@ def main() -> int:
     # the first home's numba cache (NUMBA_CACHE_DIR, set at the first import) serves the later passes:
     # pass 1 starts the picture process on a cold kernel cache, pass 2 on a warm one (a trader's usual day)
     for with_picture, cache in ((True, "cold kernel cache"), (True, "warm kernel cache"), (False, "")):
-        home = Path(tempfile.mkdtemp(prefix="ita-notify-bench-"))
-        os.environ["ITA_HOME"] = str(home)
-        from ita_desktop.data.csv_import import read_csv
-        from tests.support.real_bars import store_bars
+        from tests.support.real_bars import real_eurusd_home
 
-        store_bars(read_csv(ROOT.parent / "shared" / "data" / "EURUSD_M1.csv", symbol="EURUSD",
-                            server_tz="-03:30").bars)
+        real_eurusd_home("ita-notify-bench-")
         lat = one_pass(args.signals, args.rule, with_picture)
         kind = "sendPhoto (chart drawn by the picture process)" if with_picture else "sendMessage (no picture)"
         warm = lat[1:] or lat

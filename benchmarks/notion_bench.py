@@ -18,7 +18,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -88,14 +87,11 @@ def main() -> int:
     parser.add_argument("--signals", type=int, default=5)
     parser.add_argument("--rule", default="asia_sweep")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="ita-notion-bench-"))
-    os.environ["ITA_HOME"] = str(home)
+    from tests.support.real_bars import real_eurusd_home
+
+    home = real_eurusd_home("ita-notion-bench-")
     png = home / "chart.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(150 * 1024))
-    from ita_desktop.data.csv_import import read_csv
-    from tests.support.real_bars import store_bars
-
-    store_bars(read_csv(ROOT.parent / "shared" / "data" / "EURUSD_M1.csv", symbol="EURUSD", server_tz="-03:30").bars)
     lat = one_pass(args.signals, args.rule, png)
     print(f"signal raised -> Notion stand-in page created (150 KB picture uploaded first): n={len(lat)} "
           f"median {statistics.median(lat) * 1000:.0f} ms, worst {max(lat) * 1000:.0f} ms, "

@@ -20,7 +20,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,17 +32,15 @@ def _fmt(ms: list[float]) -> str:
 
 
 def main() -> None:
-    home = Path(tempfile.mkdtemp(prefix="ita-similar-bench-"))
-    os.environ["ITA_HOME"] = str(home)
     sys.path.insert(0, str(ROOT))
+    from tests.support.real_bars import real_eurusd_home
+
+    real_eurusd_home("ita-similar-bench-")
     from ita_desktop.core.live.replay_feed import play
-    from ita_desktop.data.csv_import import read_csv
     from ita_desktop.learning import signal_features
     from ita_desktop.learning.similar_line import SimilarLines
     from tests.support.cores import new_core
-    from tests.support.real_bars import store_bars
 
-    store_bars(read_csv(ROOT.parent / "shared" / "data" / "EURUSD_M1.csv", symbol="EURUSD", server_tz="-03:30").bars)
     print(f"load: {os.getloadavg()[0]:.1f} (1-min average) on {os.cpu_count()} cores")
     raise_ms: list[float] = []
     real = signal_features.live_features

@@ -16,7 +16,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,19 +28,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signals", type=int, default=50)
     args = parser.parse_args()
-    os.environ["ITA_HOME"] = tempfile.mkdtemp(prefix="ita-tray-bench-")
+    from tests.support.real_bars import real_eurusd_home
+
+    real_eurusd_home("ita-tray-bench-")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from ita_desktop.bus.events import SignalRaised
-    from ita_desktop.data.csv_import import read_csv
     from ita_desktop.ui.main_window import MainWindow
     from tests.support.cores import new_core
-    from tests.support.real_bars import store_bars
-
-    store_bars(read_csv(ROOT.parent / "shared" / "data" / "EURUSD_M1.csv", symbol="EURUSD", server_tz="-03:30").bars)
     app = QApplication.instance() or QApplication([])
     window = MainWindow(new_core(), symbol="EURUSD", timeframe="M1")
     window.resize(1440, 900)

@@ -84,9 +84,10 @@ class SignalUpdated(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedbackSaved(Event):
-    """The trader saved feedback on a signal or a backtest trade (the journal). A channel that keeps a
-    page per signal (Notion) updates it: ``target_key`` is the signal's occurrence key when
-    ``target_kind`` is "signal"; the rest of the feedback is read from ``store.feedback.get``."""
+    """The trader saved feedback on a signal or a backtest trade (the journal), for whoever drives the core
+    (a script, a test, another face). The Notion page update does not hang off it: it is an outbox row
+    written in the feedback's own transaction, so it survives a crash between the two. ``target_key`` is
+    the signal's occurrence key when ``target_kind`` is "signal"; the rest is in ``store.feedback.get``."""
 
     target_kind: str  # signal | trade
     target_key: str

@@ -38,6 +38,23 @@ def xauusd_bars(path: Path) -> Bars:
     return Bars.from_columns("XAUUSD", Timeframe.M1, {"time": utc, **cols})
 
 
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def real_eurusd_home(prefix: str) -> Path:
+    """A throwaway ITA_HOME (set in the environment, before the app's paths are first read) whose store holds
+    the real EURUSD M1 file imported by the app's own CSV reader: the set-up the real-data benchmarks share."""
+    import os
+    import tempfile
+
+    from ita_desktop.data.csv_import import read_csv
+
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["ITA_HOME"] = str(home)
+    store_bars(read_csv(SHARED_DATA / "EURUSD_M1.csv", symbol="EURUSD", server_tz=EURUSD_SERVER_TZ).bars)
+    return home
+
+
 def store_bars(bars: Bars) -> None:
     """Write ``bars`` into the store of the current ITA_HOME, as an import would."""
     from ita_desktop.storage.store import Store
