@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ita_desktop.detectors._core import H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, new_row, save_state
@@ -33,12 +31,16 @@ class DisplacementParams:
             raise ValueError(f"displacement k must be > 0, got {self.k}")
 
 
+#: Bars per block of displacement_kernel (the room for rows is checked once a block).
+BLOCK = 1024
+
+
 @kernel
-def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1, ist, out, chg, cand):
-    """Bars [i0, i1) in blocks of up to ``len(cand)`` (and no more than the rows' room), 64 bars at a time: the
-    test of each bar goes into a bit mask (a loop with no branch, which LLVM vectorises; one candle in fifteen,
-    at random, made a branch a misprediction), then the rows of the set bits are written in bar order. The
-    change log is the last bar's, as bar by bar. ``cand`` only sets the block length."""
+def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1, ist, out, chg):
+    """Bars [i0, i1) in blocks of up to :data:`BLOCK` bars (and no more than the rows' room), 64 bars at a time:
+    the test of each bar goes into a bit mask (a loop with no branch, which LLVM vectorises; one candle in
+    fifteen, at random, made a branch a misprediction), then the rows of the set bits are written in bar
+    order. The change log is the last bar's, as bar by bar."""
     cap = out.shape[0]
     n_out = ist[N_OUT]
     nchg = ist[N_CHG]
@@ -50,7 +52,7 @@ def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1,
         if room <= 0:
             save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], a - 1)
             return a
-        b = min(a + cand.shape[0], i1, a + room)
+        b = min(a + BLOCK, i1, a + room)
         last = -1
         for lo_c in range(max(a, 1), b, 64):
             w = min(64, b - lo_c)
@@ -81,10 +83,6 @@ def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1,
     return i1
 
 
-#: Bars per block of displacement_kernel (its list of candles).
-BLOCK = 1024
-
-
 class Displacement(ObjectDetector):
     name = "displacement"
     table = Table.DISPLACEMENT
@@ -93,11 +91,10 @@ class Displacement(ObjectDetector):
     def __init__(self, params: DisplacementParams = DisplacementParams(), n_hint: int = 0) -> None:
         super().__init__(n_hint)
         self.params = params
-        self._cand = np.empty(BLOCK, np.int64)
 
     def _step(self, ctx: BarContext, i0: int, i1: int) -> int:
         b = self.buf
         return displacement_kernel(
             ctx.open, ctx.high, ctx.low, ctx.close, ctx.series["atr"], float(self.params.k),
-            float(self.params.min_body_ratio), i0, i1, b.ist, b.out, b.chg, self._cand,
+            float(self.params.min_body_ratio), i0, i1, b.ist, b.out, b.chg,
         )
