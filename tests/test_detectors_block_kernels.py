@@ -1,7 +1,8 @@
-"""The order-block candle search and the displacement kernel's per-block candle list (issue 19's speed
-work) give what the plain scans they replaced gave, on the real EURUSD bars, at every edge: windows
-longer than one 64-bar mask, a window starting at bar 0 (no ATR before it), k = 0, direction 0, a
-minimum body ratio, and a run cut into uneven pieces (a live update after a full pass)."""
+"""The order-block candle search, the displacement kernel's bit masks and ATR's branch-free true range (issue
+19's speed work) give what the plain loops they replaced gave, on the real EURUSD bars, at every edge:
+windows longer than one 64-bit mask, a window starting at bar 0 (no ATR before it), k = 0, direction 0, a
+minimum body ratio, buffers that grow inside a block, hostile bars, and a run cut into uneven pieces (a live
+update after a full pass)."""
 
 from __future__ import annotations
 
@@ -112,3 +113,72 @@ def test_order_blocks_equal_whether_buffers_grow_or_bars_come_in_pieces(bars, pa
         live.advance(bars.slice(n0, n1))
     got = live.tables["order_blocks"]
     assert all(np.array_equal(got[f], want[f]) for f in want.dtype.names)
+
+
+def _plain_atr(high, low, close, length):
+    """ATR as atr_kernel computed it with branches (before its true range became selects)."""
+    out = np.empty(len(high))
+    seed, prev = 0.0, np.nan
+    inv = 1.0 / length
+    keep = (length - 1) * inv
+    for i in range(len(high)):
+        tr = high[i] - low[i]
+        if i > 0:
+            a, b = abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1])
+            if a > tr:
+                tr = a
+            if b > tr:
+                tr = b
+        if i + 1 < length:
+            seed += tr
+            v = np.nan
+        elif i + 1 == length:
+            seed += tr
+            v = seed / length
+        else:
+            v = prev * keep + tr * inv
+        out[i] = v
+        prev = v
+    return out
+
+
+def test_atr_equals_the_branching_loop_bit_for_bit_in_one_pass_and_in_pieces(bars) -> None:
+    """Real bars with hostile ones (bar 0 with high below low, a flat bar, a NaN bar near the end: NaN then
+    carries on through the recurrence), ATR 14 and 1: one pass and a run in uneven pieces give the plain
+    loop's values bit for bit."""
+    from ita_desktop.detectors.atr import AtrSeries
+    from ita_desktop.detectors.base import BarContext
+
+    h, lo, c = bars.high.copy(), bars.low.copy(), bars.close.copy()
+    h[0], lo[0] = lo[0], h[0] + 0.001  # high below low: its TR is negative, and the next bar's gaps win
+    h[41], lo[41], c[41] = c[39], c[39], c[39]
+    h[-3], lo[-3], c[-3] = np.nan, np.nan, np.nan
+    for length in (14, 1):
+        want = _plain_atr(h, lo, c, length)
+        got = atr(h, lo, c, length)
+        assert np.array_equal(got.view(np.int64), want.view(np.int64))
+        n = len(h)
+        ctx = BarContext(bars.open, h, lo, c, bars.time, n, {"atr": np.empty(n)})
+        series = AtrSeries(length)
+        for n0, n1 in ((0, 1), (1, 2), (2, 15), (15, 900), (900, 901), (901, n)):
+            series.run(ctx, n0, n1)
+        assert np.array_equal(ctx.series["atr"].view(np.int64), want.view(np.int64))
+        assert np.isfinite(want[length - 1:-3]).all() and np.isnan(want[-3:]).all()
+
+
+def test_displacement_rows_equal_when_the_buffers_grow_in_the_middle_of_a_block(bars) -> None:
+    """Buffers of 64 rows (each grow lands inside a 1,024-bar block and a 64-bar mask): the rows of one pass
+    with room to spare, and the last bar's change log."""
+    from ita_desktop.detectors.base import BarContext
+    from ita_desktop.detectors.displacement import Displacement, DisplacementParams
+
+    full = detect(bars, ["displacement"], {"displacement": {"k": 0.5}})
+    want = full.tables["displacement"]
+    assert len(want) > 4 * 64
+    n = len(bars)
+    ctx = BarContext(bars.open, bars.high, bars.low, bars.close, bars.time, n, {"atr": full.series["atr"]})
+    small = Displacement(DisplacementParams(k=0.5), n_hint=0)
+    small.run(ctx, 0, n)
+    assert small.buf.capacity < 4 * len(want)
+    assert all(np.array_equal(small.rows[f], want[f]) for f in want.dtype.names)
+    assert small.changed_index.tolist() == full.detectors["displacement"].changed_index.tolist()

@@ -30,14 +30,14 @@ def atr_kernel(high, low, close, out, length, i0, i1, ist, fst):
         h = high[U(i)]
         lo = low[U(i)]
         tr = h - lo
-        if i > 0:
-            pc = close[U(i - 1)]
-            a = abs(h - pc)
-            b = abs(lo - pc)
-            if a > tr:
-                tr = a
-            if b > tr:
-                tr = b
+        # selects, not branches: which of the three is largest is a coin toss (LLVM made the second test a
+        # branch that mispredicted); bar 0 reads a close it ignores
+        on = i > 0
+        pc = close[U(i - 1 if on else 0)]
+        a = abs(h - pc)
+        b = abs(lo - pc)
+        tr = a if on & (a > tr) else tr
+        tr = b if on & (b > tr) else tr
         cnt += 1
         if cnt < length:
             seed += tr

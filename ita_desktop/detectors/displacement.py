@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
-from ita_desktop.detectors._core import H0, H1, H2, H3, N_CHG, N_OUT, U, body_ok, kernel, new_row, save_state
+from ita_desktop.detectors._core import H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, new_row, save_state
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
 
@@ -31,49 +31,56 @@ class DisplacementParams:
             raise ValueError(f"displacement k must be > 0, got {self.k}")
 
 
+#: Bars per block of displacement_kernel (the room for rows is checked once a block).
+BLOCK = 1024
+
+
 @kernel
-def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1, ist, out, chg, cand):
-    """Bars [i0, i1) in blocks of up to ``len(cand)``: the block's displacement candles are listed first
-    (the test is a select per bar, written to ``cand`` and kept by advancing the count: one candle in
-    fifteen, at random, made the branch a misprediction), then their rows are written. The change log is
-    the last bar's, as bar by bar."""
+def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1, ist, out, chg):
+    """Bars [i0, i1) in blocks of up to :data:`BLOCK` bars (and no more than the rows' room), 64 bars at a time:
+    the test of each bar goes into a bit mask (a loop with no branch, which LLVM vectorises; one candle in
+    fifteen, at random, made a branch a misprediction), then the rows of the set bits are written in bar
+    order. The change log is the last bar's, as bar by bar."""
     cap = out.shape[0]
     n_out = ist[N_OUT]
     nchg = ist[N_CHG]
+    any_k = k <= 0.0  # body_ok: with k <= 0 only the direction counts (direction 0: any candle)
+    ratio = min_body_ratio > 0.0
     a = i0
     while a < i1:
         room = cap - n_out
         if room <= 0:
             save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], a - 1)
             return a
-        b = min(a + cand.shape[0], i1, a + room)
-        m = 0
-        for i in range(max(a, 1), b):
-            body = close[U(i)] - open_[U(i)]
-            ok = body_ok(open_[U(i)], close[U(i)], atr[U(i - 1)], k, 0)
-            if min_body_ratio > 0.0:
-                ok = ok and abs(body) >= min_body_ratio * (high[U(i)] - low[U(i)])
-            cand[U(m)] = i
-            m += ok
-        for p in range(m):
-            i = cand[U(p)]
-            o = open_[U(i)]
-            c = close[U(i)]
-            body = c - o
-            d = 1 if body > 0 else -1
-            new_row(out, chg, n_out, 0, i, K_DISP, 0, d, i, i, i, high[U(i)], low[U(i)], c, -1,
-                    abs(body) / atr[U(i - 1)])
-            n_out += 1
-        nchg = 1 if m > 0 and cand[U(m - 1)] == b - 1 else 0
+        b = min(a + BLOCK, i1, a + room)
+        last = -1
+        for lo_c in range(max(a, 1), b, 64):
+            w = min(64, b - lo_c)
+            m = U(0)
+            for t in range(w):
+                i = lo_c + t
+                body = abs(close[U(i)] - open_[U(i)])
+                ok = any_k | (body >= k * atr[U(i - 1)])
+                if ratio:
+                    ok = ok & (body >= min_body_ratio * (high[U(i)] - low[U(i)]))
+                m |= U(ok) << U(t)
+            while m != 0:
+                i = lo_c + trailing_zeros(m)
+                m &= m - U(1)
+                o = open_[U(i)]
+                c = close[U(i)]
+                body = c - o
+                d = 1 if body > 0 else -1
+                new_row(out, chg, n_out, 0, i, K_DISP, 0, d, i, i, i, high[U(i)], low[U(i)], c, -1,
+                        abs(body) / atr[U(i - 1)])
+                n_out += 1
+                last = i
+        nchg = 1 if last == b - 1 else 0
         if nchg:
             chg[0] = n_out - 1
         a = b
     save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i1 - 1)
     return i1
-
-
-#: Bars per block of displacement_kernel (its list of candles).
-BLOCK = 1024
 
 
 class Displacement(ObjectDetector):
@@ -84,11 +91,10 @@ class Displacement(ObjectDetector):
     def __init__(self, params: DisplacementParams = DisplacementParams(), n_hint: int = 0) -> None:
         super().__init__(n_hint)
         self.params = params
-        self._cand = np.empty(BLOCK, np.int64)
 
     def _step(self, ctx: BarContext, i0: int, i1: int) -> int:
         b = self.buf
         return displacement_kernel(
             ctx.open, ctx.high, ctx.low, ctx.close, ctx.series["atr"], float(self.params.k),
-            float(self.params.min_body_ratio), i0, i1, b.ist, b.out, b.chg, self._cand,
+            float(self.params.min_body_ratio), i0, i1, b.ist, b.out, b.chg,
         )

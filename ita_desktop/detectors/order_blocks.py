@@ -108,10 +108,14 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
     last_bear = ist[S_LAST_BEAR]
     i = i0
     while i < i1:
-        # bars before the next break's bar only advance the life queues: a tight loop (the break handling,
-        # with its scans, stays out of it)
-        stop = next_conf if 0 <= next_conf < i1 else i1
-        while i < stop:
+        # the bars up to the next break's bar only advance the life queues: a tight loop (the break handling,
+        # with its scans, stays out of it). The break's bar is the loop's last when it has room for the most
+        # rows the break could add (rows are added at break bars only, so the room known now is the room there);
+        # one life step in the kernel, not two (its inlined code was half the kernel's compile time).
+        brk = 0 <= next_conf < i1
+        stop = max(next_conf, i) if brk else i1
+        end = stop + 1 if brk and n_out + 2 <= cap else stop
+        while i < end:
             nchg = 0
             h = high[U(i)]
             lo = low[U(i)]
@@ -121,21 +125,15 @@ def order_blocks_kernel(open_, high, low, close, atr, events, n_events, lookback
                                                  False)
                 t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
             i += 1
-        if i >= i1:
+        if not brk:
             break
-        if n_out + 2 > cap:
+        if i == stop:  # no room for the break's rows: stop before its bar
             ist[CURSOR] = c
             ist[S_LAST_BULL] = last_bull
             ist[S_LAST_BEAR] = last_bear
             save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
             return i
-        nchg = 0
-        h = high[U(i)]
-        lo = low[U(i)]
-        cl = close[U(i)]
-        if life_due(t0, t1, t2, t3, h, lo, cl):
-            s0, s1, s2, s3, nchg = life_step(out, i, h, lo, cl, hk, hid, s0, s1, s2, s3, chg, nchg, False, False)
-            t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
+        i -= 1  # the break's bar, its life step done
         while next_conf >= 0 and next_conf <= i:
             e = c
             c += 1
