@@ -272,23 +272,43 @@ def _utc_bound(local, off):
 
 
 @step_helper
-def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near_up, near_dn, dh, dl, dhb, dlb):
+def _extend_all(wi, wf, n_win, h, l, i):
+    """Bar i (high h, low l) extends every running occurrence it trades beyond; returns the new lowest running
+    high and highest running low (the bounds a later bar must pass to extend one)."""
+    ext_hi = np.inf
+    ext_lo = -np.inf
+    for w in range(n_win):
+        _extend_running(w, wi, wf, h, l, i)
+        if wi[w, W_STATUS] != 0:
+            if wf[w, 1] < ext_hi:
+                ext_hi = wf[w, 1]
+            if wf[w, 2] > ext_lo:
+                ext_lo = wf[w, 2]
+    return ext_hi, ext_lo
+
+
+@step_helper
+def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near_up, near_dn, dh, dl, dhb, dlb,
+                wi, wf, n_win):
     """From bar i (> 0), the first bar in ``[i, i1)`` that does more than extend the day's high and low
-    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it): a UTC time outside
-    ``[t_min, t_max)`` (the held offset span and trading day, up to the next opening level or window edge:
-    the kernel's tests of the local minute turned into UTC bounds by :func:`_utc_bound`, so the loop needs no
-    division and few registers), a trade beyond a running session's extreme (``ext_hi``/``ext_lo``), or a
-    range (widened to the previous close) that reaches the nearest watched level. The same tests as the
-    kernel's, in the same form (NaN alike)."""
+    (``dh``/``dl`` at bars ``dhb``/``dlb``) and the running sessions' (returned extended over the bars before
+    it, with the new ``ext_hi``/``ext_lo``): a UTC time outside ``[t_min, t_max)`` (the held offset span and
+    trading day, up to the next opening level or window edge: the kernel's tests of the local minute turned
+    into UTC bounds by :func:`_utc_bound`, so the loop needs no division and few registers) or a range
+    (widened to the previous close) that reaches the nearest watched level. A trade beyond a running
+    session's extreme (``ext_hi``/``ext_lo``, about one bar in ten) is done here as the kernel does it. The
+    same tests as the kernel's, in the same form (NaN alike)."""
     while i < i1:
         h = high[U(i)]
         l = low[U(i)]
         pc = close[U(i - 1)]
         t = utc[U(i)]
-        if t < t_min or t >= t_max or h > ext_hi or l < ext_lo:
+        if t < t_min or t >= t_max:
             break
         if max(h, pc) >= near_up or min(l, pc) <= near_dn:
             break
+        if h > ext_hi or l < ext_lo:
+            ext_hi, ext_lo = _extend_all(wi, wf, n_win, h, l, i)
         if h > dh:
             dh = h
             dhb = i
@@ -296,7 +316,7 @@ def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near
             dl = l
             dlb = i
         i += 1
-    return i, dh, dl, dhb, dlb
+    return i, dh, dl, dhb, dlb, ext_hi, ext_lo
 
 
 @step_helper
@@ -367,8 +387,8 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
             # too much live to hold it in registers, and paid ~11 ns a bar).
             t_min = max(sp_lo, _utc_bound(t_lo, off))
             t_max = min(sp_hi, _utc_bound(min(t_hi, next_open, next_evt), off))
-            j, dh, dl, dhb, dlb = _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near_up,
-                                              near_dn, dh, dl, dhb, dlb)
+            j, dh, dl, dhb, dlb, ext_hi, ext_lo = _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi,
+                                                              ext_lo, near_up, near_dn, dh, dl, dhb, dlb, wi, wf, n_win)
             if j > i:
                 prev_local = (utc[U(j - 1)] + off) // 60  # the last bar passed lies in the held span
                 i = j
@@ -377,7 +397,9 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
         if gi[G_NS] + n_win > sessions.shape[0] or gi[G_NL] + max_levels_per_bar > levels.shape[0]:
             _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
             return i
-        o, h, l, c = open_[U(i)], high[U(i)], low[U(i)], close[U(i)]
+        # the open is read only where a bar opens a level or a session (a few bars a day): the scan never reads
+        # the open column, so loading it here for every bar the scan stops at was a cache miss on each
+        h, l, c = high[U(i)], low[U(i)], close[U(i)]
         t = utc[U(i)]
         if t < sp_lo or t >= sp_hi:
             if t < span_times[0] or t >= span_end:  # beyond the spans looked up: the caller widens them
@@ -440,18 +462,18 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
         if local >= next_open or first:
             day_anchor = (td - label_shift) * DAY_MINUTES + day_start_min
             if prev < day_anchor <= local:
-                _emit_open(levels, gi, G_DOPEN, SUB_DAILY, o, i, local - day_anchor, watch, watch_price)
+                _emit_open(levels, gi, G_DOPEN, SUB_DAILY, open_[U(i)], i, local - day_anchor, watch, watch_price)
             wk = wk_w
             week_anchor = (wk * 7 - 3 - label_shift) * DAY_MINUTES + day_start_min
             if prev < week_anchor <= local:
-                _emit_open(levels, gi, G_WOPEN, SUB_WEEKLY, o, i, local - week_anchor, watch, watch_price)
+                _emit_open(levels, gi, G_WOPEN, SUB_WEEKLY, open_[U(i)], i, local - week_anchor, watch, watch_price)
             weekday_ok = (not fold_weekend) or (d + 3) % 7 < 5
             midnight = d * DAY_MINUTES
             if weekday_ok and prev < midnight <= local:
-                _emit_open(levels, gi, G_MOPEN, SUB_MIDNIGHT, o, i, local - midnight, watch, watch_price)
+                _emit_open(levels, gi, G_MOPEN, SUB_MIDNIGHT, open_[U(i)], i, local - midnight, watch, watch_price)
             ny_anchor = midnight + ny_open_min
             if weekday_ok and prev < ny_anchor <= local:
-                _emit_open(levels, gi, G_NYOPEN, SUB_NY, o, i, local - ny_anchor, watch, watch_price)
+                _emit_open(levels, gi, G_NYOPEN, SUB_NY, open_[U(i)], i, local - ny_anchor, watch, watch_price)
             next_open = min(_next_anchor(d, m, 0), _next_anchor(d, m, ny_open_min),
                             _next_anchor(d, m, day_start_min))
 
@@ -471,14 +493,12 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
                 inside, occ = window_position(m, d, ws, we)
                 if inside:
                     wi[w, W_NEXT] = occ * DAY_MINUTES + we + (DAY_MINUTES if we <= ws else 0)
-                    begin_occurrence(w, i, o, h, l, occ, prev, win_start, wi, wf)
+                    begin_occurrence(w, i, open_[U(i)], h, l, occ, prev, win_start, wi, wf)
                 else:
                     wi[w, W_NEXT] = _next_anchor(d, m, ws)
             next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
         elif h > ext_hi or l < ext_lo:
-            for w in range(n_win):
-                _extend_running(w, wi, wf, h, l, i)
-            next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
+            ext_hi, ext_lo = _extend_all(wi, wf, n_win, h, l, i)
 
         # Touches: the first bar after a level's start whose range (widened to the previous
         # close, so a gap through the price counts) reaches it. Untouched levels all lie outside
