@@ -297,7 +297,11 @@ def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near
     into UTC bounds by :func:`_utc_bound`, so the loop needs no division and few registers) or a range
     (widened to the previous close) that reaches the nearest watched level. A trade beyond a running
     session's extreme (``ext_hi``/``ext_lo``, about one bar in ten) is done here as the kernel does it. The
-    same tests as the kernel's, in the same form (NaN alike)."""
+    same tests as the kernel's, in the same form (NaN alike). The bars of the new day high and low are found
+    after the loop (:func:`_first_at`), which keeps their indexes out of the loop's registers."""
+    i_first = i
+    dh0 = dh
+    dl0 = dl
     while i < i1:
         h = high[U(i)]
         l = low[U(i)]
@@ -311,12 +315,23 @@ def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near
             ext_hi, ext_lo = _extend_all(wi, wf, n_win, h, l, i)
         if h > dh:
             dh = h
-            dhb = i
         if l < dl:
             dl = l
-            dlb = i
         i += 1
+    if dh > dh0:
+        dhb = _first_at(high, i_first, dh)
+    if dl < dl0:
+        dlb = _first_at(low, i_first, dl)
     return i, dh, dl, dhb, dlb, ext_hi, ext_lo
+
+
+@step_helper
+def _first_at(values, i, x):
+    """The first bar from i whose value equals ``x`` (a new running extreme of these bars: the first bar
+    that reached it is the one a running ``value > extreme`` update kept)."""
+    while values[U(i)] != x:
+        i += 1
+    return i
 
 
 @step_helper
