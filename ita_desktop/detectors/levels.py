@@ -558,15 +558,18 @@ def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
 
 @step_helper
 def _nearest(watch_price, n, close, gf):
-    """Nearest watched price above the close into gf[4], at or below it into gf[5]."""
-    gf[4] = np.inf
-    gf[5] = -np.inf
+    """Nearest watched price above the close into gf[4], at or below it into gf[5] (kept in locals while
+    searching: a store to ``gf`` on every entry was 6 % of the kernel)."""
+    up = np.inf
+    dn = -np.inf
     for k in range(n):
         p = watch_price[k]
         if p > close:
-            gf[4] = min(gf[4], p)
+            up = min(up, p)
         else:
-            gf[5] = max(gf[5], p)
+            dn = max(dn, p)
+    gf[4] = up
+    gf[5] = dn
 
 
 @dataclass(frozen=True)
