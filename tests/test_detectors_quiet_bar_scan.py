@@ -119,3 +119,35 @@ def test_session_clock_extended_in_pieces_equals_one_build(eurusd_csv) -> None:
         assert np.array_equal(getattr(pieces, name), getattr(whole, name)), name
     with pytest.raises(ValueError, match="after the last one"):
         pieces.extend(t[N - 1:N])
+
+
+def test_session_levels_spans_of_first_and_last_bar_widen_for_a_bar_outside(shared_data) -> None:
+    """The zone's offset spans are looked up from a stretch's first and last bar (the dispatcher has checked
+    that times ascend; no min/max pass): bars out of order that fall outside them stop the kernel, which
+    widens the spans to the rest, and the tables equal those of spans looked up over every bar at once (the
+    lookup before). Real gold H1 over years, so the halves lie across daylight-saving changes."""
+    bars = real_bars(shared_data / "XAUUSD_H1.csv", "XAUUSD")
+    n = len(bars)
+    order = np.r_[np.arange(n // 2, n), np.arange(n // 2)]  # the later half first: the ends bound nothing
+    cols = SimpleNamespace(**{c: getattr(bars, c)[order] for c in ("time", "open", "high", "low", "close")})
+    looked_up = []
+
+    def spans_of(clock):
+        own = clock.offset_spans
+
+        def spans(lo, hi):
+            looked_up.append((lo, hi))
+            return own(lo, hi)
+        clock.offset_spans = spans
+        return clock
+
+    widened = SessionLevels(None, spans_of(SessionClock()))
+    widened.update(cols)
+    assert len(looked_up) == 2 and looked_up[1] == (int(cols.time.min()), int(cols.time.max()))
+    reference = SessionLevels(None, SessionClock())
+    whole = reference.clock.offset_spans(int(cols.time.min()), int(cols.time.max()))
+    reference.clock.offset_spans = lambda lo, hi: whole
+    reference.update(cols)
+    assert len(reference.levels) > 1000
+    fields_equal(reference.sessions, widened.sessions)
+    fields_equal(reference.levels, widened.levels)

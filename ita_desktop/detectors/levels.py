@@ -185,8 +185,11 @@ def begin_occurrence(w, i, o, h, l, occ, prev_local, win_start, wi, wf):
 # Slots of the integer state ``gi``; floats ``gf`` are day high, day low, week high, week low, and the
 # nearest watched level price above and below the last close.
 (G_NEXT, G_PREV_LOCAL, G_TDAY, G_WEEK, G_DHB, G_DLB, G_WHB, G_WLB, G_DAY_OK, G_WEEK_OK,
- G_PDH, G_PWH, G_DOPEN, G_WOPEN, G_MOPEN, G_NYOPEN, G_NS, G_NL, G_NWATCH, G_NEXT_OPEN) = range(20)
-G_SIZE = 20
+ G_PDH, G_PWH, G_DOPEN, G_WOPEN, G_MOPEN, G_NYOPEN, G_NS, G_NL, G_NWATCH, G_NEXT_OPEN, G_SPAN_MISS) = range(21)
+G_SIZE = 21
+#: Local minutes (and UTC seconds) beyond any real bar time: the kernel's "never" sentinels lie past them.
+_FAR_MINUTE = 2**56
+_FAR_SECOND = 2**62
 _FIXED_LEVELS_PER_BAR = 8  # PDH, PDL, PWH, PWL and four opens
 _NO_ROWS = np.zeros(0, np.int64)  # an update that changed no row of a table (read only)
 
@@ -258,37 +261,77 @@ def _extend_running(w, wi, wf, h, l, i):
 
 
 @step_helper
-def _quiet_bars(high, low, close, utc, i, i1, sp_lo, sp_hi, off, t_lo, t_hi, next_local, ext_hi, ext_lo, near_up,
-                near_dn, dh, dl, dhb, dlb):
+def _utc_bound(local, off):
+    """The first UTC second whose local minute ``(utc + off) // 60`` is at least ``local`` (saturated for
+    the sentinels far beyond any real time), so a test of the local minute is a test of the UTC time."""
+    if local >= _FAR_MINUTE:
+        return _FAR_SECOND
+    if local <= -_FAR_MINUTE:
+        return -_FAR_SECOND
+    return local * 60 - off
+
+
+@step_helper
+def _extend_all(wi, wf, n_win, h, l, i):
+    """Bar i (high h, low l) extends every running occurrence it trades beyond; returns the new lowest running
+    high and highest running low (the bounds a later bar must pass to extend one)."""
+    ext_hi = np.inf
+    ext_lo = -np.inf
+    for w in range(n_win):
+        _extend_running(w, wi, wf, h, l, i)
+        if wi[w, W_STATUS] != 0:
+            if wf[w, 1] < ext_hi:
+                ext_hi = wf[w, 1]
+            if wf[w, 2] > ext_lo:
+                ext_lo = wf[w, 2]
+    return ext_hi, ext_lo
+
+
+@step_helper
+def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near_up, near_dn, dh, dl, dhb, dlb,
+                wi, wf, n_win):
     """From bar i (> 0), the first bar in ``[i, i1)`` that does more than extend the day's high and low
-    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it, with the local minute
-    of the last bar passed): a UTC time outside the held offset span ``[sp_lo, sp_hi)`` or a local minute
-    outside the held trading day ``[t_lo, t_hi)`` (the kernel looks them up again), a local minute at or
-    past ``next_local`` (an opening level or a window's open or close), a trade beyond a running session's
-    extreme (``ext_hi``/``ext_lo``), or a range (widened to the previous close) that reaches the nearest
-    watched level. The same tests as the kernel's, in the same form (NaN alike)."""
-    last_local = np.int64(-1)  # the local minute of the last bar passed (returned when one was)
+    (``dh``/``dl`` at bars ``dhb``/``dlb``) and the running sessions' (returned extended over the bars before
+    it, with the new ``ext_hi``/``ext_lo``): a UTC time outside ``[t_min, t_max)`` (the held offset span and
+    trading day, up to the next opening level or window edge: the kernel's tests of the local minute turned
+    into UTC bounds by :func:`_utc_bound`, so the loop needs no division and few registers) or a range
+    (widened to the previous close) that reaches the nearest watched level. A trade beyond a running
+    session's extreme (``ext_hi``/``ext_lo``, about one bar in ten) is done here as the kernel does it. The
+    same tests as the kernel's, in the same form (NaN alike). The bars of the new day high and low are found
+    after the loop (:func:`_first_at`), which keeps their indexes out of the loop's registers."""
+    i_first = i
+    dh0 = dh
+    dl0 = dl
     while i < i1:
         h = high[U(i)]
         l = low[U(i)]
         pc = close[U(i - 1)]
         t = utc[U(i)]
-        if t < sp_lo or t >= sp_hi:
-            break
-        local = (t + off) // 60
-        if local < t_lo or local >= t_hi or local >= next_local or h > ext_hi or l < ext_lo:
+        if t < t_min or t >= t_max:
             break
         if max(h, pc) >= near_up or min(l, pc) <= near_dn:
             break
+        if h > ext_hi or l < ext_lo:
+            ext_hi, ext_lo = _extend_all(wi, wf, n_win, h, l, i)
         if h > dh:
             dh = h
-            dhb = i
         if l < dl:
             dl = l
-            dlb = i
-        last_local = local
         i += 1
-    return i, dh, dl, dhb, dlb, last_local
+    if dh > dh0:
+        dhb = _first_at(high, i_first, dh)
+    if dl < dl0:
+        dlb = _first_at(low, i_first, dl)
+    return i, dh, dl, dhb, dlb, ext_hi, ext_lo
+
+
+@step_helper
+def _first_at(values, i, x):
+    """The first bar from i whose value equals ``x`` (a new running extreme of these bars: the first bar
+    that reached it is the one a running ``value > extreme`` update kept)."""
+    while values[U(i)] != x:
+        i += 1
+    return i
 
 
 @step_helper
@@ -357,20 +400,27 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
         if i > 0:
             # Most bars only move the day's high/low: one tight scan runs past them (the loop below keeps
             # too much live to hold it in registers, and paid ~11 ns a bar).
-            j, dh, dl, dhb, dlb, last_local = _quiet_bars(high, low, close, utc, i, i1, sp_lo, sp_hi, off, t_lo,
-                                                          t_hi, min(next_open, next_evt), ext_hi, ext_lo, near_up,
-                                                          near_dn, dh, dl, dhb, dlb)
+            t_min = max(sp_lo, _utc_bound(t_lo, off))
+            t_max = min(sp_hi, _utc_bound(min(t_hi, next_open, next_evt), off))
+            j, dh, dl, dhb, dlb, ext_hi, ext_lo = _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi,
+                                                              ext_lo, near_up, near_dn, dh, dl, dhb, dlb, wi, wf, n_win)
             if j > i:
-                prev_local = last_local
+                prev_local = (utc[U(j - 1)] + off) // 60  # the last bar passed lies in the held span
                 i = j
                 if i >= i1:
                     break
         if gi[G_NS] + n_win > sessions.shape[0] or gi[G_NL] + max_levels_per_bar > levels.shape[0]:
             _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
             return i
-        o, h, l, c = open_[U(i)], high[U(i)], low[U(i)], close[U(i)]
+        # the open is read only where a bar opens a level or a session (a few bars a day): the scan never reads
+        # the open column, so loading it here for every bar the scan stops at was a cache miss on each
+        h, l, c = high[U(i)], low[U(i)], close[U(i)]
         t = utc[U(i)]
         if t < sp_lo or t >= sp_hi:
+            if t < span_times[0] or t >= span_end:  # beyond the spans looked up: the caller widens them
+                _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
+                gi[G_SPAN_MISS] = 1
+                return i
             k_span, sp_lo, sp_hi = _offset_span(span_times, span_end, t, k_span)
             off = span_offsets[U(k_span)]
         local = (t + off) // 60
@@ -427,18 +477,18 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
         if local >= next_open or first:
             day_anchor = (td - label_shift) * DAY_MINUTES + day_start_min
             if prev < day_anchor <= local:
-                _emit_open(levels, gi, G_DOPEN, SUB_DAILY, o, i, local - day_anchor, watch, watch_price)
+                _emit_open(levels, gi, G_DOPEN, SUB_DAILY, open_[U(i)], i, local - day_anchor, watch, watch_price)
             wk = wk_w
             week_anchor = (wk * 7 - 3 - label_shift) * DAY_MINUTES + day_start_min
             if prev < week_anchor <= local:
-                _emit_open(levels, gi, G_WOPEN, SUB_WEEKLY, o, i, local - week_anchor, watch, watch_price)
+                _emit_open(levels, gi, G_WOPEN, SUB_WEEKLY, open_[U(i)], i, local - week_anchor, watch, watch_price)
             weekday_ok = (not fold_weekend) or (d + 3) % 7 < 5
             midnight = d * DAY_MINUTES
             if weekday_ok and prev < midnight <= local:
-                _emit_open(levels, gi, G_MOPEN, SUB_MIDNIGHT, o, i, local - midnight, watch, watch_price)
+                _emit_open(levels, gi, G_MOPEN, SUB_MIDNIGHT, open_[U(i)], i, local - midnight, watch, watch_price)
             ny_anchor = midnight + ny_open_min
             if weekday_ok and prev < ny_anchor <= local:
-                _emit_open(levels, gi, G_NYOPEN, SUB_NY, o, i, local - ny_anchor, watch, watch_price)
+                _emit_open(levels, gi, G_NYOPEN, SUB_NY, open_[U(i)], i, local - ny_anchor, watch, watch_price)
             next_open = min(_next_anchor(d, m, 0), _next_anchor(d, m, ny_open_min),
                             _next_anchor(d, m, day_start_min))
 
@@ -458,14 +508,12 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
                 inside, occ = window_position(m, d, ws, we)
                 if inside:
                     wi[w, W_NEXT] = occ * DAY_MINUTES + we + (DAY_MINUTES if we <= ws else 0)
-                    begin_occurrence(w, i, o, h, l, occ, prev, win_start, wi, wf)
+                    begin_occurrence(w, i, open_[U(i)], h, l, occ, prev, win_start, wi, wf)
                 else:
                     wi[w, W_NEXT] = _next_anchor(d, m, ws)
             next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
         elif h > ext_hi or l < ext_lo:
-            for w in range(n_win):
-                _extend_running(w, wi, wf, h, l, i)
-            next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
+            ext_hi, ext_lo = _extend_all(wi, wf, n_win, h, l, i)
 
         # Touches: the first bar after a level's start whose range (widened to the previous
         # close, so a gap through the price counts) reaches it. Untouched levels all lie outside
@@ -510,15 +558,18 @@ def _touch(levels, watch, watch_price, gi, i, lo_reach, hi_reach):
 
 @step_helper
 def _nearest(watch_price, n, close, gf):
-    """Nearest watched price above the close into gf[4], at or below it into gf[5]."""
-    gf[4] = np.inf
-    gf[5] = -np.inf
+    """Nearest watched price above the close into gf[4], at or below it into gf[5] (kept in locals while
+    searching: a store to ``gf`` on every entry was 6 % of the kernel)."""
+    up = np.inf
+    dn = -np.inf
     for k in range(n):
         p = watch_price[k]
         if p > close:
-            gf[4] = min(gf[4], p)
+            up = min(up, p)
         else:
-            gf[5] = max(gf[5], p)
+            dn = max(dn, p)
+    gf[4] = up
+    gf[5] = dn
 
 
 @dataclass(frozen=True)
@@ -625,7 +676,7 @@ class SessionLevels:
     def reset(self) -> None:
         self._wi, self._wf = window_state(len(self.windows))
         self._gi = np.full(G_SIZE, -1, np.int64)
-        for slot in (G_NEXT, G_NS, G_NL, G_NWATCH, G_DAY_OK, G_WEEK_OK):
+        for slot in (G_NEXT, G_NS, G_NL, G_NWATCH, G_DAY_OK, G_WEEK_OK, G_SPAN_MISS):
             self._gi[slot] = 0
         self._gf = np.array([0.0, 0.0, -np.inf, np.inf, np.inf, -np.inf])
         self._watch = np.zeros(self._watch_size, np.int64)
@@ -661,8 +712,9 @@ class SessionLevels:
         clk = self.clock
         i = i0 = self.n_bars
         if n > i:
-            stretch = bars.time[i:n]
-            spans = clk.offset_spans(int(stretch.min()), int(stretch.max()))
+            # bar times are ascending (the dispatcher checks them): the first and last bound the stretch; a bar
+            # outside makes the kernel stop there and the spans are widened to what is left (no min/max pass)
+            spans = clk.offset_spans(int(bars.time[i]), int(bars.time[n - 1]))
         nl0, ns0 = int(self._gi[G_NL]), int(self._gi[G_NS])
         if n > i:
             # Reserve roughly what this stretch needs up front, so long passes rarely regrow.
@@ -676,7 +728,11 @@ class SessionLevels:
                 clk.day_start_min, clk.fold_weekend, self._ny_open, self._max_levels_per_bar,
                 self._wi, self._wf, self._gi, self._gf, self._watch, self._watch_price,
                 self._sessions, self._levels)
-            if i < n:
+            if i < n and self._gi[G_SPAN_MISS]:
+                self._gi[G_SPAN_MISS] = 0
+                rest = bars.time[i:n]
+                spans = clk.offset_spans(int(rest.min()), int(rest.max()))
+            elif i < n:
                 self._sessions = _grown_rows(self._sessions, int(self._gi[G_NS]), len(self.windows))
                 self._levels = _grown_rows(self._levels, int(self._gi[G_NL]), self._max_levels_per_bar)
         if n:
