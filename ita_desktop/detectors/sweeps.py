@@ -46,6 +46,7 @@ S_NPUSHED = FIRST_FREE + 5  # levels pushed into the pending queue
 S_PHEAD = FIRST_FREE + 6  # pending queue: ascending (valid_from, level) in [head, S_NPEND)
 
 SOURCES = ("swings", "equal", "levels")
+NEVER = np.int64(2**62)  # "no pending level" for the integer valid_from test
 
 
 @dataclass(frozen=True)
@@ -131,21 +132,22 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
         hid[P_PEND, U(j)] = q
         pt += 1
     ist[S_NPUSHED] = nlev
-    pnext = hk[P_PEND, U(ph)] if ph < pt else INF
+    # the next pending level's valid_from as an integer (no int -> float conversion per bar)
+    pnext = lv_from[U(hid[P_PEND, U(ph)])] if ph < pt else NEVER
     th = qtop(hk, P_HIGH, nh)  # lowest live high-side level (+inf: none)
     tl = qtop(hk, P_LOW, nl)  # minus the highest live low-side level
     for i in range(i0, i1):
         nchg = 0
         hi = high[U(i)]
         lo = low[U(i)]
-        cl = close[U(i)]
-        if pnext > i and nr == 0 and not th < hi and not tl < -lo:
+        if (pnext > i) & (nr == 0) & (not th < hi) & (not tl < -lo):
             continue  # nothing can happen on this bar
+        cl = close[U(i)]
         # 1. levels becoming live
         while pnext <= i:
             q = hid[P_PEND, U(ph)]
             ph += 1
-            pnext = hk[P_PEND, U(ph)] if ph < pt else INF
+            pnext = lv_from[U(hid[P_PEND, U(ph)])] if ph < pt else NEVER
             side = lv_side[U(q)]
             if side == 0:
                 continue
