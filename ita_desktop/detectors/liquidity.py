@@ -72,9 +72,20 @@ def equal_kernel(high, low, close, atr, swings, n_swings, tol_abs, tol_atr, max_
     last_evt = -1  # the last bar of this call that ran the life step or read swings (its change log stands)
     i = i0
     while i < i1:
-        # bars before the next swing confirmation: only the life of the rows already written
+        # the next bar that confirms swings (or the end); room for its rows (one a side) before any of it
         stop = next_conf if 0 <= next_conf < i1 else i1
-        while i < stop:
+        if stop < i:
+            stop = i
+        if stop < i1 and n_out + 2 > cap:
+            if i > i0 and last_evt != i - 1:
+                nchg = 0
+            ist[CURSOR] = c
+            save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
+            return i
+        # up to and including that bar, only the life of the rows already written (one life step
+        # in the kernel: inlined twice, it cost 0.9 s more compile)
+        end = stop + 1 if stop < i1 else i1
+        while i < end:
             h = high[U(i)]
             lo = low[U(i)]
             cl = close[U(i)]
@@ -84,23 +95,12 @@ def equal_kernel(high, low, close, atr, swings, n_swings, tol_abs, tol_atr, max_
                 s0, s1, s2, s3, nchg = life_step(out, i, h, lo, cl, hk, hid, s0, s1, s2, s3, chg, nchg, True, True)
                 t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
             i += 1
-        if i >= i1:
+        if stop >= i1:
             break
-        # bar i confirms swings: room for a row per side first
-        if n_out + 2 > cap:
-            if i > i0 and last_evt != i - 1:
-                nchg = 0
-            ist[CURSOR] = c
-            save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
-            return i
-        nchg = 0
-        last_evt = i
-        h = high[U(i)]
-        lo = low[U(i)]
-        cl = close[U(i)]
-        if life_due(t0, t1, t2, t3, h, lo, cl):
-            s0, s1, s2, s3, nchg = life_step(out, i, h, lo, cl, hk, hid, s0, s1, s2, s3, chg, nchg, True, True)
-            t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
+        i = stop  # the swings confirmed at this bar, after its life
+        if last_evt != i:
+            nchg = 0
+            last_evt = i
         while next_conf >= 0 and next_conf <= i:
             s = c
             c += 1
