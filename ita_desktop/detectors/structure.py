@@ -90,8 +90,12 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
             next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
         stop = next_conf if 0 <= next_conf < i1 else i1
         while i < stop:
-            xh = high[U(i)] if wick else close[U(i)]
-            xl = low[U(i)] if wick else close[U(i)]
+            if wick:
+                xh = high[U(i)]
+                xl = low[U(i)]
+            else:
+                xh = close[U(i)]
+                xl = xh
             if (xh > hp) | (xl < lp):
                 nchg = 0
                 last_row_bar = i
