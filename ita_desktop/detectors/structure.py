@@ -51,6 +51,13 @@ class StructureParams:
 
 @kernel
 def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1, ist, out, chg):
+    """Bars [i0, i1), one stretch between swing confirmations at a time.
+
+    Within a stretch the watched prices change only when broken, so each side breaks at most once
+    (at most two rows): the room check and the swing consumption run once per stretch, and the bars
+    between breaks run a loop of two compares and the trend store. The change log is cleared at
+    each bar that writes a row and at the end when the last bar wrote none, as the per-bar loop did.
+    """
     cap = out.shape[0]
     n_out = ist[N_OUT]
     nchg = ist[N_CHG]
@@ -60,13 +67,16 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
     hp = swings[U(hrow)].price if hrow >= 0 and hbroken == 0 else np.inf
     lp = swings[U(lrow)].price if lrow >= 0 and lbroken == 0 else -np.inf
     next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
-    for i in range(i0, i1):
+    last_row_bar = -1  # the last bar that wrote a row in this call
+    i = i0
+    while i < i1:
         if n_out + 2 > cap:
+            if i > i0 and last_row_bar != i - 1:
+                nchg = 0
             ist[CURSOR] = c
             ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND] = hrow, hbroken, lrow, lbroken, trend
             save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i - 1)
             return i
-        nchg = 0
         while next_conf >= 0 and next_conf <= i:
             if swings[U(c)].kind == K_SWING_HIGH:
                 hrow = c
@@ -78,25 +88,38 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
                 lp = swings[U(c)].price
             c += 1
             next_conf = swings[U(c)].confirmed_at if c < n_swings else -1
-        xh = high[U(i)] if wick else close[U(i)]
-        if xh > hp:
-            kind = K_BOS if trend == 1 else K_CHOCH
-            new_row(out, chg, n_out, nchg, i, kind, trend, 1, i, swings[U(hrow)].bar, i, hp, hp, hp, hrow, 1.0)
-            n_out += 1
-            nchg += 1
-            hbroken = 1
-            hp = np.inf
-            trend = 1
-        xl = low[U(i)] if wick else close[U(i)]
-        if xl < lp:
-            kind = K_BOS if trend == -1 else K_CHOCH
-            new_row(out, chg, n_out, nchg, i, kind, trend, -1, i, swings[U(lrow)].bar, i, lp, lp, lp, lrow, -1.0)
-            n_out += 1
-            nchg += 1
-            lbroken = 1
-            lp = -np.inf
-            trend = -1
-        trend_out[U(i)] = trend
+        stop = next_conf if 0 <= next_conf < i1 else i1
+        while i < stop:
+            if wick:
+                xh = high[U(i)]
+                xl = low[U(i)]
+            else:
+                xh = close[U(i)]
+                xl = xh
+            if (xh > hp) | (xl < lp):
+                nchg = 0
+                last_row_bar = i
+                if xh > hp:
+                    kind = K_BOS if trend == 1 else K_CHOCH
+                    new_row(out, chg, n_out, nchg, i, kind, trend, 1, i, swings[U(hrow)].bar, i, hp, hp, hp, hrow, 1.0)
+                    n_out += 1
+                    nchg += 1
+                    hbroken = 1
+                    hp = np.inf
+                    trend = 1
+                if xl < lp:
+                    kind = K_BOS if trend == -1 else K_CHOCH
+                    new_row(out, chg, n_out, nchg, i, kind, trend, -1, i, swings[U(lrow)].bar, i, lp, lp, lp, lrow,
+                            -1.0)
+                    n_out += 1
+                    nchg += 1
+                    lbroken = 1
+                    lp = -np.inf
+                    trend = -1
+            trend_out[U(i)] = trend
+            i += 1
+    if i1 > i0 and last_row_bar != i1 - 1:
+        nchg = 0
     ist[CURSOR] = c
     ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND] = hrow, hbroken, lrow, lbroken, trend
     save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i1 - 1)

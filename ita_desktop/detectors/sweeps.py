@@ -46,6 +46,7 @@ S_NPUSHED = FIRST_FREE + 5  # levels pushed into the pending queue
 S_PHEAD = FIRST_FREE + 6  # pending queue: ascending (valid_from, level) in [head, S_NPEND)
 
 SOURCES = ("swings", "equal", "levels")
+NEVER = np.int64(2**62)  # "no pending level" for the integer valid_from test
 
 
 @dataclass(frozen=True)
@@ -117,35 +118,40 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
     nh = ist[S_NHIGH]
     nl = ist[S_NLOW]
     nr = ist[S_NRAID]
-    # queue levels appended since the last call, ascending (valid_from, level) in [ph, pt);
-    # they arrive nearly in valid_from order, so insertion from the tail is O(1) in practice
+    # queue levels appended since the last call, ascending (valid_from, level) in [ph, pt); the
+    # queue holds level indexes only (keys read from lv_from: no key column to write and fault in).
+    # They arrive nearly in valid_from order, so insertion from the tail is O(1) in practice
     nlev = ist[S_NLEV]
     for q in range(ist[S_NPUSHED], nlev):
-        key = float(lv_from[U(q)])
+        key = lv_from[U(q)]
         j = pt
-        while j > ph and (hk[P_PEND, U(j - 1)] > key or (hk[P_PEND, U(j - 1)] == key and hid[P_PEND, U(j - 1)] > q)):
-            hk[P_PEND, U(j)] = hk[P_PEND, U(j - 1)]
-            hid[P_PEND, U(j)] = hid[P_PEND, U(j - 1)]
-            j -= 1
-        hk[P_PEND, U(j)] = key
+        while j > ph:
+            qj = hid[P_PEND, U(j - 1)]
+            kj = lv_from[U(qj)]
+            if kj > key or (kj == key and qj > q):
+                hid[P_PEND, U(j)] = qj
+                j -= 1
+            else:
+                break
         hid[P_PEND, U(j)] = q
         pt += 1
     ist[S_NPUSHED] = nlev
-    pnext = hk[P_PEND, U(ph)] if ph < pt else INF
+    # the next pending level's valid_from as an integer (no int -> float conversion per bar)
+    pnext = lv_from[U(hid[P_PEND, U(ph)])] if ph < pt else NEVER
     th = qtop(hk, P_HIGH, nh)  # lowest live high-side level (+inf: none)
     tl = qtop(hk, P_LOW, nl)  # minus the highest live low-side level
     for i in range(i0, i1):
         nchg = 0
         hi = high[U(i)]
         lo = low[U(i)]
-        cl = close[U(i)]
-        if pnext > i and nr == 0 and not th < hi and not tl < -lo:
+        if (pnext > i) & (nr == 0) & (not th < hi) & (not tl < -lo):
             continue  # nothing can happen on this bar
+        cl = close[U(i)]
         # 1. levels becoming live
         while pnext <= i:
             q = hid[P_PEND, U(ph)]
             ph += 1
-            pnext = hk[P_PEND, U(ph)] if ph < pt else INF
+            pnext = lv_from[U(hid[P_PEND, U(ph)])] if ph < pt else NEVER
             side = lv_side[U(q)]
             if side == 0:
                 continue
@@ -396,9 +402,11 @@ class Sweeps(ObjectDetector):
         )
 
 
+#: The level columns a Sweeps keeps (bar indexes and rows are int32, as in OBJECT_DTYPE: 24 bytes a
+#: level; written fresh by every full pass, so their first-touch page faults were a third of its merge).
 _LEVEL_COLUMNS = {
-    "price": np.float64, "side": np.int8, "valid_from": np.int64, "valid_until": np.int64,
-    "ref": np.int64, "kind": np.int16, "src": np.int8,
+    "price": np.float64, "side": np.int8, "valid_from": np.int32, "valid_until": np.int32,
+    "ref": np.int32, "kind": np.int16, "src": np.int8,
 }
 
 
