@@ -288,7 +288,6 @@ def _free_slot(live, n_live):
 FIRST_SLOTS = 1024
 
 
-@njit(cache=True, nogil=True)  # nogil: a long simulation on a job thread must not freeze the GUI thread
 def simulate_core(time, o, h, lo, c, spread,
                   use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
                   o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be, o_texit,
@@ -303,7 +302,11 @@ def simulate_core(time, o, h, lo, c, spread,
     are met in the same order with or without a limit), pending orders the list ``active``, and
     orders join it from a pointer into the signal-sorted orders. Without a limit the slots are
     FIRST_SLOTS, and a run that needs more starts again with four times as many (one slot per
-    order, walked every bar, was O(bars x orders))."""
+    order, walked every bar, was O(bars x orders)).
+
+    Plain Python around the kernel ``_simulate_slots`` (nogil), not a kernel of its own: a jitted
+    wrapper re-optimised and re-emitted the whole simulator it links (0.6-0.8 s of a clean cache's
+    first backtest, for a loop run once or twice). ``simulate_pooled`` repeats the loop in its kernel."""
     limit = max_pos if max_pos > 0 else max(len(o_dir), 1)
     cap = limit if max_pos > 0 else min(limit, FIRST_SLOTS)
     while True:
@@ -478,26 +481,6 @@ def _simulate_slots(time, o, h, lo, c, spread,
     return n_out
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def simulate_many(time, o, h, lo, c, spread,
-                  use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
-                  offsets, o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be,
-                  o_texit, o_maxbars, o_risk, o_lots,
-                  initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
-                  tf, ti, status, counts):
-    """simulate_core for each variant v (its orders are rows offsets[v]:offsets[v+1]), in parallel.
-
-    Trade rows of variant v are written from row offsets[v]; counts[v] says how many."""
-    for v in prange(len(offsets) - 1):
-        a, b = offsets[v], offsets[v + 1]
-        counts[v] = simulate_core(
-            time, o, h, lo, c, spread, use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
-            o_dir[a:b], o_sig[a:b], o_type[a:b], o_price[a:b], o_expiry[a:b], o_stop[a:b], o_stopdist[a:b],
-            o_tp[a:b], o_tpr[a:b], o_tpf[a:b], o_be[a:b], o_texit[a:b], o_maxbars[a:b], o_risk[a:b], o_lots[a:b],
-            initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
-            tf[a:b], ti[a:b], status[a:b])
-
-
 # -- sweeps: many order sets at once, summarised in the kernel (see _sweep_kernel.py, variants.py) --
 # Kept in THIS file on purpose: numba's cache checks only the defining file, so a kernel calling
 # simulate_core from another module kept running the old simulate_core after it changed.
@@ -633,12 +616,21 @@ def simulate_pooled(time, o, h, lo, c, spread,
         k = m[v]
         s = starts[v]
         a = out_off[v]
-        counts[v] = simulate_core(
-            time, o, h, lo, c, spread, use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
-            p_dir[s[0]:s[0] + k], p_sig[s[1]:s[1] + k], p_type[s[2]:s[2] + k], p_price[s[3]:s[3] + k],
-            p_expiry[s[4]:s[4] + k], p_stop[s[5]:s[5] + k], p_stopdist[s[6]:s[6] + k], p_tp[s[7]:s[7] + k],
-            p_tpr[s[8]:s[8] + k], p_tpf[s[9]:s[9] + k], p_be[s[10]:s[10] + k], p_texit[s[11]:s[11] + k],
-            p_maxbars[s[12]:s[12] + k], p_risk[s[13]:s[13] + k], p_lots[s[14]:s[14] + k],
-            initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
-            tf[a:a + k], ti[a:a + k], status[a:a + k])
+        limit = max_pos if max_pos > 0 else max(k, 1)  # simulate_core's loop (see there)
+        cap = limit if max_pos > 0 else min(limit, FIRST_SLOTS)
+        while True:
+            n_out = _simulate_slots(
+                time, o, h, lo, c, spread, use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+                p_dir[s[0]:s[0] + k], p_sig[s[1]:s[1] + k], p_type[s[2]:s[2] + k], p_price[s[3]:s[3] + k],
+                p_expiry[s[4]:s[4] + k], p_stop[s[5]:s[5] + k], p_stopdist[s[6]:s[6] + k], p_tp[s[7]:s[7] + k],
+                p_tpr[s[8]:s[8] + k], p_tpf[s[9]:s[9] + k], p_be[s[10]:s[10] + k], p_texit[s[11]:s[11] + k],
+                p_maxbars[s[12]:s[12] + k], p_risk[s[13]:s[13] + k], p_lots[s[14]:s[14] + k],
+                initial_equity, cs, comm, slip, limit, policy, compound, lot_step, min_lot,
+                tf[a:a + k], ti[a:a + k], status[a:a + k], cap)
+            if n_out >= 0:
+                break
+            cap = min(4 * cap, limit)
+            for r in range(a, a + k):
+                status[r] = NOT_ACTIVE
+        counts[v] = n_out
         light_stats(tf[a:a + k], ti[a:a + k], counts[v], initial_equity, n_bars, stats[v])
