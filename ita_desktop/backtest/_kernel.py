@@ -73,7 +73,7 @@ def _first_low(policy, d, o, h, lo):
 @helper
 def _append_bar(px, sp, jp, tm, di, k, policy, d, o, h, lo, c, s, t):
     px[di, k] = o
-    jp[di, k] = True
+    jp[di, k] = 1
     if _first_low(policy, d, o, h, lo):
         px[di, k + 1] = lo
         px[di, k + 2] = h
@@ -84,9 +84,9 @@ def _append_bar(px, sp, jp, tm, di, k, policy, d, o, h, lo, c, s, t):
     for j in range(4):
         sp[di, k + j] = s
         tm[di, k + j] = t
-    jp[di, k + 1] = False
-    jp[di, k + 2] = False
-    jp[di, k + 3] = False
+    jp[di, k + 1] = 0
+    jp[di, k + 2] = 0
+    jp[di, k + 3] = 0
     return k + 4
 
 
@@ -332,23 +332,26 @@ def _simulate_slots(time, o, h, lo, c, spread,
     """simulate_core with at most ``limit`` positions open in ``cap`` slots; -1 when ``cap`` is too few."""
     n = len(time)
     m = len(o_dir)
+    # Every buffer is one of two np.zeros calls (2-D float, 2-D int64): numba compiles its np.zeros/np.empty
+    # once per argument types, and the eight kinds of calls here cost ~0.5 s of a clean cache's first backtest.
     pf = np.zeros((cap, NPF))
     pi = np.zeros((cap, NPI), np.int64)
-    quiet = np.zeros(cap, np.bool_)
-    live = np.zeros(cap, np.int64)  # open slots, ascending
-    car = np.zeros(cap, np.int64)  # open slots carried into this bar, ascending
+    lists = np.zeros((5, max(cap, m, 2)), np.int64)
+    live = lists[0]  # open slots, ascending
+    car = lists[1]  # open slots carried into this bar, ascending
+    quiet = lists[2]  # per slot: 1 when this bar's range met none of its levels
+    active = lists[3]  # pending orders
+    npath = lists[4]  # path points per direction
     n_live = 0
     n_car = 0
     npts = 4 * max(max_sub, 1)
-    px = np.empty((2, npts))
-    sp = np.empty((2, npts))
-    jp = np.zeros((2, npts), np.bool_)
+    px = np.zeros((2, npts))
+    sp = np.zeros((2, npts))
+    jp = np.zeros((2, npts), np.int64)  # 1: the point is reached by a jump
     tm = np.zeros((2, npts), np.int64)
-    npath = np.zeros(2, np.int64)
-    active = np.empty(max(m, 1), np.int64)
     n_active = 0
     n_open = 0
-    state = np.zeros(1)
+    state = np.zeros((1, 1))[0]
     state[0] = initial_equity
     n_out = 0
     nxt = 0
@@ -371,7 +374,7 @@ def _simulate_slots(time, o, h, lo, c, spread,
         # time exits, then the open for positions carried into this bar
         for q in range(n_live):
             s = live[q]
-            quiet[s] = False
+            quiet[s] = 0
             di = 0 if pi[s, Q_DIR] > 0 else 1
             if pi[s, Q_DEADLINE] > t and not (use_ltf and l_end[t] > l_start[t]):
                 # the common case, decided from the bar's range: no stop, target or break-even level
@@ -387,7 +390,7 @@ def _simulate_slots(time, o, h, lo, c, spread,
                 if calm and pi[s, Q_BE_MOVED] == 0 and not math.isnan(pf[s, P_BE]):
                     calm = d * (best - pf[s, P_BE]) < 0.0
                 if calm:
-                    quiet[s] = True
+                    quiet[s] = 1
                     pf[s, P_MFE] = max(pf[s, P_MFE], d * (best - pf[s, P_ENTRY]))
                     pf[s, P_MAE] = max(pf[s, P_MAE], -d * (worst - pf[s, P_ENTRY]))
                     continue
