@@ -495,7 +495,7 @@ STAT_NAMES = ("trades", "win_rate", "expectancy_r", "avg_win_r", "avg_loss_r", "
 NSTAT = len(STAT_NAMES)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: the simulator's flags, so numba's np.zeros compiled for it serves here
 def light_stats(tf, ti, n, initial_equity, n_bars, out):
     """The STAT_NAMES of one variant's ``n`` kernel trade rows (closing order) into ``out``."""
     if n == 0:
@@ -512,10 +512,11 @@ def light_stats(tf, ti, n, initial_equity, n_bars, out):
         out[14] = initial_equity
         out[15] = 0.0
         return
-    # compute_stats' order: exit time, then entry time, then order index (three stable sorts)
-    idx = np.argsort(ti[:n, I_ORDER], kind="mergesort")
-    idx = idx[np.argsort(ti[idx, I_ENTRY_TIME], kind="mergesort")]
-    idx = idx[np.argsort(ti[idx, I_EXIT_TIME], kind="mergesort")]
+    # compute_stats' order: exit time, then entry time, then order index (three stable sorts); one merge sort
+    # of ours for both orders here: numba's np.argsort compiled its merge sort per array layout (~1.5 s)
+    work = np.zeros((4, n), np.int64)
+    idx = _sorted_rows(ti, n, I_EXIT_TIME, I_ENTRY_TIME, I_ORDER, work[0], work[1])
+    by_entry = _sorted_rows(ti, n, I_ENTRY_BAR, I_ENTRY_BAR, I_ENTRY_BAR, work[2], work[3])
     wins = 0
     sum_r = 0.0
     win_r = 0.0
@@ -580,17 +581,70 @@ def light_stats(tf, ti, n, initial_equity, n_bars, out):
         var /= n - 1
         if var > 0:
             out[12] = math.sqrt(n) * mean / math.sqrt(var)
-    out[13] = _exposure(ti, n, n_bars)
+    out[13] = _exposure(ti, n, n_bars, by_entry)
     out[14] = initial_equity + net
     out[15] = net / initial_equity * 100.0
 
 
 @helper
-def _exposure(ti, n, n_bars):
-    """Share of bars inside any trade's [entry bar, exit bar] (a union: overlaps count once)."""
+def _before(ti, a, b, c0, c1, c2):
+    """Row a sorts before row b: columns c0, c1, c2 in turn, then the row itself (what stable sorts give)."""
+    if ti[a, c0] != ti[b, c0]:
+        return ti[a, c0] < ti[b, c0]
+    if ti[a, c1] != ti[b, c1]:
+        return ti[a, c1] < ti[b, c1]
+    if ti[a, c2] != ti[b, c2]:
+        return ti[a, c2] < ti[b, c2]
+    return a < b
+
+
+@helper
+def _sorted_rows(ti, n, c0, c1, c2, idx, tmp):
+    """Rows 0..n-1 of ``ti`` in ``_before`` order (a bottom-up merge sort in ``idx``/``tmp``; returns one of
+    them). The order is total, so it is exactly the order of numpy's stable sorts by c2, then c1, then c0."""
+    for q in range(n):
+        idx[q] = q
+    src = idx
+    dst = tmp
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            k = lo
+            if mid < hi and _before(ti, src[mid - 1], src[mid], c0, c1, c2):
+                for q in range(lo, hi):
+                    dst[q] = src[q]
+                continue
+            while i < mid and j < hi:
+                if _before(ti, src[j], src[i], c0, c1, c2):
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        width *= 2
+    return src
+
+
+@helper
+def _exposure(ti, n, n_bars, order):
+    """Share of bars inside any trade's [entry bar, exit bar] (a union: overlaps count once); ``order``:
+    the rows by entry bar."""
     if n_bars <= 0:
         return 0.0
-    order = np.argsort(ti[:n, I_ENTRY_BAR], kind="mergesort")
     covered = 0
     end = -1
     for q in range(n):

@@ -25,7 +25,6 @@ import numpy as np
 from numba import njit, prange
 
 from ita_desktop.backtest._kernel import NSTAT, STAT_NAMES, light_stats, simulate_pooled  # noqa: F401 (re-exported)
-from ita_desktop.detectors._core import helper
 
 #: Order checks, by code (the same rules and words as ``orders.check_orders``).
 CHECK_MESSAGES = {
@@ -36,7 +35,7 @@ CHECK_MESSAGES = {
 }
 
 
-@helper
+@njit(cache=True, nogil=True)  # a kernel, not a helper: in a prange body a helper was compiled twice (~0.4 s)
 def _first_bad(d, sig, et, price, expiry, stop, stopdist, tp, tpr, tpf, risk, lots, n_bars):
     """(row, code) of the first order breaking a rule of CHECK_MESSAGES, (-1, 0) when all pass."""
     for i in range(len(d)):
