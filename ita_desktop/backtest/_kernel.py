@@ -336,12 +336,12 @@ def _simulate_slots(time, o, h, lo, c, spread,
     # once per argument types, and the eight kinds of calls here cost ~0.5 s of a clean cache's first backtest.
     pf = np.zeros((cap, NPF))
     pi = np.zeros((cap, NPI), np.int64)
-    lists = np.zeros((5, max(cap, m, 2)), np.int64)
+    lists = np.zeros((4, max(cap, 2)), np.int64)
     live = lists[0]  # open slots, ascending
     car = lists[1]  # open slots carried into this bar, ascending
     quiet = lists[2]  # per slot: 1 when this bar's range met none of its levels
-    active = lists[3]  # pending orders
-    npath = lists[4]  # path points per direction
+    npath = lists[3]  # path points per direction
+    active = np.zeros((1, max(m, 1)), np.int64)[0]  # pending orders
     n_live = 0
     n_car = 0
     npts = 4 * max(max_sub, 1)
