@@ -486,7 +486,8 @@ def _simulate_slots(time, o, h, lo, c, spread,
 
 # -- sweeps: many order sets at once, summarised in the kernel (see _sweep_kernel.py, variants.py) --
 # Kept in THIS file on purpose: numba's cache checks only the defining file, so a kernel calling
-# simulate_core from another module kept running the old simulate_core after it changed.
+# the simulator from another module kept running the old simulator after it changed (simulate_pooled calls
+# _simulate_slots).
 
 #: The statistics ``simulate_pooled`` computes per variant (``light_stats``), in the column order of its ``stats`` output.
 STAT_NAMES = ("trades", "win_rate", "expectancy_r", "avg_win_r", "avg_loss_r", "profit_factor", "net_pnl",

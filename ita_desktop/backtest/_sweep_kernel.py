@@ -1,7 +1,7 @@
 """Numba kernels of a sweep: many order sets on the same bars, checked, simulated and summarised in parallel.
 
-(``simulate_pooled`` and ``light_stats`` live in _kernel.py beside ``simulate_core``, which they
-call: numba's on-disk cache only notices changes to a function's own file. They are
+(``simulate_pooled`` and ``light_stats`` live in _kernel.py beside ``_simulate_slots``, which
+``simulate_pooled`` calls: numba's on-disk cache only notices changes to a function's own file. They are
 re-exported here.)
 
 Why a kernel of its own: a 1,000-variant sweep spent most of its time in per-variant Python
