@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ita_desktop.detectors._core import helper
 
@@ -73,7 +73,7 @@ def _first_low(policy, d, o, h, lo):
 @helper
 def _append_bar(px, sp, jp, tm, di, k, policy, d, o, h, lo, c, s, t):
     px[di, k] = o
-    jp[di, k] = True
+    jp[di, k] = 1
     if _first_low(policy, d, o, h, lo):
         px[di, k + 1] = lo
         px[di, k + 2] = h
@@ -84,9 +84,9 @@ def _append_bar(px, sp, jp, tm, di, k, policy, d, o, h, lo, c, s, t):
     for j in range(4):
         sp[di, k + j] = s
         tm[di, k + j] = t
-    jp[di, k + 1] = False
-    jp[di, k + 2] = False
-    jp[di, k + 3] = False
+    jp[di, k + 1] = 0
+    jp[di, k + 2] = 0
+    jp[di, k + 3] = 0
     return k + 4
 
 
@@ -288,7 +288,6 @@ def _free_slot(live, n_live):
 FIRST_SLOTS = 1024
 
 
-@njit(cache=True, nogil=True)  # nogil: a long simulation on a job thread must not freeze the GUI thread
 def simulate_core(time, o, h, lo, c, spread,
                   use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
                   o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be, o_texit,
@@ -303,7 +302,11 @@ def simulate_core(time, o, h, lo, c, spread,
     are met in the same order with or without a limit), pending orders the list ``active``, and
     orders join it from a pointer into the signal-sorted orders. Without a limit the slots are
     FIRST_SLOTS, and a run that needs more starts again with four times as many (one slot per
-    order, walked every bar, was O(bars x orders))."""
+    order, walked every bar, was O(bars x orders)).
+
+    Plain Python around the kernel ``_simulate_slots`` (nogil), not a kernel of its own: a jitted
+    wrapper re-optimised and re-emitted the whole simulator it links (0.6-0.8 s of a clean cache's
+    first backtest, for a loop run once or twice). ``simulate_pooled`` repeats the loop in its kernel."""
     limit = max_pos if max_pos > 0 else max(len(o_dir), 1)
     cap = limit if max_pos > 0 else min(limit, FIRST_SLOTS)
     while True:
@@ -329,23 +332,26 @@ def _simulate_slots(time, o, h, lo, c, spread,
     """simulate_core with at most ``limit`` positions open in ``cap`` slots; -1 when ``cap`` is too few."""
     n = len(time)
     m = len(o_dir)
+    # Every buffer is one of two np.zeros calls (2-D float, 2-D int64): numba compiles its np.zeros/np.empty
+    # once per argument types, and the eight kinds of calls here cost ~0.5 s of a clean cache's first backtest.
     pf = np.zeros((cap, NPF))
     pi = np.zeros((cap, NPI), np.int64)
-    quiet = np.zeros(cap, np.bool_)
-    live = np.zeros(cap, np.int64)  # open slots, ascending
-    car = np.zeros(cap, np.int64)  # open slots carried into this bar, ascending
+    lists = np.zeros((4, max(cap, 2)), np.int64)
+    live = lists[0]  # open slots, ascending
+    car = lists[1]  # open slots carried into this bar, ascending
+    quiet = lists[2]  # per slot: 1 when this bar's range met none of its levels
+    npath = lists[3]  # path points per direction
+    active = np.zeros((1, max(m, 1)), np.int64)[0]  # pending orders
     n_live = 0
     n_car = 0
     npts = 4 * max(max_sub, 1)
-    px = np.empty((2, npts))
-    sp = np.empty((2, npts))
-    jp = np.zeros((2, npts), np.bool_)
+    px = np.zeros((2, npts))
+    sp = np.zeros((2, npts))
+    jp = np.zeros((2, npts), np.int64)  # 1: the point is reached by a jump
     tm = np.zeros((2, npts), np.int64)
-    npath = np.zeros(2, np.int64)
-    active = np.empty(max(m, 1), np.int64)
     n_active = 0
     n_open = 0
-    state = np.zeros(1)
+    state = np.zeros((1, 1))[0]
     state[0] = initial_equity
     n_out = 0
     nxt = 0
@@ -368,7 +374,7 @@ def _simulate_slots(time, o, h, lo, c, spread,
         # time exits, then the open for positions carried into this bar
         for q in range(n_live):
             s = live[q]
-            quiet[s] = False
+            quiet[s] = 0
             di = 0 if pi[s, Q_DIR] > 0 else 1
             if pi[s, Q_DEADLINE] > t and not (use_ltf and l_end[t] > l_start[t]):
                 # the common case, decided from the bar's range: no stop, target or break-even level
@@ -384,7 +390,7 @@ def _simulate_slots(time, o, h, lo, c, spread,
                 if calm and pi[s, Q_BE_MOVED] == 0 and not math.isnan(pf[s, P_BE]):
                     calm = d * (best - pf[s, P_BE]) < 0.0
                 if calm:
-                    quiet[s] = True
+                    quiet[s] = 1
                     pf[s, P_MFE] = max(pf[s, P_MFE], d * (best - pf[s, P_ENTRY]))
                     pf[s, P_MAE] = max(pf[s, P_MAE], -d * (worst - pf[s, P_ENTRY]))
                     continue
@@ -478,29 +484,10 @@ def _simulate_slots(time, o, h, lo, c, spread,
     return n_out
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def simulate_many(time, o, h, lo, c, spread,
-                  use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
-                  offsets, o_dir, o_sig, o_type, o_price, o_expiry, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be,
-                  o_texit, o_maxbars, o_risk, o_lots,
-                  initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
-                  tf, ti, status, counts):
-    """simulate_core for each variant v (its orders are rows offsets[v]:offsets[v+1]), in parallel.
-
-    Trade rows of variant v are written from row offsets[v]; counts[v] says how many."""
-    for v in prange(len(offsets) - 1):
-        a, b = offsets[v], offsets[v + 1]
-        counts[v] = simulate_core(
-            time, o, h, lo, c, spread, use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
-            o_dir[a:b], o_sig[a:b], o_type[a:b], o_price[a:b], o_expiry[a:b], o_stop[a:b], o_stopdist[a:b],
-            o_tp[a:b], o_tpr[a:b], o_tpf[a:b], o_be[a:b], o_texit[a:b], o_maxbars[a:b], o_risk[a:b], o_lots[a:b],
-            initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
-            tf[a:b], ti[a:b], status[a:b])
-
-
 # -- sweeps: many order sets at once, summarised in the kernel (see _sweep_kernel.py, variants.py) --
 # Kept in THIS file on purpose: numba's cache checks only the defining file, so a kernel calling
-# simulate_core from another module kept running the old simulate_core after it changed.
+# the simulator from another module kept running the old simulator after it changed (simulate_pooled calls
+# _simulate_slots).
 
 #: The statistics ``simulate_pooled`` computes per variant (``light_stats``), in the column order of its ``stats`` output.
 STAT_NAMES = ("trades", "win_rate", "expectancy_r", "avg_win_r", "avg_loss_r", "profit_factor", "net_pnl",
@@ -509,7 +496,7 @@ STAT_NAMES = ("trades", "win_rate", "expectancy_r", "avg_win_r", "avg_loss_r", "
 NSTAT = len(STAT_NAMES)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: the simulator's flags, so numba's np.zeros compiled for it serves here
 def light_stats(tf, ti, n, initial_equity, n_bars, out):
     """The STAT_NAMES of one variant's ``n`` kernel trade rows (closing order) into ``out``."""
     if n == 0:
@@ -526,10 +513,11 @@ def light_stats(tf, ti, n, initial_equity, n_bars, out):
         out[14] = initial_equity
         out[15] = 0.0
         return
-    # compute_stats' order: exit time, then entry time, then order index (three stable sorts)
-    idx = np.argsort(ti[:n, I_ORDER], kind="mergesort")
-    idx = idx[np.argsort(ti[idx, I_ENTRY_TIME], kind="mergesort")]
-    idx = idx[np.argsort(ti[idx, I_EXIT_TIME], kind="mergesort")]
+    # compute_stats' order: exit time, then entry time, then order index (three stable sorts); one merge sort
+    # of ours for both orders here: numba's np.argsort compiled its merge sort per array layout (~1.5 s)
+    work = np.zeros((4, n), np.int64)
+    idx = _sorted_rows(ti, n, I_EXIT_TIME, I_ENTRY_TIME, I_ORDER, work[0], work[1])
+    by_entry = _sorted_rows(ti, n, I_ENTRY_BAR, I_ENTRY_BAR, I_ENTRY_BAR, work[2], work[3])
     wins = 0
     sum_r = 0.0
     win_r = 0.0
@@ -594,17 +582,70 @@ def light_stats(tf, ti, n, initial_equity, n_bars, out):
         var /= n - 1
         if var > 0:
             out[12] = math.sqrt(n) * mean / math.sqrt(var)
-    out[13] = _exposure(ti, n, n_bars)
+    out[13] = _exposure(ti, n, n_bars, by_entry)
     out[14] = initial_equity + net
     out[15] = net / initial_equity * 100.0
 
 
 @helper
-def _exposure(ti, n, n_bars):
-    """Share of bars inside any trade's [entry bar, exit bar] (a union: overlaps count once)."""
+def _before(ti, a, b, c0, c1, c2):
+    """Row a sorts before row b: columns c0, c1, c2 in turn, then the row itself (what stable sorts give)."""
+    if ti[a, c0] != ti[b, c0]:
+        return ti[a, c0] < ti[b, c0]
+    if ti[a, c1] != ti[b, c1]:
+        return ti[a, c1] < ti[b, c1]
+    if ti[a, c2] != ti[b, c2]:
+        return ti[a, c2] < ti[b, c2]
+    return a < b
+
+
+@helper
+def _sorted_rows(ti, n, c0, c1, c2, idx, tmp):
+    """Rows 0..n-1 of ``ti`` in ``_before`` order (a bottom-up merge sort in ``idx``/``tmp``; returns one of
+    them). The order is total, so it is exactly the order of numpy's stable sorts by c2, then c1, then c0."""
+    for q in range(n):
+        idx[q] = q
+    src = idx
+    dst = tmp
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            k = lo
+            if mid < hi and _before(ti, src[mid - 1], src[mid], c0, c1, c2):
+                for q in range(lo, hi):
+                    dst[q] = src[q]
+                continue
+            while i < mid and j < hi:
+                if _before(ti, src[j], src[i], c0, c1, c2):
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        width *= 2
+    return src
+
+
+@helper
+def _exposure(ti, n, n_bars, order):
+    """Share of bars inside any trade's [entry bar, exit bar] (a union: overlaps count once); ``order``:
+    the rows by entry bar."""
     if n_bars <= 0:
         return 0.0
-    order = np.argsort(ti[:n, I_ENTRY_BAR], kind="mergesort")
     covered = 0
     end = -1
     for q in range(n):
@@ -617,28 +658,39 @@ def _exposure(ti, n, n_bars):
     return covered / n_bars
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def simulate_pooled(time, o, h, lo, c, spread,
+@njit(cache=True, nogil=True)
+def simulate_pooled(v0, v1, time, o, h, lo, c, spread,
                     use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
                     m, starts, p_dir, p_sig, p_type, p_price, p_expiry, p_stop, p_stopdist, p_tp, p_tpr, p_tpf, p_be,
                     p_texit, p_maxbars, p_risk, p_lots,
                     initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
                     out_off, tf, ti, status, counts, stats):
-    """Simulate every variant (its orders: pool slices, see check_pooled) and summarise it.
+    """Simulate variants v0..v1-1 (their orders: pool slices, see check_pooled) and summarise each.
 
     Variant v writes its trade rows and order status from row ``out_off[v]`` (room for m[v]);
-    ``counts[v]`` trades; ``stats[v]`` the STAT_NAMES."""
+    ``counts[v]`` trades; ``stats[v]`` the STAT_NAMES. Variants are independent: the caller runs
+    ranges of them on threads (``variants.over_threads``; the GIL is released here). Not a ``prange``
+    kernel: numba's parallel compile of this loop cost ~3 s of CPU on a clean cache."""
     n_bars = len(time)
-    for v in prange(len(m)):
+    for v in range(v0, v1):
         k = m[v]
         s = starts[v]
         a = out_off[v]
-        counts[v] = simulate_core(
-            time, o, h, lo, c, spread, use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
-            p_dir[s[0]:s[0] + k], p_sig[s[1]:s[1] + k], p_type[s[2]:s[2] + k], p_price[s[3]:s[3] + k],
-            p_expiry[s[4]:s[4] + k], p_stop[s[5]:s[5] + k], p_stopdist[s[6]:s[6] + k], p_tp[s[7]:s[7] + k],
-            p_tpr[s[8]:s[8] + k], p_tpf[s[9]:s[9] + k], p_be[s[10]:s[10] + k], p_texit[s[11]:s[11] + k],
-            p_maxbars[s[12]:s[12] + k], p_risk[s[13]:s[13] + k], p_lots[s[14]:s[14] + k],
-            initial_equity, cs, comm, slip, max_pos, policy, compound, lot_step, min_lot,
-            tf[a:a + k], ti[a:a + k], status[a:a + k])
+        limit = max_pos if max_pos > 0 else max(k, 1)  # simulate_core's loop (see there)
+        cap = limit if max_pos > 0 else min(limit, FIRST_SLOTS)
+        while True:
+            n_out = _simulate_slots(
+                time, o, h, lo, c, spread, use_ltf, l_time, l_o, l_h, l_lo, l_c, l_spread, l_start, l_end, max_sub,
+                p_dir[s[0]:s[0] + k], p_sig[s[1]:s[1] + k], p_type[s[2]:s[2] + k], p_price[s[3]:s[3] + k],
+                p_expiry[s[4]:s[4] + k], p_stop[s[5]:s[5] + k], p_stopdist[s[6]:s[6] + k], p_tp[s[7]:s[7] + k],
+                p_tpr[s[8]:s[8] + k], p_tpf[s[9]:s[9] + k], p_be[s[10]:s[10] + k], p_texit[s[11]:s[11] + k],
+                p_maxbars[s[12]:s[12] + k], p_risk[s[13]:s[13] + k], p_lots[s[14]:s[14] + k],
+                initial_equity, cs, comm, slip, limit, policy, compound, lot_step, min_lot,
+                tf[a:a + k], ti[a:a + k], status[a:a + k], cap)
+            if n_out >= 0:
+                break
+            cap = min(4 * cap, limit)
+            for r in range(a, a + k):
+                status[r] = NOT_ACTIVE
+        counts[v] = n_out
         light_stats(tf[a:a + k], ti[a:a + k], counts[v], initial_equity, n_bars, stats[v])

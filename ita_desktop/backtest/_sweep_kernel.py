@@ -1,15 +1,18 @@
 """Numba kernels of a sweep: many order sets on the same bars, checked, simulated and summarised in parallel.
 
-(``simulate_pooled`` and ``light_stats`` live in _kernel.py beside ``simulate_core``, which they
-call: numba's on-disk cache only notices changes to a function's own file. They are
+(``simulate_pooled`` and ``light_stats`` live in _kernel.py beside ``_simulate_slots``, which
+``simulate_pooled`` calls: numba's on-disk cache only notices changes to a function's own file. They are
 re-exported here.)
 
 Why a kernel of its own: a 1,000-variant sweep spent most of its time in per-variant Python
 (building structured order arrays, strided field reads, trade-row conversion, full
 statistics with New York calendar days). Here each variant's orders are slices of shared
 column POOLS (a column several variants share, e.g. the signal bars when only the target
-changes, is stored once), one ``prange`` loop over the variants checks, simulates and
-computes the summary numbers, and Python only sees one row of statistics per variant.
+changes, is stored once), loops over ranges of variants check, simulate and compute the
+summary numbers, and Python only sees one row of statistics per variant. The ranges run on
+threads (``variants.over_threads``), not in a ``prange`` kernel: numba's parallel compile of
+the two loops cost ~4 s of CPU on a clean cache, and a range picked by a free thread balances
+variants of unequal cost.
 
 The summary numbers follow ``stats.compute_stats`` exactly (same definitions, same trade
 order: by exit time, then entry time, then order), so a sweep row equals a single run's
@@ -22,10 +25,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ita_desktop.backtest._kernel import NSTAT, STAT_NAMES, light_stats, simulate_pooled  # noqa: F401 (re-exported)
-from ita_desktop.detectors._core import helper
 
 #: Order checks, by code (the same rules and words as ``orders.check_orders``).
 CHECK_MESSAGES = {
@@ -36,7 +38,7 @@ CHECK_MESSAGES = {
 }
 
 
-@helper
+@njit(cache=True, nogil=True)  # a kernel, not a helper: compiled once whatever calls it
 def _first_bad(d, sig, et, price, expiry, stop, stopdist, tp, tpr, tpf, risk, lots, n_bars):
     """(row, code) of the first order breaking a rule of CHECK_MESSAGES, (-1, 0) when all pass."""
     for i in range(len(d)):
@@ -92,11 +94,11 @@ def unpack_rows(rows, starts, p_dir, p_sig, p_type, p_price, p_expiry, p_stop, p
         p_lots[starts[14] + i] = r.lots
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def check_pooled(m, starts, p_dir, p_sig, p_type, p_price, p_expiry, p_stop, p_stopdist, p_tp, p_tpr, p_tpf,
+@njit(cache=True, nogil=True)
+def check_pooled(v0, v1, m, starts, p_dir, p_sig, p_type, p_price, p_expiry, p_stop, p_stopdist, p_tp, p_tpr, p_tpf,
                  p_risk, p_lots, n_bars, bad_row, bad_code):
-    """_first_bad for every variant; variant v's field f is ``pool_f[starts[v, f] : starts[v, f] + m[v]]``."""
-    for v in prange(len(m)):
+    """_first_bad for variants v0..v1-1; variant v's field f is ``pool_f[starts[v, f] : starts[v, f] + m[v]]``."""
+    for v in range(v0, v1):
         k = m[v]
         s = starts[v]
         bad_row[v], bad_code[v] = _first_bad(

@@ -4,8 +4,8 @@ The rule side gives ``orders_for(bars, params) -> ORDER_DTYPE`` where ``params``
 paths ("stop.buffer_points") to values (``set_path`` applies them to a nested rule dict).
 Orders are built per variant in Python (ORDER_DTYPE rows, or order columns that share the
 unchanged arrays between variants); each chunk of variants then runs through one numba
-kernel that checks, simulates and summarises them spread over the cores (``prange``, see
-variants.py and _sweep_kernel.py), so no per-trade Python runs unless trades are kept.
+kernel that checks, simulates and summarises them spread over the cores (threads taking ranges of
+variants, see variants.py and _sweep_kernel.py), so no per-trade Python runs unless trades are kept.
 Progress is reported and ``cancel()`` checked between chunks, so a long sweep stays responsive.
 
 Paths starting with ``settings.`` change the simulation settings (``settings.max_positions``)

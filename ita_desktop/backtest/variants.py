@@ -1,4 +1,4 @@
-"""A batch of order sets ("variants") on the same bars and settings, run through one parallel kernel.
+"""A batch of order sets ("variants") on the same bars and settings, run through one kernel on every core.
 
 Orders come as ORDER_DTYPE arrays or as COLUMNS: a mapping of ORDER_DTYPE field names to
 arrays (missing optional fields take their 'none' value). Columns are the fast form for
@@ -9,17 +9,20 @@ So an array handed in is taken as immutable: build a new one for a changed colum
 refill the one given for an earlier variant.
 
 ``run()`` checks every variant (a bad row is a ValueError naming the variant and row, as
-``check_orders`` does), simulates them in parallel and returns the summary statistics per
+``check_orders`` does), simulates them on threads (``over_threads``) and returns the summary statistics per
 variant (``_sweep_kernel.STAT_NAMES``); ``trades(v)`` rebuilds one variant's full Trades
 when a caller wants the trade list or the statistics the kernel does not compute.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from numba.core import config as numba_config
 
 from ita_desktop.backtest import _kernel as K
 from ita_desktop.backtest import _sweep_kernel as SK
@@ -38,6 +41,32 @@ KERNEL_FIELDS = (("direction", np.int64), ("signal_bar", np.int64), ("entry_type
                  ("max_bars", np.int64), ("risk_pct", np.float64), ("lots", np.float64))
 _REQUIRED = ("direction", "signal_bar")
 _BLANK = empty_orders(1)[0]
+
+
+def over_threads(n: int, kernel: Callable[..., object], *args: object) -> None:
+    """``kernel(v0, v1, *args)`` over the variants [0, n) in ranges taken by up to NUMBA_NUM_THREADS threads
+    as each gets free (the kernels release the GIL; variants are independent, so the result does not depend
+    on which thread ran what). Small ranges (about eight per thread) even out variants of unequal cost."""
+    threads = min(numba_config.NUMBA_NUM_THREADS, n)
+    if threads <= 1:
+        if n:
+            kernel(0, n, *args)
+        return
+    step = max(1, n // (8 * threads))
+    ranges = iter(range(0, n, step))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                v0 = next(ranges, None)
+            if v0 is None:
+                return
+            kernel(v0, min(v0 + step, n), *args)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="ita-variants") as pool:
+        for done in [pool.submit(work) for _ in range(threads)]:
+            done.result()
 
 
 def as_columns(orders: OrderColumns) -> dict[str, np.ndarray]:
@@ -196,7 +225,7 @@ class VariantBatch:
         bad_row = np.full(v, -1, np.int64)
         bad_code = np.zeros(v, np.int64)
         check = [pools[i] for i in range(10)] + [pools[13], pools[14]]
-        SK.check_pooled(m, starts, *check, n_bars, bad_row, bad_code)
+        over_threads(v, SK.check_pooled, m, starts, *check, n_bars, bad_row, bad_code)
         for k in range(v):
             if bad_row[k] >= 0:
                 row = int(bad_row[k])
@@ -216,9 +245,8 @@ class VariantBatch:
         status[:] = 0
         counts = np.zeros(v, np.int64)
         stats = np.zeros((v, SK.NSTAT))
-        if v:
-            SK.simulate_pooled(*bar_arrays(self.bars, self.settings, self.lower, self.lower_index), m, starts, *pools,
-                               *settings_args(self.settings), out_off[:-1].copy(), tf, ti, status, counts, stats)
+        over_threads(v, SK.simulate_pooled, *bar_arrays(self.bars, self.settings, self.lower, self.lower_index), m,
+                     starts, *pools, *settings_args(self.settings), out_off[:-1].copy(), tf, ti, status, counts, stats)
         self._out = (out_off, tf, ti, status, counts)
         return stats
 

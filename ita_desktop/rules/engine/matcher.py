@@ -66,7 +66,7 @@ def _lower_bound(a, lo, hi, x):
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_n, win_ref, fb_a, fb_b, fb_lag, link,
                  single, starts, now, out_ev, out_time, out_open):
     """Search from each step-1 event in ``starts`` (global indexes, ascending); fill ``out_ev``/``out_time``
@@ -81,11 +81,13 @@ def match_kernel(lo, hi, ev_time, ev_dir, ev_obj, ev_ok, dir_mode, dir_ref, win_
     (which made fvg_reversal on M1 quadratic: seconds instead of milliseconds).
     """
     n_steps = lo.shape[0]
-    chosen = np.empty(n_steps, np.int64)
-    ctime = np.empty(n_steps, np.int64)
-    cursor = np.empty(n_steps, np.int64)
-    best = np.empty(n_steps, np.int64)
-    btime = np.empty(n_steps, np.int64)
+    # one np.zeros call of the simulator's types and flags (nogil): numba compiles np.zeros once for both kernels
+    work = np.zeros((5, n_steps), np.int64)
+    chosen = work[0]
+    ctime = work[1]
+    cursor = work[2]
+    best = work[3]
+    btime = work[4]
     n_out = 0
     for j in range(starts.shape[0]):
         e1 = starts[j]
