@@ -26,6 +26,10 @@ from __future__ import annotations
 
 import argparse
 import os
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None
 import re
 import subprocess
 import sys
@@ -165,9 +169,12 @@ def main() -> int:
         print(f"store: {what}; window on EURUSD {args.timeframe}; {os.cpu_count()} cores, load "
               f"{os.getloadavg()[0]:.1f}; numba cache empty ({home / 'cache' / 'numba'})")
         t0 = time.perf_counter()
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN) if resource else None
         done = subprocess.run([sys.executable, __file__, "--probe", "--timeframe", args.timeframe, "--rule", args.rule],
                               env=env, capture_output=True, text=True, timeout=420)
         wall = time.perf_counter() - t0
+        used = resource.getrusage(resource.RUSAGE_CHILDREN) if resource else None
+        cpu_all = (used.ru_utime + used.ru_stime - cpu0.ru_utime - cpu0.ru_stime) if used and cpu0 else float("nan")
         found = re.search(r"GAPS ([\d.]+) ([\d.]+) (\d+)\nWORST (.+)\nMARKS (.+)", done.stdout)
         if found is None or "FAILED" in done.stdout:
             raise RuntimeError(f"the probe failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
@@ -180,7 +187,8 @@ def main() -> int:
               f"(goal {BACKTEST_GOAL_S:.0f} s)")
         print(f"GUI thread ({count} ticks of {PROBE_MS} ms): longest gap {float(worst):.1f} ms, p99 {float(p99):.1f} ms "
               f"(budget {GAP_BUDGET_MS:.0f} ms); longest at {where}")
-        print(f"  milestones: {marks_text}; whole child process {wall:.1f} s")
+        print(f"  milestones: {marks_text}; whole child process {wall:.1f} s, its CPU with its preparation "
+              f"processes' {cpu_all:.1f} s; load after {os.getloadavg()[0]:.1f}")
         show = re.search(r"SHOW ([\d.]+) ([\d.]+) ([\d.]+)", done.stdout)
         cpu_gaps = re.search(r"CPUGAPS (.+)", done.stdout)
         if show:
@@ -194,16 +202,22 @@ def main() -> int:
         window_cpu = next((line[11:] for line in done.stdout.splitlines() if line.startswith("WINDOW CPU ")), "?")
         print(f"  the window's own process had used {window_cpu} s of CPU when the overlays were drawn")
         compiles = [line.split(" ", 4)[1:] for line in done.stdout.splitlines() if line.startswith("COMPILE ")]
-        print("kernel compile CPU seconds in the preparation process (own time, nested compiles "
-              "excluded), per group, costliest first (specialisations compiled):")
+        print("kernel compile CPU seconds in the preparation processes (own time, nested compiles "
+              "excluded; summed over the processes: a kernel compiled in two shows x2), per group, costliest "
+              "first (specialisations compiled):")
         for group in dict.fromkeys(c[0] for c in compiles):
             rows = [c for c in compiles if c[0] == group]
-            total = next((c for c in rows if c[3] == "total"), None)
-            top = [c for c in rows if c[3] not in ("total", "process")][:8]
-            process = next((c[1] for c in rows if c[3] == "process"), "?")
-            print(f"  {group}: {total[1] if total else '?'} s in {total[2] if total else '?'} compiles "
-                  f"(the preparation process's CPU when it was done: {process} s); "
-                  + ", ".join(f"{name} {own} s x{count}" for _, own, count, name in top))
+            totals = [c for c in rows if c[3] == "total"]
+            own: dict[str, float] = {}
+            count: dict[str, int] = {}
+            for _, seconds, n, name in (c for c in rows if c[3] not in ("total", "process")):
+                own[name] = own.get(name, 0.0) + float(seconds)
+                count[name] = count.get(name, 0) + int(n)
+            top = sorted(own, key=lambda name: -own[name])[:8]
+            process = " + ".join(c[1] for c in rows if c[3] == "process") or "?"
+            print(f"  {group}: {sum(float(c[1]) for c in totals):.2f} s in {sum(int(c[2]) for c in totals)} compiles "
+                  f"over {len(totals)} process(es) (each preparation process's CPU when it had done its part: "
+                  f"{process} s); " + ", ".join(f"{name} {own[name]:.2f} s x{count[name]}" for name in top))
     return 0
 
 
