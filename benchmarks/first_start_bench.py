@@ -26,10 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-try:
-    import resource
-except ImportError:  # pragma: no cover - Windows
-    resource = None
 import re
 import subprocess
 import sys
@@ -79,6 +75,7 @@ def probe(timeframe: str, rule: str) -> None:
 
     def backtest_done(_result: object) -> None:
         marks["backtest done"] = time.perf_counter()
+        cpu["preparation"] = preparation_cpu(core.kernels._processes)
         QTimer.singleShot(1000, app.quit)
 
     def failed(message: str) -> None:
@@ -128,11 +125,28 @@ def probe(timeframe: str, rule: str) -> None:
     print(f"GAPS {gaps[-1][0]:.1f} {gaps[int(len(gaps) * 0.99)][0]:.1f} {len(gaps)}")
     print("WORST " + ", ".join(f"{gap:.0f} ms at {at / 1000:.2f} s" for gap, at in reversed(gaps[-3:])))
     print("MARKS " + ", ".join(f"{name}={t - T0:.2f}" for name, t in sorted(marks.items(), key=lambda kv: kv[1])))
-    print(f"WINDOW CPU {cpu.get('overlays', float('nan')):.2f}")
+    print(f"WINDOW CPU {cpu.get('overlays', float('nan')):.2f} {cpu.get('preparation', float('nan')):.2f}")
     print(f"WINDOW COMPILES {' '.join(window_compiles()) or 'none'}")
     for line in core.kernels.compile_times:  # "<group> <own CPU s> <specialisations> <kernel>"
         print(f"COMPILE {line}")
     window.close()
+
+
+def preparation_cpu(processes) -> float:
+    """CPU seconds of the preparation processes so far (Linux: the ended ones as reaped, the running ones from /proc)."""
+    try:
+        import resource
+
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total = used.ru_utime + used.ru_stime
+        tick = os.sysconf("SC_CLK_TCK")
+        for process in processes:
+            if process.poll() is None:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+    except (ImportError, OSError, ValueError):
+        return float("nan")
 
 
 def window_compiles() -> list[str]:
@@ -169,12 +183,9 @@ def main() -> int:
         print(f"store: {what}; window on EURUSD {args.timeframe}; {os.cpu_count()} cores, load "
               f"{os.getloadavg()[0]:.1f}; numba cache empty ({home / 'cache' / 'numba'})")
         t0 = time.perf_counter()
-        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN) if resource else None
         done = subprocess.run([sys.executable, __file__, "--probe", "--timeframe", args.timeframe, "--rule", args.rule],
                               env=env, capture_output=True, text=True, timeout=420)
         wall = time.perf_counter() - t0
-        used = resource.getrusage(resource.RUSAGE_CHILDREN) if resource else None
-        cpu_all = (used.ru_utime + used.ru_stime - cpu0.ru_utime - cpu0.ru_stime) if used and cpu0 else float("nan")
         found = re.search(r"GAPS ([\d.]+) ([\d.]+) (\d+)\nWORST (.+)\nMARKS (.+)", done.stdout)
         if found is None or "FAILED" in done.stdout:
             raise RuntimeError(f"the probe failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
@@ -187,8 +198,7 @@ def main() -> int:
               f"(goal {BACKTEST_GOAL_S:.0f} s)")
         print(f"GUI thread ({count} ticks of {PROBE_MS} ms): longest gap {float(worst):.1f} ms, p99 {float(p99):.1f} ms "
               f"(budget {GAP_BUDGET_MS:.0f} ms); longest at {where}")
-        print(f"  milestones: {marks_text}; whole child process {wall:.1f} s, its CPU with its preparation "
-              f"processes' {cpu_all:.1f} s; load after {os.getloadavg()[0]:.1f}")
+        print(f"  milestones: {marks_text}; whole child process {wall:.1f} s; load after {os.getloadavg()[0]:.1f}")
         show = re.search(r"SHOW ([\d.]+) ([\d.]+) ([\d.]+)", done.stdout)
         cpu_gaps = re.search(r"CPUGAPS (.+)", done.stdout)
         if show:
@@ -199,8 +209,10 @@ def main() -> int:
         print(f"  first layers drawn {marks.get('first layers', float('nan')):.2f} s, every default-visible layer "
               f"{marks.get('default layers', float('nan')):.2f} s; kernels the window compiled itself: "
               + next((line[16:] for line in done.stdout.splitlines() if line.startswith("WINDOW COMPILES ")), "?"))
-        window_cpu = next((line[11:] for line in done.stdout.splitlines() if line.startswith("WINDOW CPU ")), "?")
-        print(f"  the window's own process had used {window_cpu} s of CPU when the overlays were drawn")
+        window_cpu, prep_cpu = next((line[11:].split() for line in done.stdout.splitlines()
+                                     if line.startswith("WINDOW CPU ")), ("?", "?"))
+        print(f"  the window's own process had used {window_cpu} s of CPU when the overlays were drawn; the preparation "
+              f"processes {prep_cpu} s in all when the first backtest was done")
         compiles = [line.split(" ", 4)[1:] for line in done.stdout.splitlines() if line.startswith("COMPILE ")]
         print("kernel compile CPU seconds in the preparation processes (own time, nested compiles "
               "excluded; summed over the processes: a kernel compiled in two shows x2), per group, costliest "

@@ -63,7 +63,7 @@ def _standin_preparation(tmp_path: Path, numba_dir: Path) -> list[str]:
         import json, pathlib, sys, time
         order, go = {list(DETECTOR_ORDER)!r}, pathlib.Path({str(tmp_path / "go")!r})
         for n, unit in enumerate(order, start=1):
-            print(f"KERNELS {{n}} {{len(order)}} {{unit}} 0.01s", flush=True)
+            print(f"KERNELS detectors {{n}} {{len(order)}} {{unit}} 0.01s", flush=True)
             while n == 3 and not go.exists():
                 time.sleep(0.02)
         marker = pathlib.Path({str(ready_file(numba_dir, "detectors"))!r})
@@ -107,7 +107,7 @@ def test_prestarted_preparation_is_taken_over_by_the_window_service(ita_home: Pa
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
     monkeypatch.setattr(kernel_service, "preparation_command",
-                        lambda: [sys.executable, "-c", "import time; print('KERNELS 1 1 fvg 0.01s', flush=True); "
+                        lambda: [sys.executable, "-c", "import time; print('KERNELS detectors 1 1 fvg 0.01s', flush=True); "
                                  "time.sleep(60)"])
     monkeypatch.setattr(kernel_service, "_PRESTARTED", [])
     assert kernel_service.prestart() and not kernel_service.prestart()  # once
