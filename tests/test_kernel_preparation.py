@@ -95,7 +95,8 @@ def test_preparation_process_reports_every_unit_and_each_group(tmp_path: Path, i
         mine = [e for e in progressed if e.group == label]
         assert [e.done for e in mine] == list(range(1, mine[-1].total + 1))
         assert len({e.unit for e in mine}) == len(mine)
-    assert [e.group for e in ready] == list(GROUPS) and all(not e.error for e in ready)
+    assert sorted(e.group for e in ready) == sorted(GROUPS) and all(not e.error for e in ready)
+    assert [e.group for e in ready].index("backtest") < [e.group for e in ready].index("sweep")
     assert all(ready_file(numba_dir, g).is_file() for g in GROUPS)
 
 
