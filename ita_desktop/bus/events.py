@@ -168,8 +168,8 @@ class KernelsProgressed(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KernelsReady(Event):
     """A group of kernels ("detectors", "backtest", "sweep"; with several preparation processes the backtest
-    may be ready before the detectors, the sweep always after the backtest) is compiled and cached, or its preparation failed
-    (``error``; the kernels then compile where they are first used)."""
+    may be ready before the detectors, the sweep always after the backtest) is compiled and cached, or its
+    preparation failed (``error``; the kernels then compile where they are first used)."""
 
     group: str
     error: str = ""
