@@ -133,7 +133,8 @@ def probe(timeframe: str, rule: str) -> None:
 
 
 def preparation_cpu(processes) -> float:
-    """CPU seconds of the preparation processes so far (Linux: the ended ones as reaped, the running ones from /proc)."""
+    """CPU seconds of the preparation processes so far (Linux: the ended ones as reaped, the running ones from
+    /proc)."""
     try:
         import resource
 
@@ -211,8 +212,8 @@ def main() -> int:
               + next((line[16:] for line in done.stdout.splitlines() if line.startswith("WINDOW COMPILES ")), "?"))
         window_cpu, prep_cpu = next((line[11:].split() for line in done.stdout.splitlines()
                                      if line.startswith("WINDOW CPU ")), ("?", "?"))
-        print(f"  the window's own process had used {window_cpu} s of CPU when the overlays were drawn; the preparation "
-              f"processes {prep_cpu} s in all when the first backtest was done")
+        print(f"  the window's own process had used {window_cpu} s of CPU when the overlays were drawn; the "
+              f"preparation processes {prep_cpu} s in all when the first backtest was done")
         compiles = [line.split(" ", 4)[1:] for line in done.stdout.splitlines() if line.startswith("COMPILE ")]
         print("kernel compile CPU seconds in the preparation processes (own time, nested compiles "
               "excluded; summed over the processes: a kernel compiled in two shows x2), per group, costliest "

@@ -107,8 +107,8 @@ def test_prestarted_preparation_is_taken_over_by_the_window_service(ita_home: Pa
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
     monkeypatch.setattr(kernel_service, "preparation_command",
-                        lambda: [sys.executable, "-c", "import time; print('KERNELS detectors 1 1 fvg 0.01s', flush=True); "
-                                 "time.sleep(60)"])
+                        lambda: [sys.executable, "-c", "import time; "
+                                 "print('KERNELS detectors 1 1 fvg 0.01s', flush=True); time.sleep(60)"])
     monkeypatch.setattr(kernel_service, "_PRESTARTED", [])
     assert kernel_service.prestart() and not kernel_service.prestart()  # once
     early = [p for _dir, _parts, processes in kernel_service._PRESTARTED for p in processes]

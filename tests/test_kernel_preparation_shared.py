@@ -149,7 +149,8 @@ def _service_events(core) -> tuple[list[KernelsProgressed], list[KernelsReady]]:
 
 def _counted_once_in_order(progressed: list[KernelsProgressed]) -> None:
     """Per group: "Preparing detectors: n of 12" goes 1, 2, ... 12, each unit once, whichever process did it."""
-    for group, units in (("detectors", DETECTOR_UNITS), ("backtest", {"simulator", "backtest asia_sweep"}), ("sweep", {"sweep"})):
+    groups = (("detectors", DETECTOR_UNITS), ("backtest", {"simulator", "backtest asia_sweep"}), ("sweep", {"sweep"}))
+    for group, units in groups:
         mine = [e for e in progressed if e.group == group]
         assert [e.done for e in mine] == list(range(1, len(units) + 1))
         assert {e.total for e in mine} == {len(units)} and {e.unit for e in mine} == units
@@ -251,7 +252,8 @@ def test_two_processes_on_an_empty_cache_compile_each_kernel_once(tmp_path: Path
             kernels[name] = compiles[name]
     assert "detectors.order_blocks.order_blocks_kernel" in kernels and "backtest._kernel.simulate_core" in kernels
     # the dispatcher's input check runs before any detector: each process compiles it first (0.1-0.5 s)
-    twice = {name: n for name, n in kernels.items() if n != 1 and name != "detectors.dispatcher._first_not_increasing"}
+    twice = {name: n for name, n in kernels.items()
+             if n != 1 and name != "detectors.dispatcher._first_not_increasing"}
     assert twice == {}
 
 

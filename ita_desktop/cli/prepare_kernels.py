@@ -172,9 +172,10 @@ def _simulate_seed(core, symbol: Callable[[], str]) -> None:
     bars, _starts = setup_bars_with_starts(prep.bars, prep.compiled)
     signal = len(bars) - 10
     close = float(bars.close[signal])
-    plan = OrderPlan("market", close, close * 0.99, close * 0.01, ({"r": 1.0},), -1, None, -1, None, None, None, 1.0)
-    simulate(bars, to_order_rows([(0, 1, signal, plan)], prep.version_id), instrument_settings(prep.compiled, None),
-             lower=prep.lower)
+    plan = OrderPlan("market", close, close * 0.99, close * 0.01, ({"r": 1.0},), -1, None, -1, None, None, None,
+                     1.0)
+    orders = to_order_rows([(0, 1, signal, plan)], prep.version_id)
+    simulate(bars, orders, instrument_settings(prep.compiled, None), lower=prep.lower)
 
 
 def _store_seed_bars(core) -> str:
@@ -300,11 +301,11 @@ class _Run:
                 marker = ready_file(self.numba_dir, group)
                 marker.parent.mkdir(parents=True, exist_ok=True)
                 part = marker.with_name(f"{marker.name}.{os.getpid()}.part")
-                part.write_text(json.dumps({"key": cache_key(), "failures": sum(bool(s["failed"]) for s in states)}),
-                                encoding="utf-8")
+                failures = sum(bool(state["failed"]) for state in states)
+                part.write_text(json.dumps({"key": cache_key(), "failures": failures}), encoding="utf-8")
                 os.replace(part, marker)
-            if self.timings and group in self.cpu:  # the whole process's CPU by then (start-up, set-up and compiles):
-                for line in self.timings.take(group):  # the benchmark's "on a core of its own"
+            if self.timings and group in self.cpu:  # with the whole process's CPU by then (start-up, set-up and
+                for line in self.timings.take(group):  # compiles): the benchmark's "on a core of its own"
                     self.emit(line)
                 self.emit(f"COMPILE {group} {self.cpu[group]:.2f} 0 process")
             if complete:
