@@ -220,17 +220,20 @@ def main() -> int:
               "first (specialisations compiled):")
         for group in dict.fromkeys(c[0] for c in compiles):
             rows = [c for c in compiles if c[0] == group]
-            totals = [c for c in rows if c[3] == "total"]
+            totals = [c for c in rows if c[3] == "total"]  # one per unit (older code: one per group)
             own: dict[str, float] = {}
             count: dict[str, int] = {}
             for _, seconds, n, name in (c for c in rows if c[3] not in ("total", "process")):
                 own[name] = own.get(name, 0.0) + float(seconds)
                 count[name] = count.get(name, 0) + int(n)
             top = sorted(own, key=lambda name: -own[name])[:8]
-            process = " + ".join(c[1] for c in rows if c[3] == "process") or "?"
+            process: dict[str, float] = {}  # per process (its pid), its CPU after its last unit of the group
+            for _, seconds, pid, _name in (c for c in rows if c[3] == "process"):
+                process[pid] = max(process.get(pid, 0.0), float(seconds))
             print(f"  {group}: {sum(float(c[1]) for c in totals):.2f} s in {sum(int(c[2]) for c in totals)} compiles "
-                  f"over {len(totals)} process(es) (each preparation process's CPU when it had done its part: "
-                  f"{process} s); " + ", ".join(f"{name} {own[name]:.2f} s x{count[name]}" for name in top))
+                  f"over {len(process)} process(es) (each preparation process's CPU when it had done its part: "
+                  f"{' + '.join(f'{v:.2f}' for v in process.values()) or '?'} s); "
+                  + ", ".join(f"{name} {own[name]:.2f} s x{count[name]}" for name in top))
     return 0
 
 

@@ -18,8 +18,8 @@ process, ``<how>`` its wall time, or found done, ``cached``; ``<done>`` counts t
 by any process), ``FAILED <unit>: <error>`` before a unit that failed, ``GROUP <name>`` when a group
 is cached (its last unit done, by any process: ``detectors`` first, the window draws overlays from
 then on), ``PRUNED <key>`` per stale key folder removed first, ``DONE`` at the end; with
-``ITA_KERNEL_TIMINGS=1``, one ``COMPILE`` line per kernel this process compiled for a group, when it
-sees the group done.
+``ITA_KERNEL_TIMINGS=1``, after each unit, one ``COMPILE <group> <own CPU s> <count> <kernel>`` line per
+kernel it compiled, a ``total`` line and ``COMPILE <group> <process CPU s> <pid> process``.
 """
 
 from __future__ import annotations
@@ -245,10 +245,13 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
                     error = f"{type(exc).__name__}: {exc}"
                     emit(f"FAILED {unit.name}: {error}")
                 claim.finish(error)
-                run.cpu[unit.group] = time.process_time()
+                if timings:  # this unit's compiles, with this process's CPU by then (start-up, set-up, compiles):
+                    for line in timings.take(unit.group):  # the benchmark's "on a core of its own"
+                        emit(line)
+                    emit(f"COMPILE {unit.group} {time.process_time():.2f} {os.getpid()} process")
                 run.report(unit, f"{time.perf_counter() - started:.2f}s")
                 run.close_groups()
-            run.close_groups(final=True)
+            run.close_groups()  # groups whose last unit another process ended
     emit("DONE")
     return 0 if failures == 0 else 1
 
@@ -259,7 +262,6 @@ class _Run:
     def __init__(self, numba_dir, board: UnitBoard, units: list[Unit], emit, timings) -> None:
         self.numba_dir, self.board, self.units, self.emit, self.timings = numba_dir, board, units, emit, timings
         self.names = {u.name for u in units}
-        self.cpu: dict[str, float] = {}  # this process's CPU when it ended its last unit of each group
         self.closed: set[str] = set()
 
     def _cached(self, name: str) -> bool:
@@ -286,30 +288,20 @@ class _Run:
             self.emit(f"FAILED {unit.name}: {failed}")
         self.emit(f"KERNELS {unit.group} {done} {len(mine)} {unit.name} {how}")
 
-    def close_groups(self, final: bool = False) -> None:
-        """Mark each group whose units are all done (by whichever process); at the end, give this process's
-        compile times of every group it worked on."""
+    def close_groups(self) -> None:
+        """Mark each group whose units are all done (by whichever process), once per process."""
         for group in dict.fromkeys(u.group for u in self.units):
-            if group in self.closed:
-                continue
             states = [self.board.done(u.name) for u in self.units if u.group == group]
-            complete = all(state is not None for state in states)
-            if not complete and not final:
+            if group in self.closed or any(state is None for state in states):
                 continue
             self.closed.add(group)
-            if complete:
-                marker = ready_file(self.numba_dir, group)
-                marker.parent.mkdir(parents=True, exist_ok=True)
-                part = marker.with_name(f"{marker.name}.{os.getpid()}.part")
-                failures = sum(bool(state["failed"]) for state in states)
-                part.write_text(json.dumps({"key": cache_key(), "failures": failures}), encoding="utf-8")
-                os.replace(part, marker)
-            if self.timings and group in self.cpu:  # with the whole process's CPU by then (start-up, set-up and
-                for line in self.timings.take(group):  # compiles): the benchmark's "on a core of its own"
-                    self.emit(line)
-                self.emit(f"COMPILE {group} {self.cpu[group]:.2f} 0 process")
-            if complete:
-                self.emit(f"GROUP {group}")
+            marker = ready_file(self.numba_dir, group)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            part = marker.with_name(f"{marker.name}.{os.getpid()}.part")
+            failures = sum(bool(state["failed"]) for state in states)
+            part.write_text(json.dumps({"key": cache_key(), "failures": failures}), encoding="utf-8")
+            os.replace(part, marker)
+            self.emit(f"GROUP {group}")
 
 
 def main(argv: list[str] | None = None) -> int:
