@@ -97,7 +97,12 @@ def _rule_units(core) -> frozenset[str]:
     from ita_desktop.rules.engine.compiler import compile_rule
     from ita_desktop.rules.loader import load_rule
 
-    compiled = compile_rule(load_rule(core.backtests._path(SEED_RULE, None)).rule, SEED_SYMBOL)
+    from ita_desktop.detectors.dispatcher import ALL_KINDS
+
+    try:
+        compiled = compile_rule(load_rule(core.backtests._path(SEED_RULE, None)).rule, SEED_SYMBOL)
+    except Exception:  # noqa: BLE001 - the backtest unit reports it; until then it waits for every detector
+        return frozenset(ALL_KINDS)
     return _kind_units(compiled.kinds, compiled.params)
 
 
