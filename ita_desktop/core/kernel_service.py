@@ -78,8 +78,10 @@ _PRESTARTED: list[tuple[Path, list[tuple[str, ...]], list[subprocess.Popen[str]]
 
 def prestart() -> bool:
     """Start the preparation now, before the window's own imports and set-up (1-3 s on a first start),
-    when this code's kernels are not all cached; True if started. The window's ``KernelService.start``
-    then takes the running processes over (their lines wait in the pipe meanwhile). A process nobody
+    when this code's kernels are not all cached; True if started. Only the first process of the plan:
+    the window's imports take a core meanwhile, and on 2 cores a second process would halve the
+    first's. The window's ``KernelService.start`` then takes it over (its lines wait in the pipe
+    meanwhile) and starts the others. A process nobody
     took over (the app exited early: ``--version``, no display, bad settings) is ended at exit.
     Needs ``NUMBA_CACHE_DIR`` (set on importing ``ita_desktop``); imports neither numba nor Qt."""
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
@@ -89,8 +91,8 @@ def prestart() -> bool:
     parts = plan(missing, os.cpu_count() or 1)
     if not parts:
         return False
-    try:
-        processes = [_spawn(Path(numba_dir), groups, k) for k, groups in enumerate(parts)]
+    try:  # the first only: the others start with the window's service, once its imports are done (below)
+        processes = [_spawn(Path(numba_dir), parts[0], 0)]
     except OSError as exc:  # the window's start() tries again and reports it
         log.warning("kernel preparation could not start early: %s", exc)
         return False
