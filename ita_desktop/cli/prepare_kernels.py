@@ -146,18 +146,19 @@ def _units(core, symbol: Callable[[], str], backtest_first: bool = False) -> lis
     return units
 
 
-def _preferred(units: list[Unit], prefer: str, done: Callable[[str], bool]) -> list[Unit]:
+def _preferred(units: list[Unit], prefer: str, begun: Callable[[str], bool]) -> list[Unit]:
     """The order a process looks for work in now: ``units`` (the usual order), with ``prefer``'s units moved
-    first once half of the units before them in the usual order are ``done``. With ``backtest``: this
-    process helps with the detectors (the backtest's first: they come first), then compiles the simulator
-    (which needs no detector) while the first process ends the other detectors, then the backtest. The
-    simulator then runs about half before and half after the overlays: compiled after them, the backtest
-    came ~6 s after them; from the start, the overlays ~3 s later (2 cores, CPU seconds measured per process)."""
+    first once half of the units before them in the usual order have ``begun`` (done, or compiling in
+    another process). With ``backtest``: this process helps with the first detectors (the backtest's:
+    they come first), then compiles the simulator (which needs no detector) while the first process ends
+    the detectors, then the backtest. The simulator then runs partly before and partly after the
+    overlays: compiled after them, the backtest came ~6-8 s after them; from the start, the overlays
+    ~3 s later (2 cores, CPU seconds measured per process, notes in the Decision Log)."""
     first = [u for u in units if u.group == prefer]
     if not first:
         return units
     ahead = units[:units.index(first[0])]
-    if sum(done(u.name) for u in ahead) * 2 < len(ahead):
+    if sum(begun(u.name) for u in ahead) * 2 < len(ahead):
         return units
     return first + [u for u in units if u.group != prefer]
 
@@ -230,8 +231,9 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
                     run.report(unit, "cached")
             pending = {unit.name for unit in units}
             done = lambda name: board.done(name) is not None  # noqa: E731
+            begun = lambda name: done(name) or board.held(name)  # noqa: E731
             while pending:
-                taken = run.next([u for u in _preferred(units, prefer, done) if u.name in pending])
+                taken = run.next([u for u in _preferred(units, prefer, begun) if u.name in pending])
                 if taken is None:
                     pending = {name for name in pending if not done(name)}
                     if pending:
