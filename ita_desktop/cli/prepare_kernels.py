@@ -149,18 +149,20 @@ def _units(core, symbol: Callable[[], str], backtest_first: bool = False) -> lis
 def _preferred(units: list[Unit], prefer: str, begun: Callable[[str], bool]) -> list[Unit]:
     """The order a process looks for work in now: ``units`` (the usual order), with ``prefer``'s units moved
     first once half of the units before them in the usual order have ``begun`` (done, or compiling in
-    another process). With ``backtest``: this process helps with the first detectors (the backtest's:
-    they come first), then compiles the simulator (which needs no detector) while the first process ends
-    the detectors, then the backtest. The simulator then runs partly before and partly after the
+    another process), those of them that need nothing outside ``prefer``. With ``backtest``: this process
+    helps with the first detectors (the backtest's: they come first), then compiles the simulator (which
+    needs no detector) while the first process ends the detectors, then helps with what is left of them
+    before the backtest (the overlays first). The simulator then runs partly before and partly after the
     overlays: compiled after them, the backtest came ~6-8 s after them; from the start, the overlays
     ~3 s later (2 cores, CPU seconds measured per process, notes in the Decision Log)."""
-    first = [u for u in units if u.group == prefer]
+    own = {u.name for u in units if u.group == prefer}
+    first = [u for u in units if u.name in own and u.needs() <= own]  # the simulator (not the backtest)
     if not first:
         return units
     ahead = units[:units.index(first[0])]
     if sum(begun(u.name) for u in ahead) * 2 < len(ahead):
         return units
-    return first + [u for u in units if u.group != prefer]
+    return first + [u for u in units if u.name not in {f.name for f in first}]
 
 
 def _simulate_seed(core, symbol: Callable[[], str]) -> None:
