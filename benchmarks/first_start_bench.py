@@ -3,7 +3,8 @@
 The trader's first start after installing (or after an upgrade changed the kernels' code): the
 store holds the real EURUSD M1 file, the numba cache folder is empty. A child process runs the
 real window (``MainWindow`` over a real ``Core``) with a 2 ms timer on the GUI thread. The kernels
-compile in the preparation process (``cli/prepare_kernels``); the window shows candles at once and
+compile in the preparation processes (``cli/prepare_kernels``, one per core up to three, sharing the
+units); the window shows candles at once and
 overlays when the detectors' kernels are cached. As soon as the overlays are drawn the child asks
 for a backtest of the seed rule ``asia_sweep`` on EURUSD through the core (as the Backtest panel
 does), and stops 1 s after it returns.
@@ -17,7 +18,9 @@ preparation starts first, as the window's entry point starts it (``kernel_servic
 layer is drawn as soon as its kernels are (``first layers``, then ``default layers``: every layer the
 legend shows by default), the ``overlays`` mark is the window's ``ready`` (every layer, full detection). Then
 each kernel's compile time (CPU seconds, steadier than wall time on a shared machine) per group
-and how many specialisations of it were compiled, as the preparation process reported them.
+and how many specialisations of it were compiled, as the preparation processes reported them (summed;
+with each process's CPU when it had done its part of a group: on a quiet machine, each process has a
+core and the group is ready about when the busiest of them is done).
 
     uv run python benchmarks/first_start_bench.py [--timeframe M5] [--rule asia_sweep]
 """
