@@ -43,6 +43,11 @@ from ita_desktop.kernel_cache import cache_key, cache_root, prune_stale
 #: Started before the window's imports, at the same priority it took half the CPU the window starts
 #: with: candles at 9.0-10.2 s instead of 4.8-5.8 s (load 7-8, 2 cores); at nice 10, 4.6-4.8 s.
 PREPARATION_NICE = 10
+#: The other processes (``--prefer``) run lower still: on a quiet machine each has a core and this changes
+#: nothing; when other sessions keep the cores busy (Linux's autogroups give the window's session one
+#: share, however many processes it runs), the first process, whose detectors the overlays wait for,
+#: gets most of that share: at nice 10 both, the overlays came later than with one process (load 3).
+SPARE_NICE = 19
 WAIT_S = 0.03  # a process with nothing to take looks again after this (a unit takes 0.1-6 s)
 DEMO_DAYS = 8
 SEED_SYMBOL = "EURUSD"  # listed by every shipped rule
@@ -332,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if hasattr(os, "nice"):  # the window's start-up first (candles at once), then this has the CPU to itself
-        os.nice(PREPARATION_NICE)
+        os.nice(SPARE_NICE if prefer else PREPARATION_NICE)
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
     if not numba_dir:
         print("NUMBA_CACHE_DIR is not set (ita_desktop sets it on import)", file=sys.stderr)
