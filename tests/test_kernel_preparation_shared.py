@@ -284,11 +284,15 @@ def test_units_come_after_what_they_need_and_the_second_process_looks_at_the_bac
     layers_first = [n for n in names if n in DETECTOR_ORDER]
     assert layers_first.index("fvg") < layers_first.index("order_blocks")
     done: set[str] = set()  # done or compiling elsewhere
-    order = [u.name for u in _preferred(units, "backtest", done.__contains__)]
+    order = [u.name for u in _preferred(units, "backtest", done.__contains__, done.__contains__)]
     assert order == names  # the simulator waits until half the units before it have begun
     done.update(names[:5])
-    assert [u.name for u in _preferred(units, "backtest", done.__contains__)] == names
+    assert [u.name for u in _preferred(units, "backtest", done.__contains__, done.__contains__)] == names
     done.add(names[5])  # 6 of the 12 detector units
-    order = [u.name for u in _preferred(units, "backtest", done.__contains__)]
+    order = [u.name for u in _preferred(units, "backtest", done.__contains__, done.__contains__)]
     assert order == ["simulator"] + [n for n in names if n != "simulator"]  # the backtest after the detectors
-    assert [u.name for u in _preferred(units, "", done.__contains__)] == names
+    assert [u.name for u in _preferred(units, "", done.__contains__, done.__contains__)] == \
+        [n for n in names if n in DETECTOR_UNITS]  # the first process: the detectors before anything else
+    done.update(DETECTOR_UNITS)
+    assert [u.name for u in _preferred(units, "", done.__contains__, done.__contains__)] == \
+        [n for n in names if n != "sweep"]  # then the backtest group (the sweep after it)

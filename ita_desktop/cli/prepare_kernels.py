@@ -43,11 +43,6 @@ from ita_desktop.kernel_cache import cache_key, cache_root, prune_stale
 #: Started before the window's imports, at the same priority it took half the CPU the window starts
 #: with: candles at 9.0-10.2 s instead of 4.8-5.8 s (load 7-8, 2 cores); at nice 10, 4.6-4.8 s.
 PREPARATION_NICE = 10
-#: The other processes (``--prefer``) run lower still: on a quiet machine each has a core and this changes
-#: nothing; when other sessions keep the cores busy (Linux's autogroups give the window's session one
-#: share, however many processes it runs), the first process, whose detectors the overlays wait for,
-#: gets most of that share: at nice 10 both, the overlays came later than with one process (load 3).
-SPARE_NICE = 19
 WAIT_S = 0.03  # a process with nothing to take looks again after this (a unit takes 0.1-6 s)
 DEMO_DAYS = 8
 SEED_SYMBOL = "EURUSD"  # listed by every shipped rule
@@ -151,7 +146,8 @@ def _units(core, symbol: Callable[[], str], backtest_first: bool = False) -> lis
     return units
 
 
-def _preferred(units: list[Unit], prefer: str, begun: Callable[[str], bool]) -> list[Unit]:
+def _preferred(units: list[Unit], prefer: str, begun: Callable[[str], bool],
+               done: Callable[[str], bool]) -> list[Unit]:
     """The order a process looks for work in now: ``units`` (the usual order), with ``prefer``'s units moved
     first once half of the units before them in the usual order have ``begun`` (done, or compiling in
     another process), those of them that need nothing outside ``prefer``. With ``backtest``: this process
@@ -159,7 +155,14 @@ def _preferred(units: list[Unit], prefer: str, begun: Callable[[str], bool]) -> 
     needs no detector) while the first process ends the detectors, then helps with what is left of them
     before the backtest (the overlays first). The simulator then runs partly before and partly after the
     overlays: compiled after them, the backtest came ~6-8 s after them; from the start, the overlays
-    ~3 s later (2 cores, CPU seconds measured per process, notes in the Decision Log)."""
+    ~3 s later (2 cores, CPU seconds measured per process, notes in the Decision Log). Without
+    ``prefer`` (the first process, or the only one), a group's units only once every earlier group's
+    are ``done``: when the other process held the last detector unit, the first took the simulator and
+    the two shared a core the overlays waited on (19.6 s against 8.4-12.8 s, load 1.7-1.9)."""
+    if not prefer:  # the first process: no unit of a later group while one of an earlier group is left (it
+        groups = list(dict.fromkeys(u.group for u in units))  # would slow the process compiling that one)
+        left = [g for g in groups if any(u.group == g and not done(u.name) for u in units)]
+        return [u for u in units if not left or groups.index(u.group) <= groups.index(left[0])]
     own = {u.name for u in units if u.group == prefer}
     first = [u for u in units if u.name in own and u.needs() <= own]  # the simulator (not the backtest)
     if not first:
@@ -240,7 +243,7 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
             done = lambda name: board.done(name) is not None  # noqa: E731
             begun = lambda name: done(name) or board.held(name)  # noqa: E731
             while pending:
-                taken = run.next([u for u in _preferred(units, prefer, begun) if u.name in pending])
+                taken = run.next([u for u in _preferred(units, prefer, begun, done) if u.name in pending])
                 if taken is None:
                     pending = {name for name in pending if not done(name)}
                     if pending:
@@ -337,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if hasattr(os, "nice"):  # the window's start-up first (candles at once), then this has the CPU to itself
-        os.nice(SPARE_NICE if prefer else PREPARATION_NICE)
+        os.nice(PREPARATION_NICE)  # every process alike (tried: nice 19 for the later ones starved the detector
+        # units they held while the first compiled the simulator: a priority follows the process, not the unit)
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
     if not numba_dir:
         print("NUMBA_CACHE_DIR is not set (ita_desktop sets it on import)", file=sys.stderr)

@@ -66,8 +66,7 @@ def _spawn(numba_dir: Path, groups: tuple[str, ...], k: int = 0) -> subprocess.P
     """Preparation process ``k`` compiling ``groups`` into ``numba_dir``; its protocol lines on stdout."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), PYTHONUNBUFFERED="1")
     # no console window flashing up on Windows, and below the window's priority (POSIX: the child's nice)
-    priority = "BELOW_NORMAL_PRIORITY_CLASS" if k == 0 else "IDLE_PRIORITY_CLASS"  # prepare_kernels.SPARE_NICE
-    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) | getattr(subprocess, priority, 0)
+    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
     return subprocess.Popen(preparation_command() + ["--groups", ",".join(groups)] + _prefer(k, groups),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                             env=env, creationflags=flags)
