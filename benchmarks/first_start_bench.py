@@ -3,7 +3,8 @@
 The trader's first start after installing (or after an upgrade changed the kernels' code): the
 store holds the real EURUSD M1 file, the numba cache folder is empty. A child process runs the
 real window (``MainWindow`` over a real ``Core``) with a 2 ms timer on the GUI thread. The kernels
-compile in the preparation process (``cli/prepare_kernels``); the window shows candles at once and
+compile in the preparation processes (``cli/prepare_kernels``, one per core up to three, sharing the
+units); the window shows candles at once and
 overlays when the detectors' kernels are cached. As soon as the overlays are drawn the child asks
 for a backtest of the seed rule ``asia_sweep`` on EURUSD through the core (as the Backtest panel
 does), and stops 1 s after it returns.
@@ -17,7 +18,9 @@ preparation starts first, as the window's entry point starts it (``kernel_servic
 layer is drawn as soon as its kernels are (``first layers``, then ``default layers``: every layer the
 legend shows by default), the ``overlays`` mark is the window's ``ready`` (every layer, full detection). Then
 each kernel's compile time (CPU seconds, steadier than wall time on a shared machine) per group
-and how many specialisations of it were compiled, as the preparation process reported them.
+and how many specialisations of it were compiled, as the preparation processes reported them (summed;
+with each process's CPU when it had done its part of a group: on a quiet machine, each process has a
+core and the group is ready about when the busiest of them is done).
 
     uv run python benchmarks/first_start_bench.py [--timeframe M5] [--rule asia_sweep]
 """
@@ -75,6 +78,7 @@ def probe(timeframe: str, rule: str) -> None:
 
     def backtest_done(_result: object) -> None:
         marks["backtest done"] = time.perf_counter()
+        cpu["preparation"] = preparation_cpu(core.kernels._processes)
         QTimer.singleShot(1000, app.quit)
 
     def failed(message: str) -> None:
@@ -124,11 +128,29 @@ def probe(timeframe: str, rule: str) -> None:
     print(f"GAPS {gaps[-1][0]:.1f} {gaps[int(len(gaps) * 0.99)][0]:.1f} {len(gaps)}")
     print("WORST " + ", ".join(f"{gap:.0f} ms at {at / 1000:.2f} s" for gap, at in reversed(gaps[-3:])))
     print("MARKS " + ", ".join(f"{name}={t - T0:.2f}" for name, t in sorted(marks.items(), key=lambda kv: kv[1])))
-    print(f"WINDOW CPU {cpu.get('overlays', float('nan')):.2f}")
+    print(f"WINDOW CPU {cpu.get('overlays', float('nan')):.2f} {cpu.get('preparation', float('nan')):.2f}")
     print(f"WINDOW COMPILES {' '.join(window_compiles()) or 'none'}")
     for line in core.kernels.compile_times:  # "<group> <own CPU s> <specialisations> <kernel>"
         print(f"COMPILE {line}")
     window.close()
+
+
+def preparation_cpu(processes) -> float:
+    """CPU seconds of the preparation processes so far (Linux: the ended ones as reaped, the running ones from
+    /proc)."""
+    try:
+        import resource
+
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total = used.ru_utime + used.ru_stime
+        tick = os.sysconf("SC_CLK_TCK")
+        for process in processes:
+            if process.poll() is None:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+    except (ImportError, OSError, ValueError):
+        return float("nan")
 
 
 def window_compiles() -> list[str]:
@@ -180,7 +202,7 @@ def main() -> int:
               f"(goal {BACKTEST_GOAL_S:.0f} s)")
         print(f"GUI thread ({count} ticks of {PROBE_MS} ms): longest gap {float(worst):.1f} ms, p99 {float(p99):.1f} ms "
               f"(budget {GAP_BUDGET_MS:.0f} ms); longest at {where}")
-        print(f"  milestones: {marks_text}; whole child process {wall:.1f} s")
+        print(f"  milestones: {marks_text}; whole child process {wall:.1f} s; load after {os.getloadavg()[0]:.1f}")
         show = re.search(r"SHOW ([\d.]+) ([\d.]+) ([\d.]+)", done.stdout)
         cpu_gaps = re.search(r"CPUGAPS (.+)", done.stdout)
         if show:
@@ -191,19 +213,30 @@ def main() -> int:
         print(f"  first layers drawn {marks.get('first layers', float('nan')):.2f} s, every default-visible layer "
               f"{marks.get('default layers', float('nan')):.2f} s; kernels the window compiled itself: "
               + next((line[16:] for line in done.stdout.splitlines() if line.startswith("WINDOW COMPILES ")), "?"))
-        window_cpu = next((line[11:] for line in done.stdout.splitlines() if line.startswith("WINDOW CPU ")), "?")
-        print(f"  the window's own process had used {window_cpu} s of CPU when the overlays were drawn")
+        window_cpu, prep_cpu = next((line[11:].split() for line in done.stdout.splitlines()
+                                     if line.startswith("WINDOW CPU ")), ("?", "?"))
+        print(f"  the window's own process had used {window_cpu} s of CPU when the overlays were drawn; the "
+              f"preparation processes {prep_cpu} s in all when the first backtest was done")
         compiles = [line.split(" ", 4)[1:] for line in done.stdout.splitlines() if line.startswith("COMPILE ")]
-        print("kernel compile CPU seconds in the preparation process (own time, nested compiles "
-              "excluded), per group, costliest first (specialisations compiled):")
+        print("kernel compile CPU seconds in the preparation processes (own time, nested compiles "
+              "excluded; summed over the processes: a kernel compiled in two shows x2), per group, costliest "
+              "first (specialisations compiled):")
         for group in dict.fromkeys(c[0] for c in compiles):
             rows = [c for c in compiles if c[0] == group]
-            total = next((c for c in rows if c[3] == "total"), None)
-            top = [c for c in rows if c[3] not in ("total", "process")][:8]
-            process = next((c[1] for c in rows if c[3] == "process"), "?")
-            print(f"  {group}: {total[1] if total else '?'} s in {total[2] if total else '?'} compiles "
-                  f"(the preparation process's CPU when it was done: {process} s); "
-                  + ", ".join(f"{name} {own} s x{count}" for _, own, count, name in top))
+            totals = [c for c in rows if c[3] == "total"]  # one per unit (older code: one per group)
+            own: dict[str, float] = {}
+            count: dict[str, int] = {}
+            for _, seconds, n, name in (c for c in rows if c[3] not in ("total", "process")):
+                own[name] = own.get(name, 0.0) + float(seconds)
+                count[name] = count.get(name, 0) + int(n)
+            top = sorted(own, key=lambda name: -own[name])[:8]
+            process: dict[str, float] = {}  # per process (its pid), its CPU after its last unit of the group
+            for _, seconds, pid, _name in (c for c in rows if c[3] == "process"):
+                process[pid] = max(process.get(pid, 0.0), float(seconds))
+            print(f"  {group}: {sum(float(c[1]) for c in totals):.2f} s in {sum(int(c[2]) for c in totals)} compiles "
+                  f"over {len(process)} process(es) (each preparation process's CPU when it had done its part: "
+                  f"{' + '.join(f'{v:.2f}' for v in process.values()) or '?'} s); "
+                  + ", ".join(f"{name} {own[name]:.2f} s x{count[name]}" for name in top))
     return 0
 
 

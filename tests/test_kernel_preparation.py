@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 from ita_desktop.bus.events import KernelsProgressed, KernelsReady
-from ita_desktop.core.kernel_service import GROUPS, PARALLEL_MIN_CORES, ready_file
+from ita_desktop.core.kernel_service import GROUPS, ready_file
 from ita_desktop.kernel_cache import KERNEL_PACKAGES, cache_key, cache_root, module_subpath, source_stamp
 from tests.support.cores import new_core
 from tests.support.kernel_caches import marked_ready, unmarked_copy
@@ -91,12 +91,12 @@ def test_preparation_process_reports_every_unit_and_each_group(tmp_path: Path, i
         core.kernels._thread.join(WAIT_S)
         core.bus.wait_idle(5.0)
     assert core.kernels.error == ""
-    for label in {e.group for e in progressed}:  # each process counts its own units, in order
+    for label in GROUPS:  # each group's units counted once, in order, whichever process reported them
         mine = [e for e in progressed if e.group == label]
         assert [e.done for e in mine] == list(range(1, mine[-1].total + 1))
-    assert {e.group for e in progressed} == ({"detectors", "backtest"} if os.cpu_count() >= PARALLEL_MIN_CORES
-                                             else {"detectors"})
-    assert [e.group for e in ready] == list(GROUPS) and all(not e.error for e in ready)
+        assert len({e.unit for e in mine}) == len(mine)
+    assert sorted(e.group for e in ready) == sorted(GROUPS) and all(not e.error for e in ready)
+    assert [e.group for e in ready].index("backtest") < [e.group for e in ready].index("sweep")
     assert all(ready_file(numba_dir, g).is_file() for g in GROUPS)
 
 
@@ -165,21 +165,14 @@ def test_window_draws_candles_first_and_overlays_when_their_kernels_are_ready(qt
     assert all(ready_file(numba_dir, g).is_file() for g in GROUPS)
 
 
-def test_plan_gives_the_detectors_a_process_of_their_own_when_there_are_cores():
-    from ita_desktop.core.kernel_service import plan
-
-    assert plan(GROUPS, 4) == [("detectors",), ("backtest", "sweep")]
-    assert plan(GROUPS, 1) == plan(GROUPS, 2) == [GROUPS]
-    assert plan(("backtest", "sweep"), 8) == [("backtest", "sweep")]
-    assert plan((), 8) == []
-
-
 def test_preparation_command_line_names_bad_groups(capsys):
     from ita_desktop.cli.prepare_kernels import main
 
     assert main(["--prepare-kernels", "--groups", "detectors,charts"]) == 2
     assert "unknown group(s) charts; groups: detectors, backtest, sweep" in capsys.readouterr().err
     assert main(["--frobnicate"]) == 2
+    assert main(["--prefer", "charts"]) == 2 and "unknown group(s) charts" in capsys.readouterr().err
+    assert main(["--groups", "detectors", "--groups", "sweep"]) == 2
 
 
 def _key_folder(base: Path, name: str, age_s: float, used_s: float | None = None) -> Path:

@@ -157,8 +157,8 @@ class JobCancelled(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KernelsProgressed(Event):
-    """A kernel preparation process (compiling numba kernels) finished unit ``done`` of its ``total``;
-    ``group`` is the first group it prepares ("detectors", or "backtest" for backtest and sweep)."""
+    """A kernel preparation unit (compiling numba kernels) is done: ``done`` of the ``total`` units of its
+    ``group`` ("detectors", "backtest", "sweep") are, whichever preparation process compiled them."""
 
     group: str
     done: int
@@ -168,8 +168,9 @@ class KernelsProgressed(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KernelsReady(Event):
-    """A group of kernels ("detectors", "backtest", then "sweep") is compiled and cached, or its preparation failed
-    (``error``; the kernels then compile where they are first used)."""
+    """A group of kernels ("detectors", "backtest", "sweep"; with several preparation processes the backtest
+    may be ready before the detectors, the sweep always after the backtest) is compiled and cached, or its
+    preparation failed (``error``; the kernels then compile where they are first used)."""
 
     group: str
     error: str = ""

@@ -15,13 +15,19 @@ TIMINGS_ENV = "ITA_KERNEL_TIMINGS"
 
 
 class CompileTimes:
-    """``install()`` once; ``take(group)`` gives ``COMPILE <group> <own CPU s> <count> <module.function>`` lines,
-    costliest first, for the compiles since the last ``take`` (and a ``total`` line)."""
+    """``install()`` once; ``charge_to(group)`` before a unit of that group; ``take(group)`` gives
+    ``COMPILE <group> <own CPU s> <count> <module.function>`` lines, costliest first, for the group's
+    compiles since its last ``take`` (and a ``total`` line)."""
 
     def __init__(self) -> None:
+        self._buckets: dict[str, tuple[dict[str, float], dict[str, int]]] = {}
         self.own: dict[str, float] = defaultdict(float)
         self.count: dict[str, int] = defaultdict(int)
         self._stack: list[list[float]] = []  # [started, time spent in nested compiles]
+
+    def charge_to(self, group: str) -> None:
+        """Count the compiles from now on under ``group`` (several processes interleave units of groups)."""
+        self.own, self.count = self._buckets.setdefault(group, (defaultdict(float), defaultdict(int)))
 
     def install(self) -> None:
         from numba.core import event
@@ -45,6 +51,8 @@ class CompileTimes:
         event.register("numba:compile", _Listener())
 
     def take(self, group: str) -> list[str]:
+        if group in self._buckets:
+            self.own, self.count = self._buckets[group]
         ranked = sorted(self.own.items(), key=lambda kv: -kv[1])
         total = sum(self.own.values())
         lines = ([f"COMPILE {group} {own:.2f} {self.count[name]} {name}" for name, own in ranked]

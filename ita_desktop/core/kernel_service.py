@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GROUPS = ("detectors", "backtest", "sweep")  # in the order the preparation compiles them
-PARALLEL_MIN_CORES = 4
+MAX_PROCESSES = 3  # the unit graph keeps at most ~3 busy at once (a backtest needs most detectors first)
+PREFER_FLAG = "--prefer"  # prepare_kernels: take this group's units first whenever they can run
+#: The window's service starts the later processes this long after its own start (after the window's first
+#: show and candles): started at once, their imports lengthened the first show's turn (GUI thread's longest
+#: gap 33-45 ms, median 39, against 20-32 ms, median 26, 4 runs each near quiet; overlays 8.4-8.9 s against
+#: 8.0-8.4 s, the first backtest 2.5-3.0 s against 3.0-3.8 s).
+LATER_START_S = 0.6
+UNITS_FOLDER = "units"  # in the key's folder: the units' claims and done markers (cli/unit_board.py)
 
 
 def ready_file(numba_dir: Path | str, group: str) -> Path:
@@ -44,26 +52,30 @@ def preparation_command() -> list[str]:
 
 
 def plan(missing: tuple[str, ...], cores: int) -> list[tuple[str, ...]]:
-    """Which groups each preparation process compiles. With PARALLEL_MIN_CORES cores or more, the
-    detectors get a process of their own (the overlays wait for them) and the backtest and sweep
-    another, started at the same time: the backtest is then ready after about max(detectors,
-    backtest) instead of their sum (its process compiles the detectors a rule needs too: CPU spent,
-    wall time saved). With fewer cores the second process would slow the overlays down (measured on
-    2 busy cores: overlays 21 s -> 41 s), so one process compiles the groups in order."""
-    first = tuple(g for g in missing if g == "detectors")
-    rest = tuple(g for g in missing if g != "detectors")
-    if cores >= PARALLEL_MIN_CORES and first and rest:
-        return [first, rest]
-    return [missing] if missing else []
+    """The groups each preparation process compiles: every process all of ``missing``, one process per
+    core up to MAX_PROCESSES. They share the units as they go (cli/unit_board.py: no kernel compiled
+    twice), the first taking the detectors first, the others the backtest as soon as the detectors it
+    needs are cached; the window's process is mostly idle meanwhile, so on 2 cores the second core
+    compiles too. (A static split, detectors in one process and backtest and sweep in another, made the
+    second compile the rule's detectors again: overlays 21 s -> 41 s on 2 busy cores.)"""
+    if not missing:
+        return []
+    return [missing] * max(1, min(cores, MAX_PROCESSES))
 
 
-def _spawn(numba_dir: Path, groups: tuple[str, ...]) -> subprocess.Popen[str]:
-    """One preparation process compiling ``groups`` into ``numba_dir``; its protocol lines on stdout."""
+def _prefer(k: int, groups: tuple[str, ...]) -> list[str]:
+    """Process ``k``'s preference: the first the detectors (the overlays wait for them), the rest the backtest."""
+    return [PREFER_FLAG, "backtest"] if k > 0 and "backtest" in groups else []
+
+
+def _spawn(numba_dir: Path, groups: tuple[str, ...], k: int = 0) -> subprocess.Popen[str]:
+    """Preparation process ``k`` compiling ``groups`` into ``numba_dir``; its protocol lines on stdout."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), PYTHONUNBUFFERED="1")
     # no console window flashing up on Windows, and below the window's priority (POSIX: the child's nice)
     flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
-    return subprocess.Popen(preparation_command() + ["--groups", ",".join(groups)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env, creationflags=flags)
+    return subprocess.Popen(preparation_command() + ["--groups", ",".join(groups)] + _prefer(k, groups),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            env=env, creationflags=flags)
 
 
 #: Processes ``prestart`` began, waiting for the window's KernelService to read them: (numba dir, parts, processes)
@@ -72,8 +84,10 @@ _PRESTARTED: list[tuple[Path, list[tuple[str, ...]], list[subprocess.Popen[str]]
 
 def prestart() -> bool:
     """Start the preparation now, before the window's own imports and set-up (1-3 s on a first start),
-    when this code's kernels are not all cached; True if started. The window's ``KernelService.start``
-    then takes the running processes over (their lines wait in the pipe meanwhile). A process nobody
+    when this code's kernels are not all cached; True if started. Only the first process of the plan:
+    the window's imports take a core meanwhile, and on 2 cores a second process would halve the
+    first's. The window's ``KernelService.start`` then takes it over (its lines wait in the pipe
+    meanwhile) and starts the others. A process nobody
     took over (the app exited early: ``--version``, no display, bad settings) is ended at exit.
     Needs ``NUMBA_CACHE_DIR`` (set on importing ``ita_desktop``); imports neither numba nor Qt."""
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
@@ -83,8 +97,8 @@ def prestart() -> bool:
     parts = plan(missing, os.cpu_count() or 1)
     if not parts:
         return False
-    try:
-        processes = [_spawn(Path(numba_dir), groups) for groups in parts]
+    try:  # the first only: the others start with the window's service, once its imports are done (below)
+        processes = [_spawn(Path(numba_dir), parts[0], 0)]
     except OSError as exc:  # the window's start() tries again and reports it
         log.warning("kernel preparation could not start early: %s", exc)
         return False
@@ -120,12 +134,13 @@ class KernelService:
     def __init__(self, core: Core) -> None:
         self._core = core
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()  # the reader threads' counts and group events
         self._thread: threading.Thread | None = None
         self._processes: list[subprocess.Popen[str]] = []
-        self._parts: list[tuple[str, ...]] = []  # the groups each process prepares
         self._done = {group: threading.Event() for group in GROUPS}
         self._stopping = False
         self._failed: set[str] = set()
+        self._seen: dict[str, set[str]] = {}  # per group, the units reported done so far (by any process)
         self.error = ""
         self.compile_times: list[str] = []  # the child's COMPILE lines (ITA_KERNEL_TIMINGS=1): for benchmarks
         self.units_done: set[str] = set()  # units compiled without failure ("fvg", ...): detector kinds usable now
@@ -177,7 +192,6 @@ class KernelService:
 
     def _run(self, parts: list[tuple[str, ...]], started: list[subprocess.Popen[str]]) -> None:
         publish = self._core.bus.publish
-        self._parts = parts
         readers = [threading.Thread(target=self._run_one, daemon=True, name=f"kernel-preparation-{k}",
                                     args=(k, groups, publish, started[k] if k < len(started) else None))
                    for k, groups in enumerate(parts)]
@@ -190,12 +204,17 @@ class KernelService:
         for group in GROUPS:  # ended: whatever is not cached compiles where it is first used
             if not self._done[group].is_set():
                 self._done[group].set()
-                publish(KernelsReady(group=group, error=self.error or "not prepared"))
+                cached = ready_file(self.numba_dir, group).is_file()  # marked by a process whose line was lost
+                publish(KernelsReady(group=group, error="" if cached else self.error or "not prepared"))
 
     def _run_one(self, k: int, groups: tuple[str, ...], publish, process: subprocess.Popen[str] | None) -> None:
         if process is None:
+            if k > 0:  # after the window's first show and candles
+                time.sleep(LATER_START_S)
+            if self._stopping:
+                return
             try:
-                process = _spawn(self.numba_dir, groups)
+                process = _spawn(self.numba_dir, groups, k)
             except OSError as exc:
                 self.error = f"kernel preparation could not start: {exc}"
                 return
@@ -212,16 +231,24 @@ class KernelService:
 
     def _handle(self, k: int, line: str, publish) -> None:
         kind, _, rest = line.partition(" ")
-        if kind == "KERNELS":  # each process counts its own units: "detectors 7 of 12", "backtest 1 of 2"
-            done, total, unit = rest.split(" ", 2)
+        if kind == "KERNELS":  # "<group> <done> <total> <unit> <how>": a unit done, by this process or another
+            group, _done, total, unit = rest.split(" ", 3)
             name = unit.rsplit(" ", 1)[0]
-            if name not in self._failed:
-                self.units_done.add(name)  # before the event: its subscribers read units_done
-            publish(KernelsProgressed(group=self._parts[k][0], done=int(done), total=int(total),
-                                      unit=name))
+            with self._count_lock:  # one reader thread per process: each unit counted once, whoever reports it
+                seen = self._seen.setdefault(group, set())
+                if name in seen:
+                    return
+                seen.add(name)
+                if name not in self._failed:
+                    self.units_done.add(name)  # before the event: its subscribers read units_done
+                event = KernelsProgressed(group=group, done=len(seen), total=int(total), unit=name)
+                publish(event)  # under the lock: the counts reach the bus in order
         elif kind == "GROUP" and rest in self._done:
-            self._done[rest].set()
-            publish(KernelsReady(group=rest))
+            with self._count_lock:
+                if self._done[rest].is_set():
+                    return  # two processes saw the group's last unit done
+                self._done[rest].set()
+                publish(KernelsReady(group=rest))
         elif kind == "COMPILE":
             self.compile_times.append(rest)
         elif kind == "FAILED":
