@@ -251,7 +251,7 @@ def test_two_processes_on_an_empty_cache_compile_each_kernel_once(tmp_path: Path
             continue  # numba's own overloads, nested helpers: compiled per caller, as in one process
         if isinstance(value, CPUDispatcher) and type(value._cache).__name__ == "FunctionCache":
             kernels[name] = compiles[name]
-    assert "detectors.order_blocks.order_blocks_kernel" in kernels and "backtest._kernel.simulate_core" in kernels
+    assert "detectors.order_blocks.order_blocks_kernel" in kernels and "backtest._kernel._simulate_slots" in kernels
     # the dispatcher's input check runs before any detector: each process compiles it first (0.1-0.5 s)
     twice = {name: n for name, n in kernels.items()
              if n != 1 and name != "detectors.dispatcher._first_not_increasing"}
