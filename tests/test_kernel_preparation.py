@@ -123,6 +123,38 @@ def test_a_preparation_that_cannot_start_lets_the_kernels_compile_where_used(ita
     assert {e.group for e in ready} == set(GROUPS) and all("could not start" in e.error for e in ready)
 
 
+def test_the_group_event_goes_out_when_the_window_found_the_marker_first(ita_home: Path, tmp_path: Path,
+                                                                        monkeypatch):
+    """The window asks ``ready("detectors")`` (and finds the group's marker on disk) after a process wrote it and
+    before its GROUP line is read: KernelsReady must still go out, once (the window's full detection waits for
+    it; the lost event hung a window test in CI). Stand-in processes write the marker, wait for the test's
+    word, then print the line: both processes of a 2-core plan do, so the event is also shown to go out once."""
+    numba_dir = tmp_path / "numba"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
+    marker, go = ready_file(numba_dir, "detectors"), tmp_path / "go"
+    script = ("import pathlib, sys, time\n"
+              "marker = pathlib.Path(sys.argv[1]); marker.parent.mkdir(parents=True, exist_ok=True)\n"
+              "marker.write_text('{}')\n"
+              "while not pathlib.Path(sys.argv[2]).exists(): time.sleep(0.01)\n"
+              "print('GROUP detectors', flush=True)\n")
+    monkeypatch.setattr("ita_desktop.core.kernel_service.preparation_command",
+                        lambda: [sys.executable, "-c", script, str(marker), str(go)])
+    with new_core() as core:
+        ready: list[KernelsReady] = []
+        core.bus.subscribe(KernelsReady, ready.append)
+        assert core.kernels.start()
+        deadline = time.monotonic() + 30
+        while not core.kernels.ready("detectors") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert core.kernels.ready("detectors")  # found on disk, before any GROUP line was read
+        go.write_text("")
+        core.kernels._thread.join(30)
+        core.bus.wait_idle(5.0)
+    detectors = [e for e in ready if e.group == "detectors"]
+    assert len(detectors) == 1 and detectors[0].error == ""
+    assert {e.group for e in ready} == set(GROUPS)  # the others: not prepared by the stand-ins, said so
+
+
 def test_stopping_the_preparation_is_not_an_error(ita_home: Path, tmp_path: Path, monkeypatch, caplog):
     """The window closing while kernels compile ends the process quietly: no 'exited with -15' warning."""
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))

@@ -141,6 +141,10 @@ class KernelService:
         self._stopping = False
         self._failed: set[str] = set()
         self._seen: dict[str, set[str]] = {}  # per group, the units reported done so far (by any process)
+        # groups whose KernelsReady went out: apart from _done, which ready() also sets when it finds a group's
+        # marker on disk (the window asks while the marker is written and before the GROUP line is read: that
+        # event must still go out, the window's full detection waits for it)
+        self._published: set[str] = set()
         self.error = ""
         self.compile_times: list[str] = []  # the child's COMPILE lines (ITA_KERNEL_TIMINGS=1): for benchmarks
         self.units_done: set[str] = set()  # units compiled without failure ("fvg", ...): detector kinds usable now
@@ -201,11 +205,18 @@ class KernelService:
             reader.join()
         if self.error:
             log.warning("%s", self.error)
-        for group in GROUPS:  # ended: whatever is not cached compiles where it is first used
-            if not self._done[group].is_set():
-                self._done[group].set()
-                cached = ready_file(self.numba_dir, group).is_file()  # marked by a process whose line was lost
-                publish(KernelsReady(group=group, error="" if cached else self.error or "not prepared"))
+        for group in dict.fromkeys(g for part in parts for g in part):  # ended: what is not cached compiles where used
+            cached = ready_file(self.numba_dir, group).is_file()  # marked by a process whose line was lost
+            self._publish_ready(group, publish, "" if cached else self.error or "not prepared")
+
+    def _publish_ready(self, group: str, publish, error: str = "") -> None:
+        """``KernelsReady`` for ``group``, once, whichever reader thread (or the end of the run) comes first."""
+        with self._count_lock:
+            if group in self._published:
+                return
+            self._published.add(group)
+            self._done[group].set()
+            publish(KernelsReady(group=group, error=error))
 
     def _run_one(self, k: int, groups: tuple[str, ...], publish, process: subprocess.Popen[str] | None) -> None:
         if process is None:
@@ -243,12 +254,8 @@ class KernelService:
                     self.units_done.add(name)  # before the event: its subscribers read units_done
                 event = KernelsProgressed(group=group, done=len(seen), total=int(total), unit=name)
                 publish(event)  # under the lock: the counts reach the bus in order
-        elif kind == "GROUP" and rest in self._done:
-            with self._count_lock:
-                if self._done[rest].is_set():
-                    return  # two processes saw the group's last unit done
-                self._done[rest].set()
-                publish(KernelsReady(group=rest))
+        elif kind == "GROUP" and rest in self._done:  # two processes may both see the group's last unit done
+            self._publish_ready(rest, publish)
         elif kind == "COMPILE":
             self.compile_times.append(rest)
         elif kind == "FAILED":
