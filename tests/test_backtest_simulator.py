@@ -274,3 +274,13 @@ def test_half_at_target_then_break_even_is_not_flagged_as_a_fill_outside_the_bar
     assert t["exit_price"] == pytest.approx(1.0025)  # half at 1.0050, half at the entry 1.0000
     assert t["exit_price"] > rows[1][1]  # above the exit bar's high: only the span from entry to exit holds it
     assert [f.code for f in validate(trades, make_bars([SIGNAL, *rows]))] == ["too_few_trades"]
+
+
+def test_a_size_whose_money_at_risk_rounds_to_zero_is_too_small_not_a_crash() -> None:
+    """Compounding can drain an account towards 0 (a ruined sweep variant: commission and losses took 10,000 to
+    2e-317 in a real-data sweep). A size still > 0 whose money at risk underflows to 0 became a trade whose R
+    divided by zero, a ZeroDivisionError out of the whole run; it is a size too small to trade."""
+    drained = run([(1.0000, 1.0120, 0.9990, 1.0110)], settings={"initial_equity": 1e-318})
+    assert len(drained) == 0 and drained.status_counts() == {"size_too_small": 1}
+    assert len(run([(1.0000, 1.0120, 0.9990, 1.0110)], settings={"initial_equity": 1e-307})) == 0  # 1e-309 at risk: subnormal
+    assert len(run([(1.0000, 1.0120, 0.9990, 1.0110)], settings={"initial_equity": 1e-300})) == 1  # 1e-302 at risk: still sized

@@ -207,6 +207,12 @@ def _walk(pf, pi, s, px, sp, jp, tm, di, k0, k1, bar, slip, cs, comm, tf, ti, n_
     return n_out
 
 
+#: The least money at risk a position may have: the smallest normal double. Compounding can drain an account
+#: towards 0 (a ruined sweep variant: losses and commission took 10,000 to 2e-317); sizes below it lose
+#: precision (R of -4.96 for a stop-out) and at 0 a trade's R divided by zero, ending the whole run.
+SMALLEST_MONEY = 2.2250738585072014e-308
+
+
 @helper
 def _open(pf, pi, s, oi, d, fill, bar, t_fill, o_stop, o_stopdist, o_tp, o_tpr, o_tpf, o_be, o_texit,
           o_maxbars, o_risk, o_lots, equity, cs, lot_step, min_lot):
@@ -222,7 +228,7 @@ def _open(pf, pi, s, oi, d, fill, bar, t_fill, o_stop, o_stopdist, o_tp, o_tpr, 
         lots = equity * o_risk[oi] / 100.0 / (risk * cs)
     if lot_step > 0.0:
         lots = math.floor(lots / lot_step + 1e-9) * lot_step
-    if not lots > 0.0 or lots < min_lot:
+    if not lots > 0.0 or lots < min_lot or not lots * risk * cs >= SMALLEST_MONEY:
         return TOO_SMALL
     pf[s, P_ENTRY] = fill
     pf[s, P_STOP] = stop
