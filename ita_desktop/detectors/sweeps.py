@@ -22,6 +22,14 @@ row in its table. No life.
 
 Determinism: levels are appended in (confirmed_at, source, row) order; queues order by
 (key, level index); so a full pass and bar-by-bar updates write the same rows.
+
+Swing levels from a Swings source are not queued here: a swing high's level is raided exactly when
+the swing is touched (the first bar after its confirmation with ``high > L``: no bar of its window,
+its confirmation bar included, is above it, so it is never "closed beyond" when it becomes live
+either), and Swings logs its touches in that order (``touch_rows``). The kernel reads the touches of
+each bar and merges them into the price order of the other levels; at an equal price the level that
+the merge would have put first goes first (swings before the others at the same confirmed_at). This
+spares 119,000 queue entries on 1,000,000 M1 bars (sweeps 9.7 -> 7.5 ms) with the same rows.
 """
 
 from __future__ import annotations
@@ -44,6 +52,10 @@ S_NRAID = FIRST_FREE + 3
 S_NLEV = FIRST_FREE + 4  # levels appended
 S_NPUSHED = FIRST_FREE + 5  # levels pushed into the pending queue
 S_PHEAD = FIRST_FREE + 6  # pending queue: ascending (valid_from, level) in [head, S_NPEND)
+S_TCUR = FIRST_FREE + 7  # next unread entry of the swings' touch log
+# a raid in progress: integer fields (raid_i columns) and its price and extreme (raid_f columns 0, 1)
+R_SIDE, R_KIND, R_REF, R_START, R_EXTBAR = 0, 1, 2, 3, 4
+R_FIELDS = 5
 
 SOURCES = ("swings", "equal", "levels")
 NEVER = np.int64(2**62)  # "no pending level" for the integer valid_from test
@@ -108,9 +120,9 @@ class LevelInput:
 
 @kernel
 def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref, lv_kind, lv_src,
-                  level_rows, equal_rows, max_bars, raid_lv, raid_start, raid_ext, raid_extbar,
+                  level_rows, equal_rows, swing_rows, touch_rows, n_touch, max_bars, raid_i, raid_f,
                   i0, i1, ist, out, chg, hk, hid):
-    # Room: each level yields at most one row and the Python side keeps capacity >= levels.
+    # Room: each level yields at most one row and the Python side keeps capacity >= levels + swings.
     n_out = ist[N_OUT]
     nchg = ist[N_CHG]
     ph = ist[S_PHEAD]
@@ -140,13 +152,26 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
     pnext = lv_from[U(hid[P_PEND, U(ph)])] if ph < pt else NEVER
     th = qtop(hk, P_HIGH, nh)  # lowest live high-side level (+inf: none)
     tl = qtop(hk, P_LOW, nl)  # minus the highest live low-side level
+    # swing levels: their raids are the swings' touches, read from the swings' touch log
+    tc = ist[S_TCUR]
+    tnext = np.int64(swing_rows[U(touch_rows[U(tc)])].touched_at) if tc < n_touch else NEVER
     for i in range(i0, i1):
         nchg = 0
         hi = high[U(i)]
         lo = low[U(i)]
-        if (pnext > i) & (nr == 0) & (not th < hi) & (not tl < -lo):
+        if (pnext > i) & (tnext > i) & (nr == 0) & (not th < hi) & (not tl < -lo):
             continue  # nothing can happen on this bar
         cl = close[U(i)]
+        # the swings touched at this bar: [tc, te), lows (highest first) then highs (lowest first) from tm
+        while tnext < i:  # touched before the first bar this detector ran: raids it never saw
+            tc += 1
+            tnext = np.int64(swing_rows[U(touch_rows[U(tc)])].touched_at) if tc < n_touch else NEVER
+        te = tc
+        tm = tc
+        while te < n_touch and swing_rows[U(touch_rows[U(te)])].touched_at == i:
+            if swing_rows[U(touch_rows[U(te)])].direction < 0:
+                tm = te + 1
+            te += 1
         # 1. levels becoming live
         while pnext <= i:
             q = hid[P_PEND, U(ph)]
@@ -167,81 +192,106 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
         # 2. raids in progress: close back inside -> sweep; out of time -> broken
         w = 0
         for r in range(nr):
-            q = raid_lv[U(r)]
-            L = lv_price[U(q)]
-            side = lv_side[U(q)]
+            L = raid_f[U(r), 0]
+            side = raid_i[U(r), R_SIDE]
             if side > 0:
-                if hi > raid_ext[U(r)]:
-                    raid_ext[U(r)] = hi
-                    raid_extbar[U(r)] = i
+                if hi > raid_f[U(r), 1]:
+                    raid_f[U(r), 1] = hi
+                    raid_i[U(r), R_EXTBAR] = i
                 back = cl <= L
             else:
-                if lo < raid_ext[U(r)]:
-                    raid_ext[U(r)] = lo
-                    raid_extbar[U(r)] = i
+                if lo < raid_f[U(r), 1]:
+                    raid_f[U(r), 1] = lo
+                    raid_i[U(r), R_EXTBAR] = i
                 back = cl >= L
             if back:
-                ext = raid_ext[U(r)]
+                ext = raid_f[U(r), 1]
                 top = ext if side > 0 else L
                 bottom = L if side > 0 else ext
-                new_row(out, chg, n_out, nchg, i, K_SWEEP, lv_kind[U(q)], -side, raid_extbar[U(r)], raid_start[U(r)], i,
-                        top, bottom, L, lv_ref[U(q)], ext)
+                new_row(out, chg, n_out, nchg, i, K_SWEEP, raid_i[U(r), R_KIND], -side, raid_i[U(r), R_EXTBAR],
+                        raid_i[U(r), R_START], i, top, bottom, L, raid_i[U(r), R_REF], ext)
                 n_out += 1
                 nchg += 1
-            elif i - raid_start[U(r)] < max_bars:
-                raid_lv[U(w)] = q
-                raid_start[U(w)] = raid_start[U(r)]
-                raid_ext[U(w)] = raid_ext[U(r)]
-                raid_extbar[U(w)] = raid_extbar[U(r)]
+            elif i - raid_i[U(r), R_START] < max_bars:
+                for f in range(R_FIELDS):
+                    raid_i[U(w), f] = raid_i[U(r), f]
+                raid_f[U(w), 0] = L
+                raid_f[U(w), 1] = raid_f[U(r), 1]
                 w += 1
         nr = w
-        # 3. new raids: high side (lowest level first), then low side (highest level first)
+        # 3. new raids: high side (lowest level first), then low side (highest level first); the swings
+        # touched at this bar merge in at their price (ties: the level merged first, see the module docstring)
         for side in (1, -1):
+            a = tm if side > 0 else tc
+            a_end = te if side > 0 else tm
             while True:
-                if side > 0:
-                    if not th < hi:
-                        break
-                    nh -= 1
-                    q = hid[P_HIGH, U(nh)]
-                    th = qtop(hk, P_HIGH, nh)
+                live = (th < hi) if side > 0 else (tl < -lo)
+                if a < a_end:
+                    s = touch_rows[U(a)]
+                    ps = swing_rows[U(s)].price
+                    from_queue = False
+                    if live:
+                        qt = hid[P_HIGH, U(nh - 1)] if side > 0 else hid[P_LOW, U(nl - 1)]
+                        pq = lv_price[U(qt)]
+                        nearer = pq < ps if side > 0 else pq > ps
+                        from_queue = nearer or (pq == ps and lv_from[U(qt)] < swing_rows[U(s)].confirmed_at)
+                elif live:
+                    from_queue = True
                 else:
-                    if not tl < -lo:
-                        break
-                    nl -= 1
-                    q = hid[P_LOW, U(nl)]
-                    tl = qtop(hk, P_LOW, nl)
-                if lv_until[U(q)] >= 0 and i > lv_until[U(q)]:
-                    continue
-                src = lv_src[U(q)]
-                if src == SRC_LEVELS:
-                    e = level_rows[U(lv_ref[U(q)])].end
-                    if e >= 0 and e <= i:
+                    break
+                if from_queue:
+                    if side > 0:
+                        nh -= 1
+                        q = hid[P_HIGH, U(nh)]
+                        th = qtop(hk, P_HIGH, nh)
+                    else:
+                        nl -= 1
+                        q = hid[P_LOW, U(nl)]
+                        tl = qtop(hk, P_LOW, nl)
+                    if lv_until[U(q)] >= 0 and i > lv_until[U(q)]:
                         continue
-                elif src == SRC_EQUAL:
-                    row = equal_rows[U(lv_ref[U(q)])]
-                    if row.state == 2 and row.filled_at == -1 and row.end >= 0 and row.end <= i:
-                        continue  # superseded by a larger cluster
-                L = lv_price[U(q)]
+                    src = lv_src[U(q)]
+                    if src == SRC_LEVELS:
+                        e = level_rows[U(lv_ref[U(q)])].end
+                        if e >= 0 and e <= i:
+                            continue
+                    elif src == SRC_EQUAL:
+                        row = equal_rows[U(lv_ref[U(q)])]
+                        if row.state == 2 and row.filled_at == -1 and row.end >= 0 and row.end <= i:
+                            continue  # superseded by a larger cluster
+                    L = lv_price[U(q)]
+                    kind = np.int64(lv_kind[U(q)])
+                    ref = np.int64(lv_ref[U(q)])
+                else:
+                    a += 1
+                    L = ps
+                    kind = np.int64(LK_SWING_HIGH if side > 0 else LK_SWING_LOW)
+                    ref = np.int64(s)
                 ext = hi if side > 0 else lo
                 back = cl <= L if side > 0 else cl >= L
                 if back:
                     top = ext if side > 0 else L
                     bottom = L if side > 0 else ext
-                    new_row(out, chg, n_out, nchg, i, K_SWEEP, lv_kind[U(q)], -side, i, i, i, top, bottom, L,
-                            lv_ref[U(q)], ext)
+                    new_row(out, chg, n_out, nchg, i, K_SWEEP, kind, -side, i, i, i, top, bottom, L, ref, ext)
                     n_out += 1
                     nchg += 1
                 elif max_bars > 0:
-                    raid_lv[U(nr)] = q
-                    raid_start[U(nr)] = i
-                    raid_ext[U(nr)] = ext
-                    raid_extbar[U(nr)] = i
+                    raid_i[U(nr), R_SIDE] = side
+                    raid_i[U(nr), R_KIND] = kind
+                    raid_i[U(nr), R_REF] = ref
+                    raid_i[U(nr), R_START] = i
+                    raid_i[U(nr), R_EXTBAR] = i
+                    raid_f[U(nr), 0] = L
+                    raid_f[U(nr), 1] = ext
                     nr += 1
+        tc = te
+        tnext = np.int64(swing_rows[U(touch_rows[U(tc)])].touched_at) if tc < n_touch else NEVER
     ist[S_PHEAD] = ph
     ist[S_NPEND] = pt
     ist[S_NHIGH] = nh
     ist[S_NLOW] = nl
     ist[S_NRAID] = nr
+    ist[S_TCUR] = tc
     ist[N_OUT] = n_out
     ist[N_CHG] = nchg
     if i1 > i0:
@@ -316,20 +366,24 @@ class Sweeps(ObjectDetector):
         self.params = params
         self.sources = dict(sources or {})
         self._cursors = {name: 0 for name in self.sources}
+        # swing levels come from the swings' touch log when the source keeps one (Swings does; a fixed table
+        # of swing rows is merged and watched like any other level)
+        swings = self.sources.get("swings")
+        self._touches = swings if "swings" in params.sources and hasattr(swings, "touch_rows") else None
         cap = self.buf.capacity
         self.lv = {name: np.empty(cap, dt) for name, dt in _LEVEL_COLUMNS.items()}
         # raids in progress: a few at a time (mapped as written, see base.lazy_zeros)
-        self.raid_lv = lazy_zeros(cap, np.int64)
-        self.raid_start = lazy_zeros(cap, np.int64)
-        self.raid_ext = lazy_zeros(cap, np.float64)
-        self.raid_extbar = lazy_zeros(cap, np.int64)
+        self.raid_i = lazy_zeros((cap, R_FIELDS), np.int64)
+        self.raid_f = lazy_zeros((cap, 2), np.float64)
         self._empty = np.zeros(0, OBJECT_DTYPE)
+        self._no_touches = np.zeros(1, np.int32)
 
     @property
     def n_levels(self) -> int:
         return int(self.buf.ist[S_NLEV])
 
     def levels(self) -> LevelInput:
+        """The queued levels (without the swings read from a touch log)."""
         n = self.n_levels
         return LevelInput(**{k: v[:n].copy() for k, v in self.lv.items()})
 
@@ -344,9 +398,9 @@ class Sweeps(ObjectDetector):
             new[:n_lev] = arr[:n_lev]
             self.lv[name] = new
         n_raid = int(self.buf.ist[S_NRAID])
-        for name in ("raid_lv", "raid_start", "raid_ext", "raid_extbar"):
+        for name in ("raid_i", "raid_f"):
             arr = getattr(self, name)
-            new = lazy_zeros(cap, arr.dtype)
+            new = lazy_zeros((cap, arr.shape[1]), arr.dtype)
             new[:n_raid] = arr[:n_raid]
             setattr(self, name, new)
 
@@ -367,12 +421,15 @@ class Sweeps(ObjectDetector):
 
     def _prepare(self, ctx: BarContext, i0: int, i1: int) -> None:
         """Append the rows the sources added since the last run, merged in (confirmed_at,
-        source, row) order (a numba merge: each source's rows are already in that order)."""
+        source, row) order (a numba merge: each source's rows are already in that order). Swings
+        with a touch log are not levels here: the kernel reads their touches."""
         empty = self._empty
         srcs = []
         total = 0
         for name in SOURCES:
-            if name in self.sources and name in self.params.sources:
+            if name == "swings" and self._touches is not None:
+                srcs.append((empty, 0, 0))
+            elif name in self.sources and name in self.params.sources:
                 rows = self._source_rows(name)
                 start = self._cursors[name]
                 srcs.append((rows, start, len(rows)))
@@ -380,10 +437,11 @@ class Sweeps(ObjectDetector):
                 self._cursors[name] = len(rows)
             else:
                 srcs.append((empty, 0, 0))
+        n0 = self.n_levels
+        # room for a row per level and per swing (the kernel never checks)
+        self._ensure(n0 + total + (len(self._touches.rows) if self._touches is not None else 0))
         if total == 0:
             return
-        n0 = self.n_levels
-        self._ensure(n0 + total)
         lv = self.lv
         merge_levels(srcs[0][0], srcs[0][1], srcs[0][2], srcs[1][0], srcs[1][1], srcs[1][2],
                      srcs[2][0], srcs[2][1], srcs[2][2], lv["price"], lv["side"], lv["valid_from"],
@@ -395,10 +453,14 @@ class Sweeps(ObjectDetector):
         lv = self.lv
         level_rows = self._source_rows("levels") if "levels" in self.sources else self._empty
         equal_rows = self.sources["equal"].rows if "equal" in self.sources else self._empty
+        if self._touches is not None:
+            swing_rows, touch_rows = self._touches.buf.out, self._touches.touch_rows
+        else:
+            swing_rows, touch_rows = self._empty, self._no_touches[:0]
         return sweeps_kernel(
             ctx.high, ctx.low, ctx.close, lv["price"], lv["side"], lv["valid_from"], lv["valid_until"], lv["ref"],
-            lv["kind"], lv["src"], level_rows, equal_rows, int(self.params.max_bars), self.raid_lv,
-            self.raid_start, self.raid_ext, self.raid_extbar, i0, i1, b.ist, b.out, b.chg, b.hk, b.hid,
+            lv["kind"], lv["src"], level_rows, equal_rows, swing_rows, touch_rows, len(touch_rows),
+            int(self.params.max_bars), self.raid_i, self.raid_f, i0, i1, b.ist, b.out, b.chg, b.hk, b.hid,
         )
 
 

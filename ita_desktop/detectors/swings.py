@@ -11,6 +11,10 @@ Row: kind SWING_HIGH (direction +1) / SWING_LOW (-1), bar = start = p, price = t
 bottom = the swing price. Life (liquidity): touched when a later bar trades strictly
 beyond the price (touched_at, state 1, end = that bar), filled when a bar closes beyond it
 (filled_at, state 2).
+
+Touch log: the rows in the order they were touched (``Swings.touch_rows``; per bar, lows from the
+highest price, then highs from the lowest, ties by row). A touch of a swing is exactly the raid of its
+level (sweeps.py), so the sweeps read it here instead of watching 119,000 levels of their own.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ita_desktop.detectors._core import (
-    H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
+    FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
     step_helper,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
@@ -42,6 +46,7 @@ class SwingParams:
 
 
 BLOCK = 1024
+S_NTOUCH = FIRST_FREE  # rows in the touch log
 
 
 @step_helper
@@ -121,10 +126,11 @@ def swing_flags(high, low, n, ties_all, b0, b1, scratch, flags):
 
 
 @kernel
-def swings_kernel(high, low, close, n, ties_all, i0, i1, ist, out, chg, hk, hid, scratch, flags):
+def swings_kernel(high, low, close, n, ties_all, i0, i1, ist, out, chg, hk, hid, scratch, flags, touch_rows):
     cap = out.shape[0]
     n_out = ist[N_OUT]
     nchg = ist[N_CHG]
+    ntouch = ist[S_NTOUCH]  # a row is touched once, so the log never holds more than the rows (its capacity)
     s0, s1, s2, s3 = ist[H0], ist[H1], ist[H2], ist[H3]
     t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
     b0 = i0
@@ -133,6 +139,7 @@ def swings_kernel(high, low, close, n, ties_all, i0, i1, ist, out, chg, hk, hid,
         swing_flags(high, low, n, ties_all, b0, b1, scratch, flags)
         for i in range(b0, b1):
             if n_out + 2 > cap:
+                ist[S_NTOUCH] = ntouch
                 save_state(ist, n_out, nchg, s0, s1, s2, s3, i - 1)
                 return i
             nchg = 0
@@ -142,6 +149,11 @@ def swings_kernel(high, low, close, n, ties_all, i0, i1, ist, out, chg, hk, hid,
             if life_due(t0, t1, t2, t3, h, lo, c):
                 s0, s1, s2, s3, nchg = life_step(out, i, h, lo, c, hk, hid, s0, s1, s2, s3, chg, nchg, True, True)
                 t0, t1, t2, t3 = qtop(hk, 0, s0), qtop(hk, 1, s1), qtop(hk, 2, s2), qtop(hk, 3, s3)
+                for e in range(nchg):  # the bar's changes so far are its life events, in pop order
+                    k = chg[U(e)]
+                    if out[U(k)].touched_at == i:
+                        touch_rows[U(ntouch)] = k
+                        ntouch += 1
             f = flags[U(i - b0)]
             if f != 0:
                 p = i - n
@@ -160,6 +172,7 @@ def swings_kernel(high, low, close, n, ties_all, i0, i1, ist, out, chg, hk, hid,
                     n_out += 1
                     nchg += 1
         b0 = b1
+    ist[S_NTOUCH] = ntouch
     save_state(ist, n_out, nchg, s0, s1, s2, s3, i1 - 1)
     return i1
 
@@ -174,12 +187,22 @@ class Swings(ObjectDetector):
         self.params = params
         self._scratch = np.empty((4, BLOCK + 2 * params.length + 2), np.float64)
         self._flags = np.empty(BLOCK, np.int8)
+        self._touch_rows = np.empty(self.buf.capacity, np.int32)
+
+    @property
+    def touch_rows(self) -> np.ndarray:
+        """The rows in the order they were touched (see the module docstring)."""
+        return self._touch_rows[: int(self.buf.ist[S_NTOUCH])]
 
     def _step(self, ctx: BarContext, i0: int, i1: int) -> int:
         b = self.buf
+        if len(self._touch_rows) < b.capacity:  # the buffers grew: the log keeps room for every row
+            grown = np.empty(b.capacity, np.int32)
+            grown[: len(self._touch_rows)] = self._touch_rows
+            self._touch_rows = grown
         return swings_kernel(
             ctx.high, ctx.low, ctx.close, self.params.length, TIES[self.params.ties] == 1,
-            i0, i1, b.ist, b.out, b.chg, b.hk, b.hid, self._scratch, self._flags,
+            i0, i1, b.ist, b.out, b.chg, b.hk, b.hid, self._scratch, self._flags, self._touch_rows,
         )
 
 
