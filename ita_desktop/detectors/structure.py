@@ -16,6 +16,14 @@ Row: kind BOS/CHOCH, direction = break direction = trend after the event (also i
 price = top = bottom = the swing price, ref = the swing's row (swings table), sub = the
 trend before the event (-1, 0, +1). The per-bar ``trend`` series (int8, trend after bar i)
 is written alongside.
+
+From a Swings detector the breaks are read from the swings' own life instead of from the bars: a
+swing is first closed beyond at its ``filled_at`` (its touch comes first or at that bar) and first
+traded beyond at its ``touched_at``, both after its confirmation bar, where no bar of its window is
+beyond it. So the watched swing high breaks at its ``filled_at`` (wick: ``touched_at``) unless a
+newer swing high is confirmed at or before that bar. The kernel then visits only the bars where a
+swing is confirmed or breaks, and writes the trend series once per break (3.0 -> 1.7 ms on 1,000,000
+M1 bars). Swing tables without that life (a fixed table from elsewhere) are scanned bar by bar.
 """
 
 from __future__ import annotations
@@ -126,6 +134,89 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
     return i1
 
 
+@kernel(inline="always")
+def _break_bar(swings, row, broken, wick, never):
+    """The bar where swing ``row`` is first traded (wick) or closed beyond, or ``never`` (none, broken, unknown)."""
+    if row < 0 or broken != 0:
+        return never
+    b = swings[U(row)].touched_at if wick else swings[U(row)].filled_at
+    return np.int64(b) if b >= 0 else never
+
+
+@kernel
+def structure_from_life_kernel(swings, n_swings, wick, trend_out, i0, i1, ist, out, chg):
+    """Bars [i0, i1) from the swings' life (see the module docstring): the same rows, trend and change log
+    as :func:`structure_kernel`, for swings run over at least the same bars (their life up to i1 - 1 is
+    final; a break not yet known is read again by the next call)."""
+    cap = out.shape[0]
+    n_out = ist[N_OUT]
+    nchg = ist[N_CHG]
+    c = ist[CURSOR]
+    hrow, hbroken, lrow, lbroken, trend = ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND]
+    never = np.int64(2**62)
+    next_conf = np.int64(swings[U(c)].confirmed_at) if c < n_swings else never
+    last_row_bar = -1  # the last bar that wrote a row in this call
+    # the watched swings' breaks as far as the swings know them (never: not yet, read again next call)
+    hb = _break_bar(swings, hrow, hbroken, wick, never)
+    lb = _break_bar(swings, lrow, lbroken, wick, never)
+    i = i0
+    f0 = i0  # trend_out[f0:i] is still to be written: the trend changes only at breaks
+    while True:
+        e = min(next_conf, hb, lb, np.int64(i1))
+        if e >= i1:
+            i = i1
+            break
+        i = e
+        if n_out + 2 > cap:
+            if i > i0 and last_row_bar != i - 1:
+                nchg = 0
+            break
+        while next_conf == i:  # newer swings replace the watched ones before this bar's test
+            if swings[U(c)].kind == K_SWING_HIGH:
+                hrow = c
+                hbroken = 0
+                hb = _break_bar(swings, hrow, hbroken, wick, never)
+            else:
+                lrow = c
+                lbroken = 0
+                lb = _break_bar(swings, lrow, lbroken, wick, never)
+            c += 1
+            next_conf = np.int64(swings[U(c)].confirmed_at) if c < n_swings else never
+        if hb == i or lb == i:
+            for j in range(f0, i):
+                trend_out[U(j)] = trend
+            nchg = 0
+            last_row_bar = i
+            if hb == i:
+                hp = swings[U(hrow)].price
+                kind = K_BOS if trend == 1 else K_CHOCH
+                new_row(out, chg, n_out, nchg, i, kind, trend, 1, i, swings[U(hrow)].bar, i, hp, hp, hp, hrow, 1.0)
+                n_out += 1
+                nchg += 1
+                hbroken = 1
+                hb = never
+                trend = 1
+            if lb == i:
+                lp = swings[U(lrow)].price
+                kind = K_BOS if trend == -1 else K_CHOCH
+                new_row(out, chg, n_out, nchg, i, kind, trend, -1, i, swings[U(lrow)].bar, i, lp, lp, lp, lrow, -1.0)
+                n_out += 1
+                nchg += 1
+                lbroken = 1
+                lb = never
+                trend = -1
+            trend_out[U(i)] = trend
+            f0 = i + 1
+    for j in range(f0, i):
+        trend_out[U(j)] = trend
+    if i >= i1 and i1 > i0 and last_row_bar != i1 - 1:
+        nchg = 0
+    ist[CURSOR] = c
+    ist[S_HROW], ist[S_HBROKEN], ist[S_LROW], ist[S_LBROKEN], ist[S_TREND] = hrow, hbroken, lrow, lbroken, trend
+    save_state(ist, n_out, nchg, ist[H0], ist[H1], ist[H2], ist[H3], i - 1)
+    return i
+
+
 class Structure(ObjectDetector):
     name = "structure"
     table = Table.STRUCTURE
@@ -137,10 +228,18 @@ class Structure(ObjectDetector):
         self.swings = swings
         self.buf.ist[S_HROW] = -1
         self.buf.ist[S_LROW] = -1
+        # swings that keep their life (Swings does) give the breaks; a fixed table is scanned bar by bar
+        self._from_life = hasattr(swings, "touch_rows")
 
     def _step(self, ctx: BarContext, i0: int, i1: int) -> int:
         b = self.buf
         sw = self.swings.buf
+        if self._from_life:
+            if self.swings.last_bar() < i1 - 1:
+                raise RuntimeError(f"structure over bars {i0}..{i1 - 1} needs the swings run over them first "
+                                   f"(they stop at bar {self.swings.last_bar()})")
+            return structure_from_life_kernel(sw.out, sw.n_out, BREAK_ON[self.params.break_on] == 1,
+                                              ctx.series["trend"], i0, i1, b.ist, b.out, b.chg)
         return structure_kernel(
             ctx.high, ctx.low, ctx.close, sw.out, sw.n_out, BREAK_ON[self.params.break_on] == 1,
             ctx.series["trend"], i0, i1, b.ist, b.out, b.chg,

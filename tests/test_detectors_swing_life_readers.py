@@ -72,3 +72,49 @@ def test_the_touch_log_lists_each_touched_swing_once_in_bar_order(eurusd_csv) ->
         i0 = int(i1)
     assert np.array_equal(pieces.touch_rows, log)
     fields_equal(pieces.rows, rows)
+
+
+@pytest.mark.parametrize("break_on", ["close", "wick"])
+def test_structure_from_the_swings_life_equals_the_bar_by_bar_scan(eurusd_csv, break_on) -> None:
+    """Structure over a Swings reads the breaks from the swings' life; over a fixed table of the same swing rows
+    it scans every bar: rows, trend and the change log after each run must be the same, in runs of any length
+    with 64-row buffers as in one pass."""
+    from ita_desktop.detectors.atr import AtrSeries
+    from ita_desktop.detectors.base import BarContext
+    from ita_desktop.detectors.structure import Structure, StructureParams
+
+    bars = real_bars(eurusd_csv, "EURUSD")
+    n = len(bars)
+
+    def ctx() -> BarContext:
+        c = BarContext(bars.open, bars.high, bars.low, bars.close, bars.time, n,
+                       {"atr": np.empty(n), "trend": np.zeros(n, np.int8)})
+        AtrSeries().run(c, 0, n)
+        return c
+
+    swings = Swings(n_hint=n)
+    by_life, by_bars = ctx(), ctx()
+    swings.run(by_life, 0, n)
+    params = StructureParams(break_on=break_on)
+    life = Structure(swings, params, n_hint=n)
+    scan = Structure(StaticTable(swings.rows.copy()), params, n_hint=n)
+    assert life._from_life and not scan._from_life
+    life.run(by_life, 0, n)
+    scan.run(by_bars, 0, n)
+    fields_equal(life.rows, scan.rows)
+    assert np.array_equal(by_life.series["trend"], by_bars.series["trend"])
+    assert len(life.rows) > 1000
+
+    pieces_ctx = ctx()
+    pieces_swings = Swings()
+    pieces = Structure(pieces_swings, params)
+    rng = np.random.default_rng(11)
+    i0 = 0
+    for i1 in np.unique(np.minimum(np.cumsum(rng.choice([1, 1, 3, 17, 250, 4000], size=n)), n)):
+        pieces_swings.run(pieces_ctx, i0, int(i1))
+        pieces.run(pieces_ctx, i0, int(i1))
+        logged = np.sort(pieces.changed_index)
+        assert np.array_equal(logged, np.flatnonzero(pieces.rows["updated_at"] == int(i1) - 1))
+        i0 = int(i1)
+    fields_equal(pieces.rows, scan.rows)
+    assert np.array_equal(pieces_ctx.series["trend"], by_bars.series["trend"])
