@@ -226,3 +226,17 @@ def test_request_handling_and_json():
     assert '"kind": "CHOCH"' in text and d["tables"]["structure"][0]["time"].endswith("Z")
     with pytest.raises(ValueError, match="after bar"):
         r.update((r.time[-1], 1, 1, 1, 1))
+
+
+def test_flat_bars_then_a_move_give_gaps_and_displacement_in_atr_units_of_infinity():
+    """A market that did not move (a closed or frozen feed: ATR 0) and then gaps: numba raised
+    ZeroDivisionError for the gap's and the candle's size in ATR, and the whole detection failed. Now the
+    size is +inf, and a candle with no body is never a displacement (0 >= k x 0 held on the flat bars)."""
+    flat = [(1.1, 1.1, 1.1, 1.1)] * 30
+    move = [(1.16, 1.2, 1.15, 1.18)] + [(1.18, 1.25, 1.17, 1.24)] * 3
+    r = detect(make_bars(flat + move), "all")
+    fvg = r.tables["fvg"]
+    assert len(fvg) >= 1 and fvg["confirmed_at"][0] == 30 and np.isinf(fvg["extra"][0])
+    disp = r.tables["displacement"]
+    assert disp["bar"][0] == 30 and np.isposinf(disp["extra"][0])
+    assert np.all(disp["bar"] >= 30)  # none of the flat candles

@@ -259,6 +259,15 @@ def save_state(ist, n_out, nchg, s0, s1, s2, s3, last):
 
 
 @step_helper
+def per_atr(x, a):
+    """``x`` in units of ATR ``a`` (a row's ``extra``): ``x / a``, and numpy's answer where ``a`` is 0 (flat bars
+    before a gap or a candle: +inf, or NaN for 0 / 0) instead of the ZeroDivisionError numba raises there."""
+    if a == 0.0:
+        return np.inf if x > 0.0 else (-np.inf if x < 0.0 else np.nan)
+    return x / a
+
+
+@step_helper
 def body_ok(o, c, a_prev, k, direction):
     """Is a candle (open o, close c) a displacement candle in ``direction`` (+1 up, -1 down,
     0 either)? Body ``|c - o| >= k * a_prev`` where ``a_prev`` is ATR[d-1], the ATR of the

@@ -1,11 +1,12 @@
 """Displacement candles: a body of at least k x ATR.
 
 Candle i is a displacement candle when ``|close[i] - open[i]| >= k * ATR[i-1]`` (ATR of the
-bar BEFORE the candle, so a huge candle does not raise its own yardstick; NaN ATR -> never)
+bar BEFORE the candle, so a huge candle does not raise its own yardstick; NaN ATR -> never; a candle with
+no body never: it has no direction)
 and, optionally, its body is at least ``min_body_ratio`` of its range (a marubozu-ish
 filter; 0 disables). Known at i. Row: kind DISPLACEMENT, direction = sign of the body,
 bar = start = end = confirmed_at = i, top/bottom = high/low, price = close,
-extra = body / ATR[i-1]. No life.
+extra = body / ATR[i-1] (+inf after flat bars where ATR is 0). No life.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from ita_desktop.detectors._core import H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, new_row, save_state
+from ita_desktop.detectors._core import H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, new_row, per_atr, save_state
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
 
@@ -60,7 +61,7 @@ def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1,
             for t in range(w):
                 i = lo_c + t
                 body = abs(close[U(i)] - open_[U(i)])
-                ok = any_k | (body >= k * atr[U(i - 1)])
+                ok = (any_k | (body >= k * atr[U(i - 1)])) & (body > 0.0)  # no body, no direction (ATR 0: 0 >= 0)
                 if ratio:
                     ok = ok & (body >= min_body_ratio * (high[U(i)] - low[U(i)]))
                 m |= U(ok) << U(t)
@@ -72,7 +73,7 @@ def displacement_kernel(open_, high, low, close, atr, k, min_body_ratio, i0, i1,
                 body = c - o
                 d = 1 if body > 0 else -1
                 new_row(out, chg, n_out, 0, i, K_DISP, 0, d, i, i, i, high[U(i)], low[U(i)], c, -1,
-                        abs(body) / atr[U(i - 1)])
+                        per_atr(abs(body), atr[U(i - 1)]))
                 n_out += 1
                 last = i
         nchg = 1 if last == b - 1 else 0

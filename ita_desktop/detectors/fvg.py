@@ -4,7 +4,7 @@ Bullish at bar i: ``low[i] > high[i-2]``; the gap is ``[high[i-2], low[i]]`` (bo
 the displacement (middle) candle is i-1 (the row's ``bar``), known at i (``confirmed_at``).
 Bearish: ``high[i] < low[i-2]``; gap ``[high[i], low[i-2]]``. ``price`` is the consequent
 encroachment (CE), the midpoint; ``extra`` the gap size in ATR of the bar before the
-middle candle (``ATR[i-2]``; NaN while ATR is undefined).
+middle candle (``ATR[i-2]``; NaN while ATR is undefined, +inf after flat bars where it is 0).
 
 Filters: ``min_size`` (absolute price units), ``min_atr`` (gap >= min_atr x ATR[i-2]; a
 gap with ATR undefined fails any min_atr > 0), ``middle_confirms`` (the middle candle must
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ita_desktop.detectors._core import (
-    H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
+    H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, per_atr, pq_push, qtop, save_state,
 )
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
@@ -67,7 +67,7 @@ def fvg_kernel(open_, high, low, close, atr, min_size, min_atr, middle_confirms,
                 ok = close[U(i - 1)] > open_[U(i - 1)]
             if ok:
                 new_row(out, chg, n_out, nchg, i, K_FVG, 0, 1, i - 1, i - 2, -1, lo, h2, 0.5 * (lo + h2), -1,
-                        gap / atr[U(i - 2)])
+                        per_atr(gap, atr[U(i - 2)]))
                 s0 = pq_push(hk, hid, 0, s0, -lo, n_out)
                 t0 = hk[0, U(s0 - 1)]
                 n_out += 1
@@ -81,7 +81,7 @@ def fvg_kernel(open_, high, low, close, atr, min_size, min_atr, middle_confirms,
                 ok = close[U(i - 1)] < open_[U(i - 1)]
             if ok:
                 new_row(out, chg, n_out, nchg, i, K_FVG, 0, -1, i - 1, i - 2, -1, l2, h, 0.5 * (l2 + h), -1,
-                        gap / atr[U(i - 2)])
+                        per_atr(gap, atr[U(i - 2)]))
                 s2 = pq_push(hk, hid, 2, s2, h, n_out)
                 t2 = hk[2, U(s2 - 1)]
                 n_out += 1
