@@ -1,7 +1,8 @@
-"""Sweeps read the swing levels' raids from the swings' touch log (issue 19): the rows must be the ones the
-old way gives, where every swing is a queued level watched by the sweeps themselves. A fixed table of swing
-rows (StaticTable, no touch log) still takes that old way, so the two are compared on the real EURUSD M1,
-with equal highs/lows and session levels at the same prices (the tie order between the sources)."""
+"""Detectors that read the swings' life instead of watching the prices again (issue 19): sweeps take a swing
+level's raid from the swings' touch log, structure its breaks from the swings' touched_at / filled_at, equal
+highs/lows their touch and fill from their lead swing. A fixed table of swing rows (StaticTable, no life of
+its own) still takes the old ways (queued levels, a bar-by-bar scan), so the two are compared on the real
+EURUSD M1, with equal highs/lows and session levels at the same prices (the tie order between the sources)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,51 @@ def test_structure_from_the_swings_life_equals_the_bar_by_bar_scan(eurusd_csv, b
         i0 = int(i1)
     fields_equal(pieces.rows, scan.rows)
     assert np.array_equal(pieces_ctx.series["trend"], by_bars.series["trend"])
+
+
+def test_equal_rows_change_with_their_lead_swing_and_log_in_the_life_queues_order(eurusd_csv) -> None:
+    """Equal highs/lows take their touch and fill from the cluster's extreme swing. Run in pieces beside the
+    swings, ending at every bar where several rows change life, each run's change log must list that bar's
+    life changes first, in the order the life queues popped them (lows touched from the highest, lows closed
+    through, highs touched from the lowest, highs closed through; ties by row), then the rows the bar's swings
+    created or superseded; and the rows must equal one pass."""
+    from ita_desktop.detectors.atr import AtrSeries
+    from ita_desktop.detectors.base import BarContext
+    from ita_desktop.detectors.liquidity import EqualHighsLows, EqualParams
+
+    bars = real_bars(eurusd_csv, "EURUSD")
+    n = len(bars)
+    params = EqualParams(tolerance_atr=1.0)  # wide: many clusters, so bars where several change at once
+    ctx = BarContext(bars.open, bars.high, bars.low, bars.close, bars.time, n, {"atr": np.empty(n)})
+    AtrSeries().run(ctx, 0, n)
+    whole_swings = Swings(n_hint=n)
+    whole_swings.run(ctx, 0, n)
+    whole = EqualHighsLows(whole_swings, params, n_hint=n)
+    whole.run(ctx, 0, n)
+    events = np.concatenate([whole.rows["touched_at"], whole.rows["filled_at"]])
+    busy = np.unique(events[events >= 0])
+    busy = busy[np.bincount(events[events >= 0])[busy] >= 2]
+    rng = np.random.default_rng(5)
+    cuts = np.unique(np.concatenate([busy + 1, np.cumsum(rng.choice([1, 7, 300], size=n // 50)), [n]]))
+    cuts = cuts[(cuts > 0) & (cuts <= n)]
+
+    swings = Swings()
+    equal = EqualHighsLows(swings, params)
+    i0 = 0
+    checked = 0
+    for i1 in cuts:
+        swings.run(ctx, i0, int(i1))
+        equal.run(ctx, i0, int(i1))
+        e = int(i1) - 1
+        rows = equal.rows
+        log = [int(r) for r in equal.changed_index]
+        life = [r for r in log if rows["touched_at"][r] == e or rows["filled_at"][r] == e]
+        rank = [((0 if rows["touched_at"][r] == e else 1) if rows["direction"][r] < 0
+                 else (2 if rows["touched_at"][r] == e else 3),
+                 -rows["price"][r] if rows["direction"][r] < 0 else rows["price"][r], r) for r in life]
+        assert rank == sorted(rank), f"bar {e}: life changes {rank}"
+        assert log[: len(life)] == life, f"bar {e}: the life changes come before the rows of the bar's swings"
+        checked += len(life) >= 2
+        i0 = int(i1)
+    assert checked > 10, "bars where several rows change life at once must be checked"
+    fields_equal(equal.rows, whole.rows)
