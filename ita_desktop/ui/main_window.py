@@ -675,7 +675,9 @@ class MainWindow(QMainWindow):
         if self._detect_waiting is not None and bars is not None and self.pages.currentWidget() is self.chart:
             self._open_store()  # the overlays wait for their kernels (first start); the store need not
             return
-        settled = bars is None or series_key(bars) in (self.overlays.key, self._overlay_error_key)
+        key = None if bars is None else series_key(bars)
+        # the overlays' key is set before their paint: a candle paint in between must not count as drawn
+        settled = key is None or key == self._overlay_error_key or (key == self.overlays.key and self.overlays.painted)
         if self.pages.currentWidget() is self.chart and settled:
             self._send_ready()
 

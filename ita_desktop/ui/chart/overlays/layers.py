@@ -100,6 +100,11 @@ class OverlaySet(QObject):
             self._awaiting = False
             QTimer.singleShot(0, self.drawn.emit)
 
+    @property
+    def painted(self) -> bool:
+        """Whether the layers given last have been painted (``drawn`` has fired or is queued)."""
+        return not self._awaiting
+
     def frame_ahead(self) -> list[tuple]:
         """What the next frame will paint (GUI thread), for ``plan_ahead`` on a worker: each shown layer, in
         the order a paint draws them (by z), with its shapes, version and the frame it will be painted in."""
