@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ita_desktop.detectors._core import U, kernel, step_helper
+from ita_desktop.detectors._core import U, kernel
 
 
 @kernel
@@ -60,7 +60,7 @@ def atr_kernel(high, low, close, out, length, i0, i1, ist, fst):
     return i1
 
 
-@step_helper
+@kernel(inline="always")
 def shadow_begin(high, low, close, out, length, i0, i1, ist, fst):
     """A host kernel's set-up for carrying ATR over bars [i0, i1): the seed bars (the first ``length``,
     with their count and sum) are written here by :func:`atr_kernel`, so the host's loop runs only the
@@ -78,7 +78,7 @@ def shadow_begin(high, low, close, out, length, i0, i1, ist, fst):
     return prev, pc, (length - 1) * inv, inv
 
 
-@step_helper
+@kernel(inline="always")
 def shadow_bar(out, i, h, lo, pc, prev, keep, inv, length):
     """ATR of bar i in a host's per-bar loop (h, lo: the bar's high and low, pc: the previous close,
     prev: ATR[i-1], keep and inv from :func:`shadow_begin`); returns it, the next bar's ``prev``. The
@@ -96,7 +96,7 @@ def shadow_bar(out, i, h, lo, pc, prev, keep, inv, length):
     return out[U(i)]
 
 
-@step_helper
+@kernel(inline="always")
 def shadow_end(ist, stop):
     """The host stopped before bar ``stop``: ATR's bars done (never back below what the seed wrote)."""
     if stop > ist[0]:
