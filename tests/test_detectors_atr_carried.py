@@ -117,7 +117,7 @@ def test_the_dispatcher_runs_the_host_in_atrs_place_and_its_readers_after_it(bar
     assert deps["fvg"] == () and deps["displacement"] == ("fvg",) and "fvg" in deps["order_blocks"]
     assert "fvg" in deps["equal"] and "swings" in deps["equal"]
     names, deps, host = _run_plan(dict.fromkeys(["atr", "displacement"]))
-    assert host is None and names == ["atr", "displacement"] and deps["displacement"] == ("atr",)
+    assert host is None and names == ("atr", "displacement") and deps["displacement"] == ("atr",)
 
 
 @pytest.mark.parametrize("parallel", [False, True])

@@ -17,6 +17,7 @@ Views returned by ``tables``/``series`` are live: copy them to keep a snapshot.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -174,20 +175,25 @@ _RUN_DEPS = {
 }
 
 
-def _run_plan(detectors: Mapping[str, Any]) -> tuple[list[str], dict[str, tuple[str, ...]], str | None]:
+def _run_plan(detectors: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], str | None]:
     """The built detectors in run order, what each waits for on worker threads, and the ATR host (None when
     ATR or its host is not built): the host takes ATR's place in the order, and ATR's readers wait for it."""
-    names = [name for name in _RUN_ORDER if name in detectors]
-    if not (ATR_HOST in detectors and "atr" in detectors):
-        return names, _RUN_DEPS, None
-    names = [ATR_HOST if name == "atr" else name for name in names if name != ATR_HOST]
+    return _run_plan_of(frozenset(detectors), ATR_HOST)  # once per set of detectors: a live update pays a lookup
+
+
+@functools.lru_cache(maxsize=64)
+def _run_plan_of(built: frozenset[str], host: str) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], str | None]:
+    names = [name for name in _RUN_ORDER if name in built]
+    if not (host in built and "atr" in built):
+        return tuple(names), _RUN_DEPS, None
+    names = [host if name == "atr" else name for name in names if name != host]
     deps = {}
     for name, got in _RUN_DEPS.items():
-        if name == ATR_HOST:
+        if name == host:
             deps[name] = tuple(dep for dep in got if dep != "atr")
         else:
-            deps[name] = tuple(ATR_HOST if dep == "atr" else dep for dep in got)
-    return names, deps, ATR_HOST
+            deps[name] = tuple(host if dep == "atr" else dep for dep in got)
+    return tuple(names), deps, host
 
 
 #: Passes at least this long run independent detectors on worker threads (the kernels release
