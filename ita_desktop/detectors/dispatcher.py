@@ -164,9 +164,9 @@ _DEPS = {
 }
 _RUN_ORDER = ("atr", "session_levels", "swings", "displacement", "equal", "structure", "fvg", "order_blocks", "sweeps")
 #: The detector whose kernel carries the ATR series when both run (fvg.Fvg.run_carrying): ATR's recurrence is
-#: a serial chain of ~8 cycles a bar that runs in the shadow of FVG's branchy per-bar loop, ~1.5 ms less per
+#: a serial chain of ~8 cycles a bar that runs in the shadow of FVG's branchy per-bar loop, ~1.5-2 ms less per
 #: 1M bars on one thread than ATR's own kernel before it. FVG needs nothing else, so it takes ATR's place in
-#: _RUN_ORDER, and ATR's readers wait for it (_RUN_DEPS' "atr" is done when the host is).
+#: _RUN_ORDER, and ATR's readers wait for it on worker threads (:func:`_run_plan`).
 ATR_HOST = "fvg"
 #: What each built detector waits for when detectors run concurrently.
 _RUN_DEPS = {
