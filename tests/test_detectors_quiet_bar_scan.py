@@ -89,9 +89,17 @@ def test_session_levels_in_runs_of_any_length_equal_the_full_pass(eurusd_csv) ->
                                                           high=bars.high[:N], low=bars.low[:N],
                                                           close=bars.close[:N]))
     live = SessionLevels(None, clock)
+    checked = 0
     for i1 in _cuts(N):
         live.update(SimpleNamespace(time=bars.time[:i1], open=bars.open[:i1], high=bars.high[:i1],
                                     low=bars.low[:i1], close=bars.close[:i1]))
+        # a running session's high and low (folded in when a run ends) are those of its bars so far
+        for run in live.running_sessions():
+            highs, lows = bars.high[run.start:i1], bars.low[run.start:i1]
+            assert (run.high, run.high_bar) == (highs.max(), run.start + int(np.argmax(highs))), run
+            assert (run.low, run.low_bar) == (lows.min(), run.start + int(np.argmin(lows))), run
+            checked += 1
+    assert checked > 100
     got = live.result()
     assert len(full.levels) > 100 and len(full.sessions) > 50
     fields_equal(full.sessions, got.sessions)

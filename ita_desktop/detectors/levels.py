@@ -52,8 +52,8 @@ SUB_IB_MID = int(LevelKind.IB_MID)
 SUB_IB_EXT = int(LevelKind.IB_EXT)
 
 # Columns of the per-window integer state ``wi[w, :]``; floats ``wf[w, :]`` are open, high, low.
-W_STATUS, W_OCC, W_START, W_HBAR, W_LBAR, W_PREV_FIRST, W_PREV_COUNT, W_LAST_OCC, W_NEXT = range(9)
-W_INT_COLS = 9
+W_STATUS, W_OCC, W_START, W_HBAR, W_LBAR, W_PREV_FIRST, W_PREV_COUNT, W_LAST_OCC, W_NEXT, W_FOLD = range(10)
+W_INT_COLS = 10
 NONE = -(2**62)
 
 
@@ -177,6 +177,7 @@ def begin_occurrence(w, i, o, h, l, occ, prev_local, win_start, wi, wf):
     wi[w, W_START] = i
     wi[w, W_HBAR] = i
     wi[w, W_LBAR] = i
+    wi[w, W_FOLD] = i + 1
     wf[w, 0] = o
     wf[w, 1] = h
     wf[w, 2] = l
@@ -232,32 +233,47 @@ def _next_anchor(d, m, x):
 
 
 @step_helper
-def _window_bounds(wi, wf, n_win):
-    """(first local minute any window opens or closes, lowest running high, highest running low)."""
+def _next_window_event(wi, n_win):
+    """The first local minute any window opens or closes."""
     next_evt = wi[0, W_NEXT] if n_win > 0 else np.int64(2**62)
-    ext_hi = np.inf
-    ext_lo = -np.inf
-    for w in range(n_win):
+    for w in range(1, n_win):
         if wi[w, W_NEXT] < next_evt:
             next_evt = wi[w, W_NEXT]
-        if wi[w, W_STATUS] != 0:
-            if wf[w, 1] < ext_hi:
-                ext_hi = wf[w, 1]
-            if wf[w, 2] > ext_lo:
-                ext_lo = wf[w, 2]
-    return next_evt, ext_hi, ext_lo
+    return next_evt
 
 
 @step_helper
-def _extend_running(w, wi, wf, h, l, i):
-    """Bar i (high h, low l) extends window w's running occurrence, if one runs."""
-    if wi[w, W_STATUS] != 0:
-        if h > wf[w, 1]:
-            wf[w, 1] = h
-            wi[w, W_HBAR] = i
-        if l < wf[w, 2]:
-            wf[w, 2] = l
-            wi[w, W_LBAR] = i
+def _fold(w, wi, wf, high, low, end):
+    """Window w's running occurrence (if one runs) over its bars up to ``end`` (exclusive) not folded yet: its
+    high and low and their first bars. Done when the occurrence ends and when the kernel returns, instead of
+    on every bar that trades beyond a running extreme (about one in ten: each stopped the quiet-bar scan)."""
+    if wi[w, W_STATUS] == 0:
+        return
+    hi = wf[w, 1]
+    lo = wf[w, 2]
+    hb = wi[w, W_HBAR]
+    lb = wi[w, W_LBAR]
+    for t in range(wi[w, W_FOLD], end):
+        h = high[U(t)]
+        l = low[U(t)]
+        if h > hi:
+            hi = h
+            hb = t
+        if l < lo:
+            lo = l
+            lb = t
+    wf[w, 1] = hi
+    wf[w, 2] = lo
+    wi[w, W_HBAR] = hb
+    wi[w, W_LBAR] = lb
+    if end > wi[w, W_FOLD]:
+        wi[w, W_FOLD] = end
+
+
+@step_helper
+def _fold_all(wi, wf, n_win, high, low, end):
+    for w in range(n_win):
+        _fold(w, wi, wf, high, low, end)
 
 
 @step_helper
@@ -272,33 +288,15 @@ def _utc_bound(local, off):
 
 
 @step_helper
-def _extend_all(wi, wf, n_win, h, l, i):
-    """Bar i (high h, low l) extends every running occurrence it trades beyond; returns the new lowest running
-    high and highest running low (the bounds a later bar must pass to extend one)."""
-    ext_hi = np.inf
-    ext_lo = -np.inf
-    for w in range(n_win):
-        _extend_running(w, wi, wf, h, l, i)
-        if wi[w, W_STATUS] != 0:
-            if wf[w, 1] < ext_hi:
-                ext_hi = wf[w, 1]
-            if wf[w, 2] > ext_lo:
-                ext_lo = wf[w, 2]
-    return ext_hi, ext_lo
-
-
-@step_helper
-def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near_up, near_dn, dh, dl, dhb, dlb,
-                wi, wf, n_win):
+def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, near_up, near_dn, dh, dl, dhb, dlb):
     """From bar i (> 0), the first bar in ``[i, i1)`` that does more than extend the day's high and low
-    (``dh``/``dl`` at bars ``dhb``/``dlb``) and the running sessions' (returned extended over the bars before
-    it, with the new ``ext_hi``/``ext_lo``): a UTC time outside ``[t_min, t_max)`` (the held offset span and
+    (``dh``/``dl`` at bars ``dhb``/``dlb``, returned extended over the bars before it; the running sessions'
+    are folded in later, :func:`_fold`): a UTC time outside ``[t_min, t_max)`` (the held offset span and
     trading day, up to the next opening level or window edge: the kernel's tests of the local minute turned
     into UTC bounds by :func:`_utc_bound`, so the loop needs no division and few registers) or a range
-    (widened to the previous close) that reaches the nearest watched level. A trade beyond a running
-    session's extreme (``ext_hi``/``ext_lo``, about one bar in ten) is done here as the kernel does it. The
-    same tests as the kernel's, in the same form (NaN alike). The bars of the new day high and low are found
-    after the loop (:func:`_first_at`), which keeps their indexes out of the loop's registers."""
+    (widened to the previous close) that reaches the nearest watched level. The same tests as the kernel's,
+    in the same form (NaN alike). The bars of the new day high and low are found after the loop
+    (:func:`_first_at`), which keeps their indexes out of the loop's registers."""
     i_first = i
     dh0 = dh
     dl0 = dl
@@ -311,8 +309,6 @@ def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near
             break
         if max(h, pc) >= near_up or min(l, pc) <= near_dn:
             break
-        if h > ext_hi or l < ext_lo:
-            ext_hi, ext_lo = _extend_all(wi, wf, n_win, h, l, i)
         if h > dh:
             dh = h
         if l < dl:
@@ -322,7 +318,7 @@ def _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi, ext_lo, near
         dhb = _first_at(high, i_first, dh)
     if dl < dl0:
         dlb = _first_at(low, i_first, dl)
-    return i, dh, dl, dhb, dlb, ext_hi, ext_lo
+    return i, dh, dl, dhb, dlb
 
 
 @step_helper
@@ -379,10 +375,9 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
     next_open = gi[G_NEXT_OPEN]
     dh, dl, dhb, dlb = gf[0], gf[1], gi[G_DHB], gi[G_DLB]
     near_up, near_dn = gf[4], gf[5]
-    # The sessions loop runs only at the first local minute any window opens or closes (next_evt);
-    # between those a bar can only extend running occurrences, and only when it trades beyond the
-    # lowest running high (ext_hi) or the highest running low (ext_lo).
-    next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
+    # The sessions loop runs only at the first local minute any window opens or closes (next_evt); between
+    # those a bar can only extend running occurrences, which are folded in when they end (_fold).
+    next_evt = _next_window_event(wi, n_win)
     # The trading day and week of the bars' local minutes [t_lo, t_hi) (session_clock.trading_day, once per
     # trading day); empty at first, so the first bar looks them up.
     t_lo = np.int64(1)
@@ -402,14 +397,15 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
             # too much live to hold it in registers, and paid ~11 ns a bar).
             t_min = max(sp_lo, _utc_bound(t_lo, off))
             t_max = min(sp_hi, _utc_bound(min(t_hi, next_open, next_evt), off))
-            j, dh, dl, dhb, dlb, ext_hi, ext_lo = _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, ext_hi,
-                                                              ext_lo, near_up, near_dn, dh, dl, dhb, dlb, wi, wf, n_win)
+            j, dh, dl, dhb, dlb = _quiet_bars(high, low, close, utc, i, i1, t_min, t_max, near_up, near_dn, dh, dl,
+                                              dhb, dlb)
             if j > i:
                 prev_local = (utc[U(j - 1)] + off) // 60  # the last bar passed lies in the held span
                 i = j
                 if i >= i1:
                     break
         if gi[G_NS] + n_win > sessions.shape[0] or gi[G_NL] + max_levels_per_bar > levels.shape[0]:
+            _fold_all(wi, wf, n_win, high, low, i)
             _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
             return i
         # the open is read only where a bar opens a level or a session (a few bars a day): the scan never reads
@@ -418,6 +414,7 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
         t = utc[U(i)]
         if t < sp_lo or t >= sp_hi:
             if t < span_times[0] or t >= span_end:  # beyond the spans looked up: the caller widens them
+                _fold_all(wi, wf, n_win, high, low, i)
                 _save_bar_state(gi, gf, i, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
                 gi[G_SPAN_MISS] = 1
                 return i
@@ -497,9 +494,9 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
         if local >= next_evt:
             for w in range(n_win):
                 if local < wi[w, W_NEXT]:
-                    _extend_running(w, wi, wf, h, l, i)
-                    continue
+                    continue  # still running: folded in when it ends
                 if wi[w, W_STATUS] == 1:
+                    _fold(w, wi, wf, high, low, i)
                     complete_session(w, i, close[U(i - 1)], wi, wf, win_ib[w] != 0, win_hi_sub[w], win_lo_sub[w],
                                      ib_mults, sessions, levels, gi, G_NS, G_NL, watch, watch_price, G_NWATCH)
                 wi[w, W_STATUS] = 0
@@ -511,9 +508,7 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
                     begin_occurrence(w, i, open_[U(i)], h, l, occ, prev, win_start, wi, wf)
                 else:
                     wi[w, W_NEXT] = _next_anchor(d, m, ws)
-            next_evt, ext_hi, ext_lo = _window_bounds(wi, wf, n_win)
-        elif h > ext_hi or l < ext_lo:
-            ext_hi, ext_lo = _extend_all(wi, wf, n_win, h, l, i)
+            next_evt = _next_window_event(wi, n_win)
 
         # Touches: the first bar after a level's start whose range (widened to the previous
         # close, so a gap through the price counts) reaches it. Untouched levels all lie outside
@@ -533,6 +528,7 @@ def session_levels_step(open_, high, low, close, utc, span_times, span_offsets, 
             near_up, near_dn = gf[4], gf[5]
         prev_local = local
         i += 1
+    _fold_all(wi, wf, n_win, high, low, i1)
     _save_bar_state(gi, gf, i1, prev_local, cur_td, next_open, dh, dl, dhb, dlb)
     return i1
 
