@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ita_desktop.detectors._core import FIRST_FREE, INF, LAST, N_CHG, N_OUT, U, kernel, new_row, pq_push, qtop
+from ita_desktop.detectors._core import FIRST_FREE, LAST, N_CHG, N_OUT, U, kernel, new_row, pq_push, qtop
 from ita_desktop.detectors.base import BarContext, ObjectDetector, lazy_zeros
 from ita_desktop.detectors.objects import OBJECT_DTYPE, Kind, LevelKind, Table
 
