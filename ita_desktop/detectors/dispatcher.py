@@ -630,6 +630,10 @@ def detect(bars: Any, kinds: Iterable[str] | str | None = None, params: Detector
            fine_buckets: np.ndarray | None = None) -> DetectionResult:
     """Run the detectors ``kinds`` need over ``bars`` (a Bars or anything with time/open/high/low/close).
 
+    Prices must be finite, as the bar store keeps them (it refuses a NaN or infinite price): structure,
+    equal highs/lows and the sweeps of swings read what the swings' life found, which equals a bar-by-bar
+    scan on finite bars only (a NaN high can hide a swing's touch; see their module docstrings).
+
     ``fine_bars`` (a Bars of a finer timeframe over the same time, e.g. the stored M1 under an H4
     chart): the session and day levels, and the sweeps of them, come from those bars
     (fine_levels.py) instead of from ``bars``; ``bars`` must then be a Bars (its timeframe gives

@@ -27,7 +27,9 @@ ends at the confirmation), so the row is touched and filled exactly when its lea
 on every unsuperseded row of the 1,000,000-bar chain). The kernel visits only the bars where swings
 are confirmed (it has no per-bar walk: 1.3 ms of 5.6 on that chain) and gives the waiting rows their
 lead swing's touch and fill up to the run's last bar, logging that bar's changes in the order the
-life queues popped them. A superseded row keeps the touch it had by then.
+life queues popped them. A superseded row keeps the touch it had by then. This holds for finite
+prices (all the store keeps); a NaN high or low in a cluster's bars can let its lead swing be touched
+before the row is confirmed.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ beyond it. So the watched swing high breaks at its ``filled_at`` (wick: ``touche
 newer swing high is confirmed at or before that bar. The kernel then visits only the bars where a
 swing is confirmed or breaks, and writes the trend series once per break (3.0 -> 1.7 ms on 1,000,000
 M1 bars). Swing tables without that life (a fixed table from elsewhere) are scanned bar by bar.
+Both ways agree on finite prices (all the store keeps); a NaN high or low can hide a swing's touch from its
+life (a close beyond it on a bar with a NaN high then breaks it a bar later than the scan would).
 """
 
 from __future__ import annotations
