@@ -49,6 +49,14 @@ def lazy_zeros(shape: int | tuple[int, ...], dtype: type) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, nbytes, **_MAP_FLAGS), dt).reshape(shape)
 
 
+def grown(arr: np.ndarray, capacity: int, keep: int) -> np.ndarray:
+    """A new ``capacity``-long array of ``arr``'s dtype holding its first ``keep`` entries (the rest unwritten: a
+    buffer's used prefix carried over when it grows)."""
+    out = np.empty(capacity, arr.dtype)
+    out[:keep] = arr[:keep]
+    return out
+
+
 @dataclass
 class BarContext:
     """The bar columns and shared series that kernels read (arrays may be longer than ``n``)."""

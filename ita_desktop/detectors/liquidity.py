@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ita_desktop.detectors._core import CURSOR, FIRST_FREE, N_OUT, U, kernel, mark, new_row, save_state, step_helper
-from ita_desktop.detectors.base import BarContext, ObjectDetector
+from ita_desktop.detectors.base import BarContext, ObjectDetector, grown
 from ita_desktop.detectors.objects import Kind, Table
 
 K_EQH = int(Kind.EQUAL_HIGHS)
@@ -277,11 +277,8 @@ class EqualHighsLows(ObjectDetector):
         if need > b.capacity:
             b.grow(need)
         if len(self._lead) < b.capacity:
-            for name in ("_lead", "_waiting"):
-                old = getattr(self, name)
-                grown = np.empty(b.capacity, np.int32)
-                grown[: len(old)] = old
-                setattr(self, name, grown)
+            self._lead = grown(self._lead, b.capacity, b.n_out)
+            self._waiting = grown(self._waiting, b.capacity, int(b.ist[R_NWAIT]))
         p = self.params
         return equal_kernel(
             ctx.series["atr"], ctx.high, ctx.low, sw.out, sw.n_out, float(p.tolerance), float(p.tolerance_atr),

@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from ita_desktop.detectors.base import grown
 from ita_desktop.domain.clock import DAY, DAY_MINUTES, _transitions, parse_hhmm
 
 
@@ -158,8 +159,8 @@ class SessionClock:
             need = self._len + k
             if need > self._minute.shape[0]:
                 cap = max(need, 2 * self._minute.shape[0], 1024)
-                self._minute = _grown(self._minute, cap, self._n)
-                self._day = _grown(self._day, cap, self._n)
+                self._minute = grown(self._minute, cap, self._n)
+                self._day = grown(self._day, cap, self._n)
 
     def extend(self, time: np.ndarray) -> None:
         """Append bars (UTC seconds, ascending, after the last one already here). Their arrays are computed
@@ -194,8 +195,8 @@ class SessionClock:
         need = self._n + k
         if need > self._minute.shape[0]:
             cap = max(need, 2 * self._minute.shape[0], 1024)
-            self._minute = _grown(self._minute, cap, self._n)
-            self._day = _grown(self._day, cap, self._n)
+            self._minute = grown(self._minute, cap, self._n)
+            self._day = grown(self._day, cap, self._n)
         sl = slice(self._n, need)
         args = (self._minute[sl], self._day[sl])
         lo, hi = int(time[0]), int(time[-1])  # the span of sorted times; else the kernel says so
@@ -255,7 +256,3 @@ def _offset_spans(tz_name: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarra
     return times, offsets, day_hi * DAY
 
 
-def _grown(arr: np.ndarray, cap: int, n: int) -> np.ndarray:
-    out = np.empty(cap, arr.dtype)
-    out[:n] = arr[:n]
-    return out

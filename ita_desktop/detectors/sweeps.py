@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ita_desktop.detectors._core import FIRST_FREE, LAST, N_CHG, N_OUT, U, kernel, new_row, pq_push, qtop
-from ita_desktop.detectors.base import BarContext, ObjectDetector, lazy_zeros
+from ita_desktop.detectors.base import BarContext, ObjectDetector, grown, lazy_zeros
 from ita_desktop.detectors.objects import OBJECT_DTYPE, Kind, LevelKind, Table
 
 K_SWEEP = int(Kind.SWEEP)
@@ -376,7 +376,7 @@ class Sweeps(ObjectDetector):
         self.raid_i = lazy_zeros((cap, R_FIELDS), np.int64)
         self.raid_f = lazy_zeros((cap, 2), np.float64)
         self._empty = np.zeros(0, OBJECT_DTYPE)
-        self._no_touches = np.zeros(1, np.int32)
+        self._no_touches = np.zeros(0, np.int32)
 
     @property
     def n_levels(self) -> int:
@@ -394,9 +394,7 @@ class Sweeps(ObjectDetector):
         cap = self.buf.capacity
         n_lev = self.n_levels
         for name, arr in self.lv.items():
-            new = np.empty(cap, arr.dtype)
-            new[:n_lev] = arr[:n_lev]
-            self.lv[name] = new
+            self.lv[name] = grown(arr, cap, n_lev)
         n_raid = int(self.buf.ist[S_NRAID])
         for name in ("raid_i", "raid_f"):
             arr = getattr(self, name)
@@ -456,7 +454,7 @@ class Sweeps(ObjectDetector):
         if self._touches is not None:
             swing_rows, touch_rows = self._touches.buf.out, self._touches.touch_rows
         else:
-            swing_rows, touch_rows = self._empty, self._no_touches[:0]
+            swing_rows, touch_rows = self._empty, self._no_touches
         return sweeps_kernel(
             ctx.high, ctx.low, ctx.close, lv["price"], lv["side"], lv["valid_from"], lv["valid_until"], lv["ref"],
             lv["kind"], lv["src"], level_rows, equal_rows, swing_rows, touch_rows, len(touch_rows),

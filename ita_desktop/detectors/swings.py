@@ -27,7 +27,7 @@ from ita_desktop.detectors._core import (
     FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, life_due, life_step, new_row, pq_push, qtop, save_state,
     step_helper,
 )
-from ita_desktop.detectors.base import BarContext, ObjectDetector
+from ita_desktop.detectors.base import BarContext, ObjectDetector, grown
 from ita_desktop.detectors.objects import Kind, Table
 
 TIES = {"first": 0, "all": 1}
@@ -197,9 +197,7 @@ class Swings(ObjectDetector):
     def _step(self, ctx: BarContext, i0: int, i1: int) -> int:
         b = self.buf
         if len(self._touch_rows) < b.capacity:  # the buffers grew: the log keeps room for every row
-            grown = np.empty(b.capacity, np.int32)
-            grown[: len(self._touch_rows)] = self._touch_rows
-            self._touch_rows = grown
+            self._touch_rows = grown(self._touch_rows, b.capacity, int(b.ist[S_NTOUCH]))
         return swings_kernel(
             ctx.high, ctx.low, ctx.close, self.params.length, TIES[self.params.ties] == 1,
             i0, i1, b.ist, b.out, b.chg, b.hk, b.hid, self._scratch, self._flags, self._touch_rows,
