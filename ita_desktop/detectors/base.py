@@ -130,9 +130,11 @@ class ObjectDetector:
     name: str = ""
     table: Table = Table.NONE
     rows_per_1000_bars: int = DEFAULT_ROWS_PER_1000_BARS
+    #: life queues the kernel keeps (0 for detectors whose rows have no price-watched life)
+    n_heaps: int = 4
 
     def __init__(self, n_hint: int = 0) -> None:
-        self.buf = ObjectBuffers(n_hint * self.rows_per_1000_bars // 1000 + 64)
+        self.buf = ObjectBuffers(n_hint * self.rows_per_1000_bars // 1000 + 64, n_heaps=self.n_heaps)
 
     def _step(self, ctx: BarContext, i0: int, i1: int) -> int:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -88,6 +88,7 @@ class Displacement(ObjectDetector):
     name = "displacement"
     table = Table.DISPLACEMENT
     rows_per_1000_bars = 80
+    n_heaps = 0  # no life
 
     def __init__(self, params: DisplacementParams = DisplacementParams(), n_hint: int = 0) -> None:
         super().__init__(n_hint)

@@ -256,6 +256,7 @@ class EqualHighsLows(ObjectDetector):
     name = "equal"
     table = Table.EQUAL
     rows_per_1000_bars = 20
+    n_heaps = 0  # their life is their lead swing's
 
     def __init__(self, swings: ObjectDetector, params: EqualParams = EqualParams(), n_hint: int = 0) -> None:
         """``swings``: a Swings (or a table of its rows) run over at least the bars this detector runs."""

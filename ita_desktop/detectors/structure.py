@@ -223,6 +223,7 @@ class Structure(ObjectDetector):
     name = "structure"
     table = Table.STRUCTURE
     rows_per_1000_bars = 60
+    n_heaps = 0  # breaks have no life
 
     def __init__(self, swings: ObjectDetector, params: StructureParams = StructureParams(), n_hint: int = 0) -> None:
         super().__init__(n_hint)
