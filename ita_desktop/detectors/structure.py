@@ -34,7 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ita_desktop.detectors._core import CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, new_row, save_state
+from ita_desktop.detectors._core import (
+    CURSOR, FIRST_FREE, H0, H1, H2, H3, N_CHG, N_OUT, U, kernel, new_row, save_state, step_helper,
+)
 from ita_desktop.detectors.base import BarContext, ObjectDetector
 from ita_desktop.detectors.objects import Kind, Table
 
@@ -57,6 +59,14 @@ class StructureParams:
     def __post_init__(self) -> None:
         if self.break_on not in BREAK_ON:
             raise ValueError(f"structure break_on must be one of {sorted(BREAK_ON)}, got {self.break_on!r}")
+
+
+@step_helper
+def _break_row(out, chg, k, nchg, i, trend, d, swings, row):
+    """Row k: swing ``row`` broken at bar i in direction d, a BOS when the trend was already d, else a CHOCH."""
+    p = swings[U(row)].price
+    new_row(out, chg, k, nchg, i, K_BOS if trend == d else K_CHOCH, trend, d, i, swings[U(row)].bar, i, p, p, p, row,
+            float(d))
 
 
 @kernel
@@ -110,17 +120,14 @@ def structure_kernel(high, low, close, swings, n_swings, wick, trend_out, i0, i1
                 nchg = 0
                 last_row_bar = i
                 if xh > hp:
-                    kind = K_BOS if trend == 1 else K_CHOCH
-                    new_row(out, chg, n_out, nchg, i, kind, trend, 1, i, swings[U(hrow)].bar, i, hp, hp, hp, hrow, 1.0)
+                    _break_row(out, chg, n_out, nchg, i, trend, 1, swings, hrow)
                     n_out += 1
                     nchg += 1
                     hbroken = 1
                     hp = np.inf
                     trend = 1
                 if xl < lp:
-                    kind = K_BOS if trend == -1 else K_CHOCH
-                    new_row(out, chg, n_out, nchg, i, kind, trend, -1, i, swings[U(lrow)].bar, i, lp, lp, lp, lrow,
-                            -1.0)
+                    _break_row(out, chg, n_out, nchg, i, trend, -1, swings, lrow)
                     n_out += 1
                     nchg += 1
                     lbroken = 1
@@ -190,18 +197,14 @@ def structure_from_life_kernel(swings, n_swings, wick, trend_out, i0, i1, ist, o
             nchg = 0
             last_row_bar = i
             if hb == i:
-                hp = swings[U(hrow)].price
-                kind = K_BOS if trend == 1 else K_CHOCH
-                new_row(out, chg, n_out, nchg, i, kind, trend, 1, i, swings[U(hrow)].bar, i, hp, hp, hp, hrow, 1.0)
+                _break_row(out, chg, n_out, nchg, i, trend, 1, swings, hrow)
                 n_out += 1
                 nchg += 1
                 hbroken = 1
                 hb = never
                 trend = 1
             if lb == i:
-                lp = swings[U(lrow)].price
-                kind = K_BOS if trend == -1 else K_CHOCH
-                new_row(out, chg, n_out, nchg, i, kind, trend, -1, i, swings[U(lrow)].bar, i, lp, lp, lp, lrow, -1.0)
+                _break_row(out, chg, n_out, nchg, i, trend, -1, swings, lrow)
                 n_out += 1
                 nchg += 1
                 lbroken = 1
