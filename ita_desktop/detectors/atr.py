@@ -20,6 +20,18 @@ import numpy as np
 from ita_desktop.detectors._core import U, kernel
 
 
+@kernel(inline="always")
+def true_range(h, lo, pc, with_close):
+    """``max(h - lo, |h - pc|, |lo - pc|)``, or ``h - lo`` without a previous close (``with_close`` False: bar 0).
+    Selects, not branches: which of the three is largest is a coin toss (LLVM made the second test a branch
+    that mispredicted)."""
+    tr = h - lo
+    a = abs(h - pc)
+    b = abs(lo - pc)
+    tr = a if with_close & (a > tr) else tr
+    return b if with_close & (b > tr) else tr
+
+
 @kernel
 def atr_kernel(high, low, close, out, length, i0, i1, ist, fst):
     """Write ATR for bars [i0, i1) into ``out``. State: ist[0] bars seen, fst[0] seed sum.
@@ -35,15 +47,8 @@ def atr_kernel(high, low, close, out, length, i0, i1, ist, fst):
     for i in range(i0, i1):
         h = high[U(i)]
         lo = low[U(i)]
-        tr = h - lo
-        # selects, not branches: which of the three is largest is a coin toss (LLVM made the second test a
-        # branch that mispredicted); bar 0 reads a close it ignores
         on = i > 0
-        pc = close[U(i - 1 if on else 0)]
-        a = abs(h - pc)
-        b = abs(lo - pc)
-        tr = a if on & (a > tr) else tr
-        tr = b if on & (b > tr) else tr
+        tr = true_range(h, lo, close[U(i - 1 if on else 0)], on)  # bar 0 reads a close it ignores
         cnt += 1
         if cnt < length:
             seed += tr
@@ -84,11 +89,7 @@ def shadow_bar(out, i, h, lo, pc, prev, keep, inv, length):
     prev: ATR[i-1], keep and inv from :func:`shadow_begin`); returns it, the next bar's ``prev``. The
     same operations in the same order as :func:`atr_kernel`: bit for bit its values. A seed bar
     (i < length) is read back, not computed."""
-    tr = h - lo
-    a = abs(h - pc)
-    b = abs(lo - pc)
-    tr = a if a > tr else tr
-    tr = b if b > tr else tr
+    tr = true_range(h, lo, pc, True)
     if i >= length:
         v = prev * keep + tr * inv
         out[U(i)] = v
