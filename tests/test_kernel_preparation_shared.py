@@ -31,7 +31,7 @@ from tests.support.kernel_caches import unmarked_copy
 WAIT_S = 240
 DETECTOR_UNITS = {"atr", "fvg", "swings", "structure", "order_blocks", "levels", "equal", "sweeps", "sessions",
                   "displacement", "trend", "all overlays"}
-ALL_UNITS = DETECTOR_UNITS | {"simulator", "backtest asia_sweep", "sweep"}
+ALL_UNITS = DETECTOR_UNITS | {"simulator", "matcher", "backtest asia_sweep", "sweep"}
 HOLDER = textwrap.dedent("""
     import sys
     from ita_desktop.cli.unit_board import UnitBoard
@@ -93,14 +93,13 @@ def test_a_claim_is_held_while_its_process_lives_and_taken_over_when_it_dies(tmp
     board = UnitBoard(tmp_path / "units")
     holder, said = _holder(board.folder, "swings")
     try:
-        assert said == "held" and board.held("swings") and not board.held("fvg")
+        assert said == "held"
         assert board.try_claim("swings") is None  # a live process compiles it
         other = board.try_claim("fvg")
         assert other is not None and _holder(board.folder, "fvg")[1] == "busy"
     finally:
         holder.kill()
         holder.wait(30)
-    assert not board.held("swings")
     taken = board.try_claim("swings")  # the OS dropped the dead process's lock: this one takes the unit over
     assert taken is not None
     taken.finish("RuntimeError: boom")
@@ -150,7 +149,7 @@ def _service_events(core) -> tuple[list[KernelsProgressed], list[KernelsReady]]:
 
 def _counted_once_in_order(progressed: list[KernelsProgressed]) -> None:
     """Per group: "Preparing detectors: n of 12" goes 1, 2, ... 12, each unit once, whichever process did it."""
-    groups = (("detectors", DETECTOR_UNITS), ("backtest", {"simulator", "backtest asia_sweep"}), ("sweep", {"sweep"}))
+    groups = (("detectors", DETECTOR_UNITS), ("backtest", {"simulator", "matcher", "backtest asia_sweep"}), ("sweep", {"sweep"}))
     for group, units in groups:
         mine = [e for e in progressed if e.group == group]
         assert [e.done for e in mine] == list(range(1, len(units) + 1))
@@ -268,7 +267,7 @@ def test_plan_runs_one_process_per_core_up_to_three_each_over_every_missing_grou
     assert kernel_service._prefer(1, ("sweep",)) == []
 
 
-def test_units_come_after_what_they_need_and_the_second_process_looks_at_the_backtest_first():
+def test_units_come_after_what_they_need_and_the_second_process_takes_the_backtest_when_idle():
     from ita_desktop.cli.prepare_kernels import DETECTOR_ORDER, _preferred, _topological, _units
 
     class _Core:  # the units' calls are not run here: only their order and needs
@@ -283,16 +282,20 @@ def test_units_come_after_what_they_need_and_the_second_process_looks_at_the_bac
             assert set(unit.needs()) <= set(names[:k])  # walking in order, a process never waits for nobody
     layers_first = [n for n in names if n in DETECTOR_ORDER]
     assert layers_first.index("fvg") < layers_first.index("order_blocks")
-    done: set[str] = set()  # done or compiling elsewhere
-    order = [u.name for u in _preferred(units, "backtest", done.__contains__, done.__contains__)]
-    assert order == names  # the simulator waits until half the units before it have begun
-    done.update(names[:5])
-    assert [u.name for u in _preferred(units, "backtest", done.__contains__, done.__contains__)] == names
-    done.add(names[5])  # 6 of the 12 detector units
-    order = [u.name for u in _preferred(units, "backtest", done.__contains__, done.__contains__)]
-    assert order == ["simulator"] + [n for n in names if n != "simulator"]  # the backtest after the detectors
-    assert [u.name for u in _preferred(units, "", done.__contains__, done.__contains__)] == \
+    done: set[str] = set()
+    # the later processes walk the usual order: the simulator (it needs nothing) only when no detector unit
+    # can be taken, whatever is done
+    assert [u.name for u in _preferred(units, "backtest", done.__contains__)] == names
+    assert names.index("simulator") > max(names.index(n) for n in DETECTOR_UNITS)
+    assert [u.name for u in _preferred(units, "", done.__contains__)] == \
         [n for n in names if n in DETECTOR_UNITS]  # the first process: the detectors before anything else
-    done.update(DETECTOR_UNITS)
-    assert [u.name for u in _preferred(units, "", done.__contains__, done.__contains__)] == \
+    done.update(DETECTOR_UNITS - {"sweeps"})
+    assert [u.name for u in _preferred(units, "", done.__contains__)] == [n for n in names if n in DETECTOR_UNITS]
+    done.add("sweeps")
+    assert [u.name for u in _preferred(units, "", done.__contains__)] == \
         [n for n in names if n != "sweep"]  # then the backtest group (the sweep after it)
+    assert [u.name for u in _preferred(units, "backtest", done.__contains__)] == names
+    by_name = {u.name: u for u in units}  # the backtest's halves: the matcher waits for the rule's detectors only
+    assert by_name["simulator"].needs() == frozenset()
+    assert "swings" in by_name["matcher"].needs() and not by_name["matcher"].needs() & {"simulator", "matcher"}
+    assert {"simulator", "matcher"} <= by_name["backtest asia_sweep"].needs()

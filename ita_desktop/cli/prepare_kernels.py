@@ -7,12 +7,13 @@ never run in the window's process while the trader looks at it.
 
 It compiles by running the real code on small seeded demo bars (the same dtypes and layouts as
 real bars), so exactly the specialisations a session uses are compiled, no more: one unit per
-detector kind (after the units of the kinds it depends on), then the rule matcher and the simulator
-through one seed rule's backtest (every rule runs the same kernels on the same types), then the
+detector kind (after the units of the kinds it depends on), then the simulator and the rule matcher
+of one seed rule's backtest (every rule runs the same kernels on the same types), then the
 sweep kernel: three groups, in the order a session needs them. Several processes may run at once
 (one per core, ``kernel_service.plan``): they share the units through ``cli/unit_board`` (a unit
 claimed by one, waiting until the units it needs are cached), so none compiles a kernel another
-compiles; with ``--prefer backtest`` a process takes the seed backtest's units first. Protocol on
+compiles; with ``--prefer backtest`` a process may take the backtest's units while an earlier group's
+are left (when none of those can be taken now). Protocol on
 stdout, one line each: ``KERNELS <group> <done> <total> <unit> <how>`` per unit done (by this
 process, ``<how>`` its wall time, or found done, ``cached``; ``<done>`` counts the group's units done
 by any process), ``FAILED <unit>: <error>`` before a unit that failed, ``GROUP <name>`` when a group
@@ -49,6 +50,7 @@ SEED_SYMBOL = "EURUSD"  # listed by every shipped rule
 SEED_RULE = "asia_sweep"
 SWEEP_GRID = ["targets.0.first_of.1.r=1.5,2"]
 SIMULATOR = "simulator"  # the backtest group's first unit: needs no detector
+MATCHER = "matcher"  # the seed rule's scan: the rule matcher's kernels, without the simulator's
 #: Detector units in the order the window can draw its layers as they come (ui/chart/overlays/detector_layers.
 #: LAYER_KINDS): the default-visible layers, cheapest first (FVGs; BOS/CHoCH after swings; order blocks;
 #: liquidity levels; sweeps), then the kinds no layer draws. Every kind of ALL_KINDS, once (a test checks).
@@ -136,41 +138,33 @@ def _units(core, symbol: Callable[[], str], backtest_first: bool = False) -> lis
                   lambda kind=kind: needs[kind]) for kind in order]
     units.append(Unit("detectors", "all overlays", lambda: core.detection.detect(bars), lambda: frozenset(kinds)))
     # One seed rule's backtest compiles the rule matcher and the simulator: every rule runs the same
-    # kernels with the same argument types, so backtesting the others would compile nothing more.
+    # kernels with the same argument types, so backtesting the others would compile nothing more. Its two
+    # halves are units of their own, so two processes compile them at once (the simulator needs no
+    # detector; the matcher, the seed rule's scan, needs the rule's detectors); the backtest then loads both.
     backtest = f"backtest {SEED_RULE}"
+    rule_units = functools.cache(lambda: _rule_units(core))
     units.append(Unit("backtest", SIMULATOR, lambda: _simulate_seed(core, symbol), lambda: frozenset()))
+    units.append(Unit("backtest", MATCHER, lambda: core.backtests.scan(SEED_RULE, symbol()), rule_units))
     units.append(Unit("backtest", backtest, lambda: core.backtests.backtest(SEED_RULE, symbol()),
-                      functools.cache(lambda: _rule_units(core) | {SIMULATOR})))
+                      lambda: rule_units() | {SIMULATOR, MATCHER}))
     units.append(Unit("sweep", "sweep", lambda: core.backtests.sweep_rule(SEED_RULE, symbol(), SWEEP_GRID),
                       lambda: frozenset({backtest})))  # the sweep kernel calls the simulator's
     return units
 
 
-def _preferred(units: list[Unit], prefer: str, begun: Callable[[str], bool],
-               done: Callable[[str], bool]) -> list[Unit]:
-    """The order a process looks for work in now: ``units`` (the usual order), with ``prefer``'s units moved
-    first once half of the units before them in the usual order have ``begun`` (done, or compiling in
-    another process), those of them that need nothing outside ``prefer``. With ``backtest``: this process
-    helps with the first detectors (the backtest's: they come first), then compiles the simulator (which
-    needs no detector) while the first process ends the detectors, then helps with what is left of them
-    before the backtest (the overlays first). The simulator then runs partly before and partly after the
-    overlays: compiled after them, the backtest came ~6-8 s after them; from the start, the overlays
-    ~3 s later (2 cores, CPU seconds measured per process, notes in the Decision Log). Without
-    ``prefer`` (the first process, or the only one), a group's units only once every earlier group's
-    are ``done``: when the other process held the last detector unit, the first took the simulator and
-    the two shared a core the overlays waited on (19.6 s against 8.4-12.8 s, load 1.7-1.9)."""
-    if not prefer:  # the first process: no unit of a later group while one of an earlier group is left (it
-        groups = list(dict.fromkeys(u.group for u in units))  # would slow the process compiling that one)
-        left = [g for g in groups if any(u.group == g and not done(u.name) for u in units)]
-        return [u for u in units if not left or groups.index(u.group) <= groups.index(left[0])]
-    own = {u.name for u in units if u.group == prefer}
-    first = [u for u in units if u.name in own and u.needs() <= own]  # the simulator (not the backtest)
-    if not first:
+def _preferred(units: list[Unit], prefer: str, done: Callable[[str], bool]) -> list[Unit]:
+    """The order a process looks for work in now. Without ``prefer`` (the first process, or the only one): no
+    unit of a later group while a unit of an earlier group is left (not ``done``): when the other process
+    held the last detector unit, the first took the simulator and the two shared a core the overlays
+    waited on (19.6 s against 8.4-12.8 s, load 1.7-1.9). With ``prefer`` (the later processes): the usual
+    order, so a unit of ``prefer``'s group (the simulator, which needs no detector) is taken only when no
+    detector unit can be taken now: the overlays first, the simulator in the time another process spends on
+    the last detectors (the Decision Log has the schedules measured)."""
+    if prefer:
         return units
-    ahead = units[:units.index(first[0])]
-    if sum(begun(u.name) for u in ahead) * 2 < len(ahead):
-        return units
-    return first + [u for u in units if u.name not in {f.name for f in first}]
+    groups = list(dict.fromkeys(u.group for u in units))
+    left = [g for g in groups if any(u.group == g and not done(u.name) for u in units)]
+    return [u for u in units if not left or groups.index(u.group) <= groups.index(left[0])]
 
 
 def _simulate_seed(core, symbol: Callable[[], str]) -> None:
@@ -214,8 +208,8 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
     """Compile ``groups`` (all by default) into ``numba_dir`` (the parent's NUMBA_CACHE_DIR); 0 if every
     unit went through. Several processes may prepare at once: they share the units through a
     ``UnitBoard`` beside the kernels (each unit compiled by one of them, a unit waiting for what it
-    needs), each taking ``prefer``'s group first when it can. A group's marker is written by whichever
-    process sees its last unit done."""
+    needs), one with ``prefer`` taking that group's units when no earlier one can be taken. A group's
+    marker is written by whichever process sees its last unit done."""
     from ita_desktop.config import load_settings
     from ita_desktop.core.app_core import Core
     from ita_desktop.paths import AppPaths, app_paths
@@ -241,9 +235,8 @@ def prepare(numba_dir: Path | str, emit: Callable[[str], None] = print, groups: 
                     run.report(unit, "cached")
             pending = {unit.name for unit in units}
             done = lambda name: board.done(name) is not None  # noqa: E731
-            begun = lambda name: done(name) or board.held(name)  # noqa: E731
             while pending:
-                taken = run.next([u for u in _preferred(units, prefer, begun, done) if u.name in pending])
+                taken = run.next([u for u in _preferred(units, prefer, done) if u.name in pending])
                 if taken is None:
                     pending = {name for name in pending if not done(name)}
                     if pending:
@@ -323,7 +316,7 @@ class _Run:
 
 def main(argv: list[str] | None = None) -> int:
     """``[--prepare-kernels] [--groups detectors,backtest,sweep] [--prefer backtest]``: what the service and the
-    installer run (``--prefer``: take that group's units first whenever they can run)."""
+    installer run (``--prefer``: that group's units may be taken while an earlier group's are left)."""
     args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--prepare-kernels"]
     usage = f"usage: --prepare-kernels [--groups {','.join(GROUPS)}] [{PREFER_FLAG} GROUP]"
     options: dict[str, str] = {}

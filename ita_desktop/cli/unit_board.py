@@ -93,18 +93,6 @@ class UnitBoard:
         part.write_text(json.dumps({"failed": failed, "pid": os.getpid()}), encoding="utf-8")
         os.replace(part, target)
 
-    def held(self, unit: str) -> bool:
-        """True while a live process compiles ``unit`` (holds its lock); never blocks, claims nothing."""
-        try:
-            fd = os.open(self.folder / f"{_slug(unit)}.lock", os.O_RDWR)
-        except OSError:
-            return False  # never claimed
-        if not _try_lock(fd):
-            os.close(fd)
-            return True
-        _unlock_and_close(fd)
-        return False
-
     def try_claim(self, unit: str) -> Claim | None:
         """The unit's claim if no live process holds it and it is not done; else None (never blocks)."""
         if self.done(unit) is not None:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 GROUPS = ("detectors", "backtest", "sweep")  # in the order the preparation compiles them
 MAX_PROCESSES = 3  # the unit graph keeps at most ~3 busy at once (a backtest needs most detectors first)
-PREFER_FLAG = "--prefer"  # prepare_kernels: take this group's units first whenever they can run
+PREFER_FLAG = "--prefer"  # prepare_kernels: this group's units may be taken while an earlier group's are left
 #: The window's service starts the later processes this long after its own start (after the window's first
 #: show and candles): started at once, their imports lengthened the first show's turn (GUI thread's longest
 #: gap 33-45 ms, median 39, against 20-32 ms, median 26, 4 runs each near quiet; overlays 8.4-8.9 s against
@@ -64,7 +64,8 @@ def plan(missing: tuple[str, ...], cores: int) -> list[tuple[str, ...]]:
 
 
 def _prefer(k: int, groups: tuple[str, ...]) -> list[str]:
-    """Process ``k``'s preference: the first the detectors (the overlays wait for them), the rest the backtest."""
+    """Process ``k``'s preference: the first only the detectors until they are done (the overlays wait for them),
+    the rest also the backtest's units whenever no detector unit can be taken."""
     return [PREFER_FLAG, "backtest"] if k > 0 and "backtest" in groups else []
 
 
