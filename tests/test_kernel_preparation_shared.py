@@ -149,7 +149,8 @@ def _service_events(core) -> tuple[list[KernelsProgressed], list[KernelsReady]]:
 
 def _counted_once_in_order(progressed: list[KernelsProgressed]) -> None:
     """Per group: "Preparing detectors: n of 12" goes 1, 2, ... 12, each unit once, whichever process did it."""
-    groups = (("detectors", DETECTOR_UNITS), ("backtest", {"simulator", "matcher", "backtest asia_sweep"}), ("sweep", {"sweep"}))
+    groups = (("detectors", DETECTOR_UNITS), ("backtest", {"simulator", "matcher", "backtest asia_sweep"}),
+              ("sweep", {"sweep"}))
     for group, units in groups:
         mine = [e for e in progressed if e.group == group]
         assert [e.done for e in mine] == list(range(1, len(units) + 1))
