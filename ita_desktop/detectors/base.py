@@ -98,8 +98,7 @@ class ObjectBuffers:
     def grow(self, min_size: int | None = None) -> None:
         new = max(2 * self.capacity, int(min_size or 0))
         n_out = self.n_out
-        out = np.empty(new, dtype=OBJECT_DTYPE)
-        out[:n_out] = self.out[:n_out]
+        out = grown(self.out, new, n_out)
         n_chg = int(self.ist[_core.N_CHG])
         chg = lazy_zeros(new, np.int32)
         chg[:n_chg] = self.chg[:n_chg]

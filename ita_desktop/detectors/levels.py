@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from ita_desktop.detectors._core import U, step_helper
+from ita_desktop.detectors.base import grown
 from ita_desktop.detectors.objects import DetectedObject, Kind, LevelKind, empty_objects, rows_to_objects
 from ita_desktop.detectors.session_clock import SessionClock, trading_day
 from ita_desktop.detectors.sessions import (
@@ -786,9 +787,7 @@ def _grown_rows(buf: np.ndarray, used: int, more: int) -> np.ndarray:
     unwritten (``np.empty``): the kernel writes every field of a row it adds (``put_row``) and nothing reads
     past the counts, so filling the spare rows with defaults (``objects.grow``) only wrote and faulted in
     memory (a full pass reserves ~25,000 level rows for ~16,000 used)."""
-    new = np.empty(max(2 * len(buf), used + more, 16), dtype=buf.dtype)
-    new[:used] = buf[:used]
-    return new
+    return grown(buf, max(2 * len(buf), used + more, 16), used)
 
 
 def _ensure_rows(buf: np.ndarray, used: int, more: int) -> np.ndarray:

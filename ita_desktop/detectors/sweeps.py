@@ -118,6 +118,12 @@ class LevelInput:
         )
 
 
+@kernel(inline="always")
+def _touch_bar(swing_rows, touch_rows, k, n_touch):
+    """The bar of the touch log's entry k (its swing's ``touched_at``), or NEVER past the log's end."""
+    return np.int64(swing_rows[U(touch_rows[U(k)])].touched_at) if k < n_touch else NEVER
+
+
 @kernel
 def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref, lv_kind, lv_src,
                   level_rows, equal_rows, swing_rows, touch_rows, n_touch, max_bars, raid_i, raid_f,
@@ -154,7 +160,7 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
     tl = qtop(hk, P_LOW, nl)  # minus the highest live low-side level
     # swing levels: their raids are the swings' touches, read from the swings' touch log
     tc = ist[S_TCUR]
-    tnext = np.int64(swing_rows[U(touch_rows[U(tc)])].touched_at) if tc < n_touch else NEVER
+    tnext = _touch_bar(swing_rows, touch_rows, tc, n_touch)
     for i in range(i0, i1):
         nchg = 0
         hi = high[U(i)]
@@ -165,7 +171,7 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
         # the swings touched at this bar: [tc, te), lows (highest first) then highs (lowest first) from tm
         while tnext < i:  # touched before the first bar this detector ran: raids it never saw
             tc += 1
-            tnext = np.int64(swing_rows[U(touch_rows[U(tc)])].touched_at) if tc < n_touch else NEVER
+            tnext = _touch_bar(swing_rows, touch_rows, tc, n_touch)
         te = tc
         tm = tc
         while te < n_touch and swing_rows[U(touch_rows[U(te)])].touched_at == i:
@@ -285,7 +291,7 @@ def sweeps_kernel(high, low, close, lv_price, lv_side, lv_from, lv_until, lv_ref
                     raid_f[U(nr), 1] = ext
                     nr += 1
         tc = te
-        tnext = np.int64(swing_rows[U(touch_rows[U(tc)])].touched_at) if tc < n_touch else NEVER
+        tnext = _touch_bar(swing_rows, touch_rows, tc, n_touch)
     ist[S_PHEAD] = ph
     ist[S_NPEND] = pt
     ist[S_NHIGH] = nh
